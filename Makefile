@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: MIT
+# A thin wrapper around Meson: `make`, `make run`, `make test`, `make bench`.
+
+BUILD      ?= build
+TESTBUILD  ?= build-test
+FUZZBUILD  ?= build-fuzz
+RUN_DIR    ?= $(BUILD)/run
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps run test unit integration fuzz bench format clean
+
+all: deps
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) >/dev/null
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/deps build
+
+run: all
+	@scripts/deps run
+	@scripts/run-example $(BUILD)/autoprov examples/site $(RUN_DIR)
+
+# The test build carries ASan and UBSan; the integration tests run its binary.
+test:
+	@scripts/deps build test fuzz
+	@test -f $(TESTBUILD)/build.ninja || meson setup $(TESTBUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	ninja -C $(TESTBUILD)
+	meson test -C $(TESTBUILD) --print-errorlogs
+	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		python3 -m pytest -q tests/integration
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+fuzz:
+	@scripts/deps build fuzz
+	@test -f $(FUZZBUILD)/build.ninja || CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=false >/dev/null
+	ninja -C $(FUZZBUILD)
+	@scripts/fuzz-run $(FUZZBUILD) $(FUZZ_SECONDS)
+
+bench: all
+	@scripts/deps bench
+	bench/tftp/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD)

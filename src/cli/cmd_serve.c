@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+/* `autoprov serve`: command-line parsing; the daemon itself is src/server/serve.c. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "server/serve.h"
+
+static void serve_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: autoprov serve [--site DIR] [OPTIONS]\n"
+		"\n"
+		"Serves the provisioning site DIR (static files in DIR/files/) to endpoints.\n"
+		"\n"
+		"  --site DIR         the site to serve (default: the current directory)\n"
+		"  --config FILE      configuration file (default: DIR/autoprov.conf, optional)\n"
+		"  --tftp ADDR:PORT   TFTP listener, e.g. 0.0.0.0:69 or [::]:69; port 0 picks one;\n"
+		"                     'off' disables TFTP (overrides [tftp] listen)\n"
+		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
+		"  --check            validate the configuration and the site, then exit 0 or 1\n"
+		"  -v, --verbose      log debug messages too\n"
+		"  -q, --quiet        log warnings and errors only\n"
+		"      --syslog       log to syslog instead of stderr\n"
+		"      --daemon       detach from the terminal (logs go to syslog)\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
+		"Configuration keys: docs/configuration.md.\n");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	enum { OPT_SYSLOG = 256, OPT_DAEMON, OPT_CHECK, OPT_PORT_FILE, OPT_TFTP, OPT_CONFIG };
+	static const struct option longopts[] = {
+		{"site", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"tftp", required_argument, NULL, OPT_TFTP},
+		{"port-file", required_argument, NULL, OPT_PORT_FILE},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"syslog", no_argument, NULL, OPT_SYSLOG},
+		{"daemon", no_argument, NULL, OPT_DAEMON},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct serve_options opts = {.site_dir = ".", .log_level = LOG_LEVEL_INFO};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': opts.site_dir = optarg; break;
+		case OPT_CONFIG: opts.config_path = optarg; break;
+		case OPT_TFTP: opts.tftp_listen = optarg; break;
+		case OPT_PORT_FILE: opts.port_file = optarg; break;
+		case OPT_CHECK: opts.check = true; break;
+		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;
+		case 'q': opts.log_level = LOG_LEVEL_WARN; break;
+		case OPT_SYSLOG: opts.syslog = true; break;
+		case OPT_DAEMON: opts.daemon = true; break;
+		case 'h': serve_usage(stdout); return 0;
+		default: serve_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "autoprov serve: unexpected argument '%s'\n", argv[optind]);
+		serve_usage(stderr);
+		return 2;
+	}
+	return serve_main(&opts);
+}

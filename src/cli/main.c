@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+/* autoprov: one binary, one subcommand per task (DESIGN "One binary, subcommands"). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"serve", cmd_serve, "serve a provisioning site over TFTP"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: autoprov COMMAND [OPTIONS]\n\n"
+		     "autoprov provisions SIP phones and IP endpoints.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'autoprov COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("autoprov %s\n", AUTOPROV_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "autoprov: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

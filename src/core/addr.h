@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+/* Socket addresses: "ADDR:PORT" parsing, printing, and comparing the host part. */
+#ifndef AUTOPROV_CORE_ADDR_H
+#define AUTOPROV_CORE_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Longest text addr_format() writes: "[v6]:port" plus NUL. */
+#define ADDR_STRLEN 64
+
+/* "1.2.3.4:69", "[::1]:69", "[::]:6969". Numeric only. 0 or -EINVAL. */
+int addr_parse(const char *s, struct addr *ret);
+/* Writes "1.2.3.4:69" or "[::1]:69" into buf (ADDR_STRLEN). Returns buf. */
+char *addr_format(const struct sockaddr *sa, char *buf, size_t bufsz);
+/* The host part only, without port. Returns buf. */
+char *addr_format_host(const struct sockaddr *sa, char *buf, size_t bufsz);
+uint16_t addr_port(const struct sockaddr *sa);
+bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
+/* Same host and same port. */
+bool addr_same(const struct sockaddr *a, const struct sockaddr *b);
+/* Hash of the host part (with the port if with_port), for tables keyed by peer. */
+uint32_t addr_hash(const struct sockaddr *sa, bool with_port);
+
+#endif

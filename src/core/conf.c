@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+/* INI loading through inih, validated against a key table (see conf.h). */
+#include "core/conf.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/str.h"
+
+struct conf_load_state {
+	const struct conf_key *keys;
+	void *obj;
+	char reason[256]; /* of the first error only */
+	bool failed;
+};
+
+static int conf_set(const struct conf_key *k, void *obj, const char *value, char *err,
+		    size_t errsz)
+{
+	void *field = (char *)obj + k->offset;
+	uint64_t v;
+	int r;
+
+	switch (k->type) {
+	case CONF_UINT:
+	case CONF_SIZE:
+		r = k->type == CONF_UINT ? str_to_u64(value, k->min, k->max, &v)
+					 : str_to_size(value, k->min, k->max, &v);
+		if (r == -EINVAL) {
+			snprintf(err, errsz, "'%s' is not a %s", value,
+				 k->type == CONF_UINT ? "number" : "size");
+			return r;
+		}
+		if (r < 0) {
+			snprintf(err, errsz, "%s is out of range (%llu..%llu)", value,
+				 (unsigned long long)k->min, (unsigned long long)k->max);
+			return r;
+		}
+		if (k->size == sizeof(unsigned))
+			*(unsigned *)field = (unsigned)v;
+		else
+			*(uint64_t *)field = v;
+		return 0;
+	case CONF_BOOL:
+		if (str_to_bool(value, (bool *)field) < 0) {
+			snprintf(err, errsz, "'%s' is not a boolean (yes/no)", value);
+			return -EINVAL;
+		}
+		return 0;
+	case CONF_STRING:
+		if (str_copy(field, k->size, value) < 0) {
+			snprintf(err, errsz, "value longer than %zu characters", k->size - 1);
+			return -ENAMETOOLONG;
+		}
+		return 0;
+	case CONF_CUSTOM:
+		return k->parse(field, value, err, errsz);
+	}
+	return -EINVAL;
+}
+
+/* inih callback: nonzero to go on, 0 marks this line as the error line. */
+static int conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_load_state *st = user;
+	bool section_known = false;
+	char why[200];
+
+	if (st->failed)
+		return 1; /* keep the first error, ignore what follows */
+	for (const struct conf_key *k = st->keys; k->section; k++) {
+		if (strcmp(k->section, section) != 0)
+			continue;
+		section_known = true;
+		if (strcmp(k->name, name) != 0)
+			continue;
+		if (conf_set(k, st->obj, value, why, sizeof(why)) < 0) {
+			snprintf(st->reason, sizeof(st->reason), "[%s] %s: %s", section, name, why);
+			st->failed = true;
+			return 0;
+		}
+		return 1;
+	}
+	if (section_known)
+		snprintf(st->reason, sizeof(st->reason), "[%s]: unknown key '%s'", section, name);
+	else if (section[0] == '\0')
+		snprintf(st->reason, sizeof(st->reason), "key '%s' outside of any [section]", name);
+	else
+		snprintf(st->reason, sizeof(st->reason), "unknown section [%s]", section);
+	st->failed = true;
+	return 0;
+}
+
+int conf_load(const char *path, const struct conf_key *keys, void *obj, char *err, size_t errsz)
+{
+	struct conf_load_state st = {.keys = keys, .obj = obj};
+	FILE *f;
+	int line;
+
+	f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+
+		snprintf(err, errsz, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	line = ini_parse_file(f, conf_handler, &st);
+	fclose(f);
+	if (line == 0)
+		return 0;
+	if (line < 0) {
+		snprintf(err, errsz, "%s: cannot parse", path);
+		return -EINVAL;
+	}
+	if (!st.failed)
+		snprintf(st.reason, sizeof(st.reason), "syntax error (expected [section] or key = value)");
+	snprintf(err, errsz, "%s:%d: %s", path, line, st.reason);
+	return -EINVAL;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Log sink: one line per message, "TIME LEVEL TAG: text" on stderr or the same text
+ * through syslog(3). Lines are written with a single write(2) so concurrent writers
+ * (the daemon and its children, a test reading the pipe) never see them interleaved.
+ */
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_level log_level_current = LOG_LEVEL_INFO;
+static bool log_to_syslog;
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERR] = "error",
+	[LOG_LEVEL_WARN] = "warning",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+static const int level_priorities[] = {
+	[LOG_LEVEL_ERR] = LOG_ERR,
+	[LOG_LEVEL_WARN] = LOG_WARNING,
+	[LOG_LEVEL_INFO] = LOG_INFO,
+	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+};
+
+void log_init(enum log_level level, bool use_syslog)
+{
+	log_level_current = level;
+	log_to_syslog = use_syslog;
+	if (use_syslog)
+		openlog("autoprov", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_level_current = level;
+}
+
+static void log_vemit(enum log_level level, const char *tag, int errnum, const char *fmt,
+		      va_list ap)
+{
+	char line[2048];
+	size_t n = 0;
+	int r;
+
+	if (!log_to_syslog) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, sizeof(line) - n, ".%03ld %s ", ts.tv_nsec / 1000000,
+			     level_names[level]);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	if (tag) {
+		r = snprintf(line + n, sizeof(line) - n, "%s: ", tag);
+		if (r > 0)
+			n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
+	}
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
+	if (errnum) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+		if (r > 0)
+			n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
+	}
+
+	if (log_to_syslog) {
+		syslog(level_priorities[level], "%s", line);
+		return;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* A log line that cannot be written is dropped: there is nowhere to report it. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(level, tag, errnum, fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(LOG_LEVEL_ERR, NULL, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+char *log_escape(char *dst, size_t dstsz, const void *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = src;
+	size_t o = 0;
+
+	if (dstsz == 0)
+		return dst;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		char enc[4];
+		size_t el;
+
+		if (c == '"' || c == '\\') {
+			enc[0] = '\\';
+			enc[1] = (char)c;
+			el = 2;
+		} else if (c >= 0x20 && c < 0x7f) {
+			enc[0] = (char)c;
+			el = 1;
+		} else {
+			enc[0] = '\\';
+			enc[1] = 'x';
+			enc[2] = hex[c >> 4];
+			enc[3] = hex[c & 15];
+			el = 4;
+		}
+		if (o + el + 4 > dstsz) {
+			if (dstsz >= 4) {
+				o = o + 3 < dstsz ? o : dstsz - 4;
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(dst + o, enc, el);
+		o += el;
+	}
+	dst[o < dstsz ? o : dstsz - 1] = '\0';
+	return dst;
+}

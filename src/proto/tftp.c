@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: MIT
+/*
+ * TFTP server (RFC 1350, 2347, 2348, 2349, 7440), read requests only.
+ *
+ * The listening socket takes requests in batches (recvmmsg). A request that resolves
+ * becomes a transfer: an ephemeral socket bound to the address the request reached, a
+ * read event on it, and a timer. DATA is sent from the file's snapshot in memory, a
+ * window at a time (sendmmsg); the timer is the only thing that causes a retransmission,
+ * so a duplicate ACK never does (the Sorcerer's Apprentice bug). Block numbers are the
+ * low 16 bits of a 64-bit count, so they roll over 65535 -> 0.
+ */
+#include "proto/tftp.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proto/tftp_parse.h"
+#include "site/site.h"
+
+#define TAG "tftp"
+
+#define RECV_BATCH      16
+#define RECV_BUF_SIZE   8192 /* larger requests are refused as malformed */
+#define SEND_BATCH      64
+#define NAME_LOG_MAX    512
+#define OPTIONS_LOG_MAX 96
+
+void tftp_config_default(struct tftp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->enabled = true;
+	(void)addr_parse("0.0.0.0:69", &cfg->listen);
+	cfg->max_blksize = TFTP_BLKSIZE_MAX;
+	cfg->max_windowsize = 64;
+	cfg->timeout_ms = 1000;
+	cfg->retries = 5;
+	cfg->max_transfers = 4096;
+	cfg->max_transfers_per_peer = 128;
+}
+
+enum transfer_state {
+	TRANSFER_OACK, /* OACK sent; waiting for ACK 0 */
+	TRANSFER_DATA, /* a window of DATA sent; waiting for its ACK */
+	TRANSFER_DONE, /* ended and logged; about to be freed */
+	_TRANSFER_STATE_MAX,
+};
+
+static const char *const transfer_state_names[_TRANSFER_STATE_MAX] = {
+	[TRANSFER_OACK] = "oack",
+	[TRANSFER_DATA] = "data",
+	[TRANSFER_DONE] = "done",
+};
+
+/* Transfers in flight from one IP address, for the per-peer limit. */
+struct peer {
+	struct addr host;
+	uint32_t hash;
+	unsigned transfers;
+	struct peer *next;
+};
+
+struct transfer {
+	struct tftp_server *srv;
+	enum transfer_state state;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_timer;
+	struct addr peer;
+	struct peer *peer_entry;
+	uint32_t hash; /* of peer address and port */
+
+	struct site_file *file;
+	const uint8_t *data; /* the file, or its netascii form */
+	uint64_t size;
+	uint64_t nblocks; /* DATA packets: size / blksize + 1, the last one short */
+	uint64_t acked;   /* highest block acknowledged */
+	uint64_t sent;    /* highest block sent */
+
+	enum tftp_mode mode;
+	struct tftp_params params;
+	struct timeval timeout;
+	const struct timeval *timeout_tv; /* a common timeout of the base when there is one */
+	unsigned tries;
+	struct timespec started;
+	char *name; /* as requested, escaped for the log */
+
+	struct transfer *hnext;      /* chain in the server's table by peer */
+	struct transfer *prev, *next; /* all transfers */
+};
+
+struct tftp_server {
+	struct event_base *base;
+	struct site *site;
+	struct tftp_config cfg;
+	int fd;
+	struct event *ev;
+	struct addr local;
+	bool local_wildcard;
+
+	size_t nbuckets; /* power of two, for both tables */
+	struct transfer **transfers_by_peer;
+	struct peer **peers;
+	struct transfer *transfers;
+	unsigned ntransfers;
+
+	/* receive batch for the listening socket */
+	uint8_t (*rbuf)[RECV_BUF_SIZE];
+	struct mmsghdr msgs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	struct sockaddr_storage names[RECV_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} cmsg[RECV_BATCH];
+};
+
+static void transfer_free(struct transfer *t);
+
+static void transfer_set_state(struct transfer *t, enum transfer_state state)
+{
+	if (log_level_current >= LOG_LEVEL_DEBUG) {
+		char pa[ADDR_STRLEN];
+
+		log_debug(TAG, "%s \"%s\" %s -> %s",
+			  addr_format((struct sockaddr *)&t->peer.ss, pa, sizeof(pa)), t->name,
+			  transfer_state_names[t->state], transfer_state_names[state]);
+	}
+	t->state = state;
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* "blksize=1428 tsize=2048" for the options granted. */
+static void format_options(const struct tftp_params *p, char *buf, size_t bufsz)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned opt = 0; opt < _TFTP_OPT_MAX; opt++) {
+		unsigned long long v = 0;
+		int n;
+
+		if (!p->acked[opt])
+			continue;
+		switch ((enum tftp_option)opt) {
+		case TFTP_OPT_BLKSIZE: v = p->blksize; break;
+		case TFTP_OPT_TSIZE: v = p->tsize; break;
+		case TFTP_OPT_TIMEOUT: v = p->timeout_s; break;
+		case TFTP_OPT_WINDOWSIZE: v = p->windowsize; break;
+		case _TFTP_OPT_MAX: break;
+		}
+		n = snprintf(buf + o, bufsz - o, ", %s=%llu", tftp_option_name(opt), v);
+		if (n < 0 || (size_t)n >= bufsz - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/*
+ * The one log line of a request: peer, name, outcome, bytes, duration, mode and options.
+ * Refusals of the name itself are warnings; every other outcome is information.
+ */
+static void log_request(enum log_level level, const struct sockaddr *peer, const char *name,
+			const char *outcome, uint64_t bytes, long ms, enum tftp_mode mode,
+			const struct tftp_params *p, const char *detail)
+{
+	char pa[ADDR_STRLEN], opts[OPTIONS_LOG_MAX] = "";
+
+	if (log_level_current < level)
+		return;
+	if (p)
+		format_options(p, opts, sizeof(opts));
+	log_emit(level, TAG, 0, "%s \"%s\" %s, %llu bytes, %ld ms, %s%s%s%s",
+		 addr_format(peer, pa, sizeof(pa)), name, outcome, (unsigned long long)bytes, ms,
+		 mode == TFTP_MODE_NETASCII ? "netascii" : "octet", opts, detail ? ": " : "",
+		 detail ? detail : "");
+}
+
+static void send_error(int fd, const struct sockaddr *to, socklen_t tolen, enum tftp_error code,
+		       const char *msg)
+{
+	uint8_t pkt[256];
+	size_t n = tftp_build_error(pkt, sizeof(pkt), code, msg);
+
+	/* Best effort: an error that cannot be sent changes nothing for us. */
+	(void)sendto(fd, pkt, n, MSG_DONTWAIT, to, tolen);
+}
+
+/* Ends a transfer with its log line, and frees it. */
+static void transfer_end(struct transfer *t, const char *outcome, const char *detail)
+{
+	uint64_t bytes = t->acked * t->params.blksize;
+
+	if (bytes > t->size)
+		bytes = t->size;
+	transfer_set_state(t, TRANSFER_DONE);
+	log_request(LOG_LEVEL_INFO, (struct sockaddr *)&t->peer.ss, t->name, outcome, bytes,
+		    elapsed_ms(&t->started), t->mode, &t->params, detail);
+	transfer_free(t);
+}
+
+static void arm_timer(struct transfer *t)
+{
+	evtimer_add(t->ev_timer, t->timeout_tv);
+}
+
+static int send_oack(struct transfer *t)
+{
+	uint8_t pkt[512];
+	size_t n = tftp_build_oack(pkt, sizeof(pkt), &t->params);
+
+	if (sendto(t->fd, pkt, n, 0, (struct sockaddr *)&t->peer.ss, t->peer.len) < 0 &&
+	    errno != EAGAIN)
+		return -errno;
+	arm_timer(t);
+	return 0;
+}
+
+/* Sends blocks from..from+windowsize-1 (as far as the file goes) and arms the timer. */
+static int send_window(struct transfer *t, uint64_t from)
+{
+	uint64_t last = from + t->params.windowsize - 1;
+	uint64_t block = from;
+
+	if (last > t->nblocks)
+		last = t->nblocks;
+	while (block <= last) {
+		struct mmsghdr msgs[SEND_BATCH];
+		struct iovec iov[SEND_BATCH][2];
+		uint8_t hdr[SEND_BATCH][4];
+		unsigned n = 0;
+		int r;
+
+		for (; n < SEND_BATCH && block + n <= last; n++) {
+			uint64_t b = block + n;
+			uint64_t off = (b - 1) * t->params.blksize;
+			uint64_t len = t->size - off < t->params.blksize ? t->size - off
+									   : t->params.blksize;
+
+			tftp_build_data_header(hdr[n], (uint16_t)b);
+			iov[n][0] = (struct iovec){hdr[n], 4};
+			iov[n][1] = (struct iovec){(void *)(t->data + off), (size_t)len};
+			msgs[n].msg_hdr = (struct msghdr){
+				.msg_name = &t->peer.ss,
+				.msg_namelen = t->peer.len,
+				.msg_iov = iov[n],
+				.msg_iovlen = 2,
+			};
+		}
+		r = sendmmsg(t->fd, msgs, n, 0);
+		if (r < 0) {
+			if (errno != EAGAIN && errno != ENOBUFS)
+				return -errno;
+			break; /* the timer resends what did not leave */
+		}
+		block += (unsigned)r;
+		if ((unsigned)r < n)
+			break;
+	}
+	if (block - 1 > t->sent)
+		t->sent = block - 1;
+	arm_timer(t);
+	return 0;
+}
+
+static void transfer_on_ack(struct transfer *t, uint16_t num)
+{
+	uint64_t block;
+	int r;
+
+	if (t->state == TRANSFER_OACK) {
+		if (num != 0)
+			return;
+		transfer_set_state(t, TRANSFER_DATA);
+		t->tries = 0;
+		r = send_window(t, 1);
+		if (r < 0) {
+			errno = -r;
+			transfer_end(t, "error", strerror(-r));
+		}
+		return;
+	}
+	if (t->state != TRANSFER_DATA)
+		return;
+
+	/* The 64-bit block this 16-bit number stands for, counting from the last ACK. */
+	block = t->acked + (uint16_t)(num - (uint16_t)t->acked);
+	if (block == t->acked || block > t->sent)
+		return; /* duplicate or stray: only the timer retransmits */
+	t->acked = block;
+	t->tries = 0;
+	if (block == t->nblocks) {
+		transfer_end(t, "sent", NULL);
+		return;
+	}
+	/* A window acknowledged in full moves on; a partial ACK (RFC 7440) goes back to it. */
+	r = send_window(t, block + 1);
+	if (r < 0)
+		transfer_end(t, "error", strerror(-r));
+}
+
+static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct transfer *t = arg;
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	uint8_t pkt[1024];
+	enum tftp_opcode op;
+	uint16_t num;
+	ssize_t n;
+
+	n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &fromlen);
+	if (n < 0)
+		return;
+	if (!addr_same((struct sockaddr *)&from, (struct sockaddr *)&t->peer.ss)) {
+		char pa[ADDR_STRLEN];
+
+		log_debug(TAG, "%s: packet for \"%s\" from an unknown transfer ID",
+			  addr_format((struct sockaddr *)&from, pa, sizeof(pa)), t->name);
+		send_error(fd, (struct sockaddr *)&from, fromlen, TFTP_EBADID,
+			   "unknown transfer ID");
+		return;
+	}
+	if (tftp_parse_header(pkt, (size_t)n, &op, &num) < 0)
+		return; /* too short to mean anything; the timer goes on */
+	switch (op) {
+	case TFTP_ACK:
+		transfer_on_ack(t, num);
+		break;
+	case TFTP_ERROR: {
+		char msg[200];
+		size_t ml = strnlen((const char *)pkt + 4, (size_t)n - 4);
+
+		log_escape(msg, sizeof(msg), pkt + 4, ml);
+		transfer_end(t, "aborted", msg[0] ? msg : "error from the client");
+		break;
+	}
+	default:
+		send_error(fd, (struct sockaddr *)&t->peer.ss, t->peer.len, TFTP_EBADOP,
+			   "illegal operation during a read transfer");
+		transfer_end(t, "error", "illegal operation from the client");
+		break;
+	}
+}
+
+static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct transfer *t = arg;
+	int r;
+
+	if (++t->tries > t->srv->cfg.retries) {
+		transfer_end(t, "timed out", NULL);
+		return;
+	}
+	if (t->state == TRANSFER_OACK)
+		r = send_oack(t);
+	else
+		r = send_window(t, t->acked + 1);
+	if (r < 0)
+		transfer_end(t, "error", strerror(-r));
+}
+
+static struct peer *peer_find(struct tftp_server *srv, const struct sockaddr *sa, uint32_t hash)
+{
+	struct peer *p = srv->peers[hash & (srv->nbuckets - 1)];
+
+	for (; p; p = p->next)
+		if (p->hash == hash && addr_same_host((struct sockaddr *)&p->host.ss, sa))
+			return p;
+	return NULL;
+}
+
+static void transfer_free(struct transfer *t)
+{
+	struct tftp_server *srv;
+
+	if (!t)
+		return;
+	srv = t->srv;
+	/* Events go before the socket and the memory they point to. */
+	if (t->ev_read)
+		event_free(t->ev_read);
+	if (t->ev_timer)
+		event_free(t->ev_timer);
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->prev || srv->transfers == t) {
+		struct transfer **pp = &srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)];
+
+		for (; *pp; pp = &(*pp)->hnext)
+			if (*pp == t) {
+				*pp = t->hnext;
+				break;
+			}
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			srv->transfers = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		srv->ntransfers--;
+	}
+	if (t->peer_entry && --t->peer_entry->transfers == 0) {
+		struct peer **pp = &srv->peers[t->peer_entry->hash & (srv->nbuckets - 1)];
+
+		for (; *pp; pp = &(*pp)->next)
+			if (*pp == t->peer_entry) {
+				*pp = t->peer_entry->next;
+				break;
+			}
+		free(t->peer_entry);
+	}
+	site_file_unref(t->file);
+	free(t->name);
+	free(t);
+}
+
+/* Registers t in the server's tables and takes a per-peer slot. */
+static int transfer_register(struct tftp_server *srv, struct transfer *t)
+{
+	uint32_t host_hash = addr_hash((struct sockaddr *)&t->peer.ss, false);
+	struct peer *p = peer_find(srv, (struct sockaddr *)&t->peer.ss, host_hash);
+
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		p->host = t->peer;
+		p->hash = host_hash;
+		p->next = srv->peers[host_hash & (srv->nbuckets - 1)];
+		srv->peers[host_hash & (srv->nbuckets - 1)] = p;
+	}
+	p->transfers++;
+	t->peer_entry = p;
+	t->hnext = srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)];
+	srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)] = t;
+	t->next = srv->transfers;
+	if (srv->transfers)
+		srv->transfers->prev = t;
+	srv->transfers = t;
+	srv->ntransfers++;
+	return 0;
+}
+
+static struct transfer *transfer_find(struct tftp_server *srv, const struct sockaddr *sa,
+				      uint32_t hash)
+{
+	struct transfer *t = srv->transfers_by_peer[hash & (srv->nbuckets - 1)];
+
+	for (; t; t = t->hnext)
+		if (t->hash == hash && addr_same((struct sockaddr *)&t->peer.ss, sa))
+			return t;
+	return NULL;
+}
+
+/* A socket for the transfer, bound to the address the request was sent to. */
+static int transfer_socket(struct tftp_server *srv, const struct sockaddr_storage *local,
+			   socklen_t local_len, const struct transfer *t)
+{
+	struct sockaddr_storage bind_to = *local;
+	size_t burst = (size_t)t->params.windowsize * (t->params.blksize + 64);
+	int fd;
+
+	if (bind_to.ss_family == AF_INET)
+		((struct sockaddr_in *)&bind_to)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&bind_to)->sin6_port = 0;
+	fd = socket(bind_to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&bind_to, local_len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	/* A whole window must fit in the send buffer, or its tail waits for a timeout. */
+	if (burst > 200 * 1024) {
+		int sz = burst > (8u << 20) ? (8 << 20) : (int)burst;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	return fd;
+}
+
+static void refuse(struct tftp_server *srv, const struct sockaddr *peer, socklen_t peerlen,
+		   enum tftp_error code, const char *msg, enum log_level level, const char *name,
+		   const char *outcome, enum tftp_mode mode)
+{
+	send_error(srv->fd, peer, peerlen, code, msg);
+	log_request(level, peer, name, outcome, 0, 0, mode, NULL, msg);
+}
+
+static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t len, bool truncated,
+			   const struct addr *peer, const struct sockaddr_storage *local,
+			   socklen_t local_len)
+{
+	const struct sockaddr *pa = (const struct sockaddr *)&peer->ss;
+	struct tftp_limits limits = {srv->cfg.max_blksize, srv->cfg.max_windowsize};
+	char name[NAME_LOG_MAX];
+	struct tftp_request req;
+	struct transfer *t = NULL;
+	struct site_file *file = NULL;
+	const char *why = NULL;
+	uint32_t hash;
+	struct peer *p;
+	int r;
+
+	r = truncated ? -EBADMSG : tftp_parse_request(pkt, len, &req, &why);
+	if (r < 0) {
+		enum tftp_error code = TFTP_EBADOP;
+
+		if (truncated)
+			why = "malformed request: too large";
+		if (r == -EPROTO && len >= 2 && pkt[0] == 0 &&
+		    (pkt[1] == TFTP_DATA || pkt[1] == TFTP_ACK || pkt[1] == TFTP_ERROR)) {
+			/* A late packet of a finished transfer: answering could loop. */
+			return;
+		}
+		refuse(srv, pa, peer->len, code, why, LOG_LEVEL_WARN, "", "error", TFTP_MODE_OCTET);
+		return;
+	}
+	log_escape(name, sizeof(name), req.filename, req.filename_len);
+	if (req.opcode == TFTP_WRQ) {
+		refuse(srv, pa, peer->len, TFTP_EACCESS, "write requests are not accepted",
+		       LOG_LEVEL_INFO, name, "denied", req.mode);
+		return;
+	}
+
+	hash = addr_hash(pa, true);
+	if (transfer_find(srv, pa, hash)) {
+		/* The client repeated its request: the transfer's own timer answers it. */
+		log_debug(TAG, "duplicate request for \"%s\" ignored", name);
+		return;
+	}
+	if (srv->ntransfers >= srv->cfg.max_transfers) {
+		refuse(srv, pa, peer->len, TFTP_EUNDEF, "server busy: too many transfers, retry later",
+		       LOG_LEVEL_WARN, name, "error", req.mode);
+		return;
+	}
+	p = peer_find(srv, pa, addr_hash(pa, false));
+	if (p && p->transfers >= srv->cfg.max_transfers_per_peer) {
+		refuse(srv, pa, peer->len, TFTP_EUNDEF,
+		       "server busy: too many transfers from your address, retry later",
+		       LOG_LEVEL_WARN, name, "error", req.mode);
+		return;
+	}
+
+	r = site_resolve(srv->site, req.filename, req.filename_len, srv->cfg.prefix, &file);
+	switch (r) {
+	case 0:
+		break;
+	case -ENOENT:
+		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_INFO, name,
+		       "not found", req.mode);
+		return;
+	case -EACCES:
+		refuse(srv, pa, peer->len, TFTP_EACCESS, "access violation", LOG_LEVEL_WARN, name,
+		       "denied", req.mode);
+		return;
+	case -EFBIG:
+		refuse(srv, pa, peer->len, TFTP_EUNDEF, "file too large to serve", LOG_LEVEL_WARN,
+		       name, "error", req.mode);
+		return;
+	default:
+		refuse(srv, pa, peer->len, TFTP_EUNDEF, "cannot read file", LOG_LEVEL_WARN, name,
+		       "error", req.mode);
+		return;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto fail;
+	t->srv = srv;
+	t->fd = -1;
+	t->peer = *peer;
+	t->hash = hash;
+	t->file = file;
+	t->mode = req.mode;
+	t->name = strdup(name);
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
+	if (!t->name)
+		goto fail;
+	if (req.mode == TFTP_MODE_NETASCII) {
+		size_t sz;
+
+		t->data = site_file_netascii(file, &sz);
+		t->size = sz;
+		if (!t->data)
+			goto fail;
+	} else {
+		t->data = file->data;
+		t->size = file->size;
+	}
+	r = tftp_negotiate(&req, &limits, t->size, &t->params, &why);
+	if (r < 0) {
+		refuse(srv, pa, peer->len, TFTP_EOPTNEG, why, LOG_LEVEL_INFO, name, "error",
+		       req.mode);
+		transfer_free(t);
+		return;
+	}
+	t->nblocks = t->size / t->params.blksize + 1;
+
+	t->timeout.tv_sec = t->params.timeout_s ? t->params.timeout_s : srv->cfg.timeout_ms / 1000;
+	t->timeout.tv_usec = t->params.timeout_s ? 0 : (srv->cfg.timeout_ms % 1000) * 1000;
+	t->timeout_tv = event_base_init_common_timeout(srv->base, &t->timeout);
+	if (!t->timeout_tv)
+		t->timeout_tv = &t->timeout;
+
+	r = transfer_socket(srv, local, local_len, t);
+	if (r < 0) {
+		errno = -r;
+		log_warn(TAG, "transfer socket");
+		goto fail;
+	}
+	t->fd = r;
+	t->ev_read = event_new(srv->base, t->fd, EV_READ | EV_PERSIST, transfer_on_read, t);
+	t->ev_timer = evtimer_new(srv->base, transfer_on_timeout, t);
+	if (!t->ev_read || !t->ev_timer || event_add(t->ev_read, NULL) < 0)
+		goto fail;
+	if (transfer_register(srv, t) < 0)
+		goto fail;
+
+	if (t->params.any) {
+		t->state = TRANSFER_OACK;
+		r = send_oack(t);
+	} else {
+		t->state = TRANSFER_DATA;
+		r = send_window(t, 1);
+	}
+	if (r < 0)
+		transfer_end(t, "error", strerror(-r));
+	return;
+
+fail:
+	send_error(srv->fd, pa, peer->len, TFTP_EUNDEF, "server error, retry later");
+	log_request(LOG_LEVEL_WARN, pa, name, "error", 0, 0, req.mode, NULL, "out of resources");
+	if (t)
+		transfer_free(t);
+	else
+		site_file_unref(file);
+}
+
+/* The local address a request arrived at, from IP_PKTINFO / IPV6_PKTINFO. */
+static void request_local(struct tftp_server *srv, struct msghdr *mh,
+			  struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+	*ret = srv->local.ss;
+	*ret_len = srv->local.len;
+	if (!srv->local_wildcard)
+		return;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    ret->ss_family == AF_INET) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			((struct sockaddr_in *)ret)->sin_addr = pi.ipi_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   ret->ss_family == AF_INET6) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			((struct sockaddr_in6 *)ret)->sin6_addr = pi.ipi6_addr;
+		}
+	}
+}
+
+static void tftp_on_request(evutil_socket_t fd, short what, void *arg)
+{
+	struct tftp_server *srv = arg;
+	int n;
+
+	for (unsigned i = 0; i < RECV_BATCH; i++) {
+		srv->iov[i] = (struct iovec){srv->rbuf[i], RECV_BUF_SIZE};
+		srv->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &srv->names[i],
+			.msg_namelen = sizeof(srv->names[i]),
+			.msg_iov = &srv->iov[i],
+			.msg_iovlen = 1,
+			.msg_control = srv->cmsg[i].buf,
+			.msg_controllen = sizeof(srv->cmsg[i].buf),
+		};
+	}
+	n = recvmmsg(fd, srv->msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &srv->msgs[i].msg_hdr;
+		struct sockaddr_storage local;
+		socklen_t local_len;
+		struct addr peer;
+
+		peer.ss = srv->names[i];
+		peer.len = mh->msg_namelen;
+		if (peer.ss.ss_family != AF_INET && peer.ss.ss_family != AF_INET6)
+			continue;
+		request_local(srv, mh, &local, &local_len);
+		handle_request(srv, srv->rbuf[i], srv->msgs[i].msg_len,
+			       (mh->msg_flags & MSG_TRUNC) != 0, &peer, &local, local_len);
+	}
+}
+
+static bool is_wildcard(const struct addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, &in6addr_any,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+int tftp_server_new(struct event_base *base, struct site *site, const struct tftp_config *cfg,
+		    struct tftp_server **ret, char *err, size_t errsz)
+{
+	struct tftp_server *srv;
+	char la[ADDR_STRLEN];
+	int one = 1, rcvbuf = 1 << 20, r;
+
+	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->fd = -1;
+	srv->base = base;
+	srv->site = site;
+	srv->cfg = *cfg;
+	srv->nbuckets = 256;
+	while (srv->nbuckets < cfg->max_transfers && srv->nbuckets < (1u << 16))
+		srv->nbuckets <<= 1;
+	srv->transfers_by_peer = calloc(srv->nbuckets, sizeof(*srv->transfers_by_peer));
+	srv->peers = calloc(srv->nbuckets, sizeof(*srv->peers));
+	srv->rbuf = malloc(sizeof(*srv->rbuf) * RECV_BATCH);
+	if (!srv->transfers_by_peer || !srv->peers || !srv->rbuf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	srv->fd = socket(cfg->listen.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "tftp: socket for %s: %s", la, strerror(errno));
+		goto fail;
+	}
+	(void)setsockopt(srv->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (cfg->listen.ss.ss_family == AF_INET)
+		(void)setsockopt(srv->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	else
+		(void)setsockopt(srv->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	if (bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "tftp: cannot listen on %s: %s", la, strerror(errno));
+		goto fail;
+	}
+	srv->local.len = sizeof(srv->local.ss);
+	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &srv->local.len) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "tftp: getsockname: %s", strerror(errno));
+		goto fail;
+	}
+	srv->local_wildcard = is_wildcard(&srv->local);
+	log_info(TAG, "listening on %s",
+		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
+	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, tftp_on_request, srv);
+	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errsz, "tftp: cannot watch the listener");
+		goto fail;
+	}
+	*ret = srv;
+	return 0;
+fail:
+	tftp_server_free(srv);
+	return r;
+}
+
+void tftp_server_free(struct tftp_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->transfers)
+		transfer_free(srv->transfers);
+	if (srv->ev)
+		event_free(srv->ev);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	free(srv->transfers_by_peer);
+	free(srv->peers);
+	free(srv->rbuf);
+	free(srv);
+}
+
+void tftp_server_set_config(struct tftp_server *srv, const struct tftp_config *cfg)
+{
+	struct addr listen = srv->cfg.listen;
+
+	srv->cfg = *cfg;
+	srv->cfg.listen = listen;
+}
+
+uint16_t tftp_server_port(const struct tftp_server *srv)
+{
+	return addr_port((const struct sockaddr *)&srv->local.ss);
+}

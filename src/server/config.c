@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/* The configuration table of autoprov.conf (docs/configuration.md lists every key). */
+#include "server/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/conf.h"
+#include "core/path.h"
+#include "core/str.h"
+
+void server_config_default(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	site_options_default(&cfg->site);
+	tftp_config_default(&cfg->tftp);
+}
+
+int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret)
+{
+	if (strcmp(value, "off") == 0) {
+		*ret_enabled = false;
+		return 0;
+	}
+	if (addr_parse(value, ret) < 0)
+		return -EINVAL;
+	*ret_enabled = true;
+	return 0;
+}
+
+/* Its field is the whole tftp_config: "off" clears enabled, an address sets it. */
+static int parse_tftp_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct tftp_config *tftp = field;
+
+	if (server_config_parse_listen(value, &tftp->enabled, &tftp->listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:69, [::]:69) or off", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
+{
+	char norm[sizeof(((struct tftp_config *)0)->prefix)];
+	int r;
+
+	if (value[0] == '\0') {
+		((char *)field)[0] = '\0';
+		return 0;
+	}
+	r = path_normalise(value, strlen(value), NULL, sizeof(norm) - 1, norm, sizeof(norm));
+	if (r < 0) {
+		snprintf(err, errsz, "'%s' is not a directory name below the site", value);
+		return -EINVAL;
+	}
+	memcpy(field, norm, strlen(norm) + 1);
+	return 0;
+}
+
+#define SITE(k) offsetof(struct server_config, site.k)
+#define TFTP(k) offsetof(struct server_config, tftp.k)
+
+static const struct conf_key config_keys[] = {
+	{"server", "cache_size", CONF_SIZE, SITE(cache_size), sizeof(uint64_t), 0, 1ull << 40, NULL},
+	{"server", "max_file_size", CONF_SIZE, SITE(max_file_size), sizeof(uint64_t), 0,
+	 1ull << 40, NULL},
+	{"server", "max_name_length", CONF_UINT, SITE(max_name_length), sizeof(unsigned), 1, 4000,
+	 NULL},
+	{"server", "md5_extensions", CONF_STRING, SITE(md5_extensions),
+	 sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL},
+	{"tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0, parse_tftp_listen},
+	{"tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix},
+	{"tftp", "max_blksize", CONF_UINT, TFTP(max_blksize), sizeof(unsigned), 512, 65464, NULL},
+	{"tftp", "max_windowsize", CONF_UINT, TFTP(max_windowsize), sizeof(unsigned), 1, 256, NULL},
+	{"tftp", "timeout", CONF_UINT, TFTP(timeout_ms), sizeof(unsigned), 10, 255000, NULL},
+	{"tftp", "retries", CONF_UINT, TFTP(retries), sizeof(unsigned), 1, 100, NULL},
+	{"tftp", "max_transfers", CONF_UINT, TFTP(max_transfers), sizeof(unsigned), 1, 1000000,
+	 NULL},
+	{"tftp", "max_transfers_per_peer", CONF_UINT, TFTP(max_transfers_per_peer),
+	 sizeof(unsigned), 1, 1000000, NULL},
+	CONF_KEY_END,
+};
+
+int server_config_load(struct server_config *cfg, const char *path, bool optional, char *err,
+		       size_t errsz)
+{
+	int r = conf_load(path, config_keys, cfg, err, errsz);
+
+	if (r == -ENOENT && optional)
+		return 0;
+	return r;
+}

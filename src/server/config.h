@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+/* The daemon's configuration: DIR/autoprov.conf over built-in defaults. */
+#ifndef AUTOPROV_SERVER_CONFIG_H
+#define AUTOPROV_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#include "proto/tftp.h"
+#include "site/site.h"
+
+struct server_config {
+	struct site_options site;
+	struct tftp_config tftp;
+};
+
+void server_config_default(struct server_config *cfg);
+/*
+ * Loads path over the defaults. A missing file is fine when optional (the site's default
+ * file); otherwise 0 or a negative errno with "FILE:LINE: reason" in err.
+ */
+int server_config_load(struct server_config *cfg, const char *path, bool optional, char *err,
+		       size_t errsz);
+/* Parses a listener flag value: "ADDR:PORT" or "off". */
+int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret);
+
+#endif

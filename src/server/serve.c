@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon: configuration (file, then command-line overrides), the site, one libevent
+ * loop with every listener on it, the port file, and signals (TERM / INT stop, HUP
+ * re-reads the configuration and forgets cached files).
+ */
+#include "server/serve.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proto/tftp.h"
+#include "server/config.h"
+#include "site/site.h"
+
+struct server {
+	const struct serve_options *opts;
+	char config_path[PATH_MAX];
+	bool config_optional;
+	struct server_config cfg;
+	struct event_base *base;
+	struct site *site;
+	struct tftp_server *tftp;
+	struct event *ev_term, *ev_int, *ev_hup;
+};
+
+/* Defaults, the file, then the command line. 0 or -errno with the reason in err. */
+static int server_load_config(struct server *s, struct server_config *cfg, char *err,
+			      size_t errsz)
+{
+	int r;
+
+	server_config_default(cfg);
+	r = server_config_load(cfg, s->config_path, s->config_optional, err, errsz);
+	if (r < 0)
+		return r;
+	if (s->opts->tftp_listen &&
+	    server_config_parse_listen(s->opts->tftp_listen, &cfg->tftp.enabled,
+				       &cfg->tftp.listen) < 0) {
+		snprintf(err, errsz, "--tftp: '%s' is not ADDR:PORT or off", s->opts->tftp_listen);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "tftp 41234" lines, written to FILE.tmp and renamed so readers never see half a file. */
+static int write_port_file(struct server *s)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", s->opts->port_file) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (s->tftp)
+		fprintf(f, "tftp %u\n", tftp_server_port(s->tftp));
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		int e = errno;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	fclose(f);
+	if (rename(tmp, s->opts->port_file) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	log_info(NULL, "%s: stopping", strsignal((int)sig));
+	event_base_loopbreak(s->base);
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	struct server_config cfg;
+	char err[512];
+
+	if (server_load_config(s, &cfg, err, sizeof(err)) < 0) {
+		log_warnx(NULL, "reload refused, keeping the running configuration: %s", err);
+		return;
+	}
+	if (cfg.tftp.enabled != s->cfg.tftp.enabled ||
+	    memcmp(&cfg.tftp.listen, &s->cfg.tftp.listen, sizeof(cfg.tftp.listen)) != 0)
+		log_warnx(NULL, "listener addresses change only at restart");
+	s->cfg = cfg;
+	site_reload(s->site, &cfg.site);
+	if (s->tftp)
+		tftp_server_set_config(s->tftp, &cfg.tftp);
+	log_info(NULL, "configuration re-read, file cache cleared");
+}
+
+static void server_done(struct server *s)
+{
+	tftp_server_free(s->tftp);
+	if (s->ev_term)
+		event_free(s->ev_term);
+	if (s->ev_int)
+		event_free(s->ev_int);
+	if (s->ev_hup)
+		event_free(s->ev_hup);
+	site_free(s->site);
+	if (s->base)
+		event_base_free(s->base);
+	libevent_global_shutdown();
+}
+
+int serve_main(const struct serve_options *opts)
+{
+	struct server s = {.opts = opts};
+	struct event_config *ecfg;
+	char err[512];
+	int status = 1, r;
+
+	log_init(opts->log_level, opts->syslog || opts->daemon);
+	if (opts->config_path) {
+		snprintf(s.config_path, sizeof(s.config_path), "%s", opts->config_path);
+	} else {
+		snprintf(s.config_path, sizeof(s.config_path), "%s/autoprov.conf", opts->site_dir);
+		s.config_optional = true;
+	}
+	if (server_load_config(&s, &s.cfg, err, sizeof(err)) < 0) {
+		log_err(NULL, "%s", err);
+		return 1;
+	}
+	r = site_open(opts->site_dir, &s.cfg.site, &s.site, err, sizeof(err));
+	if (r < 0) {
+		log_err(NULL, "site: %s", err);
+		return 1;
+	}
+	if (opts->check) {
+		site_free(s.site);
+		fprintf(stdout, "%s: configuration OK\n", s.config_path);
+		return 0;
+	}
+	if (opts->daemon && daemon(1, 0) < 0) {
+		log_err(NULL, "cannot detach: %s", strerror(errno));
+		goto out;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
+		s.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (!s.base) {
+		log_err(NULL, "cannot create the event loop");
+		goto out;
+	}
+	if (s.cfg.tftp.enabled) {
+		r = tftp_server_new(s.base, s.site, &s.cfg.tftp, &s.tftp, err, sizeof(err));
+		if (r < 0) {
+			log_err(NULL, "%s", err);
+			goto out;
+		}
+	} else {
+		log_warnx(NULL, "no listener enabled: nothing will be served");
+	}
+	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
+	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
+	s.ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);
+	if (!s.ev_term || !s.ev_int || !s.ev_hup || evsignal_add(s.ev_term, NULL) < 0 ||
+	    evsignal_add(s.ev_int, NULL) < 0 || evsignal_add(s.ev_hup, NULL) < 0) {
+		log_err(NULL, "cannot watch signals");
+		goto out;
+	}
+	if (opts->port_file) {
+		r = write_port_file(&s);
+		if (r < 0) {
+			log_err(NULL, "%s: %s", opts->port_file, strerror(-r));
+			goto out;
+		}
+	}
+	log_info(NULL, "autoprov %s serving %s", AUTOPROV_VERSION, opts->site_dir);
+	if (event_base_dispatch(s.base) < 0) {
+		log_err(NULL, "event loop failed");
+		goto out;
+	}
+	status = 0;
+out:
+	server_done(&s);
+	return status;
+}

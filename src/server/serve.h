@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+/* `autoprov serve`: wires the configuration, the site and the listeners to one loop. */
+#ifndef AUTOPROV_SERVER_SERVE_H
+#define AUTOPROV_SERVER_SERVE_H
+
+#include <stdbool.h>
+
+#include "core/log.h"
+
+struct serve_options {
+	const char *site_dir;
+	const char *config_path; /* NULL: DIR/autoprov.conf, optional */
+	const char *tftp_listen; /* NULL: from the configuration */
+	const char *port_file;   /* NULL: none */
+	bool check;
+	enum log_level log_level;
+	bool syslog;
+	bool daemon;
+};
+
+/* Runs the daemon until SIGTERM / SIGINT. Returns the process exit status. */
+int serve_main(const struct serve_options *opts);
+
+#endif

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The resolver (DESIGN "Resolving a request"): normalise the name, serve files/PATH,
+ * else answer STEM.md5 with the MD5 of the sibling that would be served. Every protocol
+ * goes through site_resolve(), so they all see the same site.
+ */
+#include "site/site.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/path.h"
+#include "core/str.h"
+#include "site/filecache.h"
+
+struct site {
+	char *dir;
+	int files_fd; /* DIR/files, or -1 when the site has none */
+	struct filecache *cache;
+	struct site_options opts;
+};
+
+void site_options_default(struct site_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->cache_size = 64ull << 20;
+	opts->max_file_size = 1ull << 30;
+	opts->max_name_length = 255;
+	str_copy(opts->md5_extensions, sizeof(opts->md5_extensions),
+		 "conf cfg xml boot txt zip sfw fw bin img rom db tar gz");
+}
+
+int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
+	      size_t errsz)
+{
+	struct site *site;
+	char path[PATH_MAX];
+	int r;
+
+	site = calloc(1, sizeof(*site));
+	if (!site)
+		return -ENOMEM;
+	site->files_fd = -1;
+	site->opts = *opts;
+	site->dir = strdup(dir);
+	if (!site->dir) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = filecache_new(opts->cache_size, opts->max_file_size, &site->cache);
+	if (r < 0)
+		goto fail;
+	if (snprintf(path, sizeof(path), "%s/files", dir) >= (int)sizeof(path)) {
+		r = -ENAMETOOLONG;
+		snprintf(err, errsz, "%s: site path too long", dir);
+		goto fail;
+	}
+	site->files_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (site->files_fd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	*ret = site;
+	return 0;
+fail:
+	site_free(site);
+	return r;
+}
+
+void site_free(struct site *site)
+{
+	if (!site)
+		return;
+	if (site->files_fd >= 0)
+		close(site->files_fd);
+	filecache_free(site->cache);
+	free(site->dir);
+	free(site);
+}
+
+void site_reload(struct site *site, const struct site_options *opts)
+{
+	site->opts = *opts;
+	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
+	filecache_flush(site->cache);
+}
+
+/* "STEM.md5" with no such file: "<md5>  <sibling>\n", the md5sum(1) format (docs/md5.md). */
+static int resolve_md5(struct site *site, const char *path, struct site_file **ret)
+{
+	size_t stem_len = strlen(path) - 4;
+	const char *ext = site->opts.md5_extensions;
+
+	while (*ext) {
+		char sibling[PATH_MAX];
+		struct site_file *f, *md5;
+		const char *base, *hex;
+		size_t el = strcspn(ext, " \t,");
+		int n, r;
+
+		if (el == 0) {
+			ext++;
+			continue;
+		}
+		n = snprintf(sibling, sizeof(sibling), "%.*s.%.*s", (int)stem_len, path, (int)el,
+			     ext);
+		ext += el;
+		if (n < 0 || n >= (int)sizeof(sibling))
+			continue;
+		r = filecache_get(site->cache, site->files_fd, sibling, &f);
+		if (r == -ENOENT || r == -EACCES)
+			continue;
+		if (r < 0)
+			return r;
+		hex = site_file_md5(f);
+		base = strrchr(f->name, '/');
+		base = base ? base + 1 : f->name;
+		md5 = calloc(1, sizeof(*md5));
+		if (!md5 || !hex) {
+			free(md5);
+			site_file_unref(f);
+			return -ENOMEM;
+		}
+		md5->refs = 1;
+		md5->name = strdup(path);
+		md5->size = MD5_HEX_LEN + 2 + strlen(base) + 1;
+		md5->data = malloc(md5->size + 1);
+		if (!md5->name || !md5->data) {
+			free(md5->name);
+			free(md5->data);
+			free(md5);
+			site_file_unref(f);
+			return -ENOMEM;
+		}
+		snprintf((char *)md5->data, md5->size + 1, "%s  %s\n", hex, base);
+		site_file_unref(f);
+		*ret = md5;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int site_resolve(struct site *site, const char *name, size_t len, const char *prefix,
+		 struct site_file **ret)
+{
+	char path[PATH_MAX];
+	size_t pl;
+	int r;
+
+	r = path_normalise(name, len, prefix, site->opts.max_name_length, path, sizeof(path));
+	if (r == -ENAMETOOLONG)
+		return -EACCES;
+	if (r < 0)
+		return r;
+	if (site->files_fd < 0)
+		return -ENOENT;
+	r = filecache_get(site->cache, site->files_fd, path, ret);
+	pl = strlen(path);
+	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
+		r = resolve_md5(site, path, ret);
+	return r;
+}
+
+const uint8_t *site_file_netascii(struct site_file *f, size_t *ret_size)
+{
+	size_t n = f->size;
+	uint8_t *out;
+	size_t o = 0;
+
+	if (f->netascii) {
+		*ret_size = f->netascii_size;
+		return f->netascii;
+	}
+	for (size_t i = 0; i < f->size; i++)
+		if (f->data[i] == '\n' || f->data[i] == '\r')
+			n++;
+	out = malloc(n ? n : 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < f->size; i++) {
+		uint8_t c = f->data[i];
+
+		if (c == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+		} else if (c == '\r') {
+			out[o++] = '\r';
+			out[o++] = '\0';
+		} else {
+			out[o++] = c;
+		}
+	}
+	f->netascii = out;
+	f->netascii_size = o;
+	*ret_size = o;
+	return out;
+}
+
+const char *site_file_md5(struct site_file *f)
+{
+	if (!f->md5[0] && md5_hex(f->data, f->size, f->md5) < 0)
+		return NULL;
+	return f->md5;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The site: DIR/files/ served through one resolver that every protocol calls.
+ * A resolved file is a reference-counted, immutable snapshot in memory: a transfer holds
+ * it until it ends, so a file replaced on disk mid-transfer never produces a torn
+ * download, and one file fetched by many devices at once is read from disk once.
+ */
+#ifndef AUTOPROV_SITE_SITE_H
+#define AUTOPROV_SITE_SITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "core/md5.h"
+
+struct site_options {
+	uint64_t cache_size;      /* bytes of unreferenced files kept */
+	uint64_t max_file_size;   /* larger files are refused */
+	unsigned max_name_length; /* longer requested names are refused */
+	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
+};
+
+void site_options_default(struct site_options *opts);
+
+struct filecache;
+
+struct site_file {
+	unsigned refs;
+	char *name; /* normalised path below files/ */
+	uint8_t *data;
+	size_t size;
+
+	/* identity on disk when read, to notice a changed file */
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
+
+	char md5[MD5_HEX_LEN + 1]; /* "" until first asked for */
+	uint8_t *netascii;         /* NULL until first asked for */
+	size_t netascii_size;
+
+	/* owned by the file cache */
+	struct filecache *cache; /* NULL: not cached, freed at the last unref */
+	uint32_t hash;
+	struct site_file *hnext;
+	struct site_file *lru_prev, *lru_next;
+	bool in_lru;
+};
+
+struct site;
+
+/* Opens the site in dir. 0, or a negative errno with a reason in err. */
+int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
+	      size_t errsz);
+void site_free(struct site *site);
+/* New options, and every cached file forgotten (files in use stay until released). */
+void site_reload(struct site *site, const struct site_options *opts);
+
+/*
+ * Resolves a requested name (len bytes as the peer sent it) to a file, stripping prefix
+ * (a normalised relative directory, or NULL). On success *ret holds a reference the caller
+ * drops with site_file_unref(). Errors: -EACCES refused name or a path leaving files/;
+ * -ENOENT not found; -EFBIG over max_file_size; -EAGAIN the file kept changing while read;
+ * other negative errnos for I/O failures.
+ */
+int site_resolve(struct site *site, const char *name, size_t len, const char *prefix,
+		 struct site_file **ret);
+
+void site_file_unref(struct site_file *f);
+/* The file in netascii (LF -> CR LF, CR -> CR NUL), converted once. NULL on ENOMEM. */
+const uint8_t *site_file_netascii(struct site_file *f, size_t *ret_size);
+/* MD5 of the bytes as stored, computed once. NULL on failure. */
+const char *site_file_md5(struct site_file *f);
+
+#endif
