@@ -148,7 +148,10 @@ int serve_main(const struct serve_options *opts)
 	}
 	if (opts->check) {
 		site_free(s.site);
-		fprintf(stdout, "%s: configuration OK\n", s.config_path);
+		if (s.config_optional && access(s.config_path, F_OK) < 0)
+			printf("%s: not present, defaults apply; configuration OK\n", s.config_path);
+		else
+			printf("%s: configuration OK\n", s.config_path);
 		return 0;
 	}
 	if (opts->daemon && daemon(1, 0) < 0) {
