@@ -313,19 +313,20 @@ static void transfer_on_ack(struct transfer *t, uint16_t num)
 		transfer_end(t, "error", strerror(-r));
 }
 
-static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
+/* Reads and handles one packet; false when none was waiting. t may be freed by it. */
+static bool transfer_read_one(struct transfer *t)
 {
-	struct transfer *t = arg;
 	struct sockaddr_storage from;
 	socklen_t fromlen = sizeof(from);
 	uint8_t pkt[1024];
 	enum tftp_opcode op;
 	uint16_t num;
+	int fd = t->fd;
 	ssize_t n;
 
-	n = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &fromlen);
+	n = recvfrom(fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
 	if (n < 0)
-		return;
+		return false;
 	if (!addr_same((struct sockaddr *)&from, (struct sockaddr *)&t->peer.ss)) {
 		char pa[ADDR_STRLEN];
 
@@ -333,10 +334,10 @@ static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
 			  addr_format((struct sockaddr *)&from, pa, sizeof(pa)), t->name);
 		send_error(fd, (struct sockaddr *)&from, fromlen, TFTP_EBADID,
 			   "unknown transfer ID");
-		return;
+		return true;
 	}
 	if (tftp_parse_header(pkt, (size_t)n, &op, &num) < 0)
-		return; /* too short to mean anything; the timer goes on */
+		return true; /* too short to mean anything; the timer goes on */
 	switch (op) {
 	case TFTP_ACK:
 		transfer_on_ack(t, num);
@@ -355,6 +356,12 @@ static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
 		transfer_end(t, "error", "illegal operation from the client");
 		break;
 	}
+	return true;
+}
+
+static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)transfer_read_one(arg);
 }
 
 static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -467,6 +474,31 @@ static struct transfer *transfer_find(struct tftp_server *srv, const struct sock
 	return NULL;
 }
 
+/*
+ * A request from the address and port of a transfer in flight. Packets already waiting
+ * for that transfer go first: its final ACK may be among them, as a client that reuses
+ * a port for its next request sends the two back to back. A transfer the client has
+ * acknowledged data of is then over for the client, and gives way (true); one still
+ * waiting for its first ACK means this request is a repeat of its own (false).
+ */
+static bool transfer_supersede(struct tftp_server *srv, const struct sockaddr *pa, uint32_t hash)
+{
+	struct transfer *t;
+
+	for (int i = 0; i < 8; i++) {
+		t = transfer_find(srv, pa, hash);
+		if (!t || !transfer_read_one(t))
+			break;
+	}
+	t = transfer_find(srv, pa, hash);
+	if (!t)
+		return true;
+	if (t->acked == 0)
+		return false;
+	transfer_end(t, "aborted", "the client sent a new request");
+	return true;
+}
+
 /* A socket for the transfer, bound to the address the request was sent to. */
 static int transfer_socket(struct tftp_server *srv, const struct sockaddr_storage *local,
 			   socklen_t local_len, const struct transfer *t)
@@ -542,7 +574,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	}
 
 	hash = addr_hash(pa, true);
-	if (transfer_find(srv, pa, hash)) {
+	if (transfer_find(srv, pa, hash) && !transfer_supersede(srv, pa, hash)) {
 		/* The client repeated its request: the transfer's own timer answers it. */
 		log_debug(TAG, "duplicate request for \"%s\" ignored", name);
 		return;
