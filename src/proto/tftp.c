@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@
 #define RECV_BATCH      16
 #define RECV_BUF_SIZE   8192 /* larger requests are refused as malformed */
 #define SEND_BATCH      64
+/* UDP GSO: one send of at most 64 segments within one 64 KiB datagram */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES    65000
 #define NAME_LOG_MAX    512
 #define OPTIONS_LOG_MAX 96
 
@@ -83,6 +87,7 @@ struct transfer {
 	uint64_t nblocks; /* DATA packets: size / blksize + 1, the last one short */
 	uint64_t acked;   /* highest block acknowledged */
 	uint64_t sent;    /* highest block sent */
+	bool gso;         /* windows go out as one UDP GSO send */
 
 	enum tftp_mode mode;
 	struct tftp_params params;
@@ -230,46 +235,109 @@ static int send_oack(struct transfer *t)
 	return 0;
 }
 
+/* Blocks block..block+n-1 described as (header, payload) pairs in iov. */
+static void data_iov(const struct transfer *t, uint64_t block, unsigned n, uint8_t (*hdr)[4],
+		     struct iovec *iov)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t b = block + i;
+		uint64_t off = (b - 1) * t->params.blksize;
+		uint64_t len = t->size - off < t->params.blksize ? t->size - off : t->params.blksize;
+
+		tftp_build_data_header(hdr[i], (uint16_t)b);
+		iov[2 * i] = (struct iovec){hdr[i], 4};
+		iov[2 * i + 1] = (struct iovec){(void *)(t->data + off), (size_t)len};
+	}
+}
+
+/*
+ * Sends n blocks as one UDP GSO datagram the kernel cuts into DATA packets of
+ * 4 + blksize bytes (the last one may be shorter): one system call for a window.
+ * Returns n or a negative errno.
+ */
+static int send_gso(struct transfer *t, uint64_t block, unsigned n)
+{
+	struct iovec iov[2 * GSO_MAX_SEGMENTS];
+	uint8_t hdr[GSO_MAX_SEGMENTS][4];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {
+		.msg_name = &t->peer.ss,
+		.msg_namelen = t->peer.len,
+		.msg_iov = iov,
+		.msg_iovlen = 2 * n,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	uint16_t segment = (uint16_t)(4 + t->params.blksize);
+
+	data_iov(t, block, n, hdr, iov);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(segment));
+	memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+	if (sendmsg(t->fd, &mh, 0) < 0)
+		return -errno;
+	return (int)n;
+}
+
+/* Sends up to n blocks with sendmmsg, one datagram each. Returns the number sent or -errno. */
+static int send_each(struct transfer *t, uint64_t block, unsigned n)
+{
+	struct mmsghdr msgs[SEND_BATCH];
+	struct iovec iov[2 * SEND_BATCH];
+	uint8_t hdr[SEND_BATCH][4];
+	int r;
+
+	if (n > SEND_BATCH)
+		n = SEND_BATCH;
+	data_iov(t, block, n, hdr, iov);
+	for (unsigned i = 0; i < n; i++)
+		msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &t->peer.ss,
+			.msg_namelen = t->peer.len,
+			.msg_iov = &iov[2 * i],
+			.msg_iovlen = 2,
+		};
+	r = sendmmsg(t->fd, msgs, n, 0);
+	return r < 0 ? -errno : r;
+}
+
 /* Sends blocks from..from+windowsize-1 (as far as the file goes) and arms the timer. */
 static int send_window(struct transfer *t, uint64_t from)
 {
 	uint64_t last = from + t->params.windowsize - 1;
 	uint64_t block = from;
+	unsigned gso_segments = GSO_MAX_BYTES / (4 + t->params.blksize);
 
 	if (last > t->nblocks)
 		last = t->nblocks;
+	if (gso_segments > GSO_MAX_SEGMENTS)
+		gso_segments = GSO_MAX_SEGMENTS;
 	while (block <= last) {
-		struct mmsghdr msgs[SEND_BATCH];
-		struct iovec iov[SEND_BATCH][2];
-		uint8_t hdr[SEND_BATCH][4];
-		unsigned n = 0;
+		uint64_t left = last - block + 1;
+		unsigned n = left > SEND_BATCH ? SEND_BATCH : (unsigned)left;
 		int r;
 
-		for (; n < SEND_BATCH && block + n <= last; n++) {
-			uint64_t b = block + n;
-			uint64_t off = (b - 1) * t->params.blksize;
-			uint64_t len = t->size - off < t->params.blksize ? t->size - off
-									   : t->params.blksize;
-
-			tftp_build_data_header(hdr[n], (uint16_t)b);
-			iov[n][0] = (struct iovec){hdr[n], 4};
-			iov[n][1] = (struct iovec){(void *)(t->data + off), (size_t)len};
-			msgs[n].msg_hdr = (struct msghdr){
-				.msg_name = &t->peer.ss,
-				.msg_namelen = t->peer.len,
-				.msg_iov = iov[n],
-				.msg_iovlen = 2,
-			};
+		if (t->gso && n > 1 && gso_segments > 1) {
+			r = send_gso(t, block, n < gso_segments ? n : gso_segments);
+			if (r == -EINVAL || r == -EIO || r == -ENOPROTOOPT || r == -EOPNOTSUPP) {
+				/* blocks larger than the path MTU, or no GSO here */
+				t->gso = false;
+				continue;
+			}
+		} else {
+			r = send_each(t, block, n);
 		}
-		r = sendmmsg(t->fd, msgs, n, 0);
 		if (r < 0) {
-			if (errno != EAGAIN && errno != ENOBUFS)
-				return -errno;
+			if (r != -EAGAIN && r != -ENOBUFS)
+				return r;
 			break; /* the timer resends what did not leave */
 		}
 		block += (unsigned)r;
-		if ((unsigned)r < n)
-			break;
 	}
 	if (block - 1 > t->sent)
 		t->sent = block - 1;
@@ -621,6 +689,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	t->fd = -1;
 	t->peer = *peer;
 	t->hash = hash;
+	t->gso = true;
 	t->file = file;
 	t->mode = req.mode;
 	t->name = strdup(name);
