@@ -33,19 +33,19 @@ int cmd_serve(int argc, char **argv)
 {
 	enum { OPT_SYSLOG = 256, OPT_DAEMON, OPT_CHECK, OPT_PORT_FILE, OPT_TFTP, OPT_CONFIG };
 	static const struct option longopts[] = {
-		{"site", required_argument, NULL, 's'},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"tftp", required_argument, NULL, OPT_TFTP},
-		{"port-file", required_argument, NULL, OPT_PORT_FILE},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"syslog", no_argument, NULL, OPT_SYSLOG},
-		{"daemon", no_argument, NULL, OPT_DAEMON},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "site", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "tftp", required_argument, NULL, OPT_TFTP },
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "daemon", no_argument, NULL, OPT_DAEMON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct serve_options opts = {.site_dir = ".", .log_level = LOG_LEVEL_INFO};
+	struct serve_options opts = { .site_dir = ".", .log_level = LOG_LEVEL_INFO };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:vqh", longopts, NULL)) != -1) {

@@ -10,7 +10,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"serve", cmd_serve, "serve a provisioning site over TFTP"},
+	{ "serve", cmd_serve, "serve a provisioning site over TFTP" },
 };
 
 static void usage(FILE *out)

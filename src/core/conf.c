@@ -17,8 +17,7 @@ struct conf_load_state {
 	bool failed;
 };
 
-static int conf_set(const struct conf_key *k, void *obj, const char *value, char *err,
-		    size_t errsz)
+static int conf_set(const struct conf_key *k, void *obj, const char *value, char *err, size_t errsz)
 {
 	void *field = (char *)obj + k->offset;
 	uint64_t v;
@@ -56,8 +55,7 @@ static int conf_set(const struct conf_key *k, void *obj, const char *value, char
 			return -ENAMETOOLONG;
 		}
 		return 0;
-	case CONF_CUSTOM:
-		return k->parse(field, value, err, errsz);
+	case CONF_CUSTOM: return k->parse(field, value, err, errsz);
 	}
 	return -EINVAL;
 }
@@ -96,7 +94,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
 
 int conf_load(const char *path, const struct conf_key *keys, void *obj, char *err, size_t errsz)
 {
-	struct conf_load_state st = {.keys = keys, .obj = obj};
+	struct conf_load_state st = { .keys = keys, .obj = obj };
 	FILE *f;
 	int line;
 
@@ -116,7 +114,8 @@ int conf_load(const char *path, const struct conf_key *keys, void *obj, char *er
 		return -EINVAL;
 	}
 	if (!st.failed)
-		snprintf(st.reason, sizeof(st.reason), "syntax error (expected [section] or key = value)");
+		snprintf(st.reason, sizeof(st.reason),
+			 "syntax error (expected [section] or key = value)");
 	snprintf(err, errsz, "%s:%d: %s", path, line, st.reason);
 	return -EINVAL;
 }

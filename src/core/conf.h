@@ -29,7 +29,10 @@ struct conf_key {
 	int (*parse)(void *field, const char *value, char *err, size_t errsz);
 };
 
-#define CONF_KEY_END {NULL, NULL, CONF_UINT, 0, 0, 0, 0, NULL}
+#define CONF_KEY_END                                                                               \
+	{                                                                                          \
+		NULL, NULL, CONF_UINT, 0, 0, 0, 0, NULL                                            \
+	}
 
 /*
  * Applies the file's keys over what obj already holds (the caller fills defaults first).

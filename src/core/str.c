@@ -44,9 +44,12 @@ int str_to_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 
 	if (len > 0) {
 		switch (s[len - 1]) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
+		case 'k':
+		case 'K': shift = 10; break;
+		case 'm':
+		case 'M': shift = 20; break;
+		case 'g':
+		case 'G': shift = 30; break;
 		default: break;
 		}
 	}
@@ -62,8 +65,8 @@ int str_to_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 
 int str_to_bool(const char *s, bool *ret)
 {
-	static const char *const yes[] = {"yes", "true", "on", "1"};
-	static const char *const no[] = {"no", "false", "off", "0"};
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0) {

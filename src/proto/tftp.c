@@ -28,14 +28,14 @@
 
 #define TAG "tftp"
 
-#define RECV_BATCH      16
-#define RECV_BUF_SIZE   8192 /* larger requests are refused as malformed */
-#define SEND_BATCH      64
+#define RECV_BATCH    16
+#define RECV_BUF_SIZE 8192 /* larger requests are refused as malformed */
+#define SEND_BATCH    64
 /* UDP GSO: one send of at most 64 segments within one 64 KiB datagram */
 #define GSO_MAX_SEGMENTS 64
-#define GSO_MAX_BYTES    65000
-#define NAME_LOG_MAX    512
-#define OPTIONS_LOG_MAX 96
+#define GSO_MAX_BYTES	 65000
+#define NAME_LOG_MAX	 512
+#define OPTIONS_LOG_MAX	 96
 
 void tftp_config_default(struct tftp_config *cfg)
 {
@@ -85,9 +85,9 @@ struct transfer {
 	const uint8_t *data; /* the file, or its netascii form */
 	uint64_t size;
 	uint64_t nblocks; /* DATA packets: size / blksize + 1, the last one short */
-	uint64_t acked;   /* highest block acknowledged */
-	uint64_t sent;    /* highest block sent */
-	bool gso;         /* windows go out as one UDP GSO send */
+	uint64_t acked;	  /* highest block acknowledged */
+	uint64_t sent;	  /* highest block sent */
+	bool gso;	  /* windows go out as one UDP GSO send */
 
 	enum tftp_mode mode;
 	struct tftp_params params;
@@ -97,7 +97,7 @@ struct transfer {
 	struct timespec started;
 	char *name; /* as requested, escaped for the log */
 
-	struct transfer *hnext;      /* chain in the server's table by peer */
+	struct transfer *hnext;	      /* chain in the server's table by peer */
 	struct transfer *prev, *next; /* all transfers */
 };
 
@@ -242,11 +242,12 @@ static void data_iov(const struct transfer *t, uint64_t block, unsigned n, uint8
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t b = block + i;
 		uint64_t off = (b - 1) * t->params.blksize;
-		uint64_t len = t->size - off < t->params.blksize ? t->size - off : t->params.blksize;
+		uint64_t len =
+			t->size - off < t->params.blksize ? t->size - off : t->params.blksize;
 
 		tftp_build_data_header(hdr[i], (uint16_t)b);
-		iov[2 * i] = (struct iovec){hdr[i], 4};
-		iov[2 * i + 1] = (struct iovec){(void *)(t->data + off), (size_t)len};
+		iov[2 * i] = (struct iovec){ hdr[i], 4 };
+		iov[2 * i + 1] = (struct iovec){ (void *)(t->data + off), (size_t)len };
 	}
 }
 
@@ -407,9 +408,7 @@ static bool transfer_read_one(struct transfer *t)
 	if (tftp_parse_header(pkt, (size_t)n, &op, &num) < 0)
 		return true; /* too short to mean anything; the timer goes on */
 	switch (op) {
-	case TFTP_ACK:
-		transfer_on_ack(t, num);
-		break;
+	case TFTP_ACK: transfer_on_ack(t, num); break;
 	case TFTP_ERROR: {
 		char msg[200];
 		size_t ml = strnlen((const char *)pkt + 4, (size_t)n - 4);
@@ -610,7 +609,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 			   socklen_t local_len)
 {
 	const struct sockaddr *pa = (const struct sockaddr *)&peer->ss;
-	struct tftp_limits limits = {srv->cfg.max_blksize, srv->cfg.max_windowsize};
+	struct tftp_limits limits = { srv->cfg.max_blksize, srv->cfg.max_windowsize };
 	char name[NAME_LOG_MAX];
 	struct tftp_request req;
 	struct transfer *t = NULL;
@@ -648,8 +647,9 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		return;
 	}
 	if (srv->ntransfers >= srv->cfg.max_transfers) {
-		refuse(srv, pa, peer->len, TFTP_EUNDEF, "server busy: too many transfers, retry later",
-		       LOG_LEVEL_WARN, name, "error", req.mode);
+		refuse(srv, pa, peer->len, TFTP_EUNDEF,
+		       "server busy: too many transfers, retry later", LOG_LEVEL_WARN, name,
+		       "error", req.mode);
 		return;
 	}
 	p = peer_find(srv, pa, addr_hash(pa, false));
@@ -662,8 +662,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 
 	r = site_resolve(srv->site, req.filename, req.filename_len, srv->cfg.prefix, &file);
 	switch (r) {
-	case 0:
-		break;
+	case 0: break;
 	case -ENOENT:
 		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_INFO, name,
 		       "not found", req.mode);
@@ -757,8 +756,8 @@ fail:
 }
 
 /* The local address a request arrived at, from IP_PKTINFO / IPV6_PKTINFO. */
-static void request_local(struct tftp_server *srv, struct msghdr *mh,
-			  struct sockaddr_storage *ret, socklen_t *ret_len)
+static void request_local(struct tftp_server *srv, struct msghdr *mh, struct sockaddr_storage *ret,
+			  socklen_t *ret_len)
 {
 	*ret = srv->local.ss;
 	*ret_len = srv->local.len;
@@ -787,7 +786,7 @@ static void tftp_on_request(evutil_socket_t fd, short what, void *arg)
 	int n;
 
 	for (unsigned i = 0; i < RECV_BATCH; i++) {
-		srv->iov[i] = (struct iovec){srv->rbuf[i], RECV_BUF_SIZE};
+		srv->iov[i] = (struct iovec){ srv->rbuf[i], RECV_BUF_SIZE };
 		srv->msgs[i].msg_hdr = (struct msghdr){
 			.msg_name = &srv->names[i],
 			.msg_namelen = sizeof(srv->names[i]),

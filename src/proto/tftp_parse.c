@@ -105,7 +105,8 @@ int tftp_parse_request(const uint8_t *pkt, size_t len, struct tftp_request *ret,
 		}
 		req.noptions++;
 		for (unsigned o = 0; o < _TFTP_OPT_MAX; o++) {
-			if (strlen(option_names[o]) == n && strncasecmp(name, option_names[o], n) == 0) {
+			if (strlen(option_names[o]) == n &&
+			    strncasecmp(name, option_names[o], n) == 0) {
 				if (!req.options[o])
 					req.options[o] = value;
 				break;

@@ -79,7 +79,7 @@ int tftp_parse_header(const uint8_t *pkt, size_t len, enum tftp_opcode *ret_opco
 
 /* What the server allows a client to ask for. */
 struct tftp_limits {
-	unsigned max_blksize;    /* <= TFTP_BLKSIZE_MAX */
+	unsigned max_blksize;	 /* <= TFTP_BLKSIZE_MAX */
 	unsigned max_windowsize; /* <= TFTP_WINDOWSIZE_MAX */
 };
 
@@ -90,7 +90,7 @@ struct tftp_params {
 	unsigned timeout_s; /* 0: the server's own retransmission timeout */
 	uint64_t tsize;
 	bool acked[_TFTP_OPT_MAX]; /* options to acknowledge in the OACK */
-	bool any;                  /* an OACK is due */
+	bool any;		   /* an OACK is due */
 };
 
 /*

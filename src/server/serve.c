@@ -32,8 +32,7 @@ struct server {
 };
 
 /* Defaults, the file, then the command line. 0 or -errno with the reason in err. */
-static int server_load_config(struct server *s, struct server_config *cfg, char *err,
-			      size_t errsz)
+static int server_load_config(struct server *s, struct server_config *cfg, char *err, size_t errsz)
 {
 	int r;
 
@@ -125,7 +124,7 @@ static void server_done(struct server *s)
 
 int serve_main(const struct serve_options *opts)
 {
-	struct server s = {.opts = opts};
+	struct server s = { .opts = opts };
 	struct event_config *ecfg;
 	char err[512];
 	int status = 1, r;
@@ -149,7 +148,8 @@ int serve_main(const struct serve_options *opts)
 	if (opts->check) {
 		site_free(s.site);
 		if (s.config_optional && access(s.config_path, F_OK) < 0)
-			printf("%s: not present, defaults apply; configuration OK\n", s.config_path);
+			printf("%s: not present, defaults apply; configuration OK\n",
+			       s.config_path);
 		else
 			printf("%s: configuration OK\n", s.config_path);
 		return 0;

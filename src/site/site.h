@@ -16,8 +16,8 @@
 #include "core/md5.h"
 
 struct site_options {
-	uint64_t cache_size;      /* bytes of unreferenced files kept */
-	uint64_t max_file_size;   /* larger files are refused */
+	uint64_t cache_size;	  /* bytes of unreferenced files kept */
+	uint64_t max_file_size;	  /* larger files are refused */
 	unsigned max_name_length; /* longer requested names are refused */
 	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
 };
@@ -38,7 +38,7 @@ struct site_file {
 	struct timespec mtime, ctime;
 
 	char md5[MD5_HEX_LEN + 1]; /* "" until first asked for */
-	uint8_t *netascii;         /* NULL until first asked for */
+	uint8_t *netascii;	   /* NULL until first asked for */
 	size_t netascii_size;
 
 	/* owned by the file cache */
