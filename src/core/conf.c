@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/str.h"
@@ -13,8 +14,18 @@
 struct conf_load_state {
 	const struct conf_key *keys;
 	void *obj;
-	char reason[256]; /* of the first error only */
+	char reason[256]; /* of the first error the handler found */
 	bool failed;
+	int failed_line;
+
+	/* the reader's side: inih sees lines through conf_read_line() */
+	FILE *file;
+	char *line;
+	size_t line_cap;
+	int lineno;
+	int long_line; /* first line longer than inih takes, 0 if none */
+	int long_max;
+	int read_errno;
 };
 
 static int conf_set(const struct conf_key *k, void *obj, const char *value, char *err, size_t errsz)
@@ -69,6 +80,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
 
 	if (st->failed)
 		return 1; /* keep the first error, ignore what follows */
+	st->failed_line = st->lineno;
 	for (const struct conf_key *k = st->keys; k->section; k++) {
 		if (strcmp(k->section, section) != 0)
 			continue;
@@ -92,28 +104,67 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	return 0;
 }
 
+/*
+ * inih's reader: one line per call, counted, so that errors carry the right line number;
+ * a line longer than inih's buffer is noted rather than split into two lines.
+ */
+static char *conf_read_line(char *str, int num, void *stream)
+{
+	struct conf_load_state *st = stream;
+	ssize_t n;
+
+	errno = 0;
+	n = getline(&st->line, &st->line_cap, st->file);
+	if (n < 0) {
+		if (ferror(st->file))
+			st->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	st->lineno++;
+	if (n > num - 1) {
+		if (!st->long_line) {
+			st->long_line = st->lineno;
+			st->long_max = num - 2;
+		}
+		n = num - 1;
+	}
+	memcpy(str, st->line, (size_t)n);
+	str[n] = '\0';
+	return str;
+}
+
 int conf_load(const char *path, const struct conf_key *keys, void *obj, char *err, size_t errsz)
 {
 	struct conf_load_state st = { .keys = keys, .obj = obj };
-	FILE *f;
 	int line;
 
-	f = fopen(path, "re");
-	if (!f) {
+	st.file = fopen(path, "re");
+	if (!st.file) {
 		int e = errno;
 
 		snprintf(err, errsz, "%s: %s", path, strerror(e));
 		return -e;
 	}
-	line = ini_parse_file(f, conf_handler, &st);
-	fclose(f);
-	if (line == 0)
-		return 0;
+	line = ini_parse_stream(conf_read_line, &st, conf_handler, &st);
+	fclose(st.file);
+	free(st.line);
+	if (st.read_errno) {
+		snprintf(err, errsz, "%s: %s", path, strerror(st.read_errno));
+		return -st.read_errno;
+	}
 	if (line < 0) {
 		snprintf(err, errsz, "%s: cannot parse", path);
 		return -EINVAL;
 	}
-	if (!st.failed)
+	/* The earliest of: a line too long, inih's syntax error, the handler's error. */
+	if (st.long_line && (line == 0 || st.long_line <= line)) {
+		snprintf(err, errsz, "%s:%d: line longer than %d characters", path, st.long_line,
+			 st.long_max);
+		return -EINVAL;
+	}
+	if (line == 0)
+		return 0;
+	if (!st.failed || st.failed_line != line)
 		snprintf(st.reason, sizeof(st.reason),
 			 "syntax error (expected [section] or key = value)");
 	snprintf(err, errsz, "%s:%d: %s", path, line, st.reason);

@@ -45,8 +45,8 @@ void log_set_level(enum log_level level)
 	log_level_current = level;
 }
 
-static void log_vemit(enum log_level level, const char *tag, int errnum, const char *fmt,
-		      va_list ap)
+__attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level, const char *tag,
+							    int errnum, const char *fmt, va_list ap)
 {
 	char line[2048];
 	size_t n = 0;
@@ -109,44 +109,51 @@ void fatal(const char *fmt, ...)
 	exit(1);
 }
 
-char *log_escape(char *dst, size_t dstsz, const void *src, size_t len)
+/* Writes the escaped form of c into enc (4 bytes); returns its length. */
+static size_t escape_byte(unsigned char c, char enc[4])
 {
 	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		enc[0] = '\\';
+		enc[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		enc[0] = (char)c;
+		return 1;
+	}
+	enc[0] = '\\';
+	enc[1] = 'x';
+	enc[2] = hex[c >> 4];
+	enc[3] = hex[c & 15];
+	return 4;
+}
+
+char *log_escape(char *dst, size_t dstsz, const void *src, size_t len)
+{
 	const unsigned char *s = src;
-	size_t o = 0;
+	size_t o = 0, total = 0, room;
+	char enc[4];
 
 	if (dstsz == 0)
 		return dst;
+	for (size_t i = 0; i < len && total < dstsz; i++)
+		total += escape_byte(s[i], enc);
+	/* What does not fit whole is cut at a byte's escape and ends in "...". */
+	room = total < dstsz ? dstsz - 1 : (dstsz >= 4 ? dstsz - 4 : 0);
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = s[i];
-		char enc[4];
-		size_t el;
+		size_t el = escape_byte(s[i], enc);
 
-		if (c == '"' || c == '\\') {
-			enc[0] = '\\';
-			enc[1] = (char)c;
-			el = 2;
-		} else if (c >= 0x20 && c < 0x7f) {
-			enc[0] = (char)c;
-			el = 1;
-		} else {
-			enc[0] = '\\';
-			enc[1] = 'x';
-			enc[2] = hex[c >> 4];
-			enc[3] = hex[c & 15];
-			el = 4;
-		}
-		if (o + el + 4 > dstsz) {
-			if (dstsz >= 4) {
-				o = o + 3 < dstsz ? o : dstsz - 4;
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
+		if (o + el > room)
 			break;
-		}
 		memcpy(dst + o, enc, el);
 		o += el;
 	}
-	dst[o < dstsz ? o : dstsz - 1] = '\0';
+	if (total >= dstsz && dstsz >= 4) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
 	return dst;
 }

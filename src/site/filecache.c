@@ -13,11 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
 #define FILECACHE_READ_TRIES 3
+/*
+ * File times come from a coarse clock (a scheduler tick on many kernels): a file rewritten
+ * in place with the same size within one tick of the read that cached it keeps its
+ * identity. A snapshot read that soon after the file's last change is not trusted again.
+ */
+#define FILECACHE_RACY_NS (100 * 1000000LL)
 
 struct filecache {
 	struct site_file **buckets;
@@ -165,6 +172,14 @@ static bool same_identity(const struct site_file *f, const struct stat *st)
 	       f->ctime.tv_sec == st->st_ctim.tv_sec && f->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
+static bool is_racy(const struct site_file *f)
+{
+	long long d = (long long)(f->read_at.tv_sec - f->mtime.tv_sec) * 1000000000LL +
+		      (f->read_at.tv_nsec - f->mtime.tv_nsec);
+
+	return d >= 0 && d < FILECACHE_RACY_NS;
+}
+
 static int open_beneath(int dirfd, const char *name)
 {
 	struct open_how how = {
@@ -187,6 +202,7 @@ static int read_snapshot(struct filecache *c, int fd, struct site_file *f)
 	size_t got = 0;
 	uint8_t *data;
 
+	clock_gettime(CLOCK_REALTIME, &f->read_at);
 	if (fstat(fd, &before) < 0)
 		return -errno;
 	if (S_ISDIR(before.st_mode))
@@ -231,8 +247,8 @@ static int read_snapshot(struct filecache *c, int fd, struct site_file *f)
 	return 0;
 }
 
-static int filecache_load(struct filecache *c, int dirfd, const char *name, uint32_t hash,
-			  struct site_file **ret)
+/* A new snapshot of name, not yet in the cache. */
+static int read_file(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
 	struct site_file *f;
 	int r = -EAGAIN;
@@ -259,6 +275,12 @@ static int filecache_load(struct filecache *c, int dirfd, const char *name, uint
 		site_file_free(f);
 		return r;
 	}
+	*ret = f;
+	return 0;
+}
+
+static void filecache_insert(struct filecache *c, struct site_file *f, uint32_t hash)
+{
 	if (c->nfiles >= c->nbuckets)
 		(void)table_grow(c); /* a longer chain is still correct */
 	f->refs = 1;
@@ -267,16 +289,15 @@ static int filecache_load(struct filecache *c, int dirfd, const char *name, uint
 	f->hnext = c->buckets[hash & (c->nbuckets - 1)];
 	c->buckets[hash & (c->nbuckets - 1)] = f;
 	c->nfiles++;
-	log_debug("site", "loaded %s (%zu bytes)", name, f->size);
-	*ret = f;
-	return 0;
+	log_debug("site", "loaded %s (%zu bytes)", f->name, f->size);
 }
 
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
 	uint32_t hash = name_hash(name);
-	struct site_file *f;
+	struct site_file *f, *fresh;
 	struct stat st;
+	int r;
 
 	if (fstatat(dirfd, name, &st, 0) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
@@ -291,15 +312,31 @@ int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_
 	for (f = c->buckets[hash & (c->nbuckets - 1)]; f; f = f->hnext)
 		if (f->hash == hash && strcmp(f->name, name) == 0)
 			break;
-	if (f && same_identity(f, &st)) {
-		lru_remove(c, f);
-		f->refs++;
-		*ret = f;
-		return 0;
+	if (f && same_identity(f, &st) && !is_racy(f))
+		goto reuse;
+	r = read_file(c, dirfd, name, &fresh);
+	if (f && r == 0 && fresh->size == f->size && memcmp(fresh->data, f->data, f->size) == 0) {
+		/* same bytes: keep sharing the snapshot transfers already hold */
+		f->dev = fresh->dev;
+		f->ino = fresh->ino;
+		f->mtime = fresh->mtime;
+		f->ctime = fresh->ctime;
+		f->read_at = fresh->read_at;
+		site_file_free(fresh);
+		goto reuse;
 	}
 	if (f)
 		filecache_drop(c, f); /* changed on disk: the next reader gets the new one */
-	return filecache_load(c, dirfd, name, hash, ret);
+	if (r < 0)
+		return r;
+	filecache_insert(c, fresh, hash);
+	*ret = fresh;
+	return 0;
+reuse:
+	lru_remove(c, f);
+	f->refs++;
+	*ret = f;
+	return 0;
 }
 
 void site_file_unref(struct site_file *f)

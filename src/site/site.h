@@ -36,6 +36,7 @@ struct site_file {
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime, ctime;
+	struct timespec read_at; /* wall-clock time the snapshot was read */
 
 	char md5[MD5_HEX_LEN + 1]; /* "" until first asked for */
 	uint8_t *netascii;	   /* NULL until first asked for */
