@@ -6,6 +6,8 @@ TESTBUILD  ?= build-test
 FUZZBUILD  ?= build-fuzz
 RUN_DIR    ?= $(BUILD)/run
 FUZZ_SECONDS ?= 10
+# Debian's interpreter, where python3-pytest is installed (a pyenv one may come first on PATH).
+PYTHON     ?= /usr/bin/python3
 
 .PHONY: all deps run test unit integration fuzz bench format clean
 
@@ -27,7 +29,7 @@ test:
 	ninja -C $(TESTBUILD)
 	meson test -C $(TESTBUILD) --print-errorlogs
 	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		python3 -m pytest -q tests/integration
+		$(PYTHON) -m pytest -q tests/integration
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 fuzz:

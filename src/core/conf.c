@@ -23,7 +23,9 @@ struct conf_load_state {
 	char *line;
 	size_t line_cap;
 	int lineno;
-	int long_line; /* first line longer than inih takes, 0 if none */
+	int long_line;	      /* first line longer than inih takes, 0 if none */
+	int bad_section_line; /* first [section] the table does not know, 0 if none */
+	char bad_section[64];
 	int long_max;
 	int read_errno;
 };
@@ -104,6 +106,30 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	return 0;
 }
 
+/* Notes a "[name]" line naming a section no key belongs to (inih reports none). */
+static void check_section(struct conf_load_state *st, const char *line)
+{
+	const char *p = line + strspn(line, " \t");
+	const char *end;
+	size_t n;
+
+	if (*p != '[')
+		return;
+	end = strchr(++p, ']');
+	if (!end)
+		return; /* inih reports the syntax error */
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	n = (size_t)(end - p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	for (const struct conf_key *k = st->keys; k->section; k++)
+		if (strlen(k->section) == n && strncmp(k->section, p, n) == 0)
+			return;
+	st->bad_section_line = st->lineno;
+	snprintf(st->bad_section, sizeof(st->bad_section), "%.*s", (int)(n < 60 ? n : 60), p);
+}
+
 /*
  * inih's reader: one line per call, counted, so that errors carry the right line number;
  * a line longer than inih's buffer is noted rather than split into two lines.
@@ -130,6 +156,8 @@ static char *conf_read_line(char *str, int num, void *stream)
 	}
 	memcpy(str, st->line, (size_t)n);
 	str[n] = '\0';
+	if (!st->bad_section_line)
+		check_section(st, str);
 	return str;
 }
 
@@ -156,7 +184,13 @@ int conf_load(const char *path, const struct conf_key *keys, void *obj, char *er
 		snprintf(err, errsz, "%s: cannot parse", path);
 		return -EINVAL;
 	}
-	/* The earliest of: a line too long, inih's syntax error, the handler's error. */
+	/* The earliest of: a line too long, an unknown section, inih's or the handler's error. */
+	if (st.bad_section_line && (line == 0 || st.bad_section_line <= line) &&
+	    (!st.long_line || st.bad_section_line < st.long_line)) {
+		snprintf(err, errsz, "%s:%d: unknown section [%s]", path, st.bad_section_line,
+			 st.bad_section);
+		return -EINVAL;
+	}
 	if (st.long_line && (line == 0 || st.long_line <= line)) {
 		snprintf(err, errsz, "%s:%d: line longer than %d characters", path, st.long_line,
 			 st.long_max);

@@ -146,7 +146,12 @@ int tftp_negotiate(const struct tftp_request *req, const struct tftp_limits *lim
 			return -EINVAL;
 		}
 		p.tsize = file_size;
-		p.acked[TFTP_OPT_TSIZE] = true;
+		/*
+		 * An empty file goes without tsize: curl (and the libcurl in much endpoint
+		 * firmware) takes "tsize 0" in an OACK for an error and aborts. RFC 2347 lets
+		 * a server leave out any option; the one empty DATA block says the size.
+		 */
+		p.acked[TFTP_OPT_TSIZE] = file_size > 0;
 	}
 	if (req->options[TFTP_OPT_TIMEOUT]) {
 		r = str_to_u64(req->options[TFTP_OPT_TIMEOUT], TFTP_TIMEOUT_MIN, TFTP_TIMEOUT_MAX,

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,24 @@ struct server {
 	struct tftp_server *tftp;
 	struct event *ev_term, *ev_int, *ev_hup;
 };
+
+/*
+ * An error before the loop runs: "autoprov: reason" on stderr, as command-line tools
+ * say it (and through syslog too when the daemon logs there).
+ */
+__attribute__((format(printf, 2, 3))) static void startup_error(const struct serve_options *opts,
+								const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (opts->syslog || opts->daemon)
+		log_err(NULL, "%s", msg);
+	fprintf(stderr, "autoprov: %s\n", msg);
+}
 
 /* Defaults, the file, then the command line. 0 or -errno with the reason in err. */
 static int server_load_config(struct server *s, struct server_config *cfg, char *err, size_t errsz)
@@ -137,12 +156,12 @@ int serve_main(const struct serve_options *opts)
 		s.config_optional = true;
 	}
 	if (server_load_config(&s, &s.cfg, err, sizeof(err)) < 0) {
-		log_err(NULL, "%s", err);
+		startup_error(opts, "%s", err);
 		return 1;
 	}
 	r = site_open(opts->site_dir, &s.cfg.site, &s.site, err, sizeof(err));
 	if (r < 0) {
-		log_err(NULL, "site: %s", err);
+		startup_error(opts, "site: %s", err);
 		return 1;
 	}
 	if (opts->check) {
@@ -155,7 +174,7 @@ int serve_main(const struct serve_options *opts)
 		return 0;
 	}
 	if (opts->daemon && daemon(1, 0) < 0) {
-		log_err(NULL, "cannot detach: %s", strerror(errno));
+		startup_error(opts, "cannot detach: %s", strerror(errno));
 		goto out;
 	}
 
@@ -167,13 +186,13 @@ int serve_main(const struct serve_options *opts)
 		event_config_free(ecfg);
 	}
 	if (!s.base) {
-		log_err(NULL, "cannot create the event loop");
+		startup_error(opts, "cannot create the event loop");
 		goto out;
 	}
 	if (s.cfg.tftp.enabled) {
 		r = tftp_server_new(s.base, s.site, &s.cfg.tftp, &s.tftp, err, sizeof(err));
 		if (r < 0) {
-			log_err(NULL, "%s", err);
+			startup_error(opts, "%s", err);
 			goto out;
 		}
 	} else {
@@ -184,19 +203,19 @@ int serve_main(const struct serve_options *opts)
 	s.ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);
 	if (!s.ev_term || !s.ev_int || !s.ev_hup || evsignal_add(s.ev_term, NULL) < 0 ||
 	    evsignal_add(s.ev_int, NULL) < 0 || evsignal_add(s.ev_hup, NULL) < 0) {
-		log_err(NULL, "cannot watch signals");
+		startup_error(opts, "cannot watch signals");
 		goto out;
 	}
 	if (opts->port_file) {
 		r = write_port_file(&s);
 		if (r < 0) {
-			log_err(NULL, "%s: %s", opts->port_file, strerror(-r));
+			startup_error(opts, "%s: %s", opts->port_file, strerror(-r));
 			goto out;
 		}
 	}
 	log_info(NULL, "autoprov %s serving %s", AUTOPROV_VERSION, opts->site_dir);
 	if (event_base_dispatch(s.base) < 0) {
-		log_err(NULL, "event loop failed");
+		startup_error(opts, "event loop failed");
 		goto out;
 	}
 	status = 0;
