@@ -233,8 +233,10 @@ static void test_unknown_section(void **state)
 {
 	struct conf_test *t = *state;
 
-	assert_refused_at(t, "[net]\nport = 69\n\n[ftp]\nport = 21\n", 5, "[ftp]");
-	assert_refused_at(t, "[Net]\nport = 69\n", 2, "unknown section");
+	/* at the section's own line, also when no key follows it */
+	assert_refused_at(t, "[net]\nport = 69\n\n[ftp]\nport = 21\n", 4, "[ftp]");
+	assert_refused_at(t, "[Net]\nport = 69\n", 1, "unknown section");
+	assert_refused_at(t, "[net]\nport = 69\n[ftp]\n", 3, "unknown section [ftp]");
 }
 
 static void test_key_before_section(void **state)
