@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Log sink: one line per message, "TIME LEVEL TAG: text" on stderr or the same text
- * through syslog(3). Lines are written with a single write(2) so concurrent writers
- * (the daemon and its children, a test reading the pipe) never see them interleaved.
+ * through syslog(3). Lines are written whole with a single write(2), one at a time or
+ * in batches, so concurrent writers never see them interleaved.
  */
 #include "core/log.h"
 
@@ -17,6 +17,13 @@
 
 enum log_level log_level_current = LOG_LEVEL_INFO;
 static bool log_to_syslog;
+
+static struct {
+	void (*kick)(void *arg);
+	void *arg;
+	size_t len;
+	char buf[64 * 1024];
+} batch;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERR] = "error",
@@ -43,6 +50,27 @@ void log_init(enum log_level level, bool use_syslog)
 void log_set_level(enum log_level level)
 {
 	log_level_current = level;
+}
+
+void log_flush(void)
+{
+	size_t o = 0;
+
+	while (o < batch.len) {
+		ssize_t n = write(STDERR_FILENO, batch.buf + o, batch.len - o);
+
+		if (n <= 0)
+			break; /* nowhere to report it: the lines are dropped */
+		o += (size_t)n;
+	}
+	batch.len = 0;
+}
+
+void log_set_batching(void (*kick)(void *arg), void *arg)
+{
+	log_flush();
+	batch.kick = kick;
+	batch.arg = arg;
 }
 
 __attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level, const char *tag,
@@ -85,6 +113,15 @@ __attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
+	if (batch.kick) {
+		if (batch.len + n > sizeof(batch.buf))
+			log_flush();
+		memcpy(batch.buf + batch.len, line, n);
+		batch.len += n;
+		if (batch.len == n)
+			batch.kick(batch.arg);
+		return;
+	}
 	/* A log line that cannot be written is dropped: there is nowhere to report it. */
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
@@ -106,6 +143,7 @@ void fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vemit(LOG_LEVEL_ERR, NULL, 0, fmt, ap);
 	va_end(ap);
+	log_flush();
 	exit(1);
 }
 

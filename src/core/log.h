@@ -23,6 +23,15 @@ extern enum log_level log_level_current;
 void log_init(enum log_level level, bool use_syslog);
 void log_set_level(enum log_level level);
 
+/*
+ * Batching for a busy daemon: with a kick function set, stderr lines are kept in a buffer
+ * and kick(arg) is called when the buffer stops being empty; the caller then calls
+ * log_flush() soon (the daemon does it once per loop iteration). A full buffer is
+ * written at once. kick == NULL writes every line as it comes (the default).
+ */
+void log_set_batching(void (*kick)(void *arg), void *arg);
+void log_flush(void);
+
 void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -3,8 +3,8 @@
  * TFTP server (RFC 1350, 2347, 2348, 2349, 7440), read requests only.
  *
  * The listening socket takes requests in batches (recvmmsg). A request that resolves
- * becomes a transfer: an ephemeral socket bound to the address the request reached, a
- * read event on it, and a timer. DATA is sent from the file's snapshot in memory, a
+ * becomes a transfer: an ephemeral socket bound to the address the request reached,
+ * watched through the server's epoll set of transfer sockets, and a timer. DATA is sent from the file's snapshot in memory, a
  * window at a time (sendmmsg); the timer is the only thing that causes a retransmission,
  * so a duplicate ACK never does (the Sorcerer's Apprentice bug). Block numbers are the
  * low 16 bits of a 64-bit count, so they roll over 65535 -> 0.
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +76,6 @@ struct transfer {
 	struct tftp_server *srv;
 	enum transfer_state state;
 	int fd;
-	struct event *ev_read;
 	struct event *ev_timer;
 	struct addr peer;
 	struct peer *peer_entry;
@@ -109,6 +109,16 @@ struct tftp_server {
 	struct event *ev;
 	struct addr local;
 	bool local_wildcard;
+
+	/*
+	 * Transfer sockets are watched by an epoll set of our own, itself one event on the
+	 * loop: closing a socket takes it out of the set, which saves an epoll_ctl per
+	 * transfer over a libevent event of its own.
+	 */
+	int transfers_epoll;
+	struct event *ev_transfers;
+	struct transfer **by_fd; /* transfer of each socket, for the set's events */
+	size_t by_fd_len;
 
 	size_t nbuckets; /* power of two, for both tables */
 	struct transfer **transfers_by_peer;
@@ -426,9 +436,49 @@ static bool transfer_read_one(struct transfer *t)
 	return true;
 }
 
-static void transfer_on_read(evutil_socket_t fd, short what, void *arg)
+/* Transfer sockets with packets waiting: one packet each (level-triggered, so more wake us again).
+ */
+static void transfers_on_ready(evutil_socket_t fd, short what, void *arg)
 {
-	(void)transfer_read_one(arg);
+	struct tftp_server *srv = arg;
+	struct epoll_event evs[RECV_BATCH * 4];
+	int n = epoll_wait(srv->transfers_epoll, evs, RECV_BATCH * 4, 0);
+
+	for (int i = 0; i < n; i++) {
+		int sfd = evs[i].data.fd;
+
+		/*
+		 * Looked up by descriptor, not by a pointer kept in the event: an earlier
+		 * packet of this batch may have ended the transfer. A descriptor reused since
+		 * by a new transfer just finds nothing to read.
+		 */
+		if ((size_t)sfd < srv->by_fd_len && srv->by_fd[sfd])
+			(void)transfer_read_one(srv->by_fd[sfd]);
+	}
+}
+
+/* Adds t's socket to the transfers' epoll set. */
+static int transfer_watch(struct tftp_server *srv, struct transfer *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = t->fd };
+
+	if ((size_t)t->fd >= srv->by_fd_len) {
+		size_t len = srv->by_fd_len ? srv->by_fd_len : 1024;
+		struct transfer **a;
+
+		while (len <= (size_t)t->fd)
+			len *= 2;
+		a = realloc(srv->by_fd, len * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		memset(a + srv->by_fd_len, 0, (len - srv->by_fd_len) * sizeof(*a));
+		srv->by_fd = a;
+		srv->by_fd_len = len;
+	}
+	if (epoll_ctl(srv->transfers_epoll, EPOLL_CTL_ADD, t->fd, &ev) < 0)
+		return -errno;
+	srv->by_fd[t->fd] = t;
+	return 0;
 }
 
 static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -466,12 +516,13 @@ static void transfer_free(struct transfer *t)
 		return;
 	srv = t->srv;
 	/* Events go before the socket and the memory they point to. */
-	if (t->ev_read)
-		event_free(t->ev_read);
 	if (t->ev_timer)
 		event_free(t->ev_timer);
-	if (t->fd >= 0)
-		close(t->fd);
+	if (t->fd >= 0) {
+		if ((size_t)t->fd < srv->by_fd_len && srv->by_fd[t->fd] == t)
+			srv->by_fd[t->fd] = NULL;
+		close(t->fd); /* also leaves the epoll set */
+	}
 	if (t->prev || srv->transfers == t) {
 		struct transfer **pp = &srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)];
 
@@ -728,9 +779,8 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		goto fail;
 	}
 	t->fd = r;
-	t->ev_read = event_new(srv->base, t->fd, EV_READ | EV_PERSIST, transfer_on_read, t);
 	t->ev_timer = evtimer_new(srv->base, transfer_on_timeout, t);
-	if (!t->ev_read || !t->ev_timer || event_add(t->ev_read, NULL) < 0)
+	if (!t->ev_timer || transfer_watch(srv, t) < 0)
 		goto fail;
 	if (transfer_register(srv, t) < 0)
 		goto fail;
@@ -833,6 +883,7 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 	if (!srv)
 		return -ENOMEM;
 	srv->fd = -1;
+	srv->transfers_epoll = -1;
 	srv->base = base;
 	srv->site = site;
 	srv->cfg = *cfg;
@@ -872,6 +923,19 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 	srv->local_wildcard = is_wildcard(&srv->local);
 	log_info(TAG, "listening on %s",
 		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
+	srv->transfers_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->transfers_epoll < 0) {
+		r = -errno;
+		snprintf(err, errsz, "tftp: epoll: %s", strerror(errno));
+		goto fail;
+	}
+	srv->ev_transfers = event_new(base, srv->transfers_epoll, EV_READ | EV_PERSIST,
+				      transfers_on_ready, srv);
+	if (!srv->ev_transfers || event_add(srv->ev_transfers, NULL) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errsz, "tftp: cannot watch transfers");
+		goto fail;
+	}
 	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, tftp_on_request, srv);
 	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
 		r = -ENOMEM;
@@ -895,6 +959,11 @@ void tftp_server_free(struct tftp_server *srv)
 		event_free(srv->ev);
 	if (srv->fd >= 0)
 		close(srv->fd);
+	if (srv->ev_transfers)
+		event_free(srv->ev_transfers);
+	if (srv->transfers_epoll >= 0)
+		close(srv->transfers_epoll);
+	free(srv->by_fd);
 	free(srv->transfers_by_peer);
 	free(srv->peers);
 	free(srv->rbuf);

@@ -30,6 +30,7 @@ struct server {
 	struct site *site;
 	struct tftp_server *tftp;
 	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_log; /* writes the lines logged during one loop iteration */
 };
 
 /*
@@ -126,8 +127,25 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	log_info(NULL, "configuration re-read, file cache cleared");
 }
 
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	log_flush();
+}
+
+/* A line was logged: flush once the events of this loop iteration have run. */
+static void log_kick(void *arg)
+{
+	struct server *s = arg;
+
+	event_active(s->ev_log, 0, 0);
+}
+
 static void server_done(struct server *s)
 {
+	if (s->ev_log) {
+		log_set_batching(NULL, NULL);
+		event_free(s->ev_log);
+	}
 	tftp_server_free(s->tftp);
 	if (s->ev_term)
 		event_free(s->ev_term);
@@ -205,6 +223,11 @@ int serve_main(const struct serve_options *opts)
 	    evsignal_add(s.ev_int, NULL) < 0 || evsignal_add(s.ev_hup, NULL) < 0) {
 		startup_error(opts, "cannot watch signals");
 		goto out;
+	}
+	if (!opts->syslog && !opts->daemon) {
+		s.ev_log = event_new(s.base, -1, 0, on_log_flush, &s);
+		if (s.ev_log)
+			log_set_batching(log_kick, &s);
 	}
 	if (opts->port_file) {
 		r = write_port_file(&s);
