@@ -4,5 +4,12 @@
 #define AUTOPROV_CLI_CLI_H
 
 int cmd_serve(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+int cmd_md5(int argc, char **argv);
+int cmd_encrypt(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 
 #endif

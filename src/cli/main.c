@@ -11,6 +11,13 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "serve", cmd_serve, "serve a provisioning site over TFTP" },
+	{ "device", cmd_device, "the inventory: add, set, show, list, rm, import, export" },
+	{ "render", cmd_render, "print what the server would send a device for a path" },
+	{ "template", cmd_template, "render a template against JSON data" },
+	{ "log", cmd_log, "print the journal of requests" },
+	{ "md5", cmd_md5, "print a file's MD5 as .md5 companions carry it" },
+	{ "encrypt", cmd_encrypt, "encrypt a profile (openssl enc -aes-256-cbc -md md5)" },
+	{ "decrypt", cmd_decrypt, "decrypt a profile encrypted that way" },
 };
 
 static void usage(FILE *out)

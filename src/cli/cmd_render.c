@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+/* Placeholder while the command is written (issue 3). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int cmd_render(int argc, char **argv)
+{
+	fputs("autoprov render: not built yet\n", stderr);
+	return 2;
+}
