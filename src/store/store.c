@@ -1,3 +1,523 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder while the module is written (issue 3). */
-#include <stddef.h>
+/*
+ * The site database: opening, the schema and its migrations, transactions, the inventory
+ * revision and the rendered-file versions. Inventory and journal are in inventory.c and
+ * journal.c.
+ *
+ * Concurrency: the daemon keeps one connection open for its whole life while the CLI opens
+ * its own to write. WAL lets readers go on while one writer writes; the busy timeout makes a
+ * second writer wait instead of failing; every write transaction starts with BEGIN
+ * IMMEDIATE, because a deferred one that read first can fail with SQLITE_BUSY without
+ * waiting when another connection committed in between.
+ *
+ * The schema (version 1):
+ *
+ *   meta(key PK, value)                   inventory_rev: incremented by the triggers below
+ *                                         on every insert, update or delete of devices,
+ *                                         groups and defaults, whichever connection made it.
+ *   groups(name PK, vars, rev)            vars: a JSON object as text.
+ *   devices(mac PK, model, profile,       mac: 12 lower-case hex digits; group_name NULL
+ *           group_name FK -> groups,      when in no group (the foreign key makes a group in
+ *           enabled, vars, rev)           use impossible to delete); index on group_name.
+ *   defaults(id PK = 1, vars, rev)        one row, created with the schema.
+ *   journal(id PK, time, proto, peer,     time: microseconds since the epoch (UTC); indexes
+ *           mac, path, outcome, bytes,    on (mac, time) for a device's history and on time
+ *           md5, user_agent)              for the whole journal and for pruning.
+ *   versions(key PK, content_md5,         rendered-file versions (store_version).
+ *            version)
+ *
+ * rev of a device, group or defaults row is the inventory revision of its last change
+ * (set by the same triggers), so it never repeats even when a row is deleted and made again.
+ * The schema version is PRAGMA user_version; migrations[i] takes version i to i + 1.
+ */
+#include "store/store_impl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Forward migrations, applied in order inside one transaction. Never edit a step that
+ * shipped: add the next one (and bump STORE_SCHEMA_VERSION).
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO meta (key, value) VALUES ('inventory_rev', 0);"
+
+	"CREATE TABLE groups ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  vars TEXT NOT NULL DEFAULT '{}',"
+	"  rev INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE devices ("
+	"  mac TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 12),"
+	"  model TEXT NOT NULL DEFAULT '',"
+	"  profile TEXT NOT NULL DEFAULT '',"
+	"  group_name TEXT REFERENCES groups (name),"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  vars TEXT NOT NULL DEFAULT '{}',"
+	"  rev INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX devices_group ON devices (group_name);"
+	"CREATE TABLE defaults ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  vars TEXT NOT NULL DEFAULT '{}',"
+	"  rev INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO defaults (id) VALUES (1);"
+
+	"CREATE TABLE journal ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  proto TEXT,"
+	"  peer TEXT,"
+	"  mac TEXT,"
+	"  path TEXT,"
+	"  outcome TEXT,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  md5 TEXT,"
+	"  user_agent TEXT"
+	");"
+	"CREATE INDEX journal_mac_time ON journal (mac, time);"
+	"CREATE INDEX journal_time ON journal (time);"
+
+	"CREATE TABLE versions ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  content_md5 TEXT NOT NULL,"
+	"  version INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+
+	/*
+	 * The revision triggers. The inner UPDATE sets only rev, which the UPDATE OF lists
+	 * leave out, so the triggers cannot fire themselves even with recursive_triggers on.
+	 */
+	"CREATE TRIGGER devices_insert AFTER INSERT ON devices BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"  UPDATE devices SET rev = (SELECT value FROM meta WHERE key = 'inventory_rev')"
+	"    WHERE mac = NEW.mac;"
+	"END;"
+	"CREATE TRIGGER devices_update AFTER UPDATE OF mac, model, profile, group_name, enabled,"
+	"  vars ON devices BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"  UPDATE devices SET rev = (SELECT value FROM meta WHERE key = 'inventory_rev')"
+	"    WHERE mac = NEW.mac;"
+	"END;"
+	"CREATE TRIGGER devices_delete AFTER DELETE ON devices BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"END;"
+	"CREATE TRIGGER groups_insert AFTER INSERT ON groups BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"  UPDATE groups SET rev = (SELECT value FROM meta WHERE key = 'inventory_rev')"
+	"    WHERE name = NEW.name;"
+	"END;"
+	"CREATE TRIGGER groups_update AFTER UPDATE OF name, vars ON groups BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"  UPDATE groups SET rev = (SELECT value FROM meta WHERE key = 'inventory_rev')"
+	"    WHERE name = NEW.name;"
+	"END;"
+	"CREATE TRIGGER groups_delete AFTER DELETE ON groups BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"END;"
+	"CREATE TRIGGER defaults_update AFTER UPDATE OF vars ON defaults BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev';"
+	"  UPDATE defaults SET rev = (SELECT value FROM meta WHERE key = 'inventory_rev')"
+	"    WHERE id = NEW.id;"
+	"END;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+int store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE: return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_READONLY: return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH: return -EACCES;
+	case SQLITE_CANTOPEN: return -ENOENT;
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_TOOBIG: return -E2BIG;
+	case SQLITE_CONSTRAINT: return -EEXIST;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB: return -EBADMSG;
+	case SQLITE_MISUSE:
+	case SQLITE_RANGE: return -EINVAL;
+	default: return -EIO;
+	}
+}
+
+int store_fail_sqlite(struct store *st, int rc)
+{
+	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+
+	snprintf(st->errmsg, sizeof(st->errmsg), "%s", msg);
+	return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
+}
+
+int store_fail(struct store *st, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *store_strerror(struct store *st)
+{
+	return st->errmsg[0] ? st->errmsg : "no error";
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail_sqlite(st, rc);
+}
+
+int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3_stmt **ret)
+{
+	sqlite3_stmt *stmt = st->stmts[which];
+	int rc;
+
+	if (stmt) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		*ret = stmt;
+		return 0;
+	}
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	st->stmts[which] = stmt;
+	*ret = stmt;
+	return 0;
+}
+
+char *store_vars_dump(const json_t *vars)
+{
+	if (!vars)
+		return strdup("{}");
+	return json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+int store_vars_load(struct store *st, const char *text, json_t **ret)
+{
+	json_error_t jerr;
+	json_t *vars = json_loads(text ? text : "{}", 0, &jerr);
+
+	if (!vars || !json_is_object(vars)) {
+		json_decref(vars);
+		return store_fail(st, -EBADMSG, "stored variables are not a JSON object");
+	}
+	*ret = vars;
+	return 0;
+}
+
+static int read_user_version(struct store *st, int *ret)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = store_fail_sqlite(st, rc);
+		goto out;
+	}
+	*ret = sqlite3_column_int(stmt, 0);
+	r = 0;
+out:
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store_schema_version(struct store *st, int *ret)
+{
+	return read_user_version(st, ret);
+}
+
+static int store_migrate(struct store *st)
+{
+	char sql[64];
+	int version, r;
+
+	r = read_user_version(st, &version);
+	if (r < 0)
+		return r;
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (version > STORE_SCHEMA_VERSION || version < 0)
+		return store_fail(st, -EPROTO,
+				  "schema version %d is not one this autoprov knows (%d): the "
+				  "database was written by a newer version",
+				  version, STORE_SCHEMA_VERSION);
+
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	/* another process may have migrated while we waited for the lock */
+	r = read_user_version(st, &version);
+	if (r < 0)
+		goto fail;
+	for (int i = version; i < STORE_SCHEMA_VERSION; i++) {
+		r = store_exec(st, migrations[i]);
+		if (r < 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+	r = store_exec(st, sql);
+	if (r < 0)
+		goto fail;
+	return store_commit(st);
+
+fail:
+	store_rollback(st);
+	return r;
+}
+
+int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
+{
+	struct store *st;
+	sqlite3_stmt *stmt = NULL;
+	char path[PATH_MAX];
+	int rc, r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/autoprov.db", site_dir) >= sizeof(path)) {
+		snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
+		return -ENAMETOOLONG;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errsz, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	/* one connection per thread at a time: SQLite's own mutexes would only cost */
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = st->db ? store_fail_sqlite(st, rc) : store_fail(st, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+
+	r = store_exec(st, "PRAGMA foreign_keys = ON");
+	if (r < 0)
+		goto fail;
+	/* WAL is persistent in the file; asking again costs nothing and repairs a copied db */
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = store_fail_sqlite(st, rc);
+		goto fail;
+	}
+	if (strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
+		r = store_fail(st, -ENOTSUP, "cannot use WAL mode (journal mode stays '%s')",
+			       (const char *)sqlite3_column_text(stmt, 0));
+		goto fail;
+	}
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	/* with WAL, NORMAL loses at most the last commits on power loss, never consistency */
+	r = store_exec(st, "PRAGMA synchronous = NORMAL");
+	if (r < 0)
+		goto fail;
+	r = store_migrate(st);
+	if (r < 0)
+		goto fail;
+	st->errmsg[0] = '\0';
+	*ret = st;
+	return 0;
+
+fail:
+	snprintf(err, errsz, "%s: %s", path, st->errmsg);
+	sqlite3_finalize(stmt);
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < STMT__MAX; i++)
+		sqlite3_finalize(st->stmts[i]);
+	/* close_v2: a statement we forgot would leak a connection, not abort the process */
+	sqlite3_close_v2(st->db);
+	free(st);
+}
+
+int store_begin(struct store *st, bool write)
+{
+	char sql[32];
+	int r;
+
+	if (st->tx_depth == 0)
+		snprintf(sql, sizeof(sql), "%s", write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+	else if (write && !st->tx_write)
+		/* upgrading a read snapshot can fail at once with SQLITE_BUSY: refuse it */
+		return store_fail(st, -EINVAL, "a write inside a read transaction");
+	else
+		snprintf(sql, sizeof(sql), "SAVEPOINT s%u", st->tx_depth);
+	r = store_exec(st, sql);
+	if (r < 0)
+		return r;
+	if (st->tx_depth == 0)
+		st->tx_write = write;
+	st->tx_depth++;
+	return 0;
+}
+
+int store_commit(struct store *st)
+{
+	char sql[32];
+	int r;
+
+	if (st->tx_depth == 0)
+		return store_fail(st, -EINVAL, "commit without a transaction");
+	if (st->tx_depth == 1)
+		snprintf(sql, sizeof(sql), "COMMIT");
+	else
+		snprintf(sql, sizeof(sql), "RELEASE s%u", st->tx_depth - 1);
+	r = store_exec(st, sql);
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	st->tx_depth--;
+	return 0;
+}
+
+void store_rollback(struct store *st)
+{
+	char sql[64];
+
+	if (st->tx_depth == 0)
+		return;
+	if (st->tx_depth == 1)
+		snprintf(sql, sizeof(sql), "ROLLBACK");
+	else
+		snprintf(sql, sizeof(sql), "ROLLBACK TO s%u; RELEASE s%u", st->tx_depth - 1,
+			 st->tx_depth - 1);
+	/* the reason already recorded is the one worth keeping: no store_exec here */
+	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	st->tx_depth--;
+}
+
+int store_inventory_revision(struct store *st, uint64_t *ret)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_stmt(st, STMT_INVENTORY_REV, "SELECT value FROM meta WHERE key = 'inventory_rev'",
+		       &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
+				      : store_fail_sqlite(st, rc);
+		sqlite3_reset(stmt);
+		return r;
+	}
+	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+	/* reset now: a statement left on a row would hold a read snapshot open */
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+/* 0 with the stored version and whether content_md5 matches, -ENOENT if key has none. */
+static int version_get(struct store *st, const char *key, const char *content_md5,
+		       uint64_t *ret_version, bool *ret_same)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_stmt(st, STMT_VERSION_GET,
+		       "SELECT content_md5, version FROM versions WHERE key = ?1", &stmt);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*ret_same = strcmp((const char *)sqlite3_column_text(stmt, 0), content_md5) == 0;
+		*ret_version = (uint64_t)sqlite3_column_int64(stmt, 1);
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_fail_sqlite(st, rc);
+	}
+	sqlite3_reset(stmt);
+	return r;
+}
+
+int store_version(struct store *st, const char *key, const char *content_md5, uint64_t *ret_version)
+{
+	sqlite3_stmt *stmt;
+	uint64_t version = 0;
+	bool same = false;
+	int rc, r;
+
+	/* the usual case, an unchanged file, needs no write lock */
+	r = version_get(st, key, content_md5, &version, &same);
+	if (r == 0 && same) {
+		*ret_version = version;
+		return 0;
+	}
+	if (r < 0 && r != -ENOENT)
+		return r;
+
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	/* again under the lock: another process may have stored this very content */
+	r = version_get(st, key, content_md5, &version, &same);
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	if (r == 0 && same)
+		goto done;
+	version = r == -ENOENT ? 1 : version + 1;
+	r = store_stmt(st, STMT_VERSION_PUT,
+		       "INSERT INTO versions (key, content_md5, version) VALUES (?1, ?2, ?3)"
+		       " ON CONFLICT (key) DO UPDATE SET content_md5 = excluded.content_md5,"
+		       " version = excluded.version",
+		       &stmt);
+	if (r < 0)
+		goto fail;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, content_md5, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)version);
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
+	sqlite3_reset(stmt);
+	if (r < 0)
+		goto fail;
+done:
+	r = store_commit(st);
+	if (r < 0)
+		return r;
+	*ret_version = version;
+	return 0;
+
+fail:
+	store_rollback(st);
+	return r;
+}

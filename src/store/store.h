@@ -19,24 +19,56 @@
 
 struct store;
 
-/* Opens (creating and migrating if needed) DIR/autoprov.db. err gets a reason. */
+/*
+ * Opens (creating and migrating if needed) DIR/autoprov.db. err gets a reason.
+ * A struct store is one SQLite connection: use it from one thread at a time. Several
+ * processes (the daemon, the CLI) may have the file open and write concurrently: writers
+ * wait up to STORE_BUSY_TIMEOUT_MS for each other, readers never wait (WAL).
+ */
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz);
-void store_close(struct store *st);
+void store_close(struct store *st); /* accepts NULL */
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_SCHEMA_VERSION  1
+
+/* The reason for the last failure on st (a message of ours or of SQLite). */
+const char *store_strerror(struct store *st);
+/* PRAGMA user_version of the open database (STORE_SCHEMA_VERSION once migrated). */
+int store_schema_version(struct store *st, int *ret);
+
+/*
+ * Groups calls into one transaction. The outermost begin with write takes the write lock at
+ * once (BEGIN IMMEDIATE), so a read-modify-write cannot fail half-way because another
+ * process wrote in between; without write it is a read snapshot (all reads inside see one
+ * state of the database). Inner begins are savepoints: an inner rollback undoes only its
+ * own part. Each begin is ended by exactly one commit or rollback.
+ */
+int store_begin(struct store *st, bool write);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
 
 /* ---- inventory ---- */
 
 struct device {
 	char mac[MAC_LEN + 1]; /* canonical */
-	char *model;           /* "" when unset; never NULL */
-	char *profile;         /* vendor profile: algo, fip, spa, audiocodes, panasonic, or "" */
-	char *group;           /* "" when in no group */
+	char *model;	       /* "" when unset; never NULL */
+	char *profile;	       /* vendor profile: algo, fip, spa, audiocodes, panasonic, or "" */
+	char *group;	       /* "" when in no group */
 	bool enabled;
 	json_t *vars; /* object, owned */
+	/*
+	 * The inventory revision at which the row last changed (set by the store; ignored by
+	 * store_device_put): a cache of what was rendered for the device can key on it.
+	 */
+	uint64_t rev;
 };
 
-void device_free(struct device *d);
+/* A new device with empty strings, enabled, no variables; NULL if out of memory. */
+struct device *device_new(const char *mac);
 
-/* 0, -ENOENT. *ret is the caller's. */
+void device_free(struct device *d); /* accepts NULL */
+
+/* 0, -ENOENT, -EINVAL (not a MAC; any form is accepted). *ret is the caller's. */
 int store_device_get(struct store *st, const char *mac, struct device **ret);
 /*
  * Inserts a new device (-EEXIST if the MAC is there) or, with replace, updates it.
@@ -46,16 +78,40 @@ int store_device_get(struct store *st, const char *mac, struct device **ret);
 int store_device_put(struct store *st, const struct device *d, bool replace, char *err,
 		     size_t errsz);
 int store_device_remove(struct store *st, const char *mac); /* 0, -ENOENT */
-/* Calls fn for every device in MAC order; stops and returns fn's value if it is not 0. */
-int store_device_foreach(struct store *st, int (*fn)(const struct device *d, void *arg),
-			 void *arg);
+/*
+ * Calls fn for every device in MAC order; stops and returns fn's value if it is not 0.
+ * d and everything it points to live only during the call (json_incref(d->vars) to keep
+ * them). fn must not write to st. One pass is one read snapshot; 10 000 devices take tens
+ * of milliseconds.
+ */
+int store_device_foreach(struct store *st, int (*fn)(const struct device *d, void *arg), void *arg);
+/* The same for the devices of group (NULL: any) with profile (NULL: any). */
+int store_device_foreach_in(struct store *st, const char *group, const char *profile,
+			    int (*fn)(const struct device *d, void *arg), void *arg);
 
 /* Groups: variables by group name. Setting creates the group. */
 int store_group_set(struct store *st, const char *name, json_t *vars);
 int store_group_get(struct store *st, const char *name, json_t **ret_vars); /* -ENOENT */
 int store_group_remove(struct store *st, const char *name); /* -EBUSY while devices use it */
+/* In name order; name and vars live only during the call, as for store_device_foreach. */
 int store_group_foreach(struct store *st, int (*fn)(const char *name, json_t *vars, void *arg),
 			void *arg);
+/* The number of devices in group name (0 for a group that does not exist). */
+int store_group_count_devices(struct store *st, const char *name, uint64_t *ret);
+
+/*
+ * What the store accepts, with a reason for what it does not (the CLI checks arguments with
+ * these before it opens the database):
+ *  - variable names: 1 to 64 of [A-Za-z0-9_-], not one of the CSV's own columns (mac,
+ *    model, profile, group, enabled, in any case);
+ *  - group names: 1 to 64 of [A-Za-z0-9._-];
+ *  - models: 1 to 64 printable ASCII characters (or "" for none);
+ *  - profiles: algo, fip, spa, audiocodes, panasonic (or "" for none).
+ */
+int store_check_var_name(const char *name, const char **ret_why);
+int store_check_group_name(const char *name, const char **ret_why);
+int store_check_model(const char *model, const char **ret_why);
+int store_check_profile(const char *profile, const char **ret_why);
 
 /* Site defaults: one object of variables. */
 int store_defaults_set(struct store *st, json_t *vars);
@@ -67,14 +123,21 @@ int store_defaults_get(struct store *st, json_t **ret_vars);
  * variable unset). All rows in one transaction: on any bad row (bad MAC, duplicate MAC in
  * the file or already in the inventory unless replace, unknown group) nothing changes and
  * err says "ROW: reason" (row 1 is the header). Returns the number of devices imported.
+ * A column named "NAME:json" holds JSON texts (what export writes for variables that are
+ * not all non-empty strings). The input is read whole, up to STORE_CSV_MAX_SIZE bytes.
  */
 int store_import_csv(struct store *st, FILE *in, bool replace, char *err, size_t errsz);
-/* The same format back: import(export(x)) is x. */
+/* The same format back: import(export(x)) is x. Returns the number of devices written. */
 int store_export_csv(struct store *st, FILE *out);
+
+#define STORE_CSV_MAX_SIZE (256u << 20)
 
 /*
  * A counter that changes whenever any connection commits a change to the inventory
  * (devices, groups, defaults): the server compares it to decide to reload its snapshot.
+ * One prepared statement on a one-row table: cheap enough to poll every second. Read it
+ * before loading a snapshot (or in the same store_begin(st, false)): a change made while
+ * loading then shows up as a new revision on the next poll.
  */
 int store_inventory_revision(struct store *st, uint64_t *ret);
 
@@ -88,15 +151,22 @@ struct journal_entry {
 	const char *path;    /* as requested, escaped */
 	const char *outcome; /* "sent", "not found", "denied", "timed out", "aborted", "error" */
 	uint64_t bytes;
-	const char *md5;        /* of what was sent, or NULL */
+	const char *md5;	/* of what was sent, or NULL */
 	const char *user_agent; /* or NULL */
 };
 
 /* Appends n entries in one transaction. */
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n);
-/* Deletes entries older than max_age seconds (0: no limit) and beyond max_rows newest. */
+/*
+ * Deletes entries older than max_age seconds (0: no limit) and beyond max_rows newest
+ * (0: no limit). Returns the number of entries deleted.
+ */
 int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows);
-/* Prints entries (oldest first) matching mac (NULL: all) since t (0: all), one per line. */
+/*
+ * Prints entries (oldest first) matching mac (NULL: all) since t (0: all), one per line:
+ * TIME PROTO PEER MAC "PATH" OUTCOME BYTES MD5 ["USER-AGENT"], with TIME in UTC
+ * (2024-05-01T12:00:00.123Z), "-" for what is unknown. Returns the number printed.
+ */
 int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out);
 
 /* ---- rendered-file versions ---- */

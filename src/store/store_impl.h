@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the store's files share and nobody else sees: the connection, the statements kept
+ * prepared for its whole life (the ones the daemon runs per request or per poll), and the
+ * helpers that turn SQLite result codes into errnos with a reason kept on the store.
+ */
+#ifndef AUTOPROV_STORE_STORE_IMPL_H
+#define AUTOPROV_STORE_STORE_IMPL_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* One slot per statement kept prepared; the SQL text stays at the one place that uses it. */
+enum store_stmt {
+	STMT_INVENTORY_REV,
+	STMT_DEVICE_GET,
+	STMT_DEVICE_INSERT,
+	STMT_DEVICE_UPSERT,
+	STMT_GROUP_EXISTS,
+	STMT_JOURNAL_INSERT,
+	STMT_VERSION_GET,
+	STMT_VERSION_PUT,
+	STMT__MAX,
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[STMT__MAX];
+	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */
+	bool tx_write;	   /* the outermost begin took the write lock */
+	char errmsg[256];  /* reason for the last failure */
+};
+
+/*
+ * The statement in slot which, prepared from sql on first use, reset and unbound: ready to
+ * bind. The store owns it (finalized by store_close).
+ */
+int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3_stmt **ret);
+
+/* rc (a SQLite result code) as a negative errno. */
+int store_errno(int rc);
+/* Records SQLite's message for rc as the reason; returns store_errno(rc). */
+int store_fail_sqlite(struct store *st, int rc);
+/* Records a reason of our own; returns err. */
+int store_fail(struct store *st, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Runs one statement without results (bound to nothing). 0 or store_fail_sqlite. */
+int store_exec(struct store *st, const char *sql);
+
+/* vars (NULL: {}) as stored: compact JSON with sorted keys; NULL if out of memory. */
+char *store_vars_dump(const json_t *vars);
+/* A stored vars text back as an object; -EBADMSG (with a reason) if it is not one. */
+int store_vars_load(struct store *st, const char *text, json_t **ret);
+
+#endif

@@ -1,0 +1,1185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for src/store/: the schema and its versioning, devices, groups and defaults,
+ * the inventory revision seen from a second connection (the daemon's view while the CLI
+ * writes), the CSV reader, import (all or nothing, row numbers in errors) and export
+ * (import(export(x)) is x), the journal, and the rendered-file versions. Each test gets a
+ * fresh site directory.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/csv.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct store *st;
+};
+
+static void remove_site(const char *dir)
+{
+	static const char *const files[] = { "autoprov.db", "autoprov.db-wal", "autoprov.db-shm" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	if (!mkdtemp(f->dir) || store_open(f->dir, &f->st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	remove_site(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct store *open_second(struct fixture *f)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	assert_int_equal(store_open(f->dir, &st, err, sizeof(err)), 0);
+	return st;
+}
+
+static uint64_t revision(struct store *st)
+{
+	uint64_t rev = 0;
+
+	assert_int_equal(store_inventory_revision(st, &rev), 0);
+	return rev;
+}
+
+/* Adds a device; vars_json is a JSON object text or NULL. */
+static void add(struct store *st, const char *mac, const char *model, const char *group,
+		const char *vars_json)
+{
+	struct device *d = device_new(mac);
+	char err[256];
+
+	assert_non_null(d);
+	free(d->model);
+	d->model = strdup(model);
+	free(d->group);
+	d->group = strdup(group);
+	if (vars_json) {
+		json_decref(d->vars);
+		d->vars = json_loads(vars_json, 0, NULL);
+		assert_non_null(d->vars);
+	}
+	if (store_device_put(st, d, false, err, sizeof(err)) != 0)
+		fail_msg("put %s: %s", mac, err);
+	device_free(d);
+}
+
+static void group(struct store *st, const char *name, const char *vars_json)
+{
+	json_t *vars = json_loads(vars_json, 0, NULL);
+
+	assert_non_null(vars);
+	assert_int_equal(store_group_set(st, name, vars), 0);
+	json_decref(vars);
+}
+
+static int count_one(const struct device *d, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t count_devices(struct store *st)
+{
+	size_t n = 0;
+
+	assert_int_equal(store_device_foreach(st, count_one, &n), 0);
+	return n;
+}
+
+/* Runs import over text; returns its result, err the reason. */
+static int import_text(struct store *st, const char *text, bool replace, char *err, size_t errsz)
+{
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	int r;
+
+	assert_non_null(in);
+	err[0] = '\0';
+	r = store_import_csv(st, in, replace, err, errsz);
+	fclose(in);
+	return r;
+}
+
+/* The export as a string (the caller frees it). */
+static char *export_text(struct store *st, int *ret_n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	int n;
+
+	assert_non_null(out);
+	n = store_export_csv(st, out);
+	fclose(out);
+	assert_true(n >= 0);
+	if (ret_n)
+		*ret_n = n;
+	return buf;
+}
+
+/* ---- the database ---- */
+
+static void test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct store *again;
+	int version = -1;
+	json_t *vars = NULL;
+
+	assert_int_equal(store_schema_version(f->st, &version), 0);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_int_equal(revision(f->st), 0);
+	assert_int_equal(store_defaults_get(f->st, &vars), 0);
+	assert_int_equal(json_object_size(vars), 0);
+	json_decref(vars);
+	/* a second open of a migrated database changes nothing */
+	again = open_second(f);
+	assert_int_equal(store_schema_version(again, &version), 0);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	store_close(again);
+	store_close(NULL);
+}
+
+static void test_open_wal_and_foreign_keys(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+
+	snprintf(path, sizeof(path), "%s/autoprov.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+
+	/* the schema ties devices to their group: a group in use cannot go, even by hand */
+	group(f->st, "lobby", "{}");
+	add(f->st, "0022ee000001", "", "lobby", NULL);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM groups", NULL, NULL, NULL) & 0xff,
+			 SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+}
+
+static void test_open_missing_dir(void **state)
+{
+	struct store *st = NULL;
+	char err[256] = "";
+
+	assert_true(store_open("/nonexistent/site", &st, err, sizeof(err)) < 0);
+	assert_null(st);
+	assert_non_null(strstr(err, "/nonexistent/site/autoprov.db"));
+}
+
+static void test_open_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	char path[128], err[256] = "";
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/autoprov.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->dir, &st, err, sizeof(err)), -EPROTO);
+	assert_null(st);
+	assert_non_null(strstr(err, "schema version 99"));
+}
+
+static void test_open_not_a_database(void **state)
+{
+	struct store *st = NULL;
+	char dir[64] = "/tmp/test_store.XXXXXX", path[128], err[256] = "";
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/autoprov.db", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("this is not a database, but it is long enough to have a header........\n", fp);
+	fclose(fp);
+	assert_true(store_open(dir, &st, err, sizeof(err)) < 0);
+	assert_null(st);
+	assert_true(err[0] != '\0');
+	remove_site(dir);
+}
+
+/* ---- devices ---- */
+
+static void test_device_put_get(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = device_new("0022ee010203"), *got = NULL;
+	char err[256];
+
+	assert_non_null(d);
+	free(d->model);
+	d->model = strdup("8180");
+	free(d->profile);
+	d->profile = strdup("algo");
+	d->enabled = false;
+	json_object_set_new(d->vars, "sip", json_string("pbx"));
+	json_object_set_new(d->vars, "vlan", json_integer(20));
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), 0);
+
+	/* any spelling finds it */
+	assert_int_equal(store_device_get(f->st, "00-22-EE-01-02-03", &got), 0);
+	assert_string_equal(got->mac, "0022ee010203");
+	assert_string_equal(got->model, "8180");
+	assert_string_equal(got->profile, "algo");
+	assert_string_equal(got->group, "");
+	assert_false(got->enabled);
+	assert_true(json_equal(got->vars, d->vars));
+	assert_int_equal(got->rev, revision(f->st));
+	device_free(got);
+	device_free(d);
+	device_free(NULL);
+}
+
+static void test_device_put_exists_and_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = device_new("0022ee010203"), *got = NULL;
+	char err[256] = "";
+	uint64_t rev;
+
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), 0);
+	rev = revision(f->st);
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "00:22:ee:01:02:03 is already in the inventory");
+	assert_int_equal(revision(f->st), rev);
+
+	free(d->model);
+	d->model = strdup("8188");
+	assert_int_equal(store_device_put(f->st, d, true, err, sizeof(err)), 0);
+	assert_true(revision(f->st) > rev);
+	assert_int_equal(store_device_get(f->st, "0022ee010203", &got), 0);
+	assert_string_equal(got->model, "8188");
+	assert_int_equal(got->rev, revision(f->st));
+	device_free(got);
+	device_free(d);
+}
+
+static void test_device_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = device_new("0022ee010203"), *got = (struct device *)1;
+	char err[256] = "";
+
+	free(d->group);
+	d->group = strdup("nope");
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "no group 'nope'");
+	free(d->group);
+	d->group = strdup("");
+
+	free(d->profile);
+	d->profile = strdup("yealink");
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "profile 'yealink'"));
+	free(d->profile);
+	d->profile = strdup("");
+
+	free(d->model);
+	d->model = strdup("bad\nmodel");
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EINVAL);
+	free(d->model);
+	d->model = strdup("");
+
+	json_object_set_new(d->vars, "a b", json_string("x"));
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'a b': not a variable name (letters, digits, '_' and '-' only)");
+	json_object_clear(d->vars);
+	json_object_set_new(d->vars, "MODEL", json_string("x"));
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EINVAL);
+	json_object_clear(d->vars);
+
+	snprintf(d->mac, sizeof(d->mac), "zz");
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'zz': not a MAC address (2 hex digits, 12 expected)");
+
+	assert_int_equal(count_devices(f->st), 0);
+	assert_int_equal(revision(f->st), 0);
+	assert_int_equal(store_device_get(f->st, "0022ee010203", &got), -ENOENT);
+	assert_string_equal(store_strerror(f->st), "00:22:ee:01:02:03 is not in the inventory");
+	assert_int_equal(store_device_get(f->st, "nonsense", &got), -EINVAL);
+	assert_ptr_equal(got, (struct device *)1);
+	device_free(d);
+}
+
+static void test_device_remove(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t rev;
+
+	add(f->st, "0022ee010203", "", "", NULL);
+	rev = revision(f->st);
+	assert_int_equal(store_device_remove(f->st, "00:22:ee:01:02:03"), 0);
+	assert_int_equal(revision(f->st), rev + 1);
+	assert_int_equal(store_device_remove(f->st, "00:22:ee:01:02:03"), -ENOENT);
+	assert_int_equal(store_device_remove(f->st, "bad"), -EINVAL);
+	assert_int_equal(count_devices(f->st), 0);
+}
+
+struct collect {
+	char macs[8][MAC_LEN + 1];
+	size_t n;
+	int stop_at;
+};
+
+static int collect_one(const struct device *d, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n < 8)
+		memcpy(c->macs[c->n], d->mac, MAC_LEN + 1);
+	c->n++;
+	return c->stop_at && (int)c->n == c->stop_at ? 42 : 0;
+}
+
+static void test_device_foreach_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct collect c = { 0 };
+	struct device *d;
+	char err[256];
+
+	group(f->st, "lobby", "{}");
+	add(f->st, "0022ee000003", "8180", "lobby", NULL);
+	add(f->st, "0022ee000001", "8180", "", NULL);
+	add(f->st, "0022ee000002", "8188", "lobby", NULL);
+	assert_int_equal(store_device_get(f->st, "0022ee000002", &d), 0);
+	free(d->profile);
+	d->profile = strdup("spa");
+	assert_int_equal(store_device_put(f->st, d, true, err, sizeof(err)), 0);
+	device_free(d);
+
+	assert_int_equal(store_device_foreach(f->st, collect_one, &c), 0);
+	assert_int_equal(c.n, 3);
+	/* MAC order, whatever the insertion order */
+	assert_string_equal(c.macs[0], "0022ee000001");
+	assert_string_equal(c.macs[1], "0022ee000002");
+	assert_string_equal(c.macs[2], "0022ee000003");
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_foreach_in(f->st, "lobby", NULL, collect_one, &c), 0);
+	assert_int_equal(c.n, 2);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_foreach_in(f->st, "", NULL, collect_one, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000001");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_foreach_in(f->st, "lobby", "spa", collect_one, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000002");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_foreach_in(f->st, NULL, "algo", collect_one, &c), 0);
+	assert_int_equal(c.n, 0);
+
+	/* fn's non-zero value stops the walk and comes back */
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 2;
+	assert_int_equal(store_device_foreach(f->st, collect_one, &c), 42);
+	assert_int_equal(c.n, 2);
+}
+
+struct keep_vars {
+	json_t *kept;
+};
+
+static int keep_one(const struct device *d, void *arg)
+{
+	struct keep_vars *k = arg;
+
+	json_decref(k->kept);
+	k->kept = json_incref(d->vars);
+	return 0;
+}
+
+static void test_device_foreach_10000(void **state)
+{
+	struct fixture *f = *state;
+	struct keep_vars k = { NULL };
+	struct timespec t0, t1;
+	size_t len = 0;
+	char *csv = NULL, err[256];
+	FILE *out = open_memstream(&csv, &len);
+	double ms;
+
+	fputs("mac,model,group,sip_user,display\n", out);
+	for (unsigned i = 0; i < 10000; i++)
+		fprintf(out, "0022ee%06x,8180,lobby,user%u,\"Phone %u, hall\"\n", i, i, i);
+	fclose(out);
+	group(f->st, "lobby", "{\"tz\":\"UTC\"}");
+	assert_int_equal(import_text(f->st, csv, false, err, sizeof(err)), 10000);
+	free(csv);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(count_devices(f->st), 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	print_message("foreach over 10000 devices: %.1f ms\n", ms);
+	/* generous for a sanitizer build on a slow machine; tens of ms is typical */
+	assert_true(ms < 3000);
+
+	/* a callback may keep the variables past the call */
+	assert_int_equal(store_device_foreach(f->st, keep_one, &k), 0);
+	assert_string_equal(json_string_value(json_object_get(k.kept, "sip_user")), "user9999");
+	json_decref(k.kept);
+}
+
+/* ---- revision across connections ---- */
+
+static void test_revision_seen_by_other_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct store *daemon = open_second(f);
+	json_t *vars = json_pack("{s:s}", "tz", "UTC");
+	uint64_t r0, r1, r2, r3, r4;
+
+	r0 = revision(daemon);
+	add(f->st, "0022ee000001", "", "", NULL);
+	r1 = revision(daemon);
+	assert_true(r1 > r0);
+	assert_int_equal(store_group_set(f->st, "g", vars), 0);
+	r2 = revision(daemon);
+	assert_true(r2 > r1);
+	assert_int_equal(store_defaults_set(f->st, vars), 0);
+	r3 = revision(daemon);
+	assert_true(r3 > r2);
+	assert_int_equal(store_group_remove(f->st, "g"), 0);
+	r4 = revision(daemon);
+	assert_true(r4 > r3);
+
+	/* journal appends and versions are not inventory changes */
+	{
+		struct journal_entry e = {
+			.proto = "tftp", .peer = "127.0.0.1:1", .path = "x", .outcome = "sent"
+		};
+		uint64_t v;
+
+		assert_int_equal(store_journal_append(f->st, &e, 1), 0);
+		assert_int_equal(store_version(f->st, "k", "md5", &v), 0);
+		assert_int_equal(revision(daemon), r4);
+	}
+
+	/* an uncommitted change is invisible to the daemon, and a rolled-back one never shows */
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000002", "", "", NULL);
+	assert_int_equal(revision(daemon), r4);
+	store_rollback(f->st);
+	assert_int_equal(revision(daemon), r4);
+	assert_int_equal(count_devices(daemon), 1);
+	json_decref(vars);
+	store_close(daemon);
+}
+
+struct writer {
+	struct store *st;
+	int result;
+};
+
+static void *write_device(void *arg)
+{
+	struct writer *w = arg;
+	struct device *d = device_new("0022ee0000ff");
+	char err[256];
+
+	w->result = store_device_put(w->st, d, false, err, sizeof(err));
+	device_free(d);
+	return NULL;
+}
+
+static void test_writer_waits_for_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w = { .st = open_second(f), .result = 1 };
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	struct store *reader = open_second(f);
+	pthread_t thread;
+
+	/* the CLI holds the write lock; the daemon's write waits for it instead of failing */
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000001", "", "", NULL);
+	assert_int_equal(pthread_create(&thread, NULL, write_device, &w), 0);
+	nanosleep(&pause, NULL);
+	/* readers are never blocked by the writer (WAL), and see only what is committed */
+	assert_int_equal(count_devices(reader), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(w.result, 0);
+	assert_int_equal(count_devices(reader), 2);
+	store_close(reader);
+	store_close(w.st);
+}
+
+/* ---- transactions ---- */
+
+static void test_nested_transactions(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000001", "", "", NULL);
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000002", "", "", NULL);
+	store_rollback(f->st); /* undoes only the inner part */
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000003", "", "", NULL);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(count_devices(f->st), 2);
+
+	/* a write cannot start inside a read snapshot */
+	assert_int_equal(store_begin(f->st, false), 0);
+	assert_int_equal(store_begin(f->st, true), -EINVAL);
+	store_rollback(f->st);
+	assert_int_equal(store_commit(f->st), -EINVAL);
+}
+
+/* ---- groups and defaults ---- */
+
+static void test_groups(void **state)
+{
+	struct fixture *f = *state;
+	json_t *vars = NULL;
+	uint64_t n = 99;
+
+	assert_int_equal(store_group_get(f->st, "lobby", &vars), -ENOENT);
+	assert_null(vars);
+	group(f->st, "lobby", "{\"tz\":\"UTC\",\"vlan\":20}");
+	group(f->st, "annex.2", "{}");
+	assert_int_equal(store_group_get(f->st, "lobby", &vars), 0);
+	assert_int_equal(json_integer_value(json_object_get(vars, "vlan")), 20);
+	json_decref(vars);
+
+	/* setting again replaces the variables */
+	group(f->st, "lobby", "{\"tz\":\"CET\"}");
+	assert_int_equal(store_group_get(f->st, "lobby", &vars), 0);
+	assert_int_equal(json_object_size(vars), 1);
+	json_decref(vars);
+
+	add(f->st, "0022ee000001", "", "lobby", NULL);
+	assert_int_equal(store_group_count_devices(f->st, "lobby", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_group_remove(f->st, "lobby"), -EBUSY);
+	assert_string_equal(store_strerror(f->st), "group 'lobby' has 1 device");
+	assert_int_equal(store_device_remove(f->st, "0022ee000001"), 0);
+	assert_int_equal(store_group_remove(f->st, "lobby"), 0);
+	assert_int_equal(store_group_remove(f->st, "lobby"), -ENOENT);
+
+	vars = json_object();
+	assert_int_equal(store_group_set(f->st, "a b", vars), -EINVAL);
+	assert_int_equal(store_group_set(f->st, "", vars), -EINVAL);
+	assert_int_equal(store_group_set(f->st, "..", vars), -EINVAL);
+	assert_int_equal(store_group_set(f->st, "x/y", vars), -EINVAL);
+	json_object_set_new(vars, "bad name", json_true());
+	assert_int_equal(store_group_set(f->st, "ok", vars), -EINVAL);
+	json_decref(vars);
+	assert_int_equal(store_group_set(f->st, "null-vars", NULL), 0);
+}
+
+static int group_names(const char *name, json_t *vars, void *arg)
+{
+	char *buf = arg;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, 64 - len, "%s;", name);
+	return 0;
+}
+
+static void test_group_foreach(void **state)
+{
+	struct fixture *f = *state;
+	char names[64] = "";
+
+	group(f->st, "b", "{}");
+	group(f->st, "a", "{}");
+	group(f->st, "c", "{}");
+	assert_int_equal(store_group_foreach(f->st, group_names, names), 0);
+	assert_string_equal(names, "a;b;c;");
+}
+
+static void test_defaults(void **state)
+{
+	struct fixture *f = *state;
+	json_t *vars = json_pack("{s:s, s:[i,i]}", "ntp", "pool.ntp.org", "codecs", 8, 0);
+	json_t *got = NULL;
+	uint64_t rev = revision(f->st);
+
+	assert_int_equal(store_defaults_set(f->st, vars), 0);
+	assert_true(revision(f->st) > rev);
+	assert_int_equal(store_defaults_get(f->st, &got), 0);
+	assert_true(json_equal(got, vars));
+	json_decref(got);
+	json_decref(vars);
+	vars = json_array();
+	assert_int_equal(store_defaults_set(f->st, vars), -EINVAL);
+	json_decref(vars);
+}
+
+static void test_checks(void **state)
+{
+	const char *why = NULL;
+
+	assert_int_equal(store_check_var_name("sip_server-2", &why), 0);
+	assert_int_equal(store_check_var_name("a.b", &why), -EINVAL);
+	assert_int_equal(store_check_var_name("", &why), -EINVAL);
+	assert_int_equal(store_check_var_name("Enabled", &why), -EINVAL);
+	assert_int_equal(store_check_var_name("group", &why), -EINVAL);
+	assert_int_equal(store_check_var_name("x:json", &why), -EINVAL);
+	assert_int_equal(
+		store_check_var_name(
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &why),
+		-EINVAL);
+	assert_int_equal(store_check_group_name("floor-2.east", &why), 0);
+	assert_int_equal(store_check_profile("", &why), 0);
+	assert_int_equal(store_check_profile("panasonic", &why), 0);
+	assert_int_equal(store_check_profile("Algo", &why), -EINVAL);
+	assert_int_equal(store_check_model("SPA504G", &why), 0);
+	assert_int_equal(store_check_model("\x7f", &why), -EINVAL);
+}
+
+/* ---- CSV ---- */
+
+static void test_csv_reader(void **state)
+{
+	static const char text[] = "a,\"b,1\",\"c \"\"q\"\"\"\r\n"
+				   "\n"
+				   ",,\n"
+				   "\"multi\nline\",x\n"
+				   "last";
+	struct csv_reader r;
+	const char *why = NULL;
+
+	csv_reader_init(&r, text, sizeof(text) - 1);
+	assert_int_equal(csv_read(&r, &why), 1);
+	assert_int_equal(r.nfields, 3);
+	assert_string_equal(r.fields[0], "a");
+	assert_string_equal(r.fields[1], "b,1");
+	assert_string_equal(r.fields[2], "c \"q\"");
+	assert_int_equal(csv_read(&r, &why), 1);
+	assert_true(r.blank);
+	assert_int_equal(r.record, 2);
+	assert_int_equal(csv_read(&r, &why), 1);
+	assert_false(r.blank);
+	assert_int_equal(r.nfields, 3);
+	assert_string_equal(r.fields[2], "");
+	assert_int_equal(csv_read(&r, &why), 1);
+	assert_string_equal(r.fields[0], "multi\nline");
+	assert_int_equal(r.record, 4);
+	assert_int_equal(csv_read(&r, &why), 1);
+	assert_string_equal(r.fields[0], "last");
+	assert_int_equal(csv_read(&r, &why), 0);
+	csv_reader_done(&r);
+}
+
+static void assert_csv_error(const char *text, int err, const char *reason)
+{
+	struct csv_reader r;
+	const char *why = NULL;
+	int ret;
+
+	csv_reader_init(&r, text, strlen(text));
+	while ((ret = csv_read(&r, &why)) == 1)
+		;
+	assert_int_equal(ret, err);
+	assert_non_null(why);
+	if (strncmp(why, reason, strlen(reason)) != 0)
+		fail_msg("'%s': reason '%s', expected '%s'", text, why, reason);
+	csv_reader_done(&r);
+}
+
+static void test_csv_reader_errors(void **state)
+{
+	char *big;
+
+	assert_csv_error("a,\"b", -EINVAL, "unterminated quoted field");
+	assert_csv_error("a,\"b\"c\n", -EINVAL, "text after a closing quote");
+	assert_csv_error("a,b\"c\n", -EINVAL, "quote inside an unquoted field");
+	assert_csv_error("a\rb\n", -EINVAL, "carriage return outside quotes");
+	big = malloc(CSV_MAX_FIELD + 10);
+	memset(big, 'x', CSV_MAX_FIELD + 9);
+	big[CSV_MAX_FIELD + 9] = '\0';
+	assert_csv_error(big, -E2BIG, "field longer than 64 KiB");
+	big[0] = '"';
+	assert_csv_error(big, -E2BIG, "field longer than 64 KiB");
+	memset(big, ',', 2000);
+	big[2000] = '\0';
+	assert_csv_error(big, -E2BIG, "more than 1024 fields");
+	free(big);
+	{
+		/* a NUL byte is not text */
+		static const char nul[] = "a,b\0c\n";
+		struct csv_reader r;
+		const char *why = NULL;
+
+		csv_reader_init(&r, nul, sizeof(nul) - 1);
+		assert_int_equal(csv_read(&r, &why), -EINVAL);
+		assert_string_equal(why, "NUL byte in a field");
+		csv_reader_done(&r);
+	}
+}
+
+static void test_csv_write_field(void **state)
+{
+	static const char *const in[] = { "plain", "a,b",     "say \"hi\"", "two\nlines",
+					  " lead", "trail\t", "",	    "cr\r" };
+	static const char *const want[] = { "plain",
+					    "\"a,b\"",
+					    "\"say \"\"hi\"\"\"",
+					    "\"two\nlines\"",
+					    "\" lead\"",
+					    "\"trail\t\"",
+					    "",
+					    "\"cr\r\"" };
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&buf, &len);
+
+		assert_int_equal(csv_write_field(out, in[i]), 0);
+		fclose(out);
+		assert_string_equal(buf, want[i]);
+		free(buf);
+	}
+}
+
+/* ---- import and export ---- */
+
+static void test_import(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = NULL;
+	char err[256];
+
+	group(f->st, "lobby", "{}");
+	/* a byte order mark, case-insensitive fixed columns, CRLF, a blank line, quoting */
+	assert_int_equal(import_text(f->st,
+				     "\xef\xbb\xbfMAC,Model,profile,GROUP,enabled,sip_user,"
+				     "note,vlan:json\r\n"
+				     "00:22:ee:00:00:01,8180,algo,lobby,,alice,\"a, \"\"b\"\"\","
+				     "20\r\n"
+				     "\r\n"
+				     "0022.EE00.0002,,,,no,,,\r\n",
+				     false, err, sizeof(err)),
+			 2);
+	assert_int_equal(store_device_get(f->st, "0022ee000001", &d), 0);
+	assert_string_equal(d->model, "8180");
+	assert_string_equal(d->profile, "algo");
+	assert_string_equal(d->group, "lobby");
+	assert_true(d->enabled);
+	assert_string_equal(json_string_value(json_object_get(d->vars, "note")), "a, \"b\"");
+	assert_int_equal(json_integer_value(json_object_get(d->vars, "vlan")), 20);
+	device_free(d);
+	assert_int_equal(store_device_get(f->st, "0022ee000002", &d), 0);
+	assert_false(d->enabled);
+	/* empty cells leave variables unset */
+	assert_int_equal(json_object_size(d->vars), 0);
+	device_free(d);
+}
+
+/* An import that must fail with reason and change nothing. */
+static void assert_import_fails(struct fixture *f, const char *csv, bool replace,
+				const char *reason)
+{
+	uint64_t rev = revision(f->st);
+	size_t n = count_devices(f->st);
+	char err[256];
+
+	assert_true(import_text(f->st, csv, replace, err, sizeof(err)) < 0);
+	if (strcmp(err, reason) != 0)
+		fail_msg("import: '%s', expected '%s'", err, reason);
+	assert_int_equal(revision(f->st), rev);
+	assert_int_equal(count_devices(f->st), n);
+}
+
+static void test_import_errors(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+
+	group(f->st, "lobby", "{}");
+	assert_int_equal(import_text(f->st, "mac\n0022ee0000aa\n", false, err, sizeof(err)), 1);
+
+	assert_import_fails(f, "", false, "1: no header row");
+	assert_import_fails(f, "\n", false, "1: no header row");
+	assert_import_fails(f, "model,group\n", false, "1: no 'mac' column");
+	assert_import_fails(f, "mac,Mac\n", false, "1: column 'mac' twice");
+	assert_import_fails(f, "mac,x,x:json\n", false, "1: column 'x' twice");
+	assert_import_fails(f, "mac,a b\n", false,
+			    "1: column 'a b': not a variable name (letters, digits, '_' and '-' "
+			    "only)");
+	assert_import_fails(f, "mac,\n", false, "1: column '': not a variable name (empty)");
+	assert_import_fails(f, "mac,model\n0022ee000001,a\n0022ee000002\n", false,
+			    "3: 1 field, 2 expected");
+	assert_import_fails(f, "mac,model\n0022ee000001,a,b\n", false, "2: 3 fields, 2 expected");
+	assert_import_fails(f, "mac\n0022ee000001\nxyz\n", false,
+			    "3: 'xyz': not a MAC address (3 hex digits, 12 expected)");
+	assert_import_fails(f, "mac\n00:22:ee:00:00:01\n\n0022EE000001\n", false,
+			    "4: 00:22:ee:00:00:01 is also on row 2");
+	assert_import_fails(f, "mac\n0022ee000001\n0022ee0000aa\n", false,
+			    "3: 00:22:ee:00:00:aa is already in the inventory (--replace "
+			    "replaces it)");
+	assert_import_fails(f, "mac,group\n0022ee000001,lobby\n0022ee000002,annex\n", false,
+			    "3: no group 'annex'");
+	assert_import_fails(f, "mac,enabled\n0022ee000001,maybe\n", false,
+			    "2: enabled: 'maybe' is not yes or no");
+	assert_import_fails(f, "mac,profile\n0022ee000001,yealink\n", false,
+			    "2: profile 'yealink': one of algo, fip, spa, audiocodes, panasonic");
+	assert_import_fails(f, "mac,v:json\n0022ee000001,{bad\n", false,
+			    "2: v: not JSON (string or '}' expected near 'bad')");
+	assert_import_fails(f, "mac,v\n0022ee000001,\xff\n", false, "2: v: not valid UTF-8");
+	assert_import_fails(f, "mac,v\n0022ee000001,\"open\n", false,
+			    "2: unterminated quoted field");
+	/* a duplicate in the file is an error even with replace */
+	assert_import_fails(f, "mac\n0022ee000001\n0022ee000001\n", true,
+			    "3: 00:22:ee:00:00:01 is also on row 2");
+	/* the row count follows records, not lines: a quoted line break is inside row 2 */
+	assert_import_fails(f, "mac,note\n0022ee000001,\"a\nb\"\nbad,x\n", false,
+			    "3: 'bad': not a MAC address (3 hex digits, 12 expected)");
+}
+
+static void test_import_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = NULL;
+	char err[256];
+
+	add(f->st, "0022ee000001", "8180", "", "{\"old\":\"x\"}");
+	assert_int_equal(import_text(f->st, "mac,model,new\n0022ee000001,8188,y\n0022ee000002,,\n",
+				     true, err, sizeof(err)),
+			 2);
+	/* a row replaces the whole device: variables it does not name are gone */
+	assert_int_equal(store_device_get(f->st, "0022ee000001", &d), 0);
+	assert_string_equal(d->model, "8188");
+	assert_null(json_object_get(d->vars, "old"));
+	assert_string_equal(json_string_value(json_object_get(d->vars, "new")), "y");
+	device_free(d);
+}
+
+/* The devices as one JSON array, for comparing inventories. */
+static int dump_one(const struct device *d, void *arg)
+{
+	json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O}", "mac", d->mac, "model", d->model,
+				"profile", d->profile, "group", d->group, "enabled", d->enabled,
+				"vars", d->vars);
+
+	return json_array_append_new(arg, obj);
+}
+
+static json_t *dump_inventory(struct store *st)
+{
+	json_t *all = json_array();
+
+	assert_int_equal(store_device_foreach(st, dump_one, all), 0);
+	return all;
+}
+
+static void test_export_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct fixture g;
+	json_t *before, *after;
+	char *first, *second, err[256];
+	int n;
+
+	group(f->st, "lobby", "{}");
+	group(f->st, "annex", "{}");
+	add(f->st, "0022ee000001", "8180", "lobby",
+	    "{\"note\":\"commas, \\\"quotes\\\"\\nand lines\",\"lead\":\" space\","
+	    "\"vlan\":20,\"utf\":\"caf\\u00e9 \\u2603\"}");
+	add(f->st, "0022ee000002", "P 8188", "",
+	    "{\"vlan\":\"20\",\"empty\":\"\",\"obj\":{\"a\":[1,2.5,null,true]},\"nul\":null}");
+	add(f->st, "0022ee000003", "", "annex", "{\"cr\":\"a\\r\\nb\",\"note\":\"plain\"}");
+	add(f->st, "0022ee000004", "", "", NULL);
+	{
+		struct device *d = NULL;
+
+		assert_int_equal(store_device_get(f->st, "0022ee000004", &d), 0);
+		d->enabled = false;
+		assert_int_equal(store_device_put(f->st, d, true, err, sizeof(err)), 0);
+		device_free(d);
+	}
+
+	first = export_text(f->st, &n);
+	assert_int_equal(n, 4);
+	/* sorted variable names; JSON columns where a string would not come back as it was */
+	assert_memory_equal(first,
+			    "mac,model,profile,group,enabled,cr,empty:json,lead,note,nul:json,"
+			    "obj:json,utf,vlan:json\n",
+			    strlen("mac,model,profile,group,enabled,cr,empty:json,lead,note,"
+				   "nul:json,obj:json,utf,vlan:json\n"));
+
+	/* into a fresh site: the groups first, then the CSV */
+	snprintf(g.dir, sizeof(g.dir), "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(g.dir));
+	assert_int_equal(store_open(g.dir, &g.st, err, sizeof(err)), 0);
+	group(g.st, "lobby", "{}");
+	group(g.st, "annex", "{}");
+	assert_int_equal(import_text(g.st, first, false, err, sizeof(err)), 4);
+
+	before = dump_inventory(f->st);
+	after = dump_inventory(g.st);
+	if (!json_equal(before, after)) {
+		char *a = json_dumps(before, JSON_SORT_KEYS),
+		     *b = json_dumps(after, JSON_SORT_KEYS);
+
+		fail_msg("round trip changed the inventory:\n%s\n%s\n%s", first, a, b);
+	}
+	second = export_text(g.st, NULL);
+	assert_string_equal(first, second);
+
+	json_decref(before);
+	json_decref(after);
+	free(first);
+	free(second);
+	store_close(g.st);
+	remove_site(g.dir);
+}
+
+static void test_export_empty(void **state)
+{
+	struct fixture *f = *state;
+	char *text;
+	int n = -1;
+
+	text = export_text(f->st, &n);
+	assert_int_equal(n, 0);
+	assert_string_equal(text, "mac,model,profile,group,enabled\n");
+	free(text);
+}
+
+/* ---- journal ---- */
+
+static char *journal_text(struct store *st, const char *mac, time_t since, int *ret_n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	*ret_n = store_journal_print(st, mac, since, out);
+	fclose(out);
+	return buf;
+}
+
+static void test_journal(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry e[3] = {
+		{ .time = { 1714564800, 123456789 }, /* 2024-05-01T12:00:00.123Z */
+		  .proto = "tftp",
+		  .peer = "192.0.2.10:1024",
+		  .mac = "0022ee010203",
+		  .path = "algom0022ee010203.conf",
+		  .outcome = "sent",
+		  .bytes = 1428,
+		  .md5 = "0123456789abcdef0123456789abcdef" },
+		{ .time = { 1714564801, 0 },
+		  .proto = "tftp",
+		  .peer = "192.0.2.10:1025",
+		  .mac = "0022ee010203",
+		  .path = "algom-i0022ee010203.conf",
+		  .outcome = "not found" },
+		{ .time = { 1714651200, 5000000 }, /* a day later */
+		  .proto = "http",
+		  .peer = "[2001:db8::1]:4000",
+		  .path = "with \"quote\"\n",
+		  .outcome = "denied",
+		  .user_agent = "Algo/8180 \"x\"" },
+	};
+	char *text;
+	int n;
+
+	assert_int_equal(store_journal_append(f->st, e, 3), 0);
+	assert_int_equal(store_journal_append(f->st, e, 0), 0);
+
+	text = journal_text(f->st, NULL, 0, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(text,
+			    "2024-05-01T12:00:00.123Z tftp 192.0.2.10:1024 00:22:ee:01:02:03 "
+			    "\"algom0022ee010203.conf\" sent 1428 "
+			    "0123456789abcdef0123456789abcdef\n"
+			    "2024-05-01T12:00:01.000Z tftp 192.0.2.10:1025 00:22:ee:01:02:03 "
+			    "\"algom-i0022ee010203.conf\" not found 0 -\n"
+			    "2024-05-02T12:00:00.005Z http [2001:db8::1]:4000 - "
+			    "\"with \\x22quote\\x22\\x0a\" denied 0 - \"Algo/8180 \\x22x\\x22\"\n");
+	free(text);
+
+	text = journal_text(f->st, "00-22-EE-01-02-03", 0, &n);
+	assert_int_equal(n, 2);
+	free(text);
+	text = journal_text(f->st, NULL, 1714564801, &n);
+	assert_int_equal(n, 2);
+	free(text);
+	text = journal_text(f->st, "0022ee010203", 1714564801, &n);
+	assert_int_equal(n, 1);
+	free(text);
+	text = journal_text(f->st, "bad", 0, &n);
+	assert_int_equal(n, -EINVAL);
+	free(text);
+}
+
+static void test_journal_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry e[10];
+	time_t now = time(NULL);
+	char *text;
+	int n;
+
+	for (int i = 0; i < 10; i++) {
+		/* entries 0..4 are two days old, 5..9 from now */
+		e[i] = (struct journal_entry){ .time = { i < 5 ? now - 2 * 86400 : now, i },
+					       .proto = "tftp",
+					       .peer = "127.0.0.1:1",
+					       .path = "f",
+					       .outcome = "sent" };
+	}
+	assert_int_equal(store_journal_append(f->st, e, 10), 0);
+	assert_int_equal(store_journal_prune(f->st, 0, 0), 0);
+	assert_int_equal(store_journal_prune(f->st, 86400, 0), 5);
+	assert_int_equal(store_journal_prune(f->st, 0, 3), 2);
+	assert_int_equal(store_journal_prune(f->st, 0, 3), 0);
+	text = journal_text(f->st, NULL, 0, &n);
+	assert_int_equal(n, 3);
+	free(text);
+}
+
+static void test_journal_batch_speed(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry e[1000];
+	struct timespec t0, t1;
+	double ms;
+
+	for (int i = 0; i < 1000; i++)
+		e[i] = (struct journal_entry){ .time = { 1714564800 + i, 0 },
+					       .proto = "tftp",
+					       .peer = "127.0.0.1:1",
+					       .mac = "0022ee010203",
+					       .path = "f",
+					       .outcome = "sent",
+					       .bytes = 1 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(store_journal_append(f->st, e, 1000), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	print_message("10 batches of 1000 journal entries: %.1f ms\n", ms);
+	assert_true(ms < 5000);
+}
+
+/* ---- versions ---- */
+
+static void test_versions(void **state)
+{
+	struct fixture *f = *state;
+	struct store *again;
+	uint64_t v = 0;
+
+	assert_int_equal(store_version(f->st, "spa/0022ee010203.xml", "aaa", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_version(f->st, "spa/0022ee010203.xml", "aaa", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_version(f->st, "spa/0022ee010203.xml", "bbb", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_version(f->st, "other", "bbb", &v), 0);
+	assert_int_equal(v, 1);
+	/* a content seen before is still a change: versions only go up */
+	assert_int_equal(store_version(f->st, "spa/0022ee010203.xml", "aaa", &v), 0);
+	assert_int_equal(v, 3);
+
+	again = open_second(f);
+	assert_int_equal(store_version(again, "spa/0022ee010203.xml", "aaa", &v), 0);
+	assert_int_equal(v, 3);
+	store_close(again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_wal_and_foreign_keys, setup, teardown),
+		cmocka_unit_test(test_open_missing_dir),
+		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
+		cmocka_unit_test(test_open_not_a_database),
+		cmocka_unit_test_setup_teardown(test_device_put_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_put_exists_and_replace, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_device_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_foreach_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revision_seen_by_other_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_writer_waits_for_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_csv_reader),
+		cmocka_unit_test(test_csv_reader_errors),
+		cmocka_unit_test(test_csv_write_field),
+		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_batch_speed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
