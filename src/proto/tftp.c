@@ -4,10 +4,10 @@
  *
  * The listening socket takes requests in batches (recvmmsg). A request that resolves
  * becomes a transfer: an ephemeral socket bound to the address the request reached,
- * watched through the server's epoll set of transfer sockets, and a timer. DATA is sent from the file's snapshot in memory, a
- * window at a time (sendmmsg); the timer is the only thing that causes a retransmission,
- * so a duplicate ACK never does (the Sorcerer's Apprentice bug). Block numbers are the
- * low 16 bits of a 64-bit count, so they roll over 65535 -> 0.
+ * watched through the server's epoll set of transfer sockets, and a timer. DATA is sent from the
+ * file's snapshot in memory, a window at a time (sendmmsg); the timer is the only thing that causes
+ * a retransmission, so a duplicate ACK never does (the Sorcerer's Apprentice bug). Block numbers
+ * are the low 16 bits of a 64-bit count, so they roll over 65535 -> 0.
  */
 #include "proto/tftp.h"
 
@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "proto/tftp_parse.h"
 #include "site/site.h"
+#include "store/store.h"
 
 #define TAG "tftp"
 
@@ -95,7 +96,8 @@ struct transfer {
 	const struct timeval *timeout_tv; /* a common timeout of the base when there is one */
 	unsigned tries;
 	struct timespec started;
-	char *name; /* as requested, escaped for the log */
+	char *name;	       /* as requested, escaped for the log */
+	char mac[MAC_LEN + 1]; /* the device, when the route bound its MAC */
 
 	struct transfer *hnext;	      /* chain in the server's table by peer */
 	struct transfer *prev, *next; /* all transfers */
@@ -186,23 +188,35 @@ static void format_options(const struct tftp_params *p, char *buf, size_t bufsz)
 }
 
 /*
- * The one log line of a request: peer, name, outcome, bytes, duration, mode and options.
+ * The one log line of a request (peer, name, outcome, bytes, duration, mode, options) and
+ * its journal entry (with the device's MAC when known and the MD5 of what was sent).
  * Refusals of the name itself are warnings; every other outcome is information.
  */
-static void log_request(enum log_level level, const struct sockaddr *peer, const char *name,
-			const char *outcome, uint64_t bytes, long ms, enum tftp_mode mode,
-			const struct tftp_params *p, const char *detail)
+static void log_request(struct tftp_server *srv, enum log_level level, const struct sockaddr *peer,
+			const char *name, const char *outcome, uint64_t bytes, long ms,
+			enum tftp_mode mode, const struct tftp_params *p, const char *detail,
+			const char *mac, const char *md5)
 {
 	char pa[ADDR_STRLEN], opts[OPTIONS_LOG_MAX] = "";
+	struct journal_entry e = {
+		.proto = "tftp",
+		.peer = addr_format(peer, pa, sizeof(pa)),
+		.mac = mac && mac[0] ? mac : NULL,
+		.path = name,
+		.outcome = outcome,
+		.bytes = bytes,
+		.md5 = md5,
+	};
 
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	site_journal(srv->site, &e);
 	if (log_level_current < level)
 		return;
 	if (p)
 		format_options(p, opts, sizeof(opts));
-	log_emit(level, TAG, 0, "%s \"%s\" %s, %llu bytes, %ld ms, %s%s%s%s",
-		 addr_format(peer, pa, sizeof(pa)), name, outcome, (unsigned long long)bytes, ms,
-		 mode == TFTP_MODE_NETASCII ? "netascii" : "octet", opts, detail ? ": " : "",
-		 detail ? detail : "");
+	log_emit(level, TAG, 0, "%s \"%s\" %s, %llu bytes, %ld ms, %s%s%s%s", pa, name, outcome,
+		 (unsigned long long)bytes, ms, mode == TFTP_MODE_NETASCII ? "netascii" : "octet",
+		 opts, detail ? ": " : "", detail ? detail : "");
 }
 
 static void send_error(int fd, const struct sockaddr *to, socklen_t tolen, enum tftp_error code,
@@ -223,8 +237,9 @@ static void transfer_end(struct transfer *t, const char *outcome, const char *de
 	if (bytes > t->size)
 		bytes = t->size;
 	transfer_set_state(t, TRANSFER_DONE);
-	log_request(LOG_LEVEL_INFO, (struct sockaddr *)&t->peer.ss, t->name, outcome, bytes,
-		    elapsed_ms(&t->started), t->mode, &t->params, detail);
+	log_request(t->srv, LOG_LEVEL_INFO, (struct sockaddr *)&t->peer.ss, t->name, outcome, bytes,
+		    elapsed_ms(&t->started), t->mode, &t->params, detail, t->mac,
+		    strcmp(outcome, "sent") == 0 ? site_file_md5(t->file) : NULL);
 	transfer_free(t);
 }
 
@@ -649,10 +664,10 @@ static int transfer_socket(struct tftp_server *srv, const struct sockaddr_storag
 
 static void refuse(struct tftp_server *srv, const struct sockaddr *peer, socklen_t peerlen,
 		   enum tftp_error code, const char *msg, enum log_level level, const char *name,
-		   const char *outcome, enum tftp_mode mode)
+		   const char *outcome, enum tftp_mode mode, const char *mac)
 {
 	send_error(srv->fd, peer, peerlen, code, msg);
-	log_request(level, peer, name, outcome, 0, 0, mode, NULL, msg);
+	log_request(srv, level, peer, name, outcome, 0, 0, mode, NULL, msg, mac, NULL);
 }
 
 static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t len, bool truncated,
@@ -663,6 +678,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	struct tftp_limits limits = { srv->cfg.max_blksize, srv->cfg.max_windowsize };
 	char name[NAME_LOG_MAX];
 	struct tftp_request req;
+	struct site_request sreq;
 	struct transfer *t = NULL;
 	struct site_file *file = NULL;
 	const char *why = NULL;
@@ -681,13 +697,14 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 			/* A late packet of a finished transfer: answering could loop. */
 			return;
 		}
-		refuse(srv, pa, peer->len, code, why, LOG_LEVEL_WARN, "", "error", TFTP_MODE_OCTET);
+		refuse(srv, pa, peer->len, code, why, LOG_LEVEL_WARN, "", "error", TFTP_MODE_OCTET,
+		       NULL);
 		return;
 	}
 	log_escape(name, sizeof(name), req.filename, req.filename_len);
 	if (req.opcode == TFTP_WRQ) {
 		refuse(srv, pa, peer->len, TFTP_EACCESS, "write requests are not accepted",
-		       LOG_LEVEL_INFO, name, "denied", req.mode);
+		       LOG_LEVEL_INFO, name, "denied", req.mode, NULL);
 		return;
 	}
 
@@ -700,35 +717,45 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	if (srv->ntransfers >= srv->cfg.max_transfers) {
 		refuse(srv, pa, peer->len, TFTP_EUNDEF,
 		       "server busy: too many transfers, retry later", LOG_LEVEL_WARN, name,
-		       "error", req.mode);
+		       "error", req.mode, NULL);
 		return;
 	}
 	p = peer_find(srv, pa, addr_hash(pa, false));
 	if (p && p->transfers >= srv->cfg.max_transfers_per_peer) {
 		refuse(srv, pa, peer->len, TFTP_EUNDEF,
 		       "server busy: too many transfers from your address, retry later",
-		       LOG_LEVEL_WARN, name, "error", req.mode);
+		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
 		return;
 	}
 
-	r = site_resolve(srv->site, req.filename, req.filename_len, srv->cfg.prefix, &file);
+	sreq = (struct site_request){
+		.proto = "tftp",
+		.peer = pa,
+		.local = (const struct sockaddr *)local,
+		.prefix = srv->cfg.prefix,
+	};
+	r = site_resolve(srv->site, req.filename, req.filename_len, &sreq, &file);
 	switch (r) {
 	case 0: break;
 	case -ENOENT:
 		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_INFO, name,
-		       "not found", req.mode);
+		       "not found", req.mode, sreq.mac);
 		return;
 	case -EACCES:
 		refuse(srv, pa, peer->len, TFTP_EACCESS, "access violation", LOG_LEVEL_WARN, name,
-		       "denied", req.mode);
+		       "denied", req.mode, sreq.mac);
+		return;
+	case -EIO:
+		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_WARN, name,
+		       "not found", req.mode, sreq.mac);
 		return;
 	case -EFBIG:
 		refuse(srv, pa, peer->len, TFTP_EUNDEF, "file too large to serve", LOG_LEVEL_WARN,
-		       name, "error", req.mode);
+		       name, "error", req.mode, sreq.mac);
 		return;
 	default:
 		refuse(srv, pa, peer->len, TFTP_EUNDEF, "cannot read file", LOG_LEVEL_WARN, name,
-		       "error", req.mode);
+		       "error", req.mode, sreq.mac);
 		return;
 	}
 
@@ -742,6 +769,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	t->gso = true;
 	t->file = file;
 	t->mode = req.mode;
+	memcpy(t->mac, sreq.mac, sizeof(t->mac));
 	t->name = strdup(name);
 	clock_gettime(CLOCK_MONOTONIC, &t->started);
 	if (!t->name)
@@ -760,7 +788,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	r = tftp_negotiate(&req, &limits, t->size, &t->params, &why);
 	if (r < 0) {
 		refuse(srv, pa, peer->len, TFTP_EOPTNEG, why, LOG_LEVEL_INFO, name, "error",
-		       req.mode);
+		       req.mode, sreq.mac);
 		transfer_free(t);
 		return;
 	}
@@ -798,7 +826,8 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 
 fail:
 	send_error(srv->fd, pa, peer->len, TFTP_EUNDEF, "server error, retry later");
-	log_request(LOG_LEVEL_WARN, pa, name, "error", 0, 0, req.mode, NULL, "out of resources");
+	log_request(srv, LOG_LEVEL_WARN, pa, name, "error", 0, 0, req.mode, NULL,
+		    "out of resources", sreq.mac, NULL);
 	if (t)
 		transfer_free(t);
 	else

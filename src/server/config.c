@@ -15,6 +15,8 @@ void server_config_default(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	site_options_default(&cfg->site);
 	tftp_config_default(&cfg->tftp);
+	cfg->journal.max_age_days = 90;
+	cfg->journal.max_rows = 10000000;
 }
 
 int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret)
@@ -71,6 +73,11 @@ static const struct conf_key config_keys[] = {
 	  NULL },
 	{ "server", "md5_extensions", CONF_STRING, SITE(md5_extensions),
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
+	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
+	{ "journal", "max_age_days", CONF_UINT,
+	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
+	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
+	  sizeof(uint64_t), 0, 1000000000000ull, NULL },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },

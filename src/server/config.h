@@ -4,13 +4,20 @@
 #define AUTOPROV_SERVER_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/tftp.h"
 #include "site/site.h"
 
+struct journal_config {
+	unsigned max_age_days; /* 0: no limit */
+	uint64_t max_rows;     /* 0: no limit */
+};
+
 struct server_config {
 	struct site_options site;
 	struct tftp_config tftp;
+	struct journal_config journal;
 };
 
 void server_config_default(struct server_config *cfg);

@@ -30,7 +30,9 @@ struct server {
 	struct site *site;
 	struct tftp_server *tftp;
 	struct event *ev_term, *ev_int, *ev_hup;
-	struct event *ev_log; /* writes the lines logged during one loop iteration */
+	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
+	struct event *ev_journal; /* writes the journal's batch every second */
+	unsigned journal_ticks;
 };
 
 /*
@@ -127,6 +129,29 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	log_info(NULL, "configuration re-read, file cache cleared");
 }
 
+#define JOURNAL_FLUSH_SECONDS 1
+#define JOURNAL_PRUNE_TICKS   3600 /* prune hourly */
+
+static void journal_prune(struct server *s)
+{
+	const struct journal_config *j = &s->cfg.journal;
+	int r = site_journal_prune(s->site, (uint64_t)j->max_age_days * 86400, j->max_rows);
+
+	if (r < 0)
+		log_warnx("journal", "cannot prune: %s", strerror(-r));
+}
+
+static void on_journal_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	int r = site_journal_flush(s->site);
+
+	if (r < 0)
+		log_warnx("journal", "cannot write, will retry: %s", strerror(-r));
+	if (++s->journal_ticks % JOURNAL_PRUNE_TICKS == 0)
+		journal_prune(s);
+}
+
 static void on_log_flush(evutil_socket_t fd, short what, void *arg)
 {
 	log_flush();
@@ -142,6 +167,8 @@ static void log_kick(void *arg)
 
 static void server_done(struct server *s)
 {
+	if (s->ev_journal)
+		event_free(s->ev_journal);
 	if (s->ev_log) {
 		log_set_batching(NULL, NULL);
 		event_free(s->ev_log);
@@ -224,6 +251,13 @@ int serve_main(const struct serve_options *opts)
 		startup_error(opts, "cannot watch signals");
 		goto out;
 	}
+	s.ev_journal = event_new(s.base, -1, EV_PERSIST, on_journal_tick, &s);
+	if (!s.ev_journal ||
+	    event_add(s.ev_journal, &(struct timeval){ .tv_sec = JOURNAL_FLUSH_SECONDS }) < 0) {
+		startup_error(opts, "cannot schedule the journal");
+		goto out;
+	}
+	journal_prune(&s);
 	if (!opts->syslog && !opts->daemon) {
 		s.ev_log = event_new(s.base, -1, 0, on_log_flush, &s);
 		if (s.ev_log)
@@ -236,7 +270,8 @@ int serve_main(const struct serve_options *opts)
 			goto out;
 		}
 	}
-	log_info(NULL, "autoprov %s serving %s", AUTOPROV_VERSION, opts->site_dir);
+	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
+		 site_nroutes(s.site));
 	if (event_base_dispatch(s.base) < 0) {
 		startup_error(opts, "event loop failed");
 		goto out;

@@ -14,15 +14,31 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/path.h"
 #include "core/str.h"
 #include "site/filecache.h"
+#include "site/render.h"
+#include "store/store.h"
+
+#define JOURNAL_BATCH_MAX 65536
+
+/* A journal entry with its strings owned, waiting in the batch. */
+struct journal_slot {
+	struct journal_entry e;
+	char *strings; /* one allocation for every string of e */
+};
 
 struct site {
 	char *dir;
 	int files_fd; /* DIR/files, or -1 when the site has none */
 	struct filecache *cache;
+	struct store *store;
+	struct renderer *renderer;
 	struct site_options opts;
+	struct journal_slot *journal;
+	size_t njournal, journal_cap;
+	uint64_t journal_dropped;
 };
 
 void site_options_default(struct site_options *opts)
@@ -61,9 +77,20 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		goto fail;
 	}
 	site->files_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (site->files_fd < 0) {
+	if (site->files_fd < 0 && errno != ENOENT) {
 		r = -errno;
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	r = store_open(dir, &site->store, err, errsz);
+	if (r < 0)
+		goto fail;
+	r = renderer_new(dir, site->store, opts, &site->renderer, err, errsz);
+	if (r < 0)
+		goto fail;
+	if (site->files_fd < 0 && renderer_nroutes(site->renderer) == 0) {
+		r = -ENOENT;
+		snprintf(err, errsz, "%s: neither files/ nor templates/ to serve", dir);
 		goto fail;
 	}
 	*ret = site;
@@ -79,6 +106,12 @@ void site_free(struct site *site)
 		return;
 	if (site->files_fd >= 0)
 		close(site->files_fd);
+	(void)site_journal_flush(site);
+	for (size_t i = 0; i < site->njournal; i++)
+		free(site->journal[i].strings);
+	free(site->journal);
+	renderer_free(site->renderer);
+	store_close(site->store);
 	filecache_free(site->cache);
 	free(site->dir);
 	free(site);
@@ -89,10 +122,124 @@ void site_reload(struct site *site, const struct site_options *opts)
 	site->opts = *opts;
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
+	renderer_reload(site->renderer, opts);
+}
+
+/* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
+static const char *pack(char **pos, const char *s)
+{
+	char *at = *pos;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	memcpy(at, s, n);
+	*pos += n;
+	return at;
+}
+
+void site_journal(struct site *site, const struct journal_entry *e)
+{
+	const char *strs[] = {
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent
+	};
+	struct journal_slot *slot;
+	size_t total = 0;
+	char *pos;
+
+	if (site->njournal >= JOURNAL_BATCH_MAX) {
+		site->journal_dropped++;
+		return;
+	}
+	if (site->njournal == site->journal_cap) {
+		size_t cap = site->journal_cap ? site->journal_cap * 2 : 256;
+		struct journal_slot *a = realloc(site->journal, cap * sizeof(*a));
+
+		if (!a) {
+			site->journal_dropped++;
+			return;
+		}
+		site->journal = a;
+		site->journal_cap = cap;
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		total += strs[i] ? strlen(strs[i]) + 1 : 0;
+	slot = &site->journal[site->njournal];
+	slot->strings = malloc(total ? total : 1);
+	if (!slot->strings) {
+		site->journal_dropped++;
+		return;
+	}
+	pos = slot->strings;
+	slot->e = *e;
+	slot->e.proto = pack(&pos, e->proto);
+	slot->e.peer = pack(&pos, e->peer);
+	slot->e.mac = pack(&pos, e->mac);
+	slot->e.path = pack(&pos, e->path);
+	slot->e.outcome = pack(&pos, e->outcome);
+	slot->e.md5 = pack(&pos, e->md5);
+	slot->e.user_agent = pack(&pos, e->user_agent);
+	site->njournal++;
+}
+
+int site_journal_flush(struct site *site)
+{
+	struct journal_entry *entries;
+	int r;
+
+	if (site->journal_dropped) {
+		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
+			  (unsigned long long)site->journal_dropped);
+		site->journal_dropped = 0;
+	}
+	if (site->njournal == 0)
+		return 0;
+	entries = malloc(site->njournal * sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < site->njournal; i++)
+		entries[i] = site->journal[i].e;
+	r = store_journal_append(site->store, entries, site->njournal);
+	free(entries);
+	if (r < 0)
+		return r; /* kept for the next try; the bound above still holds */
+	for (size_t i = 0; i < site->njournal; i++)
+		free(site->journal[i].strings);
+	site->njournal = 0;
+	return 0;
+}
+
+int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows)
+{
+	return store_journal_prune(site->store, max_age, max_rows);
+}
+
+struct store *site_store(struct site *site)
+{
+	return site->store;
+}
+
+size_t site_nroutes(const struct site *site)
+{
+	return renderer_nroutes(site->renderer);
+}
+
+/* files/PATH, else a route: what a request for PATH gets, .md5 aside. */
+static int resolve_plain(struct site *site, const char *path, struct site_request *req,
+			 struct site_file **ret)
+{
+	int r = site->files_fd >= 0 ? filecache_get(site->cache, site->files_fd, path, ret)
+				    : -ENOENT;
+
+	if (r == -ENOENT)
+		r = renderer_resolve(site->renderer, path, req, ret);
+	return r;
 }
 
 /* "STEM.md5" with no such file: "<md5>  <sibling>\n", the md5sum(1) format (docs/md5.md). */
-static int resolve_md5(struct site *site, const char *path, struct site_file **ret)
+static int resolve_md5(struct site *site, const char *path, struct site_request *req,
+		       struct site_file **ret)
 {
 	size_t stem_len = strlen(path) - 4;
 	const char *ext = site->opts.md5_extensions;
@@ -113,8 +260,8 @@ static int resolve_md5(struct site *site, const char *path, struct site_file **r
 		ext += el;
 		if (n < 0 || n >= (int)sizeof(sibling))
 			continue;
-		r = filecache_get(site->cache, site->files_fd, sibling, &f);
-		if (r == -ENOENT || r == -EACCES)
+		r = resolve_plain(site, sibling, req, &f);
+		if (r == -ENOENT || r == -EACCES || r == -EIO)
 			continue;
 		if (r < 0)
 			return r;
@@ -146,24 +293,23 @@ static int resolve_md5(struct site *site, const char *path, struct site_file **r
 	return -ENOENT;
 }
 
-int site_resolve(struct site *site, const char *name, size_t len, const char *prefix,
+int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret)
 {
 	char path[PATH_MAX];
 	size_t pl;
 	int r;
 
-	r = path_normalise(name, len, prefix, site->opts.max_name_length, path, sizeof(path));
+	req->mac[0] = '\0';
+	r = path_normalise(name, len, req->prefix, site->opts.max_name_length, path, sizeof(path));
 	if (r == -ENAMETOOLONG)
 		return -EACCES;
 	if (r < 0)
 		return r;
-	if (site->files_fd < 0)
-		return -ENOENT;
-	r = filecache_get(site->cache, site->files_fd, path, ret);
+	r = resolve_plain(site, path, req, ret);
 	pl = strlen(path);
 	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
-		r = resolve_md5(site, path, ret);
+		r = resolve_md5(site, path, req, ret);
 	return r;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The site: DIR/files/ served through one resolver that every protocol calls.
+ * The site: DIR/files/ and the rendered files of DIR/templates/, served through one
+ * resolver that every protocol calls; DIR/autoprov.db holds the inventory.
  * A resolved file is a reference-counted, immutable snapshot in memory: a transfer holds
  * it until it ends, so a file replaced on disk mid-transfer never produces a torn
  * download, and one file fetched by many devices at once is read from disk once.
@@ -13,6 +14,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <sys/socket.h>
+
+#include "core/mac.h"
 #include "core/md5.h"
 
 struct site_options {
@@ -20,6 +24,16 @@ struct site_options {
 	uint64_t max_file_size;	  /* larger files are refused */
 	unsigned max_name_length; /* longer requested names are refused */
 	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
+	bool escape_html;	  /* templates: {{x}} HTML-escaped as the Mustache spec says */
+};
+
+/* Who asks, over what: the built-ins of templates, and what the journal records. */
+struct site_request {
+	const char *proto;	      /* "tftp", ... */
+	const struct sockaddr *peer;  /* NULL when not from the network (autoprov render) */
+	const struct sockaddr *local; /* the address the request reached, or NULL */
+	const char *prefix;	      /* a directory to strip, normalised, or NULL */
+	char mac[MAC_LEN + 1];	      /* out: the device, when a route bound its MAC */
 };
 
 void site_options_default(struct site_options *opts);
@@ -60,14 +74,29 @@ void site_free(struct site *site);
 void site_reload(struct site *site, const struct site_options *opts);
 
 /*
- * Resolves a requested name (len bytes as the peer sent it) to a file, stripping prefix
- * (a normalised relative directory, or NULL). On success *ret holds a reference the caller
- * drops with site_file_unref(). Errors: -EACCES refused name or a path leaving files/;
- * -ENOENT not found; -EFBIG over max_file_size; -EAGAIN the file kept changing while read;
- * other negative errnos for I/O failures.
+ * Resolves a requested name (len bytes as the peer sent it) to a file: files/PATH, else a
+ * template's route, else STEM.md5 of a sibling. On success *ret holds a reference the
+ * caller drops with site_file_unref(). Errors: -EACCES refused name or a path leaving
+ * files/; -ENOENT not found; -EFBIG over max_file_size; -EAGAIN the file kept changing
+ * while read; -EIO a template that fails (logged); other negative errnos for I/O failures.
  */
-int site_resolve(struct site *site, const char *name, size_t len, const char *prefix,
+int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
+/*
+ * Records a request in the journal: copied into a batch in memory (bounded; beyond it
+ * entries are counted as dropped), written by site_journal_flush().
+ */
+struct journal_entry;
+void site_journal(struct site *site, const struct journal_entry *e);
+/* Writes the batch in one transaction. 0, or a negative errno (the batch is kept). */
+int site_journal_flush(struct site *site);
+/* Deletes entries older than max_age seconds and beyond max_rows (0: no limit). */
+int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows);
+
+/* The site's database (inventory, journal), owned by the site. */
+struct store *site_store(struct site *site);
+/* Templates found under DIR/templates/. */
+size_t site_nroutes(const struct site *site);
 
 void site_file_unref(struct site_file *f);
 /* The file in netascii (LF -> CR LF, CR -> CR NUL), converted once. NULL on ENOMEM. */

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The site's rendered files: templates (DIR/templates/, whose paths are routes), their
+ * partials (DIR/partials/), the inventory snapshot they are rendered against, and the
+ * render cache. Used by the resolver in site.c; not by protocols directly.
+ */
+#ifndef AUTOPROV_SITE_RENDER_H
+#define AUTOPROV_SITE_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "site/site.h"
+#include "store/store.h"
+
+struct renderer;
+
+int renderer_new(const char *site_dir, struct store *store, const struct site_options *opts,
+		 struct renderer **ret, char *err, size_t errsz);
+void renderer_free(struct renderer *rd);
+/* New options; templates rescanned and the render cache emptied. */
+void renderer_reload(struct renderer *rd, const struct site_options *opts);
+
+/*
+ * Renders path (normalised) if a route matches it. Returns 0 with *ret (a reference),
+ * -ENOENT when no route matches or the route's device is unknown or disabled, -EIO for
+ * a template or render error (logged, with the template's name and line).
+ * req->mac is set when a route bound a MAC.
+ */
+int renderer_resolve(struct renderer *rd, const char *path, struct site_request *req,
+		     struct site_file **ret);
+
+/* Number of routes (templates) found by the last scan. */
+size_t renderer_nroutes(const struct renderer *rd);
+
+#endif
