@@ -123,7 +123,8 @@ static int teardown(void **state)
 
 static int resolve(struct site_test *t, const char *name, struct site_file **ret)
 {
-	return site_resolve(t->site, name, strlen(name), NULL, ret);
+	return site_resolve(t->site, name, strlen(name), &(struct site_request){ .proto = "tftp" },
+			    ret);
 }
 
 /* Resolves name, which must succeed and hold exactly the bytes expect[len]. */
@@ -180,14 +181,23 @@ static void test_resolve_with_prefix(void **state)
 	struct site_file *f = NULL;
 
 	put(t, "a.cfg", "A");
-	assert_int_equal(site_resolve(t->site, "tftpboot/a.cfg", 14, "tftpboot", &f), 0);
+	assert_int_equal(
+		site_resolve(t->site, "tftpboot/a.cfg", 14,
+			     &(struct site_request){ .proto = "tftp", .prefix = "tftpboot" }, &f),
+		0);
 	assert_memory_equal(f->data, "A", 1);
 	site_file_unref(f);
 	f = NULL;
-	assert_int_equal(site_resolve(t->site, "a.cfg", 5, "tftpboot", &f), 0);
+	assert_int_equal(
+		site_resolve(t->site, "a.cfg", 5,
+			     &(struct site_request){ .proto = "tftp", .prefix = "tftpboot" }, &f),
+		0);
 	site_file_unref(f);
 	f = NULL;
-	assert_int_equal(site_resolve(t->site, "tftpbootx/a.cfg", 15, "tftpboot", &f), -ENOENT);
+	assert_int_equal(
+		site_resolve(t->site, "tftpbootx/a.cfg", 15,
+			     &(struct site_request){ .proto = "tftp", .prefix = "tftpboot" }, &f),
+		-ENOENT);
 	assert_null(f);
 }
 
@@ -198,9 +208,13 @@ static void test_counted_name(void **state)
 
 	put(t, "a.cfg", "A");
 	/* only len bytes of the name count */
-	assert_int_equal(site_resolve(t->site, "a.cfgXYZ", 5, NULL, &f), 0);
+	assert_int_equal(
+		site_resolve(t->site, "a.cfgXYZ", 5, &(struct site_request){ .proto = "tftp" }, &f),
+		0);
 	site_file_unref(f);
-	assert_int_equal(site_resolve(t->site, "a.cfg\0.txt", 10, NULL, &f), -EACCES);
+	assert_int_equal(site_resolve(t->site, "a.cfg\0.txt", 10,
+				      &(struct site_request){ .proto = "tftp" }, &f),
+			 -EACCES);
 }
 
 static void test_missing(void **state)
