@@ -32,6 +32,7 @@ struct server {
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every second */
+	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
 	unsigned journal_ticks;
 };
 
@@ -157,6 +158,20 @@ static void on_log_flush(evutil_socket_t fd, short what, void *arg)
 	log_flush();
 }
 
+static void on_site_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	site_tick(s->site);
+}
+
+static void site_kick(void *arg)
+{
+	struct server *s = arg;
+
+	event_active(s->ev_tick, 0, 0);
+}
+
 /* A line was logged: flush once the events of this loop iteration have run. */
 static void log_kick(void *arg)
 {
@@ -169,6 +184,10 @@ static void server_done(struct server *s)
 {
 	if (s->ev_journal)
 		event_free(s->ev_journal);
+	if (s->ev_tick) {
+		site_set_tick(s->site, NULL, NULL);
+		event_free(s->ev_tick);
+	}
 	if (s->ev_log) {
 		log_set_batching(NULL, NULL);
 		event_free(s->ev_log);
@@ -258,6 +277,12 @@ int serve_main(const struct serve_options *opts)
 		goto out;
 	}
 	journal_prune(&s);
+	s.ev_tick = event_new(s.base, -1, 0, on_site_tick, &s);
+	if (!s.ev_tick) {
+		startup_error(opts, "cannot create the event loop's events");
+		goto out;
+	}
+	site_set_tick(s.site, site_kick, &s);
 	if (!opts->syslog && !opts->daemon) {
 		s.ev_log = event_new(s.base, -1, 0, on_log_flush, &s);
 		if (s.ev_log)

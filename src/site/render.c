@@ -58,6 +58,7 @@ struct template
 	char *version_var;  /* front matter "version = NAME" */
 	bool uses_peer;	    /* mentions "peer": rendered per request, never cached */
 	unsigned body_line; /* the template body's first line in the file */
+	unsigned long checked; /* the iteration its file was last checked in */
 };
 
 struct device_entry {
@@ -89,6 +90,7 @@ struct render_entry {
 	char context_md5[MD5_HEX_LEN + 1];
 	struct partial_dep deps[MAX_PARTIAL_DEPS];
 	unsigned ndeps;
+	unsigned long checked; /* the iteration its partials were last checked in */
 	struct render_entry *next;
 };
 
@@ -105,6 +107,17 @@ struct renderer {
 	size_t ndirs;
 
 	struct inventory inv;
+
+	/*
+	 * With a kick function, what is on disk and in the database is checked once per loop
+	 * iteration rather than once per request: a change committed while an iteration runs
+	 * is concurrent with the requests it serves, and the next iteration sees it. The
+	 * caller ends an iteration with renderer_tick(); kick asks it to.
+	 */
+	void (*kick)(void *arg);
+	void *kick_arg;
+	unsigned long iter;
+	unsigned long dirs_checked, inv_checked;
 
 	struct render_entry **cache;
 	size_t cache_buckets;
@@ -459,6 +472,18 @@ static void cache_remove(struct renderer *rd, struct render_entry **slot)
 	cache_entry_free(e);
 }
 
+/* Whether a check stamped *stamp is due in this iteration (always, without a kick). */
+static bool check_due(struct renderer *rd, unsigned long *stamp)
+{
+	if (!rd->kick)
+		return true;
+	if (*stamp == rd->iter)
+		return false;
+	*stamp = rd->iter;
+	rd->kick(rd->kick_arg);
+	return true;
+}
+
 /* Whether the file at rel below dirfd is still the one id describes. */
 static bool unchanged(int dirfd, const char *rel, const struct file_id *id)
 {
@@ -476,13 +501,16 @@ static bool unchanged(int dirfd, const char *rel, const struct file_id *id)
  * (a template added, removed or replaced) or the template about to be used was edited.
  * Returns the template again by its path after a rescan, or NULL.
  */
-static const struct template *templates_refresh(struct renderer *rd, const struct template *t)
+static const struct template *templates_refresh(struct renderer *rd, struct template *t)
 {
-	bool changed = t && !unchanged(rd->templates_fd, t->path, &t->id);
+	bool changed = false;
 	char path[PATH_MAX];
 
-	for (size_t i = 0; i < rd->ndirs && !changed; i++)
-		changed = !unchanged(rd->templates_fd, rd->dir_paths[i], &rd->dir_ids[i]);
+	if (t && check_due(rd, &t->checked))
+		changed = !unchanged(rd->templates_fd, t->path, &t->id);
+	if (!t && check_due(rd, &rd->dirs_checked))
+		for (size_t i = 0; i < rd->ndirs && !changed; i++)
+			changed = !unchanged(rd->templates_fd, rd->dir_paths[i], &rd->dir_ids[i]);
 	if (!changed)
 		return t;
 	log_debug(TAG, "templates changed: scanning again");
@@ -558,6 +586,8 @@ static int inventory_refresh(struct renderer *rd)
 	uint64_t rev;
 	int r;
 
+	if (inv->generation && !check_due(rd, &rd->inv_checked))
+		return 0;
 	r = store_inventory_revision(rd->store, &rev);
 	if (r < 0)
 		return r;
@@ -776,8 +806,10 @@ static int load_partial(void *arg, const char *name, const char **ret_src, size_
 }
 
 /* Whether the partials a cached render used are still what they were. */
-static bool deps_unchanged(struct renderer *rd, const struct render_entry *e)
+static bool deps_unchanged(struct renderer *rd, struct render_entry *e)
 {
+	if (e->ndeps == 0 || !check_due(rd, &e->checked))
+		return true;
 	for (unsigned i = 0; i < e->ndeps; i++) {
 		const struct partial_dep *dep = &e->deps[i];
 		struct stat st;
@@ -936,7 +968,7 @@ fail_entry:
 int renderer_resolve(struct renderer *rd, const char *path, struct site_request *req,
 		     struct site_file **ret)
 {
-	const struct template *t = NULL;
+	struct template *t = NULL;
 	const struct device *d = NULL;
 	struct render_entry **slot, *e;
 	struct route_match m;
@@ -950,7 +982,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		if (route_match(rd->templates[i]->route, path, &m))
 			t = rd->templates[i];
 	if (t)
-		t = templates_refresh(rd, t); /* edited in place since it was read? */
+		t = (struct template *)templates_refresh(rd, t); /* edited in place since read? */
 	if (!t)
 		return -ENOENT;
 	if (m.has_mac) {
@@ -1091,6 +1123,18 @@ void renderer_reload(struct renderer *rd, const struct site_options *opts)
 	cache_clear(rd);
 	(void)templates_scan(rd);
 	rd->inv.generation = 0; /* reloaded at the next request */
+}
+
+void renderer_set_tick(struct renderer *rd, void (*kick)(void *arg), void *arg)
+{
+	rd->kick = kick;
+	rd->kick_arg = arg;
+	rd->iter = 1;
+}
+
+void renderer_tick(struct renderer *rd)
+{
+	rd->iter++;
 }
 
 size_t renderer_nroutes(const struct renderer *rd)

@@ -30,6 +30,13 @@ void renderer_reload(struct renderer *rd, const struct site_options *opts);
 int renderer_resolve(struct renderer *rd, const char *path, struct site_request *req,
 		     struct site_file **ret);
 
+/*
+ * Checks of templates, partials and the inventory at most once per loop iteration:
+ * kick(arg) asks the caller to call renderer_tick() when the iteration ends.
+ */
+void renderer_set_tick(struct renderer *rd, void (*kick)(void *arg), void *arg);
+void renderer_tick(struct renderer *rd);
+
 /* Number of routes (templates) found by the last scan. */
 size_t renderer_nroutes(const struct renderer *rd);
 

@@ -220,6 +220,16 @@ struct store *site_store(struct site *site)
 	return site->store;
 }
 
+void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg)
+{
+	renderer_set_tick(site->renderer, kick, arg);
+}
+
+void site_tick(struct site *site)
+{
+	renderer_tick(site->renderer);
+}
+
 size_t site_nroutes(const struct site *site)
 {
 	return renderer_nroutes(site->renderer);

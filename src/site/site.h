@@ -95,6 +95,14 @@ int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);
+/*
+ * For a daemon: what templates, partials and the inventory are checked for changes once
+ * per loop iteration instead of per request. kick(arg) asks for site_tick() at the end of
+ * the current iteration. Without it (the command-line tools) every request checks.
+ */
+void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg);
+void site_tick(struct site *site);
+
 /* Templates found under DIR/templates/. */
 size_t site_nroutes(const struct site *site);
 
