@@ -100,8 +100,12 @@ int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows)
 		cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(max_age > (uint64_t)now.tv_sec
 									     ? (uint64_t)now.tv_sec
 									     : max_age);
-		r = delete_with(st, "DELETE FROM journal WHERE time < ?1", cutoff * USEC_PER_SEC,
-				&deleted);
+		/* the rows before the first one young enough, found from the oldest (no index) */
+		r = delete_with(st,
+				"DELETE FROM journal WHERE id < coalesce((SELECT id FROM journal"
+				" WHERE time >= ?1 ORDER BY id LIMIT 1),"
+				" (SELECT max(id) + 1 FROM journal))",
+				cutoff * USEC_PER_SEC, &deleted);
 		if (r < 0)
 			goto fail;
 	}
@@ -174,13 +178,18 @@ int store_journal_print(struct store *st, const char *mac, time_t since, FILE *o
 
 	if (mac && mac_parse(mac, canon, &why) < 0)
 		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", mac, why);
-	/* two texts rather than "?1 IS NULL OR": the planner then uses the (mac, time) index */
+	/*
+	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
+	 * the time, in id order (entries are appended in time order).
+	 */
 	rc = sqlite3_prepare_v2(st->db,
 				mac ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
 				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
 				      " ORDER BY time, id"
 				    : "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
-				      " user_agent FROM journal WHERE time >= ?2 ORDER BY time, id",
+				      " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
+				      " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
+				      " (SELECT max(id) + 1 FROM journal)) ORDER BY id",
 				-1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);

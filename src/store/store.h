@@ -29,7 +29,7 @@ int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz
 void store_close(struct store *st); /* accepts NULL */
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  1
+#define STORE_SCHEMA_VERSION  2
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
