@@ -11,7 +11,8 @@ static void serve_usage(FILE *out)
 	fprintf(out,
 		"usage: autoprov serve [--site DIR] [OPTIONS]\n"
 		"\n"
-		"Serves the provisioning site DIR (static files in DIR/files/) to endpoints.\n"
+		"Serves the provisioning site DIR to endpoints: static files in DIR/files/, and\n"
+		"per-device files rendered from DIR/templates/ for the devices of the inventory.\n"
 		"\n"
 		"  --site DIR         the site to serve (default: the current directory)\n"
 		"  --config FILE      configuration file (default: DIR/autoprov.conf, optional)\n"
@@ -26,7 +27,8 @@ static void serve_usage(FILE *out)
 		"  -h, --help         this text\n"
 		"\n"
 		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
-		"Configuration keys: docs/configuration.md.\n");
+		"Documentation: docs/configuration.md, docs/routes.md, docs/inventory.md.\n"
+);
 }
 
 int cmd_serve(int argc, char **argv)
