@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/str.h"
 
 int addr_parse(const char *s, struct addr *ret)
@@ -117,24 +118,14 @@ bool addr_same(const struct sockaddr *a, const struct sockaddr *b)
 
 uint32_t addr_hash(const struct sockaddr *sa, bool with_port)
 {
-	const unsigned char *p = NULL;
-	size_t n = 0;
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint32_t h = HASH_INIT;
+	uint16_t port = addr_port(sa);
 
-	if (sa->sa_family == AF_INET) {
-		p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-		n = 4;
-	} else if (sa->sa_family == AF_INET6) {
-		p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-		n = 16;
-	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	if (with_port) {
-		uint16_t port = addr_port(sa);
-
-		h = (h ^ (port & 0xff)) * 16777619u;
-		h = (h ^ (port >> 8)) * 16777619u;
-	}
+	if (sa->sa_family == AF_INET)
+		h = hash_bytes(h, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		h = hash_bytes(h, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	if (with_port)
+		h = hash_bytes(h, &port, sizeof(port));
 	return h;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 
 #define FILECACHE_READ_TRIES 3
@@ -35,15 +36,6 @@ struct filecache {
 	struct site_file *lru_head, *lru_tail;
 	uint64_t lru_bytes;
 };
-
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 static void site_file_free(struct site_file *f)
 {
@@ -294,7 +286,7 @@ static void filecache_insert(struct filecache *c, struct site_file *f, uint32_t 
 
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
-	uint32_t hash = name_hash(name);
+	uint32_t hash = hash_str(name);
 	struct site_file *f, *fresh;
 	struct stat st;
 	int r;

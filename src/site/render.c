@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/md5.h"
 #include "crypto/enc.h"
@@ -138,15 +139,6 @@ static bool file_id_same(const struct file_id *a, const struct file_id *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
 	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-static uint32_t str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
 }
 
 /* ---- templates ---- */
@@ -455,7 +447,7 @@ static void cache_clear(struct renderer *rd)
 
 static struct render_entry **cache_slot(struct renderer *rd, const char *path)
 {
-	struct render_entry **p = &rd->cache[str_hash(path) & (rd->cache_buckets - 1)];
+	struct render_entry **p = &rd->cache[hash_str(path) & (rd->cache_buckets - 1)];
 
 	for (; *p; p = &(*p)->next)
 		if (strcmp((*p)->path, path) == 0)
@@ -550,7 +542,7 @@ static int add_device(const struct device *d, void *arg)
 	struct inventory *inv = arg;
 	struct device_entry *e = calloc(1, sizeof(*e));
 	struct device *copy = calloc(1, sizeof(*copy));
-	size_t b = str_hash(d->mac) & (inv->nbuckets - 1);
+	size_t b = hash_str(d->mac) & (inv->nbuckets - 1);
 
 	if (!e || !copy)
 		goto fail;
@@ -617,7 +609,7 @@ static int inventory_refresh(struct renderer *rd)
 
 static const struct device *inventory_find(const struct inventory *inv, const char *mac)
 {
-	const struct device_entry *e = inv->buckets[str_hash(mac) & (inv->nbuckets - 1)];
+	const struct device_entry *e = inv->buckets[hash_str(mac) & (inv->nbuckets - 1)];
 
 	for (; e; e = e->next)
 		if (strcmp(e->device->mac, mac) == 0)
