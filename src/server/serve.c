@@ -147,7 +147,9 @@ static void on_journal_tick(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 	int r = site_journal_flush(s->site);
 
-	if (r < 0)
+	if (r == -EBUSY)
+		log_debug("journal", "database busy, will write at the next tick");
+	else if (r < 0)
 		log_warnx("journal", "cannot write, will retry: %s", strerror(-r));
 	if (++s->journal_ticks % JOURNAL_PRUNE_TICKS == 0)
 		journal_prune(s);

@@ -200,7 +200,13 @@ int site_journal_flush(struct site *site)
 		return -ENOMEM;
 	for (size_t i = 0; i < site->njournal; i++)
 		entries[i] = site->journal[i].e;
+	/*
+	 * The daemon's loop must not wait for a command-line import holding the database:
+	 * when it is busy, the batch stays for the next flush (its size is bounded).
+	 */
+	store_set_wait(site->store, 0);
 	r = store_journal_append(site->store, entries, site->njournal);
+	store_set_wait(site->store, STORE_BUSY_TIMEOUT_MS);
 	free(entries);
 	if (r < 0)
 		return r; /* kept for the next try; the bound above still holds */

@@ -145,6 +145,11 @@ static const char *const migrations[] = {
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
 
+void store_set_wait(struct store *st, unsigned ms)
+{
+	sqlite3_busy_timeout(st->db, (int)ms);
+}
+
 int store_errno(int rc)
 {
 	switch (rc & 0xff) {

@@ -155,6 +155,12 @@ struct journal_entry {
 	const char *user_agent; /* or NULL */
 };
 
+/*
+ * How long this connection waits for another writer (STORE_BUSY_TIMEOUT_MS when opened);
+ * 0 makes a busy database an immediate -EBUSY, for callers that must not block.
+ */
+void store_set_wait(struct store *st, unsigned ms);
+
 /* Appends n entries in one transaction. */
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n);
 /*

@@ -194,3 +194,30 @@ def test_bad_import_changes_nothing(example, tmp_path):
     result = cli("device", "import", bad, "--site", root, check=False)
     assert result.returncode == 1 and b"3" in result.stderr
     assert cli("device", "export", "--site", root).stdout == before
+
+
+def test_journal_waits_for_a_busy_database(example):
+    """A long write by another process (an import, say) neither stalls nor loses journal
+    entries: the daemon keeps serving and writes its batch once the database is free."""
+    import sqlite3
+    root, server = example
+    db = sqlite3.connect(root / "autoprov.db", timeout=10, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for _ in range(3):
+            rc, body = fetch(server, "algom0022EE010203.conf")
+            assert rc == 0 and body
+        time.sleep(6)  # longer than SQLite's 5 s wait: a waiting flush would give up and warn
+        rc, _ = fetch(server, "0022ee0a0b0c.boot")
+        assert rc == 0
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log = cli("log", "--site", root).stdout.decode()
+        if "0022ee0a0b0c.boot" in log:
+            break
+        time.sleep(0.3)
+    assert log.count("algom0022EE010203.conf") >= 3 and "0022ee0a0b0c.boot" in log
+    assert "cannot write" not in server.log()
