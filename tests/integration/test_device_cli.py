@@ -398,3 +398,32 @@ def test_log_bad_mac(site):
     proc = autoprov("log", "--site", site.root, "--mac", "xyz")
     assert proc.returncode == 1
     assert err(proc) == "autoprov log: 'xyz': not a MAC address (3 hex digits, 12 expected)\n"
+
+
+def test_schema_1_database_is_upgraded(tmp_path):
+    """A database of schema 1 (two journal indexes) is migrated in place on open, its
+    inventory and journal kept."""
+    site = tmp_path / "site"
+    (site / "files").mkdir(parents=True)
+    result = run([BIN, "device", "add", "00:22:ee:01:02:03", "--site", site, "--model", "8188"])
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(site / "autoprov.db", isolation_level=None)
+    # back to what schema 1 had
+    db.execute("DROP INDEX journal_mac")
+    db.execute("CREATE INDEX journal_mac_time ON journal (mac, time)")
+    db.execute("CREATE INDEX journal_time ON journal (time)")
+    db.execute("INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes)"
+               " VALUES (1, 'tftp', '127.0.0.1:1', '0022ee010203', 'x.cfg', 'sent', 5)")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+
+    listed = run([BIN, "device", "list", "--site", site])
+    assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
+    db = sqlite3.connect(site / "autoprov.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                        " AND tbl_name = 'journal'")}
+    assert indexes == {"journal_mac"}
+    db.close()
+    log = run([BIN, "log", "--site", site, "--mac", "0022ee010203"])
+    assert log.returncode == 0 and b"x.cfg" in log.stdout
