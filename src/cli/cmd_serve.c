@@ -18,6 +18,8 @@ static void serve_usage(FILE *out)
 		"  --config FILE      configuration file (default: DIR/autoprov.conf, optional)\n"
 		"  --tftp ADDR:PORT   TFTP listener, e.g. 0.0.0.0:69 or [::]:69; port 0 picks one;\n"
 		"                     'off' disables TFTP (overrides [tftp] listen)\n"
+		"  --http ADDR:PORT   HTTP listener, e.g. 0.0.0.0:80; port 0 picks one; 'off'\n"
+		"                     (overrides [http] listen; off by default)\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
@@ -27,17 +29,25 @@ static void serve_usage(FILE *out)
 		"  -h, --help         this text\n"
 		"\n"
 		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
-		"Documentation: docs/configuration.md, docs/routes.md, docs/inventory.md.\n"
-);
+		"Documentation: docs/configuration.md, docs/routes.md, docs/inventory.md.\n");
 }
 
 int cmd_serve(int argc, char **argv)
 {
-	enum { OPT_SYSLOG = 256, OPT_DAEMON, OPT_CHECK, OPT_PORT_FILE, OPT_TFTP, OPT_CONFIG };
+	enum {
+		OPT_SYSLOG = 256,
+		OPT_DAEMON,
+		OPT_CHECK,
+		OPT_PORT_FILE,
+		OPT_TFTP,
+		OPT_HTTP,
+		OPT_CONFIG
+	};
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "tftp", required_argument, NULL, OPT_TFTP },
+		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -55,6 +65,7 @@ int cmd_serve(int argc, char **argv)
 		case 's': opts.site_dir = optarg; break;
 		case OPT_CONFIG: opts.config_path = optarg; break;
 		case OPT_TFTP: opts.tftp_listen = optarg; break;
+		case OPT_HTTP: opts.http_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;

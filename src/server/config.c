@@ -15,6 +15,7 @@ void server_config_default(struct server_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	site_options_default(&cfg->site);
 	tftp_config_default(&cfg->tftp);
+	http_config_default(&cfg->http);
 	cfg->journal.max_age_days = 90;
 	cfg->journal.max_rows = 10000000;
 }
@@ -43,6 +44,17 @@ static int parse_tftp_listen(void *field, const char *value, char *err, size_t e
 	return 0;
 }
 
+static int parse_http_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct http_config *http = field;
+
+	if (server_config_parse_listen(value, &http->enabled, &http->listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:80, [::]:80) or off", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 {
 	char norm[sizeof(((struct tftp_config *)0)->prefix)];
@@ -63,6 +75,7 @@ static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
+#define HTTP(k) offsetof(struct server_config, http.k)
 
 static const struct conf_key config_keys[] = {
 	{ "server", "cache_size", CONF_SIZE, SITE(cache_size), sizeof(uint64_t), 0, 1ull << 40,
@@ -78,6 +91,12 @@ static const struct conf_key config_keys[] = {
 	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
 	  sizeof(uint64_t), 0, 1000000000000ull, NULL },
+	{ "http", "listen", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
+	  parse_http_listen },
+	{ "http", "prefix", CONF_CUSTOM, HTTP(prefix), 0, 0, 0, parse_prefix },
+	{ "http", "timeout", CONF_UINT, HTTP(timeout_s), sizeof(unsigned), 1, 3600, NULL },
+	{ "http", "max_header_size", CONF_UINT, HTTP(max_header_size), sizeof(unsigned), 1024,
+	  1048576, NULL },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },

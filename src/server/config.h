@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/http.h"
 #include "proto/tftp.h"
 #include "site/site.h"
 
@@ -17,6 +18,7 @@ struct journal_config {
 struct server_config {
 	struct site_options site;
 	struct tftp_config tftp;
+	struct http_config http;
 	struct journal_config journal;
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proto/http.h"
 #include "proto/tftp.h"
 #include "server/config.h"
 #include "site/site.h"
@@ -29,6 +30,7 @@ struct server {
 	struct event_base *base;
 	struct site *site;
 	struct tftp_server *tftp;
+	struct http_server *http;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every second */
@@ -69,6 +71,12 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 		snprintf(err, errsz, "--tftp: '%s' is not ADDR:PORT or off", s->opts->tftp_listen);
 		return -EINVAL;
 	}
+	if (s->opts->http_listen &&
+	    server_config_parse_listen(s->opts->http_listen, &cfg->http.enabled,
+				       &cfg->http.listen) < 0) {
+		snprintf(err, errsz, "--http: '%s' is not ADDR:PORT or off", s->opts->http_listen);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -85,6 +93,8 @@ static int write_port_file(struct server *s)
 		return -errno;
 	if (s->tftp)
 		fprintf(f, "tftp %u\n", tftp_server_port(s->tftp));
+	if (s->http)
+		fprintf(f, "http %u\n", http_server_port(s->http));
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int e = errno;
 
@@ -121,12 +131,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (cfg.tftp.enabled != s->cfg.tftp.enabled ||
-	    memcmp(&cfg.tftp.listen, &s->cfg.tftp.listen, sizeof(cfg.tftp.listen)) != 0)
+	    memcmp(&cfg.tftp.listen, &s->cfg.tftp.listen, sizeof(cfg.tftp.listen)) != 0 ||
+	    cfg.http.enabled != s->cfg.http.enabled ||
+	    memcmp(&cfg.http.listen, &s->cfg.http.listen, sizeof(cfg.http.listen)) != 0)
 		log_warnx(NULL, "listener addresses change only at restart");
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
 	if (s->tftp)
 		tftp_server_set_config(s->tftp, &cfg.tftp);
+	if (s->http)
+		http_server_set_config(s->http, &cfg.http);
 	log_info(NULL, "configuration re-read, file cache cleared");
 }
 
@@ -195,6 +209,7 @@ static void server_done(struct server *s)
 		event_free(s->ev_log);
 	}
 	tftp_server_free(s->tftp);
+	http_server_free(s->http);
 	if (s->ev_term)
 		event_free(s->ev_term);
 	if (s->ev_int)
@@ -261,9 +276,16 @@ int serve_main(const struct serve_options *opts)
 			startup_error(opts, "%s", err);
 			goto out;
 		}
-	} else {
-		log_warnx(NULL, "no listener enabled: nothing will be served");
 	}
+	if (s.cfg.http.enabled) {
+		r = http_server_new(s.base, s.site, &s.cfg.http, &s.http, err, sizeof(err));
+		if (r < 0) {
+			startup_error(opts, "%s", err);
+			goto out;
+		}
+	}
+	if (!s.tftp && !s.http)
+		log_warnx(NULL, "no listener enabled: nothing will be served");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
 	s.ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);
