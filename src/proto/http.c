@@ -117,6 +117,15 @@ static void reply_text(struct exchange *x, int status, const char *reason, const
 	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
 	if (body)
 		evbuffer_add_printf(body, "%s\n", text);
+	if (body && evhttp_request_get_command(x->req) == EVHTTP_REQ_HEAD) {
+		char n[24];
+
+		/* libevent 2.1 would send a HEAD's body: announce it, send nothing */
+		snprintf(n, sizeof(n), "%zu", evbuffer_get_length(body));
+		evhttp_add_header(out, "Content-Length", n);
+		evbuffer_free(body);
+		body = NULL;
+	}
 	evhttp_send_reply(x->req, status, reason, body);
 	if (body)
 		evbuffer_free(body);
@@ -190,6 +199,13 @@ static void serve_file(struct exchange *x, struct site_file *f)
 	}
 	snprintf(cr, sizeof(cr), "%llu", (unsigned long long)len);
 	evhttp_add_header(out, "Content-Length", cr); /* also for HEAD, which sends no body */
+	if (evhttp_request_get_command(x->req) == EVHTTP_REQ_HEAD) {
+		/* libevent 2.1 sends whatever body it is given, also for HEAD */
+		site_file_unref(f);
+		evhttp_send_reply(x->req, status, status == 206 ? "Partial Content" : "OK", NULL);
+		record(x, status, 0, NULL, NULL);
+		return;
+	}
 	body = evbuffer_new();
 	if (!body || (len > 0 && evbuffer_add_reference(body, f->data + first, (size_t)len,
 							release_file, f) < 0)) {
@@ -207,22 +223,42 @@ static void serve_file(struct exchange *x, struct site_file *f)
 	record(x, status, len, status == 200 ? md5 : NULL, NULL);
 }
 
+/* The answer has been written: end the connection (CONNECT would otherwise stay open). */
+static void close_after_reply(struct evhttp_request *req, void *arg)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(arg);
+
+	if (bev)
+		shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+}
+
 static void http_on_request(struct evhttp_request *req, void *arg)
 {
 	struct http_server *srv = arg;
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *target = evhttp_request_get_uri(req);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct exchange x = { .srv = srv, .req = req };
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	char *origin = NULL;
 	const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
 	struct site_file *f = NULL;
 	size_t len = 0;
 	char *decoded;
 	int r;
 
+	/*
+	 * An origin-form target ("/a/b?q") is the path up to '?' or '#'; evhttp would read
+	 * "//a/b" as the host "a" and the path "/b".
+	 */
+	if (target && target[0] == '/') {
+		origin = strndup(target, strcspn(target, "?#"));
+		if (origin)
+			path = origin;
+	}
 	x.peer = conn ? evhttp_connection_get_addr(conn) : NULL;
 	if (x.peer)
 		addr_format(x.peer, x.peer_text, sizeof(x.peer_text));
@@ -247,15 +283,16 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 	}
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		/* after an answer to CONNECT libevent would wait for a tunnel: close instead */
+		if (cmd == EVHTTP_REQ_CONNECT && conn)
+			evhttp_request_set_on_complete_cb(req, close_after_reply, conn);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		reply_text(&x, 405, "Method Not Allowed", "only GET and HEAD");
+		free(origin);
 		return;
 	}
-	if (!path) {
-		reply_text(&x, 400, "Bad Request", "bad request");
-		return;
-	}
-	decoded = evhttp_uridecode(path, 0, &len);
+	decoded = path ? evhttp_uridecode(path, 0, &len) : NULL;
+	free(origin);
 	if (!decoded) {
 		reply_text(&x, 400, "Bad Request", "bad request");
 		return;
@@ -276,9 +313,11 @@ static void apply_config(struct http_server *srv)
 	evhttp_set_timeout(srv->http, (int)srv->cfg.timeout_s);
 	evhttp_set_max_headers_size(srv->http, srv->cfg.max_header_size);
 	evhttp_set_max_body_size(srv->http, 4096);
+	/* every method reaches the callback, which answers 405 to all but GET and HEAD */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+						      EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 }
 
 int http_server_new(struct event_base *base, struct site *site, const struct http_config *cfg,

@@ -55,10 +55,10 @@ struct template
 	struct route *route;
 	struct tpl *tpl; /* NULL when it does not compile (error logged) */
 	struct file_id id;
-	char *encrypt_var;  /* front matter "encrypt = VAR" */
-	char *version_var;  /* front matter "version = NAME" */
-	bool uses_peer;	    /* mentions "peer": rendered per request, never cached */
-	unsigned body_line; /* the template body's first line in the file */
+	char *encrypt_var;     /* front matter "encrypt = VAR" */
+	char *version_var;     /* front matter "version = NAME" */
+	bool uses_peer;	       /* mentions "peer": rendered per request, never cached */
+	unsigned body_line;    /* the template body's first line in the file */
 	unsigned long checked; /* the iteration its file was last checked in */
 };
 
@@ -875,8 +875,8 @@ static struct site_file *file_from(const char *path, char *data, size_t len)
 }
 
 /* Renders t for path into a new cache entry (not inserted). -EIO on errors, logged. */
-static int render(struct renderer *rd, const struct template *t, const char *path, json_t *ctx,
-		  const struct device *d, struct render_entry **ret)
+static int render(struct renderer *rd, const struct template *t, const char *path, const char *key,
+		  json_t *ctx, const struct device *d, struct render_entry **ret)
 {
 	struct tpl_options topts = { .escape_html = rd->opts.escape_html };
 	struct partial_loader pl = { .rd = rd };
@@ -919,18 +919,18 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 		}
 	}
 	if (t->encrypt_var) {
-		json_t *key = json_object_get(ctx, t->encrypt_var);
+		json_t *secret = json_object_get(ctx, t->encrypt_var);
 		unsigned char *enc;
 		size_t enc_len;
 
-		if (!json_is_string(key) || json_string_length(key) == 0) {
+		if (!json_is_string(secret) || json_string_length(secret) == 0) {
 			log_warnx(TAG,
 				  "%s: no variable '%s' to encrypt with%s%s (serving as not found)",
 				  path, t->encrypt_var, d ? " for device " : "", d ? d->mac : "");
 			r = -EIO;
 			goto fail;
 		}
-		r = enc_encrypt(json_string_value(key), out, len, NULL, &enc, &enc_len);
+		r = enc_encrypt(json_string_value(secret), out, len, NULL, &enc, &enc_len);
 		if (r < 0) {
 			log_warnx(TAG, "%s: cannot encrypt: %s", path, strerror(-r));
 			r = -EIO;
@@ -940,7 +940,7 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 		out = (char *)enc;
 		len = enc_len;
 	}
-	e->path = strdup(path);
+	e->path = strdup(key);
 	e->file = file_from(path, out, len);
 	if (!e->path || !e->file) {
 		if (!e->file)
@@ -963,6 +963,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	struct template *t = NULL;
 	const struct device *d = NULL;
 	struct render_entry **slot, *e;
+	char url[300], key[PATH_MAX + sizeof(url)];
 	struct route_match m;
 	json_t *ctx;
 	int r;
@@ -1001,7 +1002,14 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	if (!t->tpl)
 		return -EIO; /* its error was logged when it was loaded */
 
-	slot = cache_slot(rd, path);
+	/*
+	 * The same path rendered for another protocol or server address differs
+	 * ({{server_url}}): the cache keeps one rendering per (protocol, URL, path).
+	 */
+	server_url(req, url, sizeof(url));
+	if (snprintf(key, sizeof(key), "%s %s", url, path) >= (int)sizeof(key))
+		return -ENAMETOOLONG;
+	slot = cache_slot(rd, key);
 	e = *slot;
 	if (e && (e->tmpl != t || !deps_unchanged(rd, e)))
 		cache_remove(rd, slot), e = NULL;
@@ -1022,12 +1030,12 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		}
 		cache_remove(rd, slot);
 	}
-	r = render(rd, t, path, ctx, d, &e);
+	r = render(rd, t, path, key, ctx, d, &e);
 	if (r == 0 && !t->uses_peer && context_md5(ctx, e->context_md5) == 0) {
 		e->generation = rd->inv.generation;
 		if (rd->cache_bytes + e->file->size > rd->opts.cache_size)
 			cache_clear(rd); /* simple and exact: the next requests render again */
-		slot = cache_slot(rd, path);
+		slot = cache_slot(rd, key);
 		e->next = *slot;
 		*slot = e;
 		rd->cache_bytes += e->file->size;
