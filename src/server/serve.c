@@ -33,7 +33,7 @@ struct server {
 	struct http_server *http;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
-	struct event *ev_journal; /* writes the journal's batch every second */
+	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
 	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
 	unsigned journal_ticks;
 };
