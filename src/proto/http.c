@@ -48,6 +48,7 @@ struct http_server {
 	struct http_config cfg;
 	struct evhttp *http;
 	struct addr local;
+	bool wildcard; /* bound to 0.0.0.0 or ::: each connection tells its own address */
 };
 
 static const char *method_name(enum evhttp_cmd_type cmd)
@@ -273,8 +274,8 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 		.local = (struct sockaddr *)&srv->local.ss,
 		.prefix = srv->cfg.prefix,
 	};
-	/* the address this connection reached, for {{server_url}} */
-	if (conn) {
+	/* the address this connection reached, for {{server_url}}: asked only of a wildcard */
+	if (conn && srv->wildcard) {
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
 
 		if (bev &&
@@ -357,6 +358,11 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 		snprintf(err, errsz, "http: getsockname: %s", strerror(errno));
 		goto fail;
 	}
+	srv->wildcard = srv->local.ss.ss_family == AF_INET
+				? ((struct sockaddr_in *)&srv->local.ss)->sin_addr.s_addr ==
+					  htonl(INADDR_ANY)
+				: memcmp(&((struct sockaddr_in6 *)&srv->local.ss)->sin6_addr,
+					 &in6addr_any, sizeof(struct in6_addr)) == 0;
 	log_info(TAG, "listening on %s",
 		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
 	*ret = srv;
