@@ -188,6 +188,32 @@ class Server:
         return log
 
 
+# The example site's rendered file of each vendor, and the device it belongs to.
+VENDOR_FILES = [
+    ("00:22:ee:01:02:03", "algom0022EE010203.conf"),
+    ("00:22:ee:01:02:03", "algom0022EE010203-i.conf"),
+    ("00:22:ee:01:83:01", "algom0022EE018301.conf"),
+    ("00:22:ee:01:80:36", "algom0022EE018036.conf"),
+    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.boot"),
+    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.cfg"),
+    ("00:21:f2:01:1b:19", "fv0021F2011B19.conf"),
+    ("00:90:8f:01:02:03", "audiocodes/400HD.cfg"),
+    ("00:80:f0:01:02:03", "panasonic/initial.cfg"),
+    ("00:80:f0:01:02:03", "panasonic/0080F0010203.cfg"),
+]
+
+
+def example_site(tmp_path):
+    """A copy of examples/site made ready by scripts/example-setup (assets, inventory)."""
+    import shutil
+    root = Path(tmp_path) / "site"
+    shutil.copytree(REPO / "examples" / "site", root,
+                    ignore=shutil.ignore_patterns("autoprov.db*"))
+    setup = run([REPO / "scripts" / "example-setup", BIN, root])
+    assert setup.returncode == 0, setup.stderr.decode()
+    return root
+
+
 def parse_port_file(text):
     ports = {}
     for line in text.splitlines():

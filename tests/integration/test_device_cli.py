@@ -5,7 +5,6 @@ writers at once, and the journal printed back."""
 
 import json
 import sqlite3
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -8,16 +8,14 @@ import email.utils
 import http.client
 import os
 import re
-import shutil
 import socket
 import time
 
 import pytest
 
-from harness import (BIN, REPO, Server, Site, curl_get, md5, parse_port_file, pattern_bytes,
-                     run, tail)
+from harness import (BIN, VENDOR_FILES, Server, Site, curl_get, example_site, md5,
+                     parse_port_file, pattern_bytes, run, tail)
 
-EXAMPLE = REPO / "examples" / "site"
 UA = "Algo-8188/5.4f 0022EE010203"
 HANG_GUARD = 15.0  # seconds; only ever a bound on a hang, never a speed assertion
 
@@ -711,27 +709,12 @@ def test_client_closing_mid_transfer(srv):
 
 # --- the example site: rendered files ---------------------------------------------------
 
-VENDOR_FILES = [
-    ("00:22:ee:01:02:03", "algom0022EE010203.conf"),
-    ("00:22:ee:01:02:03", "algom0022EE010203-i.conf"),
-    ("00:22:ee:01:83:01", "algom0022EE018301.conf"),
-    ("00:22:ee:01:80:36", "algom0022EE018036.conf"),
-    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.boot"),
-    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.cfg"),
-    ("00:21:f2:01:1b:19", "fv0021F2011B19.conf"),
-    ("00:90:8f:01:02:03", "audiocodes/400HD.cfg"),
-    ("00:80:f0:01:02:03", "panasonic/initial.cfg"),
-    ("00:80:f0:01:02:03", "panasonic/0080F0010203.cfg"),
-]
 
 
 @pytest.fixture
 def example(tmp_path, start_http):
     """A copy of examples/site made ready by scripts/example-setup, and its server."""
-    root = tmp_path / "site"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("autoprov.db*"))
-    setup = run([REPO / "scripts" / "example-setup", BIN, root])
-    assert setup.returncode == 0, setup.stderr.decode()
+    root = example_site(tmp_path)
     return root, start_http(Site(root))
 
 

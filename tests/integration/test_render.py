@@ -3,15 +3,12 @@
 while the server runs, versions, encryption, .md5 companions, and the journal."""
 
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from harness import BIN, REPO, Site, curl_get, md5, run
-
-EXAMPLE = REPO / "examples" / "site"
+from harness import BIN, VENDOR_FILES, Site, curl_get, example_site, md5, run
 
 
 def cli(*args, check=True, **kw):
@@ -24,10 +21,7 @@ def cli(*args, check=True, **kw):
 @pytest.fixture
 def example(tmp_path, start_server):
     """A copy of examples/site made ready by scripts/example-setup, and its server."""
-    root = tmp_path / "site"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("autoprov.db*"))
-    setup = run([REPO / "scripts" / "example-setup", BIN, root])
-    assert setup.returncode == 0, setup.stderr.decode()
+    root = example_site(tmp_path)
     server = start_server(Site(root))
     return root, server
 
@@ -41,18 +35,6 @@ def render(root, server, mac, name):
     return cli("render", "--site", root, "--server", f"127.0.0.1:{server.port}", mac, name).stdout
 
 
-VENDOR_FILES = [
-    ("00:22:ee:01:02:03", "algom0022EE010203.conf"),
-    ("00:22:ee:01:02:03", "algom0022EE010203-i.conf"),
-    ("00:22:ee:01:83:01", "algom0022EE018301.conf"),
-    ("00:22:ee:01:80:36", "algom0022EE018036.conf"),
-    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.boot"),
-    ("00:22:ee:0a:0b:0c", "0022ee0a0b0c.cfg"),
-    ("00:21:f2:01:1b:19", "fv0021F2011B19.conf"),
-    ("00:90:8f:01:02:03", "audiocodes/400HD.cfg"),
-    ("00:80:f0:01:02:03", "panasonic/initial.cfg"),
-    ("00:80:f0:01:02:03", "panasonic/0080F0010203.cfg"),
-]
 
 
 @pytest.mark.parametrize("mac,name", VENDOR_FILES, ids=[n for _, n in VENDOR_FILES])

@@ -2,7 +2,6 @@
 """`autoprov serve` as an administrator runs it: --help, --check, the port file,
 signals, and how configuration reaches the running server."""
 
-import os
 import re
 import signal
 import socket

@@ -7,7 +7,7 @@ import pytest
 
 from harness import SHARED_FILES, md5, pattern_bytes
 import tftp_raw
-from tftp_raw import ACK, DATA, ERROR, OACK, TftpError, ack, error, rrq
+from tftp_raw import DATA, ERROR, OACK, ack, error, rrq
 
 
 # --- plain RFC 1350 -----------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_window_is_resent_after_timeout(fast_site, start_server):
     fast_site.write("w.bin", data)
     server = start_server(fast_site)
     with server.client() as client:
-        oack = client.request("w.bin", options=[("windowsize", 4)])
+        assert client.request("w.bin", options=[("windowsize", 4)]).op == OACK
         client.send(ack(0))
         assert [client.recv()[0].block for _ in range(4)] == [1, 2, 3, 4]
         again = client.recv()[0]  # no ACK: the window starts over
