@@ -619,39 +619,12 @@ static const struct device *inventory_find(const struct inventory *inv, const ch
 
 /* ---- context ---- */
 
-/* Sets key in obj; "a.b.c" makes nested objects so that {{a.b.c}} finds it. */
-static int set_var(json_t *obj, const char *key, json_t *value)
-{
-	const char *dot = strchr(key, '.');
-
-	if (!dot || dot == key || dot[1] == '\0')
-		return json_object_set(obj, key, value);
-	{
-		char head[128];
-		size_t hl = (size_t)(dot - key);
-		json_t *child;
-
-		if (hl >= sizeof(head))
-			return json_object_set(obj, key, value);
-		memcpy(head, key, hl);
-		head[hl] = '\0';
-		child = json_object_get(obj, head);
-		if (!json_is_object(child)) {
-			child = json_object();
-			if (!child || json_object_set_new(obj, head, child) < 0)
-				return -1;
-		}
-		return set_var(child, dot + 1, value);
-	}
-}
-
+/* Each variable of vars over what ctx has (variable names hold no dots: store.h). */
 static int merge_vars(json_t *ctx, json_t *vars)
 {
-	const char *key;
-	json_t *value;
-
-	json_object_foreach(vars, key, value) if (set_var(ctx, key, value) < 0) return -ENOMEM;
-	return 0;
+	if (!vars)
+		return 0;
+	return json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
 }
 
 static int set_str(json_t *ctx, const char *key, const char *value)
