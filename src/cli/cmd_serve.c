@@ -20,6 +20,8 @@ static void serve_usage(FILE *out)
 		"                     'off' disables TFTP (overrides [tftp] listen)\n"
 		"  --http ADDR:PORT   HTTP listener, e.g. 0.0.0.0:80; port 0 picks one; 'off'\n"
 		"                     (overrides [http] listen; off by default)\n"
+		"  --https ADDR:PORT  HTTPS listener, e.g. 0.0.0.0:443 (overrides [https] listen;\n"
+		"                     off by default; certificate and key from [https])\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
@@ -29,7 +31,7 @@ static void serve_usage(FILE *out)
 		"  -h, --help         this text\n"
 		"\n"
 		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
-		"Documentation: docs/configuration.md, docs/routes.md, docs/inventory.md.\n");
+		"Documentation: docs/configuration.md, docs/http.md, docs/routes.md, docs/inventory.md.\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -41,6 +43,7 @@ int cmd_serve(int argc, char **argv)
 		OPT_PORT_FILE,
 		OPT_TFTP,
 		OPT_HTTP,
+		OPT_HTTPS,
 		OPT_CONFIG
 	};
 	static const struct option longopts[] = {
@@ -48,6 +51,7 @@ int cmd_serve(int argc, char **argv)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "tftp", required_argument, NULL, OPT_TFTP },
 		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "https", required_argument, NULL, OPT_HTTPS },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -66,6 +70,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_CONFIG: opts.config_path = optarg; break;
 		case OPT_TFTP: opts.tftp_listen = optarg; break;
 		case OPT_HTTP: opts.http_listen = optarg; break;
+		case OPT_HTTPS: opts.https_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;

@@ -1,95 +1,420 @@
 // SPDX-License-Identifier: MIT
 /*
- * HTTP/1.1 server on libevent's evhttp (request parsing, keep-alive and timeouts are
- * evhttp's). Each GET or HEAD goes through the site's resolver like a TFTP read request;
- * the body is the file's snapshot itself, referenced by the output buffer (no copy) and
- * released when it has been sent. Devices that poll get 304s: every response carries the
- * MD5 of its body as ETag, static files their mtime as Last-Modified.
+ * HTTP/1.1 and HTTPS server. Each connection is a non-blocking socket with a read event,
+ * a write event (added only while an answer does not fit in the socket) and one timer; a
+ * read parses every complete request in the buffer (pipelining), each is answered through
+ * the site's resolver, and the answers leave in one writev (or SSL_write per piece): the
+ * header lines from a small per-connection arena, the body the file's snapshot itself,
+ * referenced until sent. Limits: the head's size and the target's length, connections
+ * overall (accepting pauses) and per peer (503), a header timeout running from the
+ * connection or the previous answer (so a client sending one byte a second is closed), an
+ * idle keep-alive timeout, and a timeout on a stalled send.
  */
 #include "proto/http.h"
 #include "proto/http_parse.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "proto/useragent.h"
+#include "site/auth.h"
 #include "site/site.h"
 #include "store/store.h"
 
 #define TAG "http"
 
-#define NAME_LOG_MAX 512
-#define UA_MAX	     256
+#define NAME_LOG_MAX	512
+#define UA_MAX		256
+#define OUT_PIECES	32
+#define OUT_ARENA	4096
+#define HEAD_MAX	1536 /* one answer's status line, header fields and short text */
+#define PEER_BUCKETS	1024
+#define ACCEPT_BATCH	64
+#define LINGER_S	2
+#define ACCEPT_PAUSE_MS 100
 
 void http_config_default(struct http_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->enabled = false;
 	(void)addr_parse("0.0.0.0:80", &cfg->listen);
+	(void)addr_parse("0.0.0.0:443", &cfg->https_listen);
 	cfg->timeout_s = 30;
+	cfg->header_timeout_s = 10;
 	cfg->max_header_size = 8192;
+	cfg->max_uri_length = 2048;
+	cfg->max_connections = 10000;
+	cfg->max_connections_per_peer = 256;
+	cfg->auth = HTTP_LOGIN_OFF;
+	str_copy(cfg->realm, sizeof(cfg->realm), "autoprov");
+	/* MD5 first: clients that read only the first challenge (phones, Python) know MD5 */
+	cfg->digest[0] = HTTP_DIGEST_MD5;
+	cfg->digest[1] = HTTP_DIGEST_SHA256;
+	cfg->ndigest = 2;
+	cfg->nonce_lifetime_s = 300;
+	cfg->user_agent = HTTP_UA_RECORD;
+	tls_config_default(&cfg->tls);
+	cfg->cert_binding = HTTP_BIND_OFF;
 }
+
+int http_parse_login_mode(const char *value, enum http_login_mode *ret)
+{
+	static const char *const names[] = { "off", "basic", "digest", "any" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(value, names[i]) == 0) {
+			*ret = (enum http_login_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int http_parse_digest_algorithms(const char *value, struct http_config *cfg)
+{
+	static const enum http_digest_algorithm all[] = { HTTP_DIGEST_MD5, HTTP_DIGEST_MD5_SESS,
+							  HTTP_DIGEST_SHA256,
+							  HTTP_DIGEST_SHA256_SESS };
+	enum http_digest_algorithm got[4];
+	unsigned n = 0;
+
+	for (const char *p = value; *p;) {
+		size_t len;
+		bool found = false;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == 0)
+			break;
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && !found; i++) {
+			const char *name = http_digest_algorithm_name(all[i]);
+
+			if (strlen(name) == len && strncasecmp(p, name, len) == 0) {
+				for (unsigned j = 0; j < n; j++)
+					if (got[j] == all[i])
+						return -EINVAL;
+				if (n == 4)
+					return -EINVAL;
+				got[n++] = all[i];
+				found = true;
+			}
+		}
+		if (!found)
+			return -EINVAL;
+		p += len;
+	}
+	if (n == 0)
+		return -EINVAL;
+	memcpy(cfg->digest, got, sizeof(got[0]) * n);
+	cfg->ndigest = n;
+	return 0;
+}
+
+int http_parse_ua_policy(const char *value, enum http_ua_policy *ret)
+{
+	if (strcmp(value, "record") == 0)
+		*ret = HTTP_UA_RECORD;
+	else if (strcmp(value, "deny-mismatch") == 0)
+		*ret = HTTP_UA_DENY;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int http_parse_cert_binding(const char *value, enum http_cert_binding *ret)
+{
+	if (strcmp(value, "off") == 0)
+		*ret = HTTP_BIND_OFF;
+	else if (strcmp(value, "first-use") == 0)
+		*ret = HTTP_BIND_FIRST_USE;
+	else if (strcmp(value, "required") == 0)
+		*ret = HTTP_BIND_REQUIRED;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Connections from one address. */
+struct peer_count {
+	struct sockaddr_in6 addr; /* holds an IPv4 address too */
+	unsigned n;
+	struct peer_count *next;
+};
+
+struct http_conn;
 
 struct http_server {
 	struct event_base *base;
 	struct site *site;
 	struct http_config cfg;
-	struct evhttp *http;
+	SSL_CTX *tls;
+	const char *proto; /* "http" or "https" */
+	int fd;
+	struct event *accept_ev;
+	struct event *resume_ev; /* accepting again after running out of descriptors */
+	bool accept_paused;
 	struct addr local;
 	bool wildcard; /* bound to 0.0.0.0 or ::: each connection tells its own address */
+	struct http_conn *conns;
+	unsigned nconns;
+	struct peer_count *peers[PEER_BUCKETS];
+	struct http_nonces *nonces;
+	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
+	time_t date_second;
+	char date[40]; /* the Date header's value for date_second */
 };
 
-static const char *method_name(enum evhttp_cmd_type cmd)
+enum timer_kind { T_HEADER, T_IDLE, T_SEND, T_LINGER, T_HANDSHAKE, T_DELAY };
+
+struct out_piece {
+	const char *data;
+	size_t len;
+	struct site_file *file; /* released once sent, or NULL */
+};
+
+struct http_conn {
+	struct http_server *srv;
+	struct http_conn *prev, *next;
+	int fd;
+	SSL *ssl;
+	bool handshaking;
+	struct event *rev, *wev, *timer;
+	enum timer_kind timer_kind;
+	bool reading, writing; /* whether rev / wev are added */
+	struct sockaddr_storage peer, local;
+	char peer_text[ADDR_STRLEN];
+	char *in; /* the unparsed input, cap bytes; NULL while there is none */
+	size_t in_len, in_cap;
+	struct out_piece out[OUT_PIECES];
+	unsigned out_first, out_n;
+	size_t arena_used;
+	bool close_after;	/* close once everything queued is sent */
+	bool unread;		/* the peer sent what was not read (a body, garbage) */
+	bool delaying;		/* a failed login's answer waits for the timer */
+	bool nodelay;		/* TCP_NODELAY set (once the connection is kept alive) */
+	bool lingering;		/* sent everything, reading what the peer still sends until EOF */
+	struct tls_identity id; /* the verified client certificate, if any */
+	char arena[OUT_ARENA];	/* the answers' heads; last: not zeroed */
+};
+
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_process(struct http_conn *c);
+
+/* At most one line a second about limits being hit; true when this one may be logged. */
+static bool limit_log_ok(struct http_server *srv)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	}
-	return "?";
+	time_t now = time(NULL);
+
+	if (now == srv->limit_logged)
+		return false;
+	srv->limit_logged = now;
+	return true;
 }
 
-/* One request, as the log line and the journal entry see it. */
+/* ---- connections per peer ---- */
+
+static struct peer_count **peer_slot(struct http_server *srv, const struct sockaddr *sa)
+{
+	struct peer_count **p = &srv->peers[addr_hash(sa, false) % PEER_BUCKETS];
+
+	while (*p && !addr_same_host((struct sockaddr *)&(*p)->addr, sa))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Counts a connection from sa; false when sa already has the most it may have. */
+static bool peer_add(struct http_server *srv, const struct sockaddr *sa)
+{
+	struct peer_count **p = peer_slot(srv, sa);
+
+	if (!*p) {
+		*p = calloc(1, sizeof(**p));
+		if (!*p)
+			return false;
+		memcpy(&(*p)->addr, sa,
+		       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						 : sizeof(struct sockaddr_in));
+	}
+	if ((*p)->n >= srv->cfg.max_connections_per_peer) {
+		if ((*p)->n == 0) {
+			free(*p);
+			*p = NULL;
+		}
+		return false;
+	}
+	(*p)->n++;
+	return true;
+}
+
+static void peer_remove(struct http_server *srv, const struct sockaddr *sa)
+{
+	struct peer_count **p = peer_slot(srv, sa), *pc = *p;
+
+	if (pc && --pc->n == 0) {
+		*p = pc->next;
+		free(pc);
+	}
+}
+
+/* ---- events ---- */
+
+static void conn_want(struct http_conn *c, bool read, bool write)
+{
+	if (read != c->reading) {
+		if (read)
+			event_add(c->rev, NULL);
+		else
+			event_del(c->rev);
+		c->reading = read;
+	}
+	if (write != c->writing) {
+		if (write)
+			event_add(c->wev, NULL);
+		else
+			event_del(c->wev);
+		c->writing = write;
+	}
+}
+
+static void conn_timer(struct http_conn *c, enum timer_kind kind, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	c->timer_kind = kind;
+	event_add(c->timer, &tv);
+}
+
+/* ---- output ---- */
+
+static void out_release(struct http_conn *c)
+{
+	for (unsigned i = 0; i < c->out_n; i++) {
+		struct out_piece *p = &c->out[(c->out_first + i) % OUT_PIECES];
+
+		if (p->file)
+			site_file_unref(p->file);
+	}
+	c->out_first = c->out_n = 0;
+	c->arena_used = 0;
+}
+
+/* Whether another answer fits in the queue (pieces and arena). */
+static bool out_room(const struct http_conn *c)
+{
+	return c->out_n + 2 <= OUT_PIECES && c->arena_used + HEAD_MAX <= OUT_ARENA;
+}
+
+static void out_add(struct http_conn *c, const char *data, size_t len, struct site_file *file)
+{
+	struct out_piece *p = &c->out[(c->out_first + c->out_n) % OUT_PIECES];
+
+	p->data = data;
+	p->len = len;
+	p->file = file;
+	c->out_n++;
+}
+
+/* ---- answers ---- */
+
+/* One request, as the answer, the log line and the journal entry see it. */
 struct exchange {
-	struct http_server *srv;
-	struct evhttp_request *req;
-	const struct sockaddr *peer;
-	char peer_text[ADDR_STRLEN];
+	struct http_conn *c;
+	struct http_request *req;
 	char name[NAME_LOG_MAX]; /* the path as requested, escaped */
 	char ua[UA_MAX];	 /* the User-Agent, escaped */
 	struct site_request sreq;
+	char extra[512]; /* header fields for this answer, each ending in CRLF */
+	size_t extra_len;
+	const char *detail; /* for the log line */
 };
 
-static void record(struct exchange *x, int status, uint64_t bytes, const char *md5,
-		   const char *detail)
+static void add_header(struct exchange *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_header(struct exchange *x, const char *fmt, ...)
 {
-	const char *outcome = status < 300    ? "sent"
-			      : status == 304 ? "not modified"
+	va_list ap;
+	int n;
+
+	if (x->extra_len >= sizeof(x->extra))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(x->extra + x->extra_len, sizeof(x->extra) - x->extra_len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 2 >= sizeof(x->extra) - x->extra_len) {
+		x->extra[x->extra_len] = '\0'; /* too long: dropped */
+		return;
+	}
+	x->extra_len += (size_t)n;
+	memcpy(x->extra + x->extra_len, "\r\n", 3);
+	x->extra_len += 2;
+}
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 206: return "Partial Content";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static const char *http_date_now(struct http_server *srv)
+{
+	time_t now = time(NULL);
+
+	if (now != srv->date_second) {
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		srv->date_second = now;
+	}
+	return srv->date;
+}
+
+static void record(struct exchange *x, int status, uint64_t bytes, const char *md5)
+{
+	struct http_conn *c = x->c;
+	const char *outcome = status < 400    ? (status == 304 ? "not modified" : "sent")
 			      : status == 404 ? "not found"
-			      : status == 403 ? "denied"
-					      : "error";
+			      : status == 403 || status == 401 ? "denied"
+							       : "error";
+	const char *mac = x->sreq.mac[0] ? x->sreq.mac : c->id.mac[0] ? c->id.mac : NULL;
+	const char *method = x->req && x->req->method_name ? x->req->method_name : "-";
 	struct journal_entry e = {
-		.proto = "http",
-		.peer = x->peer_text,
-		.mac = x->sreq.mac[0] ? x->sreq.mac : NULL,
+		.proto = c->srv->proto,
+		.peer = c->peer_text,
+		.mac = mac,
 		.path = x->name,
 		.outcome = outcome,
 		.bytes = bytes,
@@ -98,272 +423,1011 @@ static void record(struct exchange *x, int status, uint64_t bytes, const char *m
 	};
 
 	clock_gettime(CLOCK_REALTIME, &e.time);
-	site_journal(x->srv->site, &e);
-	if (status == 403)
-		log_warnx(TAG, "%s \"%s %s\" %d, %llu bytes%s%s", x->peer_text,
-			  method_name(evhttp_request_get_command(x->req)), x->name, status,
-			  (unsigned long long)bytes, detail ? ": " : "", detail ? detail : "");
+	site_journal(c->srv->site, &e);
+	if (status == 403 || status == 401)
+		log_warnx(c->srv->proto, "%s \"%s %s\" %d, %llu bytes%s%s", c->peer_text, method,
+			  x->name, status, (unsigned long long)bytes, x->detail ? ": " : "",
+			  x->detail ? x->detail : "");
 	else
-		log_info(TAG, "%s \"%s %s\" %d, %llu bytes%s%s", x->peer_text,
-			 method_name(evhttp_request_get_command(x->req)), x->name, status,
-			 (unsigned long long)bytes, detail ? ": " : "", detail ? detail : "");
+		log_info(c->srv->proto, "%s \"%s %s\" %d, %llu bytes%s%s", c->peer_text, method,
+			 x->name, status, (unsigned long long)bytes, x->detail ? ": " : "",
+			 x->detail ? x->detail : "");
 }
 
-/* A short plain-text answer for an error. */
-static void reply_text(struct exchange *x, int status, const char *reason, const char *text)
+/*
+ * Queues an answer: status line, the common fields, x's extra fields, Content-Length
+ * (length), then body unless HEAD: len bytes of file, referenced, or a short text, copied.
+ */
+static void respond(struct exchange *x, int status, uint64_t length, const char *body, size_t len,
+		    struct site_file *file)
 {
-	struct evbuffer *body = evbuffer_new();
-	struct evkeyvalq *out = evhttp_request_get_output_headers(x->req);
+	struct http_conn *c = x->c;
+	char *head = c->arena + c->arena_used;
+	bool head_only = x->req && x->req->method == HTTP_HEAD;
+	int n;
 
-	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
-	if (body)
-		evbuffer_add_printf(body, "%s\n", text);
-	if (body && evhttp_request_get_command(x->req) == EVHTTP_REQ_HEAD) {
-		char n[24];
-
-		/* libevent 2.1 would send a HEAD's body: announce it, send nothing */
-		snprintf(n, sizeof(n), "%zu", evbuffer_get_length(body));
-		evhttp_add_header(out, "Content-Length", n);
-		evbuffer_free(body);
-		body = NULL;
+	if (x->req && !x->req->keep_alive)
+		c->close_after = true;
+	n = snprintf(head, HEAD_MAX,
+		     "HTTP/1.1 %d %s\r\nServer: autoprov\r\nDate: %s\r\nContent-Length: %llu\r\n"
+		     "%s%s\r\n",
+		     status, reason_phrase(status), http_date_now(c->srv),
+		     (unsigned long long)length, x->extra,
+		     c->close_after ? "Connection: close\r\n" : "");
+	if (n < 0 || n >= HEAD_MAX) {
+		/* the fields did not fit (a very long Location): answer without them */
+		n = snprintf(head, HEAD_MAX,
+			     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+			     "Connection: close\r\n\r\n");
+		c->close_after = true;
+		len = 0;
+		if (file)
+			site_file_unref(file);
+		file = NULL;
 	}
-	evhttp_send_reply(x->req, status, reason, body);
-	if (body)
-		evbuffer_free(body);
-	record(x, status, 0, NULL, NULL);
+	if (!head_only && !file && len > 0 && c->arena_used + (size_t)n + len <= OUT_ARENA) {
+		/* a short text: after the head, in the same piece */
+		memcpy(head + n, body, len);
+		n += (int)len;
+		len = 0;
+	}
+	c->arena_used += (size_t)n;
+	out_add(c, head, (size_t)n, NULL);
+	if (head_only || len == 0) {
+		if (file)
+			site_file_unref(file);
+		return;
+	}
+	out_add(c, body, len, file);
 }
 
-static void release_file(const void *data, size_t len, void *arg)
+/* A short plain-text answer (errors, redirects). */
+static void respond_text(struct exchange *x, int status, const char *text)
 {
-	site_file_unref(arg);
+	add_header(x, "Content-Type: text/plain; charset=utf-8");
+	respond(x, status, strlen(text), text, strlen(text), NULL);
+	record(x, status, 0, NULL);
 }
 
-static void http_date(time_t t, char *buf, size_t bufsz)
+/* An answer to a request that could not be parsed: then the connection closes. */
+static void respond_bad(struct http_conn *c, int status, const char *text, const char *detail)
 {
-	struct tm tm;
+	struct exchange x = { .c = c, .detail = detail };
 
-	gmtime_r(&t, &tm);
-	strftime(buf, bufsz, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	c->close_after = true;
+	c->unread = true;
+	str_copy(x.name, sizeof(x.name), "-");
+	respond_text(&x, status, text);
 }
 
 static void serve_file(struct exchange *x, struct site_file *f)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(x->req);
-	struct evkeyvalq *out = evhttp_request_get_output_headers(x->req);
-	const char *md5 = site_file_md5(f), *ims, *inm;
-	char etag[MD5_HEX_LEN + 3], date[64], cr[96];
+	struct http_request *req = x->req;
+	const char *md5 = site_file_md5(f);
+	char etag[MD5_HEX_LEN + 3];
 	bool has_mtime = f->mtime.tv_sec != 0;
 	uint64_t first = 0, last = f->size ? f->size - 1 : 0, len = f->size;
-	struct evbuffer *body;
 	int status = 200, r;
 
 	snprintf(etag, sizeof(etag), "\"%s\"", md5 ? md5 : "");
-	evhttp_add_header(out, "Content-Type", http_content_type(f->name));
 	if (md5)
-		evhttp_add_header(out, "ETag", etag);
+		add_header(x, "ETag: %s", etag);
 	if (has_mtime) {
-		http_date(f->mtime.tv_sec, date, sizeof(date));
-		evhttp_add_header(out, "Last-Modified", date);
-	}
-	evhttp_add_header(out, "Accept-Ranges", "bytes");
+		char date[64];
+		struct tm tm;
 
-	inm = evhttp_find_header(in, "If-None-Match");
-	ims = evhttp_find_header(in, "If-Modified-Since");
-	if ((inm && md5 && http_etag_matches(inm, etag)) || (!inm && ims && has_mtime)) {
+		gmtime_r(&f->mtime.tv_sec, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		add_header(x, "Last-Modified: %s", date);
+	}
+	if ((req->if_none_match && md5 && http_etag_matches(req->if_none_match, etag)) ||
+	    (!req->if_none_match && req->if_modified_since && has_mtime)) {
 		struct tm tm;
 
 		memset(&tm, 0, sizeof(tm));
-		if (inm || (strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm) &&
-			    timegm(&tm) >= f->mtime.tv_sec)) {
-			evhttp_send_reply(x->req, 304, "Not Modified", NULL);
-			record(x, 304, 0, NULL, NULL);
+		if (req->if_none_match ||
+		    (strptime(req->if_modified_since, "%a, %d %b %Y %H:%M:%S GMT", &tm) &&
+		     timegm(&tm) >= f->mtime.tv_sec)) {
+			/* a 304 has no Content-Length of its own: the field would describe the body
+			 */
+			struct http_conn *c = x->c;
+			int n;
+
+			if (!req->keep_alive)
+				c->close_after = true;
+			n = snprintf(c->arena + c->arena_used, HEAD_MAX,
+				     "HTTP/1.1 304 Not Modified\r\nServer: autoprov\r\nDate: %s\r\n"
+				     "%s%s\r\n",
+				     http_date_now(c->srv), x->extra,
+				     c->close_after ? "Connection: close\r\n" : "");
+			if (n > 0 && n < HEAD_MAX) {
+				out_add(c, c->arena + c->arena_used, (size_t)n, NULL);
+				c->arena_used += (size_t)n;
+			}
+			record(x, 304, 0, NULL);
 			site_file_unref(f);
 			return;
 		}
 	}
-
-	r = http_parse_range(evhttp_find_header(in, "Range"), f->size, &first, &last);
+	add_header(x, "Accept-Ranges: bytes");
+	r = http_parse_range(req->range, f->size, &first, &last);
 	if (r < 0) {
-		snprintf(cr, sizeof(cr), "bytes */%zu", f->size);
-		evhttp_add_header(out, "Content-Range", cr);
-		evhttp_remove_header(out, "Content-Type");
+		add_header(x, "Content-Range: bytes */%zu", f->size);
 		site_file_unref(f);
-		reply_text(x, 416, "Range Not Satisfiable", "range not satisfiable");
+		respond_text(x, 416, "range not satisfiable\n");
 		return;
 	}
 	if (r > 0) {
 		status = 206;
 		len = last - first + 1;
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%zu", (unsigned long long)first,
-			 (unsigned long long)last, f->size);
-		evhttp_add_header(out, "Content-Range", cr);
+		add_header(x, "Content-Range: bytes %llu-%llu/%zu", (unsigned long long)first,
+			   (unsigned long long)last, f->size);
 	}
-	snprintf(cr, sizeof(cr), "%llu", (unsigned long long)len);
-	evhttp_add_header(out, "Content-Length", cr); /* also for HEAD, which sends no body */
-	if (evhttp_request_get_command(x->req) == EVHTTP_REQ_HEAD) {
-		/* libevent 2.1 sends whatever body it is given, also for HEAD */
-		site_file_unref(f);
-		evhttp_send_reply(x->req, status, status == 206 ? "Partial Content" : "OK", NULL);
-		record(x, status, 0, NULL, NULL);
-		return;
-	}
-	body = evbuffer_new();
-	if (!body || (len > 0 && evbuffer_add_reference(body, f->data + first, (size_t)len,
-							release_file, f) < 0)) {
-		if (body)
-			evbuffer_free(body);
-		site_file_unref(f);
-		reply_text(x, 500, "Internal Server Error", "out of resources");
-		return;
-	}
-	/* an empty body holds no reference: the file is released now */
-	if (len == 0)
-		site_file_unref(f);
-	evhttp_send_reply(x->req, status, status == 206 ? "Partial Content" : "OK", body);
-	evbuffer_free(body);
-	record(x, status, len, status == 200 ? md5 : NULL, NULL);
+	add_header(x, "Content-Type: %s", http_content_type(f->name));
+	respond(x, status, len, (const char *)f->data + first, (size_t)len, f);
+	record(x, status, req->method == HTTP_HEAD ? 0 : len,
+	       status == 200 && req->method != HTTP_HEAD ? md5 : NULL);
 }
 
-/* The answer has been written: end the connection (CONNECT would otherwise stay open). */
-static void close_after_reply(struct evhttp_request *req, void *arg)
+static uint64_t now_ms(void)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(arg);
+	struct timespec ts;
 
-	if (bev)
-		shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void http_on_request(struct evhttp_request *req, void *arg)
+/*
+ * 401 with one challenge per Digest algorithm and Basic, as configured. A failed login
+ * (wrong password, unknown user) waits the site's growing delay first: the connection
+ * reads nothing more until the timer sends the answer.
+ */
+static void challenge(struct exchange *x, bool stale, bool failed, const char *detail)
 {
-	struct http_server *srv = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *target = evhttp_request_get_uri(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct exchange x = { .srv = srv, .req = req };
-	struct sockaddr_storage local;
-	socklen_t local_len = sizeof(local);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	char *origin = NULL;
-	const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
-	struct site_file *f = NULL;
-	size_t len = 0;
-	char *decoded;
+	struct http_conn *c = x->c;
+	struct http_server *srv = c->srv;
+	const struct http_config *cfg = &srv->cfg;
+	char value[512];
+
+	if (cfg->auth != HTTP_LOGIN_BASIC) {
+		for (unsigned i = 0; i < cfg->ndigest; i++) {
+			char nonce[HTTP_NONCE_LEN + 1];
+
+			if (http_nonce_make(srv->nonces, now_ms(), nonce, sizeof(nonce)) == 0 &&
+			    http_auth_challenge_digest(value, sizeof(value), cfg->realm,
+						       cfg->digest[i], nonce, "autoprov",
+						       stale) == 0)
+				add_header(x, "WWW-Authenticate: %s", value);
+		}
+	}
+	if (cfg->auth != HTTP_LOGIN_DIGEST &&
+	    http_auth_challenge_basic(value, sizeof(value), cfg->realm) == 0)
+		add_header(x, "WWW-Authenticate: %s", value);
+	x->detail = detail;
+	respond_text(x, 401, "authentication required\n");
+	if (failed) {
+		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		if (ms > 0) {
+			c->delaying = true;
+			c->timer_kind = T_DELAY;
+			event_add(c->timer, &tv);
+		}
+	}
+}
+
+/*
+ * Whether the request is authenticated (1, with *who the device or "" for a site user),
+ * or not (0: a 401 is queued). A verified client certificate naming a device is a login.
+ */
+static int check_login(struct exchange *x, char who[MAC_LEN + 1])
+{
+	struct http_conn *c = x->c;
+	struct http_server *srv = c->srv;
+	const struct http_request *req = x->req;
+	struct http_authorization a;
+	struct auth_principal p;
+	bool ok;
 	int r;
 
-	/*
-	 * An origin-form target ("/a/b?q") is the path up to '?' or '#'; evhttp would read
-	 * "//a/b" as the host "a" and the path "/b".
-	 */
-	if (target && target[0] == '/') {
-		origin = strndup(target, strcspn(target, "?#"));
-		if (origin)
-			path = origin;
+	if (c->id.mac[0]) {
+		memcpy(who, c->id.mac, MAC_LEN + 1);
+		return 1;
 	}
-	x.peer = conn ? evhttp_connection_get_addr(conn) : NULL;
-	if (x.peer)
-		addr_format(x.peer, x.peer_text, sizeof(x.peer_text));
+	if (!req->authorization) {
+		challenge(x, false, false, NULL);
+		return 0;
+	}
+	if (http_auth_parse(req->authorization, strlen(req->authorization), &a) < 0) {
+		challenge(x, false, true, "malformed Authorization");
+		return 0;
+	}
+	if ((a.scheme == HTTP_AUTH_BASIC && srv->cfg.auth == HTTP_LOGIN_DIGEST) ||
+	    (a.scheme == HTTP_AUTH_DIGEST && srv->cfg.auth == HTTP_LOGIN_BASIC)) {
+		challenge(x, false, false, "scheme not offered");
+		return 0;
+	}
+	if (a.scheme == HTTP_AUTH_DIGEST &&
+	    (strcmp(a.realm, srv->cfg.realm) != 0 || strcmp(a.uri, req->target) != 0)) {
+		challenge(x, false, true, "Digest realm or uri not this request's");
+		return 0;
+	}
+	r = site_auth_lookup(srv->site, a.username, &p);
+	if (a.scheme == HTTP_AUTH_BASIC)
+		ok = http_basic_verify(&a, a.username, r == 0 ? p.password : "");
 	else
-		snprintf(x.peer_text, sizeof(x.peer_text), "?");
-	log_escape(x.name, sizeof(x.name), path ? path : "", path ? strlen(path) : 0);
-	if (ua)
-		log_escape(x.ua, sizeof(x.ua), ua, strlen(ua));
+		ok = http_digest_verify(&a, req->method_name, r == 0 ? p.password : "");
+	if (r < 0 || !ok) {
+		char detail[HTTP_AUTH_USER_MAX + 48];
+
+		snprintf(detail, sizeof(detail), "%s for user '%s'",
+			 r < 0 ? "unknown user" : "wrong password", a.username);
+		log_escape(detail, sizeof(detail), detail, strlen(detail));
+		challenge(x, false, true, detail);
+		return 0;
+	}
+	if (a.scheme == HTTP_AUTH_DIGEST) {
+		r = http_nonce_check(srv->nonces, a.nonce, a.nc, now_ms(),
+				     srv->cfg.nonce_lifetime_s);
+		if (r < 0) {
+			/* the response proves the password: a new nonce is all the client needs */
+			challenge(x, true, false,
+				  r == -EALREADY ? "nonce count reused" : "stale nonce");
+			return 0;
+		}
+	}
+	site_auth_succeeded(srv->site, (struct sockaddr *)&c->peer);
+	memcpy(who, p.mac, MAC_LEN + 1);
+	return 1;
+}
+
+/* A variable of a device, else of its group, else of the site defaults; NULL if none. */
+static char *device_string_var(struct store *st, const struct device *d, const char *name)
+{
+	json_t *vars = NULL, *v = json_object_get(d->vars, name);
+	char *out = NULL;
+
+	if (!json_is_string(v) && d->group[0] && store_group_get(st, d->group, &vars) == 0) {
+		v = json_object_get(vars, name);
+		if (!json_is_string(v)) {
+			json_decref(vars);
+			vars = NULL;
+		}
+	}
+	if (!json_is_string(v) && store_defaults_get(st, &vars) == 0)
+		v = json_object_get(vars, name);
+	if (json_is_string(v))
+		out = strdup(json_string_value(v));
+	json_decref(vars);
+	return out;
+}
+
+/* Appends src to dst[*n..], {MAC} and {mac} replaced by the device's MAC. */
+static void expand_mac(char *dst, size_t dstsz, const char *src, const char *mac)
+{
+	size_t n = 0;
+
+	for (const char *p = src; *p && n + 1 < dstsz;) {
+		if (strncmp(p, "{mac}", 5) == 0 || strncmp(p, "{MAC}", 5) == 0) {
+			for (int i = 0; i < MAC_LEN && n + 1 < dstsz; i++)
+				dst[n++] = p[1] == 'M'
+						   ? (char)(mac[i] >= 'a' ? mac[i] - 32 : mac[i])
+						   : mac[i];
+			p += 5;
+		} else {
+			dst[n++] = *p++;
+		}
+	}
+	dst[n] = '\0';
+}
+
+/*
+ * The redirection service, GET <prefix>redirect/<MAC>: 302 to the device's provisioning
+ * URL: its variable prov_url (or its group's, or the site's), else [http] redirect_url,
+ * else this server's own URL with the prefix. {MAC} / {mac} in the URL become the MAC.
+ */
+static void redirect(struct exchange *x, const char *mac_text)
+{
+	struct http_conn *c = x->c;
+	struct http_server *srv = c->srv;
+	struct store *st = site_store(srv->site);
+	struct device *d = NULL;
+	char mac[MAC_LEN + 1], url[512], host[ADDR_STRLEN + 8], body[600];
+	char *var = NULL;
+
+	if (mac_parse(mac_text, mac, NULL) < 0 || store_device_get(st, mac, &d) < 0 ||
+	    !d->enabled) {
+		device_free(d);
+		respond_text(x, 404, "unknown device\n");
+		return;
+	}
+	memcpy(x->sreq.mac, mac, sizeof(mac));
+	var = device_string_var(st, d, HTTP_URL_VAR);
+	device_free(d);
+	if (var || srv->cfg.redirect_url[0]) {
+		expand_mac(url, sizeof(url), var ? var : srv->cfg.redirect_url, mac);
+	} else {
+		const char *h = x->req->host;
+
+		if (!h || !*h || strpbrk(h, " /\\\"<>"))
+			h = addr_format((struct sockaddr *)&c->local, host, sizeof(host));
+		snprintf(url, sizeof(url), "%s://%s/%s%s", srv->proto, h, srv->cfg.prefix,
+			 srv->cfg.prefix[0] ? "/" : "");
+	}
+	free(var);
+	if (strpbrk(url, "\r\n")) {
+		respond_text(x, 500, "bad redirect URL\n");
+		return;
+	}
+	add_header(x, "Location: %s", url);
+	add_header(x, "Content-Type: text/plain; charset=utf-8");
+	snprintf(body, sizeof(body), "%s\n", url);
+	respond(x, 302, strlen(body), body, strlen(body), NULL);
+	record(x, 302, 0, NULL);
+}
+
+/* The redirection service's MAC when name is <prefix>/redirect/<MAC>, else NULL. */
+static const char *redirect_mac(const struct http_server *srv, const char *path)
+{
+	size_t plen = strlen(srv->cfg.prefix);
+
+	while (*path == '/')
+		path++;
+	if (plen) {
+		if (strncmp(path, srv->cfg.prefix, plen) != 0 || path[plen] != '/')
+			return NULL;
+		path += plen + 1;
+	}
+	return strncmp(path, "redirect/", 9) == 0 ? path + 9 : NULL;
+}
+
+/*
+ * A certificate bound to devices (HTTP_BIND_*): the file's device must have it recorded
+ * (prov_cert_sha256), or record it now under first-use. 0, or -EACCES with *why set.
+ */
+static int check_binding(struct http_conn *c, const char *mac, const char **why)
+{
+	struct store *st = site_store(c->srv->site);
+	struct device *d = NULL;
+	json_t *fp;
+	int r = -EACCES;
+
+	if (c->srv->cfg.cert_binding == HTTP_BIND_OFF)
+		return 0;
+	if (store_device_get(st, mac, &d) < 0) {
+		*why = "no device row to bind the certificate to";
+		return -EACCES;
+	}
+	fp = json_object_get(d->vars, HTTP_CERT_VAR);
+	if (json_is_string(fp)) {
+		if (strcasecmp(json_string_value(fp), c->id.fingerprint) == 0)
+			r = 0;
+		else
+			*why = "the certificate is not the one bound to the device";
+	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE) {
+		char err[256];
+
+		json_object_set_new(d->vars, HTTP_CERT_VAR, json_string(c->id.fingerprint));
+		if (store_device_put(st, d, true, err, sizeof(err)) == 0) {
+			log_info(c->srv->proto, "%s: certificate %s bound to device %s (first use)",
+				 c->peer_text, c->id.fingerprint, mac);
+			r = 0;
+		} else {
+			log_warnx(c->srv->proto, "cannot bind a certificate to %s: %s", mac, err);
+			*why = "the certificate could not be recorded";
+		}
+	} else {
+		*why = "no certificate bound to the device";
+	}
+	device_free(d);
+	return r;
+}
+
+static void handle_request(struct http_conn *c, struct http_request *req)
+{
+	struct http_server *srv = c->srv;
+	struct exchange x = { .c = c, .req = req };
+	struct site_file *f = NULL;
+	char path[4096], who[MAC_LEN + 1] = "", ua_mac[MAC_LEN + 1] = "";
+	const char *vendor = NULL, *mac_text, *why = NULL;
+	size_t len = 0;
+	int r;
+
+	log_escape(x.name, sizeof(x.name), req->target, strcspn(req->target, "?#"));
+	if (req->user_agent) {
+		log_escape(x.ua, sizeof(x.ua), req->user_agent, strlen(req->user_agent));
+		(void)ua_device(req->user_agent, strlen(req->user_agent), ua_mac, &vendor);
+	}
 	x.sreq = (struct site_request){
-		.proto = "http",
-		.peer = x.peer,
-		.local = (struct sockaddr *)&srv->local.ss,
+		.proto = srv->proto,
+		.peer = (struct sockaddr *)&c->peer,
+		.local = (struct sockaddr *)&c->local,
 		.prefix = srv->cfg.prefix,
 	};
-	/* the address this connection reached, for {{server_url}}: asked only of a wildcard */
-	if (conn && srv->wildcard) {
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
-
-		if (bev &&
-		    getsockname(bufferevent_getfd(bev), (struct sockaddr *)&local, &local_len) == 0)
-			x.sreq.local = (struct sockaddr *)&local;
+	if (req->has_body) {
+		/* the body is not read: nothing after it can be trusted */
+		c->close_after = true;
+		c->unread = true;
 	}
-
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		/* after an answer to CONNECT libevent would wait for a tunnel: close instead */
-		if (cmd == EVHTTP_REQ_CONNECT && conn)
-			evhttp_request_set_on_complete_cb(req, close_after_reply, conn);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		reply_text(&x, 405, "Method Not Allowed", "only GET and HEAD");
-		free(origin);
+	if (req->method == HTTP_OTHER) {
+		add_header(&x, "Allow: GET, HEAD");
+		respond_text(&x, 405, "only GET and HEAD\n");
 		return;
 	}
-	decoded = path ? evhttp_uridecode(path, 0, &len) : NULL;
-	free(origin);
-	if (!decoded) {
-		reply_text(&x, 400, "Bad Request", "bad request");
+	if (http_target_path(req->target, req->target_len, path, sizeof(path), &len) < 0) {
+		respond_text(&x, 400, "bad request\n");
 		return;
 	}
-	r = site_resolve(srv->site, decoded, len, &x.sreq, &f);
-	free(decoded);
+	/* a NUL in the path ends it here; the resolver refuses it below */
+	mac_text = redirect_mac(srv, path);
+	if (mac_text) {
+		redirect(&x, mac_text);
+		return;
+	}
+	if (srv->cfg.auth != HTTP_LOGIN_OFF) {
+		if (!check_login(&x, who))
+			return;
+	} else if (c->id.mac[0]) {
+		memcpy(who, c->id.mac, sizeof(who));
+	}
+	r = site_resolve(srv->site, path, len, &x.sreq, &f);
+	if (r == 0 && x.sreq.mac[0]) {
+		/* a device's own file: only for that device, when the request says who it is */
+		if (who[0] && strcmp(who, x.sreq.mac) != 0)
+			why = c->id.mac[0] ? "the certificate is another device's"
+					   : "the login is another device's";
+		else if (c->id.has_cert)
+			(void)check_binding(c, x.sreq.mac, &why);
+		if (!why && srv->cfg.user_agent == HTTP_UA_DENY && ua_mac[0] &&
+		    strcmp(ua_mac, x.sreq.mac) != 0)
+			why = "the User-Agent names another device";
+		if (why) {
+			site_file_unref(f);
+			x.detail = why;
+			respond_text(&x, 403, "forbidden\n");
+			return;
+		}
+	}
+	if (!x.sreq.mac[0] && ua_mac[0])
+		memcpy(x.sreq.mac, ua_mac, sizeof(ua_mac)); /* for the journal: who asked */
 	switch (r) {
 	case 0: serve_file(&x, f); return;
 	case -ENOENT:
-	case -EIO: reply_text(&x, 404, "Not Found", "not found"); return;
-	case -EACCES: reply_text(&x, 403, "Forbidden", "access violation"); return;
-	default: reply_text(&x, 500, "Internal Server Error", "cannot read the file"); return;
+	case -EIO: respond_text(&x, 404, "not found\n"); return;
+	case -EACCES: respond_text(&x, 403, "access violation\n"); return;
+	default: respond_text(&x, 500, "cannot read the file\n"); return;
 	}
 }
 
-static void apply_config(struct http_server *srv)
+/* Parses and answers every complete request in the input while answers fit the queue. */
+static void conn_process(struct http_conn *c)
 {
-	evhttp_set_timeout(srv->http, (int)srv->cfg.timeout_s);
-	evhttp_set_max_headers_size(srv->http, srv->cfg.max_header_size);
-	evhttp_set_max_body_size(srv->http, 4096);
-	/* every method reaches the callback, which answers 405 to all but GET and HEAD */
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
-						      EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+	struct http_server *srv = c->srv;
+	size_t off = 0;
+
+	while (!c->close_after && off < c->in_len && out_room(c)) {
+		struct http_request req;
+		int r = http_parse_request(c->in + off, c->in_len - off, srv->cfg.max_header_size,
+					   srv->cfg.max_uri_length, &req);
+
+		if (r == 0)
+			break;
+		if (r < 0) {
+			int status = r == -EMSGSIZE	     ? 431
+				     : r == -ENAMETOOLONG    ? 414
+				     : r == -EPROTONOSUPPORT ? 505
+							     : 400;
+
+			respond_bad(c, status, status == 400 ? "bad request\n" : "refused\n",
+				    r == -EMSGSIZE	    ? "request head over max_header_size"
+				    : r == -ENAMETOOLONG    ? "request target over max_uri_length"
+				    : r == -EPROTONOSUPPORT ? "not HTTP/1.x"
+							    : "malformed request");
+			off = c->in_len;
+			break;
+		}
+		off += (size_t)r;
+		handle_request(c, &req);
+		if (c->delaying)
+			break; /* the next requests wait for the delayed answer */
+		/* a new request's header time starts now */
+		conn_timer(c, T_HEADER, srv->cfg.header_timeout_s);
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	if (c->in_len == 0 && c->in) {
+		free(c->in);
+		c->in = NULL;
+	}
 }
 
-int http_server_new(struct event_base *base, struct site *site, const struct http_config *cfg,
-		    struct http_server **ret, char *err, size_t errsz)
+/* Reads what the socket has. 1 read something, 0 nothing more for now, -1 closed/failed. */
+static int conn_read(struct http_conn *c)
 {
-	struct http_server *srv = calloc(1, sizeof(*srv));
-	struct evhttp_bound_socket *bound;
-	char la[ADDR_STRLEN], host[ADDR_STRLEN];
+	ssize_t n;
+
+	if (!c->in) {
+		c->in_cap = (size_t)c->srv->cfg.max_header_size * 2;
+		c->in = malloc(c->in_cap);
+		if (!c->in)
+			return -1;
+	}
+	if (c->in_len == c->in_cap)
+		return 0;
+	if (c->ssl) {
+		int r;
+
+		ERR_clear_error();
+		r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
+		if (r > 0) {
+			c->in_len += (size_t)r;
+			return 1;
+		}
+		switch (SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ: return 0;
+		case SSL_ERROR_WANT_WRITE: return 0; /* a key update: the next write event helps */
+		default: return -1;
+		}
+	}
+	n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+	if (n > 0) {
+		c->in_len += (size_t)n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1;
+}
+
+static void conn_after_flush(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->out_n > 0) {
+		conn_want(c, false, true);
+		conn_timer(c, T_SEND, srv->cfg.timeout_s);
+		return;
+	}
+	c->arena_used = 0;
+	if (c->close_after) {
+		/* what the peer still sends would make the close a reset that loses the answer */
+		if (c->ssl)
+			(void)SSL_shutdown(c->ssl);
+		if (c->in_len == 0 && !c->unread) {
+			conn_close(c);
+			return;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->lingering = true;
+		c->in_len = 0;
+		conn_want(c, true, false);
+		conn_timer(c, T_LINGER, LINGER_S);
+		return;
+	}
+	if (c->in_len > 0) {
+		/* answers were held back by a full queue: go on with the requests waiting */
+		conn_process(c);
+		if (c->out_n > 0) {
+			conn_flush(c);
+			return;
+		}
+	}
+	if (!c->nodelay) {
+		int one = 1;
+
+		/* kept alive: the next answer's last segment must not wait for an ACK */
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->nodelay = true;
+	}
+	conn_want(c, true, false);
+	if (c->in_len == 0)
+		conn_timer(c, T_IDLE, srv->cfg.timeout_s);
+}
+
+/* Writes as much of the queue as the socket takes, then waits for whatever is next. */
+static void conn_flush(struct http_conn *c)
+{
+	if (c->delaying) {
+		conn_want(c, false, false); /* the timer sends it */
+		return;
+	}
+	while (c->out_n > 0) {
+		struct iovec iov[OUT_PIECES];
+		unsigned n = 0;
+		ssize_t w;
+
+		if (c->ssl) {
+			struct out_piece *p = &c->out[c->out_first];
+			int r;
+
+			ERR_clear_error();
+			r = SSL_write(c->ssl, p->data,
+				      (int)(p->len > INT32_MAX ? INT32_MAX : p->len));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break;
+				conn_close(c);
+				return;
+			}
+			w = r;
+		} else {
+			for (; n < c->out_n; n++) {
+				struct out_piece *p = &c->out[(c->out_first + n) % OUT_PIECES];
+
+				iov[n].iov_base = (void *)p->data;
+				iov[n].iov_len = p->len;
+			}
+			w = writev(c->fd, iov, (int)n);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				conn_close(c);
+				return;
+			}
+		}
+		while (w > 0 && c->out_n > 0) {
+			struct out_piece *p = &c->out[c->out_first];
+
+			if ((size_t)w < p->len) {
+				p->data += w;
+				p->len -= (size_t)w;
+				break;
+			}
+			w -= (ssize_t)p->len;
+			if (p->file)
+				site_file_unref(p->file);
+			c->out_first = (c->out_first + 1) % OUT_PIECES;
+			c->out_n--;
+		}
+	}
+	if (c->out_n == 0)
+		c->out_first = 0;
+	conn_after_flush(c);
+}
+
+static void conn_identify(struct http_conn *c)
+{
+	tls_peer_identity(c->ssl, c->srv->cfg.tls.mac_from, &c->id);
+}
+
+/* TLS handshake steps; then the connection reads requests. */
+static void conn_handshake(struct http_conn *c)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_accept(c->ssl);
+	if (r == 1) {
+		c->handshaking = false;
+		conn_identify(c);
+		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s);
+		conn_want(c, true, false);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		conn_want(c, true, false);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		conn_want(c, false, true);
+		return;
+	}
+	{
+		unsigned long err = ERR_peek_error();
+		char why[160];
+
+		if (err)
+			ERR_error_string_n(err, why, sizeof(why));
+		else
+			str_copy(why, sizeof(why),
+				 e == SSL_ERROR_SYSCALL ? "connection closed" : "?");
+		log_info(c->srv->proto, "%s: TLS handshake failed: %s", c->peer_text, why);
+	}
+	conn_close(c);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
 	int r;
 
-	if (!srv)
-		return -ENOMEM;
-	srv->base = base;
-	srv->site = site;
-	srv->cfg = *cfg;
-	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
-	srv->http = evhttp_new(base);
-	if (!srv->http) {
-		r = -ENOMEM;
-		snprintf(err, errsz, "http: cannot create the server");
-		goto fail;
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
 	}
-	apply_config(srv);
-	evhttp_set_gencb(srv->http, http_on_request, srv);
-	addr_format_host((const struct sockaddr *)&cfg->listen.ss, host, sizeof(host));
-	bound = evhttp_bind_socket_with_handle(srv->http, host,
-					       addr_port((const struct sockaddr *)&cfg->listen.ss));
-	if (!bound) {
-		r = -EADDRNOTAVAIL;
-		snprintf(err, errsz, "http: cannot listen on %s: %s", la, strerror(errno));
-		goto fail;
+	if (c->lingering) {
+		char sink[4096];
+		ssize_t n;
+
+		while ((n = recv(c->fd, sink, sizeof(sink), 0)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
 	}
+	if (c->timer_kind == T_IDLE)
+		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s); /* a new request begins */
+	do {
+		r = conn_read(c);
+	} while (r > 0 && c->in_len < c->in_cap && c->ssl && SSL_pending(c->ssl) > 0);
+	if (r < 0 && c->in_len == 0) {
+		conn_close(c);
+		return;
+	}
+	if (r < 0)
+		c->close_after = true; /* the peer closed its half: answer what came, then close */
+	conn_process(c);
+	if (c->out_n > 0) {
+		conn_flush(c);
+		return;
+	}
+	if (c->close_after) {
+		conn_after_flush(c);
+		return;
+	}
+	if (c->in_len == c->in_cap) {
+		conn_close(c); /* cannot happen: a full buffer holds a head over max_header_size */
+		return;
+	}
+	conn_want(c, true, false);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	if (c->handshaking) {
+		conn_handshake(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http_server *srv = c->srv;
+
+	switch (c->timer_kind) {
+	case T_HEADER:
+		if (c->in_len > 0 && !c->close_after) {
+			c->in_len = 0;
+			respond_bad(c, 408, "request timeout\n",
+				    "no complete request within header_timeout");
+			conn_flush(c);
+			return;
+		}
+		break;
+	case T_HANDSHAKE:
+		if (limit_log_ok(srv))
+			log_info(srv->proto, "%s: TLS handshake not done within %u s", c->peer_text,
+				 srv->cfg.header_timeout_s);
+		break;
+	case T_SEND:
+		if (limit_log_ok(srv))
+			log_info(srv->proto, "%s: the peer took nothing for %u s: closed",
+				 c->peer_text, srv->cfg.timeout_s);
+		break;
+	case T_DELAY:
+		c->delaying = false;
+		conn_flush(c);
+		return;
+	case T_IDLE:
+	case T_LINGER: break;
+	}
+	conn_close(c);
+}
+
+static void accept_resume(struct http_server *srv)
+{
+	if (srv->accept_paused) {
+		srv->accept_paused = false;
+		event_add(srv->accept_ev, NULL);
+	}
+}
+
+static void conn_close(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	out_release(c);
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->timer);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	close(c->fd);
+	free(c->in);
+	peer_remove(srv, (struct sockaddr *)&c->peer);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+	if (srv->nconns < srv->cfg.max_connections && !evtimer_pending(srv->resume_ev, NULL))
+		accept_resume(srv);
+}
+
+/* Over the per-peer limit: a short 503, then the socket is closed. */
+static void refuse_busy(struct http_server *srv, int fd, const char *peer)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 22\r\n"
+				   "Connection: close\r\nRetry-After: 5\r\n\r\n"
+				   "too many connections\r\n";
+
+	if (limit_log_ok(srv))
+		log_warnx(srv->proto, "%s: over max_connections_per_peer (%u): 503", peer,
+			  srv->cfg.max_connections_per_peer);
+	if (!srv->tls)
+		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void conn_new(struct http_server *srv, int fd, const struct sockaddr_storage *peer)
+{
+	/* everything but the output arena starts zeroed */
+	struct http_conn *c = malloc(sizeof(*c));
+	socklen_t len = sizeof(struct sockaddr_storage);
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	memset(c, 0, offsetof(struct http_conn, arena));
+	c->srv = srv;
+	c->fd = fd;
+	c->peer = *peer;
+	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
+	if (!peer_add(srv, (const struct sockaddr *)peer)) {
+		refuse_busy(srv, fd, c->peer_text);
+		free(c);
+		return;
+	}
+	/* the address this connection reached, for {{server_url}}: asked only of a wildcard */
+	if (!srv->wildcard || getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
+		memcpy(&c->local, &srv->local.ss, sizeof(c->local));
+	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+	c->timer = evtimer_new(srv->base, on_timer, c);
+	if (srv->tls) {
+		c->ssl = SSL_new(srv->tls);
+		if (c->ssl && SSL_set_fd(c->ssl, fd) == 1)
+			c->handshaking = true;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (!c->rev || !c->wev || !c->timer || (srv->tls && !c->handshaking)) {
+		conn_close(c);
+		return;
+	}
+	conn_timer(c, c->ssl ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
+	/*
+	 * The listener defers accepting until data came (TCP_DEFER_ACCEPT): read at once, and
+	 * a connection answered and closed in one go never enters the epoll set.
+	 */
+	on_readable(fd, EV_READ, c);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd;
+
+		if (srv->nconns >= srv->cfg.max_connections) {
+			if (limit_log_ok(srv))
+				log_warnx(
+					srv->proto,
+					"%u connections (max_connections): not accepting more for now",
+					srv->nconns);
+			event_del(srv->accept_ev);
+			srv->accept_paused = true;
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+				if (limit_log_ok(srv))
+					log_warn(srv->proto, "accept (pausing %d ms)",
+						 ACCEPT_PAUSE_MS);
+				event_del(srv->accept_ev);
+				srv->accept_paused = true;
+				evtimer_add(srv->resume_ev, &tv);
+			}
+			return;
+		}
+		conn_new(srv, fd, &peer);
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	accept_resume(arg);
+}
+
+static int listen_on(struct http_server *srv, const struct addr *a, char *err, size_t errsz)
+{
+	char la[ADDR_STRLEN];
+	int one = 1, defer = (int)srv->cfg.header_timeout_s;
+
+	addr_format((const struct sockaddr *)&a->ss, la, sizeof(la));
+	srv->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0 || setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(srv->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	    listen(srv->fd, 1024) < 0) {
+		int e = errno;
+
+		snprintf(err, errsz, "%s: cannot listen on %s: %s", srv->proto, la, strerror(e));
+		return -e;
+	}
+	(void)setsockopt(srv->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 	srv->local.len = sizeof(srv->local.ss);
-	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&srv->local.ss,
-			&srv->local.len) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "http: getsockname: %s", strerror(errno));
-		goto fail;
+	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &srv->local.len) < 0) {
+		int e = errno;
+
+		snprintf(err, errsz, "%s: getsockname: %s", srv->proto, strerror(e));
+		return -e;
 	}
 	srv->wildcard = srv->local.ss.ss_family == AF_INET
 				? ((struct sockaddr_in *)&srv->local.ss)->sin_addr.s_addr ==
 					  htonl(INADDR_ANY)
 				: memcmp(&((struct sockaddr_in6 *)&srv->local.ss)->sin6_addr,
 					 &in6addr_any, sizeof(struct in6_addr)) == 0;
-	log_info(TAG, "listening on %s",
+	return 0;
+}
+
+int http_server_new(struct event_base *base, struct site *site, const struct http_config *cfg,
+		    SSL_CTX *tls, struct http_server **ret, char *err, size_t errsz)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	char la[ADDR_STRLEN];
+	int r;
+
+	if (!srv)
+		return -ENOMEM;
+	srv->fd = -1;
+	srv->base = base;
+	srv->site = site;
+	srv->cfg = *cfg;
+	srv->proto = tls ? "https" : "http";
+	if (tls) {
+		SSL_CTX_up_ref(tls);
+		srv->tls = tls;
+	}
+	r = http_nonces_new(0, &srv->nonces);
+	if (r < 0) {
+		snprintf(err, errsz, "%s: cannot make the Digest nonce secret", srv->proto);
+		goto fail;
+	}
+	r = listen_on(srv, tls ? &cfg->https_listen : &cfg->listen, err, errsz);
+	if (r < 0)
+		goto fail;
+	srv->accept_ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_accept, srv);
+	srv->resume_ev = evtimer_new(base, on_resume, srv);
+	if (!srv->accept_ev || !srv->resume_ev || event_add(srv->accept_ev, NULL) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errsz, "%s: cannot create the listener's events", srv->proto);
+		goto fail;
+	}
+	log_info(srv->proto, "listening on %s",
 		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
 	*ret = srv;
 	return 0;
@@ -376,18 +1440,34 @@ void http_server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	if (srv->http)
-		evhttp_free(srv->http);
+	while (srv->conns)
+		conn_close(srv->conns);
+	if (srv->accept_ev)
+		event_free(srv->accept_ev);
+	if (srv->resume_ev)
+		event_free(srv->resume_ev);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	if (srv->tls)
+		SSL_CTX_free(srv->tls);
+	http_nonces_free(srv->nonces);
 	free(srv);
 }
 
-void http_server_set_config(struct http_server *srv, const struct http_config *cfg)
+void http_server_set_config(struct http_server *srv, const struct http_config *cfg, SSL_CTX *tls)
 {
-	struct addr listen = srv->cfg.listen;
+	struct addr listen = srv->cfg.listen, https_listen = srv->cfg.https_listen;
 
 	srv->cfg = *cfg;
 	srv->cfg.listen = listen;
-	apply_config(srv);
+	srv->cfg.https_listen = https_listen;
+	if (tls && srv->tls) {
+		SSL_CTX_up_ref(tls);
+		SSL_CTX_free(srv->tls);
+		srv->tls = tls;
+	}
+	if (srv->nconns < srv->cfg.max_connections)
+		accept_resume(srv);
 }
 
 uint16_t http_server_port(const struct http_server *srv)

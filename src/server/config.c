@@ -73,6 +73,55 @@ static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+/* Each line adds a user: the field is the whole auth_config. */
+static int parse_auth_user(void *field, const char *value, char *err, size_t errsz)
+{
+	return auth_config_add_user(field, value, err, errsz);
+}
+
+static int parse_https_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct http_config *http = field;
+
+	if (server_config_parse_listen(value, &http->https_enabled, &http->https_listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:443, [::]:443) or off",
+			 value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An enumerated value: parse() maps the name, names lists them for the error. */
+#define ENUM_PARSER(fn, type, parse, names)                                                        \
+	static int fn(void *field, const char *value, char *err, size_t errsz)                     \
+	{                                                                                          \
+		if (parse(value, (type *)field) < 0) {                                             \
+			snprintf(err, errsz, "'%s' is not one of: %s", value, names);              \
+			return -EINVAL;                                                            \
+		}                                                                                  \
+		return 0;                                                                          \
+	}
+
+ENUM_PARSER(parse_auth_mode, enum http_login_mode, http_parse_login_mode, "off basic digest any")
+ENUM_PARSER(parse_ua_policy, enum http_ua_policy, http_parse_ua_policy, "record deny-mismatch")
+ENUM_PARSER(parse_cert_binding, enum http_cert_binding, http_parse_cert_binding,
+	    "off first-use required")
+ENUM_PARSER(parse_client_certs, enum tls_client_certs, tls_parse_client_certs,
+	    "off optional required")
+ENUM_PARSER(parse_mac_from, enum tls_mac_from, tls_parse_mac_from, "any cn san")
+
+/* The field is the whole http_config. */
+static int parse_digest_algorithms(void *field, const char *value, char *err, size_t errsz)
+{
+	if (http_parse_digest_algorithms(value, field) < 0) {
+		snprintf(err, errsz,
+			 "'%s' is not a list of up to 4 of MD5 MD5-sess SHA-256 SHA-256-sess",
+			 value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
 #define HTTP(k) offsetof(struct server_config, http.k)
@@ -87,6 +136,11 @@ static const struct conf_key config_keys[] = {
 	{ "server", "md5_extensions", CONF_STRING, SITE(md5_extensions),
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
 	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
+	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },
+	{ "auth", "failure_delay", CONF_UINT, SITE(auth.failure_delay_ms), sizeof(unsigned), 0,
+	  600000, NULL },
+	{ "auth", "max_failure_delay", CONF_UINT, SITE(auth.max_failure_delay_ms), sizeof(unsigned),
+	  0, 600000, NULL },
 	{ "journal", "max_age_days", CONF_UINT,
 	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
@@ -97,6 +151,38 @@ static const struct conf_key config_keys[] = {
 	{ "http", "timeout", CONF_UINT, HTTP(timeout_s), sizeof(unsigned), 1, 3600, NULL },
 	{ "http", "max_header_size", CONF_UINT, HTTP(max_header_size), sizeof(unsigned), 1024,
 	  1048576, NULL },
+	{ "http", "header_timeout", CONF_UINT, HTTP(header_timeout_s), sizeof(unsigned), 1, 3600,
+	  NULL },
+	{ "http", "max_uri_length", CONF_UINT, HTTP(max_uri_length), sizeof(unsigned), 64, 65536,
+	  NULL },
+	{ "http", "max_connections", CONF_UINT, HTTP(max_connections), sizeof(unsigned), 1, 1000000,
+	  NULL },
+	{ "http", "max_connections_per_peer", CONF_UINT, HTTP(max_connections_per_peer),
+	  sizeof(unsigned), 1, 1000000, NULL },
+	{ "http", "auth", CONF_CUSTOM, HTTP(auth), 0, 0, 0, parse_auth_mode },
+	{ "http", "realm", CONF_STRING, HTTP(realm), sizeof(((struct http_config *)0)->realm), 0, 0,
+	  NULL },
+	{ "http", "digest_algorithms", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
+	  parse_digest_algorithms },
+	{ "http", "nonce_lifetime", CONF_UINT, HTTP(nonce_lifetime_s), sizeof(unsigned), 1, 86400,
+	  NULL },
+	{ "http", "user_agent", CONF_CUSTOM, HTTP(user_agent), 0, 0, 0, parse_ua_policy },
+	{ "http", "redirect_url", CONF_STRING, HTTP(redirect_url),
+	  sizeof(((struct http_config *)0)->redirect_url), 0, 0, NULL },
+	{ "https", "listen", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
+	  parse_https_listen },
+	{ "https", "certificate", CONF_STRING, HTTP(tls.certificate),
+	  sizeof(((struct tls_config *)0)->certificate), 0, 0, NULL },
+	{ "https", "key", CONF_STRING, HTTP(tls.key), sizeof(((struct tls_config *)0)->key), 0, 0,
+	  NULL },
+	{ "https", "client_certificates", CONF_CUSTOM, HTTP(tls.client_certs), 0, 0, 0,
+	  parse_client_certs },
+	{ "https", "client_ca", CONF_STRING, HTTP(tls.client_ca),
+	  sizeof(((struct tls_config *)0)->client_ca), 0, 0, NULL },
+	{ "https", "client_mac_from", CONF_CUSTOM, HTTP(tls.mac_from), 0, 0, 0, parse_mac_from },
+	{ "https", "client_binding", CONF_CUSTOM, HTTP(cert_binding), 0, 0, 0, parse_cert_binding },
+	{ "https", "session_timeout", CONF_UINT, HTTP(tls.session_timeout_s), sizeof(unsigned), 1,
+	  86400, NULL },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },

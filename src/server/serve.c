@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "crypto/tls.h"
 #include "proto/http.h"
 #include "proto/tftp.h"
 #include "server/config.h"
@@ -31,6 +33,7 @@ struct server {
 	struct site *site;
 	struct tftp_server *tftp;
 	struct http_server *http;
+	struct http_server *https;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
@@ -77,6 +80,13 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 		snprintf(err, errsz, "--http: '%s' is not ADDR:PORT or off", s->opts->http_listen);
 		return -EINVAL;
 	}
+	if (s->opts->https_listen &&
+	    server_config_parse_listen(s->opts->https_listen, &cfg->http.https_enabled,
+				       &cfg->http.https_listen) < 0) {
+		snprintf(err, errsz, "--https: '%s' is not ADDR:PORT or off",
+			 s->opts->https_listen);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -95,6 +105,8 @@ static int write_port_file(struct server *s)
 		fprintf(f, "tftp %u\n", tftp_server_port(s->tftp));
 	if (s->http)
 		fprintf(f, "http %u\n", http_server_port(s->http));
+	if (s->https)
+		fprintf(f, "https %u\n", http_server_port(s->https));
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int e = errno;
 
@@ -124,23 +136,36 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 	struct server_config cfg;
+	SSL_CTX *tls = NULL;
 	char err[512];
 
 	if (server_load_config(s, &cfg, err, sizeof(err)) < 0) {
 		log_warnx(NULL, "reload refused, keeping the running configuration: %s", err);
 		return;
 	}
+	if (s->https &&
+	    tls_server_ctx_new(&cfg.http.tls, s->opts->site_dir, &tls, err, sizeof(err)) < 0) {
+		log_warnx(NULL, "reload refused, keeping the running configuration: %s", err);
+		return;
+	}
 	if (cfg.tftp.enabled != s->cfg.tftp.enabled ||
 	    memcmp(&cfg.tftp.listen, &s->cfg.tftp.listen, sizeof(cfg.tftp.listen)) != 0 ||
 	    cfg.http.enabled != s->cfg.http.enabled ||
-	    memcmp(&cfg.http.listen, &s->cfg.http.listen, sizeof(cfg.http.listen)) != 0)
+	    memcmp(&cfg.http.listen, &s->cfg.http.listen, sizeof(cfg.http.listen)) != 0 ||
+	    cfg.http.https_enabled != s->cfg.http.https_enabled ||
+	    memcmp(&cfg.http.https_listen, &s->cfg.http.https_listen,
+		   sizeof(cfg.http.https_listen)) != 0)
 		log_warnx(NULL, "listener addresses change only at restart");
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
 	if (s->tftp)
 		tftp_server_set_config(s->tftp, &cfg.tftp);
 	if (s->http)
-		http_server_set_config(s->http, &cfg.http);
+		http_server_set_config(s->http, &cfg.http, NULL);
+	if (s->https)
+		http_server_set_config(s->https, &cfg.http, tls);
+	if (tls)
+		SSL_CTX_free(tls);
 	log_info(NULL, "configuration re-read, file cache cleared");
 }
 
@@ -215,6 +240,7 @@ static void server_done(struct server *s)
 	}
 	tftp_server_free(s->tftp);
 	http_server_free(s->http);
+	http_server_free(s->https);
 	if (s->ev_term)
 		event_free(s->ev_term);
 	if (s->ev_int)
@@ -225,6 +251,18 @@ static void server_done(struct server *s)
 	if (s->base)
 		event_base_free(s->base);
 	libevent_global_shutdown();
+}
+
+/* Every connection is a descriptor: take all the system allows this process. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn(NULL, "cannot raise the limit of open files");
+	}
 }
 
 int serve_main(const struct serve_options *opts)
@@ -251,6 +289,17 @@ int serve_main(const struct serve_options *opts)
 		return 1;
 	}
 	if (opts->check) {
+		if (s.cfg.http.https_enabled) {
+			SSL_CTX *tls;
+
+			if (tls_server_ctx_new(&s.cfg.http.tls, opts->site_dir, &tls, err,
+					       sizeof(err)) < 0) {
+				startup_error(opts, "%s", err);
+				site_free(s.site);
+				return 1;
+			}
+			SSL_CTX_free(tls);
+		}
 		site_free(s.site);
 		if (s.config_optional && access(s.config_path, F_OK) < 0)
 			printf("%s: not present, defaults apply; configuration OK\n",
@@ -265,6 +314,7 @@ int serve_main(const struct serve_options *opts)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	ecfg = event_config_new();
 	if (ecfg) {
 		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
@@ -283,13 +333,27 @@ int serve_main(const struct serve_options *opts)
 		}
 	}
 	if (s.cfg.http.enabled) {
-		r = http_server_new(s.base, s.site, &s.cfg.http, &s.http, err, sizeof(err));
+		r = http_server_new(s.base, s.site, &s.cfg.http, NULL, &s.http, err, sizeof(err));
 		if (r < 0) {
 			startup_error(opts, "%s", err);
 			goto out;
 		}
 	}
-	if (!s.tftp && !s.http)
+	if (s.cfg.http.https_enabled) {
+		SSL_CTX *tls;
+
+		r = tls_server_ctx_new(&s.cfg.http.tls, opts->site_dir, &tls, err, sizeof(err));
+		if (r == 0) {
+			r = http_server_new(s.base, s.site, &s.cfg.http, tls, &s.https, err,
+					    sizeof(err));
+			SSL_CTX_free(tls);
+		}
+		if (r < 0) {
+			startup_error(opts, "%s", err);
+			goto out;
+		}
+	}
+	if (!s.tftp && !s.http && !s.https)
 		log_warnx(NULL, "no listener enabled: nothing will be served");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);

@@ -9,10 +9,11 @@
 
 struct serve_options {
 	const char *site_dir;
-	const char *config_path; /* NULL: DIR/autoprov.conf, optional */
-	const char *tftp_listen; /* NULL: from the configuration */
-	const char *http_listen; /* NULL: from the configuration */
-	const char *port_file;	 /* NULL: none */
+	const char *config_path;  /* NULL: DIR/autoprov.conf, optional */
+	const char *tftp_listen;  /* NULL: from the configuration */
+	const char *http_listen;  /* NULL: from the configuration */
+	const char *https_listen; /* NULL: from the configuration */
+	const char *port_file;	  /* NULL: none */
 	bool check;
 	enum log_level log_level;
 	bool syslog;

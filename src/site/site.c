@@ -19,6 +19,7 @@
 #include "core/str.h"
 #include "site/filecache.h"
 #include "site/render.h"
+#include "site/site_internal.h"
 #include "store/store.h"
 
 #define JOURNAL_BATCH_MAX 65536
@@ -39,6 +40,7 @@ struct site {
 	struct journal_slot *journal;
 	size_t njournal, journal_cap;
 	uint64_t journal_dropped;
+	struct auth_failure auth_failures[AUTH_FAILURE_SLOTS];
 };
 
 void site_options_default(struct site_options *opts)
@@ -49,6 +51,7 @@ void site_options_default(struct site_options *opts)
 	opts->max_name_length = 255;
 	str_copy(opts->md5_extensions, sizeof(opts->md5_extensions),
 		 "conf cfg xml boot txt zip sfw fw bin img rom db tar gz");
+	auth_config_default(&opts->auth);
 }
 
 int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
@@ -219,6 +222,16 @@ int site_journal_flush(struct site *site)
 int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows)
 {
 	return store_journal_prune(site->store, max_age, max_rows);
+}
+
+const struct site_options *site_options(const struct site *site)
+{
+	return &site->opts;
+}
+
+struct auth_failure *site_auth_failures(struct site *site)
+{
+	return site->auth_failures;
 }
 
 struct store *site_store(struct site *site)

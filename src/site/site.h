@@ -18,6 +18,7 @@
 
 #include "core/mac.h"
 #include "core/md5.h"
+#include "site/auth.h"
 
 struct site_options {
 	uint64_t cache_size;	  /* bytes of unreferenced files kept */
@@ -25,6 +26,7 @@ struct site_options {
 	unsigned max_name_length; /* longer requested names are refused */
 	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
 	bool escape_html;	  /* templates: {{x}} HTML-escaped as the Mustache spec says */
+	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer harness for the HTTP header values autoprov reads itself: a Range header a
- * peer sends must give either the whole file, "unsatisfiable", or a range inside it; and
- * If-None-Match lists must never crash the matcher.
+ * libFuzzer harness for what the HTTP server parses itself: a request head must parse to
+ * a length inside the input, "incomplete", or an error, with every field it points to
+ * inside the buffer; target paths decode into their buffer; a Range header must give
+ * either the whole file, "unsatisfiable", or a range inside it; If-None-Match lists must
+ * never crash the matcher.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,8 +23,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t file_size, first = 0, last = 0;
 	int r;
 
+	struct http_request req;
+	char path[256];
+	size_t plen;
+
 	if (size < 2)
 		return 0;
+	h = malloc(size);
+	CHECK(h);
+	memcpy(h, data, size);
+	r = http_parse_request(h, size, 1024 + data[0] * 16, 64 + data[1] * 8, &req);
+	CHECK(r == 0 || r == -EMSGSIZE || r == -ENAMETOOLONG || r == -EPROTONOSUPPORT ||
+	      r == -EINVAL || (r > 0 && (size_t)r <= size));
+	if (r > 0) {
+		CHECK(req.target >= h && req.target + req.target_len < h + size);
+		CHECK(strlen(req.target) == req.target_len);
+		if (req.user_agent)
+			CHECK(req.user_agent >= h && req.user_agent < h + r);
+		if (http_target_path(req.target, req.target_len, path, sizeof(path), &plen) == 0)
+			CHECK(plen < sizeof(path));
+	}
+	free(h);
 	file_size = (uint64_t)data[0] << (data[1] & 31);
 	h = malloc(size - 1);
 	CHECK(h);

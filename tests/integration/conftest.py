@@ -57,3 +57,20 @@ def server(shared_server):
     shared_server.assert_alive()
     yield shared_server
     shared_server.assert_alive()
+
+
+@pytest.fixture
+def start_http(tmp_path):
+    """start_http(site, args=("--http", "127.0.0.1:0"), tftp="127.0.0.1:0") -> Server."""
+    servers = []
+
+    def start(site, args=("--http", "127.0.0.1:0"), tftp="127.0.0.1:0", expect_http=True):
+        server = Server(site, tmp_path / f"http-server{len(servers)}", args=args, tftp=tftp)
+        servers.append(server)
+        if expect_http:
+            assert server.http_port, f"port file has no http line: {server.port_file_text!r}"
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -9,10 +9,12 @@ deadline; a clean stop is exit status 0 and no sanitizer report.
 """
 
 import hashlib
+import http.client
 import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import textwrap
 import time
@@ -93,6 +95,7 @@ class Server:
         self.cmd = cmd
         self.port = None
         self.host = tftp.rsplit(":", 1)[0].strip("[]") if tftp else "127.0.0.1"
+        self.tftp_wanted = tftp is not None and tftp != "off"
         self.stopped = False
         self._err = open(self.stderr_path, "wb")
         self._out = open(self.stdout_path, "wb")
@@ -114,10 +117,13 @@ class Server:
                 )
             if self.port_file.exists():
                 text = self.port_file.read_text()
-                ports = parse_port_file(text)
-                assert "tftp" in ports, f"port file has no tftp line: {text!r}"
-                self.port = ports["tftp"]
+                self.ports = parse_port_file(text)
                 self.port_file_text = text
+                self.port = self.ports.get("tftp")
+                self.http_port = self.ports.get("http")
+                self.https_port = self.ports.get("https")
+                if self.tftp_wanted:
+                    assert self.port, f"port file has no tftp line: {text!r}"
                 return
             time.sleep(0.005)
         self.proc.kill()
@@ -212,6 +218,44 @@ def example_site(tmp_path):
     setup = run([REPO / "scripts" / "example-setup", BIN, root])
     assert setup.returncode == 0, setup.stderr.decode()
     return root
+
+
+# --- HTTP clients -----------------------------------------------------------------------
+
+HANG_GUARD = 15.0  # seconds; only ever a bound on a hang, never a speed assertion
+
+
+class Response:
+    def __init__(self, resp, body):
+        self.status = resp.status
+        self.reason = resp.reason
+        self.headers = resp.headers  # case-insensitive
+        self.body = body
+        self.version = resp.version
+
+    def __repr__(self):
+        return f"<{self.status} {self.reason} {dict(self.headers)} {self.body[:80]!r}>"
+
+
+def request(port, path, method="GET", headers=None, body=None):
+    """One request on its own connection (http.client sends `path` exactly as given)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_GUARD)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return Response(resp, resp.read())
+    finally:
+        conn.close()
+
+
+def raw_request(port, payload):
+    """Send bytes as they are; parse the one response that comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD) as sock:
+        sock.sendall(payload)
+        resp = http.client.HTTPResponse(sock, method="GET")
+        resp.begin()
+        return Response(resp, resp.read())
+
 
 
 def parse_port_file(text):

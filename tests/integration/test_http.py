@@ -13,91 +13,16 @@ import time
 
 import pytest
 
-from harness import (BIN, VENDOR_FILES, Server, Site, curl_get, example_site, md5,
-                     parse_port_file, pattern_bytes, run, tail)
+from harness import (BIN, HANG_GUARD, VENDOR_FILES, Server, Site, curl_get, example_site,
+                     md5, pattern_bytes, raw_request, request, run, tail)
 
 UA = "Algo-8188/5.4f 0022EE010203"
-HANG_GUARD = 15.0  # seconds; only ever a bound on a hang, never a speed assertion
-
-
-class HttpServer(Server):
-    """The daemon with an HTTP listener; `http_port` is read from the port file."""
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + 20.0
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._close_files()
-                self.stopped = True
-                pytest.fail(f"server exited with status {self.proc.returncode} before writing "
-                            f"its port file\ncommand: {' '.join(self.cmd)}\nstderr:\n{self.log()}")
-            if self.port_file.exists():
-                text = self.port_file.read_text()
-                self.port_file_text = text
-                self.ports = parse_port_file(text)
-                self.port = self.ports.get("tftp")
-                self.http_port = self.ports.get("http")
-                return
-            time.sleep(0.005)
-        self.proc.kill()
-        self.proc.wait()
-        self.stopped = True
-        pytest.fail(f"no port file after 20 s\nstderr:\n{self.log()}")
-
-
-@pytest.fixture
-def start_http(tmp_path):
-    """start_http(site, args=("--http", "127.0.0.1:0"), tftp="127.0.0.1:0") -> HttpServer."""
-    servers = []
-
-    def start(site, args=("--http", "127.0.0.1:0"), tftp="127.0.0.1:0", expect_http=True):
-        server = HttpServer(site, tmp_path / f"http-server{len(servers)}", args=args, tftp=tftp)
-        servers.append(server)
-        if expect_http:
-            assert server.http_port, f"port file has no http line: {server.port_file_text!r}"
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 # --- clients ----------------------------------------------------------------------------
 
-class Response:
-    def __init__(self, resp, body):
-        self.status = resp.status
-        self.reason = resp.reason
-        self.headers = resp.headers  # case-insensitive
-        self.body = body
-        self.version = resp.version
-
-    def __repr__(self):
-        return f"<{self.status} {self.reason} {dict(self.headers)} {self.body[:80]!r}>"
-
-
-def request(port, path, method="GET", headers=None, body=None):
-    """One request on its own connection (http.client sends `path` exactly as given)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_GUARD)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return Response(resp, resp.read())
-    finally:
-        conn.close()
-
-
 def get(server, path, **kw):
     return request(server.http_port, path, **kw)
-
-
-def raw_request(port, payload):
-    """Send bytes as they are; parse the one response that comes back."""
-    with socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD) as sock:
-        sock.sendall(payload)
-        resp = http.client.HTTPResponse(sock, method="GET")
-        resp.begin()
-        return Response(resp, resp.read())
 
 
 def raw_get(port, target):
@@ -176,7 +101,7 @@ def static_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("http-static")
     site = Site(base / "site")
     fill(site)
-    server = HttpServer(site, base / "server", args=("--http", "127.0.0.1:0"))
+    server = Server(site, base / "server", args=("--http", "127.0.0.1:0"))
     assert server.http_port, server.port_file_text
     yield server
     server.stop()
@@ -569,12 +494,18 @@ def test_stderr_log_line(srv):
 
 
 def test_stderr_log_escapes_what_peer_sent(srv):
-    raw_get(srv.http_port, b"/evil\x1b[31m.cfg")
-    raw_request(srv.http_port, b"GET /good.bin HTTP/1.1\r\nHost: x\r\n"
-                b"User-Agent: evil\x1b]0;x\x07\r\nConnection: close\r\n\r\n")
-    srv.wait_log(r'"GET /evil.*" 40[34]')
+    # control characters in the request line or a field are a malformed request (400)
+    assert raw_get(srv.http_port, b"/evil\x1b[31m.cfg").status == 400
+    evil_ua = raw_request(srv.http_port, b"GET /good.bin HTTP/1.1\r\nHost: x\r\n"
+                          b"User-Agent: evil\x1b]0;x\x07\r\nConnection: close\r\n\r\n")
+    assert evil_ua.status == 400
+    # what is allowed (bytes over 0x7f, a tab) is escaped in the log and the journal
+    raw_request(srv.http_port, b"GET /good.bin?\x9b31m HTTP/1.1\r\nHost: x\r\n"
+                b"User-Agent: evil\x9b]0;x\t\r\nConnection: close\r\n\r\n")
+    srv.wait_log(r'"- -" 400.*malformed request', count=2)
     srv.wait_log(r'"GET /good\.bin" 200')
     assert b"\x1b" not in srv.log_bytes() and b"\x07" not in srv.log_bytes()
+    assert b"\x9b" not in srv.log_bytes()
 
 
 # --- prefix ------------------------------------------------------------------------------
@@ -671,6 +602,7 @@ def short_timeout(site, start_http):
     site.conf("""
         [http]
         timeout = 1
+        header_timeout = 1
     """)
     return start_http(site)
 
