@@ -206,6 +206,7 @@ struct http_conn {
 	bool unread;		/* the peer sent what was not read (a body, garbage) */
 	bool delaying;		/* a failed login's answer waits for the timer */
 	bool nodelay;		/* TCP_NODELAY set (once the connection is kept alive) */
+	bool tls_failed;	/* a fatal TLS error: no close_notify may follow */
 	bool lingering;		/* sent everything, reading what the peer still sends until EOF */
 	struct tls_identity id; /* the verified client certificate, if any */
 	char arena[OUT_ARENA];	/* the answers' heads; last: not zeroed */
@@ -969,7 +970,8 @@ static int conn_read(struct http_conn *c)
 		switch (SSL_get_error(c->ssl, r)) {
 		case SSL_ERROR_WANT_READ: return 0;
 		case SSL_ERROR_WANT_WRITE: return 0; /* a key update: the next write event helps */
-		default: return -1;
+		case SSL_ERROR_ZERO_RETURN: return -1; /* close_notify: a clean end */
+		default: c->tls_failed = true; return -1;
 		}
 	}
 	n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
@@ -1051,6 +1053,7 @@ static void conn_flush(struct http_conn *c)
 
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 					break;
+				c->tls_failed = true;
 				conn_close(c);
 				return;
 			}
@@ -1240,8 +1243,16 @@ static void conn_close(struct http_conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->timer);
-	if (c->ssl)
+	if (c->ssl) {
+		/*
+		 * A session is kept in the server's cache for resumption by id only when the
+		 * connection ended with close_notify; sent once, without waiting for the peer's.
+		 */
+		if (!c->tls_failed && SSL_is_init_finished(c->ssl) &&
+		    !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN))
+			(void)SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
+	}
 	close(c->fd);
 	free(c->in);
 	peer_remove(srv, (struct sockaddr *)&c->peer);

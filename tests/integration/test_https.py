@@ -126,6 +126,17 @@ def test_session_resumption(tmp_path, start_http, pki, version):
     assert b"generic" in second.stdout
 
 
+def test_resumption_by_session_id_after_client_closes(tmp_path, start_http, pki):
+    """TLS 1.2 without tickets: the session is in the server's cache only if the
+    connection the client ended (close_notify, no Connection: close) ended cleanly."""
+    srv = start_https(start_http, tls_site(tmp_path, pki))
+    sess = tmp_path / "session.pem"
+    first = s_client(srv.https_port, "-tls1_2", "-no_ticket", "-sess_out", sess)
+    assert b"New, TLSv1.2" in first.stdout, first.stdout.decode()
+    second = s_client(srv.https_port, "-tls1_2", "-no_ticket", "-sess_in", sess)
+    assert b"Reused," in second.stdout, second.stdout.decode()
+
+
 def cert_site(tmp_path, pki, mode="required", binding="off"):
     return tls_site(tmp_path, pki, f"client_certificates = {mode}\nclient_ca = tls/devices-ca.pem\n"
                     f"client_binding = {binding}\n")
