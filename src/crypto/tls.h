@@ -5,13 +5,31 @@
  * certificates off / optional / required against a CA file), and the identity a verified
  * client certificate gives: its SHA-256 fingerprint and the device MAC it carries.
  *
- * Where a device certificate carries its MAC: vendors' factory certificates put it in the
- * subject CN (Polycom, Yealink: the bare MAC; Cisco: "SEP" + MAC) or in a SAN (RFC 9039's
- * "urn:dev:mac:<hex>" URI, or a DNS name). The rule: a field names a device when it holds
- * exactly one MAC token — 12 hex digits, or 6 hex pairs with one separator kind (':' or
- * '-') — bounded by characters that are neither hex digits nor separators, or the field's
- * ends ("SEP0004F2123456" works: 'P' is no hex digit). Two different MACs in one field
- * name nobody; an all-zero or group MAC is still taken as written (the CA vouches for it).
+ * Where vendors put the MAC in a phone's factory ("device") certificate, as their manuals
+ * and deployed mutual-TLS set-ups show: Poly/Polycom, Yealink, Snom (and newer Algo) write
+ * the bare MAC, 12 hex digits, as the subject CN (servers match it against the requested
+ * file name); Cisco enterprise phones go by "SEP" + MAC, the name reported in the CN of
+ * their manufacturer-installed certificates (not confirmed from a Cisco document); Cisco's
+ * multiplatform (3PCC) phones put the MAC in the subject's ST attribute instead (OU = model,
+ * L = serial, ST = MAC, per Cisco's provisioning guide), which is not read here: give such
+ * phones certificates of your own. RFC 9039 names a device in a SAN URI
+ * "urn:dev:mac:0004f2123456" (or a 16-digit EUI-64, which is not a MAC and is not taken);
+ * some CAs write the MAC in a DNS name or an e-mail address.
+ *
+ * The rule: a field names a device when it holds exactly one MAC token, in any case:
+ *   - 12 hex digits, or 6 pairs of hex digits with one separator throughout (':' or '-'),
+ *   - bounded by characters that are not hex digits, or the ends of the field, so
+ *     "SEP0004F2123456", "Polycom-0004f2123456", "yealink 00:15:65:12:34:56" and
+ *     "urn:dev:mac:0004f2123456" all name 0004f2123456,
+ *   - and not continued across a ':' or '-' by another group of hex digits that stands on
+ *     its own (bounded by non-alphanumerics): "00:04:f2:12:34:56:78" (7 pairs) and the
+ *     last group of a UUID name nobody, while the "AC" of "MAC:00:15:65:12:34:56" is part
+ *     of a word and does not count.
+ * Two different MACs in one field (or in the SAN's names together, or in two CN
+ * attributes) name nobody; the same MAC twice is fine. Only the CN attributes of the subject
+ * are read, and of the SAN its DNS names, URIs and e-mail addresses (not otherName, IP
+ * addresses or directory names). Dotted forms ("0004.f212.3456") are not taken. An all-zero
+ * or group MAC is taken as written: the CA vouches for it.
  */
 #ifndef AUTOPROV_CRYPTO_TLS_H
 #define AUTOPROV_CRYPTO_TLS_H
@@ -42,8 +60,19 @@ int tls_parse_client_certs(const char *value,
 int tls_parse_mac_from(const char *value, enum tls_mac_from *ret); /* any cn san */
 
 /*
- * A server context for cfg, relative paths taken below base_dir. 0, or a negative errno
- * with a one-line reason naming the file in err. The caller frees it with SSL_CTX_free.
+ * A server context for cfg, relative paths taken below base_dir (or the working directory
+ * when it is NULL or ""). 0 and *ret set, or a negative errno (-EINVAL, -ENAMETOOLONG,
+ * -ENOMEM) with a one-line reason naming the file in err, e.g.
+ *   "tls: /srv/site/tls/server.key: private key: No such file or directory",
+ *   "tls: /srv/site/tls/server.key: certificate and key do not match (certificate ...)".
+ * The OpenSSL error queue is left empty either way. The caller frees it with SSL_CTX_free.
+ *
+ * Session resumption needs a clean close: SSL_free on a connection that was not
+ * SSL_shutdown() (close_notify sent) drops its session from the server cache, so a TLS 1.2
+ * client resuming by session id then gets a full handshake (tickets are not affected).
+ * Sessions and ticket keys belong to the context: a new context (reload) starts afresh.
+ * With client certificates, a CA in client_ca is trusted as it is (partial chains are
+ * accepted), so a vendor's issuing CA may be listed without its root.
  */
 int tls_server_ctx_new(const struct tls_config *cfg, const char *base_dir, SSL_CTX **ret, char *err,
 		       size_t errsz);
@@ -55,9 +84,20 @@ struct tls_identity {
 	char subject[256];     /* one line, for logs */
 };
 
-/* The identity of the connection's verified peer certificate (all empty without one). */
+/*
+ * The identity of the connection's peer certificate, filled only when one was presented and
+ * verified (SSL_get_verify_result is X509_V_OK): all empty / false otherwise. Works on a
+ * resumed session too (the certificate comes with the session). The subject is
+ * X509_NAME_oneline's form ("/CN=..."), with anything outside printable ASCII escaped or
+ * replaced, so it can be logged as it is.
+ */
 void tls_peer_identity(SSL *ssl, enum tls_mac_from from, struct tls_identity *ret);
-/* The MAC a certificate carries by the rule above: true with mac filled. */
+/*
+ * The MAC a certificate carries by the rule above, looking in the CN (TLS_MAC_FROM_CN), the
+ * SAN (TLS_MAC_FROM_SAN), or the CN and, when it names no one device, the SAN
+ * (TLS_MAC_FROM_ANY). True with mac filled (canonical: 12 lower-case hex digits); false
+ * leaves mac unspecified. Exposed for the tests; servers use tls_peer_identity.
+ */
 bool tls_cert_mac(X509 *cert, enum tls_mac_from from, char mac[MAC_LEN + 1]);
 
 #endif

@@ -53,7 +53,7 @@ class Pki:
         self.other_ca_key, self.other_ca = _ca(self.dir, "other-ca")
         self.server_key = self.dir / "server.key"
         self.server = self.issue("server", "/CN=127.0.0.1",
-                                 san="DNS:localhost,IP:127.0.0.1", key=self.server_key,
+                                 san="DNS:localhost,IP:127.0.0.1,IP:::1", key=self.server_key,
                                  usage="serverAuth")
 
     def issue(self, name, subject, san=None, key=None, ca="ca", usage="clientAuth",
@@ -93,3 +93,32 @@ class Pki:
     def fingerprint(self, cert):
         out = openssl("x509", "-in", cert, "-noout", "-fingerprint", "-sha256").decode()
         return out.split("=", 1)[1].strip().replace(":", "").lower()
+
+
+def selfcheck(root):
+    """Builds a PKI in root and checks each certificate with `openssl verify`, as a test
+    would see it: `/usr/bin/python3 -c 'import pki; pki.selfcheck("/tmp/pki")'`."""
+    p = Pki(root)
+    good = p.device("dev-a", "00:22:EE:0A:00:01")
+    san = p.device("san-a", "0022ee0a0001", where="san")
+    nomac = p.device("nomac", None, where="none")
+    expired = p.device("expired-a", "0022ee0a0001", start="20200101000000Z",
+                       end="20210101000000Z")
+    foreign = p.device("foreign-a", "0022ee0a0001", ca="other-ca")
+
+    def verify(ca, cert):
+        r = subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(cert)],
+                           capture_output=True, timeout=60)
+        return r.returncode, (r.stdout + r.stderr).decode()
+
+    for cert in (p.server, good, san, nomac):
+        code, out = verify(p.ca, cert)
+        assert code == 0, out
+    code, out = verify(p.ca, expired)
+    assert code != 0 and "certificate has expired" in out, out
+    code, out = verify(p.ca, foreign)
+    assert code != 0 and "unable to get local issuer certificate" in out, out
+    code, out = verify(p.other_ca, foreign)
+    assert code == 0, out
+    assert len(p.fingerprint(good)) == 64
+    print("pki: all certificates check out in", p.dir)
