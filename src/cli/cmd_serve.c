@@ -22,6 +22,8 @@ static void serve_usage(FILE *out)
 		"                     (overrides [http] listen; off by default)\n"
 		"  --https ADDR:PORT  HTTPS listener, e.g. 0.0.0.0:443 (overrides [https] listen;\n"
 		"                     off by default; certificate and key from [https])\n"
+		"  --ftp ADDR:PORT    FTP listener (read-only), e.g. 0.0.0.0:21; port 0 picks one;\n"
+		"                     'off' (overrides [ftp] listen; off by default)\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
@@ -44,6 +46,7 @@ int cmd_serve(int argc, char **argv)
 		OPT_TFTP,
 		OPT_HTTP,
 		OPT_HTTPS,
+		OPT_FTP,
 		OPT_CONFIG
 	};
 	static const struct option longopts[] = {
@@ -52,6 +55,7 @@ int cmd_serve(int argc, char **argv)
 		{ "tftp", required_argument, NULL, OPT_TFTP },
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "https", required_argument, NULL, OPT_HTTPS },
+		{ "ftp", required_argument, NULL, OPT_FTP },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -71,6 +75,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_TFTP: opts.tftp_listen = optarg; break;
 		case OPT_HTTP: opts.http_listen = optarg; break;
 		case OPT_HTTPS: opts.https_listen = optarg; break;
+		case OPT_FTP: opts.ftp_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;

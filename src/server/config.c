@@ -2,6 +2,7 @@
 /* The configuration table of autoprov.conf (docs/configuration.md lists every key). */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ void server_config_default(struct server_config *cfg)
 	site_options_default(&cfg->site);
 	tftp_config_default(&cfg->tftp);
 	http_config_default(&cfg->http);
+	ftp_config_default(&cfg->ftp);
 	cfg->journal.max_age_days = 90;
 	cfg->journal.max_rows = 10000000;
 }
@@ -84,8 +86,7 @@ static int parse_https_listen(void *field, const char *value, char *err, size_t 
 	struct http_config *http = field;
 
 	if (server_config_parse_listen(value, &http->https_enabled, &http->https_listen) < 0) {
-		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:443, [::]:443) or off",
-			 value);
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:443, [::]:443) or off", value);
 		return -EINVAL;
 	}
 	return 0;
@@ -93,7 +94,7 @@ static int parse_https_listen(void *field, const char *value, char *err, size_t 
 
 /* An enumerated value: parse() maps the name, names lists them for the error. */
 #define ENUM_PARSER(fn, type, parse, names)                                                        \
-	static int fn(void *field, const char *value, char *err, size_t errsz)                     \
+	static int fn(void *field, const char *value, char *err, size_t errsz)                   \
 	{                                                                                          \
 		if (parse(value, (type *)field) < 0) {                                             \
 			snprintf(err, errsz, "'%s' is not one of: %s", value, names);              \
@@ -115,8 +116,51 @@ static int parse_digest_algorithms(void *field, const char *value, char *err, si
 {
 	if (http_parse_digest_algorithms(value, field) < 0) {
 		snprintf(err, errsz,
-			 "'%s' is not a list of up to 4 of MD5 MD5-sess SHA-256 SHA-256-sess",
-			 value);
+			 "'%s' is not a list of up to 4 of MD5 MD5-sess SHA-256 SHA-256-sess", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The field is the whole ftp_config: "off" clears enabled, an address sets it. */
+static int parse_ftp_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct ftp_config *ftp = field;
+
+	if (server_config_parse_listen(value, &ftp->enabled, &ftp->listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:21, [::]:21) or off", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ftp_passive_ports(void *field, const char *value, char *err, size_t errsz)
+{
+	struct ftp_config *ftp = field;
+
+	if (ftp_parse_passive_ports(value, &ftp->passive_min, &ftp->passive_max) < 0) {
+		snprintf(err, errsz, "'%s' is not a port range (50000-50100, 1024 up) or 0", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ftp_tls(void *field, const char *value, char *err, size_t errsz)
+{
+	if (ftp_parse_tls_mode(value, field) < 0) {
+		snprintf(err, errsz, "'%s' is not one of: off on required", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ftp_passive_address(void *field, const char *value, char *err, size_t errsz)
+{
+	struct ftp_config *ftp = field;
+
+	ftp->has_passive_address = value[0] != '\0';
+	if (ftp->has_passive_address && inet_pton(AF_INET, value, &ftp->passive_address) != 1) {
+		snprintf(err, errsz, "'%s' is not an IPv4 address", value);
 		return -EINVAL;
 	}
 	return 0;
@@ -125,6 +169,7 @@ static int parse_digest_algorithms(void *field, const char *value, char *err, si
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
 #define HTTP(k) offsetof(struct server_config, http.k)
+#define FTP(k)	offsetof(struct server_config, ftp.k)
 
 static const struct conf_key config_keys[] = {
 	{ "server", "cache_size", CONF_SIZE, SITE(cache_size), sizeof(uint64_t), 0, 1ull << 40,
@@ -139,8 +184,8 @@ static const struct conf_key config_keys[] = {
 	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },
 	{ "auth", "failure_delay", CONF_UINT, SITE(auth.failure_delay_ms), sizeof(unsigned), 0,
 	  600000, NULL },
-	{ "auth", "max_failure_delay", CONF_UINT, SITE(auth.max_failure_delay_ms), sizeof(unsigned),
-	  0, 600000, NULL },
+	{ "auth", "max_failure_delay", CONF_UINT, SITE(auth.max_failure_delay_ms),
+	  sizeof(unsigned), 0, 600000, NULL },
 	{ "journal", "max_age_days", CONF_UINT,
 	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
@@ -155,13 +200,13 @@ static const struct conf_key config_keys[] = {
 	  NULL },
 	{ "http", "max_uri_length", CONF_UINT, HTTP(max_uri_length), sizeof(unsigned), 64, 65536,
 	  NULL },
-	{ "http", "max_connections", CONF_UINT, HTTP(max_connections), sizeof(unsigned), 1, 1000000,
-	  NULL },
+	{ "http", "max_connections", CONF_UINT, HTTP(max_connections), sizeof(unsigned), 1,
+	  1000000, NULL },
 	{ "http", "max_connections_per_peer", CONF_UINT, HTTP(max_connections_per_peer),
 	  sizeof(unsigned), 1, 1000000, NULL },
 	{ "http", "auth", CONF_CUSTOM, HTTP(auth), 0, 0, 0, parse_auth_mode },
-	{ "http", "realm", CONF_STRING, HTTP(realm), sizeof(((struct http_config *)0)->realm), 0, 0,
-	  NULL },
+	{ "http", "realm", CONF_STRING, HTTP(realm), sizeof(((struct http_config *)0)->realm), 0,
+	  0, NULL },
 	{ "http", "digest_algorithms", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
 	  parse_digest_algorithms },
 	{ "http", "nonce_lifetime", CONF_UINT, HTTP(nonce_lifetime_s), sizeof(unsigned), 1, 86400,
@@ -183,6 +228,26 @@ static const struct conf_key config_keys[] = {
 	{ "https", "client_binding", CONF_CUSTOM, HTTP(cert_binding), 0, 0, 0, parse_cert_binding },
 	{ "https", "session_timeout", CONF_UINT, HTTP(tls.session_timeout_s), sizeof(unsigned), 1,
 	  86400, NULL },
+	{ "ftp", "listen", CONF_CUSTOM, offsetof(struct server_config, ftp), 0, 0, 0,
+	  parse_ftp_listen },
+	{ "ftp", "passive_ports", CONF_CUSTOM, offsetof(struct server_config, ftp), 0, 0, 0,
+	  parse_ftp_passive_ports },
+	{ "ftp", "passive_address", CONF_CUSTOM, offsetof(struct server_config, ftp), 0, 0, 0,
+	  parse_ftp_passive_address },
+	{ "ftp", "active", CONF_BOOL, FTP(active), sizeof(bool), 0, 0, NULL },
+	{ "ftp", "anonymous", CONF_BOOL, FTP(anonymous), sizeof(bool), 0, 0, NULL },
+	{ "ftp", "max_sessions", CONF_UINT, FTP(max_sessions), sizeof(unsigned), 1, 1000000, NULL },
+	{ "ftp", "max_sessions_per_peer", CONF_UINT, FTP(max_sessions_per_peer), sizeof(unsigned),
+	  1, 1000000, NULL },
+	{ "ftp", "max_command_length", CONF_UINT, FTP(max_command_length), sizeof(unsigned), 64,
+	  8192, NULL },
+	{ "ftp", "max_login_failures", CONF_UINT, FTP(max_login_failures), sizeof(unsigned), 1, 100,
+	  NULL },
+	{ "ftp", "login_timeout", CONF_UINT, FTP(login_timeout_s), sizeof(unsigned), 1, 3600,
+	  NULL },
+	{ "ftp", "idle_timeout", CONF_UINT, FTP(idle_timeout_s), sizeof(unsigned), 1, 86400, NULL },
+	{ "ftp", "data_timeout", CONF_UINT, FTP(data_timeout_s), sizeof(unsigned), 1, 3600, NULL },
+	{ "ftp", "tls", CONF_CUSTOM, FTP(tls), 0, 0, 0, parse_ftp_tls },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/ftp.h"
 #include "proto/http.h"
 #include "proto/tftp.h"
 #include "site/site.h"
@@ -19,6 +20,7 @@ struct server_config {
 	struct site_options site;
 	struct tftp_config tftp;
 	struct http_config http;
+	struct ftp_config ftp;
 	struct journal_config journal;
 };
 

@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "crypto/tls.h"
+#include "proto/ftp.h"
 #include "proto/http.h"
 #include "proto/tftp.h"
 #include "server/config.h"
@@ -34,6 +35,7 @@ struct server {
 	struct tftp_server *tftp;
 	struct http_server *http;
 	struct http_server *https;
+	struct ftp_server *ftp;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
@@ -87,7 +89,31 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 			 s->opts->https_listen);
 		return -EINVAL;
 	}
+	if (s->opts->ftp_listen &&
+	    server_config_parse_listen(s->opts->ftp_listen, &cfg->ftp.enabled, &cfg->ftp.listen) <
+		    0) {
+		snprintf(err, errsz, "--ftp: '%s' is not ADDR:PORT or off", s->opts->ftp_listen);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/*
+ * The TLS context of FTPS: [https]'s certificate and key, without asking for client
+ * certificates (FTP clients do not send them). 0 or -errno with the reason in err.
+ */
+static int ftp_tls_ctx(const struct server_config *cfg, const char *site_dir, SSL_CTX **ret,
+		       char *err, size_t errsz)
+{
+	struct tls_config tls = cfg->http.tls;
+	char why[400];
+	int r;
+
+	tls.client_certs = TLS_CLIENT_OFF;
+	r = tls_server_ctx_new(&tls, site_dir, ret, why, sizeof(why));
+	if (r < 0)
+		snprintf(err, errsz, "ftp: [ftp] tls: %s", why);
+	return r;
 }
 
 /* "tftp 41234" lines, written to FILE.tmp and renamed so readers never see half a file. */
@@ -107,6 +133,8 @@ static int write_port_file(struct server *s)
 		fprintf(f, "http %u\n", http_server_port(s->http));
 	if (s->https)
 		fprintf(f, "https %u\n", http_server_port(s->https));
+	if (s->ftp)
+		fprintf(f, "ftp %u\n", ftp_server_port(s->ftp));
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int e = errno;
 
@@ -156,6 +184,9 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	    memcmp(&cfg.http.https_listen, &s->cfg.http.https_listen,
 		   sizeof(cfg.http.https_listen)) != 0)
 		log_warnx(NULL, "listener addresses change only at restart");
+	if (cfg.ftp.enabled != s->cfg.ftp.enabled ||
+	    memcmp(&cfg.ftp.listen, &s->cfg.ftp.listen, sizeof(cfg.ftp.listen)) != 0)
+		log_warnx(NULL, "the FTP listener's address changes only at restart");
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
 	if (s->tftp)
@@ -164,6 +195,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		http_server_set_config(s->http, &cfg.http, NULL);
 	if (s->https)
 		http_server_set_config(s->https, &cfg.http, tls);
+	if (s->ftp) {
+		SSL_CTX *ftp_tls = NULL;
+
+		if (cfg.ftp.tls != FTP_TLS_OFF &&
+		    ftp_tls_ctx(&cfg, s->opts->site_dir, &ftp_tls, err, sizeof(err)) < 0)
+			log_warnx(NULL, "%s: FTPS keeps its certificate", err);
+		ftp_server_set_config(s->ftp, &cfg.ftp, ftp_tls);
+		if (ftp_tls)
+			SSL_CTX_free(ftp_tls);
+	}
 	if (tls)
 		SSL_CTX_free(tls);
 	log_info(NULL, "configuration re-read, file cache cleared");
@@ -241,6 +282,7 @@ static void server_done(struct server *s)
 	tftp_server_free(s->tftp);
 	http_server_free(s->http);
 	http_server_free(s->https);
+	ftp_server_free(s->ftp);
 	if (s->ev_term)
 		event_free(s->ev_term);
 	if (s->ev_int)
@@ -300,6 +342,16 @@ int serve_main(const struct serve_options *opts)
 			}
 			SSL_CTX_free(tls);
 		}
+		if (s.cfg.ftp.enabled && s.cfg.ftp.tls != FTP_TLS_OFF) {
+			SSL_CTX *tls;
+
+			if (ftp_tls_ctx(&s.cfg, opts->site_dir, &tls, err, sizeof(err)) < 0) {
+				startup_error(opts, "%s", err);
+				site_free(s.site);
+				return 1;
+			}
+			SSL_CTX_free(tls);
+		}
 		site_free(s.site);
 		if (s.config_optional && access(s.config_path, F_OK) < 0)
 			printf("%s: not present, defaults apply; configuration OK\n",
@@ -353,7 +405,23 @@ int serve_main(const struct serve_options *opts)
 			goto out;
 		}
 	}
-	if (!s.tftp && !s.http && !s.https)
+	if (s.cfg.ftp.enabled) {
+		SSL_CTX *ftp_tls = NULL;
+
+		r = s.cfg.ftp.tls != FTP_TLS_OFF
+			    ? ftp_tls_ctx(&s.cfg, opts->site_dir, &ftp_tls, err, sizeof(err))
+			    : 0;
+		if (r == 0)
+			r = ftp_server_new(s.base, s.site, opts->site_dir, &s.cfg.ftp, ftp_tls,
+					   &s.ftp, err, sizeof(err));
+		if (ftp_tls)
+			SSL_CTX_free(ftp_tls);
+		if (r < 0) {
+			startup_error(opts, "%s", err);
+			goto out;
+		}
+	}
+	if (!s.tftp && !s.http && !s.https && !s.ftp)
 		log_warnx(NULL, "no listener enabled: nothing will be served");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);

@@ -13,6 +13,7 @@ struct serve_options {
 	const char *tftp_listen;  /* NULL: from the configuration */
 	const char *http_listen;  /* NULL: from the configuration */
 	const char *https_listen; /* NULL: from the configuration */
+	const char *ftp_listen;	  /* NULL: from the configuration */
 	const char *port_file;	  /* NULL: none */
 	bool check;
 	enum log_level log_level;

@@ -114,4 +114,39 @@ const uint8_t *site_file_netascii(struct site_file *f, size_t *ret_size);
 /* MD5 of the bytes as stored, computed once. NULL on failure. */
 const char *site_file_md5(struct site_file *f);
 
+/* ---- directory listings (site/listing.c), for protocols that browse: FTP ---- */
+
+/* One entry of a listing. */
+struct site_dirent {
+	char *name; /* one path segment */
+	bool dir;
+	uint64_t size;
+	struct timespec mtime;
+};
+
+#define SITE_LIST_MAX 100000 /* entries of one listing; the rest are left out */
+
+/* DIR/files and DIR/templates of the site in dir, opened once for listings. */
+struct site_tree;
+int site_tree_open(const char *dir, struct site_tree **ret);
+void site_tree_free(struct site_tree *tree);
+
+/*
+ * What directory path (normalised, "" for the top) holds for a login: mac is a device's
+ * (canonical), or "" for a login that is not a device. The entries of files/PATH (opened
+ * beneath files/, symbolic links followed only while they stay there), then the names
+ * templates render there: routes without variables, and for a device the routes whose
+ * variables are its MAC (and {model}, {profile}, {group} from its row), bound to it; each
+ * is resolved with req (a copy; it gives the size) and left out unless it resolves and
+ * belongs to no device or to mac. Directories those names imply are listed too. Names no
+ * request could fetch (dot files, control characters, '\') are left out. Sorted, no
+ * duplicates (files/ wins). 0 with *ret (site_dirents_free), -ENOENT no such
+ * directory, -ENOTDIR a file, -ENOMEM.
+ */
+int site_list(struct site *site, struct site_tree *tree, const char *path, const char *mac,
+	      const struct site_request *req, struct site_dirent **ret, size_t *ret_n);
+void site_dirents_free(struct site_dirent *entries, size_t n);
+/* Whether path is a directory a listing for mac would show: 0, -ENOENT or -ENOTDIR. */
+int site_dir_check(struct site *site, struct site_tree *tree, const char *path, const char *mac);
+
 #endif

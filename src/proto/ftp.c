@@ -1,0 +1,2335 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Read-only FTP server (RFC 959, 2389, 2428, 3659 subset); docs/ftp.md says what a client
+ * sees.
+ *
+ * A session is one control connection: non-blocking socket, a line reader with a length
+ * limit (proto/ftp_parse.h), a bounded buffer of replies, and one timer (login, idle, the
+ * delay of a failed login, the last reply's grace). Its data connection is a passive
+ * listener on the configured port range, or (when allowed) a connection to the control
+ * peer's own address, with a timer of its own; a transfer sends a snapshot from the site's
+ * resolver (or a listing built in memory) with non-blocking send(), converting LF to CR LF
+ * on the way for TYPE A. Explicit FTPS (RFC 4217): after AUTH TLS the control connection,
+ * and after PROT P each data connection, go through OpenSSL (non-blocking, driven by the
+ * same events). Callbacks never free a session in the middle of their work: they mark it,
+ * and session_settle() at their end frees it or updates its events.
+ */
+#include "proto/ftp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "proto/ftp_parse.h"
+#include "site/site.h"
+#include "store/store.h"
+
+#define TAG "ftp"
+
+#define READ_BUF      4096
+#define OUT_MAX	      8192
+#define SEND_BUDGET   (4u << 20) /* bytes per write callback, then other sessions' turn */
+#define ASCII_BUF     65536
+#define ACCEPT_BATCH  64
+#define PATH_LOG_MAX  512
+#define CLOSE_GRACE_S 5
+#define PEER_BUCKETS  1024 /* a power of two */
+/* An over-long command line is skipped to its end; beyond this, the session is closed. */
+#define ABSURD_LINE 65536
+
+void ftp_config_default(struct ftp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->enabled = false;
+	(void)addr_parse("0.0.0.0:21", &cfg->listen);
+	cfg->max_sessions = 1000;
+	cfg->max_sessions_per_peer = 50;
+	cfg->max_command_length = 512;
+	cfg->max_login_failures = 3;
+	cfg->login_timeout_s = 30;
+	cfg->idle_timeout_s = 300;
+	cfg->data_timeout_s = 30;
+}
+
+int ftp_parse_tls_mode(const char *value, enum ftp_tls_mode *ret)
+{
+	if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+		*ret = FTP_TLS_OFF;
+	else if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+		*ret = FTP_TLS_ON;
+	else if (strcmp(value, "required") == 0)
+		*ret = FTP_TLS_REQUIRED;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int ftp_parse_passive_ports(const char *value, uint16_t *ret_min, uint16_t *ret_max)
+{
+	const char *dash = strchr(value, '-');
+	uint64_t lo, hi;
+
+	if (!dash) {
+		if (str_to_u64(value, 0, 65535, &lo) < 0)
+			return -EINVAL;
+		*ret_min = *ret_max = (uint16_t)lo;
+		return 0;
+	}
+	if (str_to_u64_n(value, (size_t)(dash - value), 1024, 65535, &lo) < 0 ||
+	    str_to_u64(dash + 1, 1024, 65535, &hi) < 0 || hi < lo)
+		return -EINVAL;
+	*ret_min = (uint16_t)lo;
+	*ret_max = (uint16_t)hi;
+	return 0;
+}
+
+enum session_state {
+	SESSION_USER,	 /* greeting sent: waiting for USER */
+	SESSION_PASS,	 /* USER taken: waiting for PASS */
+	SESSION_DELAYED, /* a login failed: input waits until the timer answers 530 */
+	SESSION_READY,	 /* logged in */
+	SESSION_CLOSING, /* the last reply is going out; closed once sent or at the timer */
+	_SESSION_STATE_MAX,
+};
+
+static const char *const session_state_names[_SESSION_STATE_MAX] = {
+	[SESSION_USER] = "user",   [SESSION_PASS] = "pass",	  [SESSION_DELAYED] = "delayed",
+	[SESSION_READY] = "ready", [SESSION_CLOSING] = "closing",
+};
+
+enum data_state {
+	DATA_NONE,	 /* nothing prepared: a transfer command gets 425 */
+	DATA_LISTENING,	 /* PASV / EPSV: listening for the client */
+	DATA_ACTIVE,	 /* PORT / EPRT: the address to connect to when a transfer starts */
+	DATA_CONNECTING, /* connecting to that address */
+	DATA_HANDSHAKE,	 /* connected; TLS being negotiated (PROT P) */
+	DATA_OPEN,	 /* connected, waiting for a transfer command (or for its turn) */
+	DATA_SENDING,	 /* a transfer is being sent */
+	_DATA_STATE_MAX,
+};
+
+static const char *const data_state_names[_DATA_STATE_MAX] = {
+	[DATA_NONE] = "none",		[DATA_LISTENING] = "listening",
+	[DATA_ACTIVE] = "active",	[DATA_CONNECTING] = "connecting",
+	[DATA_HANDSHAKE] = "handshake", [DATA_OPEN] = "open",
+	[DATA_SENDING] = "sending",
+};
+
+enum login_kind {
+	LOGIN_NONE,
+	LOGIN_USER,	 /* a site user: every file */
+	LOGIN_DEVICE,	 /* a device: generic files and its own */
+	LOGIN_ANONYMOUS, /* generic files only */
+};
+
+/* Sessions from one IP address, for the per-peer limit. */
+struct peer {
+	struct addr host;
+	uint32_t hash;
+	unsigned sessions;
+	struct peer *next;
+};
+
+/* What a transfer command (RETR, LIST, NLST, MLSD) sends, from its 150 to its 226. */
+struct transfer {
+	bool active;
+	const char *verb;
+	struct site_file *file; /* RETR: the snapshot */
+	uint8_t *owned;		/* a listing's text */
+	const uint8_t *data;
+	size_t size, off; /* what to send, and how far the source has been sent */
+	bool ascii;
+	struct ftp_ascii astate;
+	uint8_t *abuf; /* TYPE A: converted bytes waiting to be sent */
+	size_t alen, aoff;
+	uint64_t sent, rest;
+	char path[PATH_LOG_MAX]; /* "/name", escaped for the log */
+	char mac[MAC_LEN + 1];
+	struct timespec started;
+};
+
+struct session {
+	struct ftp_server *srv;
+	enum session_state state;
+	int fd;
+	struct event *ev_read, *ev_write, *ev_timer;
+	bool reading, writing;
+	struct addr peer, local;
+	char peer_str[ADDR_STRLEN];
+	struct peer *peer_entry;
+
+	uint8_t rbuf[READ_BUF];
+	size_t roff, rlen;
+	struct ftp_line_reader lines;
+	char *line;
+	bool held; /* the line in `lines` waits for the transfer to end */
+
+	char out[OUT_MAX];
+	size_t outlen, outoff;
+
+	char user[AUTH_NAME_MAX + 1];
+	bool user_bad; /* too long or not printable: the login will fail */
+	enum login_kind login;
+	char mac[MAC_LEN + 1]; /* a device login's */
+	unsigned failures;
+	unsigned delay_ms;
+
+	char cwd[PATH_MAX]; /* normalised, "" for the top */
+	bool ascii;
+	bool epsv_all;
+	uint64_t rest;
+
+	enum data_state dstate;
+	int dfd;
+	struct event *ev_data, *ev_data_timer;
+	struct addr active_to;
+	struct transfer xfer;
+
+	SSL *ssl;		/* the control connection after AUTH TLS */
+	bool handshake;		/* its TLS handshake is in progress */
+	bool hs_read, hs_write; /* what the handshake waits for */
+	bool prot_private;	/* PROT P: data connections in TLS too */
+	SSL *dssl;		/* the data connection's */
+
+	bool dead; /* to be freed by session_settle() */
+	struct session *prev, *next;
+};
+
+struct ftp_server {
+	struct event_base *base;
+	struct site *site;
+	struct site_tree *tree;
+	struct ftp_config cfg;
+	int fd;
+	struct event *ev;
+	struct addr local;
+	struct session *sessions;
+	unsigned nsessions;
+	struct peer *peers[PEER_BUCKETS];
+	SSL_CTX *tls;			    /* NULL: no FTPS */
+	unsigned passive_min, passive_span; /* passive_range() */
+	unsigned next_passive;		    /* where the next search starts, 0..span-1 */
+	bool accept_paused;
+};
+
+static void session_free(struct session *s);
+static void session_settle(struct session *s);
+static void data_start(struct session *s);
+static void control_handshake(struct session *s);
+
+/* ---- helpers ---- */
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* An IPv4-mapped IPv6 address as the IPv4 one, so that addresses compare and print alike. */
+static void addr_unmap(struct addr *a)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+	struct sockaddr_in s4;
+
+	if (a->ss.ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = s6->sin6_port;
+	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+	memset(&a->ss, 0, sizeof(a->ss));
+	memcpy(&a->ss, &s4, sizeof(s4));
+	a->len = sizeof(s4);
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static void session_set_state(struct session *s, enum session_state state)
+{
+	if (s->state != state)
+		log_debug(TAG, "%s: session %s -> %s", s->peer_str, session_state_names[s->state],
+			  session_state_names[state]);
+	s->state = state;
+}
+
+static void data_set_state(struct session *s, enum data_state state)
+{
+	if (s->dstate != state)
+		log_debug(TAG, "%s: data %s -> %s", s->peer_str, data_state_names[s->dstate],
+			  data_state_names[state]);
+	s->dstate = state;
+}
+
+static void arm(struct event *ev, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	evtimer_add(ev, &tv);
+}
+
+static void arm_ms(struct event *ev, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+/* ---- replies ---- */
+
+/* Queues raw reply bytes; a client that lets replies pile up is dropped. */
+static void send_raw(struct session *s, const char *text, size_t len)
+{
+	if (s->dead)
+		return;
+	if (s->outoff == s->outlen)
+		s->outoff = s->outlen = 0;
+	if (len > sizeof(s->out) - s->outlen && s->outoff) {
+		memmove(s->out, s->out + s->outoff, s->outlen - s->outoff);
+		s->outlen -= s->outoff;
+		s->outoff = 0;
+	}
+	if (len > sizeof(s->out) - s->outlen) {
+		log_debug(TAG, "%s: replies not read, closing", s->peer_str);
+		s->dead = true;
+		return;
+	}
+	memcpy(s->out + s->outlen, text, len);
+	s->outlen += len;
+}
+
+__attribute__((format(printf, 3, 4))) static void reply(struct session *s, unsigned code,
+							const char *fmt, ...)
+{
+	char text[1024], line[1100];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	n = ftp_format_reply(line, sizeof(line), code, false, text);
+	send_raw(s, line, n);
+}
+
+/* ---- connections, plain or TLS ---- */
+
+/* Bytes sent, -EAGAIN (try when the socket says so), or another negative errno. */
+static ssize_t conn_send(int fd, SSL *ssl, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (ssl) {
+		int r;
+
+		ERR_clear_error();
+		r = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (r > 0)
+			return r;
+		switch (SSL_get_error(ssl, r)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ: return -EAGAIN;
+		default: return -EPIPE;
+		}
+	}
+	n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+}
+
+/* Bytes read, 0 at the end, -EAGAIN, or another negative errno. */
+static ssize_t conn_recv(int fd, SSL *ssl, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (ssl) {
+		int r;
+
+		ERR_clear_error();
+		r = SSL_read(ssl, buf, (int)len);
+		if (r > 0)
+			return r;
+		switch (SSL_get_error(ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE: return -EAGAIN;
+		case SSL_ERROR_ZERO_RETURN: return 0;
+		default: return -ECONNRESET;
+		}
+	}
+	n = recv(fd, buf, len, MSG_DONTWAIT);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+}
+
+/* A new TLS connection on fd, as the server. NULL when out of memory. */
+static SSL *tls_new(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (!ssl)
+		return NULL;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+/* OpenSSL's reason for the last failure, for the log. */
+static const char *tls_error(char *buf, size_t sz)
+{
+	unsigned long e = ERR_get_error();
+
+	if (!e)
+		return "connection closed";
+	ERR_error_string_n(e, buf, sz);
+	return buf;
+}
+
+/* Writes what is queued; false when the connection failed. */
+static bool flush_out(struct session *s)
+{
+	if (s->handshake)
+		return true;
+	while (s->outoff < s->outlen) {
+		ssize_t n = conn_send(s->fd, s->ssl, s->out + s->outoff, s->outlen - s->outoff);
+
+		if (n == -EAGAIN)
+			return true;
+		if (n < 0)
+			return false;
+		s->outoff += (size_t)n;
+	}
+	s->outoff = s->outlen = 0;
+	return true;
+}
+
+/* The reply goes out, then the connection closes. */
+static void session_close_after(struct session *s)
+{
+	session_set_state(s, SESSION_CLOSING);
+	arm(s->ev_timer, CLOSE_GRACE_S);
+}
+
+/* ---- journal and log ---- */
+
+static const char *login_name(const struct session *s, char *buf, size_t sz)
+{
+	if (s->login == LOGIN_NONE)
+		return "-";
+	return log_escape(buf, sz, s->user, strlen(s->user));
+}
+
+/*
+ * The journal entry and log line of a request: RETR (or a refused write) with the MAC of
+ * the file's device when a route bound one, else the device that logged in.
+ */
+static void log_request(struct session *s, enum log_level level, const char *verb, const char *path,
+			const char *outcome, uint64_t bytes, long ms, const char *mac,
+			const char *md5, const char *detail)
+{
+	char user[AUTH_NAME_MAX * 4 + 8];
+	struct journal_entry e = {
+		.proto = "ftp",
+		.peer = s->peer_str,
+		.mac = mac && mac[0] ? mac : (s->login == LOGIN_DEVICE ? s->mac : NULL),
+		.path = path,
+		.outcome = outcome,
+		.bytes = bytes,
+		.md5 = md5,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	site_journal(s->srv->site, &e);
+	if (log_level_current < level)
+		return;
+	log_emit(level, TAG, 0, "%s %s \"%s\" %s, %llu bytes, %ld ms, %s, user %s%s%s", s->peer_str,
+		 verb, path, outcome, (unsigned long long)bytes, ms, s->ascii ? "ascii" : "binary",
+		 login_name(s, user, sizeof(user)), detail ? ": " : "", detail ? detail : "");
+}
+
+/* "/path" escaped for the journal and the log: the normalised path, or what was sent. */
+static void log_path(char *buf, size_t sz, const char *path, const char *arg, size_t arg_len)
+{
+	char tmp[PATH_MAX + 2];
+
+	if (path) {
+		snprintf(tmp, sizeof(tmp), "/%s", path);
+		log_escape(buf, sz, tmp, strlen(tmp));
+	} else {
+		log_escape(buf, sz, arg, arg_len);
+	}
+}
+
+/* ---- the data connection ---- */
+
+static void transfer_done(struct transfer *x)
+{
+	site_file_unref(x->file);
+	free(x->owned);
+	free(x->abuf);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Closes the data connection or listener (the transfer stays). */
+static void data_close(struct session *s)
+{
+	if (s->dssl) {
+		SSL_free(s->dssl);
+		s->dssl = NULL;
+	}
+	if (s->ev_data) {
+		event_free(s->ev_data);
+		s->ev_data = NULL;
+	}
+	if (s->dfd >= 0) {
+		close(s->dfd);
+		s->dfd = -1;
+	}
+	if (s->ev_data_timer)
+		evtimer_del(s->ev_data_timer);
+	data_set_state(s, DATA_NONE);
+}
+
+/* Ends the transfer in progress with its journal entry and log line (no reply). */
+static void transfer_end(struct session *s, const char *outcome, const char *detail)
+{
+	struct transfer *x = &s->xfer;
+	bool whole = x->rest == 0 && strcmp(outcome, "sent") == 0;
+
+	if (!x->active)
+		return;
+	log_request(s, strcmp(outcome, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, x->verb,
+		    x->path, outcome, x->sent, elapsed_ms(&x->started), x->mac,
+		    whole && x->file ? site_file_md5(x->file) : NULL, detail);
+	transfer_done(x);
+	if (s->state == SESSION_READY)
+		arm(s->ev_timer, s->srv->cfg.idle_timeout_s);
+}
+
+static void data_fail(struct session *s, unsigned code, const char *text, const char *outcome,
+		      const char *detail)
+{
+	data_close(s);
+	if (s->xfer.active) {
+		reply(s, code, "%s", text);
+		transfer_end(s, outcome, detail);
+	}
+}
+
+/* Sends what the socket takes; ends the transfer once everything is out. */
+static void data_send(struct session *s)
+{
+	struct transfer *x = &s->xfer;
+	size_t budget = SEND_BUDGET;
+
+	while (budget) {
+		const uint8_t *p;
+		size_t len;
+		ssize_t n;
+
+		if (x->ascii) {
+			if (x->aoff == x->alen) {
+				size_t used;
+
+				if (x->off == x->size)
+					break;
+				x->alen = ftp_ascii_convert(&x->astate, x->data + x->off,
+							    x->size - x->off, x->abuf, ASCII_BUF,
+							    &used);
+				x->aoff = 0;
+				x->off += used;
+			}
+			p = x->abuf + x->aoff;
+			len = x->alen - x->aoff;
+		} else {
+			if (x->off == x->size)
+				break;
+			p = x->data + x->off;
+			len = x->size - x->off;
+		}
+		if (len > budget)
+			len = budget;
+		n = conn_send(s->dfd, s->dssl, p, len);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			data_fail(s, 426, "Connection closed; transfer aborted.", "aborted",
+				  strerror((int)-n));
+			return;
+		}
+		if (x->ascii)
+			x->aoff += (size_t)n;
+		else
+			x->off += (size_t)n;
+		x->sent += (uint64_t)n;
+		budget -= (size_t)n;
+	}
+	if (x->off == x->size && (!x->ascii || x->aoff == x->alen)) {
+		if (s->dssl)
+			(void)SSL_shutdown(
+				s->dssl); /* close_notify: the end is the end of the file */
+		data_close(s);
+		reply(s, 226, "%s", x->owned ? "Directory send OK." : "Transfer complete.");
+		transfer_end(s, "sent", NULL);
+		return;
+	}
+	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s); /* progress: the stall timer again */
+}
+
+static void on_data_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	data_send(s);
+	session_settle(s);
+}
+
+static int data_watch(struct session *s, short what, event_callback_fn cb);
+static void data_handshake(struct session *s);
+
+static void on_data_handshake(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	data_handshake(s);
+	session_settle(s);
+}
+
+static void data_open(struct session *s);
+
+/* A step of the data connection's TLS handshake (PROT P). */
+static void data_handshake(struct session *s)
+{
+	char why[160];
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(s->dssl);
+	if (r == 1) {
+		data_open(s);
+		return;
+	}
+	e = SSL_get_error(s->dssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (data_watch(s, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
+			       on_data_handshake) < 0)
+			data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+		return;
+	}
+	log_info(TAG, "%s: TLS on the data connection failed: %s", s->peer_str,
+		 tls_error(why, sizeof(why)));
+	data_fail(s, 425, "TLS negotiation on the data connection failed.", "error",
+		  "data connection TLS");
+}
+
+/* The data connection is up: with PROT P, TLS first. */
+static void data_ready(struct session *s)
+{
+	if (!s->prot_private) {
+		data_open(s);
+		return;
+	}
+	s->dssl = tls_new(SSL_get_SSL_CTX(s->ssl), s->dfd); /* PROT P comes after AUTH */
+	if (!s->dssl) {
+		data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+		return;
+	}
+	data_set_state(s, DATA_HANDSHAKE);
+	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s);
+	data_handshake(s);
+}
+
+/* The data connection is ready for bytes: a transfer waiting for it starts. */
+static void data_open(struct session *s)
+{
+	if (s->ev_data) {
+		event_free(s->ev_data);
+		s->ev_data = NULL;
+	}
+	data_set_state(s, DATA_OPEN);
+	if (s->xfer.active)
+		data_start(s);
+	else
+		arm(s->ev_data_timer, s->srv->cfg.data_timeout_s); /* for the command to come */
+}
+
+static int data_watch(struct session *s, short what, event_callback_fn cb)
+{
+	if (s->ev_data)
+		event_free(s->ev_data);
+	s->ev_data = event_new(s->srv->base, s->dfd, what, cb, s);
+	if (!s->ev_data || event_add(s->ev_data, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void data_start(struct session *s)
+{
+	data_set_state(s, DATA_SENDING);
+	if (data_watch(s, EV_WRITE | EV_PERSIST, on_data_write) < 0) {
+		data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+		return;
+	}
+	data_send(s);
+}
+
+static void on_data_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct addr from = { .len = sizeof(from.ss) };
+	int cfd = accept4(fd, (struct sockaddr *)&from.ss, &from.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		goto out;
+	addr_unmap(&from);
+	if (!addr_same_host((struct sockaddr *)&from.ss, (struct sockaddr *)&s->peer.ss)) {
+		char pa[ADDR_STRLEN];
+
+		log_warnx(TAG, "%s: data connection from %s refused: not the control peer",
+			  s->peer_str, addr_format((struct sockaddr *)&from.ss, pa, sizeof(pa)));
+		close(cfd);
+		goto out;
+	}
+	event_free(s->ev_data);
+	s->ev_data = NULL;
+	close(s->dfd);
+	s->dfd = cfd;
+	data_ready(s);
+out:
+	session_settle(s);
+}
+
+static void on_data_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		data_fail(s, 425, "Cannot open data connection.", "error", strerror(err));
+	} else {
+		event_free(s->ev_data);
+		s->ev_data = NULL;
+		data_ready(s);
+	}
+	session_settle(s);
+}
+
+static void on_data_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	switch (s->dstate) {
+	case DATA_LISTENING:
+		log_info(TAG, "%s: passive data connection never made, listener closed",
+			 s->peer_str);
+		data_fail(s, 425, "Data connection not made in time.", "timed out",
+			  "no data connection");
+		break;
+	case DATA_CONNECTING:
+	case DATA_HANDSHAKE:
+		data_fail(s, 425, "Cannot open data connection.", "timed out",
+			  s->dstate == DATA_HANDSHAKE ? "TLS handshake" : "connect");
+		break;
+	case DATA_SENDING:
+		data_fail(s, 426, "Data connection stalled; transfer aborted.", "timed out",
+			  "stalled");
+		break;
+	default: data_close(s); break;
+	}
+	session_settle(s);
+}
+
+/*
+ * The ports passive listeners take: the configured range, else the kernel's ephemeral range.
+ * Ports are picked here, one after another from a random start, rather than by bind() to
+ * port 0: with tens of thousands of connections in TIME_WAIT (a busy server closes its data
+ * connections first), the kernel's own search for a free port costs milliseconds a bind.
+ */
+static void passive_range(const struct ftp_config *cfg, unsigned *ret_min, unsigned *ret_span)
+{
+	unsigned lo = 32768, hi = 60999;
+	FILE *f;
+
+	if (cfg->passive_min) {
+		*ret_min = cfg->passive_min;
+		*ret_span = (unsigned)cfg->passive_max - cfg->passive_min + 1;
+		return;
+	}
+	f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo < 1024 || hi > 65535 || hi < lo)
+			lo = 32768, hi = 60999;
+		fclose(f);
+	}
+	*ret_min = lo;
+	*ret_span = hi - lo + 1;
+}
+
+/* A new listener for PASV / EPSV on the control connection's local address. */
+static int passive_listen(struct session *s, uint16_t *ret_port)
+{
+	struct ftp_server *srv = s->srv;
+	struct addr a = s->local;
+	/* a configured range is tried whole; the ephemeral one a while, then the kernel asks */
+	unsigned tries = srv->cfg.passive_min ? srv->passive_span : 256;
+	int fd, one = 1, r = -EADDRINUSE;
+
+	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	for (unsigned i = 0; i <= tries; i++) {
+		unsigned k = (srv->next_passive + i) % srv->passive_span;
+
+		if (i == tries && srv->cfg.passive_min)
+			break;
+		set_port(&a.ss, i == tries ? 0 : (uint16_t)(srv->passive_min + k));
+		if (bind(fd, (struct sockaddr *)&a.ss, a.len) == 0) {
+			srv->next_passive = (k + 1) % srv->passive_span;
+			r = 0;
+			break;
+		}
+		if (errno != EADDRINUSE) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == 0 && listen(fd, 4) < 0)
+		r = -errno;
+	a.len = sizeof(a.ss);
+	if (r == 0 && getsockname(fd, (struct sockaddr *)&a.ss, &a.len) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret_port = addr_port((struct sockaddr *)&a.ss);
+	return fd;
+}
+
+/* Drops a prepared data connection (PASV, PORT) before another is prepared. */
+static bool data_busy(struct session *s)
+{
+	if (s->xfer.active) {
+		reply(s, 425, "A transfer is in progress.");
+		return true;
+	}
+	data_close(s);
+	return false;
+}
+
+static void cmd_pasv(struct session *s, bool extended, const struct ftp_command *c)
+{
+	char text[128];
+	uint16_t port = 0;
+	int fd;
+
+	if (extended) {
+		int family;
+		bool all;
+		int r = ftp_parse_epsv(c->arg, c->arg_len, &family, &all);
+
+		if (r == -EAFNOSUPPORT || (r == 0 && family && family != s->local.ss.ss_family)) {
+			reply(s, 522, "Network protocol not supported, use (%d)",
+			      s->local.ss.ss_family == AF_INET ? 1 : 2);
+			return;
+		}
+		if (r < 0) {
+			reply(s, 501, "Syntax error in EPSV's argument.");
+			return;
+		}
+		if (all) {
+			s->epsv_all = true;
+			reply(s, 200, "EPSV ALL ok.");
+			return;
+		}
+	} else if (s->epsv_all) {
+		reply(s, 503, "EPSV ALL was given: use EPSV.");
+		return;
+	} else if (s->local.ss.ss_family != AF_INET && !s->srv->cfg.has_passive_address) {
+		reply(s, 425, "PASV needs IPv4: use EPSV.");
+		return;
+	}
+	if (data_busy(s))
+		return;
+	fd = passive_listen(s, &port);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn(TAG, "%s: passive listener", s->peer_str);
+		reply(s, 425, "No passive port available, try again later.");
+		return;
+	}
+	s->dfd = fd;
+	if (data_watch(s, EV_READ | EV_PERSIST, on_data_accept) < 0) {
+		data_close(s);
+		reply(s, 425, "Cannot open data connection.");
+		return;
+	}
+	data_set_state(s, DATA_LISTENING);
+	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s);
+	if (extended) {
+		ftp_format_epsv(text, sizeof(text), port);
+		reply(s, 229, "%s", text);
+	} else {
+		struct in_addr a = s->srv->cfg.has_passive_address
+					   ? s->srv->cfg.passive_address
+					   : ((struct sockaddr_in *)&s->local.ss)->sin_addr;
+
+		ftp_format_pasv(text, sizeof(text), &a, port);
+		reply(s, 227, "%s", text);
+	}
+}
+
+static void cmd_port(struct session *s, bool extended, const struct ftp_command *c)
+{
+	struct addr to = { 0 };
+	int r;
+
+	if (!s->srv->cfg.active) {
+		reply(s, 502, "Active mode is off on this server: use EPSV or PASV.");
+		return;
+	}
+	if (s->epsv_all) {
+		reply(s, 503, "EPSV ALL was given: use EPSV.");
+		return;
+	}
+	if (extended) {
+		r = ftp_parse_eprt(c->arg, c->arg_len, &to.ss, &to.len);
+		if (r == -EAFNOSUPPORT) {
+			reply(s, 522, "Network protocol not supported, use (%d)",
+			      s->peer.ss.ss_family == AF_INET ? 1 : 2);
+			return;
+		}
+	} else {
+		struct sockaddr_in sin;
+
+		r = ftp_parse_port(c->arg, c->arg_len, &sin);
+		memcpy(&to.ss, &sin, sizeof(sin));
+		to.len = sizeof(sin);
+	}
+	if (r < 0) {
+		reply(s, 501, "Syntax error in %s's argument.", c->name);
+		return;
+	}
+	addr_unmap(&to);
+	if (!addr_same_host((struct sockaddr *)&to.ss, (struct sockaddr *)&s->peer.ss) ||
+	    addr_port((struct sockaddr *)&to.ss) < 1024) {
+		char pa[ADDR_STRLEN];
+
+		log_warnx(TAG,
+			  "%s: %s to %s refused: only to the client's own address, port 1024 up",
+			  s->peer_str, c->name,
+			  addr_format((struct sockaddr *)&to.ss, pa, sizeof(pa)));
+		reply(s, 500, "Illegal %s command: only to your own address, port 1024 or above.",
+		      c->name);
+		return;
+	}
+	if (data_busy(s))
+		return;
+	s->active_to = to;
+	data_set_state(s, DATA_ACTIVE);
+	reply(s, 200, "%s command successful. Consider using EPSV.", c->name);
+}
+
+/* Connects to PORT's address from the control connection's local address. */
+static int active_connect(struct session *s)
+{
+	struct addr from = s->local;
+	int fd = socket(s->active_to.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	set_port(&from.ss, 0);
+	if (from.ss.ss_family == s->active_to.ss.ss_family &&
+	    bind(fd, (struct sockaddr *)&from.ss, from.len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	if (connect(fd, (struct sockaddr *)&s->active_to.ss, s->active_to.len) < 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	s->dfd = fd;
+	data_set_state(s, DATA_CONNECTING);
+	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s);
+	return data_watch(s, EV_WRITE, on_data_connected);
+}
+
+/*
+ * Sends 150 and starts x (set up by the caller) as soon as the data connection allows:
+ * now when it is open, once the client connects to the listener, after connecting to
+ * PORT's address.
+ */
+static void transfer_begin(struct session *s, const char *what)
+{
+	struct transfer *x = &s->xfer;
+	int r;
+
+	x->active = true;
+	clock_gettime(CLOCK_MONOTONIC, &x->started);
+	evtimer_del(s->ev_timer); /* no idle timeout while a transfer runs */
+	if (x->ascii && !x->owned) {
+		x->abuf = malloc(ASCII_BUF);
+		if (!x->abuf) {
+			reply(s, 451, "Out of memory, try again later.");
+			transfer_end(s, "error", "out of memory");
+			return;
+		}
+	}
+	reply(s, 150, "%s", what);
+	switch (s->dstate) {
+	case DATA_OPEN: data_start(s); break;
+	case DATA_LISTENING:
+	case DATA_HANDSHAKE: break; /* on_data_accept, data_open start it */
+	case DATA_ACTIVE:
+		r = active_connect(s);
+		if (r < 0)
+			data_fail(s, 425, "Cannot open data connection.", "error", strerror(-r));
+		break;
+	default:
+		data_fail(s, 425, "Cannot open data connection.", "error", "no data connection");
+		break;
+	}
+}
+
+/* ---- names and files ---- */
+
+static bool may_fetch(const struct session *s, const struct site_request *req)
+{
+	if (!req->mac[0])
+		return true;
+	switch (s->login) {
+	case LOGIN_USER: return true;
+	case LOGIN_DEVICE: return strcmp(req->mac, s->mac) == 0;
+	default: return false;
+	}
+}
+
+static void request_of(const struct session *s, struct site_request *req)
+{
+	*req = (struct site_request){
+		.proto = "ftp",
+		.peer = (const struct sockaddr *)&s->peer.ss,
+		.local = (const struct sockaddr *)&s->local.ss,
+	};
+}
+
+/*
+ * Resolves a command's file name from the working directory, with the access rule of the
+ * login. 0 with *ret; -EACCES refused name, -EPERM another device's file, -EISDIR the top,
+ * else the resolver's errors. path gets the normalised path ("" when refused), req the
+ * resolver's findings (the MAC).
+ */
+static int session_resolve(struct session *s, const char *arg, size_t len, char *path,
+			   size_t pathsz, struct site_request *req, struct site_file **ret)
+{
+	int r;
+
+	request_of(s, req);
+	r = ftp_path_resolve(s->cwd, arg, len, s->srv->cfg.max_command_length, path, pathsz);
+	if (r < 0) {
+		path[0] = '\0';
+		return -EACCES;
+	}
+	if (!path[0])
+		return -EISDIR;
+	r = site_resolve(s->srv->site, path, strlen(path), req, ret);
+	if (r == 0 && !may_fetch(s, req)) {
+		site_file_unref(*ret);
+		return -EPERM;
+	}
+	return r;
+}
+
+/* The reply, outcome and log level of a failed resolution. */
+static void resolve_failed(struct session *s, int r, unsigned *code, const char **text,
+			   const char **outcome, enum log_level *level)
+{
+	*code = 550;
+	*level = LOG_LEVEL_INFO;
+	switch (r) {
+	case -ENOENT:
+		*text = "File not found.";
+		*outcome = "not found";
+		break;
+	case -EISDIR:
+		*text = "Not a plain file.";
+		*outcome = "not found";
+		break;
+	case -EACCES:
+		*text = "Access denied.";
+		*outcome = "denied";
+		*level = LOG_LEVEL_WARN;
+		break;
+	case -EPERM:
+		*text = "Permission denied.";
+		*outcome = "denied";
+		break;
+	case -EIO:
+		*text = "File not found.";
+		*outcome = "not found";
+		*level = LOG_LEVEL_WARN;
+		break;
+	case -EFBIG:
+		*text = "File too large to serve.";
+		*outcome = "error";
+		*level = LOG_LEVEL_WARN;
+		break;
+	default:
+		*code = 451;
+		*text = "Cannot read the file, try again later.";
+		*outcome = "error";
+		*level = LOG_LEVEL_WARN;
+		break;
+	}
+}
+
+static bool data_prepared(struct session *s)
+{
+	if (s->dstate == DATA_NONE) {
+		reply(s, 425, "Use EPSV or PASV first.");
+		return false;
+	}
+	return true;
+}
+
+static void cmd_retr(struct session *s, const struct ftp_command *c)
+{
+	struct transfer *x = &s->xfer;
+	struct site_request req;
+	struct site_file *f;
+	char path[PATH_MAX], what[PATH_LOG_MAX + 64];
+	uint64_t rest = s->rest;
+	int r;
+
+	s->rest = 0;
+	if (!data_prepared(s))
+		return;
+	r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &f);
+	memset(x, 0, sizeof(*x));
+	log_path(x->path, sizeof(x->path), path[0] ? path : NULL, c->arg, c->arg_len);
+	if (r < 0) {
+		const char *text, *outcome;
+		enum log_level level;
+		unsigned code;
+
+		resolve_failed(s, r, &code, &text, &outcome, &level);
+		reply(s, code, "%s", text);
+		log_request(s, level, "RETR", x->path, outcome, 0, 0, req.mac, NULL, NULL);
+		data_close(s);
+		return;
+	}
+	x->verb = "RETR";
+	x->file = f;
+	x->data = f->data;
+	x->size = f->size;
+	x->ascii = s->ascii;
+	x->rest = rest;
+	memcpy(x->mac, req.mac, sizeof(x->mac));
+	if (x->ascii) {
+		if (ftp_ascii_seek(f->data, f->size, rest, &x->off, &x->astate) < 0)
+			r = -ERANGE;
+	} else if (rest > f->size) {
+		r = -ERANGE;
+	} else {
+		x->off = (size_t)rest;
+	}
+	if (r < 0) {
+		reply(s, 554, "Restart position %llu is beyond the end of the file.",
+		      (unsigned long long)rest);
+		log_request(s, LOG_LEVEL_INFO, "RETR", x->path, "error", 0, 0, x->mac, NULL,
+			    "restart position beyond the end");
+		transfer_done(x);
+		data_close(s);
+		return;
+	}
+	snprintf(what, sizeof(what), "Opening %s mode data connection for %s (%llu bytes).",
+		 x->ascii ? "ASCII" : "BINARY", x->path,
+		 (unsigned long long)(x->ascii ? ftp_ascii_size(f->data, f->size) : f->size));
+	transfer_begin(s, what);
+}
+
+/* SIZE and MDTM: the file as RETR would send it. */
+static void cmd_stat_file(struct session *s, const struct ftp_command *c)
+{
+	struct site_request req;
+	struct site_file *f;
+	char path[PATH_MAX], when[32];
+	int r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &f);
+
+	if (r < 0) {
+		const char *text, *outcome;
+		enum log_level level;
+		unsigned code;
+
+		resolve_failed(s, r, &code, &text, &outcome, &level);
+		if (r == -ENOENT && path[0] &&
+		    site_dir_check(s->srv->site, s->srv->tree, path,
+				   s->login == LOGIN_DEVICE ? s->mac : "") == 0)
+			text = "Not a plain file.";
+		reply(s, code, "%s", text);
+		return;
+	}
+	if (c->verb == FTP_CMD_SIZE) {
+		reply(s, 213, "%llu",
+		      (unsigned long long)(s->ascii ? ftp_ascii_size(f->data, f->size) : f->size));
+	} else {
+		time_t t = f->mtime.tv_sec     ? f->mtime.tv_sec
+			   : f->read_at.tv_sec ? f->read_at.tv_sec
+					       : time(NULL);
+
+		ftp_format_time(when, sizeof(when), t);
+		reply(s, 213, "%s", when);
+	}
+	site_file_unref(f);
+}
+
+/* ---- listings ---- */
+
+struct text {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		uint8_t *b;
+
+		while (cap < t->len + n)
+			cap *= 2;
+		b = realloc(t->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		t->buf = b;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	return 0;
+}
+
+static int list_line(struct text *t, enum ftp_verb verb, const struct ftp_fact *f, time_t now)
+{
+	char line[PATH_MAX + 200];
+	int n;
+
+	switch (verb) {
+	case FTP_CMD_NLST: n = snprintf(line, sizeof(line), "%s\r\n", f->name); break;
+	case FTP_CMD_MLSD: n = ftp_format_mlsx(line, sizeof(line), f); break;
+	default: n = ftp_format_list(line, sizeof(line), f, now); break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return 0; /* a name too long for a line is left out */
+	return text_add(t, line, (size_t)n);
+}
+
+/* LIST's and NLST's argument without the ls options clients add ("-la", "-a -l"). */
+static void skip_ls_options(const char **arg, size_t *len)
+{
+	while (*len && (*arg)[0] == '-') {
+		while (*len && (*arg)[0] != ' ') {
+			(*arg)++;
+			(*len)--;
+		}
+		while (*len && (*arg)[0] == ' ') {
+			(*arg)++;
+			(*len)--;
+		}
+	}
+}
+
+static void cmd_list(struct session *s, const struct ftp_command *c)
+{
+	struct transfer *x = &s->xfer;
+	const char *arg = c->arg;
+	size_t len = c->arg_len;
+	const char *mac = s->login == LOGIN_DEVICE ? s->mac : "";
+	struct site_request req;
+	struct site_dirent *entries = NULL;
+	size_t n = 0;
+	struct text t = { 0 };
+	char path[PATH_MAX];
+	time_t now = time(NULL);
+	int r;
+
+	s->rest = 0;
+	if (!data_prepared(s))
+		return;
+	if (c->verb != FTP_CMD_MLSD)
+		skip_ls_options(&arg, &len);
+	memset(x, 0, sizeof(*x));
+	r = ftp_path_resolve(s->cwd, arg, len, s->srv->cfg.max_command_length, path, sizeof(path));
+	log_path(x->path, sizeof(x->path), r == 0 ? path : NULL, arg, len);
+	if (r < 0) {
+		reply(s, 550, "Access denied.");
+		log_request(s, LOG_LEVEL_WARN, c->name, x->path, "denied", 0, 0, NULL, NULL, NULL);
+		data_close(s);
+		return;
+	}
+	request_of(s, &req);
+	r = site_list(s->srv->site, s->srv->tree, path, mac, &req, &entries, &n);
+	if (r == 0) {
+		for (size_t i = 0; i < n && r == 0; i++) {
+			struct ftp_fact f = {
+				.name = entries[i].name,
+				.dir = entries[i].dir,
+				.size = entries[i].size,
+				.mtime = entries[i].mtime.tv_sec,
+			};
+
+			r = list_line(&t, c->verb, &f, now);
+		}
+		site_dirents_free(entries, n);
+	} else if ((r == -ENOTDIR || r == -ENOENT) && c->verb != FTP_CMD_MLSD && path[0]) {
+		/* a file: its own line, as ls(1) gives */
+		struct site_file *f;
+		const char *base = strrchr(path, '/');
+
+		r = site_resolve(s->srv->site, path, strlen(path), &req, &f);
+		if (r == 0 && !may_fetch(s, &req)) {
+			site_file_unref(f);
+			r = -EPERM;
+		}
+		if (r == 0) {
+			struct ftp_fact fact = {
+				.name = base ? base + 1 : path,
+				.size = f->size,
+				.mtime = f->mtime.tv_sec ? f->mtime.tv_sec : now,
+			};
+
+			r = list_line(&t, c->verb, &fact, now);
+			site_file_unref(f);
+		}
+	} else if (r == -ENOTDIR) {
+		reply(s, 501, "Not a directory.");
+		data_close(s);
+		return;
+	}
+	if (r < 0) {
+		free(t.buf);
+		reply(s, r == -ENOMEM ? 451 : 550, "%s",
+		      r == -ENOMEM ? "Out of memory, try again later." : "No such directory.");
+		log_request(s, LOG_LEVEL_INFO, c->name, x->path,
+			    r == -ENOMEM  ? "error"
+			    : r == -EPERM ? "denied"
+					  : "not found",
+			    0, 0, NULL, NULL, NULL);
+		data_close(s);
+		return;
+	}
+	x->verb = ftp_verb_name(c->verb);
+	x->owned = t.buf ? t.buf : malloc(1);
+	if (!x->owned) {
+		reply(s, 451, "Out of memory, try again later.");
+		data_close(s);
+		return;
+	}
+	x->data = x->owned;
+	x->size = t.len;
+	transfer_begin(s, "Here comes the directory listing.");
+}
+
+static void cmd_mlst(struct session *s, const struct ftp_command *c)
+{
+	const char *mac = s->login == LOGIN_DEVICE ? s->mac : "";
+	char path[PATH_MAX], line[PATH_MAX + 200], shown[PATH_MAX + 2], head[64];
+	struct ftp_fact f = { .mtime = time(NULL) };
+	size_t n;
+	struct site_request req;
+	struct site_file *file;
+	int r;
+
+	r = ftp_path_resolve(s->cwd, c->arg, c->arg_len, s->srv->cfg.max_command_length, path,
+			     sizeof(path));
+	if (r < 0) {
+		reply(s, 550, "Access denied.");
+		return;
+	}
+	snprintf(shown, sizeof(shown), "/%s", path);
+	f.name = shown;
+	if (site_dir_check(s->srv->site, s->srv->tree, path, mac) == 0) {
+		f.dir = true;
+	} else {
+		r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &file);
+		if (r < 0) {
+			reply(s, 550, "No such file or directory.");
+			return;
+		}
+		f.size = file->size;
+		if (file->mtime.tv_sec)
+			f.mtime = file->mtime.tv_sec;
+		site_file_unref(file);
+	}
+	if (ftp_format_mlsx(line + 1, sizeof(line) - 1, &f) < 0) {
+		reply(s, 550, "Name too long.");
+		return;
+	}
+	line[0] = ' ';
+	n = ftp_format_reply(head, sizeof(head), 250, true, "Listing");
+	send_raw(s, head, n);
+	send_raw(s, line, strlen(line));
+	reply(s, 250, "End.");
+}
+
+/* ---- logins ---- */
+
+static bool is_anonymous_name(const char *user)
+{
+	return strcasecmp(user, "anonymous") == 0 || strcasecmp(user, "ftp") == 0;
+}
+
+static void cmd_user(struct session *s, const struct ftp_command *c)
+{
+	if (s->state == SESSION_READY) {
+		reply(s, 530, "Already logged in: cannot change to another user.");
+		return;
+	}
+	s->user_bad = c->arg_len == 0 || c->arg_len > AUTH_NAME_MAX;
+	for (size_t i = 0; i < c->arg_len && !s->user_bad; i++)
+		if ((unsigned char)c->arg[i] < 0x20 || c->arg[i] == 0x7f)
+			s->user_bad = true;
+	if (c->arg_len == 0) {
+		reply(s, 501, "USER needs a name.");
+		return;
+	}
+	snprintf(s->user, sizeof(s->user), "%.*s",
+		 (int)(c->arg_len > AUTH_NAME_MAX ? AUTH_NAME_MAX : c->arg_len), c->arg);
+	session_set_state(s, SESSION_PASS);
+	if (s->srv->cfg.anonymous && !s->user_bad && is_anonymous_name(s->user))
+		reply(s, 331, "Anonymous login ok, send your e-mail address as password.");
+	else
+		reply(s, 331, "Password required.");
+}
+
+/* Whether password (len bytes) is the principal's, in time that depends on len only. */
+static bool password_matches(const struct auth_principal *p, const char *password, size_t len)
+{
+	size_t pl = strlen(p->password);
+	char padded[AUTH_PASSWORD_MAX + 1] = { 0 };
+	bool same;
+
+	if (len > AUTH_PASSWORD_MAX)
+		return false;
+	memcpy(padded, password, len);
+	same = CRYPTO_memcmp(padded, p->password, AUTH_PASSWORD_MAX + 1) == 0;
+	OPENSSL_cleanse(padded, sizeof(padded));
+	return same && pl == len;
+}
+
+static void cmd_pass(struct session *s, const struct ftp_command *c)
+{
+	struct auth_principal who;
+	char user[AUTH_NAME_MAX * 4 + 8];
+	bool ok = false;
+
+	if (s->state == SESSION_READY) {
+		reply(s, 230, "Already logged in.");
+		return;
+	}
+	if (s->state != SESSION_PASS) {
+		reply(s, 503, "Login with USER first.");
+		return;
+	}
+	if (s->srv->cfg.anonymous && !s->user_bad && is_anonymous_name(s->user)) {
+		s->login = LOGIN_ANONYMOUS;
+		ok = true;
+	} else if (!s->user_bad && site_auth_lookup(s->srv->site, s->user, &who) == 0) {
+		ok = password_matches(&who, c->arg, c->arg_len);
+		if (ok) {
+			s->login = who.mac[0] ? LOGIN_DEVICE : LOGIN_USER;
+			memcpy(s->mac, who.mac, sizeof(s->mac));
+		}
+		OPENSSL_cleanse(&who, sizeof(who));
+	}
+	if (ok) {
+		site_auth_succeeded(s->srv->site, (struct sockaddr *)&s->peer.ss);
+		session_set_state(s, SESSION_READY);
+		arm(s->ev_timer, s->srv->cfg.idle_timeout_s);
+		log_debug(TAG, "%s: logged in as %s", s->peer_str,
+			  login_name(s, user, sizeof(user)));
+		reply(s, 230, "Login successful.");
+		return;
+	}
+	s->failures++;
+	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss);
+	log_escape(user, sizeof(user), s->user, strlen(s->user));
+	log_warnx(TAG, "%s: login failed for user \"%s\" (%u in this session), answered in %u ms",
+		  s->peer_str, user, s->failures, s->delay_ms);
+	session_set_state(s, SESSION_DELAYED);
+	arm_ms(s->ev_timer, s->delay_ms);
+}
+
+/* The delay of a failed login is over: 530, and another try or the end. */
+static void login_delay_over(struct session *s)
+{
+	reply(s, 530, "Login incorrect.");
+	s->user[0] = '\0';
+	if (s->failures >= s->srv->cfg.max_login_failures) {
+		reply(s, 421, "Too many failed logins, closing.");
+		session_close_after(s);
+		return;
+	}
+	session_set_state(s, SESSION_USER);
+	arm(s->ev_timer, s->srv->cfg.login_timeout_s);
+}
+
+/* ---- other commands ---- */
+
+static void cmd_cwd(struct session *s, const struct ftp_command *c, bool up)
+{
+	const char *mac = s->login == LOGIN_DEVICE ? s->mac : "";
+	char path[PATH_MAX];
+	int r;
+
+	if (up) {
+		ftp_path_parent(s->cwd);
+		reply(s, 250, "Directory successfully changed.");
+		return;
+	}
+	r = ftp_path_resolve(s->cwd, c->arg, c->arg_len, s->srv->cfg.max_command_length, path,
+			     sizeof(path));
+	if (r < 0) {
+		char shown[PATH_LOG_MAX];
+
+		log_escape(shown, sizeof(shown), c->arg, c->arg_len);
+		log_warnx(TAG, "%s: CWD \"%s\" refused: access violation", s->peer_str, shown);
+		reply(s, 550, "Access denied.");
+		return;
+	}
+	if (site_dir_check(s->srv->site, s->srv->tree, path, mac) < 0) {
+		reply(s, 550, "Failed to change directory.");
+		return;
+	}
+	snprintf(s->cwd, sizeof(s->cwd), "%s", path);
+	reply(s, 250, "Directory successfully changed.");
+}
+
+static void cmd_pwd(struct session *s)
+{
+	char q[PATH_MAX + 8];
+
+	if (ftp_quote_path(q, sizeof(q), s->cwd) < 0)
+		snprintf(q, sizeof(q), "\"/\"");
+	reply(s, 257, "%s is the current directory", q);
+}
+
+static void cmd_feat(struct session *s)
+{
+	static const char head[] = "211-Features:\r\n";
+	static const char tls_feat[] = " AUTH TLS\r\n PBSZ\r\n PROT\r\n";
+	static const char eprt_feat[] = " EPRT\r\n";
+	static const char body[] = " EPSV\r\n MDTM\r\n MLST type*;size*;modify*;perm*;\r\n"
+				   " PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n";
+
+	send_raw(s, head, sizeof(head) - 1);
+	if (s->srv->tls)
+		send_raw(s, tls_feat, sizeof(tls_feat) - 1);
+	if (s->srv->cfg.active)
+		send_raw(s, eprt_feat, sizeof(eprt_feat) - 1);
+	send_raw(s, body, sizeof(body) - 1);
+	reply(s, 211, "End");
+}
+
+/* ---- FTPS (RFC 4217) ---- */
+
+static void cmd_auth(struct session *s, const struct ftp_command *c)
+{
+	if (!s->srv->tls) {
+		reply(s, 502, "TLS is not available on this server.");
+		return;
+	}
+	if (s->ssl) {
+		reply(s, 503, "TLS is already in use.");
+		return;
+	}
+	if (s->state == SESSION_READY) {
+		reply(s, 503, "AUTH must come before the login.");
+		return;
+	}
+	if (!((c->arg_len == 3 &&
+	       (strncasecmp(c->arg, "TLS", 3) == 0 || strncasecmp(c->arg, "SSL", 3) == 0)) ||
+	      (c->arg_len == 5 && strncasecmp(c->arg, "TLS-C", 5) == 0))) {
+		reply(s, 504, "AUTH type not supported: use AUTH TLS.");
+		return;
+	}
+	reply(s, 234, "AUTH TLS successful.");
+	/* the answer goes in clear; what follows is TLS */
+	if (!flush_out(s) || s->outoff != s->outlen) {
+		s->dead = true;
+		return;
+	}
+	s->ssl = tls_new(s->srv->tls, s->fd);
+	if (!s->ssl) {
+		s->dead = true;
+		return;
+	}
+	/* commands sent in clear behind AUTH are dropped, never run as if protected */
+	s->roff = s->rlen;
+	ftp_line_init(&s->lines, s->line, s->lines.cap, ABSURD_LINE);
+	s->handshake = true;
+	control_handshake(s);
+}
+
+static void cmd_prot(struct session *s, const struct ftp_command *c)
+{
+	char level = c->arg_len == 1 ? (char)(c->arg[0] & ~0x20) : '?';
+
+	if (!s->ssl) {
+		reply(s, 503, "PROT needs AUTH TLS first.");
+		return;
+	}
+	switch (level) {
+	case 'P':
+		s->prot_private = true;
+		reply(s, 200, "Protection level set to P.");
+		break;
+	case 'C':
+		if (s->srv->cfg.tls == FTP_TLS_REQUIRED) {
+			reply(s, 536, "Data connections must be protected here: use PROT P.");
+			break;
+		}
+		s->prot_private = false;
+		reply(s, 200, "Protection level set to C.");
+		break;
+	case 'S':
+	case 'E': reply(s, 536, "Protection level not supported: use P or C."); break;
+	default: reply(s, 504, "PROT takes C, S, E or P."); break;
+	}
+}
+
+/* With [ftp] tls = required: 530 for a login, 521 for a transfer, without TLS. */
+static bool tls_policy_refuses(struct session *s, enum ftp_verb v)
+{
+	if (s->srv->cfg.tls != FTP_TLS_REQUIRED || !s->srv->tls)
+		return false;
+	if ((v == FTP_CMD_USER || v == FTP_CMD_PASS) && !s->ssl) {
+		reply(s, 530, "TLS is required here: use AUTH TLS first.");
+		return true;
+	}
+	if ((v == FTP_CMD_RETR || v == FTP_CMD_LIST || v == FTP_CMD_NLST || v == FTP_CMD_MLSD) &&
+	    !s->prot_private) {
+		reply(s, 521, "Data connections must be protected here: use PROT P.");
+		return true;
+	}
+	return false;
+}
+
+static void cmd_opts(struct session *s, const struct ftp_command *c)
+{
+	if (c->arg_len >= 4 && strncasecmp(c->arg, "UTF8", 4) == 0 &&
+	    (c->arg_len == 4 || c->arg[4] == ' ')) {
+		reply(s, 200, "Always in UTF8 mode.");
+		return;
+	}
+	if (c->arg_len >= 4 && strncasecmp(c->arg, "MLST", 4) == 0) {
+		reply(s, 200, "MLST OPTS type;size;modify;perm;");
+		return;
+	}
+	reply(s, 501, "Option not understood.");
+}
+
+static void cmd_help(struct session *s)
+{
+	static const char text[] =
+		"214-The following commands are recognized:\r\n"
+		" ABOR CDUP CWD EPRT EPSV FEAT HELP LIST MDTM MLSD MLST MODE NLST NOOP OPTS\r\n"
+		" PASS PASV PORT PWD QUIT REST RETR SIZE STAT STRU SYST TYPE USER XCUP XCWD XPWD\r\n";
+
+	send_raw(s, text, sizeof(text) - 1);
+	reply(s, 214, "This server is read-only.");
+}
+
+static void cmd_stat(struct session *s)
+{
+	char line[PATH_LOG_MAX + 128];
+	size_t n = ftp_format_reply(line, sizeof(line), 211, true, "autoprov FTP server status:");
+
+	send_raw(s, line, n);
+	if (s->xfer.active)
+		snprintf(line, sizeof(line), " %s \"%s\": %llu of %zu bytes sent\r\n", s->xfer.verb,
+			 s->xfer.path, (unsigned long long)s->xfer.sent, s->xfer.size);
+	else
+		snprintf(line, sizeof(line), " TYPE: %s; no transfer in progress\r\n",
+			 s->ascii ? "ASCII" : "BINARY");
+	send_raw(s, line, strlen(line));
+	reply(s, 211, "End of status");
+}
+
+static void cmd_abor(struct session *s)
+{
+	if (s->xfer.active) {
+		data_close(s);
+		reply(s, 426, "Connection closed; transfer aborted.");
+		transfer_end(s, "aborted", "ABOR");
+		reply(s, 226, "ABOR successful.");
+		return;
+	}
+	data_close(s);
+	reply(s, 225, "No transfer to abort.");
+}
+
+static void cmd_refused_write(struct session *s, const struct ftp_command *c)
+{
+	if (c->verb == FTP_CMD_STOR || c->verb == FTP_CMD_APPE || c->verb == FTP_CMD_STOU) {
+		char path[PATH_LOG_MAX];
+
+		log_escape(path, sizeof(path), c->arg, c->arg_len);
+		log_request(s, LOG_LEVEL_INFO, c->name, path, "denied", 0, 0, NULL, NULL,
+			    "read-only server");
+	}
+	reply(s, 550, "Permission denied: this server is read-only.");
+}
+
+/* Whether a command may run before a login. */
+static bool allowed_before_login(enum ftp_verb v)
+{
+	switch (v) {
+	case FTP_CMD_USER:
+	case FTP_CMD_PASS:
+	case FTP_CMD_QUIT:
+	case FTP_CMD_SYST:
+	case FTP_CMD_FEAT:
+	case FTP_CMD_NOOP:
+	case FTP_CMD_HELP:
+	case FTP_CMD_OPTS:
+	case FTP_CMD_AUTH:
+	case FTP_CMD_PBSZ:
+	case FTP_CMD_PROT:
+	case FTP_CMD_STAT: return true;
+	default: return false;
+	}
+}
+
+static void handle_command(struct session *s, const struct ftp_command *c)
+{
+	if (s->state != SESSION_READY && !allowed_before_login(c->verb)) {
+		reply(s, 530, "Please login with USER and PASS.");
+		return;
+	}
+	if (tls_policy_refuses(s, c->verb))
+		return;
+	switch (c->verb) {
+	case FTP_CMD_USER: cmd_user(s, c); break;
+	case FTP_CMD_PASS: cmd_pass(s, c); break;
+	case FTP_CMD_QUIT:
+		reply(s, 221, "Goodbye.");
+		session_close_after(s);
+		break;
+	case FTP_CMD_SYST: reply(s, 215, "UNIX Type: L8"); break;
+	case FTP_CMD_FEAT: cmd_feat(s); break;
+	case FTP_CMD_NOOP: reply(s, 200, "NOOP ok."); break;
+	case FTP_CMD_HELP: cmd_help(s); break;
+	case FTP_CMD_OPTS: cmd_opts(s, c); break;
+	case FTP_CMD_STAT: cmd_stat(s); break;
+	case FTP_CMD_AUTH: cmd_auth(s, c); break;
+	case FTP_CMD_PBSZ:
+		if (!s->ssl)
+			reply(s, 503, "PBSZ needs AUTH TLS first.");
+		else
+			reply(s, 200, "PBSZ=0");
+		break;
+	case FTP_CMD_PROT: cmd_prot(s, c); break;
+	case FTP_CMD_CCC: reply(s, 502, "CCC not implemented: the connection stays in TLS."); break;
+	case FTP_CMD_ACCT: reply(s, 202, "ACCT not needed."); break;
+	case FTP_CMD_ALLO: reply(s, 202, "ALLO not needed."); break;
+	case FTP_CMD_CWD: cmd_cwd(s, c, false); break;
+	case FTP_CMD_CDUP: cmd_cwd(s, c, true); break;
+	case FTP_CMD_PWD: cmd_pwd(s); break;
+	case FTP_CMD_TYPE: {
+		bool ascii;
+		int r = ftp_parse_type(c->arg, c->arg_len, &ascii);
+
+		if (r == -EOPNOTSUPP) {
+			reply(s, 504, "TYPE not supported: use A or I.");
+		} else if (r < 0) {
+			reply(s, 501, "Syntax error in TYPE's argument.");
+		} else {
+			s->ascii = ascii;
+			reply(s, 200, "Switching to %s mode.", ascii ? "ASCII" : "Binary");
+		}
+		break;
+	}
+	case FTP_CMD_MODE:
+		if (c->arg_len == 1 && (c->arg[0] == 'S' || c->arg[0] == 's'))
+			reply(s, 200, "Mode set to S.");
+		else
+			reply(s, 504, "Only MODE S is supported.");
+		break;
+	case FTP_CMD_STRU:
+		if (c->arg_len == 1 && (c->arg[0] == 'F' || c->arg[0] == 'f'))
+			reply(s, 200, "Structure set to F.");
+		else
+			reply(s, 504, "Only STRU F is supported.");
+		break;
+	case FTP_CMD_PASV: cmd_pasv(s, false, c); break;
+	case FTP_CMD_EPSV: cmd_pasv(s, true, c); break;
+	case FTP_CMD_PORT: cmd_port(s, false, c); break;
+	case FTP_CMD_EPRT: cmd_port(s, true, c); break;
+	case FTP_CMD_REST: {
+		uint64_t off;
+
+		if (ftp_parse_rest(c->arg, c->arg_len, &off) < 0) {
+			reply(s, 501, "REST needs a byte offset.");
+		} else {
+			s->rest = off;
+			reply(s, 350, "Restart position accepted (%llu).", (unsigned long long)off);
+		}
+		break;
+	}
+	case FTP_CMD_RETR: cmd_retr(s, c); break;
+	case FTP_CMD_SIZE:
+	case FTP_CMD_MDTM: cmd_stat_file(s, c); break;
+	case FTP_CMD_LIST:
+	case FTP_CMD_NLST:
+	case FTP_CMD_MLSD: cmd_list(s, c); break;
+	case FTP_CMD_MLST: cmd_mlst(s, c); break;
+	case FTP_CMD_ABOR: cmd_abor(s); break;
+	case FTP_CMD_STOR:
+	case FTP_CMD_STOU:
+	case FTP_CMD_APPE:
+	case FTP_CMD_DELE:
+	case FTP_CMD_RMD:
+	case FTP_CMD_MKD:
+	case FTP_CMD_RNFR:
+	case FTP_CMD_RNTO: cmd_refused_write(s, c); break;
+	case FTP_CMD_SITE:
+	case FTP_CMD_SMNT:
+	case FTP_CMD_REIN: reply(s, 502, "%s not implemented.", c->name); break;
+	case FTP_CMD_UNKNOWN:
+	case _FTP_CMD_MAX: reply(s, 500, "Unknown command."); break;
+	}
+}
+
+/*
+ * Handles the complete line in the reader. While a transfer runs only ABOR and STAT are
+ * answered at once; any other command waits for its end (false: the line is held).
+ */
+static bool handle_line(struct session *s)
+{
+	struct ftp_command c;
+
+	if (ftp_parse_command(s->line, s->lines.len, &c) < 0) {
+		if (s->lines.len == 0)
+			return true; /* an empty line: nothing to answer */
+		reply(s, 500, "Syntax error, command unrecognized.");
+		return true;
+	}
+	if (s->xfer.active && c.verb != FTP_CMD_ABOR && c.verb != FTP_CMD_STAT)
+		return false;
+	if (log_level_current >= LOG_LEVEL_DEBUG) {
+		char arg[PATH_LOG_MAX];
+
+		log_escape(arg, sizeof(arg), c.arg, ftp_verb_secret(c.verb) ? 0 : c.arg_len);
+		log_debug(TAG, "%s: %s %s", s->peer_str, c.name,
+			  ftp_verb_secret(c.verb) ? "****" : arg);
+	}
+	if (s->state == SESSION_READY)
+		arm(s->ev_timer, s->srv->cfg.idle_timeout_s);
+	handle_command(s, &c);
+	if (ftp_verb_secret(c.verb))
+		OPENSSL_cleanse(s->line, s->lines.len);
+	return true;
+}
+
+/* ---- the control connection ---- */
+
+static bool session_paused(const struct session *s)
+{
+	return s->dead || s->handshake || s->state == SESSION_DELAYED ||
+	       s->state == SESSION_CLOSING || (s->held && s->xfer.active) ||
+	       s->outlen - s->outoff > OUT_MAX / 2;
+}
+
+/* Runs the held line and the lines read, until input runs out or the session pauses. */
+static void session_process(struct session *s)
+{
+	while (!session_paused(s)) {
+		enum ftp_line_event ev;
+		size_t used;
+
+		if (s->held) {
+			s->held = false;
+			if (!handle_line(s)) {
+				s->held = true;
+				return;
+			}
+			ftp_line_next(&s->lines);
+			continue;
+		}
+		if (s->roff == s->rlen)
+			return;
+		used = ftp_line_feed(&s->lines, s->rbuf + s->roff, s->rlen - s->roff, &ev);
+		s->roff += used;
+		switch (ev) {
+		case FTP_LINE_MORE: break;
+		case FTP_LINE_READY:
+			if (!handle_line(s)) {
+				s->held = true;
+				return;
+			}
+			ftp_line_next(&s->lines);
+			break;
+		case FTP_LINE_TOO_LONG:
+			log_warnx(TAG, "%s: command line over %u bytes refused", s->peer_str,
+				  s->srv->cfg.max_command_length);
+			reply(s, 500, "Command line too long.");
+			break;
+		case FTP_LINE_ABSURD:
+			log_warnx(TAG, "%s: command line over %u bytes without an end, closing",
+				  s->peer_str, ABSURD_LINE);
+			reply(s, 500, "Command line too long, closing.");
+			session_close_after(s);
+			return;
+		}
+	}
+}
+
+/* A step of the control connection's TLS handshake, after AUTH TLS. */
+static void control_handshake(struct session *s)
+{
+	char why[160];
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(s->ssl);
+	s->hs_read = s->hs_write = false;
+	if (r == 1) {
+		s->handshake = false;
+		log_debug(TAG, "%s: TLS %s, %s", s->peer_str, SSL_get_version(s->ssl),
+			  SSL_get_cipher_name(s->ssl));
+		return;
+	}
+	e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		s->hs_read = true;
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		s->hs_write = true;
+		return;
+	}
+	log_info(TAG, "%s: TLS handshake failed: %s", s->peer_str, tls_error(why, sizeof(why)));
+	s->dead = true;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->handshake) {
+		control_handshake(s);
+	} else if (s->roff == s->rlen) {
+		ssize_t n = conn_recv(fd, s->ssl, s->rbuf, sizeof(s->rbuf));
+
+		if (n == 0 || (n < 0 && n != -EAGAIN)) {
+			log_debug(TAG, "%s: control connection closed by the client", s->peer_str);
+			if (s->xfer.active) {
+				data_close(s);
+				transfer_end(s, "aborted", "control connection closed");
+			}
+			s->dead = true;
+		} else if (n > 0) {
+			s->roff = 0;
+			s->rlen = (size_t)n;
+		}
+	}
+	session_settle(s);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->handshake)
+		control_handshake(s);
+	session_settle(s);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	switch (s->state) {
+	case SESSION_DELAYED: login_delay_over(s); break;
+	case SESSION_CLOSING: s->dead = true; break;
+	case SESSION_USER:
+	case SESSION_PASS:
+		log_info(TAG, "%s: no login within %u s, closing", s->peer_str,
+			 s->srv->cfg.login_timeout_s);
+		reply(s, 421, "Login timeout, closing control connection.");
+		session_close_after(s);
+		break;
+	default:
+		log_info(TAG, "%s: idle for %u s, closing", s->peer_str,
+			 s->srv->cfg.idle_timeout_s);
+		reply(s, 421, "Timeout, closing control connection.");
+		session_close_after(s);
+		break;
+	}
+	session_settle(s);
+}
+
+/*
+ * The end of every callback: process what input may now be processed, send replies, then
+ * free the session if it is over, else watch what it waits for.
+ */
+static void session_settle(struct session *s)
+{
+	struct ftp_server *srv = s->srv;
+	bool want_read, want_write;
+
+	session_process(s);
+	if (!s->dead && !flush_out(s))
+		s->dead = true;
+	if (!s->dead && s->state == SESSION_CLOSING && s->outoff == s->outlen) {
+		/* all said: the client sees the close after the last reply */
+		s->dead = true;
+	}
+	if (s->dead) {
+		session_free(s);
+		if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
+			srv->accept_paused = false;
+			event_add(srv->ev, NULL);
+		}
+		return;
+	}
+	want_write = s->outoff < s->outlen;
+	want_read = !session_paused(s) && s->roff == s->rlen;
+	if (s->handshake) {
+		want_read = s->hs_read;
+		want_write = s->hs_write;
+	} else if (want_read && s->ssl && SSL_pending(s->ssl) > 0) {
+		/* decrypted input OpenSSL holds: the socket will not say so */
+		event_active(s->ev_read, EV_READ, 0);
+	}
+	if (want_read != s->reading) {
+		if (want_read)
+			event_add(s->ev_read, NULL);
+		else
+			event_del(s->ev_read);
+		s->reading = want_read;
+	}
+	if (want_write != s->writing) {
+		if (want_write)
+			event_add(s->ev_write, NULL);
+		else
+			event_del(s->ev_write);
+		s->writing = want_write;
+	}
+}
+
+static struct peer *peer_find(struct ftp_server *srv, const struct sockaddr *sa, uint32_t hash)
+{
+	struct peer *p = srv->peers[hash & (PEER_BUCKETS - 1)];
+
+	for (; p; p = p->next)
+		if (p->hash == hash && addr_same_host((struct sockaddr *)&p->host.ss, sa))
+			return p;
+	return NULL;
+}
+
+static void session_free(struct session *s)
+{
+	struct ftp_server *srv;
+
+	if (!s)
+		return;
+	srv = s->srv;
+	if (s->xfer.active)
+		transfer_end(s, "aborted", "session closed");
+	transfer_done(&s->xfer);
+	data_close(s);
+	if (s->ev_data_timer)
+		event_free(s->ev_data_timer);
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_write)
+		event_free(s->ev_write);
+	if (s->ev_timer)
+		event_free(s->ev_timer);
+	if (s->ssl) {
+		if (!s->handshake)
+			(void)SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->prev || srv->sessions == s) {
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			srv->sessions = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		srv->nsessions--;
+	}
+	if (s->peer_entry && --s->peer_entry->sessions == 0) {
+		struct peer **pp = &srv->peers[s->peer_entry->hash & (PEER_BUCKETS - 1)];
+
+		for (; *pp; pp = &(*pp)->next)
+			if (*pp == s->peer_entry) {
+				*pp = s->peer_entry->next;
+				break;
+			}
+		free(s->peer_entry);
+	}
+	if (s->line)
+		OPENSSL_cleanse(s->line, s->lines.cap);
+	free(s->line);
+	free(s);
+}
+
+/* Answers 421 on a connection that gets no session, and closes it. */
+static void turn_away(int fd, const char *text)
+{
+	char line[256];
+	size_t n = ftp_format_reply(line, sizeof(line), 421, false, text);
+
+	(void)send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
+{
+	struct session *s;
+	struct peer *p;
+	uint32_t hash = addr_hash((const struct sockaddr *)&peer->ss, false);
+	int one = 1;
+
+	p = peer_find(srv, (const struct sockaddr *)&peer->ss, hash);
+	if (p && p->sessions >= srv->cfg.max_sessions_per_peer) {
+		char pa[ADDR_STRLEN];
+
+		log_warnx(TAG, "%s: more than %u sessions from this address, refused",
+			  addr_format((const struct sockaddr *)&peer->ss, pa, sizeof(pa)),
+			  srv->cfg.max_sessions_per_peer);
+		turn_away(fd, "Too many connections from your address, try again later.");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto fail;
+	s->srv = srv;
+	s->fd = fd;
+	s->dfd = -1;
+	s->peer = *peer;
+	addr_format((const struct sockaddr *)&peer->ss, s->peer_str, sizeof(s->peer_str));
+	s->local.len = sizeof(s->local.ss);
+	if (getsockname(fd, (struct sockaddr *)&s->local.ss, &s->local.len) < 0)
+		goto fail;
+	addr_unmap(&s->local);
+	s->line = malloc(srv->cfg.max_command_length + 1);
+	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
+	s->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, s);
+	s->ev_timer = evtimer_new(srv->base, on_timer, s);
+	s->ev_data_timer = evtimer_new(srv->base, on_data_timeout, s);
+	if (!s->line || !s->ev_read || !s->ev_write || !s->ev_timer || !s->ev_data_timer)
+		goto fail;
+	ftp_line_init(&s->lines, s->line, srv->cfg.max_command_length + 1, ABSURD_LINE);
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			goto fail;
+		p->host = *peer;
+		p->hash = hash;
+		p->next = srv->peers[hash & (PEER_BUCKETS - 1)];
+		srv->peers[hash & (PEER_BUCKETS - 1)] = p;
+	}
+	p->sessions++;
+	s->peer_entry = p;
+	s->next = srv->sessions;
+	if (srv->sessions)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->state = SESSION_USER;
+	log_debug(TAG, "%s: connected", s->peer_str);
+	arm(s->ev_timer, srv->cfg.login_timeout_s);
+	reply(s, 220, "autoprov FTP server ready.");
+	session_settle(s);
+	return;
+fail:
+	if (s) {
+		s->fd = -1;
+		session_free(s);
+	}
+	turn_away(fd, "Server error, try again later.");
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct ftp_server *srv = arg;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct addr peer = { .len = sizeof(peer.ss) };
+		int fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn(TAG, "accept");
+			return;
+		}
+		addr_unmap(&peer);
+		if (srv->nsessions >= srv->cfg.max_sessions) {
+			turn_away(fd, "Too many sessions, try again later.");
+			log_warnx(TAG, "%u sessions: no more accepted until one ends",
+				  srv->cfg.max_sessions);
+			srv->accept_paused = true;
+			event_del(srv->ev);
+			return;
+		}
+		session_new(srv, fd, &peer);
+	}
+}
+
+int ftp_server_new(struct event_base *base, struct site *site, const char *site_dir,
+		   const struct ftp_config *cfg, SSL_CTX *tls, struct ftp_server **ret, char *err,
+		   size_t errsz)
+{
+	struct ftp_server *srv;
+	char la[ADDR_STRLEN];
+	int one = 1, r;
+
+	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->fd = -1;
+	srv->base = base;
+	srv->site = site;
+	srv->cfg = *cfg;
+	if (tls && cfg->tls != FTP_TLS_OFF) {
+		SSL_CTX_up_ref(tls);
+		srv->tls = tls;
+	}
+	passive_range(cfg, &srv->passive_min, &srv->passive_span);
+	srv->next_passive =
+		((unsigned)time(NULL) ^ (unsigned)getpid() * 2654435761u) % srv->passive_span;
+	r = site_tree_open(site_dir, &srv->tree);
+	if (r < 0) {
+		snprintf(err, errsz, "ftp: %s: %s", site_dir, strerror(-r));
+		goto fail;
+	}
+	srv->fd = socket(cfg->listen.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "ftp: socket for %s: %s", la, strerror(errno));
+		goto fail;
+	}
+	(void)setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0 ||
+	    listen(srv->fd, 1024) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "ftp: cannot listen on %s: %s", la, strerror(errno));
+		goto fail;
+	}
+	srv->local.len = sizeof(srv->local.ss);
+	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &srv->local.len) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "ftp: getsockname: %s", strerror(errno));
+		goto fail;
+	}
+	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_accept, srv);
+	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errsz, "ftp: cannot watch the listener");
+		goto fail;
+	}
+	log_info(TAG, "listening on %s",
+		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
+	*ret = srv;
+	return 0;
+fail:
+	ftp_server_free(srv);
+	return r;
+}
+
+void ftp_server_free(struct ftp_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->sessions)
+		session_free(srv->sessions);
+	for (size_t i = 0; i < PEER_BUCKETS; i++)
+		while (srv->peers[i]) {
+			struct peer *p = srv->peers[i];
+
+			srv->peers[i] = p->next;
+			free(p);
+		}
+	if (srv->ev)
+		event_free(srv->ev);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	site_tree_free(srv->tree);
+	if (srv->tls)
+		SSL_CTX_free(srv->tls);
+	free(srv);
+}
+
+void ftp_server_set_config(struct ftp_server *srv, const struct ftp_config *cfg, SSL_CTX *tls)
+{
+	struct addr listen = srv->cfg.listen;
+
+	srv->cfg = *cfg;
+	srv->cfg.listen = listen;
+	srv->cfg.enabled = true;
+	if (cfg->tls == FTP_TLS_OFF) {
+		if (srv->tls)
+			SSL_CTX_free(srv->tls);
+		srv->tls = NULL; /* sessions in TLS keep their own references */
+	} else if (tls) {
+		SSL_CTX_up_ref(tls);
+		if (srv->tls)
+			SSL_CTX_free(srv->tls);
+		srv->tls = tls;
+	}
+	passive_range(&srv->cfg, &srv->passive_min, &srv->passive_span);
+	srv->next_passive %= srv->passive_span;
+	if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
+		srv->accept_paused = false;
+		event_add(srv->ev, NULL);
+	}
+}
+
+uint16_t ftp_server_port(const struct ftp_server *srv)
+{
+	return addr_port((const struct sockaddr *)&srv->local.ss);
+}
