@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/peers.h"
 #include "core/str.h"
 #include "proto/ftp_parse.h"
 #include "site/site.h"
@@ -135,14 +136,6 @@ enum login_kind {
 	LOGIN_ANONYMOUS, /* generic files only */
 };
 
-/* Sessions from one IP address, for the per-peer limit. */
-struct peer {
-	struct addr host;
-	uint32_t hash;
-	unsigned sessions;
-	struct peer *next;
-};
-
 /* What a transfer command (RETR, LIST, NLST, MLSD) sends, from its 150 to its 226. */
 struct transfer {
 	bool active;
@@ -169,7 +162,7 @@ struct session {
 	bool reading, writing;
 	struct addr peer, local;
 	char peer_str[ADDR_STRLEN];
-	struct peer *peer_entry;
+	struct peer_count *peer_entry;
 
 	uint8_t rbuf[READ_BUF];
 	size_t roff, rlen;
@@ -218,7 +211,7 @@ struct ftp_server {
 	struct addr local;
 	struct session *sessions;
 	unsigned nsessions;
-	struct peer *peers[PEER_BUCKETS];
+	struct peer_table peers;	    /* sessions per address */
 	SSL_CTX *tls;			    /* NULL: no FTPS */
 	unsigned passive_min, passive_span; /* passive_range() */
 	unsigned next_passive;		    /* where the next search starts, 0..span-1 */
@@ -2053,16 +2046,6 @@ static void session_settle(struct session *s)
 	}
 }
 
-static struct peer *peer_find(struct ftp_server *srv, const struct sockaddr *sa, uint32_t hash)
-{
-	struct peer *p = srv->peers[hash & (PEER_BUCKETS - 1)];
-
-	for (; p; p = p->next)
-		if (p->hash == hash && addr_same_host((struct sockaddr *)&p->host.ss, sa))
-			return p;
-	return NULL;
-}
-
 static void session_free(struct session *s)
 {
 	struct ftp_server *srv;
@@ -2098,16 +2081,7 @@ static void session_free(struct session *s)
 			s->next->prev = s->prev;
 		srv->nsessions--;
 	}
-	if (s->peer_entry && --s->peer_entry->sessions == 0) {
-		struct peer **pp = &srv->peers[s->peer_entry->hash & (PEER_BUCKETS - 1)];
-
-		for (; *pp; pp = &(*pp)->next)
-			if (*pp == s->peer_entry) {
-				*pp = s->peer_entry->next;
-				break;
-			}
-		free(s->peer_entry);
-	}
+	peer_table_release(&srv->peers, s->peer_entry);
 	if (s->line)
 		OPENSSL_cleanse(s->line, s->lines.cap);
 	free(s->line);
@@ -2127,12 +2101,10 @@ static void turn_away(int fd, const char *text)
 static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 {
 	struct session *s;
-	struct peer *p;
-	uint32_t hash = addr_hash((const struct sockaddr *)&peer->ss, false);
 	int one = 1;
 
-	p = peer_find(srv, (const struct sockaddr *)&peer->ss, hash);
-	if (p && p->sessions >= srv->cfg.max_sessions_per_peer) {
+	if (peer_table_count(&srv->peers, (const struct sockaddr *)&peer->ss) >=
+	    srv->cfg.max_sessions_per_peer) {
 		char pa[ADDR_STRLEN];
 
 		log_warnx(TAG, "%s: more than %u sessions from this address, refused",
@@ -2161,17 +2133,9 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	if (!s->line || !s->ev_read || !s->ev_write || !s->ev_timer || !s->ev_data_timer)
 		goto fail;
 	ftp_line_init(&s->lines, s->line, srv->cfg.max_command_length + 1, ABSURD_LINE);
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			goto fail;
-		p->host = *peer;
-		p->hash = hash;
-		p->next = srv->peers[hash & (PEER_BUCKETS - 1)];
-		srv->peers[hash & (PEER_BUCKETS - 1)] = p;
-	}
-	p->sessions++;
-	s->peer_entry = p;
+	if (peer_table_take(&srv->peers, (const struct sockaddr *)&peer->ss,
+			    srv->cfg.max_sessions_per_peer, &s->peer_entry) < 0)
+		goto fail;
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
@@ -2235,6 +2199,10 @@ int ftp_server_new(struct event_base *base, struct site *site, const char *site_
 	srv->base = base;
 	srv->site = site;
 	srv->cfg = *cfg;
+	if (peer_table_init(&srv->peers, PEER_BUCKETS) < 0) {
+		free(srv);
+		return -ENOMEM;
+	}
 	if (tls && cfg->tls != FTP_TLS_OFF) {
 		SSL_CTX_up_ref(tls);
 		srv->tls = tls;
@@ -2287,13 +2255,7 @@ void ftp_server_free(struct ftp_server *srv)
 		return;
 	while (srv->sessions)
 		session_free(srv->sessions);
-	for (size_t i = 0; i < PEER_BUCKETS; i++)
-		while (srv->peers[i]) {
-			struct peer *p = srv->peers[i];
-
-			srv->peers[i] = p->next;
-			free(p);
-		}
+	peer_table_destroy(&srv->peers);
 	if (srv->ev)
 		event_free(srv->ev);
 	if (srv->fd >= 0)

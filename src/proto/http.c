@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/hash.h"
 #include "core/log.h"
+#include "core/peers.h"
 #include "core/str.h"
 #include "proto/useragent.h"
 #include "site/auth.h"
@@ -148,13 +148,6 @@ int http_parse_cert_binding(const char *value, enum http_cert_binding *ret)
 	return 0;
 }
 
-/* Connections from one address. */
-struct peer_count {
-	struct sockaddr_in6 addr; /* holds an IPv4 address too */
-	unsigned n;
-	struct peer_count *next;
-};
-
 struct http_conn;
 
 struct http_server {
@@ -171,7 +164,7 @@ struct http_server {
 	bool wildcard; /* bound to 0.0.0.0 or ::: each connection tells its own address */
 	struct http_conn *conns;
 	unsigned nconns;
-	struct peer_count *peers[PEER_BUCKETS];
+	struct peer_table peers; /* connections per address */
 	struct http_nonces *nonces;
 	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
 	time_t date_second;
@@ -196,6 +189,7 @@ struct http_conn {
 	enum timer_kind timer_kind;
 	bool reading, writing; /* whether rev / wev are added */
 	struct sockaddr_storage peer, local;
+	struct peer_count *peer_entry;
 	char peer_text[ADDR_STRLEN];
 	char *in; /* the unparsed input, cap bytes; NULL while there is none */
 	size_t in_len, in_cap;
@@ -225,51 +219,6 @@ static bool limit_log_ok(struct http_server *srv)
 		return false;
 	srv->limit_logged = now;
 	return true;
-}
-
-/* ---- connections per peer ---- */
-
-static struct peer_count **peer_slot(struct http_server *srv, const struct sockaddr *sa)
-{
-	struct peer_count **p = &srv->peers[addr_hash(sa, false) % PEER_BUCKETS];
-
-	while (*p && !addr_same_host((struct sockaddr *)&(*p)->addr, sa))
-		p = &(*p)->next;
-	return p;
-}
-
-/* Counts a connection from sa; false when sa already has the most it may have. */
-static bool peer_add(struct http_server *srv, const struct sockaddr *sa)
-{
-	struct peer_count **p = peer_slot(srv, sa);
-
-	if (!*p) {
-		*p = calloc(1, sizeof(**p));
-		if (!*p)
-			return false;
-		memcpy(&(*p)->addr, sa,
-		       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						 : sizeof(struct sockaddr_in));
-	}
-	if ((*p)->n >= srv->cfg.max_connections_per_peer) {
-		if ((*p)->n == 0) {
-			free(*p);
-			*p = NULL;
-		}
-		return false;
-	}
-	(*p)->n++;
-	return true;
-}
-
-static void peer_remove(struct http_server *srv, const struct sockaddr *sa)
-{
-	struct peer_count **p = peer_slot(srv, sa), *pc = *p;
-
-	if (pc && --pc->n == 0) {
-		*p = pc->next;
-		free(pc);
-	}
 }
 
 /* ---- events ---- */
@@ -1255,7 +1204,7 @@ static void conn_close(struct http_conn *c)
 	}
 	close(c->fd);
 	free(c->in);
-	peer_remove(srv, (struct sockaddr *)&c->peer);
+	peer_table_release(&srv->peers, c->peer_entry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1298,7 +1247,8 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	c->fd = fd;
 	c->peer = *peer;
 	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
-	if (!peer_add(srv, (const struct sockaddr *)peer)) {
+	if (peer_table_take(&srv->peers, (const struct sockaddr *)peer,
+			    srv->cfg.max_connections_per_peer, &c->peer_entry) < 0) {
 		refuse_busy(srv, fd, c->peer_text);
 		free(c);
 		return;
@@ -1423,9 +1373,12 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 		SSL_CTX_up_ref(tls);
 		srv->tls = tls;
 	}
-	r = http_nonces_new(0, &srv->nonces);
+	r = peer_table_init(&srv->peers, PEER_BUCKETS);
+	if (r == 0)
+		r = http_nonces_new(0, &srv->nonces);
 	if (r < 0) {
-		snprintf(err, errsz, "%s: cannot make the Digest nonce secret", srv->proto);
+		snprintf(err, errsz, "%s: out of memory, or no random bytes for nonces",
+			 srv->proto);
 		goto fail;
 	}
 	r = listen_on(srv, tls ? &cfg->https_listen : &cfg->listen, err, errsz);
@@ -1462,6 +1415,7 @@ void http_server_free(struct http_server *srv)
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	http_nonces_free(srv->nonces);
+	peer_table_destroy(&srv->peers);
 	free(srv);
 }
 

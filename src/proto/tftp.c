@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/peers.h"
 #include "proto/tftp_parse.h"
 #include "site/site.h"
 #include "store/store.h"
@@ -65,21 +66,13 @@ static const char *const transfer_state_names[_TRANSFER_STATE_MAX] = {
 	[TRANSFER_DONE] = "done",
 };
 
-/* Transfers in flight from one IP address, for the per-peer limit. */
-struct peer {
-	struct addr host;
-	uint32_t hash;
-	unsigned transfers;
-	struct peer *next;
-};
-
 struct transfer {
 	struct tftp_server *srv;
 	enum transfer_state state;
 	int fd;
 	struct event *ev_timer;
 	struct addr peer;
-	struct peer *peer_entry;
+	struct peer_count *peer_entry;
 	uint32_t hash; /* of peer address and port */
 
 	struct site_file *file;
@@ -122,9 +115,9 @@ struct tftp_server {
 	struct transfer **by_fd; /* transfer of each socket, for the set's events */
 	size_t by_fd_len;
 
-	size_t nbuckets; /* power of two, for both tables */
+	size_t nbuckets; /* power of two, for transfers_by_peer (peers has as many) */
 	struct transfer **transfers_by_peer;
-	struct peer **peers;
+	struct peer_table peers; /* transfers per address */
 	struct transfer *transfers;
 	unsigned ntransfers;
 
@@ -513,16 +506,6 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 		transfer_end(t, "error", strerror(-r));
 }
 
-static struct peer *peer_find(struct tftp_server *srv, const struct sockaddr *sa, uint32_t hash)
-{
-	struct peer *p = srv->peers[hash & (srv->nbuckets - 1)];
-
-	for (; p; p = p->next)
-		if (p->hash == hash && addr_same_host((struct sockaddr *)&p->host.ss, sa))
-			return p;
-	return NULL;
-}
-
 static void transfer_free(struct transfer *t)
 {
 	struct tftp_server *srv;
@@ -554,16 +537,7 @@ static void transfer_free(struct transfer *t)
 			t->next->prev = t->prev;
 		srv->ntransfers--;
 	}
-	if (t->peer_entry && --t->peer_entry->transfers == 0) {
-		struct peer **pp = &srv->peers[t->peer_entry->hash & (srv->nbuckets - 1)];
-
-		for (; *pp; pp = &(*pp)->next)
-			if (*pp == t->peer_entry) {
-				*pp = t->peer_entry->next;
-				break;
-			}
-		free(t->peer_entry);
-	}
+	peer_table_release(&srv->peers, t->peer_entry);
 	site_file_unref(t->file);
 	free(t->name);
 	free(t);
@@ -572,20 +546,11 @@ static void transfer_free(struct transfer *t)
 /* Registers t in the server's tables and takes a per-peer slot. */
 static int transfer_register(struct tftp_server *srv, struct transfer *t)
 {
-	uint32_t host_hash = addr_hash((struct sockaddr *)&t->peer.ss, false);
-	struct peer *p = peer_find(srv, (struct sockaddr *)&t->peer.ss, host_hash);
+	int r = peer_table_take(&srv->peers, (struct sockaddr *)&t->peer.ss,
+				srv->cfg.max_transfers_per_peer, &t->peer_entry);
 
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		p->host = t->peer;
-		p->hash = host_hash;
-		p->next = srv->peers[host_hash & (srv->nbuckets - 1)];
-		srv->peers[host_hash & (srv->nbuckets - 1)] = p;
-	}
-	p->transfers++;
-	t->peer_entry = p;
+	if (r < 0)
+		return r;
 	t->hnext = srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)];
 	srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)] = t;
 	t->next = srv->transfers;
@@ -683,7 +648,6 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	struct site_file *file = NULL;
 	const char *why = NULL;
 	uint32_t hash;
-	struct peer *p;
 	int r;
 
 	r = truncated ? -EBADMSG : tftp_parse_request(pkt, len, &req, &why);
@@ -720,8 +684,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		       "error", req.mode, NULL);
 		return;
 	}
-	p = peer_find(srv, pa, addr_hash(pa, false));
-	if (p && p->transfers >= srv->cfg.max_transfers_per_peer) {
+	if (peer_table_count(&srv->peers, pa) >= srv->cfg.max_transfers_per_peer) {
 		refuse(srv, pa, peer->len, TFTP_EUNDEF,
 		       "server busy: too many transfers from your address, retry later",
 		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
@@ -920,9 +883,9 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 	while (srv->nbuckets < cfg->max_transfers && srv->nbuckets < (1u << 16))
 		srv->nbuckets <<= 1;
 	srv->transfers_by_peer = calloc(srv->nbuckets, sizeof(*srv->transfers_by_peer));
-	srv->peers = calloc(srv->nbuckets, sizeof(*srv->peers));
 	srv->rbuf = malloc(sizeof(*srv->rbuf) * RECV_BATCH);
-	if (!srv->transfers_by_peer || !srv->peers || !srv->rbuf) {
+	if (!srv->transfers_by_peer || peer_table_init(&srv->peers, srv->nbuckets) < 0 ||
+	    !srv->rbuf) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -994,7 +957,7 @@ void tftp_server_free(struct tftp_server *srv)
 		close(srv->transfers_epoll);
 	free(srv->by_fd);
 	free(srv->transfers_by_peer);
-	free(srv->peers);
+	peer_table_destroy(&srv->peers);
 	free(srv->rbuf);
 	free(srv);
 }
