@@ -10,7 +10,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "serve", cmd_serve, "serve a provisioning site (static and rendered files) over TFTP" },
+	{ "serve", cmd_serve, "serve a provisioning site over TFTP, HTTP(S) and FTP" },
 	{ "device", cmd_device, "the inventory: add, set, show, list, rm, import, export" },
 	{ "render", cmd_render, "print what the server would send a device for a path" },
 	{ "template", cmd_template, "render a template against JSON data" },
