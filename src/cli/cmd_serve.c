@@ -24,6 +24,9 @@ static void serve_usage(FILE *out)
 		"                     off by default; certificate and key from [https])\n"
 		"  --ftp ADDR:PORT    FTP listener (read-only), e.g. 0.0.0.0:21; port 0 picks one;\n"
 		"                     'off' (overrides [ftp] listen; off by default)\n"
+		"  --sip ADDR:PORT    SIP Plug-and-Play responder (UDP), e.g. 0.0.0.0:5060; port 0\n"
+		"                     picks one; 'off' (overrides [sip] listen; off by default;\n"
+		"                     multicast 224.0.1.75 with [sip] multicast = on)\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
@@ -47,6 +50,7 @@ int cmd_serve(int argc, char **argv)
 		OPT_HTTP,
 		OPT_HTTPS,
 		OPT_FTP,
+		OPT_SIP,
 		OPT_CONFIG
 	};
 	static const struct option longopts[] = {
@@ -56,6 +60,7 @@ int cmd_serve(int argc, char **argv)
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "https", required_argument, NULL, OPT_HTTPS },
 		{ "ftp", required_argument, NULL, OPT_FTP },
+		{ "sip", required_argument, NULL, OPT_SIP },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -76,6 +81,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_HTTP: opts.http_listen = optarg; break;
 		case OPT_HTTPS: opts.https_listen = optarg; break;
 		case OPT_FTP: opts.ftp_listen = optarg; break;
+		case OPT_SIP: opts.sip_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;

@@ -10,7 +10,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "serve", cmd_serve, "serve a provisioning site over TFTP, HTTP(S) and FTP" },
+	{ "serve", cmd_serve, "serve a provisioning site over TFTP, HTTP(S), FTP and SIP" },
 	{ "device", cmd_device, "the inventory: add, set, show, list, rm, import, export" },
 	{ "render", cmd_render, "print what the server would send a device for a path" },
 	{ "template", cmd_template, "render a template against JSON data" },
@@ -18,6 +18,7 @@ static const struct {
 	{ "md5", cmd_md5, "print a file's MD5 as .md5 companions carry it" },
 	{ "encrypt", cmd_encrypt, "encrypt a profile (openssl enc -aes-256-cbc -md md5)" },
 	{ "decrypt", cmd_decrypt, "decrypt a profile encrypted that way" },
+	{ "resync", cmd_resync, "make devices fetch their configuration now (SIP NOTIFY)" },
 };
 
 static void usage(FILE *out)

@@ -18,6 +18,7 @@ void server_config_default(struct server_config *cfg)
 	tftp_config_default(&cfg->tftp);
 	http_config_default(&cfg->http);
 	ftp_config_default(&cfg->ftp);
+	sip_config_default(&cfg->sip);
 	cfg->journal.max_age_days = 90;
 	cfg->journal.max_rows = 10000000;
 }
@@ -166,10 +167,49 @@ static int parse_ftp_passive_address(void *field, const char *value, char *err, 
 	return 0;
 }
 
+/* The field is the whole sip_config: "off" clears enabled, an address sets it. */
+static int parse_sip_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct sip_config *sip = field;
+
+	if (server_config_parse_listen(value, &sip->enabled, &sip->listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (0.0.0.0:5060) or off", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+ENUM_PARSER(parse_sip_answer, enum sip_answer, sip_parse_answer, "all known oui")
+
+/* Each line adds OUIs: the field is the whole sip_config. */
+static int parse_sip_oui(void *field, const char *value, char *err, size_t errsz)
+{
+	int r = sip_config_add_oui(field, value);
+
+	if (r == -E2BIG)
+		snprintf(err, errsz, "more than %d OUIs", SIP_OUI_MAX);
+	else if (r < 0)
+		snprintf(err, errsz, "'%s' is not a list of OUIs (0004F2 00:30:4f ...)", value);
+	return r;
+}
+
+/* Each line adds a rule "VENDOR[/MODEL] URL": the field is the whole sip_config. */
+static int parse_sip_url_for(void *field, const char *value, char *err, size_t errsz)
+{
+	int r = sip_config_add_url_rule(field, value);
+
+	if (r == -E2BIG)
+		snprintf(err, errsz, "more than %d url_for lines", SIP_URL_RULES_MAX);
+	else if (r < 0)
+		snprintf(err, errsz, "'%s' is not VENDOR[/MODEL] URL", value);
+	return r;
+}
+
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
 #define HTTP(k) offsetof(struct server_config, http.k)
 #define FTP(k)	offsetof(struct server_config, ftp.k)
+#define SIP(k)	offsetof(struct server_config, sip.k)
 
 static const struct conf_key config_keys[] = {
 	{ "server", "cache_size", CONF_SIZE, SITE(cache_size), sizeof(uint64_t), 0, 1ull << 40,
@@ -248,6 +288,20 @@ static const struct conf_key config_keys[] = {
 	{ "ftp", "idle_timeout", CONF_UINT, FTP(idle_timeout_s), sizeof(unsigned), 1, 86400, NULL },
 	{ "ftp", "data_timeout", CONF_UINT, FTP(data_timeout_s), sizeof(unsigned), 1, 3600, NULL },
 	{ "ftp", "tls", CONF_CUSTOM, FTP(tls), 0, 0, 0, parse_ftp_tls },
+	{ "sip", "listen", CONF_CUSTOM, offsetof(struct server_config, sip), 0, 0, 0,
+	  parse_sip_listen },
+	{ "sip", "multicast", CONF_BOOL, SIP(multicast), sizeof(bool), 0, 0, NULL },
+	{ "sip", "interfaces", CONF_STRING, SIP(interfaces),
+	  sizeof(((struct sip_config *)0)->interfaces), 0, 0, NULL },
+	{ "sip", "answer", CONF_CUSTOM, SIP(answer), 0, 0, 0, parse_sip_answer },
+	{ "sip", "oui", CONF_CUSTOM, offsetof(struct server_config, sip), 0, 0, 0, parse_sip_oui },
+	{ "sip", "url", CONF_STRING, SIP(url), sizeof(((struct sip_config *)0)->url), 0, 0, NULL },
+	{ "sip", "url_for", CONF_CUSTOM, offsetof(struct server_config, sip), 0, 0, 0,
+	  parse_sip_url_for },
+	{ "sip", "t1", CONF_UINT, SIP(t1_ms), sizeof(unsigned), 10, 10000, NULL },
+	{ "sip", "t2", CONF_UINT, SIP(t2_ms), sizeof(unsigned), 100, 60000, NULL },
+	{ "sip", "max_subscriptions", CONF_UINT, SIP(max_subscriptions), sizeof(unsigned), 1,
+	  1000000, NULL },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },

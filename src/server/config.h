@@ -8,6 +8,7 @@
 
 #include "proto/ftp.h"
 #include "proto/http.h"
+#include "proto/sip.h"
 #include "proto/tftp.h"
 #include "site/site.h"
 
@@ -21,6 +22,7 @@ struct server_config {
 	struct tftp_config tftp;
 	struct http_config http;
 	struct ftp_config ftp;
+	struct sip_config sip;
 	struct journal_config journal;
 };
 

@@ -21,6 +21,7 @@
 #include "crypto/tls.h"
 #include "proto/ftp.h"
 #include "proto/http.h"
+#include "proto/sip.h"
 #include "proto/tftp.h"
 #include "server/config.h"
 #include "site/site.h"
@@ -36,6 +37,7 @@ struct server {
 	struct http_server *http;
 	struct http_server *https;
 	struct ftp_server *ftp;
+	struct sip_server *sip;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
@@ -95,6 +97,12 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 		snprintf(err, errsz, "--ftp: '%s' is not ADDR:PORT or off", s->opts->ftp_listen);
 		return -EINVAL;
 	}
+	if (s->opts->sip_listen &&
+	    server_config_parse_listen(s->opts->sip_listen, &cfg->sip.enabled, &cfg->sip.listen) <
+		    0) {
+		snprintf(err, errsz, "--sip: '%s' is not ADDR:PORT or off", s->opts->sip_listen);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -135,6 +143,8 @@ static int write_port_file(struct server *s)
 		fprintf(f, "https %u\n", http_server_port(s->https));
 	if (s->ftp)
 		fprintf(f, "ftp %u\n", ftp_server_port(s->ftp));
+	if (s->sip)
+		fprintf(f, "sip %u\n", sip_server_port(s->sip));
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int e = errno;
 
@@ -187,6 +197,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	if (cfg.ftp.enabled != s->cfg.ftp.enabled ||
 	    memcmp(&cfg.ftp.listen, &s->cfg.ftp.listen, sizeof(cfg.ftp.listen)) != 0)
 		log_warnx(NULL, "the FTP listener's address changes only at restart");
+	if (cfg.sip.enabled != s->cfg.sip.enabled ||
+	    memcmp(&cfg.sip.listen, &s->cfg.sip.listen, sizeof(cfg.sip.listen)) != 0 ||
+	    cfg.sip.multicast != s->cfg.sip.multicast ||
+	    strcmp(cfg.sip.interfaces, s->cfg.sip.interfaces) != 0)
+		log_warnx(NULL, "the SIP listener's address and groups change only at restart");
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
 	if (s->tftp)
@@ -205,6 +220,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		if (ftp_tls)
 			SSL_CTX_free(ftp_tls);
 	}
+	if (s->sip)
+		sip_server_set_config(s->sip, &cfg.sip);
 	if (tls)
 		SSL_CTX_free(tls);
 	log_info(NULL, "configuration re-read, file cache cleared");
@@ -283,6 +300,7 @@ static void server_done(struct server *s)
 	http_server_free(s->http);
 	http_server_free(s->https);
 	ftp_server_free(s->ftp);
+	sip_server_free(s->sip);
 	if (s->ev_term)
 		event_free(s->ev_term);
 	if (s->ev_int)
@@ -421,7 +439,14 @@ int serve_main(const struct serve_options *opts)
 			goto out;
 		}
 	}
-	if (!s.tftp && !s.http && !s.https && !s.ftp)
+	if (s.cfg.sip.enabled) {
+		r = sip_server_new(s.base, s.site, &s.cfg.sip, &s.sip, err, sizeof(err));
+		if (r < 0) {
+			startup_error(opts, "%s", err);
+			goto out;
+		}
+	}
+	if (!s.tftp && !s.http && !s.https && !s.ftp && !s.sip)
 		log_warnx(NULL, "no listener enabled: nothing will be served");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);

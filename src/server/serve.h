@@ -14,6 +14,7 @@ struct serve_options {
 	const char *http_listen;  /* NULL: from the configuration */
 	const char *https_listen; /* NULL: from the configuration */
 	const char *ftp_listen;	  /* NULL: from the configuration */
+	const char *sip_listen;	  /* NULL: from the configuration */
 	const char *port_file;	  /* NULL: none */
 	bool check;
 	enum log_level log_level;

@@ -1,0 +1,1254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SIP over UDP: the Plug-and-Play responder and NOTIFY client transactions.
+ *
+ * A PnP exchange (struct pnp) starts with a SUBSCRIBE carrying Event: ua-profile: it is
+ * answered 200 (Expires: 0), then a NOTIFY with the provisioning URL goes to the
+ * SUBSCRIBE's Contact. The exchange is remembered for 64*T1 (Timer J of a non-INVITE
+ * server transaction, RFC 3261 17.2.2) and a bit more: a retransmitted SUBSCRIBE (same
+ * branch and CSeq) gets the same 200 again, and a repeated one (new CSeq, or a new
+ * Call-ID from the same MAC and host) gets a 200 but never a second NOTIFY.
+ *
+ * A client transaction (struct client_tx) is one non-INVITE request (RFC 3261 17.1.2):
+ * sent, then retransmitted on Timer E (T1, doubling up to T2; T2 once a provisional
+ * response came), abandoned on Timer F (64*T1). One 401 / 407 is answered with Digest
+ * when credentials were given (new branch, CSeq + 1).
+ *
+ * Responses to requests go back to the source address and port (RFC 3581 rport
+ * behaviour, whatever the Via says): phones behind NAT and test tools both get them.
+ */
+#include "proto/sip.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "proto/sip_parse.h"
+#include "site/site.h"
+#include "store/store.h"
+#include "template/mustache.h"
+
+#define TAG "sip"
+
+#define SIP_MSG_MAX 8192 /* what we build: headers and a URL */
+
+/* ---- configuration ---- */
+
+void sip_config_default(struct sip_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	addr_parse("0.0.0.0:5060", &cfg->listen);
+	cfg->answer = SIP_ANSWER_ALL;
+	str_copy(cfg->url, sizeof(cfg->url), "tftp://{{server}}/");
+	cfg->t1_ms = 500;
+	cfg->t2_ms = 4000;
+	cfg->max_subscriptions = 4096;
+}
+
+int sip_parse_answer(const char *value, enum sip_answer *ret)
+{
+	if (strcmp(value, "all") == 0)
+		*ret = SIP_ANSWER_ALL;
+	else if (strcmp(value, "known") == 0)
+		*ret = SIP_ANSWER_KNOWN;
+	else if (strcmp(value, "oui") == 0)
+		*ret = SIP_ANSWER_OUI;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int sip_config_add_oui(struct sip_config *cfg, const char *value)
+{
+	const char *p = value;
+
+	while (*p) {
+		uint32_t oui = 0;
+		unsigned n = 0;
+
+		while (isspace((unsigned char)*p) || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		while (*p && !isspace((unsigned char)*p) && *p != ',') {
+			if (isxdigit((unsigned char)*p)) {
+				int d = isdigit((unsigned char)*p)
+						? *p - '0'
+						: tolower((unsigned char)*p) - 'a' + 10;
+
+				if (++n > 6)
+					return -EINVAL;
+				oui = oui << 4 | (uint32_t)d;
+			} else if (*p != ':' && *p != '-' && *p != '.') {
+				return -EINVAL;
+			}
+			p++;
+		}
+		if (n != 6)
+			return -EINVAL;
+		if (cfg->noui == SIP_OUI_MAX)
+			return -E2BIG;
+		cfg->oui[cfg->noui++] = oui;
+	}
+	return 0;
+}
+
+int sip_config_add_url_rule(struct sip_config *cfg, const char *value)
+{
+	struct sip_url_rule rule;
+	const char *sp = value, *slash, *url;
+
+	memset(&rule, 0, sizeof(rule));
+	while (*sp && !isspace((unsigned char)*sp))
+		sp++;
+	url = sp;
+	while (isspace((unsigned char)*url))
+		url++;
+	if (sp == value || !*url)
+		return -EINVAL;
+	slash = memchr(value, '/', (size_t)(sp - value));
+	if (slash == value)
+		return -EINVAL;
+	if (slash) {
+		if ((size_t)(slash - value) >= sizeof(rule.vendor) ||
+		    (size_t)(sp - slash - 1) >= sizeof(rule.model) || sp == slash + 1)
+			return -EINVAL;
+		memcpy(rule.vendor, value, (size_t)(slash - value));
+		memcpy(rule.model, slash + 1, (size_t)(sp - slash - 1));
+	} else {
+		if ((size_t)(sp - value) >= sizeof(rule.vendor))
+			return -EINVAL;
+		memcpy(rule.vendor, value, (size_t)(sp - value));
+	}
+	if (str_copy(rule.url, sizeof(rule.url), url) < 0)
+		return -EINVAL;
+	if (cfg->nrules == SIP_URL_RULES_MAX)
+		return -E2BIG;
+	cfg->rules[cfg->nrules++] = rule;
+	return 0;
+}
+
+const char *sip_config_url(const struct sip_config *cfg, const char *vendor, const char *model)
+{
+	const char *best = cfg->url;
+
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		const struct sip_url_rule *r = &cfg->rules[i];
+
+		if (strcasecmp(r->vendor, vendor) != 0)
+			continue;
+		if (r->model[0] && strcasecmp(r->model, model) == 0)
+			return r->url;
+		if (!r->model[0] && best == cfg->url)
+			best = r->url;
+	}
+	return best;
+}
+
+/* ---- state ---- */
+
+enum tx_state {
+	TX_TRYING,     /* sent; Timer E doubles from T1 */
+	TX_PROCEEDING, /* a provisional response came; Timer E at T2 */
+	TX__MAX,
+};
+
+struct client_tx {
+	struct sip_server *srv;
+	struct client_tx *prev, *next;
+	enum tx_state state;
+	struct event *timer;
+	unsigned interval_ms, elapsed_ms;
+	struct addr to;
+	char branch[40];
+	/* what the request is rebuilt from after a challenge */
+	char *uri, *from, *to_hdr, *call_id, *event, *extra, *content_type, *body;
+	char *user, *password;
+	uint32_t cseq;
+	bool authenticated;
+	char *msg; /* the datagram as sent (retransmissions) */
+	size_t msg_len;
+	void (*done)(void *arg, const struct sip_notify_result *res);
+	void *arg;
+};
+
+enum pnp_state {
+	PNP_NOTIFYING, /* 200 sent, NOTIFY in flight */
+	PNP_DONE,      /* NOTIFY answered or given up; kept to absorb repeats */
+	PNP__MAX,
+};
+
+struct pnp {
+	struct sip_server *srv;
+	struct pnp *prev, *next;
+	enum pnp_state state;
+	struct event *expiry;
+	struct addr peer;
+	char mac[MAC_LEN + 1]; /* "" when none was found */
+	char call_id[256];
+	char to_tag[24];
+	char branch[128]; /* of the last SUBSCRIBE answered */
+	uint32_t cseq;
+	char *ok; /* the last 200 sent */
+	size_t ok_len;
+	struct client_tx *notify;
+	char notify_uri[256];
+};
+
+struct sip_server {
+	struct event_base *base;
+	struct site *site;
+	struct sip_config cfg;
+	int fd, mfd;
+	struct event *ev, *mev;
+	struct addr local;
+	uint16_t port;
+	struct client_tx *txs;
+	size_t ntx;
+	struct pnp *pnps;
+	size_t npnp;
+	char *rbuf; /* one datagram */
+};
+
+static const char *const tx_state_names[TX__MAX] = { "trying", "proceeding" };
+static const char *const pnp_state_names[PNP__MAX] = { "notifying", "done" };
+
+static void tx_set_state(struct client_tx *tx, enum tx_state state)
+{
+	log_debug(TAG, "NOTIFY %s: %s -> %s", tx->branch, tx_state_names[tx->state],
+		  tx_state_names[state]);
+	tx->state = state;
+}
+
+static void pnp_set_state(struct pnp *p, enum pnp_state state)
+{
+	log_debug(TAG, "PnP %s: %s -> %s", p->call_id, pnp_state_names[p->state],
+		  pnp_state_names[state]);
+	p->state = state;
+}
+
+/* Random lower-case hex, n digits (n even), NUL-terminated. */
+static void random_hex(char *out, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char raw[32];
+
+	if (n / 2 > sizeof(raw))
+		n = 2 * sizeof(raw);
+	if (RAND_bytes(raw, (int)(n / 2)) != 1) {
+		for (size_t i = 0; i < n / 2; i++)
+			raw[i] = (unsigned char)random();
+	}
+	for (size_t i = 0; i < n / 2; i++) {
+		out[2 * i] = hexd[raw[i] >> 4];
+		out[2 * i + 1] = hexd[raw[i] & 15];
+	}
+	out[n] = '\0';
+}
+
+static void send_to(struct sip_server *srv, const struct sockaddr *to, socklen_t tolen,
+		    const void *msg, size_t len)
+{
+	if (sendto(srv->fd, msg, len, 0, to, tolen) < 0) {
+		char a[ADDR_STRLEN];
+
+		log_warn(TAG, "send to %s", addr_format(to, a, sizeof(a)));
+	}
+}
+
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/*
+ * "10.0.0.1:5060" or "[::1]:5060": how peer reaches us (the listener's address, or the one
+ * the kernel picks towards peer when we listen on a wildcard).
+ */
+static void local_hostport(struct sip_server *srv, const struct sockaddr *peer, char *out,
+			   size_t outsz, char *host, size_t hostsz)
+{
+	struct sockaddr_storage ss = srv->local.ss;
+	socklen_t len = sizeof(ss);
+	char h[ADDR_STRLEN];
+	bool any = false;
+
+	if (ss.ss_family == AF_INET)
+		any = ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	else if (ss.ss_family == AF_INET6)
+		any = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	if (any && peer) {
+		int fd = socket(peer->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0) {
+			if (connect(fd, peer, sa_len(peer)) == 0)
+				getsockname(fd, (struct sockaddr *)&ss, &len);
+			close(fd);
+		}
+	}
+	addr_format_host((struct sockaddr *)&ss, h, sizeof(h));
+	if (host)
+		snprintf(host, hostsz, "%s", h);
+	if (ss.ss_family == AF_INET6)
+		snprintf(out, outsz, "[%s]:%u", h, srv->port);
+	else
+		snprintf(out, outsz, "%s:%u", h, srv->port);
+}
+
+static void journal(struct sip_server *srv, const struct sockaddr *peer, const char *mac,
+		    const char *path, const char *outcome, uint64_t bytes)
+{
+	char pa[ADDR_STRLEN];
+	struct journal_entry e = {
+		.proto = "sip",
+		.peer = addr_format(peer, pa, sizeof(pa)),
+		.mac = mac && mac[0] ? mac : NULL,
+		.path = path,
+		.outcome = outcome,
+		.bytes = bytes,
+	};
+
+	if (!srv->site)
+		return;
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	site_journal(srv->site, &e);
+}
+
+/* ---- client transactions ---- */
+
+static void tx_free(struct client_tx *tx)
+{
+	if (!tx)
+		return;
+	if (tx->timer)
+		event_free(tx->timer);
+	free(tx->uri);
+	free(tx->from);
+	free(tx->to_hdr);
+	free(tx->call_id);
+	free(tx->event);
+	free(tx->extra);
+	free(tx->content_type);
+	free(tx->body);
+	free(tx->user);
+	free(tx->password);
+	free(tx->msg);
+	free(tx);
+}
+
+static void tx_unlink(struct client_tx *tx)
+{
+	struct sip_server *srv = tx->srv;
+
+	if (tx->prev)
+		tx->prev->next = tx->next;
+	else if (srv->txs == tx)
+		srv->txs = tx->next;
+	if (tx->next)
+		tx->next->prev = tx->prev;
+	tx->prev = tx->next = NULL;
+	srv->ntx--;
+}
+
+/* (Re)builds tx->msg with a new branch; auth is an Authorization-like header line or NULL. */
+static int tx_build(struct client_tx *tx, const char *auth_name, const char *auth_value)
+{
+	char *buf = malloc(SIP_MSG_MAX), local[ADDR_STRLEN + 8];
+	struct sip_builder b;
+	int n;
+
+	if (!buf)
+		return -ENOMEM;
+	random_hex(tx->branch, 24);
+	memmove(tx->branch + 7, tx->branch, 25);
+	memcpy(tx->branch, "z9hG4bK", 7);
+	local_hostport(tx->srv, (struct sockaddr *)&tx->to.ss, local, sizeof(local), NULL, 0);
+	sip_builder_init(&b, buf, SIP_MSG_MAX);
+	sip_build_request_line(&b, "NOTIFY", tx->uri);
+	sip_build_header(&b, "Via", "SIP/2.0/UDP %s;branch=%s;rport", local, tx->branch);
+	sip_build_header(&b, "Max-Forwards", "70");
+	sip_build_header(&b, "From", "%s", tx->from);
+	sip_build_header(&b, "To", "%s", tx->to_hdr);
+	sip_build_header(&b, "Call-ID", "%s", tx->call_id);
+	sip_build_header(&b, "CSeq", "%u NOTIFY", tx->cseq);
+	sip_build_header(&b, "Contact", "<sip:autoprov@%s>", local);
+	sip_build_header(&b, "Event", "%s", tx->event);
+	if (auth_name)
+		sip_build_header(&b, auth_name, "%s", auth_value);
+	if (tx->extra && b.error == 0) {
+		size_t el = strlen(tx->extra);
+
+		if (b.len + el < b.size) {
+			memcpy(b.buf + b.len, tx->extra, el + 1);
+			b.len += el;
+		} else {
+			b.error = -ENOSPC;
+		}
+	}
+	sip_build_header(&b, "User-Agent", "autoprov/%s", AUTOPROV_VERSION);
+	n = sip_build_finish(&b, tx->content_type, tx->body, tx->body ? strlen(tx->body) : 0);
+	if (n < 0) {
+		free(buf);
+		return n;
+	}
+	free(tx->msg);
+	tx->msg = buf;
+	tx->msg_len = (size_t)n;
+	return 0;
+}
+
+static void tx_arm(struct client_tx *tx)
+{
+	unsigned limit = 64 * tx->srv->cfg.t1_ms, next = tx->interval_ms;
+
+	if (tx->elapsed_ms + next > limit)
+		next = limit - tx->elapsed_ms;
+	event_add(tx->timer,
+		  &(struct timeval){ .tv_sec = next / 1000, .tv_usec = (next % 1000) * 1000 });
+}
+
+static void tx_finish(struct client_tx *tx, unsigned status, const char *reason)
+{
+	struct sip_notify_result res = { .status = status, .authenticated = tx->authenticated };
+
+	snprintf(res.reason, sizeof(res.reason), "%s", reason);
+	event_del(tx->timer);
+	tx_unlink(tx);
+	if (tx->done)
+		tx->done(tx->arg, &res);
+	tx_free(tx);
+}
+
+static void tx_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_tx *tx = arg;
+	unsigned t1 = tx->srv->cfg.t1_ms, t2 = tx->srv->cfg.t2_ms;
+	unsigned limit = 64 * t1, step = tx->interval_ms;
+
+	if (tx->elapsed_ms + step > limit)
+		step = limit - tx->elapsed_ms;
+	tx->elapsed_ms += step;
+	if (tx->elapsed_ms >= limit) {
+		tx_finish(tx, 0, "timeout");
+		return;
+	}
+	log_debug(TAG, "NOTIFY %s: retransmission after %u ms", tx->branch, tx->elapsed_ms);
+	send_to(tx->srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
+	if (tx->state == TX_TRYING)
+		tx->interval_ms = tx->interval_ms * 2 < t2 ? tx->interval_ms * 2 : t2;
+	else
+		tx->interval_ms = t2;
+	tx_arm(tx);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Starts a NOTIFY transaction from its parts (copied). */
+static int tx_start(struct sip_server *srv, const struct addr *to, const char *uri,
+		    const char *from, const char *to_hdr, const char *call_id, const char *event,
+		    const char *extra, const char *content_type, const char *body, const char *user,
+		    const char *password, void (*done)(void *, const struct sip_notify_result *),
+		    void *arg, struct client_tx **ret)
+{
+	struct client_tx *tx = calloc(1, sizeof(*tx));
+	int r = -ENOMEM;
+
+	if (!tx)
+		return -ENOMEM;
+	tx->srv = srv;
+	tx->to = *to;
+	tx->cseq = 1;
+	tx->interval_ms = srv->cfg.t1_ms;
+	tx->done = done;
+	tx->arg = arg;
+	tx->uri = strdup(uri);
+	tx->from = strdup(from);
+	tx->to_hdr = strdup(to_hdr);
+	tx->call_id = strdup(call_id);
+	tx->event = strdup(event);
+	tx->extra = dup_or_null(extra);
+	tx->content_type = dup_or_null(content_type);
+	tx->body = dup_or_null(body);
+	tx->user = dup_or_null(user);
+	tx->password = dup_or_null(password);
+	tx->timer = event_new(srv->base, -1, 0, tx_on_timer, tx);
+	if (!tx->uri || !tx->from || !tx->to_hdr || !tx->call_id || !tx->event ||
+	    (extra && !tx->extra) || (content_type && !tx->content_type) || (body && !tx->body) ||
+	    (user && !tx->user) || (password && !tx->password) || !tx->timer)
+		goto fail;
+	r = tx_build(tx, NULL, NULL);
+	if (r < 0)
+		goto fail;
+	tx->next = srv->txs;
+	if (srv->txs)
+		srv->txs->prev = tx;
+	srv->txs = tx;
+	srv->ntx++;
+	send_to(srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
+	tx_arm(tx);
+	if (ret)
+		*ret = tx;
+	return 0;
+fail:
+	tx_free(tx);
+	return r;
+}
+
+int sip_notify_start(struct sip_server *srv, const struct sip_notify *n,
+		     void (*done)(void *arg, const struct sip_notify_result *res), void *arg)
+{
+	char from[128], call_id[64], tag[17], local[ADDR_STRLEN + 8], host[ADDR_STRLEN], to[600];
+
+	local_hostport(srv, (struct sockaddr *)&n->to.ss, local, sizeof(local), host, sizeof(host));
+	random_hex(tag, 16);
+	snprintf(from, sizeof(from), "<sip:autoprov@%s>;tag=%s", local, tag);
+	random_hex(call_id, 32);
+	snprintf(call_id + 32, sizeof(call_id) - 32, "@autoprov");
+	if (snprintf(to, sizeof(to), "<%s>", n->uri) >= (int)sizeof(to))
+		return -ENAMETOOLONG;
+	return tx_start(srv, &n->to, n->uri, from, to, call_id, n->event,
+			"Subscription-State: terminated\r\n", NULL, NULL, n->user, n->password,
+			done, arg, NULL);
+}
+
+size_t sip_notify_pending(const struct sip_server *srv)
+{
+	return srv->ntx;
+}
+
+static struct client_tx *tx_find(struct sip_server *srv, const struct sip_msg *m)
+{
+	struct sip_via via;
+	char branch[128];
+
+	if (m->nvia == 0 || sip_via_parse(m->via[0].p, m->via[0].len, &via) < 0 ||
+	    sip_param_get(via.params, "branch", branch, sizeof(branch)) < 0)
+		return NULL;
+	for (struct client_tx *tx = srv->txs; tx; tx = tx->next)
+		if (strcmp(tx->branch, branch) == 0 && m->cseq_method &&
+		    strcmp(m->cseq_method, "NOTIFY") == 0 && m->cseq_num == tx->cseq)
+			return tx;
+	return NULL;
+}
+
+static void on_response(struct sip_server *srv, const struct sip_msg *m)
+{
+	struct client_tx *tx = tx_find(srv, m);
+
+	if (!tx) {
+		log_debug(TAG, "response %u matches no transaction: dropped", m->status);
+		return;
+	}
+	if (m->status < 200) {
+		if (tx->state == TX_TRYING) {
+			tx_set_state(tx, TX_PROCEEDING);
+			tx->interval_ms = tx->srv->cfg.t2_ms;
+		}
+		return;
+	}
+	if ((m->status == 401 || m->status == 407) && tx->user && !tx->authenticated) {
+		const char *hname = m->status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+		struct sip_digest_challenge c;
+		char cnonce[17], auth[2048];
+		const char *value = NULL;
+		int r = -ENOENT;
+
+		/* the first challenge we can answer */
+		for (size_t i = 0; i < m->nheaders && r < 0; i++)
+			if (strcasecmp(m->headers[i].name, hname) == 0) {
+				value = m->headers[i].value;
+				r = sip_digest_parse_challenge(value, &c);
+			}
+		if (r == 0) {
+			random_hex(cnonce, 16);
+			r = sip_digest_authorization(&c, "NOTIFY", tx->uri, tx->user,
+						     tx->password ? tx->password : "", cnonce, 1,
+						     auth, sizeof(auth));
+		}
+		if (r == 0) {
+			tx->authenticated = true;
+			tx->cseq++;
+			r = tx_build(tx, m->status == 401 ? "Authorization" : "Proxy-Authorization",
+				     auth);
+		}
+		if (r == 0) {
+			event_del(tx->timer);
+			tx->state = TX_TRYING;
+			tx->interval_ms = tx->srv->cfg.t1_ms;
+			tx->elapsed_ms = 0;
+			send_to(srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg,
+				tx->msg_len);
+			tx_arm(tx);
+			return;
+		}
+		log_warnx(TAG, "cannot answer the %u challenge: %s", m->status, strerror(-r));
+	}
+	tx_finish(tx, m->status, m->reason);
+}
+
+/* ---- PnP ---- */
+
+static void pnp_free(struct pnp *p)
+{
+	struct sip_server *srv;
+
+	if (!p)
+		return;
+	srv = p->srv;
+	if (p->notify) {
+		event_del(p->notify->timer);
+		tx_unlink(p->notify);
+		tx_free(p->notify);
+	}
+	if (p->expiry)
+		event_free(p->expiry);
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (srv->pnps == p)
+		srv->pnps = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	srv->npnp--;
+	free(p->ok);
+	free(p);
+}
+
+static void pnp_on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	pnp_free(arg);
+}
+
+static void pnp_notify_done(void *arg, const struct sip_notify_result *res)
+{
+	struct pnp *p = arg;
+	char outcome[32];
+
+	p->notify = NULL;
+	pnp_set_state(p, PNP_DONE);
+	if (res->status)
+		snprintf(outcome, sizeof(outcome), "notify-%u", res->status);
+	else
+		snprintf(outcome, sizeof(outcome), "notify-timeout");
+	journal(p->srv, (struct sockaddr *)&p->peer.ss, p->mac, p->notify_uri, outcome, 0);
+	log_info(TAG, "PnP NOTIFY to %s: %s", p->notify_uri, outcome);
+}
+
+/* Sends the response built in b and keeps it as p's last 200 when p is not NULL. */
+static void respond(struct sip_server *srv, const struct sockaddr *peer, socklen_t peerlen,
+		    struct sip_builder *b, struct pnp *p)
+{
+	if (b->error) {
+		log_warnx(TAG, "a response did not fit in %zu bytes: not sent", b->size);
+		return;
+	}
+	send_to(srv, peer, peerlen, b->buf, b->len);
+	if (p) {
+		char *copy = malloc(b->len);
+
+		if (copy) {
+			memcpy(copy, b->buf, b->len);
+			free(p->ok);
+			p->ok = copy;
+			p->ok_len = b->len;
+		}
+	}
+}
+
+static void simple_response(struct sip_server *srv, const struct sip_msg *m,
+			    const struct sockaddr *peer, socklen_t peerlen, unsigned code,
+			    const char *reason, const char *extra_name, const char *extra_value)
+{
+	char buf[SIP_MSG_MAX], tag[17];
+	struct sip_builder b;
+
+	random_hex(tag, 16);
+	sip_builder_init(&b, buf, sizeof(buf));
+	sip_build_response_start(&b, m, code, reason, tag);
+	if (extra_name)
+		sip_build_header(&b, extra_name, "%s", extra_value);
+	sip_build_finish(&b, NULL, NULL, 0);
+	respond(srv, peer, peerlen, &b, NULL);
+}
+
+static void build_ok(struct sip_server *srv, const struct sip_msg *m, const struct sockaddr *peer,
+		     const char *to_tag, struct sip_builder *b, char *buf, size_t size)
+{
+	char local[ADDR_STRLEN + 8];
+
+	local_hostport(srv, peer, local, sizeof(local), NULL, 0);
+	sip_builder_init(b, buf, size);
+	sip_build_response_start(b, m, 200, "OK", to_tag);
+	sip_build_header(b, "Expires", "0");
+	sip_build_header(b, "Contact", "<sip:autoprov@%s>", local);
+	sip_build_finish(b, NULL, NULL, 0);
+}
+
+static bool oui_listed(const struct sip_config *cfg, const char *mac)
+{
+	char prefix[7];
+	uint32_t oui;
+
+	memcpy(prefix, mac, 6);
+	prefix[6] = '\0';
+	oui = (uint32_t)strtoul(prefix, NULL, 16);
+	for (size_t i = 0; i < cfg->noui; i++)
+		if (cfg->oui[i] == oui)
+			return true;
+	return false;
+}
+
+static int set_str(json_t *ctx, const char *key, const char *value)
+{
+	return json_object_set_new(ctx, key, json_string(value)) < 0 ? -ENOMEM : 0;
+}
+
+static int merge(json_t *ctx, json_t *vars)
+{
+	return vars && json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * The context of the URL template: built-ins, then the site's defaults, the device's group
+ * and the device's own variables (as for rendered files). d may be NULL.
+ */
+static json_t *url_context(struct sip_server *srv, const struct device *d, const char *mac,
+			   const char *event_params, const char *server_host,
+			   const struct sockaddr *peer)
+{
+	struct store *st = srv->site ? site_store(srv->site) : NULL;
+	json_t *ctx = json_object(), *vars = NULL;
+	char v[128], port[8];
+	static const char *const params[] = { "vendor", "model", "version", "profile-type" };
+	int r = 0;
+
+	if (!ctx)
+		return NULL;
+	r |= set_str(ctx, "proto", "sip");
+	r |= set_str(ctx, "server", server_host);
+	snprintf(port, sizeof(port), "%u", srv->port);
+	r |= set_str(ctx, "sip_port", port);
+	r |= set_str(ctx, "peer", addr_format_host(peer, v, sizeof(v)));
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		if (sip_param_get(event_params, params[i], v, sizeof(v)) == 0)
+			r |= set_str(ctx, i == 3 ? "profile_type" : params[i], v);
+	if (mac[0]) {
+		char mau[MAC_LEN + 1], colons[MAC_LEN + 6];
+
+		mac_upper(mac, mau);
+		mac_colons(mac, colons);
+		r |= set_str(ctx, "mac", mac);
+		r |= set_str(ctx, "MA", mac);
+		r |= set_str(ctx, "MAU", mau);
+		r |= set_str(ctx, "MAC", colons);
+	}
+	if (d) {
+		if (d->model[0])
+			r |= set_str(ctx, "model", d->model);
+		if (d->profile[0])
+			r |= set_str(ctx, "profile", d->profile);
+		if (d->group[0])
+			r |= set_str(ctx, "group", d->group);
+	}
+	if (st && store_defaults_get(st, &vars) == 0) {
+		r |= merge(ctx, vars);
+		json_decref(vars);
+	}
+	if (st && d && d->group[0] && store_group_get(st, d->group, &vars) == 0) {
+		r |= merge(ctx, vars);
+		json_decref(vars);
+	}
+	if (d)
+		r |= merge(ctx, d->vars);
+	if (r) {
+		json_decref(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The provisioning URL for this SUBSCRIBE into *ret (malloc'd). 0 or -errno (logged). */
+static int render_url(struct sip_server *srv, const struct device *d, const char *mac,
+		      const char *event_params, const char *server_host,
+		      const struct sockaddr *peer, char **ret)
+{
+	char vendor[64] = "", model[64] = "", *out = NULL;
+	const char *src;
+	struct tpl *t = NULL;
+	struct tpl_error err;
+	struct tpl_options opts = { .max_output = SIP_URL_MAX * 4 };
+	json_t *ctx;
+	size_t len;
+	int r;
+
+	(void)sip_param_get(event_params, "vendor", vendor, sizeof(vendor));
+	(void)sip_param_get(event_params, "model", model, sizeof(model));
+	if (!model[0] && d && d->model[0])
+		str_copy(model, sizeof(model), d->model);
+	src = sip_config_url(&srv->cfg, vendor, model);
+	ctx = url_context(srv, d, mac, event_params, server_host, peer);
+	if (!ctx)
+		return -ENOMEM;
+	r = tpl_compile("[sip] url", src, strlen(src), &t, &err);
+	if (r == 0)
+		r = tpl_render(t, ctx, NULL, &opts, &out, &len, &err);
+	tpl_free(t);
+	json_decref(ctx);
+	if (r < 0) {
+		log_warnx(TAG, "the URL template '%s' fails: %s", src, err.message);
+		return r;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)out[i] < ' ' || out[i] == 0x7f) {
+			log_warnx(TAG, "the URL rendered from '%s' has control characters", src);
+			free(out);
+			return -EINVAL;
+		}
+	*ret = out;
+	return 0;
+}
+
+static struct pnp *pnp_find(struct sip_server *srv, const struct sip_msg *m, const char *mac,
+			    const struct sockaddr *peer)
+{
+	for (struct pnp *p = srv->pnps; p; p = p->next)
+		if (strcmp(p->call_id, m->call_id) == 0)
+			return p;
+	if (mac[0])
+		for (struct pnp *p = srv->pnps; p; p = p->next)
+			if (strcmp(p->mac, mac) == 0 &&
+			    addr_same_host((struct sockaddr *)&p->peer.ss, peer))
+				return p;
+	return NULL;
+}
+
+/* Where the NOTIFY goes: the Contact's numeric host and port, else the source address. */
+static void notify_target(const struct sip_msg *m, const struct sockaddr *peer, socklen_t plen,
+			  struct addr *to, char *uri, size_t urisz)
+{
+	struct sip_name_addr na;
+	struct sip_uri u;
+	char pa[ADDR_STRLEN];
+
+	memset(to, 0, sizeof(*to));
+	memcpy(&to->ss, peer, plen);
+	to->len = plen;
+	if (m->contact && sip_name_addr_parse(m->contact, &na) == 0 &&
+	    sip_uri_parse(na.uri, strlen(na.uri), &u) == 0) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&to->ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to->ss;
+
+		if (inet_pton(AF_INET, u.host, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons(u.port ? u.port : 5060);
+			to->len = sizeof(*sin);
+		} else if (inet_pton(AF_INET6, u.host, &sin6->sin6_addr) == 1) {
+			memset(sin6, 0, sizeof(*sin6));
+			inet_pton(AF_INET6, u.host, &sin6->sin6_addr);
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons(u.port ? u.port : 5060);
+			to->len = sizeof(*sin6);
+		}
+		if (snprintf(uri, urisz, "%s", na.uri) < (int)urisz)
+			return;
+	}
+	snprintf(uri, urisz, "sip:%s", addr_format(peer, pa, sizeof(pa)));
+}
+
+static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
+			 const struct sockaddr *peer, socklen_t plen)
+{
+	char type[32], mac[MAC_LEN + 1] = "", branch[128] = "", buf[SIP_MSG_MAX];
+	char host[ADDR_STRLEN], local[ADDR_STRLEN + 8], from_hdr[1024], to_hdr[1024];
+	const char *params = "";
+	struct device *d = NULL;
+	struct sip_builder b;
+	struct sip_uri u;
+	struct sip_name_addr na;
+	struct sip_via via;
+	struct pnp *p;
+	char *url = NULL;
+	int r;
+
+	if (!m->event || sip_event_parse(m->event, type, sizeof(type), &params) < 0 ||
+	    strcmp(type, "ua-profile") != 0) {
+		simple_response(srv, m, peer, plen, 489, "Bad Event", "Allow-Events", "ua-profile");
+		journal(srv, peer, NULL, m->uri, "bad-event", 0);
+		return;
+	}
+	if (sip_uri_parse(m->uri, strlen(m->uri), &u) < 0 || sip_mac_from_uri(&u, mac) < 0) {
+		mac[0] = '\0';
+		if (sip_name_addr_parse(m->from, &na) == 0 &&
+		    sip_uri_parse(na.uri, strlen(na.uri), &u) == 0 && sip_mac_from_uri(&u, mac) < 0)
+			mac[0] = '\0';
+	}
+	if (sip_via_parse(m->via[0].p, m->via[0].len, &via) == 0)
+		(void)sip_param_get(via.params, "branch", branch, sizeof(branch));
+
+	p = pnp_find(srv, m, mac, peer);
+	if (p) {
+		if (strcmp(p->call_id, m->call_id) == 0 && strcmp(p->branch, branch) == 0 &&
+		    p->cseq == m->cseq_num && p->ok) {
+			send_to(srv, peer, plen, p->ok, p->ok_len);
+			log_debug(TAG, "retransmitted SUBSCRIBE %s: the same 200 again",
+				  m->call_id);
+			return;
+		}
+		/* a repeated SUBSCRIBE: answered, but its device already has its NOTIFY */
+		build_ok(srv, m, peer, p->to_tag, &b, buf, sizeof(buf));
+		respond(srv, peer, plen, &b, strcmp(p->call_id, m->call_id) == 0 ? p : NULL);
+		if (strcmp(p->call_id, m->call_id) == 0) {
+			str_copy(p->branch, sizeof(p->branch), branch);
+			p->cseq = m->cseq_num;
+		}
+		journal(srv, peer, mac, m->uri, "subscribe-repeat", 0);
+		log_info(TAG, "repeated SUBSCRIBE %s: answered, no second NOTIFY", m->uri);
+		return;
+	}
+
+	if (mac[0] && srv->site) {
+		r = store_device_get(site_store(srv->site), mac, &d);
+		if (r < 0 && r != -ENOENT)
+			log_warnx(TAG, "inventory: %s", strerror(-r));
+	}
+	if ((srv->cfg.answer == SIP_ANSWER_KNOWN && (!d || !d->enabled)) ||
+	    (srv->cfg.answer == SIP_ANSWER_OUI && (!mac[0] || !oui_listed(&srv->cfg, mac)))) {
+		const char *outcome = !mac[0]				    ? "ignored-no-mac"
+				      : srv->cfg.answer == SIP_ANSWER_KNOWN ? "ignored-unknown"
+									    : "ignored-oui";
+
+		journal(srv, peer, mac, m->uri, outcome, 0);
+		log_info(TAG, "SUBSCRIBE %s: %s", m->uri, outcome);
+		device_free(d);
+		return;
+	}
+	if (srv->npnp >= srv->cfg.max_subscriptions) {
+		simple_response(srv, m, peer, plen, 503, "Service Unavailable", "Retry-After", "5");
+		journal(srv, peer, mac, m->uri, "busy", 0);
+		device_free(d);
+		return;
+	}
+	local_hostport(srv, peer, local, sizeof(local), host, sizeof(host));
+	r = render_url(srv, d, mac, params, host, peer, &url);
+	device_free(d);
+	if (r < 0) {
+		simple_response(srv, m, peer, plen, 500, "Server Internal Error", NULL, NULL);
+		journal(srv, peer, mac, m->uri, "error", 0);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		free(url);
+		return;
+	}
+	p->srv = srv;
+	memcpy(&p->peer.ss, peer, plen);
+	p->peer.len = plen;
+	str_copy(p->mac, sizeof(p->mac), mac);
+	str_copy(p->call_id, sizeof(p->call_id), m->call_id);
+	str_copy(p->branch, sizeof(p->branch), branch);
+	p->cseq = m->cseq_num;
+	random_hex(p->to_tag, 16);
+	p->expiry = event_new(srv->base, -1, 0, pnp_on_expiry, p);
+	p->next = srv->pnps;
+	if (srv->pnps)
+		srv->pnps->prev = p;
+	srv->pnps = p;
+	srv->npnp++;
+	if (!p->expiry) {
+		pnp_free(p);
+		free(url);
+		return;
+	}
+	{
+		unsigned ms = 64 * srv->cfg.t1_ms + 2 * srv->cfg.t2_ms;
+
+		event_add(p->expiry,
+			  &(struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 });
+	}
+	build_ok(srv, m, peer, p->to_tag, &b, buf, sizeof(buf));
+	respond(srv, peer, plen, &b, p);
+
+	/* the NOTIFY: in the dialog the 200 made (From / To swapped, our tag) */
+	{
+		struct addr to;
+		char extra[64];
+
+		notify_target(m, peer, plen, &to, p->notify_uri, sizeof(p->notify_uri));
+		snprintf(from_hdr, sizeof(from_hdr), "%s;tag=%s", m->to, p->to_tag);
+		if (sip_name_addr_parse(m->to, &na) == 0 &&
+		    sip_param_get(na.params, "tag", type, sizeof(type)) == 0)
+			snprintf(from_hdr, sizeof(from_hdr), "%s", m->to);
+		snprintf(to_hdr, sizeof(to_hdr), "%s", m->from);
+		snprintf(extra, sizeof(extra), "Subscription-State: terminated;reason=timeout\r\n");
+		r = tx_start(srv, &to, p->notify_uri, from_hdr, to_hdr, m->call_id, m->event, extra,
+			     "application/url", url, NULL, NULL, pnp_notify_done, p, &p->notify);
+	}
+	if (r < 0) {
+		log_warnx(TAG, "cannot send the NOTIFY to %s: %s", p->notify_uri, strerror(-r));
+		pnp_set_state(p, PNP_DONE);
+	}
+	journal(srv, peer, mac, m->uri, "pnp-url-sent", strlen(url));
+	log_info(TAG, "PnP SUBSCRIBE %s (MAC %s): 200, NOTIFY with %s to %s", m->uri,
+		 mac[0] ? mac : "-", url, p->notify_uri);
+	free(url);
+}
+
+static void on_request(struct sip_server *srv, const struct sip_msg *m, const struct sockaddr *peer,
+		       socklen_t plen)
+{
+	if (strcmp(m->method, "ACK") == 0)
+		return;
+	if (m->error) {
+		simple_response(srv, m, peer, plen, 400, m->error, NULL, NULL);
+		journal(srv, peer, NULL, m->uri, "bad-request", 0);
+		log_info(TAG, "%s %s: 400 %s", m->method, m->uri, m->error);
+		return;
+	}
+	if (strcmp(m->method, "OPTIONS") == 0) {
+		simple_response(srv, m, peer, plen, 200, "OK", "Allow", "SUBSCRIBE, OPTIONS");
+		return;
+	}
+	if (strcmp(m->method, "SUBSCRIBE") != 0 || !srv->site) {
+		simple_response(srv, m, peer, plen, 405, "Method Not Allowed", "Allow",
+				srv->site ? "SUBSCRIBE, OPTIONS" : "OPTIONS");
+		journal(srv, peer, NULL, m->uri, "not-allowed", 0);
+		return;
+	}
+	on_subscribe(srv, m, peer, plen);
+}
+
+static void on_datagram(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_server *srv = arg;
+
+	/* a few datagrams per wake-up, so one busy socket does not starve the loop */
+	for (int i = 0; i < 32; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct sip_msg *m = NULL;
+		char pa[ADDR_STRLEN];
+		ssize_t n;
+		int r;
+
+		n = recvfrom(fd, srv->rbuf, SIP_MAX_DATAGRAM, MSG_TRUNC, (struct sockaddr *)&peer,
+			     &plen);
+		if (n < 0)
+			return;
+		if (n > SIP_MAX_DATAGRAM) {
+			log_debug(TAG, "%s: datagram of %zd bytes dropped",
+				  addr_format((struct sockaddr *)&peer, pa, sizeof(pa)), n);
+			continue;
+		}
+		r = sip_parse(srv->rbuf, (size_t)n, &m);
+		if (r < 0) {
+			log_debug(TAG, "%s: %zd bytes that are not SIP dropped",
+				  addr_format((struct sockaddr *)&peer, pa, sizeof(pa)), n);
+			continue;
+		}
+		if (m->is_request)
+			on_request(srv, m, (struct sockaddr *)&peer, plen);
+		else if (!m->error)
+			on_response(srv, m);
+		sip_msg_free(m);
+	}
+}
+
+/* ---- set-up ---- */
+
+static int join_one(int fd, const struct sip_config *cfg, const char *name, char *err, size_t errsz)
+{
+	struct ip_mreqn mr;
+
+	memset(&mr, 0, sizeof(mr));
+	inet_pton(AF_INET, SIP_PNP_GROUP, &mr.imr_multiaddr);
+	if (!name) {
+		mr.imr_address = ((const struct sockaddr_in *)&cfg->listen.ss)->sin_addr;
+	} else if (inet_pton(AF_INET, name, &mr.imr_address) != 1) {
+		mr.imr_ifindex = (int)if_nametoindex(name);
+		if (mr.imr_ifindex == 0) {
+			snprintf(err, errsz, "sip: [sip] interfaces: no interface '%s'", name);
+			return -ENODEV;
+		}
+	}
+	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+		int e = errno;
+
+		snprintf(err, errsz, "sip: cannot join %s on %s: %s", SIP_PNP_GROUP,
+			 name ? name : "the listener's interface", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* Joins the PnP group on each of cfg->interfaces (or the listener's address). */
+static int join_group(int fd, const struct sip_config *cfg, char *err, size_t errsz)
+{
+	const char *p = cfg->interfaces;
+	bool any = false;
+
+	while (*p) {
+		char name[IF_NAMESIZE + 48];
+		size_t n = 0;
+		int r;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		while (*p && *p != ' ' && *p != '\t' && *p != ',') {
+			if (n + 1 >= sizeof(name)) {
+				snprintf(err, errsz, "sip: [sip] interfaces: a name is too long");
+				return -EINVAL;
+			}
+			name[n++] = *p++;
+		}
+		name[n] = '\0';
+		r = join_one(fd, cfg, name, err, errsz);
+		if (r < 0)
+			return r;
+		any = true;
+	}
+	return any ? 0 : join_one(fd, cfg, NULL, err, errsz);
+}
+
+int sip_server_new(struct event_base *base, struct site *site, const struct sip_config *cfg,
+		   struct sip_server **ret, char *err, size_t errsz)
+{
+	struct sip_server *srv = calloc(1, sizeof(*srv));
+	char la[ADDR_STRLEN];
+	socklen_t len;
+	int one = 1, r;
+
+	if (!srv) {
+		snprintf(err, errsz, "sip: out of memory");
+		return -ENOMEM;
+	}
+	srv->base = base;
+	srv->site = site;
+	srv->cfg = *cfg;
+	srv->fd = srv->mfd = -1;
+	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
+	srv->rbuf = malloc(SIP_MAX_DATAGRAM + 1);
+	if (!srv->rbuf) {
+		snprintf(err, errsz, "sip: out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	srv->fd = socket(cfg->listen.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0 ||
+	    bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "sip: cannot listen on %s: %s", la, strerror(errno));
+		goto fail;
+	}
+	len = sizeof(srv->local.ss);
+	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &len) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "sip: getsockname: %s", strerror(errno));
+		goto fail;
+	}
+	srv->local.len = len;
+	srv->port = addr_port((struct sockaddr *)&srv->local.ss);
+	if (cfg->multicast) {
+		struct sockaddr_in group = { .sin_family = AF_INET, .sin_port = htons(srv->port) };
+
+		if (cfg->listen.ss.ss_family != AF_INET) {
+			snprintf(err, errsz, "sip: multicast needs an IPv4 listener");
+			r = -EAFNOSUPPORT;
+			goto fail;
+		}
+		inet_pton(AF_INET, SIP_PNP_GROUP, &group.sin_addr);
+		srv->mfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (srv->mfd < 0 ||
+		    setsockopt(srv->mfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		    bind(srv->mfd, (struct sockaddr *)&group, sizeof(group)) < 0) {
+			r = -errno;
+			snprintf(err, errsz, "sip: cannot listen on %s:%u: %s", SIP_PNP_GROUP,
+				 srv->port, strerror(errno));
+			goto fail;
+		}
+		r = join_group(srv->mfd, cfg, err, errsz);
+		if (r < 0)
+			goto fail;
+		srv->mev = event_new(base, srv->mfd, EV_READ | EV_PERSIST, on_datagram, srv);
+		if (!srv->mev || event_add(srv->mev, NULL) < 0) {
+			snprintf(err, errsz, "sip: cannot watch the multicast socket");
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_datagram, srv);
+	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
+		snprintf(err, errsz, "sip: cannot watch the socket");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (site)
+		log_info(TAG, "listening on %s%s",
+			 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)),
+			 cfg->multicast ? " and " SIP_PNP_GROUP : "");
+	*ret = srv;
+	return 0;
+fail:
+	sip_server_free(srv);
+	return r;
+}
+
+void sip_server_free(struct sip_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->pnps)
+		pnp_free(srv->pnps);
+	while (srv->txs) {
+		struct client_tx *tx = srv->txs;
+
+		event_del(tx->timer);
+		tx_unlink(tx);
+		tx_free(tx);
+	}
+	if (srv->ev)
+		event_free(srv->ev);
+	if (srv->mev)
+		event_free(srv->mev);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	if (srv->mfd >= 0)
+		close(srv->mfd);
+	free(srv->rbuf);
+	free(srv);
+}
+
+void sip_server_set_config(struct sip_server *srv, const struct sip_config *cfg)
+{
+	struct addr listen = srv->cfg.listen;
+	bool multicast = srv->cfg.multicast;
+	char interfaces[sizeof(cfg->interfaces)];
+
+	str_copy(interfaces, sizeof(interfaces), srv->cfg.interfaces);
+	srv->cfg = *cfg;
+	srv->cfg.listen = listen;
+	srv->cfg.multicast = multicast;
+	str_copy(srv->cfg.interfaces, sizeof(srv->cfg.interfaces), interfaces);
+}
+
+uint16_t sip_server_port(const struct sip_server *srv)
+{
+	return srv->port;
+}
