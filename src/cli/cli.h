@@ -11,6 +11,7 @@ int cmd_template(int argc, char **argv);
 int cmd_md5(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_dhcp(int argc, char **argv);
 int cmd_resync(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "encrypt", cmd_encrypt, "encrypt a profile (openssl enc -aes-256-cbc -md md5)" },
 	{ "decrypt", cmd_decrypt, "decrypt a profile encrypted that way" },
 	{ "resync", cmd_resync, "make devices fetch their configuration now (SIP NOTIFY)" },
+	{ "dhcp", cmd_dhcp, "print DHCP server options that point endpoints at this server" },
 };
 
 static void usage(FILE *out)
