@@ -28,7 +28,8 @@ test:
 	@test -f $(TESTBUILD)/build.ninja || meson setup $(TESTBUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	ninja -C $(TESTBUILD)
 	meson test -C $(TESTBUILD) --print-errorlogs
-	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov AUTOPROV_FETCH_TOOL=$(CURDIR)/$(TESTBUILD)/tests/tools/fetch_tool \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(PYTHON) -m pytest -q tests/integration
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
