@@ -13,5 +13,7 @@ int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_dhcp(int argc, char **argv);
 int cmd_resync(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

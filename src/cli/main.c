@@ -20,6 +20,8 @@ static const struct {
 	{ "decrypt", cmd_decrypt, "decrypt a profile encrypted that way" },
 	{ "resync", cmd_resync, "make devices fetch their configuration now (SIP NOTIFY)" },
 	{ "dhcp", cmd_dhcp, "print DHCP server options that point endpoints at this server" },
+	{ "agent", cmd_agent, "run one endpoint's provisioning against a server, with a timeline" },
+	{ "sim", cmd_sim, "boot a fleet of simulated endpoints against a server and report" },
 };
 
 static void usage(FILE *out)

@@ -5,10 +5,12 @@ scripts' output format, and end to end in network namespaces: dnsmasq configured
 `autoprov dhcp --format dnsmasq`, udhcpc with scripts/dhcp-hook-udhcpc, the options file
 holding what each vendor should get."""
 
+import json
 import os
 import shutil
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -274,6 +276,27 @@ def test_end_to_end_dnsmasq_udhcpc(example, tmp_path):
         net.set_client_mac("00:22:ee:01:02:03")
         got = udhcpc(net, out, vendor_class="some-other-string")
         assert got.get("160") == f"tftp://{server}" and got.get("150") == server
+
+        # ... and the agent, given what that lease carried, provisions from the server:
+        # the device's configuration, then its firmware (each followed by a reboot), its
+        # tones, and a last pass that finds everything current.
+        # (the hook runs with no chained script: the test gives the client its address)
+        net.client(["ip", "addr", "replace", f"{net.subnet}.200/24", "dev", net.client_if])
+        serve_log = open(tmp_path / "serve.log", "wb")
+        net.start_server([str(BIN), "serve", "--site", str(example), "--tftp", f"{server}:69"],
+                         stdout=serve_log, stderr=serve_log)
+        for _ in range(20):
+            agent = net.client([str(BIN), "agent", "--profile", "algo", "--mac",
+                                "00:22:ee:01:02:03", "--model", "8188", "--dhcp-file", str(out),
+                                "--set", "fetch_timeout=5", "--json"], timeout=120)
+            if b"connection refused" not in agent.stdout and b"timed out" not in agent.stdout:
+                break
+            time.sleep(0.2)
+        timeline = agent.stdout.decode()
+        assert agent.returncode == 0, timeline + (tmp_path / "serve.log").read_text()
+        events = [json.loads(line)["event"] for line in timeline.splitlines()]
+        assert events.count("reboot") == 2 and "firmware" in events and "resource" in events
+        assert f'"server from DHCP option 66: {server}' in timeline
 
         # the Panasonic of the inventory: its URL in 160
         net.set_client_mac("00:80:f0:01:02:03")

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The AudioCodes 400HD profile (seed 004). DHCP option 160 gives the server and the
+ * firmware and configuration file names (`<proto>://host/<fw>;<cfg>`, `.../;<cfg>`,
+ * `.../<fw>`, or the server alone); without it, option 66 names a TFTP server and option 67
+ * the firmware file. The firmware comes first: if the image's version differs from the
+ * running one it is installed and the phone reboots. Otherwise the configuration is
+ * fetched, checked to be for this model, and applied when it changed.
+ *
+ * Decisions where the seed is silent (docs/agent.md): with the server alone the names are
+ * <model>.img and <model>.cfg; when option 160 names only one file, only that step runs; an
+ * image's version is the `version=` token in its first 512 bytes, else its MD5; a
+ * configuration's model is its `system/type` parameter.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/agent_internal.h"
+#include "agent/cfgfile.h"
+#include "agent/url.h"
+#include "core/md5.h"
+
+static const struct agent_default audiocodes_defaults[] = {
+	{ NULL, NULL },
+};
+
+struct ac_pass {
+	char *server; /* directory URL */
+	char *firmware, *config;
+};
+
+static void ac_config(struct ap_agent *a);
+
+static struct ac_pass *ac(struct ap_agent *a)
+{
+	return a->priv;
+}
+
+static void ac_pass_free(struct ap_agent *a)
+{
+	struct ac_pass *p = ac(a);
+	if (!p)
+		return;
+	free(p->server);
+	free(p->firmware);
+	free(p->config);
+	free(p);
+	a->priv = NULL;
+}
+
+/* The image's version: `version=TOKEN` in its header, else its MD5. */
+static void ac_image_version(const char *data, size_t len, char *buf, size_t size)
+{
+	size_t head = len < 512 ? len : 512;
+	for (size_t i = 0; i + 8 < head; i++) {
+		if (memcmp(data + i, "version=", 8) != 0)
+			continue;
+		size_t j = i + 8, n = 0;
+		while (j + n < head && n + 1 < size && data[j + n] > ' ' && data[j + n] < 127)
+			n++;
+		if (n > 0) {
+			memcpy(buf, data + j, n);
+			buf[n] = '\0';
+			return;
+		}
+	}
+	char md5[33];
+	md5_hex(data, len, md5);
+	snprintf(buf, size, "md5:%s", md5);
+}
+
+static char *ac_file_url(struct ap_agent *a, const char *name)
+{
+	return strstr(name, "://") ? strdup(name) : agent_url(a, ac(a)->server, NULL, name);
+}
+
+static void ac_firmware_got(struct ap_agent *a, struct fetch_result *r)
+{
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "firmware download failed: %s", r->message);
+		return;
+	}
+	char version[128];
+	ac_image_version(r->body, r->len, version, sizeof(version));
+	if (strcmp(version, a->firmware) == 0) {
+		agent_event(a, AP_EV_DECISION, NULL, "the image's version %s is running", version);
+		ac_config(a);
+		return;
+	}
+	agent_event(a, AP_EV_DECISION, NULL, "the image's version %s differs from the running %s",
+		    version, *a->firmware ? a->firmware : "unknown");
+	int err = agent_install_firmware(a, version, r->body, r->len);
+	if (err < 0) {
+		agent_pass_end(a, false, "installing firmware failed: %s", strerror(-err));
+		return;
+	}
+	agent_reboot(a, AGENT_BOOT_FIRMWARE, "new firmware installed");
+}
+
+static void ac_config_got(struct ap_agent *a, struct fetch_result *r)
+{
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "configuration download failed: %s", r->message);
+		return;
+	}
+	char md5[33];
+	md5_hex(r->body, r->len, md5);
+	const char *applied = kvmap_get(&a->memo, "config_md5");
+	if (applied && strcmp(applied, md5) == 0) {
+		agent_pass_end(a, true, "provisioned: firmware and configuration are current");
+		return;
+	}
+	struct cfg cfg = { 0 };
+	size_t line = 0;
+	const char *why = "";
+	if (cfg_parse(CFG_KEYVALUE, r->body, r->len, &cfg, &line, &why) < 0) {
+		agent_pass_end(a, false, "configuration line %zu: %s", line, why);
+		return;
+	}
+	const char *model = cfg_get(&cfg, "system/type");
+	if (model && strcasecmp(model, a->model) != 0) {
+		agent_pass_end(a, false, "the configuration is for model %s, not %s: rejected",
+			       model, a->model);
+		cfg_done(&cfg);
+		return;
+	}
+	agent_event(a, AP_EV_DECISION, NULL, "%s",
+		    model ? "the configuration is for this model"
+			  : "the configuration names no model "
+			    "(system/type): accepted");
+	int err = agent_apply_cfg(a, &cfg, true, ac(a)->config);
+	cfg_done(&cfg);
+	if (err == 0)
+		err = kvmap_set(&a->memo, "config_md5", md5);
+	if (err < 0) {
+		agent_pass_end(a, false, "applying the configuration failed: %s", strerror(-err));
+		return;
+	}
+	agent_reboot(a, AGENT_BOOT_CONFIG, "new configuration applied");
+}
+
+static void ac_config(struct ap_agent *a)
+{
+	struct ac_pass *p = ac(a);
+	if (!p->config) {
+		agent_pass_end(a, true, "provisioned: option 160 names no configuration file");
+		return;
+	}
+	char *url = ac_file_url(a, p->config);
+	if (!url) {
+		agent_pass_end(a, false, "bad configuration URL %s", p->config);
+		return;
+	}
+	agent_fetch(a, url, ac_config_got);
+	free(url);
+}
+
+static void ac_pass(struct ap_agent *a)
+{
+	struct ac_pass *p = calloc(1, sizeof(*p));
+	a->priv = p;
+	if (!p) {
+		agent_pass_end(a, false, "out of memory");
+		return;
+	}
+	const char *why = "";
+	if (a->server_source == DISC_DHCP_160) {
+		if (ac_opt160_parse(a->server, &p->server, &p->firmware, &p->config, &why) < 0) {
+			agent_pass_end(a, false, "option 160 %s: %s", a->server, why);
+			return;
+		}
+	} else {
+		p->server = strdup(a->server);
+		p->firmware = a->server_detail ? strdup(a->server_detail) : NULL;
+	}
+	/* The server alone (160) or option 66 without 67: the default names. */
+	bool bare = !p->firmware && !p->config;
+	char name[128];
+	if (bare || (!p->firmware && a->server_source != DISC_DHCP_160)) {
+		snprintf(name, sizeof(name), "%s.img", a->model);
+		p->firmware = strdup(name);
+	}
+	if (bare || a->server_source != DISC_DHCP_160) {
+		snprintf(name, sizeof(name), "%s.cfg", a->model);
+		free(p->config);
+		p->config = strdup(name);
+	}
+	if (!p->server) {
+		agent_pass_end(a, false, "out of memory");
+		return;
+	}
+	if (!p->firmware) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "no firmware file named: firmware not checked");
+		ac_config(a);
+		return;
+	}
+	char *url = ac_file_url(a, p->firmware);
+	if (!url) {
+		agent_pass_end(a, false, "bad firmware URL %s", p->firmware);
+		return;
+	}
+	agent_fetch(a, url, ac_firmware_got);
+	free(url);
+}
+
+const struct agent_profile agent_profile_audiocodes = {
+	.name = "audiocodes",
+	.defaults = audiocodes_defaults,
+	.pass = ac_pass,
+	.pass_done = ac_pass_free,
+};

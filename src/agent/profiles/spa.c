@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The SPA-style profile of Flying Voice IP542N / G502N ATAs (seed 001). A resync fetches
+ * one parameter file: with Option 66 enabled and received, <Config File Name> from the
+ * option's TFTP server; otherwise the Profile Rule, a URL with macros and an optional
+ * `[--key K]` to decrypt an encrypted profile. The file is applied only when its
+ * DBID_DBASE_VERSION differs from the one applied last; the device then reboots, and that
+ * reboot does not resync again. The Upgrade Rule names a firmware image, installed once.
+ *
+ * Timers: Resync On Reset (after the Resync Random Delay), Resync Periodic, Resync Error
+ * Retry Delay, Upgrade Error Retry Delay; a periodic or requested resync waits while a line
+ * is busy, at most Forced Resync Delay seconds; Resync After Upgrade.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "agent/cfgfile.h"
+#include "agent/url.h"
+#include "core/md5.h"
+#include "crypto/enc.h"
+
+static const struct agent_default spa_defaults[] = {
+	{ "enabled", "1" },			 /* Provision Enable */
+	{ "resync_on_reset", "1" },		 /* Resync On Reset */
+	{ "random_delay", "40" },		 /* Resync Random Delay */
+	{ "resync_periodic", "3600" },		 /* Resync Periodic */
+	{ "resync_error_retry_delay", "3600" },	 /* Resync Error Retry Delay */
+	{ "forced_resync_delay", "14400" },	 /* Forced Resync Delay */
+	{ "resync_after_upgrade", "1" },	 /* Resync After Upgrade */
+	{ "option66", "1" },			 /* Option 66 (overrides the Profile Rule) */
+	{ "config_file_name", "" },		 /* Config File Name; "" = <PN>.conf */
+	{ "profile_rule", "" },			 /* Profile Rule */
+	{ "upgrade_enable", "1" },		 /* Upgrade Enable */
+	{ "upgrade_error_retry_delay", "3600" }, /* Upgrade Error Retry Delay */
+	{ "upgrade_rule", "" },			 /* Upgrade Rule */
+	{ NULL, NULL },
+};
+
+/* How often a deferred resync looks at the lines again. */
+#define SPA_BUSY_POLL 10
+
+static void spa_upgrade(struct ap_agent *a);
+
+static void spa_resync_now(struct ap_agent *a)
+{
+	agent_pass_start(a, a->trigger ? a->trigger : "resync");
+}
+
+/* Defers a resync while a line is busy, at most forced_resync_delay seconds in all. */
+static void spa_resync_when_idle(struct ap_agent *a)
+{
+	long forced = agent_setting_long(a, "forced_resync_delay", 14400);
+	long waited = a->step;
+	if (a->cb.line_busy && a->cb.line_busy(a->user) && waited < forced) {
+		long wait = forced - waited < SPA_BUSY_POLL ? forced - waited : SPA_BUSY_POLL;
+		a->step = (size_t)(waited + wait);
+		if (waited == 0)
+			agent_event(a, AP_EV_DECISION, NULL,
+				    "a line is busy: resync deferred (at most %ld s)", forced);
+		agent_after(a, (double)wait, spa_resync_when_idle, NULL);
+		return;
+	}
+	a->step = 0;
+	spa_resync_now(a);
+}
+
+static void spa_boot(struct ap_agent *a)
+{
+	if (!agent_setting_bool(a, "enabled")) {
+		agent_event(a, AP_EV_DECISION, NULL, "provisioning is disabled");
+		return;
+	}
+	bool resync = false;
+	const char *why = "";
+	switch (a->boot_reason) {
+	case AGENT_BOOT_POWER:
+	case AGENT_BOOT_REQUEST:
+		resync = agent_setting_bool(a, "resync_on_reset");
+		why = "Resync On Reset";
+		break;
+	case AGENT_BOOT_FIRMWARE:
+		resync = agent_setting_bool(a, "resync_after_upgrade");
+		why = "Resync After Upgrade";
+		break;
+	case AGENT_BOOT_CONFIG: why = "no resync after a reboot for a parameter update"; break;
+	}
+	if (!resync) {
+		a->changed = false;
+		agent_pass_end(a, true, "%s: no resync at this boot",
+			       a->boot_reason == AGENT_BOOT_CONFIG ? why : "disabled");
+		return;
+	}
+	a->trigger = why;
+	long delay = agent_setting_long(a, "random_delay", 0);
+	if (delay > 0 && a->boot_reason == AGENT_BOOT_POWER) {
+		agent_after(a, (double)(random() % (delay + 1)), spa_resync_now,
+			    "Resync Random Delay: resync");
+		return;
+	}
+	spa_resync_now(a);
+}
+
+static void spa_apply(struct ap_agent *a, const char *text, size_t len, const char *source)
+{
+	struct cfg cfg = { 0 };
+	size_t line = 0;
+	const char *why = "";
+	if (cfg_parse(CFG_DBID, text, len, &cfg, &line, &why) < 0) {
+		agent_pass_end(a, false, "%s line %zu: %s", source, line, why);
+		return;
+	}
+	const char *version = cfg_get(&cfg, "DBID_DBASE_VERSION");
+	char md5[33];
+	md5_hex(text, len, md5);
+	const char *applied = kvmap_get(&a->memo, version ? "dbase_version" : "profile_md5");
+	if (applied && strcmp(applied, version ? version : md5) == 0) {
+		if (version)
+			agent_event(a, AP_EV_DECISION, NULL,
+				    "DBID_DBASE_VERSION %s is the version applied: not applied",
+				    version);
+		else
+			agent_event(a, AP_EV_DECISION, NULL,
+				    "no DBID_DBASE_VERSION and the same content as applied: "
+				    "not applied");
+		cfg_done(&cfg);
+		spa_upgrade(a);
+		return;
+	}
+	int err = agent_apply_cfg(a, &cfg, false, source);
+	if (err == 0 && version)
+		err = kvmap_set(&a->memo, "dbase_version", version);
+	if (err == 0)
+		err = kvmap_set(&a->memo, "profile_md5", md5);
+	/* The one provisioning parameter the seed names. */
+	const char *opt66 = cfg_get(&cfg, "DBID_PRV_OPTION66_ENABLED");
+	if (err == 0 && opt66)
+		err = kvmap_set(&a->settings, "option66", strcmp(opt66, "0") ? "1" : "0");
+	cfg_done(&cfg);
+	if (err < 0) {
+		agent_pass_end(a, false, "applying %s failed: %s", source, strerror(-err));
+		return;
+	}
+	agent_reboot(a, AGENT_BOOT_CONFIG, "new parameters applied");
+}
+
+static void spa_profile_got(struct ap_agent *a, struct fetch_result *r)
+{
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "resync failed: %s", r->message);
+		return;
+	}
+	const char *key = a->scratch; /* the --key of the rule, or NULL */
+	if (!key) {
+		spa_apply(a, r->body, r->len, r->url ? r->url : "the profile");
+		return;
+	}
+	unsigned char *plain = NULL;
+	size_t plain_len = 0;
+	int err = enc_decrypt(key, r->body, r->len, &plain, &plain_len);
+	if (err < 0) {
+		agent_pass_end(a, false, "the profile cannot be decrypted with its --key: %s",
+			       err == -EBADMSG	? "it is not an encrypted profile"
+			       : err == -EACCES ? "wrong key"
+						: strerror(-err));
+		return;
+	}
+	agent_event(a, AP_EV_DECISION, NULL, "profile decrypted with the rule's --key");
+	spa_apply(a, (const char *)plain, plain_len, "the decrypted profile");
+	free(plain);
+}
+
+static void spa_pass(struct ap_agent *a)
+{
+	if (!agent_setting_bool(a, "enabled")) {
+		agent_pass_end(a, true, "provisioning is disabled: nothing to do");
+		return;
+	}
+	free(a->scratch);
+	a->scratch = NULL;
+	char *url = NULL;
+	if (a->server_source == DISC_PROFILE_RULE) {
+		struct profile_rule rule = { 0 };
+		const char *why = "";
+		char *expanded = agent_expand(a, a->server);
+		if (!expanded || profile_rule_parse(expanded, &rule, &why) < 0) {
+			free(expanded);
+			agent_pass_end(a, false, "bad Profile Rule %s: %s", a->server, why);
+			return;
+		}
+		free(expanded);
+		url = agent_url(a, rule.url, NULL, NULL);
+		if (rule.key)
+			a->scratch = strdup(rule.key);
+		profile_rule_done(&rule);
+	} else {
+		const char *name = agent_setting(a, "config_file_name");
+		char def[128];
+		if (!*name) {
+			snprintf(def, sizeof(def), "%s.conf", a->model);
+			name = def;
+		}
+		char *expanded = agent_expand(a, name);
+		url = expanded ? agent_url(a, a->server, NULL, expanded) : NULL;
+		free(expanded);
+	}
+	if (!url) {
+		agent_pass_end(a, false, "no usable profile URL from %s", a->server);
+		return;
+	}
+	agent_fetch(a, url, spa_profile_got);
+	free(url);
+}
+
+/* --- Upgrade Rule --- */
+
+static void spa_upgrade_retry(struct ap_agent *a)
+{
+	a->trigger = "upgrade error retry";
+	spa_resync_now(a);
+}
+
+static void spa_upgrade_got(struct ap_agent *a, struct fetch_result *r)
+{
+	long retry = agent_setting_long(a, "upgrade_error_retry_delay", 3600);
+	if (r->status != FETCH_OK) {
+		agent_event(a, AP_EV_ERROR, r->url, "upgrade failed: %s", r->message);
+		agent_pass_end(a, false, "upgrade failed: %s", r->message);
+		if (retry > 0)
+			agent_after(a, (double)retry, spa_upgrade_retry, "Upgrade Error Retry");
+		return;
+	}
+	/* The image's name (without its extension) stands for its version. */
+	const char *url = a->scratch;
+	const char *slash = strrchr(url, '/');
+	char version[128];
+	snprintf(version, sizeof(version), "%s", slash ? slash + 1 : url);
+	char *dot = strrchr(version, '.');
+	if (dot && dot != version)
+		*dot = '\0';
+	int err = agent_install_firmware(a, version, r->body, r->len);
+	if (err == 0)
+		err = kvmap_set(&a->memo, "upgrade_url", url);
+	if (err < 0) {
+		agent_pass_end(a, false, "installing firmware failed: %s", strerror(-err));
+		return;
+	}
+	agent_reboot(a, AGENT_BOOT_FIRMWARE, "firmware upgraded");
+}
+
+static void spa_upgrade(struct ap_agent *a)
+{
+	const char *rule = agent_setting(a, "upgrade_rule");
+	if (!agent_setting_bool(a, "upgrade_enable") || !*rule) {
+		agent_pass_end(a, true, a->changed ? "resynced" : "resynced: nothing changed");
+		return;
+	}
+	char *url = agent_expand(a, rule);
+	const char *installed = kvmap_get(&a->memo, "upgrade_url");
+	if (url && installed && strcmp(installed, url) == 0) {
+		agent_event(a, AP_EV_DECISION, NULL, "the Upgrade Rule's image is installed");
+		free(url);
+		agent_pass_end(a, true, a->changed ? "resynced" : "resynced: nothing changed");
+		return;
+	}
+	if (url && strncmp(url, "https://", 8) == 0) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "the Upgrade Rule uses HTTPS, which these devices cannot upgrade "
+			    "over (seed 001 4.2): not upgraded");
+		free(url);
+		agent_pass_end(a, true, "resynced; upgrade skipped");
+		return;
+	}
+	free(a->scratch);
+	a->scratch = url;
+	if (!url) {
+		agent_pass_end(a, false, "out of memory");
+		return;
+	}
+	agent_fetch(a, url, spa_upgrade_got);
+}
+
+static void spa_resync(struct ap_agent *a, const char *trigger)
+{
+	a->trigger = trigger;
+	a->step = 0;
+	spa_resync_when_idle(a);
+}
+
+static void spa_check_sync(struct ap_agent *a, bool reboot)
+{
+	if (reboot)
+		agent_reboot(a, AGENT_BOOT_REQUEST, "NOTIFY reboot");
+	else
+		spa_resync(a, "NOTIFY resync");
+}
+
+const struct agent_profile agent_profile_spa = {
+	.name = "spa",
+	.defaults = spa_defaults,
+	.boot = spa_boot,
+	.pass = spa_pass,
+	.check_sync = spa_check_sync,
+	.resync = spa_resync,
+};
