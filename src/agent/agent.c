@@ -377,10 +377,32 @@ void ap_agent_free(struct ap_agent *a)
 	free(a);
 }
 
+static bool all_digits(const char *s)
+{
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static long parse_clock(const char *s);
+
 int ap_agent_set(struct ap_agent *a, const char *key, const char *value, const char **ret_why)
 {
-	if (!setting_default(a, key)) {
+	const char *def = setting_default(a, key);
+	uint64_t n;
+	if (!def) {
 		*ret_why = "unknown setting for this profile (see docs/agent.md)";
+		return -EINVAL;
+	}
+	/* A setting whose default is a number takes a number (seconds, bytes, a switch). */
+	if (*def && all_digits(def) && str_to_u64(value, 0, 1000000000, &n) < 0) {
+		*ret_why = "a whole number is expected";
+		return -EINVAL;
+	}
+	if (strncmp(key, "sync_", 5) == 0 && strcmp(key, "sync_days") != 0 && *value &&
+	    parse_clock(value) < 0) {
+		*ret_why = "a time of day HH:MM[:SS] is expected";
 		return -EINVAL;
 	}
 	int r = kvmap_set(&a->settings, key, value);
@@ -553,9 +575,59 @@ static void agent_periodic(struct ap_agent *a)
 	agent_resync(a, "periodic resync");
 }
 
+static void agent_sync(struct ap_agent *a)
+{
+	agent_resync(a, "sync window");
+}
+
 static void agent_retry(struct ap_agent *a)
 {
 	agent_resync(a, "error retry");
+}
+
+/* "HH:MM:SS" (or "HH:MM") as seconds after midnight; -1 if it is not one. */
+static long parse_clock(const char *s)
+{
+	unsigned h = 0, m = 0, sec = 0;
+	int n = 0;
+	if (sscanf(s, "%2u:%2u%n:%2u%n", &h, &m, &n, &sec, &n) < 2 || s[n] || h > 23 || m > 59 ||
+	    sec > 59)
+		return -1;
+	return (long)(h * 3600 + m * 60 + sec);
+}
+
+/*
+ * Seconds until the next sync of the daily window (Algo's Sync Start Time, Sync End Time
+ * and Sync Days: a random time between start and end, on the days listed), or -1 when no
+ * window is set or it is malformed.
+ */
+static long agent_sync_window(const struct ap_agent *a)
+{
+	static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+	long start = parse_clock(agent_setting(a, "sync_start"));
+	if (start < 0)
+		return -1;
+	long end =
+		*agent_setting(a, "sync_end") ? parse_clock(agent_setting(a, "sync_end")) : start;
+	if (end < 0)
+		return -1;
+	if (end < start)
+		end += 86400;
+	const char *only = agent_setting(a, "sync_days");
+	time_t now = time(NULL);
+	for (int d = 0; d < 8; d++) {
+		struct tm tm;
+		time_t day = now + (time_t)d * 86400;
+		localtime_r(&day, &tm);
+		if (*only && !strstr(only, days[tm.tm_wday]))
+			continue;
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		time_t at = mktime(&tm) + start + (end > start ? random() % (end - start + 1) : 0);
+		if (at > now)
+			return (long)(at - now);
+	}
+	return -1;
 }
 
 void agent_pass_end(struct ap_agent *a, bool ok, const char *fmt, ...)
@@ -583,7 +655,10 @@ void agent_pass_end(struct ap_agent *a, bool ok, const char *fmt, ...)
 		return; /* the event callback stopped or restarted the agent */
 	long next = ok ? agent_setting_long(a, "resync_periodic", 0)
 		       : agent_setting_long(a, "resync_error_retry_delay", 0);
-	if (next > 0)
+	long window = ok ? agent_sync_window(a) : -1;
+	if (window >= 0 && (next <= 0 || window < next))
+		agent_after(a, (double)window, agent_sync, "sync window: next pass");
+	else if (next > 0)
 		agent_after(a, (double)next, ok ? agent_periodic : agent_retry,
 			    ok ? "periodic resync" : "error retry");
 }

@@ -540,3 +540,20 @@ def test_pnp_without_answer_moves_on_to_dhcp(site, start_server):
                 "--dhcp-option", f"66=tftp://127.0.0.1:{server.port}", mac=mac)
     assert run.said("SIP PnP: no NOTIFY received") and run.said("server from DHCP option 66")
     assert run.code == 0, run
+
+
+def test_algo_sync_window_schedules_the_next_pass(site, start_server):
+    algo_site(site, {"algop8188.conf": "a = 1\n"})
+    server = start_server(site)
+    run = agent("algo", "--model", "8188", "--server", f"tftp://127.0.0.1:{server.port}",
+                "--set", "sync_start=02:00:00", "--set", "sync_end=02:30",
+                "--set", "sync_days=sun")
+    timer = [e["text"] for e in run.of("timer") if "sync window" in e["text"]]
+    assert timer, run
+    seconds = float(timer[-1].split(" in ")[1].split()[0])
+    assert 0 < seconds <= 7 * 86400 + 1800, timer
+    for setting, why in (("sync_start=25:00", "time of day"), ("fetch_timeout=soon", "number"),
+                         ("partial=yes", "number")):
+        bad = subprocess.run([str(BIN), "agent", "--profile", "algo", "--mac", MAC, "--set",
+                              setting], capture_output=True, text=True)
+        assert bad.returncode == 2 and why in bad.stderr, bad.stderr

@@ -23,6 +23,7 @@ static const struct agent_default algo_defaults[] = {
 	{ "check_sync", "resync" },  /* Check-sync Behavior: resync | reboot */
 	{ "sync_start", "" },	     /* Sync Start Time HH:MM:SS; "" = no daily sync */
 	{ "sync_end", "" },	     /* Sync End Time: random time in [start, end] */
+	{ "sync_days", "" },	     /* Sync Days: e.g. "mon,thu"; "" = daily */
 	{ "server_method", "dhcp" }, /* Server Method: dhcp (66 > 160 > 150) | static */
 	{ "dhcp_option", "0" },	     /* use only this DHCP option (66, 160, 150); 0 = auto */
 	{ NULL, NULL },
