@@ -163,86 +163,25 @@ static int parse_contact(const char *s, struct target *t)
 	return 0;
 }
 
-/*
- * The journal's lines for mac since since_ms (wall clock), through store_journal_print:
- * calls fn(line fields) for each. Lines are "TIME PROTO PEER MAC "PATH" OUTCOME ...".
- */
-static int journal_lines(struct store *st, const char *mac, int64_t since_ms,
-			 int (*fn)(void *arg, int64_t t_ms, const char *proto, const char *peer,
-				   const char *rest),
-			 void *arg)
+/* The address the device's newest journal entry came from. */
+static int last_peer_cb(void *arg, const struct journal_entry *e)
 {
-	char *text = NULL, *line, *save;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int r;
-
-	if (!f)
-		return -ENOMEM;
-	r = store_journal_print(st, mac, (time_t)(since_ms / 1000), f);
-	fclose(f);
-	if (r < 0) {
-		free(text);
-		return r;
-	}
-	for (line = text; line && *line; line = save) {
-		char ts[32], proto[16], peer[ADDR_STRLEN + 2];
-		int consumed = 0;
-		struct tm tm;
-		unsigned msec = 0;
-		int64_t t;
-
-		save = strchr(line, '\n');
-		if (save)
-			*save++ = '\0';
-		if (sscanf(line, "%31s %15s %65s %n", ts, proto, peer, &consumed) < 3)
-			continue;
-		memset(&tm, 0, sizeof(tm));
-		{
-			char *rest = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
-
-			if (!rest || sscanf(rest, ".%3uZ", &msec) != 1)
-				continue;
-		}
-		t = (int64_t)timegm(&tm) * 1000 + msec;
-		if (t < since_ms)
-			continue;
-		r = fn(arg, t, proto, peer, line + consumed);
-		if (r != 0)
-			break;
-	}
-	free(text);
-	return r > 0 ? 0 : r;
+	if (e->peer)
+		str_copy(arg, ADDR_STRLEN + 2, e->peer);
+	return 1;
 }
 
-static int last_peer_cb(void *arg, int64_t t_ms, const char *proto, const char *peer,
-			const char *rest)
-{
-	str_copy(arg, ADDR_STRLEN + 2, peer);
-	return 0;
-}
-
-static int fetch_cb(void *arg, int64_t t_ms, const char *proto, const char *peer, const char *rest)
+/* The device's first fetch (any protocol but SIP) since the NOTIFY went out. */
+static int fetch_cb(void *arg, const struct journal_entry *e)
 {
 	struct target *t = arg;
-	const char *q;
 
-	if (strcmp(proto, "sip") == 0)
+	if (e->proto && strcmp(e->proto, "sip") == 0)
 		return 0;
-	/* MAC then "PATH" */
-	q = strchr(rest, '"');
-	if (q) {
-		const char *e = strchr(q + 1, '"');
-		size_t n = e ? (size_t)(e - q - 1) : 0;
-
-		if (n >= sizeof(t->fetch_path))
-			n = sizeof(t->fetch_path) - 1;
-		memcpy(t->fetch_path, q + 1, n);
-		t->fetch_path[n] = '\0';
-	}
+	str_copy(t->fetch_path, sizeof(t->fetch_path), e->path ? e->path : "");
 	t->fetched = true;
-	t->fetch_ms = t_ms;
-	str_copy(t->fetch_proto, sizeof(t->fetch_proto), proto);
+	t->fetch_ms = (int64_t)e->time.tv_sec * 1000 + e->time.tv_nsec / 1000000;
+	str_copy(t->fetch_proto, sizeof(t->fetch_proto), e->proto ? e->proto : "");
 	return 1;
 }
 
@@ -294,7 +233,7 @@ static int add_target(struct resync *rs, json_t *defaults, const struct device *
 		char peer[ADDR_STRLEN + 2] = "", host[ADDR_STRLEN];
 		struct addr a;
 
-		(void)journal_lines(rs->st, t->mac, 0, last_peer_cb, peer);
+		(void)store_journal_foreach(rs->st, t->mac, 0, true, last_peer_cb, peer);
 		if (!peer[0] || addr_parse(peer, &a) < 0) {
 			t->state = TARGET_NO_CONTACT;
 			return 0;
@@ -323,7 +262,7 @@ static void check_fetches(struct resync *rs)
 
 		if (t->state == TARGET_WAITING || t->state == TARGET_NO_CONTACT || t->fetched)
 			continue;
-		(void)journal_lines(rs->st, t->mac, t->sent_ms, fetch_cb, t);
+		(void)store_journal_foreach(rs->st, t->mac, t->sent_ms * 1000, false, fetch_cb, t);
 	}
 }
 

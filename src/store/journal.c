@@ -169,12 +169,13 @@ static void print_time(FILE *out, sqlite3_int64 usec)
 	fprintf(out, "%s.%03ldZ", buf, msec);
 }
 
-int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out)
+int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec, bool newest_first,
+			  int (*fn)(void *arg, const struct journal_entry *e), void *arg)
 {
-	char canon[MAC_LEN + 1], colons[MAC_LEN + 6];
+	char canon[MAC_LEN + 1];
 	sqlite3_stmt *stmt = NULL;
 	const char *why;
-	int rc, r = 0, count = 0;
+	int rc, r = 0;
 
 	if (mac && mac_parse(mac, canon, &why) < 0)
 		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", mac, why);
@@ -182,53 +183,96 @@ int store_journal_print(struct store *st, const char *mac, time_t since, FILE *o
 	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
 	 * the time, in id order (entries are appended in time order).
 	 */
-	rc = sqlite3_prepare_v2(st->db,
-				mac ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
+	rc = sqlite3_prepare_v2(
+		st->db,
+		mac ? (newest_first ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
 				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				      " ORDER BY time, id"
+				      " ORDER BY time DESC, id DESC"
 				    : "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
-				      " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
-				      " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
-				      " (SELECT max(id) + 1 FROM journal)) ORDER BY id",
-				-1, &stmt, NULL);
+				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
+				      " ORDER BY time, id")
+		    : (newest_first
+			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
+				 " user_agent FROM journal WHERE time >= ?2 ORDER BY id DESC"
+			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
+				 " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
+				 " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
+				 " (SELECT max(id) + 1 FROM journal)) ORDER BY id"),
+		-1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
 	if (mac)
 		sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since > 0 ? (sqlite3_int64)since * USEC_PER_SEC : 0);
+	sqlite3_bind_int64(stmt, 2, since_usec > 0 ? (sqlite3_int64)since_usec : 0);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *m = (const char *)sqlite3_column_text(stmt, 3);
-
-		print_time(out, sqlite3_column_int64(stmt, 0));
-		fputc(' ', out);
-		print_text(out, sqlite3_column_text(stmt, 1), TEXT_WORD);
-		fputc(' ', out);
-		print_text(out, sqlite3_column_text(stmt, 2), TEXT_WORD);
-		fputc(' ', out);
-		if (m && strlen(m) == MAC_LEN) {
-			mac_colons(m, colons);
-			fputs(colons, out);
-		} else {
-			print_text(out, (const unsigned char *)m, TEXT_WORD);
-		}
-		fputc(' ', out);
-		print_text(out, sqlite3_column_text(stmt, 4), TEXT_QUOTED);
-		fputc(' ', out);
-		print_text(out, sqlite3_column_text(stmt, 5), TEXT_PHRASE);
-		fprintf(out, " %lld ", (long long)sqlite3_column_int64(stmt, 6));
-		print_text(out, sqlite3_column_text(stmt, 7), TEXT_WORD);
-		if (sqlite3_column_type(stmt, 8) != SQLITE_NULL) {
-			fputc(' ', out);
-			print_text(out, sqlite3_column_text(stmt, 8), TEXT_QUOTED);
-		}
-		fputc('\n', out);
-		if (count < INT32_MAX)
-			count++;
+		sqlite3_int64 usec = sqlite3_column_int64(stmt, 0);
+		struct journal_entry e = {
+			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
+			.proto = (const char *)sqlite3_column_text(stmt, 1),
+			.peer = (const char *)sqlite3_column_text(stmt, 2),
+			.mac = (const char *)sqlite3_column_text(stmt, 3),
+			.path = (const char *)sqlite3_column_text(stmt, 4),
+			.outcome = (const char *)sqlite3_column_text(stmt, 5),
+			.bytes = (uint64_t)sqlite3_column_int64(stmt, 6),
+			.md5 = (const char *)sqlite3_column_text(stmt, 7),
+			.user_agent = (const char *)sqlite3_column_text(stmt, 8),
+		};
+		r = fn(arg, &e);
+		if (r != 0)
+			break;
 	}
-	if (rc != SQLITE_DONE)
+	if (r == 0 && rc != SQLITE_DONE)
 		r = store_fail_sqlite(st, rc);
-	else if (ferror(out))
-		r = store_fail(st, -EIO, "write error");
 	sqlite3_finalize(stmt);
-	return r < 0 ? r : count;
+	return r < 0 ? r : 0;
+}
+
+struct journal_printer {
+	FILE *out;
+	int count;
+};
+
+static int print_entry(void *arg, const struct journal_entry *e)
+{
+	struct journal_printer *p = arg;
+	char colons[MAC_LEN + 6];
+
+	print_time(p->out, (sqlite3_int64)e->time.tv_sec * USEC_PER_SEC + e->time.tv_nsec / 1000);
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->proto, TEXT_WORD);
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->peer, TEXT_WORD);
+	fputc(' ', p->out);
+	if (e->mac && strlen(e->mac) == MAC_LEN) {
+		mac_colons(e->mac, colons);
+		fputs(colons, p->out);
+	} else {
+		print_text(p->out, (const unsigned char *)e->mac, TEXT_WORD);
+	}
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->path, TEXT_QUOTED);
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->outcome, TEXT_PHRASE);
+	fprintf(p->out, " %llu ", (unsigned long long)e->bytes);
+	print_text(p->out, (const unsigned char *)e->md5, TEXT_WORD);
+	if (e->user_agent) {
+		fputc(' ', p->out);
+		print_text(p->out, (const unsigned char *)e->user_agent, TEXT_QUOTED);
+	}
+	fputc('\n', p->out);
+	if (p->count < INT32_MAX)
+		p->count++;
+	return 0;
+}
+
+int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out)
+{
+	struct journal_printer p = { .out = out };
+	int r = store_journal_foreach(st, mac, since > 0 ? (int64_t)since * USEC_PER_SEC : 0, false,
+				      print_entry, &p);
+
+	if (r == 0 && ferror(out))
+		r = store_fail(st, -EIO, "write error");
+	return r < 0 ? r : p.count;
 }

@@ -174,6 +174,14 @@ int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows);
  * (2024-05-01T12:00:00.123Z), "-" for what is unknown. Returns the number printed.
  */
 int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out);
+/*
+ * Calls fn for each entry matching mac (NULL: all) from since_usec (microseconds since the
+ * epoch; 0: all), oldest first or newest first. The entry is valid during the call; fn
+ * returns 0 to go on, 1 to stop, or a negative errno that is returned.
+ */
+int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
+			  bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
+			  void *arg);
 
 /* ---- rendered-file versions ---- */
 
