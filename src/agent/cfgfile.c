@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/cfgfile.h"
+#include "core/str.h"
 
 /* Where a parse is and what went wrong. */
 struct reader {
@@ -31,17 +32,6 @@ static void trim(const char **b, const char **e)
 		(*b)++;
 	while (*e > *b && is_blank((*e)[-1]))
 		(*e)--;
-}
-
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (!p)
-		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
 }
 
 static void reader_init(struct reader *rd, const char *text, size_t len)
@@ -152,8 +142,8 @@ static int parse_setting(enum cfg_format fmt, const char *b, const char *e, char
 		}
 		break;
 	}
-	key = dup_n(kb, (size_t)(ke - kb));
-	value = dup_n(vb, (size_t)(ve - vb));
+	key = str_dup_n(kb, (size_t)(ke - kb));
+	value = str_dup_n(vb, (size_t)(ve - vb));
 	if (!key || !value) {
 		free(key);
 		free(value);
@@ -362,7 +352,7 @@ static int parse_includes(struct fip_boot *fb, size_t *cap, const char *b, const
 			fb->includes = p;
 			*cap = ncap;
 		}
-		url = dup_n(ub, (size_t)(ue - ub));
+		url = str_dup_n(ub, (size_t)(ue - ub));
 		if (!url)
 			return -ENOMEM;
 		fb->includes[fb->n++] = url;
@@ -392,7 +382,7 @@ int fip_boot_parse(const char *text, size_t len, struct fip_boot *ret, size_t *r
 			const char *vb = b + sizeof(version_tag) - 1;
 
 			trim(&vb, &e);
-			fb.version = dup_n(vb, (size_t)(e - vb));
+			fb.version = str_dup_n(vb, (size_t)(e - vb));
 			if (!fb.version) {
 				r = -ENOMEM;
 				break;

@@ -122,17 +122,6 @@ static void trim(const char **b, const char **e)
 		(*e)--;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (!p)
-		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /* The known scheme matching [s, s+n) case-insensitively, or NULL. */
 static const char *known_scheme(const char *s, size_t n)
 {
@@ -276,7 +265,7 @@ static int parse_hostport(const char *s, size_t n, struct prov_url *u, const cha
 	size_t hlen;
 
 	if (memchr(s, ':', n) && is_ipv6(s, n)) {
-		u->host = dup_n(s, n);
+		u->host = str_dup_n(s, n);
 		return u->host ? 0 : -ENOMEM;
 	}
 	colon = memchr(s, ':', n);
@@ -301,7 +290,7 @@ static int parse_hostport(const char *s, size_t n, struct prov_url *u, const cha
 		if (r < 0)
 			return r;
 	}
-	u->host = dup_n(s, hlen);
+	u->host = str_dup_n(s, hlen);
 	return u->host ? 0 : -ENOMEM;
 }
 
@@ -362,7 +351,7 @@ int prov_url_parse(const char *s, const char *default_scheme, struct prov_url *r
 	auth_end = memchr(auth, '/', (size_t)(e - auth));
 	if (!auth_end)
 		auth_end = e;
-	u.path = dup_n(auth_end, (size_t)(e - auth_end));
+	u.path = str_dup_n(auth_end, (size_t)(e - auth_end));
 	if (!u.path) {
 		r = -ENOMEM;
 		goto fail;
@@ -373,7 +362,7 @@ int prov_url_parse(const char *s, const char *default_scheme, struct prov_url *r
 			goto fail;
 		}
 		/* only a path: the caller supplies the server */
-		u.host = dup_n("", 0);
+		u.host = str_dup_n("", 0);
 		if (!u.host) {
 			r = -ENOMEM;
 			goto fail;
@@ -724,7 +713,7 @@ int profile_rule_parse(const char *s, struct profile_rule *ret, const char **ret
 					why = "unclosed quote in the key";
 					goto fail;
 				}
-				key = dup_n(p + 1, (size_t)(close - p - 1));
+				key = str_dup_n(p + 1, (size_t)(close - p - 1));
 				p = close + 1;
 			} else {
 				const char *k = p;
@@ -735,7 +724,7 @@ int profile_rule_parse(const char *s, struct profile_rule *ret, const char **ret
 					why = "--key without a key";
 					goto fail;
 				}
-				key = dup_n(k, (size_t)(p - k));
+				key = str_dup_n(k, (size_t)(p - k));
 			}
 			if (!key) {
 				r = -ENOMEM;
@@ -754,7 +743,7 @@ int profile_rule_parse(const char *s, struct profile_rule *ret, const char **ret
 		why = "no URL in the rule";
 		goto fail;
 	}
-	url = dup_n(b, (size_t)(e - b));
+	url = str_dup_n(b, (size_t)(e - b));
 	if (!url) {
 		r = -ENOMEM;
 		goto fail;
@@ -804,7 +793,7 @@ int ac_opt160_parse(const char *v, char **ret_server, char **ret_firmware, char 
 	slash = sep ? memchr(sep + 3, '/', (size_t)(e - sep - 3)) : NULL;
 	if (slash)
 		semi = memchr(slash, ';', (size_t)(e - slash));
-	head = dup_n(b, (size_t)((semi ? semi : e) - b));
+	head = str_dup_n(b, (size_t)((semi ? semi : e) - b));
 	if (!head) {
 		r = -ENOMEM;
 		goto fail;
@@ -828,7 +817,7 @@ int ac_opt160_parse(const char *v, char **ret_server, char **ret_firmware, char 
 	path = u.path;
 	if (!path[0]) {
 		free(u.path);
-		u.path = dup_n("/", 1);
+		u.path = str_dup_n("/", 1);
 		if (!u.path) {
 			r = -ENOMEM;
 			goto fail;
@@ -844,7 +833,7 @@ int ac_opt160_parse(const char *v, char **ret_server, char **ret_firmware, char 
 
 		trim(&cb, &ce);
 		if (cb < ce) {
-			char *name = dup_n(cb, (size_t)(ce - cb));
+			char *name = str_dup_n(cb, (size_t)(ce - cb));
 			struct prov_url check = { .scheme = "" };
 
 			if (!name) {

@@ -3,6 +3,7 @@
 #include "core/str.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,4 +95,15 @@ int str_copy(char *dst, size_t dstsz, const char *src)
 	}
 	memcpy(dst, src, n + 1);
 	return 0;
+}
+
+char *str_dup_n(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
 }

@@ -21,5 +21,7 @@ int str_to_bool(const char *s, bool *ret);
 
 /* Copies at most dstsz-1 bytes and NUL-terminates; -ENAMETOOLONG if it did not fit. */
 int str_copy(char *dst, size_t dstsz, const char *src);
+/* The n bytes at s (NULs included) as a new NUL-terminated string; NULL on no memory. */
+char *str_dup_n(const char *s, size_t n);
 
 #endif
