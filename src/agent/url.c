@@ -828,6 +828,12 @@ int ac_opt160_parse(const char *v, char **ret_server, char **ret_firmware, char 
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Percent-encoding may take the URLs past what a URL may be. */
+	if (strlen(server) > PROV_URL_MAX || (firmware && strlen(firmware) > PROV_URL_MAX)) {
+		why = "the server's URL is longer than 4096 bytes once encoded";
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
 	if (semi) {
 		const char *cb = semi + 1, *ce = e;
 
