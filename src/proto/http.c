@@ -1333,7 +1333,7 @@ static int listen_on(struct http_server *srv, const struct addr *a, char *err, s
 	srv->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->fd < 0 || setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(srv->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(srv->fd, 1024) < 0) {
+	    listen(srv->fd, SOMAXCONN) < 0) {
 		int e = errno;
 
 		snprintf(err, errsz, "%s: cannot listen on %s: %s", srv->proto, la, strerror(e));
