@@ -44,6 +44,7 @@ static const struct agent_default common_defaults[] = {
 	{ "ca_file", "" },	  /* extra trusted CAs for HTTPS */
 	{ "cert_file", "" },	  /* client certificate for HTTPS */
 	{ "key_file", "" },
+	{ "source_address", "" },	 /* local IP address downloads leave from */
 	{ "tftp_blksize", "1428" },	 /* RFC 2348 block size asked for */
 	{ "fetch_timeout", "30" },	 /* seconds per download */
 	{ "max_file_size", "67108864" }, /* bytes */
@@ -830,6 +831,9 @@ int agent_fetch(struct ap_agent *a, const char *url,
 		.password = *agent_setting(a, "password") ? agent_setting(a, "password") : NULL,
 		.tftp_blksize = (unsigned)agent_setting_long(a, "tftp_blksize", 0),
 		.max_size = (size_t)agent_setting_long(a, "max_file_size", 64 << 20),
+		.source_address = *agent_setting(a, "source_address")
+					  ? agent_setting(a, "source_address")
+					  : NULL,
 	};
 	free(a->fetch_url);
 	a->fetch_url = strdup(url);

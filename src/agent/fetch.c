@@ -8,6 +8,7 @@
  * fetches, never run inside a curl callback. Each completed transfer is classified
  * (enum fetch_status) and described in one sentence for the agent's timeline.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -896,6 +897,13 @@ static int configure(struct fetcher *f, struct fetch *x, const struct fetch_opti
 	SET(CURLOPT_LOW_SPEED_TIME, (stall + 999) / 1000);
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_size);
 	SET(CURLOPT_PROXY, o->proxy ? o->proxy : "");
+	if (o->source_address) {
+		/* "host!": an address to bind to, never an interface name to look up. */
+		char device[INET6_ADDRSTRLEN + 8];
+
+		snprintf(device, sizeof(device), "host!%s", o->source_address);
+		SET(CURLOPT_INTERFACE, device);
+	}
 	if (x->max_redirects > 0) {
 		SET(CURLOPT_FOLLOWLOCATION, 1L);
 		SET(CURLOPT_MAXREDIRS, (long)x->max_redirects);

@@ -52,6 +52,7 @@ struct fetch_options {
 	bool ftp_active;	 /**< FTP active mode (PORT/EPRT); passive (EPSV, PASV) otherwise */
 	int max_redirects;	 /**< HTTP redirections followed; 0 = 5, negative = none */
 	const char *proxy;	 /**< HTTP proxy URL; NULL = none (*_proxy variables ignored) */
+	const char *source_address; /**< local IP address to send from; NULL = the kernel's */
 };
 
 /** Error classes, as the agent's timeline and its retry logic distinguish them. */

@@ -7,6 +7,7 @@
  * runs until its provisioning settles.
  * The report: provisioned, failed with reasons, reboots, bytes, time to provisioned.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -44,6 +45,8 @@ static void sim_usage(FILE *out)
 		"  --server URL          static server for every endpoint (sets server_method=static)\n"
 		"  --set KEY=VALUE       a setting for every endpoint (repeatable; docs/agent.md)\n"
 		"  --dhcp-option C=V     a DHCP option every endpoint receives (repeatable)\n"
+		"  --source-base ADDR    each endpoint downloads from its own IPv4 address, counting\n"
+		"                        up from ADDR (e.g. 127.1.0.1: every 127/8 address is local)\n"
 		"  --spread SECONDS      power-on times spread uniformly over SECONDS (default 0:\n"
 		"                        all at once)\n"
 		"  --timeout SECONDS     stop waiting after this long (default 600)\n"
@@ -291,6 +294,8 @@ struct sim_spec {
 	size_t nsets;
 	const char *const *options;
 	size_t noptions;
+	bool own_addresses;   /* --source-base: endpoint i sends from source_base + i */
+	uint32_t source_base; /* host order */
 };
 
 static const char *default_model(const char *profile)
@@ -348,10 +353,20 @@ static int sim_add(struct sim *s, const char *mac, const char *profile, const ch
 		fprintf(stderr, "autoprov sim: cannot create a downloader\n");
 		return -ENOMEM;
 	}
+	char ip[INET_ADDRSTRLEN] = "";
+	if (spec->own_addresses) {
+		if (spec->source_base + (uint32_t)s->n < spec->source_base) {
+			fprintf(stderr, "autoprov sim: --source-base: too few addresses left\n");
+			return -EINVAL;
+		}
+		struct in_addr in = { .s_addr = htonl(spec->source_base + (uint32_t)s->n) };
+		inet_ntop(AF_INET, &in, ip, sizeof(ip));
+	}
 	struct ap_agent_config cfg = {
 		.profile = profile,
 		.identity = { .mac = mac,
-			      .model = model && *model ? model : default_model(profile) },
+			      .model = model && *model ? model : default_model(profile),
+			      .ip = *ip ? ip : NULL },
 		.callbacks = { .event = sim_event },
 		.user = d,
 		.downloader = dl,
@@ -365,6 +380,8 @@ static int sim_add(struct sim *s, const char *mac, const char *profile, const ch
 	}
 	s->n++;
 	(void)ap_agent_set(d->agent, "max_reboots", "20", &why);
+	if (*ip)
+		(void)ap_agent_set(d->agent, "source_address", ip, &why);
 	for (size_t i = 0; i < spec->nsets; i++)
 		if (apply_set(d->agent, spec->sets[i], mac) < 0)
 			return -EINVAL;
@@ -511,6 +528,7 @@ int cmd_sim(int argc, char **argv)
 		OPT_SET,
 		OPT_DHCP_OPTION,
 		OPT_SPREAD,
+		OPT_SOURCE_BASE,
 		OPT_TIMEOUT,
 		OPT_JSON
 	};
@@ -524,6 +542,7 @@ int cmd_sim(int argc, char **argv)
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "dhcp-option", required_argument, NULL, OPT_DHCP_OPTION },
 		{ "spread", required_argument, NULL, OPT_SPREAD },
+		{ "source-base", required_argument, NULL, OPT_SOURCE_BASE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -567,6 +586,16 @@ int cmd_sim(int argc, char **argv)
 		case OPT_PROFILE: spec.profile = optarg; break;
 		case OPT_MODEL: spec.model = optarg; break;
 		case OPT_MAC_BASE: mac_base = optarg; break;
+		case OPT_SOURCE_BASE: {
+			struct in_addr in;
+			if (inet_pton(AF_INET, optarg, &in) != 1) {
+				fprintf(stderr, "autoprov sim: --source-base: an IPv4 address\n");
+				return 2;
+			}
+			spec.own_addresses = true;
+			spec.source_base = ntohl(in.s_addr);
+			break;
+		}
 		case OPT_FROM: from = optarg; break;
 		case OPT_JSON: json = true; break;
 		case 'v': s.verbose = true; break;

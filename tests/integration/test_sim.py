@@ -179,3 +179,20 @@ def test_sim_from_csv_and_usage(site, start_server, tmp_path):
     bad = subprocess.run([str(BIN), "sim", "--from", str(csv), "--profile", "algo"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "no 'mac' column" in bad.stderr
+
+
+@pytest.mark.parametrize("proto", ["tftp", "http"])
+def test_storm_from_own_addresses_within_default_limits(site, start_server, proto):
+    """--source-base: each endpoint its own loopback address, so autoprov's default
+    per-address limits hold and the journal shows one peer per endpoint."""
+    site.write("algop8188.conf", "audio.spk.vol = 3\n")
+    server = start_server(site, args=["--http", "127.0.0.1:0"])
+    base = (f"tftp://127.0.0.1:{server.port}" if proto == "tftp"
+            else f"http://127.0.0.1:{server.http_port}")
+    code, report, err = sim("--devices", 300, "--profile", "algo", "--server", base,
+                            "--source-base", "127.3.0.1")
+    assert code == 0 and report["provisioned"] == 300 and report["failed_passes"] == 0, (
+        report, err)
+    rows = journal_rows(site, report["fetches"])
+    peers_seen = {row.split()[2].rsplit(":", 1)[0] for row in rows}
+    assert len(peers_seen) == 300 and "127.3.0.1" in peers_seen and "127.3.1.44" in peers_seen
