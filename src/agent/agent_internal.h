@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
@@ -168,6 +169,13 @@ void agent_pnp_done(struct ap_agent *a, const char *url);
 /* The NOTIFY check-sync listener (checksync.c) on the sip_listen setting, if set. */
 int agent_checksync_start(struct ap_agent *a, const char **ret_why);
 void agent_checksync_stop(struct ap_agent *a);
+
+/* Answers the SIP request m (received on fd from `to`) with code, reason and one optional
+ * header (checksync.c; PnP uses it for the NOTIFY's 200). */
+struct sip_msg;
+void agent_sip_reply(int fd, const struct sip_msg *m, unsigned code, const char *reason,
+		     const char *header, const char *value, const struct sockaddr_storage *to,
+		     socklen_t tolen);
 
 /* The MD5 in a .md5 companion (first 32 hex digits, lower-cased into ret[33]); -EINVAL if none. */
 int agent_md5_from_text(const char *text, size_t len, char ret[33]);

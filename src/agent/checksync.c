@@ -89,9 +89,9 @@ static bool checksync_authorized(struct ap_agent *a, const struct sip_msg *m)
 	return strcmp(want, response) == 0;
 }
 
-static void checksync_reply(struct agent_checksync *s, const struct sip_msg *m, unsigned code,
-			    const char *reason, const char *header, const char *value,
-			    const struct sockaddr_storage *to, socklen_t tolen)
+void agent_sip_reply(int fd, const struct sip_msg *m, unsigned code, const char *reason,
+		     const char *header, const char *value, const struct sockaddr_storage *to,
+		     socklen_t tolen)
 {
 	char buf[4096];
 	struct sip_builder b;
@@ -101,7 +101,7 @@ static void checksync_reply(struct agent_checksync *s, const struct sip_msg *m, 
 		sip_build_header(&b, header, "%s", value);
 	int n = sip_build_finish(&b, NULL, NULL, 0);
 	if (n > 0)
-		(void)sendto(s->fd, buf, (size_t)n, 0, (const struct sockaddr *)to, tolen);
+		(void)sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)to, tolen);
 }
 
 static void checksync_read(evutil_socket_t fd, short what, void *arg)
@@ -120,11 +120,12 @@ static void checksync_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (m->error) {
-		checksync_reply(s, m, 400, m->error, NULL, NULL, &from, fromlen);
+		agent_sip_reply(s->fd, m, 400, m->error, NULL, NULL, &from, fromlen);
 		goto done;
 	}
 	if (strcmp(m->method, "NOTIFY") != 0) {
-		checksync_reply(s, m, 405, "Method Not Allowed", "Allow", "NOTIFY", &from, fromlen);
+		agent_sip_reply(s->fd, m, 405, "Method Not Allowed", "Allow", "NOTIFY", &from,
+				fromlen);
 		goto done;
 	}
 	char event[64] = "";
@@ -132,7 +133,7 @@ static void checksync_read(evutil_socket_t fd, short what, void *arg)
 	if (!m->event || sip_event_parse(m->event, event, sizeof(event), &params) < 0 ||
 	    (strcasecmp(event, "check-sync") != 0 && strcasecmp(event, "resync") != 0 &&
 	     strcasecmp(event, "reboot") != 0)) {
-		checksync_reply(s, m, 489, "Bad Event", "Allow-Events",
+		agent_sip_reply(s->fd, m, 489, "Bad Event", "Allow-Events",
 				"check-sync, resync, reboot", &from, fromlen);
 		goto done;
 	}
@@ -145,7 +146,7 @@ static void checksync_read(evutil_socket_t fd, short what, void *arg)
 			 CHECKSYNC_REALM, s->nonce);
 		agent_event(a, AP_EV_DECISION, NULL, "NOTIFY %s without valid credentials: 401",
 			    event);
-		checksync_reply(s, m, 401, "Unauthorized", "WWW-Authenticate", challenge, &from,
+		agent_sip_reply(s->fd, m, 401, "Unauthorized", "WWW-Authenticate", challenge, &from,
 				fromlen);
 		goto done;
 	}
@@ -154,7 +155,7 @@ static void checksync_read(evutil_socket_t fd, short what, void *arg)
 		strcasecmp(event, "reboot") == 0 ||
 		(params && sip_param_get(params, "reboot", reboot, sizeof(reboot)) == 0 &&
 		 strcasecmp(reboot, "true") == 0);
-	checksync_reply(s, m, 200, "OK", NULL, NULL, &from, fromlen);
+	agent_sip_reply(s->fd, m, 200, "OK", NULL, NULL, &from, fromlen);
 	sip_msg_free(m);
 	ap_agent_check_sync(a, wants_reboot);
 	return;

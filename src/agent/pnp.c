@@ -77,18 +77,6 @@ static void pnp_retransmit_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(p->retransmit, &tv);
 }
 
-static void pnp_answer(struct agent_pnp *p, const struct sip_msg *m,
-		       const struct sockaddr_storage *from, socklen_t fromlen)
-{
-	char buf[2048];
-	struct sip_builder b;
-	sip_builder_init(&b, buf, sizeof(buf));
-	sip_build_response_start(&b, m, 200, "OK", NULL);
-	int n = sip_build_finish(&b, NULL, NULL, 0);
-	if (n > 0)
-		(void)sendto(p->fd, buf, (size_t)n, 0, (const struct sockaddr *)from, fromlen);
-}
-
 static void pnp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ap_agent *a = arg;
@@ -122,7 +110,7 @@ static void pnp_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	p->answered = true;
-	pnp_answer(p, m, &from, fromlen);
+	agent_sip_reply(p->fd, m, 200, "OK", NULL, NULL, &from, fromlen);
 	/* The body is the URL, possibly followed by a line end. */
 	size_t len = m->body_len;
 	while (len > 0 &&
