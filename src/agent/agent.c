@@ -483,7 +483,7 @@ static const char *const boot_reasons[] = {
 
 static void agent_power_on_pass(struct ap_agent *a)
 {
-	agent_pass_start(a, "power-on");
+	agent_pass_start(a, a->boot_reason == AGENT_BOOT_POWER ? "power-on" : "after the reboot");
 }
 
 static void agent_boot(struct ap_agent *a)
