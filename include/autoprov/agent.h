@@ -125,7 +125,11 @@ int ap_agent_dhcp_option(struct ap_agent *a, const char *line, const char **ret_
 /** Adds the options of a file written by the project's DHCP client hooks. */
 int ap_agent_dhcp_file(struct ap_agent *a, const char *path, const char **ret_why);
 
-/** Powers the endpoint on: the profile's boot flow starts on the loop. */
+/**
+ * Powers the endpoint on: the profile's boot flow starts on the loop, and the check-sync
+ * listener opens when the sip_listen setting names an address (-errno if it cannot; the
+ * reason is also reported as an AP_EV_ERROR event).
+ */
 int ap_agent_start(struct ap_agent *a);
 
 /** A SIP NOTIFY check-sync (or resync) arrived; `reboot`: its reboot=true parameter. */
@@ -143,7 +147,8 @@ struct ap_stats {
 };
 void ap_agent_stats(const struct ap_agent *a, struct ap_stats *ret);
 
-/** Stops timers and transfers; the agent does nothing more until started again. */
+/** Stops timers, transfers and the check-sync listener; the agent does nothing more until
+ * started again. */
 void ap_agent_stop(struct ap_agent *a);
 
 #endif
