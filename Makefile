@@ -11,8 +11,9 @@ PYTHON     ?= /usr/bin/python3
 
 .PHONY: all deps run test unit integration fuzz bench format clean
 
+# The default build needs only `scripts/deps build`; scripts/check-build-deps keeps it so.
 all: deps
-	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) >/dev/null
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
 	ninja -C $(BUILD)
 
 deps:
@@ -25,7 +26,8 @@ run: all
 # The test build carries ASan and UBSan; the integration tests run its binary.
 test:
 	@scripts/deps build test fuzz
-	@test -f $(TESTBUILD)/build.ninja || meson setup $(TESTBUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@scripts/check-build-deps
+	@test -f $(TESTBUILD)/build.ninja || meson setup $(TESTBUILD) -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(TESTBUILD)
 	meson test -C $(TESTBUILD) --print-errorlogs
 	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov AUTOPROV_FETCH_TOOL=$(CURDIR)/$(TESTBUILD)/tests/tools/fetch_tool \
@@ -35,7 +37,7 @@ test:
 
 fuzz:
 	@scripts/deps build fuzz
-	@test -f $(FUZZBUILD)/build.ninja || CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=false >/dev/null
+	@test -f $(FUZZBUILD)/build.ninja || CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=false
 	ninja -C $(FUZZBUILD)
 	@scripts/fuzz-run $(FUZZBUILD) $(FUZZ_SECONDS)
 
