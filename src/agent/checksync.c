@@ -133,11 +133,18 @@ static int entry_matches(const char *entry, void *arg)
 
 void agent_checksync_server_seen(struct ap_agent *a, const char *ip)
 {
-	char host[64];
+	char host[64], bare[64];
 	size_t n = sizeof(a->server_addrs) / sizeof(a->server_addrs[0]), i;
 
-	if (!ip || !*ip || host_normalize(ip, host, sizeof(host)) < 0)
+	if (!ip || !*ip)
 		return;
+	/* "[2001:db8::1]" as a URL writes it */
+	if (ip[0] == '[' && strlen(ip) < sizeof(bare) && ip[strlen(ip) - 1] == ']') {
+		snprintf(bare, sizeof(bare), "%.*s", (int)(strlen(ip) - 2), ip + 1);
+		ip = bare;
+	}
+	if (host_normalize(ip, host, sizeof(host)) < 0)
+		return; /* a host name: checksync_from says who the server is */
 	for (i = 0; i < n - 1 && strcmp(a->server_addrs[i], host) != 0; i++)
 		;
 	/* move it (or the oldest) out, the newest goes first */

@@ -623,7 +623,11 @@ static void complete(struct fetcher *f, struct fetch *x, CURLcode rc)
 	{
 		char *ip = NULL;
 
-		if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+		/* curl 7.88 leaves it empty for TFTP: the URL's host then, when numeric */
+		if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+		    !*ip)
+			ip = x->host;
+		if (ip)
 			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
 	}
 	classify(x, rc);
