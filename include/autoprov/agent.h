@@ -115,7 +115,10 @@ void ap_agent_free(struct ap_agent *a);
 /**
  * Sets a device setting (what an administrator would set in the web interface), e.g.
  * "server" (static server), "protocol", "partial" (Algo), "profile_rule", "option66" (SPA),
- * "resync_periodic". docs/agent.md lists each profile's settings and defaults. Settings
+ * "resync_periodic"; for the check-sync listener "sip_listen", "sip_user", "sip_password"
+ * and "checksync_from" (addresses a NOTIFY may come from; empty: only the provisioning
+ * server's, unless sip_password is set). docs/agent.md lists each profile's settings and
+ * defaults and who may make the endpoint act. Settings
  * persist in the state directory; a configuration file applied later may change them.
  */
 int ap_agent_set(struct ap_agent *a, const char *key, const char *value, const char **ret_why);

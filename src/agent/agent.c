@@ -55,6 +55,7 @@ static const struct agent_default common_defaults[] = {
 	{ "sip_listen", "" },	 /* ADDR:PORT for NOTIFY check-sync; "" = none */
 	{ "sip_user", "" },	 /* credentials a NOTIFY must answer a 401 with */
 	{ "sip_password", "" },
+	{ "checksync_from", "" }, /* addresses a NOTIFY may come from; "" = the server's */
 	{ NULL, NULL },
 };
 
@@ -406,6 +407,8 @@ int ap_agent_set(struct ap_agent *a, const char *key, const char *value, const c
 		*ret_why = "a time of day HH:MM[:SS] is expected";
 		return -EINVAL;
 	}
+	if (strcmp(key, "checksync_from") == 0 && agent_checksync_from_check(value, ret_why) < 0)
+		return -EINVAL;
 	int r = kvmap_set(&a->settings, key, value);
 	if (r == 0)
 		r = agent_save(a);
@@ -800,9 +803,11 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 	a->fetch = NULL;
 	a->fetch_next = NULL;
 	a->stats.fetches++;
-	if (r->status == FETCH_OK)
+	if (r->status == FETCH_OK) {
 		a->stats.bytes += r->len;
-	else if (r->status != FETCH_NOT_FOUND)
+		/* where provisioning comes from: the check-sync listener trusts that host */
+		agent_checksync_server_seen(a, r->peer_ip);
+	} else if (r->status != FETCH_NOT_FOUND)
 		a->stats.fetch_failures++;
 	struct ap_event ev = {
 		.kind = AP_EV_FETCH,

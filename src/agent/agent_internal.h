@@ -112,6 +112,7 @@ struct ap_agent {
 	size_t ncandidates;
 	struct agent_pnp *pnp;		   /* a SIP PnP exchange in progress */
 	struct agent_checksync *checksync; /* the NOTIFY listener (sip_listen) */
+	char server_addrs[4][64];	   /* hosts provisioning came from (numeric), newest first */
 	struct kvmap pending;		   /* a profile's collected files / configuration */
 	void *priv;			   /* a profile's own state, freed with free() */
 
@@ -169,6 +170,12 @@ void agent_pnp_done(struct ap_agent *a, const char *url);
 /* The NOTIFY check-sync listener (checksync.c) on the sip_listen setting, if set. */
 int agent_checksync_start(struct ap_agent *a, const char **ret_why);
 void agent_checksync_stop(struct ap_agent *a);
+/* A download from ip ("" ignored) succeeded: the provisioning server the listener trusts
+ * when sip_password and checksync_from are unset (the last few addresses are kept). */
+void agent_checksync_server_seen(struct ap_agent *a, const char *ip);
+/* Whether value is a valid checksync_from: numeric addresses separated by commas or
+ * spaces. 0, or -EINVAL with *ret_why. */
+int agent_checksync_from_check(const char *value, const char **ret_why);
 
 /* Answers the SIP request m (received on fd from `to`) with code, reason and one optional
  * header (checksync.c; PnP uses it for the NOTIFY's 200). */

@@ -620,6 +620,16 @@ static void complete(struct fetcher *f, struct fetch *x, CURLcode rc)
 	if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK)
 		r->content_type = ctype;
 	keep_url(x);
+	{
+		char *ip = NULL;
+
+		/* curl 7.88 leaves it empty for TFTP: the URL's host then, when numeric */
+		if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+		    !*ip)
+			ip = x->host;
+		if (ip)
+			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
+	}
 	classify(x, rc);
 	if (r->status == FETCH_OK) {
 		if (!r->body) {

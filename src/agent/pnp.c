@@ -15,7 +15,7 @@
 
 #include "agent/agent_internal.h"
 #include "core/addr.h"
-#include "proto/sip_parse.h"
+#include "codec/sip_parse.h"
 
 #define PNP_T1_MS 500
 

@@ -17,12 +17,12 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "codec/sip_parse.h"
 #include "core/addr.h"
 #include "core/log.h"
 #include "core/mac.h"
 #include "core/str.h"
 #include "proto/sip.h"
-#include "proto/sip_parse.h"
 #include "store/store.h"
 
 #define RESYNC_DEFAULT_RATE	50  /* NOTIFYs per second */

@@ -63,8 +63,8 @@ void http_config_default(struct http_config *cfg)
 	cfg->auth = HTTP_LOGIN_OFF;
 	str_copy(cfg->realm, sizeof(cfg->realm), "autoprov");
 	/* MD5 first: clients that read only the first challenge (phones, Python) know MD5 */
-	cfg->digest[0] = HTTP_DIGEST_MD5;
-	cfg->digest[1] = HTTP_DIGEST_SHA256;
+	cfg->digest[0] = DIGEST_MD5;
+	cfg->digest[1] = DIGEST_SHA256;
 	cfg->ndigest = 2;
 	cfg->nonce_lifetime_s = 300;
 	cfg->user_agent = HTTP_UA_RECORD;
@@ -86,10 +86,9 @@ int http_parse_login_mode(const char *value, enum http_login_mode *ret)
 
 int http_parse_digest_algorithms(const char *value, struct http_config *cfg)
 {
-	static const enum http_digest_algorithm all[] = { HTTP_DIGEST_MD5, HTTP_DIGEST_MD5_SESS,
-							  HTTP_DIGEST_SHA256,
-							  HTTP_DIGEST_SHA256_SESS };
-	enum http_digest_algorithm got[4];
+	static const enum digest_algorithm all[] = { DIGEST_MD5, DIGEST_MD5_SESS, DIGEST_SHA256,
+						     DIGEST_SHA256_SESS };
+	enum digest_algorithm got[4];
 	unsigned n = 0;
 
 	for (const char *p = value; *p;) {
@@ -101,7 +100,7 @@ int http_parse_digest_algorithms(const char *value, struct http_config *cfg)
 		if (len == 0)
 			break;
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && !found; i++) {
-			const char *name = http_digest_algorithm_name(all[i]);
+			const char *name = digest_algorithm_name(all[i]);
 
 			if (strlen(name) == len && strncasecmp(p, name, len) == 0) {
 				for (unsigned j = 0; j < n; j++)
@@ -165,7 +164,7 @@ struct http_server {
 	struct http_conn *conns;
 	unsigned nconns;
 	struct peer_table peers; /* connections per address */
-	struct http_nonces *nonces;
+	struct digest_nonces *nonces;
 	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
@@ -541,12 +540,11 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *d
 
 	if (cfg->auth != HTTP_LOGIN_BASIC) {
 		for (unsigned i = 0; i < cfg->ndigest; i++) {
-			char nonce[HTTP_NONCE_LEN + 1];
+			char nonce[DIGEST_NONCE_LEN + 1];
 
-			if (http_nonce_make(srv->nonces, now_ms(), nonce, sizeof(nonce)) == 0 &&
-			    http_auth_challenge_digest(value, sizeof(value), cfg->realm,
-						       cfg->digest[i], nonce, "autoprov",
-						       stale) == 0)
+			if (digest_nonce_make(srv->nonces, now_ms(), nonce, sizeof(nonce)) == 0 &&
+			    digest_challenge_format(value, sizeof(value), cfg->realm,
+						    cfg->digest[i], nonce, "autoprov", stale) == 0)
 				add_header(x, "WWW-Authenticate: %s", value);
 		}
 	}
@@ -599,7 +597,8 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST &&
-	    (strcmp(a.realm, srv->cfg.realm) != 0 || strcmp(a.uri, req->target) != 0)) {
+	    (strcmp(a.digest.realm, srv->cfg.realm) != 0 ||
+	     strcmp(a.digest.uri, req->target) != 0)) {
 		challenge(x, false, true, "Digest realm or uri not this request's");
 		return 0;
 	}
@@ -618,8 +617,8 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST) {
-		r = http_nonce_check(srv->nonces, a.nonce, a.nc, now_ms(),
-				     srv->cfg.nonce_lifetime_s);
+		r = digest_nonce_check(srv->nonces, a.digest.nonce, a.digest.nc, now_ms(),
+				       srv->cfg.nonce_lifetime_s);
 		if (r < 0) {
 			/* the response proves the password: a new nonce is all the client needs */
 			challenge(x, true, false,
@@ -1375,7 +1374,7 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 	}
 	r = peer_table_init(&srv->peers, PEER_BUCKETS);
 	if (r == 0)
-		r = http_nonces_new(0, &srv->nonces);
+		r = digest_nonces_new(0, false, &srv->nonces);
 	if (r < 0) {
 		snprintf(err, errsz, "%s: out of memory, or no random bytes for nonces",
 			 srv->proto);
@@ -1414,7 +1413,7 @@ void http_server_free(struct http_server *srv)
 		close(srv->fd);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
-	http_nonces_free(srv->nonces);
+	digest_nonces_free(srv->nonces);
 	peer_table_destroy(&srv->peers);
 	free(srv);
 }

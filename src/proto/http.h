@@ -55,7 +55,7 @@ struct http_config {
 	unsigned max_connections_per_peer; /* beyond: 503 and close */
 	enum http_login_mode auth;
 	char realm[64];
-	enum http_digest_algorithm digest[4]; /* offered in this order */
+	enum digest_algorithm digest[4]; /* offered in this order */
 	unsigned ndigest;
 	unsigned nonce_lifetime_s;
 	enum http_ua_policy user_agent;

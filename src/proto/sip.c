@@ -34,9 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec/digest.h"
+#include "codec/sip_parse.h"
 #include "core/log.h"
 #include "core/str.h"
-#include "proto/sip_parse.h"
 #include "site/site.h"
 #include "store/store.h"
 #include "template/mustache.h"
@@ -564,7 +565,7 @@ static void on_response(struct sip_server *srv, const struct sip_msg *m)
 	}
 	if ((m->status == 401 || m->status == 407) && tx->user && !tx->authenticated) {
 		const char *hname = m->status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
-		struct sip_digest_challenge c;
+		struct digest_challenge c;
 		char cnonce[17], auth[2048];
 		const char *value = NULL;
 		int r = -ENOENT;
@@ -573,13 +574,13 @@ static void on_response(struct sip_server *srv, const struct sip_msg *m)
 		for (size_t i = 0; i < m->nheaders && r < 0; i++)
 			if (strcasecmp(m->headers[i].name, hname) == 0) {
 				value = m->headers[i].value;
-				r = sip_digest_parse_challenge(value, &c);
+				r = digest_challenge_parse(value, &c);
 			}
 		if (r == 0) {
 			random_hex(cnonce, 16);
-			r = sip_digest_authorization(&c, "NOTIFY", tx->uri, tx->user,
-						     tx->password ? tx->password : "", cnonce, 1,
-						     auth, sizeof(auth));
+			r = digest_authorization(&c, "NOTIFY", tx->uri, tx->user,
+						 tx->password ? tx->password : "", cnonce, 1, auth,
+						 sizeof(auth));
 		}
 		if (r == 0) {
 			tx->authenticated = true;

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "proto/sip_parse.h"
+#include "codec/digest.h"
+#include "codec/sip_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sip_uri u;
 	struct sip_via via;
 	struct sip_builder b;
-	struct sip_digest_challenge c;
+	struct digest_challenge c;
+	struct digest_credentials cred;
 	char out[4096], v[256], type[64], mac[MAC_LEN + 1];
 	const char *params;
 	int r = sip_parse(data, size, &m);
@@ -61,10 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sip_build_response_start(&b, m, m->error ? 400 : 200, m->error ? m->error : "OK", "t");
 	r = sip_build_finish(&b, NULL, NULL, 0);
 	CHECK(r == -ENOSPC || (r > 0 && (size_t)r < sizeof(out)));
-	for (size_t i = 0; i < m->nheaders; i++)
-		if (sip_digest_parse_challenge(m->headers[i].value, &c) == 0)
-			(void)sip_digest_authorization(&c, "NOTIFY", "sip:a@b", "u", "p", "cn", 1,
-						       out, sizeof(out));
+	/* Digest as the resync client and the endpoint's check-sync listener read it */
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const char *hv = m->headers[i].value;
+
+		if (digest_challenge_parse(hv, &c) == 0)
+			(void)digest_authorization(&c, "NOTIFY", "sip:a@b", "u", "p", "cn", 1, out,
+						   sizeof(out));
+		if (digest_credentials_parse(hv, strlen(hv), &cred) == 0)
+			(void)digest_verify(&cred, "NOTIFY", "p");
+	}
 	sip_msg_free(m);
 	return 0;
 }

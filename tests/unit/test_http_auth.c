@@ -164,16 +164,16 @@ static void test_digest_rfc7616_md5(void **state)
 	assert_int_equal(parse(h, &a), 0);
 	assert_int_equal(a.scheme, HTTP_AUTH_DIGEST);
 	assert_string_equal(a.username, "Mufasa");
-	assert_string_equal(a.realm, "http-auth@example.org");
-	assert_string_equal(a.uri, "/dir/index.html");
-	assert_string_equal(a.algorithm, "MD5");
-	assert_string_equal(a.nonce, "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v");
-	assert_string_equal(a.nc_hex, "00000001");
-	assert_int_equal(a.nc, 1);
-	assert_string_equal(a.cnonce, "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ");
-	assert_string_equal(a.qop, "auth");
-	assert_string_equal(a.opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS");
-	assert_false(a.userhash);
+	assert_string_equal(a.digest.realm, "http-auth@example.org");
+	assert_string_equal(a.digest.uri, "/dir/index.html");
+	assert_string_equal(a.digest.algorithm, "MD5");
+	assert_string_equal(a.digest.nonce, "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v");
+	assert_string_equal(a.digest.nc_hex, "00000001");
+	assert_int_equal(a.digest.nc, 1);
+	assert_string_equal(a.digest.cnonce, "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ");
+	assert_string_equal(a.digest.qop, "auth");
+	assert_string_equal(a.digest.opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS");
+	assert_false(a.digest.userhash);
 	assert_true(http_digest_verify(&a, "GET", "Circle of Life"));
 	assert_false(http_digest_verify(&a, "GET", "Circle of life"));
 	assert_false(http_digest_verify(&a, "HEAD", "Circle of Life"));
@@ -183,48 +183,48 @@ static void test_digest_rfc7616_md5(void **state)
 	{
 		struct http_authorization b = a;
 
-		memcpy(b.response, "8CA523F5E9506FED4657C9700EEBDBEC", 33);
+		memcpy(b.digest.response, "8CA523F5E9506FED4657C9700EEBDBEC", 33);
 		assert_true(http_digest_verify(&b, "GET", "Circle of Life"));
 		/* every field enters the digest */
 		b = a;
-		b.uri[1] = 'D';
+		b.digest.uri[1] = 'D';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.nc_hex[7] = '2';
+		b.digest.nc_hex[7] = '2';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.cnonce[0] = 'F';
+		b.digest.cnonce[0] = 'F';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.nonce[0] = '8';
+		b.digest.nonce[0] = '8';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.realm[0] = 'H';
+		b.digest.realm[0] = 'H';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.username[0] = 'm';
+		b.digest.username[0] = 'm';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.response[31] = '\0'; /* one digit short */
+		b.digest.response[31] = '\0'; /* one digit short */
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		/* algorithm absent: MD5 */
 		b = a;
-		b.algorithm[0] = '\0';
+		b.digest.algorithm[0] = '\0';
 		assert_true(http_digest_verify(&b, "GET", "Circle of Life"));
 		/* but not SHA-256 with an MD5 response, nor an unknown algorithm */
-		memcpy(b.algorithm, "SHA-256", 8);
+		memcpy(b.digest.algorithm, "SHA-256", 8);
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
-		memcpy(b.algorithm, "SHA-1", 6);
+		memcpy(b.digest.algorithm, "SHA-1", 6);
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		/* no qop (RFC 2069), auth-int, userhash: refused */
 		b = a;
-		b.qop[0] = '\0';
+		b.digest.qop[0] = '\0';
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		memcpy(b.qop, "auth-int", 9);
+		memcpy(b.digest.qop, "auth-int", 9);
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 		b = a;
-		b.userhash = true;
+		b.digest.userhash = true;
 		assert_false(http_digest_verify(&b, "GET", "Circle of Life"));
 	}
 }
@@ -240,13 +240,13 @@ static void test_digest_rfc7616_sha256(void **state)
 			"1\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
 
 	assert_int_equal(parse(h, &a), 0);
-	assert_string_equal(a.algorithm, "SHA-256");
+	assert_string_equal(a.digest.algorithm, "SHA-256");
 	assert_true(http_digest_verify(&a, "GET", "Circle of Life"));
 	assert_false(http_digest_verify(&a, "GET", "Circle Of Life"));
 	/* the algorithm name is case-insensitive */
-	memcpy(a.algorithm, "sha-256", 8);
+	memcpy(a.digest.algorithm, "sha-256", 8);
 	assert_true(http_digest_verify(&a, "GET", "Circle of Life"));
-	memcpy(a.algorithm, "MD5", 4);
+	memcpy(a.digest.algorithm, "MD5", 4);
 	assert_false(http_digest_verify(&a, "GET", "Circle of Life"));
 }
 
@@ -273,14 +273,14 @@ static void test_digest_sess(void **state)
 		"opaque=\"opq\", algorithm=SHA-256-sess";
 
 	assert_int_equal(parse(md5, &a), 0);
-	assert_string_equal(a.realm, "autoprov \"test\" \\ realm");
+	assert_string_equal(a.digest.realm, "autoprov \"test\" \\ realm");
 	assert_true(http_digest_verify(&a, "GET", "pa:ss"));
 	assert_false(http_digest_verify(&a, "GET", "pa:sS"));
-	memcpy(a.algorithm, "MD5", 4);
+	memcpy(a.digest.algorithm, "MD5", 4);
 	assert_false(http_digest_verify(&a, "GET", "pa:ss"));
 	assert_int_equal(parse(sha, &a), 0);
 	assert_true(http_digest_verify(&a, "GET", "pa:ss"));
-	memcpy(a.algorithm, "SHA-256", 8);
+	memcpy(a.digest.algorithm, "SHA-256", 8);
 	assert_false(http_digest_verify(&a, "GET", "pa:ss"));
 }
 
@@ -292,15 +292,15 @@ static void test_digest_syntax(void **state)
 
 	/* minimal, spaces, tabs, lowercase scheme and names, empty list elements */
 	assert_int_equal(parse("Digest" REQ, &a), 0);
-	assert_string_equal(a.qop, "");
-	assert_int_equal(a.nc, 0);
+	assert_string_equal(a.digest.qop, "");
+	assert_int_equal(a.digest.nc, 0);
 	assert_int_equal(parse("digest username=u,realm=r,nonce=n,uri=\"/\",response=0", &a), 0);
-	assert_string_equal(a.uri, "/");
+	assert_string_equal(a.digest.uri, "/");
 	assert_int_equal(parse("DIGEST USERNAME = \"u\" ,\tRealm\t=\tr , , NONCE=n,uri=\"/\","
 			       "Response=0,",
 			       &a),
 			 0);
-	assert_string_equal(a.realm, "r");
+	assert_string_equal(a.digest.realm, "r");
 	assert_int_equal(parse("Digest ,," REQ ",, ", &a), 0);
 	assert_int_equal(parse("Digest\t" REQ, &a), -EINVAL); /* 1*SP after the scheme */
 	assert_int_equal(parse("Digest  " REQ "  ", &a), 0);
@@ -311,8 +311,8 @@ static void test_digest_syntax(void **state)
 			       &a),
 			 0);
 	assert_string_equal(a.username, "a\"b\\cd");
-	assert_string_equal(a.realm, "x, y=z");
-	assert_string_equal(a.nonce, "");
+	assert_string_equal(a.digest.realm, "x, y=z");
+	assert_string_equal(a.digest.nonce, "");
 	assert_int_equal(parse("Digest username=\"J\xc3\xbcrgen\", realm=r, nonce=n, uri=\"/\","
 			       " response=0",
 			       &a),
@@ -322,15 +322,15 @@ static void test_digest_syntax(void **state)
 	/* unknown parameters are ignored, known ones kept */
 	assert_int_equal(parse("Digest" REQ ", charset=UTF-8, x-thing=\"q\\\"\", opaque=\"o\"", &a),
 			 0);
-	assert_string_equal(a.opaque, "o");
+	assert_string_equal(a.digest.opaque, "o");
 
 	/* qop needs cnonce and nc */
 	assert_int_equal(parse("Digest" REQ ", qop=auth, nc=0000000a, cnonce=\"c\"", &a), 0);
-	assert_int_equal(a.nc, 10);
-	assert_string_equal(a.nc_hex, "0000000a");
+	assert_int_equal(a.digest.nc, 10);
+	assert_string_equal(a.digest.nc_hex, "0000000a");
 	assert_int_equal(parse("Digest" REQ ", qop=\"auth\", nc=FFFFFFFF, cnonce=c", &a), 0);
-	assert_int_equal(a.nc, 0xffffffffu);
-	assert_string_equal(a.qop, "auth");
+	assert_int_equal(a.digest.nc, 0xffffffffu);
+	assert_string_equal(a.digest.qop, "auth");
 	assert_invalid("Digest" REQ ", qop=auth, nc=00000001");
 	assert_invalid("Digest" REQ ", qop=auth, cnonce=c");
 	/* nc: 8 hex digits */
@@ -341,9 +341,9 @@ static void test_digest_syntax(void **state)
 
 	/* userhash */
 	assert_int_equal(parse("Digest" REQ ", userhash=true", &a), 0);
-	assert_true(a.userhash);
+	assert_true(a.digest.userhash);
 	assert_int_equal(parse("Digest" REQ ", userhash=\"FALSE\"", &a), 0);
-	assert_false(a.userhash);
+	assert_false(a.digest.userhash);
 	assert_invalid("Digest" REQ ", userhash=yes");
 
 	/* missing required parameters */
@@ -388,7 +388,7 @@ static void test_digest_syntax(void **state)
 	assert_invalid("Negotiate abc");
 	/* a tab inside a quoted string is text */
 	assert_int_equal(parse("Digest" REQ ", opaque=\"a\tb\"", &a), 0);
-	assert_string_equal(a.opaque, "a\tb");
+	assert_string_equal(a.digest.opaque, "a\tb");
 }
 
 /* The parser reads exactly len bytes: nothing beyond, and a NUL inside is an error. */
@@ -403,7 +403,7 @@ static void test_digest_counted(void **state)
 	copy = test_malloc(n);
 	memcpy(copy, h, n);
 	assert_int_equal(http_auth_parse(copy, n, &a), 0);
-	assert_string_equal(a.opaque, "o");
+	assert_string_equal(a.digest.opaque, "o");
 	for (size_t cut = 0; cut < n; cut++) {
 		int r = http_auth_parse(copy, cut, &a);
 
@@ -426,13 +426,13 @@ static void test_digest_lengths(void **state)
 		const char *name;
 		size_t max;
 	} limits[] = {
-		{ "username", HTTP_AUTH_USER_MAX },	{ "realm", HTTP_AUTH_REALM_MAX },
-		{ "nonce", HTTP_AUTH_NONCE_MAX },	{ "uri", HTTP_AUTH_URI_MAX },
-		{ "response", HTTP_AUTH_RESPONSE_MAX }, { "cnonce", HTTP_AUTH_CNONCE_MAX },
-		{ "opaque", HTTP_AUTH_OPAQUE_MAX },	{ "algorithm", HTTP_AUTH_TOKEN_MAX },
-		{ "qop", HTTP_AUTH_TOKEN_MAX },		{ "x-unknown", HTTP_AUTH_URI_MAX },
+		{ "username", HTTP_AUTH_USER_MAX },	{ "realm", DIGEST_REALM_MAX },
+		{ "nonce", DIGEST_NONCE_MAX },	{ "uri", DIGEST_URI_MAX },
+		{ "response", DIGEST_RESPONSE_MAX }, { "cnonce", DIGEST_CNONCE_MAX },
+		{ "opaque", DIGEST_OPAQUE_MAX },	{ "algorithm", DIGEST_TOKEN_MAX },
+		{ "qop", DIGEST_TOKEN_MAX },		{ "x-unknown", DIGEST_URI_MAX },
 	};
-	static char value[HTTP_AUTH_URI_MAX + 2], h[3 * HTTP_AUTH_URI_MAX];
+	static char value[DIGEST_URI_MAX + 2], h[3 * DIGEST_URI_MAX];
 	struct http_authorization a;
 	const size_t nlimits = sizeof(limits) / sizeof(limits[0]);
 
@@ -457,26 +457,26 @@ static void test_challenges(void **state)
 {
 	char out[512];
 
-	assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "autoprov",
-						    HTTP_DIGEST_SHA256, "n0nce", "0paque", false),
+	assert_int_equal(digest_challenge_format(out, sizeof(out), "autoprov",
+						    DIGEST_SHA256, "n0nce", "0paque", false),
 			 0);
 	assert_string_equal(out, "Digest realm=\"autoprov\", qop=\"auth\", algorithm=SHA-256, "
 				 "nonce=\"n0nce\", opaque=\"0paque\"");
-	assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "a \"b\" \\c",
-						    HTTP_DIGEST_MD5, "n", "o", true),
+	assert_int_equal(digest_challenge_format(out, sizeof(out), "a \"b\" \\c",
+						    DIGEST_MD5, "n", "o", true),
 			 0);
 	assert_string_equal(out, "Digest realm=\"a \\\"b\\\" \\\\c\", qop=\"auth\", algorithm=MD5, "
 				 "nonce=\"n\", opaque=\"o\", stale=true");
-	assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "r", HTTP_DIGEST_MD5_SESS,
+	assert_int_equal(digest_challenge_format(out, sizeof(out), "r", DIGEST_MD5_SESS,
 						    "n", "o", false),
 			 0);
 	assert_non_null(strstr(out, "algorithm=MD5-sess,"));
-	assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "r", HTTP_DIGEST_SHA256_SESS,
+	assert_int_equal(digest_challenge_format(out, sizeof(out), "r", DIGEST_SHA256_SESS,
 						    "n", "o", false),
 			 0);
 	assert_non_null(strstr(out, "algorithm=SHA-256-sess,"));
-	assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "a\r\nSet-Cookie: x",
-						    HTTP_DIGEST_MD5, "n", "o", false),
+	assert_int_equal(digest_challenge_format(out, sizeof(out), "a\r\nSet-Cookie: x",
+						    DIGEST_MD5, "n", "o", false),
 			 -EINVAL);
 	assert_string_equal(out, "");
 
@@ -502,105 +502,105 @@ static void test_challenges(void **state)
 		struct http_authorization a;
 		char h[600];
 
-		assert_int_equal(http_auth_challenge_digest(out, sizeof(out), "a \"b\" \\c",
-							    HTTP_DIGEST_MD5, "n", "o", false),
+		assert_int_equal(digest_challenge_format(out, sizeof(out), "a \"b\" \\c",
+							    DIGEST_MD5, "n", "o", false),
 				 0);
 		snprintf(h, sizeof(h),
 			 "%s, username=u, uri=\"/\", response=0, nc=00000001, cnonce=c", out);
 		assert_int_equal(parse(h, &a), 0);
-		assert_string_equal(a.realm, "a \"b\" \\c");
+		assert_string_equal(a.digest.realm, "a \"b\" \\c");
 	}
 }
 
 static void test_algorithm_names(void **state)
 {
-	assert_string_equal(http_digest_algorithm_name(HTTP_DIGEST_MD5), "MD5");
-	assert_string_equal(http_digest_algorithm_name(HTTP_DIGEST_MD5_SESS), "MD5-sess");
-	assert_string_equal(http_digest_algorithm_name(HTTP_DIGEST_SHA256), "SHA-256");
-	assert_string_equal(http_digest_algorithm_name(HTTP_DIGEST_SHA256_SESS), "SHA-256-sess");
+	assert_string_equal(digest_algorithm_name(DIGEST_MD5), "MD5");
+	assert_string_equal(digest_algorithm_name(DIGEST_MD5_SESS), "MD5-sess");
+	assert_string_equal(digest_algorithm_name(DIGEST_SHA256), "SHA-256");
+	assert_string_equal(digest_algorithm_name(DIGEST_SHA256_SESS), "SHA-256-sess");
 }
 
 static void test_nonce_lifecycle(void **state)
 {
-	struct http_nonces *ns;
-	char n1[HTTP_NONCE_LEN + 1], n2[HTTP_NONCE_LEN + 1], bad[HTTP_NONCE_LEN + 1];
+	struct digest_nonces *ns;
+	char n1[DIGEST_NONCE_LEN + 1], n2[DIGEST_NONCE_LEN + 1], bad[DIGEST_NONCE_LEN + 1];
 	uint64_t t = 1000;
 
-	assert_int_equal(http_nonces_new(0, &ns), 0);
-	assert_int_equal(http_nonce_make(ns, t, n1, sizeof(n1) - 1), -ENOSPC);
-	assert_int_equal(http_nonce_make(ns, t, n1, sizeof(n1)), 0);
-	assert_int_equal(strlen(n1), HTTP_NONCE_LEN);
-	assert_int_equal(strspn(n1, "0123456789abcdef"), HTTP_NONCE_LEN);
-	assert_int_equal(http_nonce_make(ns, t, n2, sizeof(n2)), 0);
+	assert_int_equal(digest_nonces_new(0, false, &ns), 0);
+	assert_int_equal(digest_nonce_make(ns, t, n1, sizeof(n1) - 1), -ENOSPC);
+	assert_int_equal(digest_nonce_make(ns, t, n1, sizeof(n1)), 0);
+	assert_int_equal(strlen(n1), DIGEST_NONCE_LEN);
+	assert_int_equal(strspn(n1, "0123456789abcdef"), DIGEST_NONCE_LEN);
+	assert_int_equal(digest_nonce_make(ns, t, n2, sizeof(n2)), 0);
 	assert_string_not_equal(n1, n2); /* issued in the same millisecond, still distinct */
 
 	/* fresh, then only higher counts */
-	assert_int_equal(http_nonce_check(ns, n1, 1, t + 10, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n1, 1, t + 20, 60), -EALREADY);
-	assert_int_equal(http_nonce_check(ns, n1, 2, t + 30, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n1, 2, t + 30, 60), -EALREADY);
-	assert_int_equal(http_nonce_check(ns, n1, 1, t + 30, 60), -EALREADY);
-	assert_int_equal(http_nonce_check(ns, n1, 7, t + 40, 60), 0); /* gaps are fine */
-	assert_int_equal(http_nonce_check(ns, n1, 5, t + 40, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n1, 1, t + 10, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n1, 1, t + 20, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n1, 2, t + 30, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n1, 2, t + 30, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n1, 1, t + 30, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n1, 7, t + 40, 60), 0); /* gaps are fine */
+	assert_int_equal(digest_nonce_check(ns, n1, 5, t + 40, 60), -EALREADY);
 	/* nonces are independent */
-	assert_int_equal(http_nonce_check(ns, n2, 1, t + 50, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n2, 1, t + 50, 60), 0);
 	/* counts start at 1 */
 	{
-		char n3[HTTP_NONCE_LEN + 1];
+		char n3[DIGEST_NONCE_LEN + 1];
 
-		assert_int_equal(http_nonce_make(ns, t, n3, sizeof(n3)), 0);
-		assert_int_equal(http_nonce_check(ns, n3, 0, t, 60), -EALREADY);
-		assert_int_equal(http_nonce_check(ns, n3, 1, t, 60), 0);
+		assert_int_equal(digest_nonce_make(ns, t, n3, sizeof(n3)), 0);
+		assert_int_equal(digest_nonce_check(ns, n3, 0, t, 60), -EALREADY);
+		assert_int_equal(digest_nonce_check(ns, n3, 1, t, 60), 0);
 	}
 
 	/* expiry: lifetime_s inclusive, then stale; a failed check records nothing */
-	assert_int_equal(http_nonce_check(ns, n2, 2, t + 60000, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n2, 3, t + 60001, 60), -ESTALE);
-	assert_int_equal(http_nonce_check(ns, n2, 3, t + 60000, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n2, 4, t + 60001, 61), 0);
-	assert_int_equal(http_nonce_check(ns, n2, 5, UINT64_MAX, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n2, 2, t + 60000, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n2, 3, t + 60001, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n2, 3, t + 60000, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n2, 4, t + 60001, 61), 0);
+	assert_int_equal(digest_nonce_check(ns, n2, 5, UINT64_MAX, 60), -ESTALE);
 	/* issued in the future: not one of ours */
-	assert_int_equal(http_nonce_check(ns, n1, 100, t - 1, 60), -EINVAL);
+	assert_int_equal(digest_nonce_check(ns, n1, 100, t - 1, 60), -EINVAL);
 
 	/* every altered byte is detected, whichever part it is in */
-	for (size_t i = 0; i < HTTP_NONCE_LEN; i++) {
+	for (size_t i = 0; i < DIGEST_NONCE_LEN; i++) {
 		memcpy(bad, n1, sizeof(bad));
 		bad[i] = bad[i] == '0' ? '1' : '0';
-		assert_int_equal(http_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
+		assert_int_equal(digest_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
 	}
 	/* wrong length, upper case, garbage */
 	memcpy(bad, n1, sizeof(bad));
-	bad[HTTP_NONCE_LEN - 1] = '\0';
-	assert_int_equal(http_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
-	assert_int_equal(http_nonce_check(ns, "", 1, t, 60), -EINVAL);
+	bad[DIGEST_NONCE_LEN - 1] = '\0';
+	assert_int_equal(digest_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
+	assert_int_equal(digest_nonce_check(ns, "", 1, t, 60), -EINVAL);
 	{
-		char longer[HTTP_NONCE_LEN + 2];
+		char longer[DIGEST_NONCE_LEN + 2];
 
-		memcpy(longer, n1, HTTP_NONCE_LEN);
-		longer[HTTP_NONCE_LEN] = '0';
-		longer[HTTP_NONCE_LEN + 1] = '\0';
-		assert_int_equal(http_nonce_check(ns, longer, 1000, t + 10, 60), -EINVAL);
+		memcpy(longer, n1, DIGEST_NONCE_LEN);
+		longer[DIGEST_NONCE_LEN] = '0';
+		longer[DIGEST_NONCE_LEN + 1] = '\0';
+		assert_int_equal(digest_nonce_check(ns, longer, 1000, t + 10, 60), -EINVAL);
 	}
 	memcpy(bad, n1, sizeof(bad));
-	for (size_t i = 0; i < HTTP_NONCE_LEN; i++)
+	for (size_t i = 0; i < DIGEST_NONCE_LEN; i++)
 		if (bad[i] >= 'a')
 			bad[i] = (char)(bad[i] - 'a' + 'A');
 	if (strcmp(bad, n1) != 0)
-		assert_int_equal(http_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
+		assert_int_equal(digest_nonce_check(ns, bad, 1000, t + 10, 60), -EINVAL);
 	assert_int_equal(
-		http_nonce_check(ns, "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", 1, t, 60),
+		digest_nonce_check(ns, "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", 1, t, 60),
 		-EINVAL);
 
 	/* another server (another secret) does not accept our nonces */
 	{
-		struct http_nonces *other;
+		struct digest_nonces *other;
 
-		assert_int_equal(http_nonces_new(0, &other), 0);
-		assert_int_equal(http_nonce_check(other, n2, 100, t + 10, 60), -EINVAL);
-		http_nonces_free(other);
+		assert_int_equal(digest_nonces_new(0, false, &other), 0);
+		assert_int_equal(digest_nonce_check(other, n2, 100, t + 10, 60), -EINVAL);
+		digest_nonces_free(other);
 	}
-	http_nonces_free(ns);
-	http_nonces_free(NULL);
+	digest_nonces_free(ns);
+	digest_nonces_free(NULL);
 }
 
 /*
@@ -609,53 +609,53 @@ static void test_nonce_lifecycle(void **state)
  */
 static void test_nonce_eviction(void **state)
 {
-	struct http_nonces *ns;
-	char n[12][HTTP_NONCE_LEN + 1];
+	struct digest_nonces *ns;
+	char n[12][DIGEST_NONCE_LEN + 1];
 	uint64_t t = 5;
 
-	assert_int_equal(http_nonces_new(4, &ns), 0);
+	assert_int_equal(digest_nonces_new(4, false, &ns), 0);
 	for (int i = 0; i < 12; i++)
-		assert_int_equal(http_nonce_make(ns, t, n[i], sizeof(n[i])), 0);
+		assert_int_equal(digest_nonce_make(ns, t, n[i], sizeof(n[i])), 0);
 
 	/* n[0] (counter 1, slot 1) used, then evicted by n[4] (counter 5, slot 1) */
-	assert_int_equal(http_nonce_check(ns, n[0], 1, t, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n[4], 1, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[0], 1, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[4], 1, t, 60), 0);
 	/* the replay of n[0] and even a higher count of it: stale, not fresh */
-	assert_int_equal(http_nonce_check(ns, n[0], 1, t, 60), -ESTALE);
-	assert_int_equal(http_nonce_check(ns, n[0], 2, t, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n[0], 1, t, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n[0], 2, t, 60), -ESTALE);
 	/* n[4] itself goes on */
-	assert_int_equal(http_nonce_check(ns, n[4], 2, t, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n[4], 2, t, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n[4], 2, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[4], 2, t, 60), -EALREADY);
 
 	/* n[1] (slot 2) was never used but n[5] and n[9] (slot 2) were: stale, conservatively */
-	assert_int_equal(http_nonce_check(ns, n[9], 1, t, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n[5], 1, t, 60), -ESTALE);
-	assert_int_equal(http_nonce_check(ns, n[1], 1, t, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n[9], 1, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[5], 1, t, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n[1], 1, t, 60), -ESTALE);
 
 	/* n[2] (slot 3) unused, slot 3 empty: fresh; a newer nonce of slot 3 then evicts it */
-	assert_int_equal(http_nonce_check(ns, n[2], 1, t, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n[6], 3, t, 60), 0);
-	assert_int_equal(http_nonce_check(ns, n[2], 2, t, 60), -ESTALE);
-	assert_int_equal(http_nonce_check(ns, n[6], 3, t, 60), -EALREADY);
+	assert_int_equal(digest_nonce_check(ns, n[2], 1, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[6], 3, t, 60), 0);
+	assert_int_equal(digest_nonce_check(ns, n[2], 2, t, 60), -ESTALE);
+	assert_int_equal(digest_nonce_check(ns, n[6], 3, t, 60), -EALREADY);
 
 	/* many nonces through a small table: no replay ever accepted */
 	{
-		char m[HTTP_NONCE_LEN + 1];
-		char used[64][HTTP_NONCE_LEN + 1];
+		char m[DIGEST_NONCE_LEN + 1];
+		char used[64][DIGEST_NONCE_LEN + 1];
 
 		for (int i = 0; i < 64; i++) {
-			assert_int_equal(http_nonce_make(ns, t, used[i], sizeof(used[i])), 0);
-			assert_int_equal(http_nonce_check(ns, used[i], 1, t, 60), 0);
+			assert_int_equal(digest_nonce_make(ns, t, used[i], sizeof(used[i])), 0);
+			assert_int_equal(digest_nonce_check(ns, used[i], 1, t, 60), 0);
 			for (int j = 0; j <= i; j++) {
-				int r = http_nonce_check(ns, used[j], 1, t, 60);
+				int r = digest_nonce_check(ns, used[j], 1, t, 60);
 
 				assert_true(r == -EALREADY || r == -ESTALE);
 			}
 		}
-		assert_int_equal(http_nonce_make(ns, t, m, sizeof(m)), 0);
-		assert_int_equal(http_nonce_check(ns, m, 1, t, 60), 0);
+		assert_int_equal(digest_nonce_make(ns, t, m, sizeof(m)), 0);
+		assert_int_equal(digest_nonce_check(ns, m, 1, t, 60), 0);
 	}
-	http_nonces_free(ns);
+	digest_nonces_free(ns);
 }
 
 static void hex_digest(const EVP_MD *md, const char *s, char *out)
@@ -691,25 +691,25 @@ static void client_response(const EVP_MD *md, bool sess, const char *user, const
 static void test_roundtrip(void **state)
 {
 	static const struct {
-		enum http_digest_algorithm alg;
+		enum digest_algorithm alg;
 		bool sha, sess;
 	} algs[] = {
-		{ HTTP_DIGEST_MD5, false, false },
-		{ HTTP_DIGEST_MD5_SESS, false, true },
-		{ HTTP_DIGEST_SHA256, true, false },
-		{ HTTP_DIGEST_SHA256_SESS, true, true },
+		{ DIGEST_MD5, false, false },
+		{ DIGEST_MD5_SESS, false, true },
+		{ DIGEST_SHA256, true, false },
+		{ DIGEST_SHA256_SESS, true, true },
 	};
-	struct http_nonces *ns;
+	struct digest_nonces *ns;
 
-	assert_int_equal(http_nonces_new(0, &ns), 0);
+	assert_int_equal(digest_nonces_new(0, false, &ns), 0);
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
 		const EVP_MD *md = algs[i].sha ? EVP_sha256() : EVP_md5();
-		const char *name = http_digest_algorithm_name(algs[i].alg);
+		const char *name = digest_algorithm_name(algs[i].alg);
 		struct http_authorization a;
-		char nonce[HTTP_NONCE_LEN + 1], challenge[512], h[1024], resp[129];
+		char nonce[DIGEST_NONCE_LEN + 1], challenge[512], h[1024], resp[129];
 
-		assert_int_equal(http_nonce_make(ns, 42, nonce, sizeof(nonce)), 0);
-		assert_int_equal(http_auth_challenge_digest(challenge, sizeof(challenge),
+		assert_int_equal(digest_nonce_make(ns, 42, nonce, sizeof(nonce)), 0);
+		assert_int_equal(digest_challenge_format(challenge, sizeof(challenge),
 							    "autoprov", algs[i].alg, nonce, "opq",
 							    false),
 				 0);
@@ -730,12 +730,12 @@ static void test_roundtrip(void **state)
 			assert_true(http_digest_verify(&a, "GET", "s3cr:et"));
 			assert_false(http_digest_verify(&a, "GET", "s3cr:eT"));
 			assert_false(http_digest_verify(&a, "HEAD", "s3cr:et"));
-			assert_int_equal(http_nonce_check(ns, a.nonce, a.nc, 43, 300), 0);
-			assert_int_equal(http_nonce_check(ns, a.nonce, a.nc, 44, 300), -EALREADY);
+			assert_int_equal(digest_nonce_check(ns, a.digest.nonce, a.digest.nc, 43, 300), 0);
+			assert_int_equal(digest_nonce_check(ns, a.digest.nonce, a.digest.nc, 44, 300), -EALREADY);
 		}
-		assert_int_equal(http_nonce_check(ns, a.nonce, a.nc + 1, 300043, 300), -ESTALE);
+		assert_int_equal(digest_nonce_check(ns, a.digest.nonce, a.digest.nc + 1, 300043, 300), -ESTALE);
 	}
-	http_nonces_free(ns);
+	digest_nonces_free(ns);
 }
 
 int main(void)

@@ -3,13 +3,14 @@
  * The SIP message layer (RFC 3261 subset) for one UDP datagram: requests and responses,
  * header names in any case and in their compact forms, folded lines, several Via values,
  * Content-Length; name-addr / addr-spec URIs and their parameters; the forms vendors put
- * a MAC in; a builder for requests and responses; and the client side of Digest
- * authentication (401 / 407 answered with Authorization / Proxy-Authorization).
- * Pure: no I/O, no logging, no clock. The PnP responder (proto/sip.c) and the endpoint
- * library both use it, so it links only with core.
+ * a MAC in; a builder for requests and responses. Digest authentication (401 / 407
+ * answered with Authorization / Proxy-Authorization) is codec/digest.h.
+ * Pure: no I/O, no logging, no clock. The server (proto/sip.c, cli/cmd_resync.c) and the
+ * endpoint library (agent/) both use it: it lives in the codec layer (src/codec/, library
+ * apcodec), which links only with core.
  */
-#ifndef AUTOPROV_PROTO_SIP_PARSE_H
-#define AUTOPROV_PROTO_SIP_PARSE_H
+#ifndef AUTOPROV_CODEC_SIP_PARSE_H
+#define AUTOPROV_CODEC_SIP_PARSE_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -167,34 +168,5 @@ int sip_build_finish(struct sip_builder *b, const char *content_type, const void
  */
 void sip_build_response_start(struct sip_builder *b, const struct sip_msg *req, unsigned code,
 			      const char *reason, const char *to_tag);
-
-/* ---- Digest, client side (RFC 3261 22, RFC 2617 / 7616) ---- */
-
-enum sip_digest_alg { SIP_DIGEST_MD5, SIP_DIGEST_SHA256 };
-
-struct sip_digest_challenge {
-	enum sip_digest_alg alg;
-	bool qop_auth; /* the challenge offered qop=auth */
-	bool stale;
-	char realm[128];
-	char nonce[256];
-	char opaque[256];
-};
-
-/*
- * A WWW-Authenticate / Proxy-Authenticate value ("Digest realm=..., nonce=..."). 0; -EINVAL
- * for another scheme, a syntax error, no nonce; -ENOTSUP an algorithm other than MD5 or
- * SHA-256 (or a -sess one), or qop without "auth" (auth-int only).
- */
-int sip_digest_parse_challenge(const char *value, struct sip_digest_challenge *ret);
-
-/*
- * The Authorization / Proxy-Authorization value answering c for method and uri: with qop=auth
- * when offered (cnonce and nc then used), RFC 2069 style otherwise. 0 or -ENOSPC / -EINVAL
- * (a '"' or control character in user or uri).
- */
-int sip_digest_authorization(const struct sip_digest_challenge *c, const char *method,
-			     const char *uri, const char *user, const char *password,
-			     const char *cnonce, uint32_t nc, char *out, size_t outsz);
 
 #endif
