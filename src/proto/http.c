@@ -755,6 +755,10 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 			r = 0;
 		else
 			*why = "the certificate is not the one bound to the device";
+	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE &&
+		   strcmp(c->id.mac, mac) != 0) {
+		/* a certificate of no device, of two, or of another is never recorded */
+		*why = "first-use binds only a certificate naming the device's MAC";
 	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE) {
 		char err[256];
 
@@ -772,6 +776,16 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 	}
 	device_free(d);
 	return r;
+}
+
+/*
+ * Why a verified certificate without exactly one MAC identifies no device: it gets generic
+ * files only (and nothing under client_certificates = required).
+ */
+static const char *cert_names_nobody(const struct http_conn *c)
+{
+	return c->id.macs > 1 ? "the certificate names several MACs"
+			      : "the certificate names no MAC";
 }
 
 static void handle_request(struct http_conn *c, struct http_request *req)
@@ -815,6 +829,13 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		redirect(&x, mac_text);
 		return;
 	}
+	if (c->id.has_cert && c->id.macs != 1 &&
+	    srv->cfg.tls.client_certs == TLS_CLIENT_REQUIRED) {
+		/* required certificates are device certificates: one naming no device is refused */
+		x.detail = cert_names_nobody(c);
+		respond_text(&x, 403, "forbidden\n");
+		return;
+	}
 	if (srv->cfg.auth != HTTP_LOGIN_OFF) {
 		if (!check_login(&x, who))
 			return;
@@ -827,6 +848,8 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		if (who[0] && strcmp(who, x.sreq.mac) != 0)
 			why = c->id.mac[0] ? "the certificate is another device's"
 					   : "the login is another device's";
+		else if (c->id.has_cert && !c->id.mac[0] && !who[0])
+			why = cert_names_nobody(c);
 		else if (c->id.has_cert)
 			(void)check_binding(c, x.sreq.mac, &why);
 		if (!why && srv->cfg.user_agent == HTTP_UA_DENY && ua_mac[0] &&
