@@ -529,10 +529,11 @@ static uint64_t now_ms(void)
 
 /*
  * 401 with one challenge per Digest algorithm and Basic, as configured. A failed login
- * (wrong password, unknown user) waits the site's growing delay first: the connection
- * reads nothing more until the timer sends the answer.
+ * (wrong password, unknown user; user is the name tried, or NULL) waits the site's delay
+ * first (site/auth.h): the connection reads nothing more until the timer sends the answer.
  */
-static void challenge(struct exchange *x, bool stale, bool failed, const char *detail)
+static void challenge(struct exchange *x, bool stale, bool failed, const char *user,
+		      const char *detail)
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
@@ -556,7 +557,7 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *d
 	x->detail = detail;
 	respond_text(x, 401, "authentication required\n");
 	if (failed) {
-		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer);
+		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		if (ms > 0) {
@@ -586,21 +587,21 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		return 1;
 	}
 	if (!req->authorization) {
-		challenge(x, false, false, NULL);
+		challenge(x, false, false, NULL, NULL);
 		return 0;
 	}
 	if (http_auth_parse(req->authorization, strlen(req->authorization), &a) < 0) {
-		challenge(x, false, true, "malformed Authorization");
+		challenge(x, false, true, NULL, "malformed Authorization");
 		return 0;
 	}
 	if ((a.scheme == HTTP_AUTH_BASIC && srv->cfg.auth == HTTP_LOGIN_DIGEST) ||
 	    (a.scheme == HTTP_AUTH_DIGEST && srv->cfg.auth == HTTP_LOGIN_BASIC)) {
-		challenge(x, false, false, "scheme not offered");
+		challenge(x, false, false, NULL, "scheme not offered");
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST &&
 	    (strcmp(a.realm, srv->cfg.realm) != 0 || strcmp(a.uri, req->target) != 0)) {
-		challenge(x, false, true, "Digest realm or uri not this request's");
+		challenge(x, false, true, a.username, "Digest realm or uri not this request's");
 		return 0;
 	}
 	r = site_auth_lookup(srv->site, a.username, &p);
@@ -614,7 +615,7 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		snprintf(detail, sizeof(detail), "%s for user '%s'",
 			 r < 0 ? "unknown user" : "wrong password", a.username);
 		log_escape(detail, sizeof(detail), detail, strlen(detail));
-		challenge(x, false, true, detail);
+		challenge(x, false, true, a.username, detail);
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST) {
@@ -622,12 +623,12 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 				     srv->cfg.nonce_lifetime_s);
 		if (r < 0) {
 			/* the response proves the password: a new nonce is all the client needs */
-			challenge(x, true, false,
+			challenge(x, true, false, NULL,
 				  r == -EALREADY ? "nonce count reused" : "stale nonce");
 			return 0;
 		}
 	}
-	site_auth_succeeded(srv->site, (struct sockaddr *)&c->peer);
+	site_auth_succeeded(srv->site, (struct sockaddr *)&c->peer, a.username);
 	memcpy(who, p.mac, MAC_LEN + 1);
 	return 1;
 }

@@ -226,6 +226,8 @@ static const struct conf_key config_keys[] = {
 	  600000, NULL },
 	{ "auth", "max_failure_delay", CONF_UINT, SITE(auth.max_failure_delay_ms),
 	  sizeof(unsigned), 0, 600000, NULL },
+	{ "auth", "guess_interval", CONF_UINT, SITE(auth.guess_interval_ms), sizeof(unsigned), 0,
+	  60000, NULL },
 	{ "journal", "max_age_days", CONF_UINT,
 	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
