@@ -304,6 +304,8 @@ static const struct conf_key config_keys[] = {
 	{ "sip", "t2", CONF_UINT, SIP(t2_ms), sizeof(unsigned), 100, 60000, NULL },
 	{ "sip", "max_subscriptions", CONF_UINT, SIP(max_subscriptions), sizeof(unsigned), 1,
 	  1000000, NULL },
+	{ "sip", "max_per_source", CONF_UINT, SIP(max_per_source), sizeof(unsigned), 1, 1000000,
+	  NULL },
 	{ "tftp", "listen", CONF_CUSTOM, offsetof(struct server_config, tftp), 0, 0, 0,
 	  parse_tftp_listen },
 	{ "tftp", "prefix", CONF_CUSTOM, TFTP(prefix), 0, 0, 0, parse_prefix },
