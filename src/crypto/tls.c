@@ -314,11 +314,10 @@ static int scan(const char *t, size_t len, char found[MAC_LEN + 1])
 	return 0;
 }
 
-/* 1 and mac set when the subject's CN attributes name one MAC; 0 none; -1 several. */
-static int cn_mac(X509 *cert, char mac[MAC_LEN + 1])
+/* Adds the MAC tokens of the subject's CN attributes to found: 0, or -1 for two different. */
+static int cn_macs(X509 *cert, char found[MAC_LEN + 1])
 {
 	X509_NAME *name = X509_get_subject_name(cert);
-	char found[MAC_LEN + 1] = "";
 	int r = 0;
 
 	for (int idx = -1; r == 0;) {
@@ -336,17 +335,13 @@ static int cn_mac(X509 *cert, char mac[MAC_LEN + 1])
 		r = scan((const char *)utf8, (size_t)len, found);
 		OPENSSL_free(utf8);
 	}
-	if (r < 0 || !found[0])
-		return r;
-	memcpy(mac, found, MAC_LEN + 1);
-	return 1;
+	return r;
 }
 
 /* Likewise for the DNS, URI and email names of the subjectAltName extension. */
-static int san_mac(X509 *cert, char mac[MAC_LEN + 1])
+static int san_macs(X509 *cert, char found[MAC_LEN + 1])
 {
 	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	char found[MAC_LEN + 1] = "";
 	int r = 0;
 
 	for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && r == 0; i++) {
@@ -364,17 +359,30 @@ static int san_mac(X509 *cert, char mac[MAC_LEN + 1])
 				 (size_t)ASN1_STRING_length(s), found);
 	}
 	GENERAL_NAMES_free(sans);
-	if (r < 0 || !found[0])
-		return r;
+	return r;
+}
+
+/*
+ * Every field the mode reads counts together: a CN and a SAN that name two different MACs
+ * name nobody (a CA that put two devices in one certificate vouches for neither).
+ */
+int tls_cert_macs(X509 *cert, enum tls_mac_from from, char mac[MAC_LEN + 1])
+{
+	char found[MAC_LEN + 1] = "";
+
+	if (from != TLS_MAC_FROM_SAN && cn_macs(cert, found) < 0)
+		return -1;
+	if (from != TLS_MAC_FROM_CN && san_macs(cert, found) < 0)
+		return -1;
+	if (!found[0])
+		return 0;
 	memcpy(mac, found, MAC_LEN + 1);
 	return 1;
 }
 
 bool tls_cert_mac(X509 *cert, enum tls_mac_from from, char mac[MAC_LEN + 1])
 {
-	if (from != TLS_MAC_FROM_SAN && cn_mac(cert, mac) > 0)
-		return true;
-	return from != TLS_MAC_FROM_CN && san_mac(cert, mac) > 0;
+	return tls_cert_macs(cert, from, mac) > 0;
 }
 
 void tls_peer_identity(SSL *ssl, enum tls_mac_from from, struct tls_identity *ret)
@@ -399,7 +407,10 @@ void tls_peer_identity(SSL *ssl, enum tls_mac_from from, struct tls_identity *re
 	for (char *p = ret->subject; *p; p++)
 		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
 			*p = '?';
-	if (!tls_cert_mac(cert, from, ret->mac))
+	ret->macs = tls_cert_macs(cert, from, ret->mac);
+	if (ret->macs <= 0) {
 		ret->mac[0] = '\0';
+		ret->macs = ret->macs < 0 ? 2 : 0;
+	}
 	ERR_clear_error();
 }

@@ -25,8 +25,10 @@
  *     its own (bounded by non-alphanumerics): "00:04:f2:12:34:56:78" (7 pairs) and the
  *     last group of a UUID name nobody, while the "AC" of "MAC:00:15:65:12:34:56" is part
  *     of a word and does not count.
- * Two different MACs in one field (or in the SAN's names together, or in two CN
- * attributes) name nobody; the same MAC twice is fine. Only the CN attributes of the subject
+ * Two different MACs name nobody, wherever they are among the fields read (one field,
+ * two CN attributes, the SAN's names together, or the CN and the SAN under
+ * TLS_MAC_FROM_ANY); the same MAC twice is fine. A certificate that names nobody
+ * identifies no device: it gets generic files only (src/proto/http.c). Only the CN attributes of the subject
  * are read, and of the SAN its DNS names, URIs and e-mail addresses (not otherName, IP
  * addresses or directory names). Dotted forms ("0004.f212.3456") are not taken. An all-zero
  * or group MAC is taken as written: the CA vouches for it.
@@ -80,6 +82,7 @@ int tls_server_ctx_new(const struct tls_config *cfg, const char *base_dir, SSL_C
 struct tls_identity {
 	bool has_cert;	       /* a certificate was sent and verified */
 	char mac[MAC_LEN + 1]; /* the device it names, or "" */
+	int macs;	       /* MACs it names: 0, 1, or 2 for two or more different ones */
 	char fingerprint[65];  /* SHA-256 of the DER, lower-case hex */
 	char subject[256];     /* one line, for logs */
 };
@@ -94,10 +97,12 @@ struct tls_identity {
 void tls_peer_identity(SSL *ssl, enum tls_mac_from from, struct tls_identity *ret);
 /*
  * The MAC a certificate carries by the rule above, looking in the CN (TLS_MAC_FROM_CN), the
- * SAN (TLS_MAC_FROM_SAN), or the CN and, when it names no one device, the SAN
- * (TLS_MAC_FROM_ANY). True with mac filled (canonical: 12 lower-case hex digits); false
- * leaves mac unspecified. Exposed for the tests; servers use tls_peer_identity.
+ * SAN (TLS_MAC_FROM_SAN), or both together (TLS_MAC_FROM_ANY: one MAC in either, or the
+ * same in both). tls_cert_macs: 1 with mac filled (canonical: 12 lower-case hex digits),
+ * 0 for none, -1 for two different ones (mac untouched). tls_cert_mac: whether it is 1.
+ * Exposed for the tests; servers use tls_peer_identity.
  */
+int tls_cert_macs(X509 *cert, enum tls_mac_from from, char mac[MAC_LEN + 1]);
 bool tls_cert_mac(X509 *cert, enum tls_mac_from from, char mac[MAC_LEN + 1]);
 
 #endif

@@ -1470,7 +1470,7 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 		OPENSSL_cleanse(&who, sizeof(who));
 	}
 	if (ok) {
-		site_auth_succeeded(s->srv->site, (struct sockaddr *)&s->peer.ss);
+		site_auth_succeeded(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);
 		session_set_state(s, SESSION_READY);
 		arm(s->ev_timer, s->srv->cfg.idle_timeout_s);
 		log_debug(TAG, "%s: logged in as %s", s->peer_str,
@@ -1479,7 +1479,7 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 		return;
 	}
 	s->failures++;
-	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss);
+	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
 	log_warnx(TAG, "%s: login failed for user \"%s\" (%u in this session), answered in %u ms",
 		  s->peer_str, user, s->failures, s->delay_ms);

@@ -528,10 +528,11 @@ static uint64_t now_ms(void)
 
 /*
  * 401 with one challenge per Digest algorithm and Basic, as configured. A failed login
- * (wrong password, unknown user) waits the site's growing delay first: the connection
- * reads nothing more until the timer sends the answer.
+ * (wrong password, unknown user; user is the name tried, or NULL) waits the site's delay
+ * first (site/auth.h): the connection reads nothing more until the timer sends the answer.
  */
-static void challenge(struct exchange *x, bool stale, bool failed, const char *detail)
+static void challenge(struct exchange *x, bool stale, bool failed, const char *user,
+		      const char *detail)
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
@@ -554,7 +555,7 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *d
 	x->detail = detail;
 	respond_text(x, 401, "authentication required\n");
 	if (failed) {
-		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer);
+		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		if (ms > 0) {
@@ -584,22 +585,22 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		return 1;
 	}
 	if (!req->authorization) {
-		challenge(x, false, false, NULL);
+		challenge(x, false, false, NULL, NULL);
 		return 0;
 	}
 	if (http_auth_parse(req->authorization, strlen(req->authorization), &a) < 0) {
-		challenge(x, false, true, "malformed Authorization");
+		challenge(x, false, true, NULL, "malformed Authorization");
 		return 0;
 	}
 	if ((a.scheme == HTTP_AUTH_BASIC && srv->cfg.auth == HTTP_LOGIN_DIGEST) ||
 	    (a.scheme == HTTP_AUTH_DIGEST && srv->cfg.auth == HTTP_LOGIN_BASIC)) {
-		challenge(x, false, false, "scheme not offered");
+		challenge(x, false, false, NULL, "scheme not offered");
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST &&
 	    (strcmp(a.digest.realm, srv->cfg.realm) != 0 ||
 	     strcmp(a.digest.uri, req->target) != 0)) {
-		challenge(x, false, true, "Digest realm or uri not this request's");
+		challenge(x, false, true, a.username, "Digest realm or uri not this request's");
 		return 0;
 	}
 	r = site_auth_lookup(srv->site, a.username, &p);
@@ -613,7 +614,7 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 		snprintf(detail, sizeof(detail), "%s for user '%s'",
 			 r < 0 ? "unknown user" : "wrong password", a.username);
 		log_escape(detail, sizeof(detail), detail, strlen(detail));
-		challenge(x, false, true, detail);
+		challenge(x, false, true, a.username, detail);
 		return 0;
 	}
 	if (a.scheme == HTTP_AUTH_DIGEST) {
@@ -621,12 +622,12 @@ static int check_login(struct exchange *x, char who[MAC_LEN + 1])
 				       srv->cfg.nonce_lifetime_s);
 		if (r < 0) {
 			/* the response proves the password: a new nonce is all the client needs */
-			challenge(x, true, false,
+			challenge(x, true, false, NULL,
 				  r == -EALREADY ? "nonce count reused" : "stale nonce");
 			return 0;
 		}
 	}
-	site_auth_succeeded(srv->site, (struct sockaddr *)&c->peer);
+	site_auth_succeeded(srv->site, (struct sockaddr *)&c->peer, a.username);
 	memcpy(who, p.mac, MAC_LEN + 1);
 	return 1;
 }
@@ -754,6 +755,10 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 			r = 0;
 		else
 			*why = "the certificate is not the one bound to the device";
+	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE &&
+		   strcmp(c->id.mac, mac) != 0) {
+		/* a certificate of no device, of two, or of another is never recorded */
+		*why = "first-use binds only a certificate naming the device's MAC";
 	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE) {
 		char err[256];
 
@@ -771,6 +776,16 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 	}
 	device_free(d);
 	return r;
+}
+
+/*
+ * Why a verified certificate without exactly one MAC identifies no device: it gets generic
+ * files only (and nothing under client_certificates = required).
+ */
+static const char *cert_names_nobody(const struct http_conn *c)
+{
+	return c->id.macs > 1 ? "the certificate names several MACs"
+			      : "the certificate names no MAC";
 }
 
 static void handle_request(struct http_conn *c, struct http_request *req)
@@ -814,6 +829,13 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		redirect(&x, mac_text);
 		return;
 	}
+	if (c->id.has_cert && c->id.macs != 1 &&
+	    srv->cfg.tls.client_certs == TLS_CLIENT_REQUIRED) {
+		/* required certificates are device certificates: one naming no device is refused */
+		x.detail = cert_names_nobody(c);
+		respond_text(&x, 403, "forbidden\n");
+		return;
+	}
 	if (srv->cfg.auth != HTTP_LOGIN_OFF) {
 		if (!check_login(&x, who))
 			return;
@@ -826,6 +848,8 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		if (who[0] && strcmp(who, x.sreq.mac) != 0)
 			why = c->id.mac[0] ? "the certificate is another device's"
 					   : "the login is another device's";
+		else if (c->id.has_cert && !c->id.mac[0] && !who[0])
+			why = cert_names_nobody(c);
 		else if (c->id.has_cert)
 			(void)check_binding(c, x.sreq.mac, &why);
 		if (!why && srv->cfg.user_agent == HTTP_UA_DENY && ua_mac[0] &&

@@ -4,10 +4,19 @@
  *
  * A PnP exchange (struct pnp) starts with a SUBSCRIBE carrying Event: ua-profile: it is
  * answered 200 (Expires: 0), then a NOTIFY with the provisioning URL goes to the
- * SUBSCRIBE's Contact. The exchange is remembered for 64*T1 (Timer J of a non-INVITE
- * server transaction, RFC 3261 17.2.2) and a bit more: a retransmitted SUBSCRIBE (same
- * branch and CSeq) gets the same 200 again, and a repeated one (new CSeq, or a new
- * Call-ID from the same MAC and host) gets a 200 but never a second NOTIFY.
+ * SUBSCRIBE's source address and port (to the Contact's port only when the Contact names
+ * that same host: a SUBSCRIBE can never aim the NOTIFY at a third party). The exchange is
+ * remembered for 64*T1 (Timer J of a non-INVITE server transaction, RFC 3261 17.2.2) and a
+ * bit more: a retransmitted SUBSCRIBE (same branch and CSeq) gets the same 200 again, and
+ * a repeated one (new CSeq, or a new Call-ID from the same MAC and host) gets a 200 but
+ * never a second NOTIFY transaction.
+ *
+ * The source of a SUBSCRIBE may be spoofed, so until the peer answers the NOTIFY it gets
+ * no more than REFLECTION_FACTOR times the bytes it sent (its SUBSCRIBEs, retransmissions
+ * and repeats included): the first NOTIFY always goes, retransmissions only within that
+ * budget (a repeated SUBSCRIBE both raises it and sends the NOTIFY again). One source
+ * holds at most max_per_source exchanges; SUBSCRIBEs beyond are dropped unanswered and
+ * counted, in at most one log line per second.
  *
  * A client transaction (struct client_tx) is one non-INVITE request (RFC 3261 17.1.2):
  * sent, then retransmitted on Timer E (T1, doubling up to T2; T2 once a provisional
@@ -46,6 +55,11 @@
 
 #define SIP_MSG_MAX 8192 /* what we build: headers and a URL */
 
+/* bytes sent to a PnP peer that has not answered, per byte it sent */
+#define REFLECTION_FACTOR 3
+/* the least time between two log lines about SUBSCRIBEs refused in a flood */
+#define FLOOD_LOG_MS 1000
+
 /* ---- configuration ---- */
 
 void sip_config_default(struct sip_config *cfg)
@@ -57,6 +71,7 @@ void sip_config_default(struct sip_config *cfg)
 	cfg->t1_ms = 500;
 	cfg->t2_ms = 4000;
 	cfg->max_subscriptions = 4096;
+	cfg->max_per_source = 8;
 }
 
 int sip_parse_answer(const char *value, enum sip_answer *ret)
@@ -182,6 +197,9 @@ struct client_tx {
 	bool authenticated;
 	char *msg; /* the datagram as sent (retransmissions) */
 	size_t msg_len;
+	/* whether a retransmission of len bytes may go (NULL: always); a response confirms */
+	bool (*may_resend)(void *arg, size_t len);
+	bool confirmed; /* the peer answered something */
 	void (*done)(void *arg, const struct sip_notify_result *res);
 	void *arg;
 };
@@ -207,6 +225,14 @@ struct pnp {
 	size_t ok_len;
 	struct client_tx *notify;
 	char notify_uri[256];
+	uint64_t rx_bytes, tx_bytes; /* from and to the peer: the reflection budget */
+};
+
+/* SUBSCRIBEs refused since the last log line about them */
+struct flood_count {
+	uint64_t last_log_ms;
+	unsigned per_source, busy;
+	char last_peer[ADDR_STRLEN];
 };
 
 struct sip_server {
@@ -221,6 +247,8 @@ struct sip_server {
 	size_t ntx;
 	struct pnp *pnps;
 	size_t npnp;
+	struct flood_count flood;
+	struct event *flood_timer; /* the line of the counts after the last one */
 	char *rbuf; /* one datagram */
 };
 
@@ -446,8 +474,14 @@ static void tx_on_timer(evutil_socket_t fd, short what, void *arg)
 		tx_finish(tx, 0, "timeout");
 		return;
 	}
-	log_debug(TAG, "NOTIFY %s: retransmission after %u ms", tx->branch, tx->elapsed_ms);
-	send_to(tx->srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
+	if (tx->confirmed || !tx->may_resend || tx->may_resend(tx->arg, tx->msg_len)) {
+		log_debug(TAG, "NOTIFY %s: retransmission after %u ms", tx->branch,
+			  tx->elapsed_ms);
+		send_to(tx->srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
+	} else {
+		log_debug(TAG, "NOTIFY %s: not resent after %u ms (unconfirmed peer's budget)",
+			  tx->branch, tx->elapsed_ms);
+	}
 	if (tx->state == TX_TRYING)
 		tx->interval_ms = tx->interval_ms * 2 < t2 ? tx->interval_ms * 2 : t2;
 	else
@@ -556,6 +590,7 @@ static void on_response(struct sip_server *srv, const struct sip_msg *m)
 		log_debug(TAG, "response %u matches no transaction: dropped", m->status);
 		return;
 	}
+	tx->confirmed = true;
 	if (m->status < 200) {
 		if (tx->state == TX_TRYING) {
 			tx_set_state(tx, TX_PROCEEDING);
@@ -661,6 +696,8 @@ static void respond(struct sip_server *srv, const struct sockaddr *peer, socklen
 	send_to(srv, peer, peerlen, b->buf, b->len);
 	if (p) {
 		char *copy = malloc(b->len);
+
+		p->tx_bytes += b->len;
 
 		if (copy) {
 			memcpy(copy, b->buf, b->len);
@@ -838,7 +875,12 @@ static struct pnp *pnp_find(struct sip_server *srv, const struct sip_msg *m, con
 	return NULL;
 }
 
-/* Where the NOTIFY goes: the Contact's numeric host and port, else the source address. */
+/*
+ * Where the NOTIFY goes: the source address and port, whatever the Contact says, except
+ * that a Contact naming the source's own host (numerically) chooses the port. The
+ * Request-URI is the Contact's URI (a phone behind NAT knows itself by it), else the
+ * source's.
+ */
 static void notify_target(const struct sip_msg *m, const struct sockaddr *peer, socklen_t plen,
 			  struct addr *to, char *uri, size_t urisz)
 {
@@ -851,28 +893,107 @@ static void notify_target(const struct sip_msg *m, const struct sockaddr *peer, 
 	to->len = plen;
 	if (m->contact && sip_name_addr_parse(m->contact, &na) == 0 &&
 	    sip_uri_parse(na.uri, strlen(na.uri), &u) == 0) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&to->ss;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to->ss;
+		struct addr c;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&c.ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c.ss;
 
+		memset(&c, 0, sizeof(c));
 		if (inet_pton(AF_INET, u.host, &sin->sin_addr) == 1) {
 			sin->sin_family = AF_INET;
 			sin->sin_port = htons(u.port ? u.port : 5060);
-			to->len = sizeof(*sin);
+			c.len = sizeof(*sin);
 		} else if (inet_pton(AF_INET6, u.host, &sin6->sin6_addr) == 1) {
-			memset(sin6, 0, sizeof(*sin6));
-			inet_pton(AF_INET6, u.host, &sin6->sin6_addr);
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_port = htons(u.port ? u.port : 5060);
-			to->len = sizeof(*sin6);
+			c.len = sizeof(*sin6);
 		}
+		if (c.len && addr_same_host((struct sockaddr *)&c.ss, peer))
+			*to = c;
 		if (snprintf(uri, urisz, "%s", na.uri) < (int)urisz)
 			return;
 	}
 	snprintf(uri, urisz, "sip:%s", addr_format(peer, pa, sizeof(pa)));
 }
 
+/* The reflection budget of an unconfirmed peer (see the top of the file). */
+static bool pnp_may_resend(void *arg, size_t len)
+{
+	struct pnp *p = arg;
+
+	if (p->tx_bytes + len > REFLECTION_FACTOR * p->rx_bytes)
+		return false;
+	p->tx_bytes += len;
+	return true;
+}
+
+static unsigned pnps_from(const struct sip_server *srv, const struct sockaddr *peer)
+{
+	unsigned n = 0;
+
+	for (const struct pnp *p = srv->pnps; p; p = p->next)
+		if (addr_same_host((const struct sockaddr *)&p->peer.ss, peer))
+			n++;
+	return n;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The log line of the SUBSCRIBEs refused since the last one, if any. */
+static void flood_log(struct sip_server *srv)
+{
+	struct flood_count *f = &srv->flood;
+
+	if (!f->per_source && !f->busy)
+		return;
+	log_warnx(TAG,
+		  "SUBSCRIBE flood: %u dropped over max_per_source %u, %u answered 503 over "
+		  "max_subscriptions %u (%zu exchanges held), the last from %s",
+		  f->per_source, srv->cfg.max_per_source, f->busy, srv->cfg.max_subscriptions,
+		  srv->npnp, f->last_peer);
+	f->per_source = f->busy = 0;
+	f->last_log_ms = mono_ms();
+}
+
+static void flood_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	flood_log(arg);
+}
+
+/*
+ * A SUBSCRIBE refused for want of room (per_source: over max_per_source, dropped; else
+ * over max_subscriptions, 503): counted, and logged at most once per FLOOD_LOG_MS with
+ * the counts since the last line (a timer writes the line of the last counts).
+ */
+static void flood_note(struct sip_server *srv, const struct sockaddr *peer, bool per_source)
+{
+	struct flood_count *f = &srv->flood;
+	uint64_t now = mono_ms(), wait;
+
+	if (per_source)
+		f->per_source++;
+	else
+		f->busy++;
+	addr_format_host(peer, f->last_peer, sizeof(f->last_peer));
+	if (!f->last_log_ms || now - f->last_log_ms >= FLOOD_LOG_MS) {
+		flood_log(srv);
+		return;
+	}
+	if (srv->flood_timer && !event_pending(srv->flood_timer, EV_TIMEOUT, NULL)) {
+		wait = f->last_log_ms + FLOOD_LOG_MS - now;
+		event_add(srv->flood_timer,
+			  &(struct timeval){ .tv_sec = (time_t)(wait / 1000),
+					     .tv_usec = (suseconds_t)(wait % 1000) * 1000 });
+	}
+}
+
 static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
-			 const struct sockaddr *peer, socklen_t plen)
+			 const struct sockaddr *peer, socklen_t plen, size_t len)
 {
 	char type[32], mac[MAC_LEN + 1] = "", branch[128] = "", buf[SIP_MSG_MAX];
 	char host[ADDR_STRLEN], local[ADDR_STRLEN + 8], from_hdr[1024], to_hdr[1024];
@@ -903,9 +1024,11 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 
 	p = pnp_find(srv, m, mac, peer);
 	if (p) {
+		p->rx_bytes += len;
 		if (strcmp(p->call_id, m->call_id) == 0 && strcmp(p->branch, branch) == 0 &&
 		    p->cseq == m->cseq_num && p->ok) {
 			send_to(srv, peer, plen, p->ok, p->ok_len);
+			p->tx_bytes += p->ok_len;
 			log_debug(TAG, "retransmitted SUBSCRIBE %s: the same 200 again",
 				  m->call_id);
 			return;
@@ -917,8 +1040,20 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 			str_copy(p->branch, sizeof(p->branch), branch);
 			p->cseq = m->cseq_num;
 		}
+		if (strcmp(p->call_id, m->call_id) != 0)
+			p->tx_bytes += b.len;
+		/* the NOTIFY still unanswered: the repeat may be the phone's retry after a loss */
+		if (p->notify && !p->notify->confirmed &&
+		    pnp_may_resend(p, p->notify->msg_len))
+			send_to(srv, (struct sockaddr *)&p->notify->to.ss, p->notify->to.len,
+				p->notify->msg, p->notify->msg_len);
 		journal(srv, peer, mac, m->uri, "subscribe-repeat", 0);
 		log_info(TAG, "repeated SUBSCRIBE %s: answered, no second NOTIFY", m->uri);
+		return;
+	}
+	if (pnps_from(srv, peer) >= srv->cfg.max_per_source) {
+		/* no answer: a spoofed flood reflects nothing, and costs no journal row */
+		flood_note(srv, peer, true);
 		return;
 	}
 
@@ -939,6 +1074,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		return;
 	}
 	if (srv->npnp >= srv->cfg.max_subscriptions) {
+		flood_note(srv, peer, false);
 		simple_response(srv, m, peer, plen, 503, "Service Unavailable", "Retry-After", "5");
 		journal(srv, peer, mac, m->uri, "busy", 0);
 		device_free(d);
@@ -964,6 +1100,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	str_copy(p->call_id, sizeof(p->call_id), m->call_id);
 	str_copy(p->branch, sizeof(p->branch), branch);
 	p->cseq = m->cseq_num;
+	p->rx_bytes = len;
 	random_hex(p->to_tag, 16);
 	p->expiry = event_new(srv->base, -1, 0, pnp_on_expiry, p);
 	p->next = srv->pnps;
@@ -999,6 +1136,10 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		snprintf(extra, sizeof(extra), "Subscription-State: terminated;reason=timeout\r\n");
 		r = tx_start(srv, &to, p->notify_uri, from_hdr, to_hdr, m->call_id, m->event, extra,
 			     "application/url", url, NULL, NULL, pnp_notify_done, p, &p->notify);
+		if (r == 0) {
+			p->tx_bytes += p->notify->msg_len;
+			p->notify->may_resend = pnp_may_resend;
+		}
 	}
 	if (r < 0) {
 		log_warnx(TAG, "cannot send the NOTIFY to %s: %s", p->notify_uri, strerror(-r));
@@ -1011,7 +1152,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 }
 
 static void on_request(struct sip_server *srv, const struct sip_msg *m, const struct sockaddr *peer,
-		       socklen_t plen)
+		       socklen_t plen, size_t len)
 {
 	if (strcmp(m->method, "ACK") == 0)
 		return;
@@ -1031,7 +1172,7 @@ static void on_request(struct sip_server *srv, const struct sip_msg *m, const st
 		journal(srv, peer, NULL, m->uri, "not-allowed", 0);
 		return;
 	}
-	on_subscribe(srv, m, peer, plen);
+	on_subscribe(srv, m, peer, plen, len);
 }
 
 static void on_datagram(evutil_socket_t fd, short what, void *arg)
@@ -1063,7 +1204,7 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (m->is_request)
-			on_request(srv, m, (struct sockaddr *)&peer, plen);
+			on_request(srv, m, (struct sockaddr *)&peer, plen, (size_t)n);
 		else if (!m->error)
 			on_response(srv, m);
 		sip_msg_free(m);
@@ -1194,8 +1335,9 @@ int sip_server_new(struct event_base *base, struct site *site, const struct sip_
 			goto fail;
 		}
 	}
+	srv->flood_timer = event_new(base, -1, 0, flood_on_timer, srv);
 	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_datagram, srv);
-	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
+	if (!srv->flood_timer || !srv->ev || event_add(srv->ev, NULL) < 0) {
 		snprintf(err, errsz, "sip: cannot watch the socket");
 		r = -ENOMEM;
 		goto fail;
@@ -1226,6 +1368,8 @@ void sip_server_free(struct sip_server *srv)
 	}
 	if (srv->ev)
 		event_free(srv->ev);
+	if (srv->flood_timer)
+		event_free(srv->flood_timer);
 	if (srv->mev)
 		event_free(srv->mev);
 	if (srv->fd >= 0)

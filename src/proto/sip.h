@@ -49,6 +49,7 @@ struct sip_config {
 	size_t nrules;
 	unsigned t1_ms, t2_ms;	    /* RFC 3261 T1 and T2 */
 	unsigned max_subscriptions; /* PnP exchanges remembered at once */
+	unsigned max_per_source;    /* of which from one source address */
 };
 
 void sip_config_default(struct sip_config *cfg);

@@ -29,6 +29,8 @@ struct auth_config {
 	unsigned nusers;
 	unsigned failure_delay_ms;     /* the first failed login's delay, doubled per failure */
 	unsigned max_failure_delay_ms; /* the cap of that delay */
+	unsigned guess_interval_ms;    /* least time between two answered failures of one
+					  principal, from any number of peers */
 };
 
 void auth_config_default(struct auth_config *cfg);
@@ -52,13 +54,23 @@ struct site;
 int site_auth_lookup(struct site *site, const char *user, struct auth_principal *ret);
 
 /*
- * Failed logins, counted per peer address (not port) over the last minutes in a bounded
- * table: site_auth_failed() returns the delay in milliseconds the protocol imposes on
- * the peer before it answers (a timer on the connection, never a sleep): failure_delay_ms
- * doubled per recent failure, up to max_failure_delay_ms. A success forgets the peer.
+ * Failed logins, counted over the last minutes in bounded tables (fixed slots; a spray of
+ * random user names or addresses only competes for slots, and cannot push out an entry
+ * with several recent failures): per peer address (not port), per prefix (/24, /64), and
+ * per principal tried (user is the name the peer sent: a MAC in any spelling is one
+ * device; NULL or "" when it sent none). site_auth_failed() counts the failure and returns
+ * the delay in milliseconds the protocol waits before it answers (a timer on the
+ * connection, never a sleep): failure_delay_ms doubled per recent failure of the address,
+ * its prefix or the principal (the most of the three), up to max_failure_delay_ms, and
+ * never earlier than guess_interval_ms after the previous answered failure of the same
+ * principal, so one device sees at most 1000 / guess_interval_ms guesses per second from
+ * any number of addresses (the delay is longer than max_failure_delay_ms when many
+ * connections guess at once). site_auth_succeeded() restarts the count of the principal
+ * that proved its password, and nothing else: the peer's address and prefix keep theirs,
+ * and no other principal's delay changes.
  */
 struct sockaddr;
-unsigned site_auth_failed(struct site *site, const struct sockaddr *peer);
-void site_auth_succeeded(struct site *site, const struct sockaddr *peer);
+unsigned site_auth_failed(struct site *site, const struct sockaddr *peer, const char *user);
+void site_auth_succeeded(struct site *site, const struct sockaddr *peer, const char *user);
 
 #endif

@@ -40,7 +40,7 @@ struct site {
 	struct journal_slot *journal;
 	size_t njournal, journal_cap;
 	uint64_t journal_dropped;
-	struct auth_failure auth_failures[AUTH_FAILURE_SLOTS];
+	struct auth_failures auth_failures;
 };
 
 void site_options_default(struct site_options *opts)
@@ -229,9 +229,9 @@ const struct site_options *site_options(const struct site *site)
 	return &site->opts;
 }
 
-struct auth_failure *site_auth_failures(struct site *site)
+struct auth_failures *site_auth_failures(struct site *site)
 {
-	return site->auth_failures;
+	return &site->auth_failures;
 }
 
 struct store *site_store(struct site *site)

@@ -446,3 +446,82 @@ def test_pipelined_requests(tmp_path, start_http):
     assert data.count(b"HTTP/1.1 200 OK") == 41
     assert data.count(b"generic\n") == 41
 
+
+
+def basic_guess(port, user, password, source="127.0.0.1", timeout=HANG_GUARD):
+    """One Basic login from `source` on its own connection: the status, or None if the answer
+    did not come within `timeout` seconds."""
+    token = __import__("base64").b64encode(f"{user}:{password}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(f"GET /dev{DEV_A}.cfg HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        try:
+            resp = __import__("http.client").client.HTTPResponse(sock, method="GET")
+            resp.begin()
+            return resp.status
+        except (socket.timeout, TimeoutError):
+            return None
+
+
+def answered_in_window(port, sources, window, user=DEV_A, between=None):
+    """Guesses of wrong passwords for `user`, one connection at a time per source, all sources
+    in parallel: how many were answered (401) within `window` seconds."""
+    deadline = time.monotonic() + window
+    answered = []
+    lock = threading.Lock()
+
+    def guesser(source):
+        n = 0
+        while time.monotonic() < deadline:
+            left = deadline - time.monotonic()
+            status = basic_guess(port, user, f"guess-{n}", source, timeout=max(left, 0.01))
+            n += 1
+            if status is not None and time.monotonic() <= deadline:
+                assert status == 401
+                with lock:
+                    answered.append(source)
+            if between and time.monotonic() < deadline:
+                between(source)
+
+    threads = [threading.Thread(target=guesser, args=(s,)) for s in sources]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(window + HANG_GUARD)
+    return len(answered)
+
+
+def test_guesses_against_one_device_from_many_addresses_are_paced(tmp_path, start_http):
+    # a short delay per address: only the pacing per device holds 20 addresses back
+    site = device_site(tmp_path, "max_failure_delay = 200\n[http]\nauth = basic\n")
+    srv = start_http(site)
+    window = 3.0
+    sources = [f"127.0.0.{10 + i}" for i in range(20)]
+    answered = answered_in_window(srv.http_port, sources, window)
+    print(f"20 addresses, {window} s: {answered} guesses answered")
+    # guess_interval 500 ms: 2 guesses/s against one device, whatever the number of addresses
+    assert answered <= 2 * window + 2, f"{answered} guesses answered in {window} s"
+    assert answered >= 1
+    # the device itself still logs in, and another device is not held back by the attack
+    assert status_of(curl(srv.http_port, f"/dev{DEV_A}.cfg", "-u", f"{DEV_A}:{PASS_A}")) == 200
+    assert status_of(curl(srv.http_port, "/generic.cfg", "-u", "admin:s3cret")) == 200
+
+
+def test_own_good_login_does_not_reset_the_target_delay(tmp_path, start_http):
+    site = device_site(tmp_path, "failure_delay = 100\n[http]\nauth = basic\n")
+    srv = start_http(site)
+
+    def own_login(source):
+        # the attacker's own valid account, between two guesses: used to reset the delay
+        assert basic_guess(srv.http_port, "admin", "s3cret", source) == 200
+
+    window = 3.0
+    answered = answered_in_window(srv.http_port, ["127.0.0.7"], window, between=own_login)
+    print(f"interleaved own logins, {window} s: {answered} guesses answered")
+    # 100, 200, 400, 800, 1600 ms ... (and 500 ms apart at least): a handful, not ~25
+    assert answered <= 6, f"{answered} guesses answered in {window} s"
+    # the good login itself is never delayed
+    start = time.monotonic()
+    own_login("127.0.0.7")
+    assert time.monotonic() - start < 5

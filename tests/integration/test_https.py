@@ -24,6 +24,8 @@ def pki(tmp_path_factory):
     p.good_b = p.device("dev-b", DEV_B)
     p.san_a = p.device("san-a", DEV_A, where="san")
     p.nomac = p.device("nomac", None, where="none")
+    p.two_cn = p.issue("two-cn", f"/CN={DEV_A} {DEV_B}")
+    p.cn_san = p.issue("cn-san", f"/CN={DEV_A}", san=f"URI:urn:dev:mac:{DEV_B}")
     p.expired_a = p.device("expired-a", DEV_A, start="20200101000000Z", end="20210101000000Z")
     p.foreign_a = p.device("foreign-a", DEV_A, ca="other-ca")
     return p
@@ -178,14 +180,40 @@ def test_optional_client_certificates(tmp_path, start_http, pki):
 def test_first_use_binding(tmp_path, start_http, pki):
     site = cert_site(tmp_path, pki, binding="first-use")
     srv = start_https(start_http, site)
-    # a certificate without a MAC is bound to the first device file it fetches
-    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.nomac, pki))) == 200
+    # a certificate naming no MAC, or two, is never bound: it gets no device file
+    for cert in (pki.nomac, pki.two_cn, pki.cn_san):
+        assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(cert, pki))) == 403
+        assert code(curl_s(srv, pki, f"/dev{DEV_A}.cfg", *with_cert(cert, pki))) == 403
+    shown = run([BIN, "device", "--site", site.root, "show", DEV_B, "--json"]).stdout.decode()
+    assert "prov_cert_sha256" not in shown
+    # the device's own certificate is bound to the first device file it fetches
+    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.good_b, pki))) == 200
     srv.wait_log(rf"bound to device {DEV_B} \(first use\)")
     shown = run([BIN, "device", "--site", site.root, "show", DEV_B, "--json"]).stdout.decode()
-    assert pki.fingerprint(pki.nomac) in shown
-    # and then it is that device's: another certificate is refused for it
-    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.good_b, pki))) == 403
-    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.nomac, pki))) == 200
+    assert pki.fingerprint(pki.good_b) in shown
+    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.good_b, pki))) == 200
+    assert code(curl_s(srv, pki, f"/dev{DEV_B}.cfg", *with_cert(pki.nomac, pki))) == 403
+    assert len(re.findall(r"bound to device", srv.log())) == 1
+
+
+@pytest.mark.parametrize("which", ["nomac", "two_cn", "cn_san"])
+def test_certificate_naming_no_or_two_macs_gets_generic_files_only(tmp_path, start_http, pki,
+                                                                   which):
+    cert = with_cert(getattr(pki, which), pki)
+    srv = start_https(start_http, cert_site(tmp_path, pki, mode="optional"))
+    assert code(curl_s(srv, pki, "/generic.cfg", *cert)) == 200
+    for mac in (DEV_A, DEV_B):
+        assert code(curl_s(srv, pki, f"/dev{mac}.cfg", *cert)) == 403
+    srv.wait_log(r"certificate names (no MAC|several MACs)")
+
+
+@pytest.mark.parametrize("which", ["nomac", "two_cn"])
+def test_certificate_naming_no_device_refused_when_required(tmp_path, start_http, pki, which):
+    cert = with_cert(getattr(pki, which), pki)
+    srv = start_https(start_http, cert_site(tmp_path, pki))
+    assert code(curl_s(srv, pki, "/generic.cfg", *cert)) == 403
+    assert code(curl_s(srv, pki, f"/dev{DEV_A}.cfg", *cert)) == 403
+    assert code(curl_s(srv, pki, "/generic.cfg", *with_cert(pki.good_a, pki))) == 200
 
 
 def test_required_binding_refuses_unrecorded(tmp_path, start_http, pki):
