@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "agent/agent_internal.h"
 #include "core/addr.h"
 #include "codec/sip_parse.h"
@@ -178,8 +180,16 @@ int agent_pnp_start(struct ap_agent *a)
 	(void)setsockopt(p->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one));
 	(void)setsockopt(p->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
 
-	unsigned long rnd = (unsigned long)random();
-	snprintf(p->call_id, sizeof(p->call_id), "%08lx%s@%s", rnd, a->mac_lower, host);
+	/*
+	 * Call-ID, tag and branch from a CSPRNG: a NOTIFY that does not name them is ignored, so
+	 * guessing them would let a stranger hand the endpoint a provisioning URL.
+	 */
+	unsigned long rnd[3];
+	if (RAND_bytes((unsigned char *)rnd, sizeof(rnd)) != 1) {
+		r = -EIO;
+		goto fail;
+	}
+	snprintf(p->call_id, sizeof(p->call_id), "%016lx%s@%s", rnd[0], a->mac_lower, host);
 	const char *vendor = strcmp(a->profile->name, "fip") == 0	  ? "Flyingvoice"
 			     : strcmp(a->profile->name, "panasonic") == 0 ? "Panasonic"
 									  : a->profile->name;
@@ -189,10 +199,10 @@ int agent_pnp_start(struct ap_agent *a)
 	struct sip_builder b;
 	sip_builder_init(&b, p->request, sizeof(p->request));
 	sip_build_request_line(&b, "SUBSCRIBE", uri);
-	sip_build_header(&b, "Via", "SIP/2.0/UDP %s:%u;branch=z9hG4bK%08lx;rport", host, port,
-			 rnd ^ 0x5a5a5a5aUL);
+	sip_build_header(&b, "Via", "SIP/2.0/UDP %s:%u;branch=z9hG4bK%016lx;rport", host, port,
+			 rnd[1]);
 	sip_build_header(&b, "Max-Forwards", "70");
-	sip_build_header(&b, "From", "<%s>;tag=%08lx", uri, rnd >> 3);
+	sip_build_header(&b, "From", "<%s>;tag=%016lx", uri, rnd[2]);
 	sip_build_header(&b, "To", "<%s>", uri);
 	sip_build_header(&b, "Call-ID", "%s", p->call_id);
 	sip_build_header(&b, "CSeq", "1 SUBSCRIBE");
