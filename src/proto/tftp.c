@@ -81,7 +81,8 @@ unsigned tftp_config_prefix_cap(const struct tftp_config *cfg)
 
 	if (cfg->max_transfers_per_prefix)
 		return cfg->max_transfers_per_prefix;
-	return quarter ? quarter : 1;
+	/* never below what one address may have: a site whose devices share one NAT address */
+	return quarter > cfg->max_transfers_per_peer ? quarter : cfg->max_transfers_per_peer;
 }
 
 enum transfer_state {

@@ -33,7 +33,7 @@ struct tftp_config {
 	unsigned retries;
 	unsigned max_transfers;
 	unsigned max_transfers_per_peer;
-	unsigned max_transfers_per_prefix; /* 0: a quarter of max_transfers */
+	unsigned max_transfers_per_prefix; /* 0: max_transfers / 4, at least per peer */
 	unsigned prefix_v4, prefix_v6;	   /* bits of a peer's prefix (/24, /64) */
 	enum tftp_device_files device_files;
 };

@@ -177,7 +177,7 @@ def test_burst_with_timeout_255_locks_nobody_out(tmp_path, start_server):
     """300 requests with timeout 255 from 250 sources of one /24 that never acknowledge:
     the timeout is not granted, the /24 gets at most a quarter of the slots, so a device
     elsewhere is served at once, and the /24's own slots come back within seconds."""
-    site = device_site(tmp_path, "[tftp]\nmax_transfers = 256\n")
+    site = device_site(tmp_path, "[tftp]\nmax_transfers = 256\nmax_transfers_per_peer = 8\n")
     server = start_server(site)
     socks = spoofed_sockets(300)
     try:
