@@ -153,8 +153,9 @@ void addr_prefix(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
 		bytes = (uint8_t *)&in6->sin6_addr;
 		len = 16;
 		/* an IPv4 peer of a dual-stack socket counts as IPv4 */
-		keep = memcmp(bytes, v4mapped, sizeof(v4mapped)) == 0 ? 96 + (v4_bits > 32 ? 32 : v4_bits)
-								     : v6_bits;
+		keep = memcmp(bytes, v4mapped, sizeof(v4mapped)) == 0
+			       ? 96 + (v4_bits > 32 ? 32 : v4_bits)
+			       : v6_bits;
 	} else {
 		return;
 	}

@@ -844,8 +844,8 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	t->timeout_tv = event_base_init_common_timeout(srv->base, &t->timeout);
 	if (!t->timeout_tv)
 		t->timeout_tv = &t->timeout;
-	t->first_timeout = (struct timeval){ srv->cfg.timeout_ms / 1000,
-					     (srv->cfg.timeout_ms % 1000) * 1000 };
+	t->first_timeout =
+		(struct timeval){ srv->cfg.timeout_ms / 1000, (srv->cfg.timeout_ms % 1000) * 1000 };
 	if (evutil_timercmp(&t->timeout, &t->first_timeout, <))
 		t->first_timeout = t->timeout;
 	t->first_timeout_tv = event_base_init_common_timeout(srv->base, &t->first_timeout);

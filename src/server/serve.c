@@ -348,9 +348,10 @@ static void log_exposure(const struct server *s)
 
 	line[0] = '\0';
 	snprintf(https_guard, sizeof(https_guard), "%s%s", logins ? "logins" : "no login",
-		 c->http.tls.client_certs == TLS_CLIENT_REQUIRED   ? ", client certificates required"
-		 : c->http.tls.client_certs == TLS_CLIENT_OPTIONAL ? ", client certificates optional"
-								   : "");
+		 c->http.tls.client_certs == TLS_CLIENT_REQUIRED ? ", client certificates required"
+		 : c->http.tls.client_certs == TLS_CLIENT_OPTIONAL
+			 ? ", client certificates optional"
+			 : "");
 	if (s->tftp)
 		exposure_item(line, sizeof(line), &o, "tftp", &c->tftp.listen,
 			      tftp_server_port(s->tftp),
@@ -364,17 +365,19 @@ static void log_exposure(const struct server *s)
 		exposure_item(line, sizeof(line), &o, "https", &c->http.https_listen,
 			      http_server_port(s->https), https_guard);
 	if (s->ftp)
-		exposure_item(line, sizeof(line), &o, "ftp", &c->ftp.listen, ftp_server_port(s->ftp),
+		exposure_item(line, sizeof(line), &o, "ftp", &c->ftp.listen,
+			      ftp_server_port(s->ftp),
 			      c->ftp.anonymous ? "logins, anonymous for generic files" : "logins");
 	if (s->sip)
-		exposure_item(line, sizeof(line), &o, "sip", &c->sip.listen, sip_server_port(s->sip),
-			      "no login, answers only");
+		exposure_item(line, sizeof(line), &o, "sip", &c->sip.listen,
+			      sip_server_port(s->sip), "no login, answers only");
 	if (o)
 		log_info(NULL, "exposed: %s", line);
 	if (s->tftp && c->tftp.device_files == TFTP_DEVICE_FILES_ALLOW &&
 	    ((logins && (s->http || s->https)) || (certs && s->https)))
-		log_warnx("tftp", "%s are on, but TFTP serves every device's files without them: "
-				  "set [tftp] device_files = deny, or turn TFTP off",
+		log_warnx("tftp",
+			  "%s are on, but TFTP serves every device's files without them: "
+			  "set [tftp] device_files = deny, or turn TFTP off",
 			  logins && certs && s->https ? "HTTP logins and client certificates"
 			  : logins		      ? "HTTP logins"
 						      : "client certificates");
@@ -515,7 +518,7 @@ int serve_main(const struct serve_options *opts)
 	}
 	if (!s.tftp && !s.http && !s.https && !s.ftp && !s.sip)
 		log_warnx(NULL, "no listener enabled: nothing will be served (TFTP is off unless "
-				  "--tftp or [tftp] listen names an address)");
+				"--tftp or [tftp] listen names an address)");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
 	s.ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);

@@ -79,9 +79,10 @@ void site_reload(struct site *site, const struct site_options *opts);
  * Resolves a requested name (len bytes as the peer sent it) to a file: files/PATH, else a
  * template's route, else STEM.md5 of a sibling. On success *ret holds a reference the
  * caller drops with site_file_unref(); req->mac names the device the file belongs to: a
- * route bound its MAC, or a static file's name carries a known device's MAC. Errors: -EACCES refused name or a path leaving
- * files/; -ENOENT not found; -EFBIG over max_file_size; -EAGAIN the file kept changing
- * while read; -EIO a template that fails (logged); other negative errnos for I/O failures.
+ * route bound its MAC, or a static file's name carries a known device's MAC. Errors:
+ * -EACCES refused name or a path leaving files/; -ENOENT not found; -EFBIG over
+ * max_file_size; -EAGAIN the file kept changing while read; -EIO a template that fails
+ * (logged); other negative errnos for I/O failures.
  */
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
