@@ -129,3 +129,41 @@ uint32_t addr_hash(const struct sockaddr *sa, bool with_port)
 		h = hash_bytes(h, &port, sizeof(port));
 	return h;
 }
+
+void addr_prefix(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
+		 struct sockaddr_storage *ret)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	uint8_t *bytes;
+	unsigned len, keep;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->ss_family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ret;
+
+		in->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+		bytes = (uint8_t *)&in->sin_addr;
+		len = 4;
+		keep = v4_bits;
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ret;
+
+		in6->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		bytes = (uint8_t *)&in6->sin6_addr;
+		len = 16;
+		/* an IPv4 peer of a dual-stack socket counts as IPv4 */
+		keep = memcmp(bytes, v4mapped, sizeof(v4mapped)) == 0
+			       ? 96 + (v4_bits > 32 ? 32 : v4_bits)
+			       : v6_bits;
+	} else {
+		return;
+	}
+	if (keep > len * 8)
+		keep = len * 8;
+	for (unsigned i = 0; i < len; i++) {
+		if (keep >= 8 * (i + 1))
+			continue;
+		bytes[i] &= keep > 8 * i ? (uint8_t)(0xff00u >> (keep - 8 * i)) : 0;
+	}
+}

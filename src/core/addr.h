@@ -28,5 +28,12 @@ bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
 bool addr_same(const struct sockaddr *a, const struct sockaddr *b);
 /* Hash of the host part (with the port if with_port), for tables keyed by peer. */
 uint32_t addr_hash(const struct sockaddr *sa, bool with_port);
+/*
+ * The network sa belongs to: its host part with all but the first v4_bits (IPv4, and IPv4
+ * mapped into IPv6) or v6_bits (IPv6) cleared, port 0, in ret; for counting per prefix
+ * (/24, /64) with the same tables as per address.
+ */
+void addr_prefix(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
+		 struct sockaddr_storage *ret);
 
 #endif

@@ -39,18 +39,50 @@
 #define GSO_MAX_BYTES	 65000
 #define NAME_LOG_MAX	 512
 #define OPTIONS_LOG_MAX	 96
+/*
+ * Retransmissions of a transfer's first packet (OACK or DATA 1) before its peer has
+ * answered once: a spoofed request makes us send at most 1 + this many packets.
+ */
+#define UNCONFIRMED_RETRIES 2
 
 void tftp_config_default(struct tftp_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->enabled = true;
+	/* off until an address is configured: TFTP serves without any login */
+	cfg->enabled = false;
 	(void)addr_parse("0.0.0.0:69", &cfg->listen);
 	cfg->max_blksize = TFTP_BLKSIZE_MAX;
 	cfg->max_windowsize = 64;
 	cfg->timeout_ms = 1000;
+	cfg->max_timeout_s = 5;
 	cfg->retries = 5;
 	cfg->max_transfers = 4096;
 	cfg->max_transfers_per_peer = 128;
+	cfg->max_transfers_per_prefix = 0;
+	cfg->prefix_v4 = 24;
+	cfg->prefix_v6 = 64;
+	cfg->device_files = TFTP_DEVICE_FILES_ALLOW;
+}
+
+int tftp_parse_device_files(const char *s, enum tftp_device_files *ret)
+{
+	if (strcmp(s, "allow") == 0)
+		*ret = TFTP_DEVICE_FILES_ALLOW;
+	else if (strcmp(s, "deny") == 0)
+		*ret = TFTP_DEVICE_FILES_DENY;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+unsigned tftp_config_prefix_cap(const struct tftp_config *cfg)
+{
+	unsigned quarter = cfg->max_transfers / 4;
+
+	if (cfg->max_transfers_per_prefix)
+		return cfg->max_transfers_per_prefix;
+	/* never below what one address may have: a site whose devices share one NAT address */
+	return quarter > cfg->max_transfers_per_peer ? quarter : cfg->max_transfers_per_peer;
 }
 
 enum transfer_state {
@@ -73,6 +105,7 @@ struct transfer {
 	struct event *ev_timer;
 	struct addr peer;
 	struct peer_count *peer_entry;
+	struct peer_count *prefix_entry;
 	uint32_t hash; /* of peer address and port */
 
 	struct site_file *file;
@@ -87,6 +120,10 @@ struct transfer {
 	struct tftp_params params;
 	struct timeval timeout;
 	const struct timeval *timeout_tv; /* a common timeout of the base when there is one */
+	/* until the peer answers once: at most [tftp] timeout, whatever the client asked */
+	struct timeval first_timeout;
+	const struct timeval *first_timeout_tv;
+	bool confirmed; /* the peer acknowledged something: it asked for this transfer */
 	unsigned tries;
 	struct timespec started;
 	char *name;	       /* as requested, escaped for the log */
@@ -117,7 +154,8 @@ struct tftp_server {
 
 	size_t nbuckets; /* power of two, for transfers_by_peer (peers has as many) */
 	struct transfer **transfers_by_peer;
-	struct peer_table peers; /* transfers per address */
+	struct peer_table peers;    /* transfers per address */
+	struct peer_table prefixes; /* transfers per prefix (/24, /64) */
 	struct transfer *transfers;
 	unsigned ntransfers;
 
@@ -238,7 +276,7 @@ static void transfer_end(struct transfer *t, const char *outcome, const char *de
 
 static void arm_timer(struct transfer *t)
 {
-	evtimer_add(t->ev_timer, t->timeout_tv);
+	evtimer_add(t->ev_timer, t->confirmed ? t->timeout_tv : t->first_timeout_tv);
 }
 
 static int send_oack(struct transfer *t)
@@ -373,6 +411,7 @@ static void transfer_on_ack(struct transfer *t, uint16_t num)
 		if (num != 0)
 			return;
 		transfer_set_state(t, TRANSFER_DATA);
+		t->confirmed = true;
 		t->tries = 0;
 		r = send_window(t, 1);
 		if (r < 0) {
@@ -389,6 +428,7 @@ static void transfer_on_ack(struct transfer *t, uint16_t num)
 	if (block == t->acked || block > t->sent)
 		return; /* duplicate or stray: only the timer retransmits */
 	t->acked = block;
+	t->confirmed = true;
 	t->tries = 0;
 	if (block == t->nblocks) {
 		transfer_end(t, "sent", NULL);
@@ -492,10 +532,17 @@ static int transfer_watch(struct tftp_server *srv, struct transfer *t)
 static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct transfer *t = arg;
+	unsigned retries = t->srv->cfg.retries;
 	int r;
 
-	if (++t->tries > t->srv->cfg.retries) {
-		transfer_end(t, "timed out", NULL);
+	/*
+	 * A peer that never answered may not have asked (a spoofed source): its first packet
+	 * goes out at most 1 + UNCONFIRMED_RETRIES times, at the server's own interval.
+	 */
+	if (!t->confirmed && retries > UNCONFIRMED_RETRIES)
+		retries = UNCONFIRMED_RETRIES;
+	if (++t->tries > retries) {
+		transfer_end(t, "timed out", t->confirmed ? NULL : "no answer to the first packet");
 		return;
 	}
 	if (t->state == TRANSFER_OACK)
@@ -538,19 +585,33 @@ static void transfer_free(struct transfer *t)
 		srv->ntransfers--;
 	}
 	peer_table_release(&srv->peers, t->peer_entry);
+	peer_table_release(&srv->prefixes, t->prefix_entry);
 	site_file_unref(t->file);
 	free(t->name);
 	free(t);
 }
 
-/* Registers t in the server's tables and takes a per-peer slot. */
+/* t's peer's prefix, as the prefix table counts it. */
+static void transfer_prefix(const struct tftp_server *srv, const struct sockaddr *pa,
+			    struct sockaddr_storage *ret)
+{
+	addr_prefix(pa, srv->cfg.prefix_v4, srv->cfg.prefix_v6, ret);
+}
+
+/* Registers t in the server's tables and takes a per-peer and a per-prefix slot. */
 static int transfer_register(struct tftp_server *srv, struct transfer *t)
 {
+	struct sockaddr_storage prefix;
 	int r = peer_table_take(&srv->peers, (struct sockaddr *)&t->peer.ss,
 				srv->cfg.max_transfers_per_peer, &t->peer_entry);
 
 	if (r < 0)
 		return r;
+	transfer_prefix(srv, (struct sockaddr *)&t->peer.ss, &prefix);
+	r = peer_table_take(&srv->prefixes, (struct sockaddr *)&prefix,
+			    tftp_config_prefix_cap(&srv->cfg), &t->prefix_entry);
+	if (r < 0)
+		return r; /* transfer_free() gives the peer's slot back */
 	t->hnext = srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)];
 	srv->transfers_by_peer[t->hash & (srv->nbuckets - 1)] = t;
 	t->next = srv->transfers;
@@ -640,7 +701,9 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 			   socklen_t local_len)
 {
 	const struct sockaddr *pa = (const struct sockaddr *)&peer->ss;
-	struct tftp_limits limits = { srv->cfg.max_blksize, srv->cfg.max_windowsize };
+	struct tftp_limits limits = { srv->cfg.max_blksize, srv->cfg.max_windowsize,
+				      srv->cfg.max_timeout_s };
+	struct sockaddr_storage prefix;
 	char name[NAME_LOG_MAX];
 	struct tftp_request req;
 	struct site_request sreq;
@@ -690,6 +753,14 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
 		return;
 	}
+	transfer_prefix(srv, pa, &prefix);
+	if (peer_table_count(&srv->prefixes, (struct sockaddr *)&prefix) >=
+	    tftp_config_prefix_cap(&srv->cfg)) {
+		refuse(srv, pa, peer->len, TFTP_EUNDEF,
+		       "server busy: too many transfers from your network, retry later",
+		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
+		return;
+	}
 
 	sreq = (struct site_request){
 		.proto = "tftp",
@@ -698,6 +769,17 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		.prefix = srv->cfg.prefix,
 	};
 	r = site_resolve(srv->site, req.filename, req.filename_len, &sreq, &file);
+	if (sreq.mac[0] && srv->cfg.device_files == TFTP_DEVICE_FILES_DENY &&
+	    (r == 0 || r == -ENOENT)) {
+		/*
+		 * A name bound to a device, known or not, gets the same answer: TFTP has no
+		 * login, so it must not tell which devices exist either.
+		 */
+		site_file_unref(file);
+		refuse(srv, pa, peer->len, TFTP_EACCESS, "access violation", LOG_LEVEL_INFO, name,
+		       "denied", req.mode, sreq.mac);
+		return;
+	}
 	switch (r) {
 	case 0: break;
 	case -ENOENT:
@@ -762,6 +844,13 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	t->timeout_tv = event_base_init_common_timeout(srv->base, &t->timeout);
 	if (!t->timeout_tv)
 		t->timeout_tv = &t->timeout;
+	t->first_timeout =
+		(struct timeval){ srv->cfg.timeout_ms / 1000, (srv->cfg.timeout_ms % 1000) * 1000 };
+	if (evutil_timercmp(&t->timeout, &t->first_timeout, <))
+		t->first_timeout = t->timeout;
+	t->first_timeout_tv = event_base_init_common_timeout(srv->base, &t->first_timeout);
+	if (!t->first_timeout_tv)
+		t->first_timeout_tv = &t->first_timeout;
 
 	r = transfer_socket(srv, local, local_len, t);
 	if (r < 0) {
@@ -885,7 +974,7 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 	srv->transfers_by_peer = calloc(srv->nbuckets, sizeof(*srv->transfers_by_peer));
 	srv->rbuf = malloc(sizeof(*srv->rbuf) * RECV_BATCH);
 	if (!srv->transfers_by_peer || peer_table_init(&srv->peers, srv->nbuckets) < 0 ||
-	    !srv->rbuf) {
+	    peer_table_init(&srv->prefixes, srv->nbuckets) < 0 || !srv->rbuf) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -958,6 +1047,7 @@ void tftp_server_free(struct tftp_server *srv)
 	free(srv->by_fd);
 	free(srv->transfers_by_peer);
 	peer_table_destroy(&srv->peers);
+	peer_table_destroy(&srv->prefixes);
 	free(srv->rbuf);
 	free(srv);
 }

@@ -16,19 +16,33 @@
 struct event_base;
 struct site;
 
+/* Files a route or a name bound to one device ([tftp] device_files). */
+enum tftp_device_files {
+	TFTP_DEVICE_FILES_ALLOW, /* served like any other file */
+	TFTP_DEVICE_FILES_DENY,	 /* refused: only for protocols with logins or certificates */
+};
+
 struct tftp_config {
-	bool enabled;
+	bool enabled; /* off unless [tftp] listen or --tftp names an address */
 	struct addr listen;
 	char prefix[128]; /* normalised: no leading or trailing '/' */
 	unsigned max_blksize;
 	unsigned max_windowsize;
-	unsigned timeout_ms; /* when the client asks for no timeout */
+	unsigned timeout_ms;	/* when the client asks for no timeout */
+	unsigned max_timeout_s; /* a larger requested timeout is not acknowledged */
 	unsigned retries;
 	unsigned max_transfers;
 	unsigned max_transfers_per_peer;
+	unsigned max_transfers_per_prefix; /* 0: max_transfers / 4, at least per peer */
+	unsigned prefix_v4, prefix_v6;	   /* bits of a peer's prefix (/24, /64) */
+	enum tftp_device_files device_files;
 };
 
 void tftp_config_default(struct tftp_config *cfg);
+/* "allow" / "deny": 0, or -EINVAL. */
+int tftp_parse_device_files(const char *s, enum tftp_device_files *ret);
+/* The cap of concurrent transfers from one prefix that cfg gives. */
+unsigned tftp_config_prefix_cap(const struct tftp_config *cfg);
 
 struct tftp_server;
 

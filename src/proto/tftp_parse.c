@@ -160,8 +160,15 @@ int tftp_negotiate(const struct tftp_request *req, const struct tftp_limits *lim
 			*ret_why = "timeout must be 1..255 seconds";
 			return -EINVAL;
 		}
-		p.timeout_s = (unsigned)v;
-		p.acked[TFTP_OPT_TIMEOUT] = true;
+		/*
+		 * RFC 2349 lets the server only accept the value as asked or leave the option
+		 * out of the OACK: over the cap, it is left out and the server's own timeout
+		 * applies, so no client makes a transfer's slot last minutes.
+		 */
+		if (!limits->max_timeout || v <= limits->max_timeout) {
+			p.timeout_s = (unsigned)v;
+			p.acked[TFTP_OPT_TIMEOUT] = true;
+		}
 	}
 	if (req->options[TFTP_OPT_WINDOWSIZE]) {
 		r = str_to_u64(req->options[TFTP_OPT_WINDOWSIZE], 1, UINT64_MAX, &v);

@@ -81,6 +81,7 @@ int tftp_parse_header(const uint8_t *pkt, size_t len, enum tftp_opcode *ret_opco
 struct tftp_limits {
 	unsigned max_blksize;	 /* <= TFTP_BLKSIZE_MAX */
 	unsigned max_windowsize; /* <= TFTP_WINDOWSIZE_MAX */
+	unsigned max_timeout;	 /* seconds; a larger `timeout` is not acknowledged; 0: no cap */
 };
 
 /* The outcome of negotiation: what the transfer uses, and which options the OACK carries. */

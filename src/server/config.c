@@ -111,6 +111,7 @@ ENUM_PARSER(parse_cert_binding, enum http_cert_binding, http_parse_cert_binding,
 ENUM_PARSER(parse_client_certs, enum tls_client_certs, tls_parse_client_certs,
 	    "off optional required")
 ENUM_PARSER(parse_mac_from, enum tls_mac_from, tls_parse_mac_from, "any cn san")
+ENUM_PARSER(parse_tftp_device_files, enum tftp_device_files, tftp_parse_device_files, "allow deny")
 
 /* The field is the whole http_config. */
 static int parse_digest_algorithms(void *field, const char *value, char *err, size_t errsz)
@@ -313,11 +314,18 @@ static const struct conf_key config_keys[] = {
 	{ "tftp", "max_windowsize", CONF_UINT, TFTP(max_windowsize), sizeof(unsigned), 1, 256,
 	  NULL },
 	{ "tftp", "timeout", CONF_UINT, TFTP(timeout_ms), sizeof(unsigned), 10, 255000, NULL },
+	{ "tftp", "max_timeout", CONF_UINT, TFTP(max_timeout_s), sizeof(unsigned), 1, 255, NULL },
 	{ "tftp", "retries", CONF_UINT, TFTP(retries), sizeof(unsigned), 1, 100, NULL },
 	{ "tftp", "max_transfers", CONF_UINT, TFTP(max_transfers), sizeof(unsigned), 1, 1000000,
 	  NULL },
 	{ "tftp", "max_transfers_per_peer", CONF_UINT, TFTP(max_transfers_per_peer),
 	  sizeof(unsigned), 1, 1000000, NULL },
+	{ "tftp", "max_transfers_per_prefix", CONF_UINT, TFTP(max_transfers_per_prefix),
+	  sizeof(unsigned), 0, 1000000, NULL },
+	{ "tftp", "prefix_length_v4", CONF_UINT, TFTP(prefix_v4), sizeof(unsigned), 8, 32, NULL },
+	{ "tftp", "prefix_length_v6", CONF_UINT, TFTP(prefix_v6), sizeof(unsigned), 16, 128, NULL },
+	{ "tftp", "device_files", CONF_CUSTOM, TFTP(device_files), 0, 0, 0,
+	  parse_tftp_device_files },
 	CONF_KEY_END,
 };
 

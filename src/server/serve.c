@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -313,6 +314,75 @@ static void server_done(struct server *s)
 	libevent_global_shutdown();
 }
 
+/* "proto ADDR:PORT (what protects it)" appended to line at *o, for log_exposure(). */
+static void exposure_item(char *line, size_t linesz, size_t *o, const char *proto,
+			  const struct addr *listen, uint16_t port, const char *guard)
+{
+	struct sockaddr_storage ss = listen->ss;
+	char la[ADDR_STRLEN];
+	int n;
+
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	n = snprintf(line + *o, linesz - *o, "%s%s %s (%s)", *o ? ", " : "", proto,
+		     addr_format((struct sockaddr *)&ss, la, sizeof(la)), guard);
+	if (n > 0 && (size_t)n < linesz - *o)
+		*o += (size_t)n;
+}
+
+/*
+ * One line at start saying what is exposed, each listener and whether logins or client
+ * certificates protect it; and a warning when logins or certificates guard HTTP while TFTP,
+ * which has neither, still hands out every device's files.
+ */
+static void log_exposure(const struct server *s)
+{
+	const struct server_config *c = &s->cfg;
+	bool logins = c->http.auth != HTTP_LOGIN_OFF;
+	bool certs = c->http.tls.client_certs != TLS_CLIENT_OFF;
+	const char *http_guard = logins ? "logins" : "no login";
+	char line[1024], https_guard[64];
+	size_t o = 0;
+
+	line[0] = '\0';
+	snprintf(https_guard, sizeof(https_guard), "%s%s", logins ? "logins" : "no login",
+		 c->http.tls.client_certs == TLS_CLIENT_REQUIRED ? ", client certificates required"
+		 : c->http.tls.client_certs == TLS_CLIENT_OPTIONAL
+			 ? ", client certificates optional"
+			 : "");
+	if (s->tftp)
+		exposure_item(line, sizeof(line), &o, "tftp", &c->tftp.listen,
+			      tftp_server_port(s->tftp),
+			      c->tftp.device_files == TFTP_DEVICE_FILES_DENY
+				      ? "no login, generic files only"
+				      : "no login, every file");
+	if (s->http)
+		exposure_item(line, sizeof(line), &o, "http", &c->http.listen,
+			      http_server_port(s->http), http_guard);
+	if (s->https)
+		exposure_item(line, sizeof(line), &o, "https", &c->http.https_listen,
+			      http_server_port(s->https), https_guard);
+	if (s->ftp)
+		exposure_item(line, sizeof(line), &o, "ftp", &c->ftp.listen,
+			      ftp_server_port(s->ftp),
+			      c->ftp.anonymous ? "logins, anonymous for generic files" : "logins");
+	if (s->sip)
+		exposure_item(line, sizeof(line), &o, "sip", &c->sip.listen,
+			      sip_server_port(s->sip), "no login, answers only");
+	if (o)
+		log_info(NULL, "exposed: %s", line);
+	if (s->tftp && c->tftp.device_files == TFTP_DEVICE_FILES_ALLOW &&
+	    ((logins && (s->http || s->https)) || (certs && s->https)))
+		log_warnx("tftp",
+			  "%s are on, but TFTP serves every device's files without them: "
+			  "set [tftp] device_files = deny, or turn TFTP off",
+			  logins && certs && s->https ? "HTTP logins and client certificates"
+			  : logins		      ? "HTTP logins"
+						      : "client certificates");
+}
+
 /* Every connection is a descriptor: take all the system allows this process. */
 static void raise_nofile(void)
 {
@@ -447,7 +517,8 @@ int serve_main(const struct serve_options *opts)
 		}
 	}
 	if (!s.tftp && !s.http && !s.https && !s.ftp && !s.sip)
-		log_warnx(NULL, "no listener enabled: nothing will be served");
+		log_warnx(NULL, "no listener enabled: nothing will be served (TFTP is off unless "
+				"--tftp or [tftp] listen names an address)");
 	s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
 	s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
 	s.ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);
@@ -483,6 +554,7 @@ int serve_main(const struct serve_options *opts)
 	}
 	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
 		 site_nroutes(s.site));
+	log_exposure(&s);
 	if (event_base_dispatch(s.base) < 0) {
 		startup_error(opts, "event loop failed");
 		goto out;

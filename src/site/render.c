@@ -617,6 +617,15 @@ static const struct device *inventory_find(const struct inventory *inv, const ch
 	return NULL;
 }
 
+int renderer_device_known(struct renderer *rd, const char *mac)
+{
+	int r = inventory_refresh(rd);
+
+	if (r < 0)
+		return r;
+	return inventory_find(&rd->inv, mac) ? 1 : 0;
+}
+
 /* ---- context ---- */
 
 /* Each variable of vars over what ctx has (variable names hold no dots: store.h). */

@@ -31,6 +31,12 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		     struct site_file **ret);
 
 /*
+ * Whether the inventory has a device (enabled or not) of canonical MAC mac: 1, 0, or a
+ * negative errno when the inventory cannot be read.
+ */
+int renderer_device_known(struct renderer *rd, const char *mac);
+
+/*
  * Checks of templates, partials and the inventory at most once per loop iteration:
  * kick(arg) asks the caller to call renderer_tick() when the iteration ends.
  */

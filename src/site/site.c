@@ -254,6 +254,50 @@ size_t site_nroutes(const struct site *site)
 	return renderer_nroutes(site->renderer);
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * A static file whose name carries the MAC of a device of the inventory is that device's,
+ * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
+ * or SEP0022EE010203.cnf.xml under files/): 12 hex digits in a row, in either case,
+ * anywhere in the path. A longer run of hex digits is tried at each offset. Sets req->mac,
+ * or leaves it empty. Returns 0, or -EIO when the inventory cannot be read.
+ */
+static int static_file_owner(struct site *site, const char *path, struct site_request *req)
+{
+	size_t i = 0, len = strlen(path);
+
+	while (i < len) {
+		size_t run = 0;
+
+		while (i + run < len && is_hex(path[i + run]))
+			run++;
+		for (size_t off = 0; run >= MAC_LEN && off + MAC_LEN <= run; off++) {
+			char mac[MAC_LEN + 1];
+			int r;
+
+			for (size_t k = 0; k < MAC_LEN; k++) {
+				char c = path[i + off + k];
+
+				mac[k] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+			}
+			mac[MAC_LEN] = '\0';
+			r = renderer_device_known(site->renderer, mac);
+			if (r < 0)
+				return -EIO;
+			if (r > 0) {
+				memcpy(req->mac, mac, sizeof(req->mac));
+				return 0;
+			}
+		}
+		i += run ? run : 1;
+	}
+	return 0;
+}
+
 /* files/PATH, else a route: what a request for PATH gets, .md5 aside. */
 static int resolve_plain(struct site *site, const char *path, struct site_request *req,
 			 struct site_file **ret)
@@ -261,6 +305,15 @@ static int resolve_plain(struct site *site, const char *path, struct site_reques
 	int r = site->files_fd >= 0 ? filecache_get(site->cache, site->files_fd, path, ret)
 				    : -ENOENT;
 
+	if (r == 0) {
+		int e = static_file_owner(site, path, req);
+
+		if (e < 0) {
+			site_file_unref(*ret);
+			return e;
+		}
+		return 0;
+	}
 	if (r == -ENOENT)
 		r = renderer_resolve(site->renderer, path, req, ret);
 	return r;

@@ -35,7 +35,7 @@ struct site_request {
 	const struct sockaddr *peer;  /* NULL when not from the network (autoprov render) */
 	const struct sockaddr *local; /* the address the request reached, or NULL */
 	const char *prefix;	      /* a directory to strip, normalised, or NULL */
-	char mac[MAC_LEN + 1];	      /* out: the device, when a route bound its MAC */
+	char mac[MAC_LEN + 1];	      /* out: the device the file belongs to (routes.md) */
 };
 
 void site_options_default(struct site_options *opts);
@@ -78,9 +78,11 @@ void site_reload(struct site *site, const struct site_options *opts);
 /*
  * Resolves a requested name (len bytes as the peer sent it) to a file: files/PATH, else a
  * template's route, else STEM.md5 of a sibling. On success *ret holds a reference the
- * caller drops with site_file_unref(). Errors: -EACCES refused name or a path leaving
- * files/; -ENOENT not found; -EFBIG over max_file_size; -EAGAIN the file kept changing
- * while read; -EIO a template that fails (logged); other negative errnos for I/O failures.
+ * caller drops with site_file_unref(); req->mac names the device the file belongs to: a
+ * route bound its MAC, or a static file's name carries a known device's MAC. Errors:
+ * -EACCES refused name or a path leaving files/; -ENOENT not found; -EFBIG over
+ * max_file_size; -EAGAIN the file kept changing while read; -EIO a template that fails
+ * (logged); other negative errnos for I/O failures.
  */
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);

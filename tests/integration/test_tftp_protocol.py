@@ -75,10 +75,13 @@ def test_mode_is_case_insensitive(server, mode):
     ([("foo", "bar"), ("blksize", 1024), ("x-vendor", "1")], {"blksize": "1024"}),
     ([("blksize", 8)], {"blksize": "8"}),
     ([("blksize", 65464)], {"blksize": "65464"}),
-    ([("timeout", 255), ("windowsize", 64)], {"timeout": "255", "windowsize": "64"}),
+    ([("timeout", 5), ("windowsize", 64)], {"timeout": "5", "windowsize": "64"}),
     ([("timeout", 1), ("windowsize", 1)], {"timeout": "1", "windowsize": "1"}),
+    # over [tftp] max_timeout (5 s): RFC 2349 allows no other value, so it is left out
+    ([("timeout", 255), ("windowsize", 64)], {"windowsize": "64"}),
+    ([("timeout", 6), ("blksize", 1024)], {"blksize": "1024"}),
 ], ids=["blksize", "tsize", "timeout", "windowsize", "all", "case", "unknown-ignored", "blksize8",
-        "blksize-max", "maxima", "minima"])
+        "blksize-max", "maxima", "minima", "timeout-over-cap", "timeout-6"])
 def test_oack_contents_and_transfer(server, options, expected):
     """The OACK carries exactly the accepted options, and the transfer then follows them."""
     with server.client() as client:

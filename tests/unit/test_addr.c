@@ -175,6 +175,42 @@ static void test_hash(void **state)
 	assert_int_equal(addr_hash(sa(&c), true), addr_hash(sa(&d), true));
 }
 
+static void assert_prefix(const char *in, unsigned v4, unsigned v6, const char *want)
+{
+	struct addr a = parse_ok(in);
+	struct sockaddr_storage p;
+	char buf[ADDR_STRLEN];
+
+	addr_prefix(sa(&a), v4, v6, &p);
+	assert_string_equal(addr_format((struct sockaddr *)&p, buf, sizeof(buf)), want);
+}
+
+/* Per-prefix limits count 10.1.2.3 and 10.1.2.200 together, 10.1.3.1 apart. */
+static void test_prefix(void **state)
+{
+	struct addr a = parse_ok("10.1.2.3:69"), b = parse_ok("10.1.2.200:1024");
+	struct addr c = parse_ok("10.1.3.1:69");
+	struct sockaddr_storage pa, pb, pc;
+
+	assert_prefix("10.1.2.3:69", 24, 64, "10.1.2.0:0");
+	assert_prefix("10.1.2.3:69", 32, 64, "10.1.2.3:0");
+	assert_prefix("10.1.2.255:69", 20, 64, "10.1.0.0:0");
+	assert_prefix("10.1.2.255:69", 8, 64, "10.0.0.0:0");
+	assert_prefix("[2001:db8:1:2:3:4:5:6]:69", 24, 64, "[2001:db8:1:2::]:0");
+	assert_prefix("[2001:db8:1:2:3:4:5:6]:69", 24, 48, "[2001:db8:1::]:0");
+	assert_prefix("[2001:db8:1:2:3:4:5:6]:69", 24, 128, "[2001:db8:1:2:3:4:5:6]:0");
+	assert_prefix("[2001:db8:1:2:3:4:5:6]:69", 24, 60, "[2001:db8:1::]:0");
+	/* an IPv4 peer of a dual-stack socket: its /24 */
+	assert_prefix("[::ffff:10.1.2.3]:69", 24, 64, "[::ffff:10.1.2.0]:0");
+	addr_prefix(sa(&a), 24, 64, &pa);
+	addr_prefix(sa(&b), 24, 64, &pb);
+	addr_prefix(sa(&c), 24, 64, &pc);
+	assert_true(addr_same_host((struct sockaddr *)&pa, (struct sockaddr *)&pb));
+	assert_false(addr_same_host((struct sockaddr *)&pa, (struct sockaddr *)&pc));
+	assert_int_equal(addr_hash((struct sockaddr *)&pa, false),
+			 addr_hash((struct sockaddr *)&pb, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_format_truncates),
 		cmocka_unit_test(test_same_host),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

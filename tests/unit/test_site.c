@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "site/site.h"
+#include "store/store.h"
 
 #define HELLO_MD5 "b1946ac92492d2347c6235b4d2611184" /* md5sum of "hello\n" */
 #define EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
@@ -153,6 +154,49 @@ static void assert_refused(struct site_test *t, const char *name, int err)
 
 	assert_int_equal(resolve(t, name, &f), err);
 	assert_null(f);
+}
+
+/* The MAC req->mac gets for name ("" for a generic file); name must resolve. */
+static void assert_owner(struct site_test *t, const char *name, const char *mac)
+{
+	struct site_request req = { .proto = "tftp" };
+	struct site_file *f = NULL;
+
+	assert_int_equal(site_resolve(t->site, name, strlen(name), &req, &f), 0);
+	site_file_unref(f);
+	assert_string_equal(req.mac, mac);
+}
+
+/*
+ * A static file named with the MAC of a device of the inventory is that device's, as a
+ * rendered one would be (routes.md, "Whose file it is"); other names are generic.
+ */
+static void test_static_file_owner(void **state)
+{
+	struct site_test *t = *state;
+	struct device *d = device_new("0022ee010203");
+	char err[200];
+
+	assert_non_null(d);
+	d->enabled = false; /* still its files */
+	assert_int_equal(store_device_put(site_store(t->site), d, false, err, sizeof(err)), 0);
+	device_free(d);
+	put(t, "algom0022ee010203.conf", "a");
+	put(t, "SEP0022EE010203.cnf.xml", "b");
+	put(t, "abc0022ee010203.cfg", "c");
+	put_dir(t, "0022ee010203");
+	put(t, "0022ee010203/phone.cfg", "d");
+	put(t, "algom0022ee0a0b0c.conf", "e");
+	put(t, "algop8188.conf", "f");
+	put(t, "fw-0022ee01020.bin", "g");
+	assert_owner(t, "algom0022ee010203.conf", "0022ee010203");
+	assert_owner(t, "SEP0022EE010203.cnf.xml", "0022ee010203");
+	assert_owner(t, "abc0022ee010203.cfg", "0022ee010203"); /* inside a longer hex run */
+	assert_owner(t, "0022ee010203/phone.cfg", "0022ee010203");
+	assert_owner(t, "algom0022ee010203.md5", "0022ee010203"); /* its .md5 too */
+	assert_owner(t, "algom0022ee0a0b0c.conf", "");		  /* a MAC nobody has */
+	assert_owner(t, "algop8188.conf", "");
+	assert_owner(t, "fw-0022ee01020.bin", ""); /* 11 digits */
 }
 
 /* ---- resolving ---- */
@@ -655,6 +699,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_resolve_file),
+		T(test_static_file_owner),
 		T(test_resolve_with_prefix),
 		T(test_counted_name),
 		T(test_missing),

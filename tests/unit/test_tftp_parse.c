@@ -20,7 +20,7 @@
 /* A packet written as a string literal: its bytes without the literal's own NUL. */
 #define PKT(lit) (const uint8_t *)(lit), sizeof(lit) - 1
 
-static const struct tftp_limits default_limits = { TFTP_BLKSIZE_MAX, 64 };
+static const struct tftp_limits default_limits = { TFTP_BLKSIZE_MAX, 64, 0 };
 
 /* Parses a packet that must be accepted. */
 static struct tftp_request parse_ok(const uint8_t *pkt, size_t len)
@@ -340,7 +340,7 @@ static void test_negotiate_unknown_options_only(void **state)
 
 static void test_negotiate_blksize(void **state)
 {
-	static const struct tftp_limits small = { 1468, 64 };
+	static const struct tftp_limits small = { 1468, 64, 0 };
 
 	assert_int_equal(negotiated(TFTP_OPT_BLKSIZE, "8", &default_limits), 8);
 	assert_int_equal(negotiated(TFTP_OPT_BLKSIZE, "512", &default_limits), 512);
@@ -393,6 +393,23 @@ static void test_negotiate_tsize(void **state)
 	assert_negotiation_refused(TFTP_OPT_TSIZE, "");
 }
 
+/* Over max_timeout the option is left out of the OACK (RFC 2349 allows no other value). */
+static void test_negotiate_timeout_capped(void **state)
+{
+	static const struct tftp_limits capped = { TFTP_BLKSIZE_MAX, 64, 5 };
+	struct tftp_request req = request_with(TFTP_OPT_TIMEOUT, "255");
+	struct tftp_params p = negotiate_ok(&req, &capped, 1000);
+
+	assert_false(p.acked[TFTP_OPT_TIMEOUT]);
+	assert_false(p.any);
+	assert_int_equal(p.timeout_s, 0);
+	assert_int_equal(negotiated(TFTP_OPT_TIMEOUT, "5", &capped), 5);
+	assert_int_equal(negotiated(TFTP_OPT_TIMEOUT, "1", &capped), 1);
+	req = request_with(TFTP_OPT_TIMEOUT, "6");
+	p = negotiate_ok(&req, &capped, 1000);
+	assert_false(p.acked[TFTP_OPT_TIMEOUT]);
+}
+
 static void test_negotiate_timeout(void **state)
 {
 	assert_int_equal(negotiated(TFTP_OPT_TIMEOUT, "1", &default_limits), 1);
@@ -406,7 +423,7 @@ static void test_negotiate_timeout(void **state)
 
 static void test_negotiate_windowsize(void **state)
 {
-	static const struct tftp_limits big = { TFTP_BLKSIZE_MAX, TFTP_WINDOWSIZE_MAX };
+	static const struct tftp_limits big = { TFTP_BLKSIZE_MAX, TFTP_WINDOWSIZE_MAX, 0 };
 
 	assert_int_equal(negotiated(TFTP_OPT_WINDOWSIZE, "1", &default_limits), 1);
 	assert_int_equal(negotiated(TFTP_OPT_WINDOWSIZE, "16", &default_limits), 16);
@@ -717,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_negotiate_blksize_refused),
 		cmocka_unit_test(test_negotiate_tsize),
 		cmocka_unit_test(test_negotiate_timeout),
+		cmocka_unit_test(test_negotiate_timeout_capped),
 		cmocka_unit_test(test_negotiate_windowsize),
 		cmocka_unit_test(test_negotiate_all_from_packet),
 		cmocka_unit_test(test_negotiate_one_bad_option_refuses_all),
