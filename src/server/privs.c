@@ -4,9 +4,10 @@
  * Once they are bound it becomes an ordinary user with no capability left in any set, sets
  * no-new-privileges (nothing it could execute would gain any), and, where the kernel has
  * Landlock, confines its file access to what it serves and writes: the site (read), the
- * database files (read-write; the connection is already open), the configuration and TLS
- * files SIGHUP re-reads, and /proc/self (sanitizers read it). Landlock is used through its
- * raw system calls; only the access rights of the kernel's ABI are handled.
+ * database files (read-write; the connection is already open), the files of the directories
+ * holding the configuration and TLS files SIGHUP re-reads, and /proc/self (sanitizers read
+ * it). Landlock is used through its raw system calls; only the access rights of the
+ * kernel's ABI are handled.
  */
 #include "server/privs.h"
 
@@ -335,6 +336,35 @@ static int landlock_allow(int ruleset, const char *path, uint64_t access, bool o
 }
 
 /*
+ * A file read again at SIGHUP may have been replaced (an editor's rename, a renewed
+ * certificate) and a rule holds the inode: allow reading files in its directory, the one
+ * named and the one its symbolic links lead to (certbot's live/ and archive/).
+ */
+static int landlock_allow_parents(int ruleset, const struct access_path *p)
+{
+	char real[PATH_MAX], dir[PATH_MAX];
+	const char *paths[] = { p->path, real };
+	int r = 0;
+
+	if (!realpath(p->path, real))
+		return errno == ENOENT && p->optional ? 0 : -errno;
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		char *slash;
+
+		str_copy(dir, sizeof(dir), paths[i]);
+		slash = strrchr(dir, '/');
+		if (!slash)
+			str_copy(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		r = landlock_allow(ruleset, dir, LANDLOCK_ACCESS_FS_READ_FILE, false);
+	}
+	return r;
+}
+
+/*
  * Confines file access to l (and /proc/self). 1 when confined, 0 when the kernel has no
  * Landlock (said once in the log), or a negative errno with the reason in err.
  */
@@ -373,7 +403,10 @@ static int confine(const struct access_list *l, char *err, size_t errsz)
 			access |= LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE;
 		if (!p->dir)
 			access &= file_rights;
-		r = landlock_allow(ruleset, p->path, access & handled, p->optional);
+		if (!p->dir && !p->write)
+			r = landlock_allow_parents(ruleset, p);
+		else
+			r = landlock_allow(ruleset, p->path, access & handled, p->optional);
 		if (r < 0)
 			snprintf(err, errsz, "Landlock: %s: %s", p->path, strerror(-r));
 	}

@@ -249,3 +249,24 @@ def test_server_user_is_checked(site):
         user = nobody
     """)
     assert run([BIN, "serve", "--site", site.root, "--check"]).returncode == 0
+
+
+def test_reload_reads_a_replaced_configuration_outside_the_site(servers, example, open_dir):
+    """An editor replaces the file (a new inode): SIGHUP still reads it under Landlock."""
+    etc = open_dir / "etc"
+    etc.mkdir(mode=0o755)
+    conf = etc / "autoprov.conf"
+    conf.write_text("[server]\nmax_name_length = 255\n")
+    conf.chmod(0o644)
+    server = start_dropped(servers, example, extra=["--config", str(conf)])
+    server.wait_log(r"privileges: running as nobody")
+    assert server.get(RENDERED).data
+    new = etc / "autoprov.conf.new"
+    new.write_text("[server]\nmax_name_length = 8\n")
+    new.chmod(0o644)
+    new.rename(conf)
+    server.reload()
+    server.wait_log(r"configuration re-read")
+    assert "reload refused" not in server.log()
+    with server.client() as client:
+        assert client.expect_error(RENDERED).code == 2  # now too long a name
