@@ -29,6 +29,9 @@ static void serve_usage(FILE *out)
 		"                     picks one; 'off' (overrides [sip] listen; off by default;\n"
 		"                     multicast 224.0.1.75 with [sip] multicast = on)\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
+		"  --user USER        started as root: once listening, run as USER with no\n"
+		"                     capabilities, confined to the site (overrides [server] user;\n"
+		"                     default autoprov, else nobody; 'root' keeps every privilege)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
 		"  -q, --quiet        log warnings and errors only\n"
@@ -52,7 +55,8 @@ int cmd_serve(int argc, char **argv)
 		OPT_HTTPS,
 		OPT_FTP,
 		OPT_SIP,
-		OPT_CONFIG
+		OPT_CONFIG,
+		OPT_USER
 	};
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
@@ -63,6 +67,7 @@ int cmd_serve(int argc, char **argv)
 		{ "ftp", required_argument, NULL, OPT_FTP },
 		{ "sip", required_argument, NULL, OPT_SIP },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -84,6 +89,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_FTP: opts.ftp_listen = optarg; break;
 		case OPT_SIP: opts.sip_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
+		case OPT_USER: opts.user = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': opts.log_level = LOG_LEVEL_WARN; break;

@@ -21,6 +21,7 @@ void server_config_default(struct server_config *cfg)
 	sip_config_default(&cfg->sip);
 	cfg->journal.max_age_days = 90;
 	cfg->journal.max_rows = 10000000;
+	str_copy(cfg->user, sizeof(cfg->user), "autoprov");
 }
 
 int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret)
@@ -206,6 +207,20 @@ static int parse_sip_url_for(void *field, const char *value, char *err, size_t e
 	return r;
 }
 
+/* A login name (useradd's characters): never empty, never a path or an option. */
+static int parse_user(void *field, const char *value, char *err, size_t errsz)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= sizeof(((struct server_config *)0)->user) || value[0] == '-' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-$") != n) {
+		snprintf(err, errsz, "'%s' is not a user name (autoprov, nobody, root)", value);
+		return -EINVAL;
+	}
+	memcpy(field, value, n + 1);
+	return 0;
+}
+
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
 #define HTTP(k) offsetof(struct server_config, http.k)
@@ -221,6 +236,8 @@ static const struct conf_key config_keys[] = {
 	  NULL },
 	{ "server", "md5_extensions", CONF_STRING, SITE(md5_extensions),
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
+	{ "server", "user", CONF_CUSTOM, offsetof(struct server_config, user), 0, 0, 0,
+	  parse_user },
 	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
 	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },
 	{ "auth", "failure_delay", CONF_UINT, SITE(auth.failure_delay_ms), sizeof(unsigned), 0,

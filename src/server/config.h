@@ -24,6 +24,7 @@ struct server_config {
 	struct ftp_config ftp;
 	struct sip_config sip;
 	struct journal_config journal;
+	char user[64]; /* [server] user: who the daemon runs as when started as root */
 };
 
 void server_config_default(struct server_config *cfg);

@@ -25,6 +25,7 @@
 #include "proto/sip.h"
 #include "proto/tftp.h"
 #include "server/config.h"
+#include "server/privs.h"
 #include "site/site.h"
 
 struct server {
@@ -551,6 +552,11 @@ int serve_main(const struct serve_options *opts)
 			startup_error(opts, "%s: %s", opts->port_file, strerror(-r));
 			goto out;
 		}
+	}
+	/* bound, port file written: root is no longer needed */
+	if (privs_drop(opts, s.config_path, &s.cfg, err, sizeof(err)) < 0) {
+		startup_error(opts, "%s", err);
+		goto out;
 	}
 	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
 		 site_nroutes(s.site));

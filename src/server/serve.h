@@ -16,6 +16,7 @@ struct serve_options {
 	const char *ftp_listen;	  /* NULL: from the configuration */
 	const char *sip_listen;	  /* NULL: from the configuration */
 	const char *port_file;	  /* NULL: none */
+	const char *user;	  /* NULL: [server] user */
 	bool check;
 	enum log_level log_level;
 	bool syslog;

@@ -76,7 +76,8 @@ def sanitizer_report(text):
 class Server:
     """The daemon, started by `start_server`."""
 
-    def __init__(self, site, workdir, args=(), verbose=False, tftp="127.0.0.1:0", env=None):
+    def __init__(self, site, workdir, args=(), verbose=False, tftp="127.0.0.1:0", env=None,
+                 user="root"):
         if not BIN.exists():
             pytest.fail(f"server binary {BIN} does not exist (build it, or set AUTOPROV_BIN)")
         self.site = site
@@ -89,6 +90,10 @@ class Server:
         if tftp is not None:
             cmd += ["--tftp", tftp]
         cmd += ["--port-file", str(self.port_file)]
+        # Tests run as root on sites in 0700 temporary directories: keep root unless a test
+        # asks for a user (None: the configuration's, i.e. [server] user or its default).
+        if user is not None:
+            cmd += ["--user", user]
         if verbose:
             cmd.append("-v")
         cmd += list(args)

@@ -283,7 +283,8 @@ def test_end_to_end_dnsmasq_udhcpc(example, tmp_path):
         # (the hook runs with no chained script: the test gives the client its address)
         net.client(["ip", "addr", "replace", f"{net.subnet}.200/24", "dev", net.client_if])
         serve_log = open(tmp_path / "serve.log", "wb")
-        net.start_server([str(BIN), "serve", "--site", str(example), "--tftp", f"{server}:69"],
+        net.start_server([str(BIN), "serve", "--site", str(example), "--tftp", f"{server}:69",
+                          "--user", "root"],
                          stdout=serve_log, stderr=serve_log)
         for _ in range(20):
             agent = net.client([str(BIN), "agent", "--profile", "algo", "--mac",

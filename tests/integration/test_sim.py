@@ -103,7 +103,7 @@ def test_storm_while_the_server_refuses_connections(site, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)
     server = subprocess.Popen([str(BIN), "serve", "--site", str(site.root), "--tftp", "off",
-                               "--http", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
+                               "--http", f"127.0.0.1:{port}", "--user", "root"], stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=120)
     finally:
@@ -146,7 +146,8 @@ def test_storm_through_packet_loss(site, tmp_path):
                                "udp", "numgen", "random", "mod", "100", "<", "10", "drop"]),
                        check=True)
         server = subprocess.Popen(inside([BIN, "serve", "--site", site.root, "--tftp",
-                                          "127.0.0.1:6969"]), stderr=subprocess.PIPE)
+                                          "127.0.0.1:6969", "--user", "root"]),
+                                  stderr=subprocess.PIPE)
         time.sleep(1)
         proc = subprocess.run(inside([BIN, "sim", "--json", "--devices", 60, "--profile", "algo",
                                       "--model", "8188", "--server", "tftp://127.0.0.1:6969",

@@ -343,7 +343,8 @@ def test_pnp_multicast_in_netns(tmp_path, site, netns):
     err = open(tmp_path / "serve.err", "wb")
     proc = subprocess.Popen(["ip", "netns", "exec", netns, str(BIN), "serve", "--site",
                              str(site.root), "--tftp", "off", "--sip", "127.0.0.1:5060",
-                             "--port-file", str(ports)], stdin=subprocess.DEVNULL,
+                             "--port-file", str(ports), "--user", "root"],
+                            stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=err)
     try:
         deadline = time.monotonic() + 20
