@@ -19,8 +19,6 @@ void server_config_default(struct server_config *cfg)
 	http_config_default(&cfg->http);
 	ftp_config_default(&cfg->ftp);
 	sip_config_default(&cfg->sip);
-	cfg->journal.max_age_days = 90;
-	cfg->journal.max_rows = 10000000;
 }
 
 int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret)
@@ -226,10 +224,14 @@ static const struct conf_key config_keys[] = {
 	  600000, NULL },
 	{ "auth", "max_failure_delay", CONF_UINT, SITE(auth.max_failure_delay_ms),
 	  sizeof(unsigned), 0, 600000, NULL },
-	{ "journal", "max_age_days", CONF_UINT,
-	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
-	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
-	  sizeof(uint64_t), 0, 1000000000000ull, NULL },
+	{ "journal", "max_age_days", CONF_UINT, SITE(journal.max_age_days), sizeof(unsigned), 0,
+	  36500, NULL },
+	{ "journal", "max_rows", CONF_UINT, SITE(journal.max_rows), sizeof(uint64_t), 0,
+	  1000000000000ull, NULL },
+	{ "journal", "miss_rows", CONF_UINT, SITE(journal.miss_rows), sizeof(unsigned), 0,
+	  1000000, NULL },
+	{ "journal", "miss_window", CONF_UINT, SITE(journal.miss_window), sizeof(unsigned), 1,
+	  86400, NULL },
 	{ "http", "listen", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
 	  parse_http_listen },
 	{ "http", "prefix", CONF_CUSTOM, HTTP(prefix), 0, 0, 0, parse_prefix },
