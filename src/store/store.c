@@ -436,8 +436,12 @@ int store_probe_write(struct store *st)
 
 	if (r < 0)
 		return r;
-	/* rewrites one row as it is: a page for the WAL, nothing anybody sees */
-	r = store_exec(st, "UPDATE meta SET value = value WHERE key = 'inventory_rev'");
+	/*
+	 * A row of its own that changes (SQLite writes nothing for an update that changes
+	 * nothing): a page for the WAL, nothing anybody reads.
+	 */
+	r = store_exec(st, "INSERT INTO meta (key, value) VALUES ('write_probe', 1)"
+			   " ON CONFLICT (key) DO UPDATE SET value = value + 1");
 	if (r < 0) {
 		store_rollback(st);
 		return r;
