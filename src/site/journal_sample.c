@@ -14,11 +14,11 @@
 #include "core/str.h"
 #include "store/store.h"
 
-#define ADDR_MAX     64 /* an IPv6 address with a zone fits */
-#define BUCKETS	     8192
-#define OVERFLOW     JOURNAL_SAMPLE_PEERS /* the index of the shared bucket */
-#define PROTO_MAX    16
-#define NO_SLOT	     (-1)
+#define ADDR_MAX  64 /* an IPv6 address with a zone fits */
+#define BUCKETS	  8192
+#define OVERFLOW  JOURNAL_SAMPLE_PEERS /* the index of the shared bucket */
+#define PROTO_MAX 16
+#define NO_SLOT	  (-1)
 
 struct peer_slot {
 	char addr[ADDR_MAX];
@@ -140,8 +140,8 @@ static struct peer_slot *slot_for(struct journal_sampler *js, const char *addr, 
 	return s;
 }
 
-bool journal_sampler_admit(struct journal_sampler *js, const struct journal_entry *e,
-			   unsigned rows, int64_t now_s)
+bool journal_sampler_admit(struct journal_sampler *js, const struct journal_entry *e, unsigned rows,
+			   int64_t now_s)
 {
 	char addr[ADDR_MAX];
 	struct peer_slot *s;

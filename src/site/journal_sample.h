@@ -45,8 +45,8 @@ void journal_sampler_free(struct journal_sampler *js); /* accepts NULL */
  * true when it is to be written (one of the first `rows` of its peer's window), false when
  * it was only counted. rows 0 admits everything (sampling off).
  */
-bool journal_sampler_admit(struct journal_sampler *js, const struct journal_entry *e,
-			   unsigned rows, int64_t now_s);
+bool journal_sampler_admit(struct journal_sampler *js, const struct journal_entry *e, unsigned rows,
+			   int64_t now_s);
 
 /* What was counted and not written for one peer during one window. */
 struct journal_aggregate {

@@ -45,11 +45,11 @@ struct site {
 	int64_t journal_dropped_said; /* when they were last logged (monotonic ms) */
 	struct journal_sampler *sampler;
 	struct journal_pruner pruner;
-	bool journal_probed;	   /* the first flush tried a write */
-	bool journal_ro;	   /* writes refused: entries are dropped and counted */
-	uint64_t journal_ro_lost;  /* entries dropped while read-only */
-	int64_t journal_retry_at;  /* monotonic ms of the next try while read-only */
-	bool versions_said;	   /* the warning on versions kept in memory was logged */
+	bool journal_probed;	  /* the first flush tried a write */
+	bool journal_ro;	  /* writes refused: entries are dropped and counted */
+	uint64_t journal_ro_lost; /* entries dropped while read-only */
+	int64_t journal_retry_at; /* monotonic ms of the next try while read-only */
+	bool versions_said;	  /* the warning on versions kept in memory was logged */
 	struct auth_failure auth_failures[AUTH_FAILURE_SLOTS];
 };
 
@@ -294,15 +294,16 @@ static void journal_readonly(struct site *site, int r, int64_t now)
 {
 	site->journal_ro = true;
 	site->journal_retry_at = now + 1000;
-	log_warnx("journal",
-		  "%s refuses writes (%s): the journal is read-only, requests are counted but "
-		  "not recorded, and new file versions are kept in memory, until writes "
-		  "succeed again%s",
-		  site->dir, strerror(-r),
-		  store_exclusive(site->store)
-			  ? "; the database is open exclusively (no room for its -shm file): "
-			    "other autoprov commands cannot open it until then"
-			  : "");
+	log_warnx(
+		"journal",
+		"%s/autoprov.db refuses writes (%s): the journal is read-only, requests are counted but "
+		"not recorded, and new file versions are kept in memory, until writes "
+		"succeed again%s",
+		site->dir, strerror(-r),
+		store_exclusive(site->store)
+			? "; the database is open exclusively (no room for its -shm file): "
+			  "other autoprov commands cannot open it until then"
+			: "");
 }
 
 /* While read-only: a write every second; the batch is dropped while they fail. */
@@ -322,17 +323,20 @@ static int journal_retry(struct site *site, int64_t now)
 		return 0;
 	}
 	site->journal_ro = false;
-	log_info("journal", "%s takes writes again: the journal resumes (%llu requests were not "
-			    "recorded meanwhile)",
+	log_info("journal",
+		 "%s/autoprov.db takes writes again: the journal resumes (%llu requests were not "
+		 "recorded meanwhile)",
 		 site->dir, (unsigned long long)site->journal_ro_lost);
 	site->journal_ro_lost = 0;
 	if (store_exclusive(site->store)) {
 		r = store_reconnect(site->store);
 		if (r < 0 || store_exclusive(site->store))
-			log_warnx("journal", "%s stays open exclusively: %s", site->dir,
-				  r < 0 ? store_strerror(site->store) : "no room for its -shm file");
+			log_warnx("journal", "%s/autoprov.db stays open exclusively: %s", site->dir,
+				  r < 0 ? store_strerror(site->store)
+					: "no room for its -shm file");
 		else
-			log_info("journal", "%s is shared with other autoprov commands again",
+			log_info("journal",
+				 "%s/autoprov.db is shared with other autoprov commands again",
 				 site->dir);
 	}
 	return 0;
@@ -383,10 +387,11 @@ static int journal_flush(struct site *site, bool final)
 		site->versions_said = false;
 	}
 	if (store_versions_pending(site->store) > 0 && !site->versions_said) {
-		log_warnx("journal",
-			  "%zu file versions kept in memory: %s takes no writes; they are served "
-			  "and written when it does",
-			  store_versions_pending(site->store), site->dir);
+		log_warnx(
+			"journal",
+			"%zu file versions kept in memory: %s/autoprov.db takes no writes; they are served "
+			"and written when it does",
+			store_versions_pending(site->store), site->dir);
 		site->versions_said = true;
 	}
 	if (!site->journal_ro && !final) {

@@ -4,6 +4,8 @@
  * this phone not pick up its configuration" has an answer. The daemon appends in batches
  * (one transaction per batch, one statement prepared for the connection's life) because a
  * boot storm makes thousands of requests a second and a commit each would be the bottleneck.
+ * Pruning goes in small steps (store_journal_prune_step) so the daemon's loop never runs a
+ * long DELETE, and deletes the misses first so a flood cannot push a device's history out.
  */
 #include "store/store_impl.h"
 
@@ -67,8 +69,7 @@ fail:
  * Runs sql (a DELETE or a SELECT of one integer) with ?1.. bound to the n values; a
  * DELETE's changes, or the SELECT's value (0 for NULL), go to *ret.
  */
-static int run_with(struct store *st, const char *sql, const sqlite3_int64 *v, int n,
-		    int64_t *ret)
+static int run_with(struct store *st, const char *sql, const sqlite3_int64 *v, int n, int64_t *ret)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, r;
@@ -142,8 +143,8 @@ static int prune_count(struct store *st, struct journal_pruner *p)
 	if (r < 0)
 		return r;
 	r = run_with(st, "SELECT count(*) FROM journal WHERE id >= ?1 AND id < ?2",
-		     (sqlite3_int64[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS },
-		     2, &n);
+		     (sqlite3_int64[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2,
+		     &n);
 	if (r < 0)
 		return r;
 	p->rows += (uint64_t)n;
@@ -172,12 +173,13 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 	if (p->miss_cursor <= max_id) {
 		int64_t from = p->miss_cursor;
 
-		r = run_with(st,
-			     "DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
-			     " AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
-			     (sqlite3_int64[]){ from, from + STORE_JOURNAL_SCAN_IDS,
-						(sqlite3_int64)limit },
-			     3, &deleted);
+		r = run_with(
+			st,
+			"DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
+			" AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
+			(sqlite3_int64[]){ from, from + STORE_JOURNAL_SCAN_IDS,
+					   (sqlite3_int64)limit },
+			3, &deleted);
 		if (r < 0)
 			return r;
 		/* a window that gave less than asked holds no miss any more */
@@ -204,9 +206,9 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	sqlite3_int64 cutoff;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	cutoff = (sqlite3_int64)now.tv_sec -
-		 (sqlite3_int64)(p->max_age > (uint64_t)now.tv_sec ? (uint64_t)now.tv_sec
-								    : p->max_age);
+	cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(p->max_age > (uint64_t)now.tv_sec
+								     ? (uint64_t)now.tv_sec
+								     : p->max_age);
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
@@ -239,7 +241,8 @@ int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *r
 		if (r < 0)
 			return r;
 		r = prune_rows(st, p,
-			       excess < STORE_JOURNAL_PRUNE_BATCH ? excess : STORE_JOURNAL_PRUNE_BATCH,
+			       excess < STORE_JOURNAL_PRUNE_BATCH ? excess
+								  : STORE_JOURNAL_PRUNE_BATCH,
 			       &deleted);
 		if (r == 0)
 			r = store_commit(st);

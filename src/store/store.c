@@ -14,7 +14,8 @@
  *
  *   meta(key PK, value)                   inventory_rev: incremented by the triggers below
  *                                         on every insert, update or delete of devices,
- *                                         groups and defaults, whichever connection made it.
+ *                                         groups and defaults, whichever connection made it;
+ *                                         write_probe: what store_probe_write changes.
  *   groups(name PK, vars, rev)            vars: a JSON object as text.
  *   devices(mac PK, model, profile,       mac: 12 lower-case hex digits; group_name NULL
  *           group_name FK -> groups,      when in no group (the foreign key makes a group in
@@ -324,7 +325,8 @@ static int store_connect(struct store *st, const char *path, bool exclusive)
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK)
-		return st->db ? store_fail_sqlite(st, rc) : store_fail(st, -ENOMEM, "out of memory");
+		return st->db ? store_fail_sqlite(st, rc)
+			      : store_fail(st, -ENOMEM, "out of memory");
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 
@@ -565,8 +567,7 @@ static int version_get(struct store *st, const char *key, const char *content_md
 	return r;
 }
 
-static int version_put(struct store *st, const char *key, const char *content_md5,
-		       uint64_t version)
+static int version_put(struct store *st, const char *key, const char *content_md5, uint64_t version)
 {
 	sqlite3_stmt *stmt;
 	int rc, r;

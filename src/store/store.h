@@ -199,14 +199,14 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
  * again hourly (another process may have deleted rows).
  */
 struct journal_pruner {
-	uint64_t max_age;     /* seconds; 0: no limit */
-	uint64_t max_rows;    /* 0: no limit */
-	bool counted;	      /* rows is known */
-	int64_t count_next;   /* while counting: the next id to count from (0: not started) */
-	uint64_t rows;	      /* rows in the journal */
-	int64_t miss_cursor;  /* no miss is left below this id (pruning by rows) */
-	int64_t age_due;      /* CLOCK_MONOTONIC second of the next pass by age (0: now) */
-	int64_t recount_due;  /* CLOCK_MONOTONIC second of the next count */
+	uint64_t max_age;    /* seconds; 0: no limit */
+	uint64_t max_rows;   /* 0: no limit */
+	bool counted;	     /* rows is known */
+	int64_t count_next;  /* while counting: the next id to count from (0: not started) */
+	uint64_t rows;	     /* rows in the journal */
+	int64_t miss_cursor; /* no miss is left below this id (pruning by rows) */
+	int64_t age_due;     /* CLOCK_MONOTONIC second of the next pass by age (0: now) */
+	int64_t recount_due; /* CLOCK_MONOTONIC second of the next count */
 };
 
 void store_journal_pruner_init(struct journal_pruner *p, uint64_t max_age, uint64_t max_rows);

@@ -1120,8 +1120,11 @@ static int64_t count_where(struct store *st, const char *mac, const char *outcom
 /* Rows from the oldest: device fetches, a flood of misses, device fetches again. */
 static void append_flood(struct store *st, int before, int misses, int after)
 {
-	struct journal_entry e = { .time = { time(NULL), 0 }, .proto = "tftp",
-				   .peer = "127.0.0.1:1", .path = "f", .bytes = 1 };
+	struct journal_entry e = { .time = { time(NULL), 0 },
+				   .proto = "tftp",
+				   .peer = "127.0.0.1:1",
+				   .path = "f",
+				   .bytes = 1 };
 
 	for (int i = 0; i < before + misses + after; i++) {
 		bool device = i < before || i >= before + misses;
