@@ -362,7 +362,7 @@ static int journal_flush(struct site *site, bool final)
 	 * when it is busy, the batch stays for the next flush (its size is bounded).
 	 */
 	store_set_wait(site->store, 0);
-	if (!site->journal_probed) {
+	if (!site->journal_probed && !final) {
 		/* the daemon's first flush: say at once if the disk takes no writes */
 		site->journal_probed = true;
 		r = store_probe_write(site->store);
