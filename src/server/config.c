@@ -19,8 +19,6 @@ void server_config_default(struct server_config *cfg)
 	http_config_default(&cfg->http);
 	ftp_config_default(&cfg->ftp);
 	sip_config_default(&cfg->sip);
-	cfg->journal.max_age_days = 90;
-	cfg->journal.max_rows = 10000000;
 	str_copy(cfg->user, sizeof(cfg->user), "autoprov");
 }
 
@@ -246,10 +244,14 @@ static const struct conf_key config_keys[] = {
 	  sizeof(unsigned), 0, 600000, NULL },
 	{ "auth", "guess_interval", CONF_UINT, SITE(auth.guess_interval_ms), sizeof(unsigned), 0,
 	  60000, NULL },
-	{ "journal", "max_age_days", CONF_UINT,
-	  offsetof(struct server_config, journal.max_age_days), sizeof(unsigned), 0, 36500, NULL },
-	{ "journal", "max_rows", CONF_UINT, offsetof(struct server_config, journal.max_rows),
-	  sizeof(uint64_t), 0, 1000000000000ull, NULL },
+	{ "journal", "max_age_days", CONF_UINT, SITE(journal.max_age_days), sizeof(unsigned), 0,
+	  36500, NULL },
+	{ "journal", "max_rows", CONF_UINT, SITE(journal.max_rows), sizeof(uint64_t), 0,
+	  1000000000000ull, NULL },
+	{ "journal", "miss_rows", CONF_UINT, SITE(journal.miss_rows), sizeof(unsigned), 0,
+	  1000000, NULL },
+	{ "journal", "miss_window", CONF_UINT, SITE(journal.miss_window), sizeof(unsigned), 1,
+	  86400, NULL },
 	{ "http", "listen", CONF_CUSTOM, offsetof(struct server_config, http), 0, 0, 0,
 	  parse_http_listen },
 	{ "http", "prefix", CONF_CUSTOM, HTTP(prefix), 0, 0, 0, parse_prefix },

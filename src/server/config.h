@@ -12,18 +12,13 @@
 #include "proto/tftp.h"
 #include "site/site.h"
 
-struct journal_config {
-	unsigned max_age_days; /* 0: no limit */
-	uint64_t max_rows;     /* 0: no limit */
-};
-
 struct server_config {
 	struct site_options site;
 	struct tftp_config tftp;
 	struct http_config http;
 	struct ftp_config ftp;
 	struct sip_config sip;
-	struct journal_config journal;
+	/* [journal] is site.journal */
 	char user[64]; /* [server] user: who the daemon runs as when started as root */
 };
 

@@ -44,7 +44,6 @@ struct server {
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
 	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
-	unsigned journal_ticks;
 };
 
 /*
@@ -232,31 +231,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 /*
  * The journal's batch is written ten times a second: one transaction for a second's worth
  * of a busy server's requests holds the loop for tens of milliseconds, and every request
- * in flight waits that long.
+ * in flight waits that long. The same writer prunes, one small step per tick.
  */
-#define JOURNAL_FLUSH_MS    100
-#define JOURNAL_PRUNE_TICKS (3600 * 1000 / JOURNAL_FLUSH_MS) /* prune hourly */
-
-static void journal_prune(struct server *s)
-{
-	const struct journal_config *j = &s->cfg.journal;
-	int r = site_journal_prune(s->site, (uint64_t)j->max_age_days * 86400, j->max_rows);
-
-	if (r < 0)
-		log_warnx("journal", "cannot prune: %s", strerror(-r));
-}
+#define JOURNAL_FLUSH_MS 100
 
 static void on_journal_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
-	int r = site_journal_flush(s->site);
 
-	if (r == -EBUSY)
+	if (site_journal_flush(s->site) == -EBUSY)
 		log_debug("journal", "database busy, will write at the next tick");
-	else if (r < 0)
-		log_warnx("journal", "cannot write, will retry: %s", strerror(-r));
-	if (++s->journal_ticks % JOURNAL_PRUNE_TICKS == 0)
-		journal_prune(s);
 }
 
 static void on_log_flush(evutil_socket_t fd, short what, void *arg)
@@ -534,7 +518,6 @@ int serve_main(const struct serve_options *opts)
 		startup_error(opts, "cannot schedule the journal");
 		goto out;
 	}
-	journal_prune(&s);
 	s.ev_tick = event_new(s.base, -1, 0, on_site_tick, &s);
 	if (!s.ev_tick) {
 		startup_error(opts, "cannot create the event loop's events");

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/path.h"
 #include "core/str.h"
 #include "site/filecache.h"
+#include "site/journal_sample.h"
 #include "site/render.h"
 #include "site/site_internal.h"
 #include "store/store.h"
@@ -39,9 +41,19 @@ struct site {
 	struct site_options opts;
 	struct journal_slot *journal;
 	size_t njournal, journal_cap;
-	uint64_t journal_dropped;
+	uint64_t journal_dropped;     /* beyond the batch's bound, not yet logged */
+	int64_t journal_dropped_said; /* when they were last logged (monotonic ms) */
+	struct journal_sampler *sampler;
+	struct journal_pruner pruner;
+	bool journal_probed;	  /* the first flush tried a write */
+	bool journal_ro;	  /* writes refused: entries are dropped and counted */
+	uint64_t journal_ro_lost; /* entries dropped while read-only */
+	int64_t journal_retry_at; /* monotonic ms of the next try while read-only */
+	bool versions_said;	  /* the warning on versions kept in memory was logged */
 	struct auth_failures auth_failures;
 };
+
+static int journal_flush(struct site *site, bool final);
 
 void site_options_default(struct site_options *opts)
 {
@@ -52,6 +64,29 @@ void site_options_default(struct site_options *opts)
 	str_copy(opts->md5_extensions, sizeof(opts->md5_extensions),
 		 "conf cfg xml boot txt zip sfw fw bin img rom db tar gz");
 	auth_config_default(&opts->auth);
+	opts->journal.max_age_days = 90;
+	opts->journal.max_rows = 10000000;
+	opts->journal.miss_rows = 20;
+	opts->journal.miss_window = 60;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void pruner_limits(struct site *site, bool init)
+{
+	const struct site_journal_options *j = &site->opts.journal;
+	uint64_t age = (uint64_t)j->max_age_days * 86400;
+
+	if (init)
+		store_journal_pruner_init(&site->pruner, age, j->max_rows);
+	else
+		store_journal_pruner_set(&site->pruner, age, j->max_rows);
 }
 
 int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
@@ -74,6 +109,10 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	r = filecache_new(opts->cache_size, opts->max_file_size, &site->cache);
 	if (r < 0)
 		goto fail;
+	r = journal_sampler_new(&site->sampler);
+	if (r < 0)
+		goto fail;
+	pruner_limits(site, true);
 	if (snprintf(path, sizeof(path), "%s/files", dir) >= (int)sizeof(path)) {
 		r = -ENAMETOOLONG;
 		snprintf(err, errsz, "%s: site path too long", dir);
@@ -109,10 +148,12 @@ void site_free(struct site *site)
 		return;
 	if (site->files_fd >= 0)
 		close(site->files_fd);
-	(void)site_journal_flush(site);
+	if (site->store)
+		(void)journal_flush(site, true);
 	for (size_t i = 0; i < site->njournal; i++)
 		free(site->journal[i].strings);
 	free(site->journal);
+	journal_sampler_free(site->sampler);
 	renderer_free(site->renderer);
 	store_close(site->store);
 	filecache_free(site->cache);
@@ -126,6 +167,7 @@ void site_reload(struct site *site, const struct site_options *opts)
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
+	pruner_limits(site, false);
 }
 
 /* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
@@ -142,7 +184,8 @@ static const char *pack(char **pos, const char *s)
 	return at;
 }
 
-void site_journal(struct site *site, const struct journal_entry *e)
+/* Copies e into the batch; counted as dropped when the batch is full. */
+static void journal_enqueue(struct site *site, const struct journal_entry *e)
 {
 	const char *strs[] = {
 		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent
@@ -186,16 +229,50 @@ void site_journal(struct site *site, const struct journal_entry *e)
 	site->njournal++;
 }
 
-int site_journal_flush(struct site *site)
+void site_journal(struct site *site, const struct journal_entry *e)
+{
+	/* a scanner's misses: the first of each window as rows, the rest as one count */
+	if (journal_is_miss(e->outcome) &&
+	    !journal_sampler_admit(site->sampler, e, site->opts.journal.miss_rows,
+				   mono_ms() / 1000))
+		return;
+	journal_enqueue(site, e);
+}
+
+/* One window's misses not written one by one: "N more misses", first ... last name. */
+static void journal_aggregate(void *arg, const struct journal_aggregate *a)
+{
+	struct site *site = arg;
+	char outcome[64], path[2 * JOURNAL_SAMPLE_NAME_MAX + 8];
+	struct journal_entry e = {
+		.proto = a->proto,
+		.peer = a->peer,
+		.path = path,
+		.outcome = outcome,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	snprintf(outcome, sizeof(outcome), "%llu more misses", (unsigned long long)a->count);
+	if (a->count == 1 || strcmp(a->first, a->last) == 0)
+		snprintf(path, sizeof(path), "%s", a->first);
+	else
+		snprintf(path, sizeof(path), "%s ... %s", a->first, a->last);
+	journal_enqueue(site, &e);
+}
+
+static void journal_batch_clear(struct site *site)
+{
+	for (size_t i = 0; i < site->njournal; i++)
+		free(site->journal[i].strings);
+	site->njournal = 0;
+}
+
+/* Writes the batch in one transaction: 0 (the batch is emptied) or a negative errno. */
+static int journal_write(struct site *site)
 {
 	struct journal_entry *entries;
 	int r;
 
-	if (site->journal_dropped) {
-		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
-			  (unsigned long long)site->journal_dropped);
-		site->journal_dropped = 0;
-	}
 	if (site->njournal == 0)
 		return 0;
 	entries = malloc(site->njournal * sizeof(*entries));
@@ -203,25 +280,138 @@ int site_journal_flush(struct site *site)
 		return -ENOMEM;
 	for (size_t i = 0; i < site->njournal; i++)
 		entries[i] = site->journal[i].e;
+	r = store_journal_append(site->store, entries, site->njournal);
+	free(entries);
+	if (r < 0)
+		return r;
+	store_journal_pruner_appended(&site->pruner, site->njournal);
+	journal_batch_clear(site);
+	return 0;
+}
+
+/* The database refused a write with r: the journal goes read-only, said once. */
+static void journal_readonly(struct site *site, int r, int64_t now)
+{
+	site->journal_ro = true;
+	site->journal_retry_at = now + 1000;
+	log_warnx(
+		"journal",
+		"%s/autoprov.db refuses writes (%s): the journal is read-only, requests are counted but "
+		"not recorded, and new file versions are kept in memory, until writes "
+		"succeed again%s",
+		site->dir, strerror(-r),
+		store_exclusive(site->store)
+			? "; the database is open exclusively (no room for its -shm file): "
+			  "other autoprov commands cannot open it until then"
+			: "");
+}
+
+/* While read-only: a write every second; the batch is dropped while they fail. */
+static int journal_retry(struct site *site, int64_t now)
+{
+	int r;
+
+	if (now < site->journal_retry_at)
+		return 0;
+	site->journal_retry_at = now + 1000;
+	r = site->njournal ? journal_write(site) : store_probe_write(site->store);
+	if (r == -EBUSY)
+		return 0;
+	if (r < 0) {
+		site->journal_ro_lost += site->njournal;
+		journal_batch_clear(site);
+		return 0;
+	}
+	site->journal_ro = false;
+	log_info("journal",
+		 "%s/autoprov.db takes writes again: the journal resumes (%llu requests were not "
+		 "recorded meanwhile)",
+		 site->dir, (unsigned long long)site->journal_ro_lost);
+	site->journal_ro_lost = 0;
+	if (store_exclusive(site->store)) {
+		r = store_reconnect(site->store);
+		if (r < 0 || store_exclusive(site->store))
+			log_warnx("journal", "%s/autoprov.db stays open exclusively: %s", site->dir,
+				  r < 0 ? store_strerror(site->store)
+					: "no room for its -shm file");
+		else
+			log_info("journal",
+				 "%s/autoprov.db is shared with other autoprov commands again",
+				 site->dir);
+	}
+	return 0;
+}
+
+/* The writer: see site_journal_flush; final ends every sampling window. */
+static int journal_flush(struct site *site, bool final)
+{
+	int64_t now = mono_ms();
+	bool more;
+	int r = 0;
+
+	journal_sampler_expire(site->sampler, now / 1000, site->opts.journal.miss_window, final,
+			       journal_aggregate, site);
+	if (site->journal_dropped && (final || now - site->journal_dropped_said >= 1000)) {
+		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
+			  (unsigned long long)site->journal_dropped);
+		site->journal_dropped = 0;
+		site->journal_dropped_said = now;
+	}
 	/*
 	 * The daemon's loop must not wait for a command-line import holding the database:
 	 * when it is busy, the batch stays for the next flush (its size is bounded).
 	 */
 	store_set_wait(site->store, 0);
-	r = store_journal_append(site->store, entries, site->njournal);
+	if (!site->journal_probed && !final) {
+		/* the daemon's first flush: say at once if the disk takes no writes */
+		site->journal_probed = true;
+		r = store_probe_write(site->store);
+		if (r < 0 && r != -EBUSY)
+			journal_readonly(site, r, now);
+		r = 0;
+	}
+	if (site->journal_ro) {
+		r = journal_retry(site, now);
+	} else {
+		r = journal_write(site);
+		if (r < 0 && r != -EBUSY) {
+			journal_readonly(site, r, now);
+			site->journal_ro_lost += site->njournal;
+			journal_batch_clear(site);
+			r = 0;
+		}
+	}
+	if (!site->journal_ro && store_versions_pending(site->store) > 0 &&
+	    store_versions_sync(site->store) == 0 && site->versions_said) {
+		log_info("journal", "the file versions kept in memory are written");
+		site->versions_said = false;
+	}
+	if (store_versions_pending(site->store) > 0 && !site->versions_said) {
+		log_warnx(
+			"journal",
+			"%zu file versions kept in memory: %s/autoprov.db takes no writes; they are served "
+			"and written when it does",
+			store_versions_pending(site->store), site->dir);
+		site->versions_said = true;
+	}
+	if (!site->journal_ro && !final) {
+		int d = store_journal_prune_step(site->store, &site->pruner, &more);
+
+		if (d < 0 && d != -EBUSY)
+			log_debug("journal", "cannot prune now: %s", store_strerror(site->store));
+	}
 	store_set_wait(site->store, STORE_BUSY_TIMEOUT_MS);
-	free(entries);
-	if (r < 0)
-		return r; /* kept for the next try; the bound above still holds */
-	for (size_t i = 0; i < site->njournal; i++)
-		free(site->journal[i].strings);
-	site->njournal = 0;
-	return 0;
+	return r;
 }
 
-int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows)
+int site_journal_flush(struct site *site)
 {
-	return store_journal_prune(site->store, max_age, max_rows);
+	return journal_flush(site, false);
+}
+
+bool site_journal_readonly(const struct site *site)
+{
+	return site->journal_ro;
 }
 
 const struct site_options *site_options(const struct site *site)

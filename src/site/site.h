@@ -20,6 +20,14 @@
 #include "core/md5.h"
 #include "site/auth.h"
 
+/* The journal's limits ([journal] in the configuration). */
+struct site_journal_options {
+	unsigned max_age_days; /* 0: no limit */
+	uint64_t max_rows;     /* 0: no limit */
+	unsigned miss_rows;    /* misses written per peer and window; 0: all */
+	unsigned miss_window;  /* seconds */
+};
+
 struct site_options {
 	uint64_t cache_size;	  /* bytes of unreferenced files kept */
 	uint64_t max_file_size;	  /* larger files are refused */
@@ -27,6 +35,7 @@ struct site_options {
 	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
 	bool escape_html;	  /* templates: {{x}} HTML-escaped as the Mustache spec says */
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
+	struct site_journal_options journal;
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -88,14 +97,23 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 		 struct site_file **ret);
 /*
  * Records a request in the journal: copied into a batch in memory (bounded; beyond it
- * entries are counted as dropped), written by site_journal_flush().
+ * entries are counted as dropped), written by site_journal_flush(). A miss (no success:
+ * site/journal_sample.h) beyond journal.miss_rows of its peer's window is only counted,
+ * and the window's count is written as one row when it ends.
  */
 struct journal_entry;
 void site_journal(struct site *site, const struct journal_entry *e);
-/* Writes the batch in one transaction. 0, or a negative errno (the batch is kept). */
+/*
+ * The journal's writer, for a timer (ten times a second): ends the sampling windows due,
+ * writes the batch in one transaction, writes the file versions kept in memory, and takes
+ * one bounded step of pruning (journal.max_age_days, journal.max_rows). 0, or -EBUSY when
+ * the database is held by another process (the batch is kept for the next call). When the
+ * database refuses writes (a full disk), the journal is read-only: one warning, entries
+ * dropped and counted, a write tried again every second, and a line when it resumes.
+ */
 int site_journal_flush(struct site *site);
-/* Deletes entries older than max_age seconds and beyond max_rows (0: no limit). */
-int site_journal_prune(struct site *site, uint64_t max_age, uint64_t max_rows);
+/* Whether the journal is read-only now (writes refused). */
+bool site_journal_readonly(const struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);

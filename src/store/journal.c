@@ -4,6 +4,8 @@
  * this phone not pick up its configuration" has an answer. The daemon appends in batches
  * (one transaction per batch, one statement prepared for the connection's life) because a
  * boot storm makes thousands of requests a second and a commit each would be the bottleneck.
+ * Pruning goes in small steps (store_journal_prune_step) so the daemon's loop never runs a
+ * long DELETE, and deletes the misses first so a flood cannot push a device's history out.
  */
 #include "store/store_impl.h"
 
@@ -63,8 +65,11 @@ fail:
 	return r;
 }
 
-/* Runs a DELETE with ?1 = v; adds the rows deleted to *count. */
-static int delete_with(struct store *st, const char *sql, sqlite3_int64 v, uint64_t *count)
+/*
+ * Runs sql (a DELETE or a SELECT of one integer) with ?1.. bound to the n values; a
+ * DELETE's changes, or the SELECT's value (0 for NULL), go to *ret.
+ */
+static int run_with(struct store *st, const char *sql, const sqlite3_int64 *v, int n, int64_t *ret)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, r;
@@ -72,10 +77,14 @@ static int delete_with(struct store *st, const char *sql, sqlite3_int64 v, uint6
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
-	sqlite3_bind_int64(stmt, 1, v);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(stmt, i + 1, v[i]);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
-		*count += (uint64_t)sqlite3_changes64(st->db);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		*ret = sqlite3_changes64(st->db);
 		r = 0;
 	} else {
 		r = store_fail_sqlite(st, rc);
@@ -84,48 +93,205 @@ static int delete_with(struct store *st, const char *sql, sqlite3_int64 v, uint6
 	return r;
 }
 
-int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows)
+static int64_t mono_now(void)
 {
-	uint64_t deleted = 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec;
+}
+
+#define PRUNE_AGE_EVERY_S 60   /* a pass by age at most this often once caught up */
+#define RECOUNT_EVERY_S	  3600 /* rows deleted by another process are noticed this late */
+
+void store_journal_pruner_init(struct journal_pruner *p, uint64_t max_age, uint64_t max_rows)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_age = max_age;
+	p->max_rows = max_rows;
+}
+
+void store_journal_pruner_set(struct journal_pruner *p, uint64_t max_age, uint64_t max_rows)
+{
+	p->max_age = max_age;
+	p->max_rows = max_rows;
+	p->age_due = 0;
+}
+
+void store_journal_pruner_appended(struct journal_pruner *p, size_t n)
+{
+	/* while counting, the count reaches the new rows by their ids */
+	if (p->counted)
+		p->rows += n;
+}
+
+/* Counts the rows of the next STORE_JOURNAL_COUNT_IDS ids. */
+static int prune_count(struct store *st, struct journal_pruner *p)
+{
+	int64_t max_id, n;
 	int r;
 
-	r = store_begin(st, true);
+	if (p->count_next == 0) {
+		r = run_with(st, "SELECT min(id) FROM journal", NULL, 0, &p->count_next);
+		if (r < 0)
+			return r;
+		p->rows = 0;
+		if (p->count_next <= 0)
+			p->count_next = 1; /* empty: one step finds nothing and is done */
+	}
+	r = run_with(st, "SELECT max(id) FROM journal", NULL, 0, &max_id);
 	if (r < 0)
 		return r;
-	if (max_age > 0) {
-		struct timespec now;
-		sqlite3_int64 cutoff;
+	r = run_with(st, "SELECT count(*) FROM journal WHERE id >= ?1 AND id < ?2",
+		     (sqlite3_int64[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2,
+		     &n);
+	if (r < 0)
+		return r;
+	p->rows += (uint64_t)n;
+	p->count_next += STORE_JOURNAL_COUNT_IDS;
+	if (p->count_next > max_id) {
+		p->counted = true;
+		p->count_next = 0;
+		p->recount_due = mono_now() + RECOUNT_EVERY_S;
+	}
+	return 0;
+}
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(max_age > (uint64_t)now.tv_sec
-									     ? (uint64_t)now.tv_sec
-									     : max_age);
-		/* the rows before the first one young enough, found from the oldest (no index) */
-		r = delete_with(st,
-				"DELETE FROM journal WHERE id < coalesce((SELECT id FROM journal"
-				" WHERE time >= ?1 ORDER BY id LIMIT 1),"
-				" (SELECT max(id) + 1 FROM journal))",
-				cutoff * USEC_PER_SEC, &deleted);
-		if (r < 0)
-			goto fail;
-	}
-	if (max_rows > 0 && max_rows <= INT64_MAX) {
-		/* ids grow with every append: the newest max_rows are the highest ids */
-		r = delete_with(st,
-				"DELETE FROM journal WHERE id <= (SELECT id FROM journal"
-				" ORDER BY id DESC LIMIT 1 OFFSET ?1)",
-				(sqlite3_int64)max_rows, &deleted);
-		if (r < 0)
-			goto fail;
-	}
-	r = store_commit(st);
+/* Deletes up to limit rows beyond max_rows: the oldest misses, else the oldest rows. */
+static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit, int64_t *ret)
+{
+	int64_t min_id, max_id, deleted = 0;
+	int r;
+
+	r = run_with(st, "SELECT min(id) FROM journal", NULL, 0, &min_id);
+	if (r == 0)
+		r = run_with(st, "SELECT max(id) FROM journal", NULL, 0, &max_id);
 	if (r < 0)
 		return r;
+	if (p->miss_cursor < min_id)
+		p->miss_cursor = min_id;
+	if (p->miss_cursor <= max_id) {
+		int64_t from = p->miss_cursor;
+
+		r = run_with(
+			st,
+			"DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
+			" AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
+			(sqlite3_int64[]){ from, from + STORE_JOURNAL_SCAN_IDS,
+					   (sqlite3_int64)limit },
+			3, &deleted);
+		if (r < 0)
+			return r;
+		/* a window that gave less than asked holds no miss any more */
+		if ((uint64_t)deleted < limit)
+			p->miss_cursor = from + STORE_JOURNAL_SCAN_IDS;
+	} else {
+		r = run_with(st,
+			     "DELETE FROM journal WHERE id IN (SELECT id FROM journal ORDER BY id"
+			     " LIMIT ?1)",
+			     (sqlite3_int64[]){ (sqlite3_int64)limit }, 1, &deleted);
+		if (r < 0)
+			return r;
+		if (deleted == 0)
+			p->rows = 0; /* nothing left: the count was stale */
+	}
+	*ret = deleted;
+	return 0;
+}
+
+/* Deletes, among the oldest STORE_JOURNAL_PRUNE_BATCH rows, those older than max_age. */
+static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
+{
+	struct timespec now;
+	sqlite3_int64 cutoff;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(p->max_age > (uint64_t)now.tv_sec
+								     ? (uint64_t)now.tv_sec
+								     : p->max_age);
+	/* entries are appended in time order: the old ones are the lowest ids */
+	return run_with(st,
+			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
+			" journal ORDER BY id LIMIT ?2) WHERE time < ?1)",
+			(sqlite3_int64[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
+			ret);
+}
+
+int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *ret_more)
+{
+	int64_t now = mono_now(), deleted = 0;
+	int r;
+
+	*ret_more = false;
+	if (p->counted && now >= p->recount_due && p->max_rows > 0) {
+		p->counted = false;
+		p->count_next = 0;
+	}
+	if (!p->counted && p->max_rows > 0) {
+		r = prune_count(st, p);
+		if (r < 0)
+			return r;
+		*ret_more = true;
+		return 0;
+	}
+	if (p->max_rows > 0 && p->rows > p->max_rows) {
+		uint64_t excess = p->rows - p->max_rows;
+
+		r = store_begin(st, true);
+		if (r < 0)
+			return r;
+		r = prune_rows(st, p,
+			       excess < STORE_JOURNAL_PRUNE_BATCH ? excess
+								  : STORE_JOURNAL_PRUNE_BATCH,
+			       &deleted);
+		if (r == 0)
+			r = store_commit(st);
+		else
+			store_rollback(st);
+		if (r < 0)
+			return r;
+		p->rows -= (uint64_t)deleted < p->rows ? (uint64_t)deleted : p->rows;
+		*ret_more = true; /* the count says whether it is done */
+		return deleted > INT32_MAX ? INT32_MAX : (int)deleted;
+	}
+	if (p->max_age > 0 && now >= p->age_due) {
+		r = store_begin(st, true);
+		if (r < 0)
+			return r;
+		r = prune_age(st, p, &deleted);
+		if (r == 0)
+			r = store_commit(st);
+		else
+			store_rollback(st);
+		if (r < 0)
+			return r;
+		if (p->counted)
+			p->rows -= (uint64_t)deleted < p->rows ? (uint64_t)deleted : p->rows;
+		if (deleted >= STORE_JOURNAL_PRUNE_BATCH)
+			*ret_more = true;
+		else
+			p->age_due = now + PRUNE_AGE_EVERY_S;
+		return deleted > INT32_MAX ? INT32_MAX : (int)deleted;
+	}
+	return 0;
+}
+
+int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows)
+{
+	struct journal_pruner p;
+	uint64_t deleted = 0;
+	bool more = true;
+
+	store_journal_pruner_init(&p, max_age, max_rows);
+	while (more) {
+		int r = store_journal_prune_step(st, &p, &more);
+
+		if (r < 0)
+			return r;
+		deleted += (uint64_t)r;
+		/* a pass by age ends with the first step that leaves nothing to do */
+	}
 	return deleted > INT32_MAX ? INT32_MAX : (int)deleted;
-
-fail:
-	store_rollback(st);
-	return r;
 }
 
 enum text_form {

@@ -14,7 +14,8 @@
  *
  *   meta(key PK, value)                   inventory_rev: incremented by the triggers below
  *                                         on every insert, update or delete of devices,
- *                                         groups and defaults, whichever connection made it.
+ *                                         groups and defaults, whichever connection made it;
+ *                                         write_probe: what store_probe_write changes.
  *   groups(name PK, vars, rev)            vars: a JSON object as text.
  *   devices(mac PK, model, profile,       mac: 12 lower-case hex digits; group_name NULL
  *           group_name FK -> groups,      when in no group (the foreign key makes a group in
@@ -307,56 +308,105 @@ fail:
 	return r;
 }
 
-int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
+/*
+ * Opens path on st->db and makes it ready: WAL, the schema. exclusive: the locking mode is
+ * EXCLUSIVE from the first read, which keeps WAL's index in the heap instead of the -shm
+ * file (the one way to read a WAL database on a disk with no room to grow that file).
+ */
+static void pending_clear(struct store *st);
+
+static int store_connect(struct store *st, const char *path, bool exclusive)
 {
-	struct store *st;
 	sqlite3_stmt *stmt = NULL;
-	char path[PATH_MAX];
 	int rc, r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/autoprov.db", site_dir) >= sizeof(path)) {
-		snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
-		return -ENAMETOOLONG;
-	}
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		snprintf(err, errsz, "%s: out of memory", path);
-		return -ENOMEM;
-	}
 	/* one connection per thread at a time: SQLite's own mutexes would only cost */
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
-	if (rc != SQLITE_OK) {
-		r = st->db ? store_fail_sqlite(st, rc) : store_fail(st, -ENOMEM, "out of memory");
-		goto fail;
-	}
+	if (rc != SQLITE_OK)
+		return st->db ? store_fail_sqlite(st, rc)
+			      : store_fail(st, -ENOMEM, "out of memory");
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 
 	r = store_exec(st, "PRAGMA foreign_keys = ON");
+	/* temporary tables and sorts in memory: the daemon may not create files outside the site */
+	if (r == 0)
+		r = store_exec(st, "PRAGMA temp_store = MEMORY");
+	if (r == 0 && exclusive)
+		r = store_exec(st, "PRAGMA locking_mode = EXCLUSIVE");
 	if (r < 0)
-		goto fail;
+		return r;
 	/* WAL is persistent in the file; asking again costs nothing and repairs a copied db */
 	rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
 		r = store_fail_sqlite(st, rc);
-		goto fail;
+		goto out;
 	}
 	if (strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
 		r = store_fail(st, -ENOTSUP, "cannot use WAL mode (journal mode stays '%s')",
 			       (const char *)sqlite3_column_text(stmt, 0));
-		goto fail;
+		goto out;
 	}
 	sqlite3_finalize(stmt);
 	stmt = NULL;
 	/* with WAL, NORMAL loses at most the last commits on power loss, never consistency */
 	r = store_exec(st, "PRAGMA synchronous = NORMAL");
 	if (r < 0)
-		goto fail;
+		goto out;
 	r = store_migrate(st);
+	if (r < 0)
+		goto out;
+	st->exclusive = exclusive;
+out:
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+static void store_disconnect(struct store *st)
+{
+	for (size_t i = 0; i < STMT__MAX; i++) {
+		sqlite3_finalize(st->stmts[i]);
+		st->stmts[i] = NULL;
+	}
+	/* close_v2: a statement we forgot would leak a connection, not abort the process */
+	sqlite3_close_v2(st->db);
+	st->db = NULL;
+	st->tx_depth = 0;
+}
+
+/* Connects, falling back to the exclusive mode when the -shm file cannot be made. */
+static int store_connect_any(struct store *st, const char *path)
+{
+	int r = store_connect(st, path, false);
+
+	if (r == -EIO || r == -ENOSPC) {
+		store_disconnect(st);
+		r = store_connect(st, path, true);
+	}
+	return r;
+}
+
+int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
+{
+	struct store *st;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errsz, "%s/autoprov.db: out of memory", site_dir);
+		return -ENOMEM;
+	}
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db", site_dir) >=
+	    sizeof(st->path)) {
+		snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
+		free(st);
+		return -ENAMETOOLONG;
+	}
+	r = store_connect_any(st, st->path);
 	if (r < 0)
 		goto fail;
 	st->errmsg[0] = '\0';
@@ -364,20 +414,56 @@ int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz
 	return 0;
 
 fail:
-	snprintf(err, errsz, "%s: %s", path, st->errmsg);
-	sqlite3_finalize(stmt);
+	snprintf(err, errsz, "%s: %s", st->path, st->errmsg);
 	store_close(st);
 	return r;
+}
+
+bool store_exclusive(const struct store *st)
+{
+	return st->exclusive;
+}
+
+int store_reconnect(struct store *st)
+{
+	int r;
+
+	if (st->tx_depth > 0)
+		return store_fail(st, -EBUSY, "reconnect inside a transaction");
+	store_disconnect(st);
+	r = store_connect_any(st, st->path);
+	return r;
+}
+
+int store_probe_write(struct store *st)
+{
+	int r = store_begin(st, true);
+
+	if (r < 0)
+		return r;
+	/*
+	 * A row of its own that changes (SQLite writes nothing for an update that changes
+	 * nothing): a page for the WAL, nothing anybody reads.
+	 */
+	r = store_exec(st, "INSERT INTO meta (key, value) VALUES ('write_probe', 1)"
+			   " ON CONFLICT (key) DO UPDATE SET value = value + 1");
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
 }
 
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < STMT__MAX; i++)
-		sqlite3_finalize(st->stmts[i]);
-	/* close_v2: a statement we forgot would leak a connection, not abort the process */
-	sqlite3_close_v2(st->db);
+	/* a command-line render's versions get one more chance */
+	if (st->npending > 0)
+		(void)store_versions_sync(st);
+	pending_clear(st);
+	free(st->pending);
+	store_disconnect(st);
 	free(st);
 }
 
@@ -484,13 +570,145 @@ static int version_get(struct store *st, const char *key, const char *content_md
 	return r;
 }
 
-int store_version(struct store *st, const char *key, const char *content_md5, uint64_t *ret_version)
+static int version_put(struct store *st, const char *key, const char *content_md5, uint64_t version)
 {
 	sqlite3_stmt *stmt;
-	uint64_t version = 0;
-	bool same = false;
 	int rc, r;
 
+	r = store_stmt(st, STMT_VERSION_PUT,
+		       "INSERT INTO versions (key, content_md5, version) VALUES (?1, ?2, ?3)"
+		       " ON CONFLICT (key) DO UPDATE SET content_md5 = excluded.content_md5,"
+		       " version = excluded.version",
+		       &stmt);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, content_md5, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)version);
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return r;
+}
+
+static struct pending_version *pending_find(struct store *st, const char *key)
+{
+	for (size_t i = 0; i < st->npending; i++)
+		if (strcmp(st->pending[i].key, key) == 0)
+			return &st->pending[i];
+	return NULL;
+}
+
+/* Keeps version of key in memory: 0, or -ENOMEM / -ENOSPC (too many waiting). */
+static int pending_keep(struct store *st, const char *key, const char *content_md5,
+			uint64_t version)
+{
+	struct pending_version *p = pending_find(st, key);
+	char *md5 = strdup(content_md5);
+
+	if (!md5)
+		return -ENOMEM;
+	if (p) {
+		free(p->content_md5);
+		p->content_md5 = md5;
+		p->version = version;
+		return 0;
+	}
+	if (st->npending >= STORE_VERSIONS_PENDING_MAX) {
+		free(md5);
+		return -ENOSPC;
+	}
+	if (st->npending == st->pending_cap) {
+		size_t cap = st->pending_cap ? st->pending_cap * 2 : 16;
+		struct pending_version *a = realloc(st->pending, cap * sizeof(*a));
+
+		if (!a) {
+			free(md5);
+			return -ENOMEM;
+		}
+		st->pending = a;
+		st->pending_cap = cap;
+	}
+	p = &st->pending[st->npending];
+	p->key = strdup(key);
+	if (!p->key) {
+		free(md5);
+		return -ENOMEM;
+	}
+	p->content_md5 = md5;
+	p->version = version;
+	st->npending++;
+	return 0;
+}
+
+static void pending_clear(struct store *st)
+{
+	for (size_t i = 0; i < st->npending; i++) {
+		free(st->pending[i].key);
+		free(st->pending[i].content_md5);
+	}
+	st->npending = 0;
+}
+
+size_t store_versions_pending(const struct store *st)
+{
+	return st->npending;
+}
+
+int store_versions_sync(struct store *st)
+{
+	int r;
+
+	if (st->npending == 0)
+		return 0;
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < st->npending; i++) {
+		struct pending_version *p = &st->pending[i];
+		uint64_t stored = 0;
+		bool same = false;
+
+		r = version_get(st, p->key, p->content_md5, &stored, &same);
+		if (r < 0 && r != -ENOENT)
+			goto fail;
+		if (r == 0 && same)
+			continue; /* another process stored this very content meanwhile */
+		/* never a number the database already gave other content */
+		r = version_put(st, p->key, p->content_md5,
+				r == 0 && stored >= p->version ? stored + 1 : p->version);
+		if (r < 0)
+			goto fail;
+	}
+	r = store_commit(st);
+	if (r < 0)
+		return r;
+	pending_clear(st);
+	return 0;
+
+fail:
+	store_rollback(st);
+	return r;
+}
+
+int store_version(struct store *st, const char *key, const char *content_md5, uint64_t *ret_version)
+{
+	struct pending_version *p = pending_find(st, key);
+	uint64_t version = 0, next;
+	bool same = false;
+	int r, r_write;
+
+	/* a version only in memory is newer than the database's */
+	if (p) {
+		if (strcmp(p->content_md5, content_md5) != 0) {
+			r = pending_keep(st, key, content_md5, p->version + 1);
+			if (r < 0)
+				return r;
+		}
+		*ret_version = pending_find(st, key)->version;
+		return 0;
+	}
 	/* the usual case, an unchanged file, needs no write lock */
 	r = version_get(st, key, content_md5, &version, &same);
 	if (r == 0 && same) {
@@ -499,40 +717,44 @@ int store_version(struct store *st, const char *key, const char *content_md5, ui
 	}
 	if (r < 0 && r != -ENOENT)
 		return r;
+	next = r == -ENOENT ? 1 : version + 1;
 
-	r = store_begin(st, true);
-	if (r < 0)
-		return r;
+	r_write = store_begin(st, true);
+	if (r_write < 0)
+		goto keep;
 	/* again under the lock: another process may have stored this very content */
 	r = version_get(st, key, content_md5, &version, &same);
-	if (r < 0 && r != -ENOENT)
-		goto fail;
-	if (r == 0 && same)
-		goto done;
-	version = r == -ENOENT ? 1 : version + 1;
-	r = store_stmt(st, STMT_VERSION_PUT,
-		       "INSERT INTO versions (key, content_md5, version) VALUES (?1, ?2, ?3)"
-		       " ON CONFLICT (key) DO UPDATE SET content_md5 = excluded.content_md5,"
-		       " version = excluded.version",
-		       &stmt);
-	if (r < 0)
-		goto fail;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, content_md5, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)version);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
-	sqlite3_reset(stmt);
-	if (r < 0)
-		goto fail;
-done:
-	r = store_commit(st);
-	if (r < 0)
+	if (r < 0 && r != -ENOENT) {
+		store_rollback(st);
 		return r;
-	*ret_version = version;
+	}
+	if (r == 0 && same) {
+		r_write = store_commit(st);
+		if (r_write < 0)
+			goto keep_same;
+		*ret_version = version;
+		return 0;
+	}
+	next = r == -ENOENT ? 1 : version + 1;
+	r_write = version_put(st, key, content_md5, next);
+	if (r_write < 0) {
+		store_rollback(st);
+		goto keep;
+	}
+	r_write = store_commit(st); /* rolls back itself on failure */
+	if (r_write < 0)
+		goto keep;
+	*ret_version = next;
 	return 0;
 
-fail:
-	store_rollback(st);
-	return r;
+keep_same:
+	*ret_version = version;
+	return 0;
+keep:
+	/* the database cannot take it now: serve the new version, write it later */
+	r = pending_keep(st, key, content_md5, next);
+	if (r < 0)
+		return r_write;
+	*ret_version = next;
+	return 0;
 }

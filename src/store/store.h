@@ -28,6 +28,18 @@ struct store;
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz);
 void store_close(struct store *st); /* accepts NULL */
 
+/*
+ * A WAL database needs its -shm file grown to be read; on a full disk that fails ("disk
+ * I/O error"), so store_open then opens it in the exclusive locking mode, which keeps the
+ * index in memory: the daemon starts and serves, and other processes cannot open the
+ * database meanwhile. store_exclusive says so; store_reconnect (outside any transaction)
+ * opens it again, shared if it can now. store_probe_write makes a write that changes
+ * nothing: 0 when the database takes writes, else the errno of the failure (-ENOSPC...).
+ */
+bool store_exclusive(const struct store *st);
+int store_reconnect(struct store *st);
+int store_probe_write(struct store *st);
+
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_SCHEMA_VERSION  2
 
@@ -163,9 +175,55 @@ void store_set_wait(struct store *st, unsigned ms);
 
 /* Appends n entries in one transaction. */
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n);
+
+/*
+ * The rows pruning by max_rows deletes first, as SQL: the misses, every row but a success
+ * ("sent", "not modified", "pnp-url-sent", "notify-2xx"); journal_is_miss() in
+ * site/journal_sample.h is the same rule in C. So a flood of misses never pushes the
+ * devices' own fetches out: they go only once no miss is left.
+ */
+#define STORE_JOURNAL_MISS_SQL                                                                     \
+	"(outcome IS NULL OR (outcome NOT IN ('sent', 'not modified', 'pnp-url-sent')"             \
+	" AND outcome NOT GLOB 'notify-2*'))"
+
+/* Rows one prune step deletes at most, and ids it looks through at most. */
+#define STORE_JOURNAL_PRUNE_BATCH 2000
+#define STORE_JOURNAL_SCAN_IDS	  20000
+#define STORE_JOURNAL_COUNT_IDS	  200000
+
+/*
+ * Pruning in small steps, for a daemon that must never hold its loop for long: each
+ * store_journal_prune_step() deletes at most STORE_JOURNAL_PRUNE_BATCH rows and reads at
+ * most a few STORE_JOURNAL_COUNT_IDS ids. The pruner first counts the rows (in steps), then
+ * keeps the count with store_journal_pruner_appended() and its own deletions, and counts
+ * again hourly (another process may have deleted rows).
+ */
+struct journal_pruner {
+	uint64_t max_age;    /* seconds; 0: no limit */
+	uint64_t max_rows;   /* 0: no limit */
+	bool counted;	     /* rows is known */
+	int64_t count_next;  /* while counting: the next id to count from (0: not started) */
+	uint64_t rows;	     /* rows in the journal */
+	int64_t miss_cursor; /* no miss is left below this id (pruning by rows) */
+	int64_t age_due;     /* CLOCK_MONOTONIC second of the next pass by age (0: now) */
+	int64_t recount_due; /* CLOCK_MONOTONIC second of the next count */
+};
+
+void store_journal_pruner_init(struct journal_pruner *p, uint64_t max_age, uint64_t max_rows);
+/* New limits; the count and the cursors are kept, the next pass by age is now. */
+void store_journal_pruner_set(struct journal_pruner *p, uint64_t max_age, uint64_t max_rows);
+/* n rows were appended. */
+void store_journal_pruner_appended(struct journal_pruner *p, size_t n);
+/*
+ * One bounded step (counting, by rows: misses first, or by age). Returns the rows
+ * deleted, or a negative errno; *ret_more says whether there is more to do right away.
+ * Cheap when there is nothing to do: no statement runs.
+ */
+int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *ret_more);
 /*
  * Deletes entries older than max_age seconds (0: no limit) and beyond max_rows newest
- * (0: no limit). Returns the number of entries deleted.
+ * (0: no limit; misses first, as above), step by step until done. Returns the number of
+ * entries deleted.
  */
 int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows);
 /*
@@ -192,5 +250,18 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
  */
 int store_version(struct store *st, const char *key, const char *content_md5,
 		  uint64_t *ret_version);
+/*
+ * When the new version cannot be written (a full disk, a read-only file, a database held
+ * too long by another process), store_version() still succeeds: the version is kept in
+ * memory, on this connection, and served from there until store_versions_sync() writes it.
+ * Nothing is ever refused because a counter could not be written; a version kept only in
+ * memory is lost if the process ends first, and the next render numbers the content again
+ * from what the database holds.
+ */
+#define STORE_VERSIONS_PENDING_MAX 65536
+/* Versions waiting in memory. */
+size_t store_versions_pending(const struct store *st);
+/* Writes the versions waiting in memory in one transaction: 0 or a negative errno. */
+int store_versions_sync(struct store *st);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef AUTOPROV_STORE_STORE_IMPL_H
 #define AUTOPROV_STORE_STORE_IMPL_H
 
+#include <limits.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -24,8 +25,19 @@ enum store_stmt {
 	STMT__MAX,
 };
 
+/* A rendered-file version that could not be written yet (store_version). */
+struct pending_version {
+	char *key;
+	char *content_md5;
+	uint64_t version;
+};
+
 struct store {
 	sqlite3 *db;
+	char path[PATH_MAX]; /* DIR/autoprov.db */
+	bool exclusive;	     /* opened in the exclusive locking mode (store_exclusive) */
+	struct pending_version *pending; /* versions kept in memory until they can be written */
+	size_t npending, pending_cap;
 	sqlite3_stmt *stmts[STMT__MAX];
 	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */
 	bool tx_write;	   /* the outermost begin took the write lock */

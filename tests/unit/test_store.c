@@ -1094,6 +1094,92 @@ static void test_journal_prune(void **state)
 	free(text);
 }
 
+struct row_counter {
+	const char *mac, *outcome;
+	int64_t n;
+};
+
+static int count_rows(void *arg, const struct journal_entry *e)
+{
+	struct row_counter *c = arg;
+
+	if ((!c->mac || (e->mac && strcmp(e->mac, c->mac) == 0)) &&
+	    (!c->outcome || (e->outcome && strcmp(e->outcome, c->outcome) == 0)))
+		c->n++;
+	return 0;
+}
+
+static int64_t count_where(struct store *st, const char *mac, const char *outcome)
+{
+	struct row_counter c = { mac, outcome, 0 };
+
+	assert_int_equal(store_journal_foreach(st, NULL, 0, false, count_rows, &c), 0);
+	return c.n;
+}
+
+/* Rows from the oldest: device fetches, a flood of misses, device fetches again. */
+static void append_flood(struct store *st, int before, int misses, int after)
+{
+	struct journal_entry e = { .time = { time(NULL), 0 },
+				   .proto = "tftp",
+				   .peer = "127.0.0.1:1",
+				   .path = "f",
+				   .bytes = 1 };
+
+	for (int i = 0; i < before + misses + after; i++) {
+		bool device = i < before || i >= before + misses;
+
+		e.mac = device ? "0022ee010203" : NULL;
+		e.outcome = device ? "sent" : (i % 2 ? "not found" : "denied");
+		assert_int_equal(store_journal_append(st, &e, 1), 0);
+	}
+}
+
+static void test_journal_prune_misses_first(void **state)
+{
+	struct fixture *f = *state;
+
+	append_flood(f->st, 10, 100, 5);
+	/* 115 rows, 20 kept: the 95 oldest misses go, every device row stays */
+	assert_int_equal(store_journal_prune(f->st, 0, 20), 95);
+	assert_int_equal(count_where(f->st, "0022ee010203", "sent"), 15);
+	assert_int_equal(count_where(f->st, NULL, NULL), 20);
+	/* no miss left to give: then the oldest rows, whatever they are */
+	assert_int_equal(store_journal_prune(f->st, 0, 10), 10);
+	assert_int_equal(count_where(f->st, "0022ee010203", "sent"), 10);
+	assert_int_equal(count_where(f->st, NULL, NULL), 10);
+}
+
+static void test_journal_prune_steps_are_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_pruner p;
+	int steps = 0, deleted = 0;
+	bool more = true;
+
+	append_flood(f->st, 3, 9000, 2);
+	store_journal_pruner_init(&p, 0, 100);
+	while (more) {
+		int r = store_journal_prune_step(f->st, &p, &more);
+
+		assert_true(r >= 0 && r <= STORE_JOURNAL_PRUNE_BATCH);
+		deleted += r;
+		assert_true(++steps < 100);
+	}
+	assert_true(steps >= 9000 / STORE_JOURNAL_PRUNE_BATCH);
+	assert_int_equal(deleted, 9005 - 100);
+	assert_int_equal(count_where(f->st, "0022ee010203", "sent"), 5);
+	assert_int_equal(count_where(f->st, NULL, NULL), 100);
+	/* appended rows are counted without a new count: one step trims them */
+	append_flood(f->st, 0, 10, 0);
+	store_journal_pruner_appended(&p, 10);
+	assert_int_equal(store_journal_prune_step(f->st, &p, &more), 10);
+	assert_int_equal(count_where(f->st, NULL, NULL), 100);
+	/* nothing to do: no statement, nothing deleted */
+	assert_int_equal(store_journal_prune_step(f->st, &p, &more), 0);
+	assert_false(more);
+}
+
 static void test_journal_batch_speed(void **state)
 {
 	struct fixture *f = *state;
@@ -1144,6 +1230,61 @@ static void test_versions(void **state)
 	store_close(again);
 }
 
+static void test_versions_kept_in_memory(void **state)
+{
+	struct fixture *f = *state;
+	struct store *holder = open_second(f);
+	uint64_t v = 0;
+
+	assert_int_equal(store_version(f->st, "fv0021F2011B19.conf", "aaa", &v), 0);
+	assert_int_equal(v, 1);
+	/* another process holds the database: the new version is served from memory */
+	assert_int_equal(store_begin(holder, true), 0);
+	store_set_wait(f->st, 0);
+	assert_int_equal(store_version(f->st, "fv0021F2011B19.conf", "bbb", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_versions_pending(f->st), 1);
+	assert_int_equal(store_version(f->st, "fv0021F2011B19.conf", "bbb", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_version(f->st, "fv0021F2011B19.conf", "ccc", &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_version(f->st, "new.conf", "ddd", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_versions_pending(f->st), 2);
+	assert_int_equal(store_versions_sync(f->st), -EBUSY);
+	assert_int_equal(store_versions_pending(f->st), 2);
+	store_rollback(holder);
+	/* then written as served */
+	assert_int_equal(store_versions_sync(f->st), 0);
+	assert_int_equal(store_versions_pending(f->st), 0);
+	assert_int_equal(store_version(holder, "fv0021F2011B19.conf", "ccc", &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_version(holder, "new.conf", "ddd", &v), 0);
+	assert_int_equal(v, 1);
+	store_close(holder);
+}
+
+static void test_probe_write(void **state)
+{
+	struct fixture *f = *state;
+	struct store *holder = open_second(f);
+	uint64_t rev0, rev1;
+
+	assert_int_equal(store_inventory_revision(f->st, &rev0), 0);
+	assert_int_equal(store_probe_write(f->st), 0);
+	assert_int_equal(store_inventory_revision(f->st, &rev1), 0);
+	assert_true(rev0 == rev1); /* nobody reloads for it */
+	assert_false(store_exclusive(f->st));
+	assert_int_equal(store_begin(holder, true), 0);
+	store_set_wait(f->st, 0);
+	assert_int_equal(store_probe_write(f->st), -EBUSY);
+	store_rollback(holder);
+	assert_int_equal(store_reconnect(f->st), 0);
+	assert_false(store_exclusive(f->st));
+	assert_int_equal(store_probe_write(f->st), 0);
+	store_close(holder);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1177,8 +1318,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_prune_misses_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_prune_steps_are_bounded, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_journal_batch_speed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_kept_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_write, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
