@@ -1031,6 +1031,13 @@ hit:
 	return 0;
 }
 
+bool renderer_device_known(struct renderer *rd, const char *mac)
+{
+	if (inventory_refresh(rd) < 0)
+		return true; /* cannot tell: not held against the peer */
+	return inventory_find(&rd->inv, mac) != NULL;
+}
+
 /* ---- life cycle ---- */
 
 static int open_subdir(const char *site_dir, const char *name)

@@ -37,6 +37,9 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 void renderer_set_tick(struct renderer *rd, void (*kick)(void *arg), void *arg);
 void renderer_tick(struct renderer *rd);
 
+/* Whether the inventory holds mac (canonical); true when it cannot be read. */
+bool renderer_device_known(struct renderer *rd, const char *mac);
+
 /* Number of routes (templates) found by the last scan. */
 size_t renderer_nroutes(const struct renderer *rd);
 

@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "core/str.h"
@@ -23,6 +25,7 @@
 #include "store/store.h"
 
 #define JOURNAL_BATCH_MAX 65536
+#define DEFENCE_ENTRIES	  8192 /* addresses, prefixes and trusted MACs counted at once */
 
 /* A journal entry with its strings owned, waiting in the batch. */
 struct journal_slot {
@@ -41,6 +44,7 @@ struct site {
 	size_t njournal, journal_cap;
 	uint64_t journal_dropped;
 	struct auth_failure auth_failures[AUTH_FAILURE_SLOTS];
+	struct defence *defence;
 };
 
 void site_options_default(struct site_options *opts)
@@ -52,6 +56,7 @@ void site_options_default(struct site_options *opts)
 	str_copy(opts->md5_extensions, sizeof(opts->md5_extensions),
 		 "conf cfg xml boot txt zip sfw fw bin img rom db tar gz");
 	auth_config_default(&opts->auth);
+	defence_config_default(&opts->defence);
 }
 
 int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
@@ -72,6 +77,9 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		goto fail;
 	}
 	r = filecache_new(opts->cache_size, opts->max_file_size, &site->cache);
+	if (r < 0)
+		goto fail;
+	r = defence_new(&opts->defence, DEFENCE_ENTRIES, &site->defence);
 	if (r < 0)
 		goto fail;
 	if (snprintf(path, sizeof(path), "%s/files", dir) >= (int)sizeof(path)) {
@@ -116,6 +124,7 @@ void site_free(struct site *site)
 	renderer_free(site->renderer);
 	store_close(site->store);
 	filecache_free(site->cache);
+	defence_free(site->defence);
 	free(site->dir);
 	free(site);
 }
@@ -126,6 +135,7 @@ void site_reload(struct site *site, const struct site_options *opts)
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
+	defence_set_config(site->defence, &opts->defence);
 }
 
 /* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
@@ -234,6 +244,62 @@ struct auth_failure *site_auth_failures(struct site *site)
 	return site->auth_failures;
 }
 
+static uint64_t monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+struct defence *site_defence(struct site *site)
+{
+	return site->defence;
+}
+
+unsigned site_blocked(struct site *site, const struct sockaddr *peer)
+{
+	return defence_check(site->defence, peer, monotonic_s());
+}
+
+unsigned site_miss(struct site *site, const struct site_request *req, const char *mac)
+{
+	struct defence_event ev;
+	char pa[ADDR_STRLEN], what[ADDR_STRLEN + 32];
+	unsigned s = defence_miss(site->defence, req->peer, mac, monotonic_s(), &ev);
+	struct journal_entry e = {
+		.proto = req->proto,
+		.mac = mac && mac[0] ? mac : NULL,
+		.path = "-",
+		.outcome = "blocked",
+	};
+
+	if (!ev.blocked)
+		return s;
+	e.peer = addr_format(req->peer, pa, sizeof(pa));
+	addr_format_host(req->peer, what, sizeof(what));
+	if (strcmp(ev.what, "prefix") == 0)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "'s /%u", ev.bits);
+	else if (strcmp(ev.what, "MAC") == 0)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " (trusted), MAC %s,",
+			 mac ? mac : "none");
+	log_warnx("defence",
+		  "%s blocked for %u s on every protocol: %u requests for devices it may not have "
+		  "in %u s (last over %s)",
+		  what, ev.seconds, ev.misses, site->opts.defence.miss_window_s,
+		  req->proto ? req->proto : "-");
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	site_journal(site, &e);
+	return s;
+}
+
+unsigned site_resolved(struct site *site, const struct site_request *req, int r)
+{
+	if (r != -ENOENT || !req->unknown_mac)
+		return 0;
+	return site_miss(site, req, req->mac);
+}
+
 struct store *site_store(struct site *site)
 {
 	return site->store;
@@ -322,6 +388,48 @@ static int resolve_md5(struct site *site, const char *path, struct site_request 
 	return -ENOENT;
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * A name not found: does it name a device the site does not have? The MAC a route bound,
+ * else a run of exactly 12 hex digits in the file name (algom0004f2aabbcc.conf,
+ * 0004F2AABBCC.cfg; a MAC with separators is not looked for).
+ */
+static void note_unknown_mac(struct site *site, const char *path, struct site_request *req)
+{
+	const char *base = strrchr(path, '/');
+
+	if (!req->mac[0]) {
+		size_t run = 0;
+
+		base = base ? base + 1 : path;
+		for (const char *p = base;; p++) {
+			if (*p && is_hex(*p)) {
+				run++;
+				continue;
+			}
+			if (run == MAC_LEN) {
+				for (size_t i = 0; i < MAC_LEN; i++) {
+					char c = p[(ptrdiff_t)i - MAC_LEN];
+
+					req->mac[i] = c >= 'A' && c <= 'F' ? (char)(c + 32) : c;
+				}
+				req->mac[MAC_LEN] = '\0';
+				break;
+			}
+			run = 0;
+			if (!*p)
+				break;
+		}
+		if (!req->mac[0])
+			return;
+	}
+	req->unknown_mac = !renderer_device_known(site->renderer, req->mac);
+}
+
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret)
 {
@@ -330,6 +438,7 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 	int r;
 
 	req->mac[0] = '\0';
+	req->unknown_mac = false;
 	r = path_normalise(name, len, req->prefix, site->opts.max_name_length, path, sizeof(path));
 	if (r == -ENAMETOOLONG)
 		return -EACCES;
@@ -339,6 +448,8 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 	pl = strlen(path);
 	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
 		r = resolve_md5(site, path, req, ret);
+	if (r == -ENOENT && req->peer)
+		note_unknown_mac(site, path, req);
 	return r;
 }
 
