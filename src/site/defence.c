@@ -58,7 +58,7 @@ void defence_config_default(struct defence_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->enabled = true;
 	cfg->max_misses = 20;
-	cfg->prefix_max_misses = 250;
+	cfg->prefix_max_misses = 1000;
 	cfg->trusted_max_misses = 20;
 	cfg->miss_window_s = 60;
 	cfg->block_time_s = 300;
