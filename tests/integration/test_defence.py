@@ -300,3 +300,30 @@ def test_sip_answer_known_blocked(tmp_path):
             assert not any(b"Call-ID: after" in g for g in got)
     finally:
         server.stop()
+
+
+def test_redirect_follows_logins(tmp_path):
+    """With HTTP logins on, /redirect/<MAC> asks for one: known and unknown MACs look alike."""
+    site = make_site(tmp_path / "site", "[http]\nauth = basic\n")
+    result = run([BIN, "device", "--site", site.root, "set", known_mac(1), "--var",
+                  "prov_password=pw-1"])
+    assert result.returncode == 0, result.stderr.decode()
+    server = Server(site, tmp_path / "server", args=["--http", "127.0.0.1:0"], tftp="off")
+    try:
+        rng = random.Random(17)
+        known = http_get(server, f"/redirect/{known_mac(2)}", "127.0.0.13")
+        unknown = http_get(server, f"/redirect/{unknown_mac(rng)}", "127.0.0.13")
+        assert known[0] == unknown[0] == 401
+        assert known[2] == unknown[2]
+        assert known[1]["WWW-Authenticate"] == unknown[1]["WWW-Authenticate"]
+
+        def as_device(mac):
+            r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u",
+                     f"{known_mac(1)}:pw-1", f"http://127.0.0.1:{server.http_port}/redirect/{mac}"])
+            return r.stdout.decode()
+
+        assert as_device(known_mac(1)) == "302"
+        # another device's MAC with a device's login: as if unknown
+        assert as_device(known_mac(2)) == as_device(unknown_mac(rng)) == "404"
+    finally:
+        server.stop()
