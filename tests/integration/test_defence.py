@@ -325,5 +325,53 @@ def test_redirect_follows_logins(tmp_path):
         assert as_device(known_mac(1)) == "302"
         # another device's MAC with a device's login: as if unknown
         assert as_device(known_mac(2)) == as_device(unknown_mac(rng)) == "404"
+
+        # a device's login harvesting the other devices' files: blocked within the budget
+        import base64
+        auth = {"Authorization": "Basic " + base64.b64encode(
+            f"{known_mac(1)}:pw-1".encode()).decode()}
+        statuses = []
+        for i in range(2, 2 + BUDGET):
+            conn = http.client.HTTPConnection("127.0.0.1", server.http_port,
+                                              timeout=HANG_GUARD,
+                                              source_address=("127.0.0.16", 0))
+            conn.request("GET", f"/algom{known_mac(i).upper()}.conf", headers=auth)
+            resp = conn.getresponse()
+            statuses.append(resp.status)
+            assert b"secret" not in resp.read()
+            conn.close()
+            if resp.status == 429:
+                break
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {403}, statuses
+    finally:
+        server.stop()
+
+
+def test_config_checked(tmp_path):
+    site = Site(tmp_path / "site")
+    site.write("a.cfg", b"x")
+    site.conf("[defence]\nenabled = yes\nmax_misses = 10\nprefix_max_misses = 100\n"
+              "miss_window = 30\nblock_time = 60\nprefix_v4 = 20\nprefix_v6 = 56\n"
+              "trusted = 10.0.0.0/8 192.0.2.7\ntrusted = 2001:db8::/32\n"
+              "trusted_max_misses = 5\n")
+    result = run([BIN, "serve", "--site", site.root, "--check"])
+    assert result.returncode == 0, result.stderr
+    for bad in ("max_misses = 0", "miss_window = 0", "block_time = 100000", "prefix_v4 = 33",
+                "prefix_v6 = 8", "trusted = 10.0.0.0/33", "trusted = nat.example",
+                "enabled = maybe", "max_misess = 3"):
+        site.conf("[defence]\n" + bad + "\n")
+        result = run([BIN, "serve", "--site", site.root, "--check"])
+        assert result.returncode == 1, bad
+        assert b"autoprov.conf:2" in result.stderr, (bad, result.stderr)
+
+
+def test_disabled(tmp_path):
+    site = make_site(tmp_path / "site", "enabled = no\n")
+    server = Server(site, tmp_path / "server")
+    try:
+        rng = random.Random(19)
+        for _ in range(BUDGET + 10):
+            assert tftp_ask(server, f"algom{unknown_mac(rng).upper()}.conf", "127.0.0.14")[1] == 1
+        assert "blocked for" not in server.log()
     finally:
         server.stop()
