@@ -708,7 +708,8 @@ static void redirect(struct exchange *x, const char *mac_text, const char *who)
 		unsigned blocked = 0;
 
 		/* unknown, or another device's (told apart from unknown by nothing): a miss */
-		if (mac_parse(mac_text, mac, NULL) == 0 && (!d || who[0])) {
+		if (mac_parse(mac_text, mac, NULL) == 0 &&
+		    (!d || (who[0] && strcmp(who, mac) != 0))) {
 			memcpy(x->sreq.mac, mac, sizeof(mac));
 			blocked = site_miss(srv->site, &x->sreq, mac);
 		}

@@ -48,7 +48,7 @@ struct entry {
 struct defence {
 	struct defence_config cfg;
 	struct entry *entries;
-	size_t nsets; /* a power of two; WAYS entries each */
+	size_t nsets;		/* a power of two; WAYS entries each */
 	uint64_t block_horizon; /* no address or prefix block lasts beyond this */
 	struct defence_stats stats;
 };

@@ -96,7 +96,8 @@ static void test_search_order_counted_once(void **state)
 	defence_config_default(&cfg);
 	assert_int_equal(defence_new(&cfg, 1024, &def), 0);
 	for (unsigned i = 0; i < 1000; i++)
-		assert_int_equal(defence_miss(def, SA(phone), "0004f2aabbcc", 10 + i / 100, &ev), 0);
+		assert_int_equal(
+			defence_miss(def, SA(phone), "0004f2aabbcc", 10 + i / 100, &ev), 0);
 	assert_int_equal(defence_check(def, SA(phone), 20), 0);
 	defence_free(def);
 }
