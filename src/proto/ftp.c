@@ -1059,11 +1059,17 @@ static int session_resolve(struct session *s, const char *arg, size_t len, char 
 	}
 	if (!path[0])
 		return -EISDIR;
+	if (site_blocked(s->srv->site, req->peer) > 0)
+		return -ECONNREFUSED;
 	r = site_resolve(s->srv->site, path, strlen(path), req, ret);
 	if (r == 0 && !may_fetch(s, req)) {
 		site_file_unref(*ret);
-		return -EPERM;
+		r = -EPERM;
 	}
+	/* an unknown device's name, or another device's file: misses of the defence */
+	if ((r == -EPERM ? site_miss(s->srv->site, req, req->mac)
+			 : site_resolved(s->srv->site, req, r)) > 0)
+		r = -ECONNREFUSED;
 	return r;
 }
 
@@ -1095,6 +1101,12 @@ static void resolve_failed(struct session *s, int r, unsigned *code, const char 
 		*text = "File not found.";
 		*outcome = "not found";
 		*level = LOG_LEVEL_WARN;
+		break;
+	case -ECONNREFUSED:
+		*code = 421;
+		*text = "Blocked: too many requests for unknown devices, closing.";
+		*outcome = "blocked";
+		session_close_after(s);
 		break;
 	case -EFBIG:
 		*text = "File too large to serve.";
@@ -1379,6 +1391,11 @@ static void cmd_mlst(struct session *s, const struct ftp_command *c)
 		f.dir = true;
 	} else {
 		r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &file);
+		if (r == -ECONNREFUSED) {
+			reply(s, 421, "Blocked: too many requests for unknown devices, closing.");
+			session_close_after(s);
+			return;
+		}
 		if (r < 0) {
 			reply(s, 550, "No such file or directory.");
 			return;
@@ -1479,6 +1496,12 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 		return;
 	}
 	s->failures++;
+	{
+		struct site_request req;
+
+		request_of(s, &req);
+		(void)site_miss(s->srv->site, &req, NULL);
+	}
 	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
 	log_warnx(TAG, "%s: login failed for user \"%s\" (%u in this session), answered in %u ms",
@@ -1492,6 +1515,11 @@ static void login_delay_over(struct session *s)
 {
 	reply(s, 530, "Login incorrect.");
 	s->user[0] = '\0';
+	if (site_blocked(s->srv->site, (struct sockaddr *)&s->peer.ss) > 0) {
+		reply(s, 421, "Blocked: too many failed logins, closing.");
+		session_close_after(s);
+		return;
+	}
 	if (s->failures >= s->srv->cfg.max_login_failures) {
 		reply(s, 421, "Too many failed logins, closing.");
 		session_close_after(s);
@@ -2103,6 +2131,11 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	struct session *s;
 	int one = 1;
 
+	if (site_blocked(srv->site, (const struct sockaddr *)&peer->ss) > 0) {
+		/* the block was logged and journaled once when it started */
+		turn_away(fd, "Blocked: too many requests for unknown devices, try again later.");
+		return;
+	}
 	if (peer_table_count(&srv->peers, (const struct sockaddr *)&peer->ss) >=
 	    srv->cfg.max_sessions_per_peer) {
 		char pa[ADDR_STRLEN];

@@ -329,6 +329,7 @@ static const char *reason_phrase(int status)
 	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -436,6 +437,21 @@ static void respond_text(struct exchange *x, int status, const char *text)
 	add_header(x, "Content-Type: text/plain; charset=utf-8");
 	respond(x, status, strlen(text), text, strlen(text), NULL);
 	record(x, status, 0, NULL);
+}
+
+/*
+ * 429 to a peer the enumeration defence blocks, and the connection closes. Not journaled:
+ * the block was, once, when it started.
+ */
+static void respond_blocked(struct exchange *x, unsigned seconds)
+{
+	static const char text[] = "blocked: too many requests for unknown devices\n";
+
+	x->c->close_after = true;
+	add_header(x, "Retry-After: %u", seconds);
+	add_header(x, "Content-Type: text/plain; charset=utf-8");
+	respond(x, 429, strlen(text), text, strlen(text), NULL);
+	log_debug(x->c->srv->proto, "%s \"%s\" 429: blocked", x->c->peer_text, x->name);
 }
 
 /* An answer to a request that could not be parsed: then the connection closes. */
@@ -555,6 +571,7 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *u
 	x->detail = detail;
 	respond_text(x, 401, "authentication required\n");
 	if (failed) {
+		(void)site_miss(srv->site, &x->sreq, NULL); /* a failed login: the defence's miss */
 		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
@@ -677,7 +694,7 @@ static void expand_mac(char *dst, size_t dstsz, const char *src, const char *mac
  * URL: its variable prov_url (or its group's, or the site's), else [http] redirect_url,
  * else this server's own URL with the prefix. {MAC} / {mac} in the URL become the MAC.
  */
-static void redirect(struct exchange *x, const char *mac_text)
+static void redirect(struct exchange *x, const char *mac_text, const char *who)
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
@@ -687,9 +704,20 @@ static void redirect(struct exchange *x, const char *mac_text)
 	char *var = NULL;
 
 	if (mac_parse(mac_text, mac, NULL) < 0 || store_device_get(st, mac, &d) < 0 ||
-	    !d->enabled) {
+	    !d->enabled || (who[0] && strcmp(who, mac) != 0)) {
+		unsigned blocked = 0;
+
+		/* unknown, or another device's (told apart from unknown by nothing): a miss */
+		if (mac_parse(mac_text, mac, NULL) == 0 &&
+		    (!d || (who[0] && strcmp(who, mac) != 0))) {
+			memcpy(x->sreq.mac, mac, sizeof(mac));
+			blocked = site_miss(srv->site, &x->sreq, mac);
+		}
 		device_free(d);
-		respond_text(x, 404, "unknown device\n");
+		if (blocked > 0)
+			respond_blocked(x, blocked);
+		else
+			respond_text(x, 404, "unknown device\n");
 		return;
 	}
 	memcpy(x->sreq.mac, mac, sizeof(mac));
@@ -823,10 +851,9 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		respond_text(&x, 400, "bad request\n");
 		return;
 	}
-	/* a NUL in the path ends it here; the resolver refuses it below */
-	mac_text = redirect_mac(srv, path);
-	if (mac_text) {
-		redirect(&x, mac_text);
+	r = (int)site_blocked(srv->site, x.sreq.peer);
+	if (r > 0) {
+		respond_blocked(&x, (unsigned)r);
 		return;
 	}
 	if (c->id.has_cert && c->id.macs != 1 &&
@@ -842,7 +869,21 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 	} else if (c->id.mac[0]) {
 		memcpy(who, c->id.mac, sizeof(who));
 	}
+	/* a NUL in the path ends it here; the resolver refuses it below */
+	mac_text = redirect_mac(srv, path);
+	if (mac_text) {
+		redirect(&x, mac_text, who);
+		return;
+	}
 	r = site_resolve(srv->site, path, len, &x.sreq, &f);
+	if (r == -ENOENT && x.sreq.unknown_mac) {
+		unsigned blocked = site_resolved(srv->site, &x.sreq, r);
+
+		if (blocked > 0) {
+			respond_blocked(&x, blocked);
+			return;
+		}
+	}
 	if (r == 0 && x.sreq.mac[0]) {
 		/* a device's own file: only for that device, when the request says who it is */
 		if (who[0] && strcmp(who, x.sreq.mac) != 0)
@@ -856,7 +897,13 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		    strcmp(ua_mac, x.sreq.mac) != 0)
 			why = "the User-Agent names another device";
 		if (why) {
+			unsigned blocked = site_miss(srv->site, &x.sreq, x.sreq.mac);
+
 			site_file_unref(f);
+			if (blocked > 0) {
+				respond_blocked(&x, blocked);
+				return;
+			}
 			x.detail = why;
 			respond_text(&x, 403, "forbidden\n");
 			return;

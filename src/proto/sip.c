@@ -1007,6 +1007,10 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	char *url = NULL;
 	int r;
 
+	if (srv->site && site_blocked(srv->site, peer) > 0) {
+		log_debug(TAG, "SUBSCRIBE from a blocked address: no answer");
+		return;
+	}
 	if (!m->event || sip_event_parse(m->event, type, sizeof(type), &params) < 0 ||
 	    strcmp(type, "ua-profile") != 0) {
 		simple_response(srv, m, peer, plen, 489, "Bad Event", "Allow-Events", "ua-profile");
@@ -1070,6 +1074,12 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 
 		journal(srv, peer, mac, m->uri, outcome, 0);
 		log_info(TAG, "SUBSCRIBE %s: %s", m->uri, outcome);
+		if (srv->cfg.answer == SIP_ANSWER_KNOWN && mac[0] && !d && srv->site) {
+			/* an existence oracle: an unknown MAC is a miss (docs/sip.md) */
+			struct site_request sreq = { .proto = "sip", .peer = peer };
+
+			(void)site_miss(srv->site, &sreq, mac);
+		}
 		device_free(d);
 		return;
 	}

@@ -735,6 +735,12 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		return;
 	}
 
+	if (site_blocked(srv->site, pa) > 0) {
+		/* the block was logged and journaled once when it started */
+		send_error(srv->fd, pa, peer->len, TFTP_EUNDEF, "blocked");
+		log_debug(TAG, "\"%s\": blocked", name);
+		return;
+	}
 	hash = addr_hash(pa, true);
 	if (transfer_find(srv, pa, hash) && !transfer_supersede(srv, pa, hash)) {
 		/* The client repeated its request: the transfer's own timer answers it. */
@@ -769,6 +775,11 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		.prefix = srv->cfg.prefix,
 	};
 	r = site_resolve(srv->site, req.filename, req.filename_len, &sreq, &file);
+	if (site_resolved(srv->site, &sreq, r) > 0) {
+		refuse(srv, pa, peer->len, TFTP_EUNDEF, "blocked", LOG_LEVEL_INFO, name, "blocked",
+		       req.mode, sreq.mac);
+		return;
+	}
 	if (sreq.mac[0] && srv->cfg.device_files == TFTP_DEVICE_FILES_DENY &&
 	    (r == 0 || r == -ENOENT)) {
 		/*

@@ -219,6 +219,19 @@ static int parse_user(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+/* Each line adds ranges: the field is the whole defence_config. */
+static int parse_defence_trusted(void *field, const char *value, char *err, size_t errsz)
+{
+	int r = defence_config_add_trusted(field, value);
+
+	if (r == -E2BIG)
+		snprintf(err, errsz, "more than %d trusted ranges", DEFENCE_TRUSTED_MAX);
+	else if (r < 0)
+		snprintf(err, errsz, "'%s' is not a list of CIDR ranges (10.0.0.0/8 2001:db8::/32)",
+			 value);
+	return r;
+}
+
 #define SITE(k) offsetof(struct server_config, site.k)
 #define TFTP(k) offsetof(struct server_config, tftp.k)
 #define HTTP(k) offsetof(struct server_config, http.k)
@@ -244,6 +257,22 @@ static const struct conf_key config_keys[] = {
 	  sizeof(unsigned), 0, 600000, NULL },
 	{ "auth", "guess_interval", CONF_UINT, SITE(auth.guess_interval_ms), sizeof(unsigned), 0,
 	  60000, NULL },
+	{ "defence", "enabled", CONF_BOOL, SITE(defence.enabled), sizeof(bool), 0, 0, NULL },
+	{ "defence", "max_misses", CONF_UINT, SITE(defence.max_misses), sizeof(unsigned), 1,
+	  1000000, NULL },
+	{ "defence", "prefix_max_misses", CONF_UINT, SITE(defence.prefix_max_misses),
+	  sizeof(unsigned), 1, 1000000, NULL },
+	{ "defence", "trusted_max_misses", CONF_UINT, SITE(defence.trusted_max_misses),
+	  sizeof(unsigned), 1, 1000000, NULL },
+	{ "defence", "miss_window", CONF_UINT, SITE(defence.miss_window_s), sizeof(unsigned), 1,
+	  86400, NULL },
+	{ "defence", "block_time", CONF_UINT, SITE(defence.block_time_s), sizeof(unsigned), 1,
+	  86400, NULL },
+	{ "defence", "prefix_v4", CONF_UINT, SITE(defence.prefix_v4), sizeof(unsigned), 8, 32,
+	  NULL },
+	{ "defence", "prefix_v6", CONF_UINT, SITE(defence.prefix_v6), sizeof(unsigned), 16, 128,
+	  NULL },
+	{ "defence", "trusted", CONF_CUSTOM, SITE(defence), 0, 0, 0, parse_defence_trusted },
 	{ "journal", "max_age_days", CONF_UINT, SITE(journal.max_age_days), sizeof(unsigned), 0,
 	  36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, SITE(journal.max_rows), sizeof(uint64_t), 0,

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "core/str.h"
@@ -25,6 +27,7 @@
 #include "store/store.h"
 
 #define JOURNAL_BATCH_MAX 65536
+#define DEFENCE_ENTRIES	  8192 /* addresses, prefixes and trusted MACs counted at once */
 
 /* A journal entry with its strings owned, waiting in the batch. */
 struct journal_slot {
@@ -51,6 +54,7 @@ struct site {
 	int64_t journal_retry_at; /* monotonic ms of the next try while read-only */
 	bool versions_said;	  /* the warning on versions kept in memory was logged */
 	struct auth_failures auth_failures;
+	struct defence *defence;
 };
 
 static int journal_flush(struct site *site, bool final);
@@ -68,6 +72,7 @@ void site_options_default(struct site_options *opts)
 	opts->journal.max_rows = 10000000;
 	opts->journal.miss_rows = 20;
 	opts->journal.miss_window = 60;
+	defence_config_default(&opts->defence);
 }
 
 static int64_t mono_ms(void)
@@ -113,6 +118,9 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	if (r < 0)
 		goto fail;
 	pruner_limits(site, true);
+	r = defence_new(&opts->defence, DEFENCE_ENTRIES, &site->defence);
+	if (r < 0)
+		goto fail;
 	if (snprintf(path, sizeof(path), "%s/files", dir) >= (int)sizeof(path)) {
 		r = -ENAMETOOLONG;
 		snprintf(err, errsz, "%s: site path too long", dir);
@@ -157,6 +165,7 @@ void site_free(struct site *site)
 	renderer_free(site->renderer);
 	store_close(site->store);
 	filecache_free(site->cache);
+	defence_free(site->defence);
 	free(site->dir);
 	free(site);
 }
@@ -168,6 +177,7 @@ void site_reload(struct site *site, const struct site_options *opts)
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
 	pruner_limits(site, false);
+	defence_set_config(site->defence, &opts->defence);
 }
 
 /* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
@@ -424,6 +434,62 @@ struct auth_failures *site_auth_failures(struct site *site)
 	return &site->auth_failures;
 }
 
+static uint64_t monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+struct defence *site_defence(struct site *site)
+{
+	return site->defence;
+}
+
+unsigned site_blocked(struct site *site, const struct sockaddr *peer)
+{
+	return defence_check(site->defence, peer, monotonic_s());
+}
+
+unsigned site_miss(struct site *site, const struct site_request *req, const char *mac)
+{
+	struct defence_event ev;
+	char pa[ADDR_STRLEN], what[ADDR_STRLEN + 32];
+	unsigned s = defence_miss(site->defence, req->peer, mac, monotonic_s(), &ev);
+	struct journal_entry e = {
+		.proto = req->proto,
+		.mac = mac && mac[0] ? mac : NULL,
+		.path = "-",
+		.outcome = "blocked",
+	};
+
+	if (!ev.blocked)
+		return s;
+	e.peer = addr_format(req->peer, pa, sizeof(pa));
+	addr_format_host(req->peer, what, sizeof(what));
+	if (strcmp(ev.what, "prefix") == 0)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "'s /%u", ev.bits);
+	else if (strcmp(ev.what, "MAC") == 0)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " (trusted), MAC %s,",
+			 mac ? mac : "none");
+	log_warnx("defence",
+		  "%s blocked for %u s on every protocol: %u requests for devices it may not have "
+		  "in %u s (last over %s)",
+		  what, ev.seconds, ev.misses, site->opts.defence.miss_window_s,
+		  req->proto ? req->proto : "-");
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	site_journal(site, &e);
+	return s;
+}
+
+unsigned site_resolved(struct site *site, const struct site_request *req, int r)
+{
+	if (r != -ENOENT || !req->unknown_mac)
+		return 0;
+	return site_miss(site, req, req->mac);
+}
+
 struct store *site_store(struct site *site)
 {
 	return site->store;
@@ -450,15 +516,15 @@ static bool is_hex(char c)
 }
 
 /*
- * A static file whose name carries the MAC of a device of the inventory is that device's,
- * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
- * or SEP0022EE010203.cnf.xml under files/): 12 hex digits in a row, in either case,
- * anywhere in the path. A longer run of hex digits is tried at each offset. Sets req->mac,
- * or leaves it empty. Returns 0, or -EIO when the inventory cannot be read.
+ * The MAC a name carries: 12 hex digits in a row, in either case, anywhere in the path (a
+ * longer run is tried at each offset: "abc0022ee010203.cfg"). The first that is a device of
+ * the inventory wins (1); else the first candidate (0); -ENOENT when the name carries none,
+ * -EIO when the inventory cannot be read. ret_mac is canonical (lower case).
  */
-static int static_file_owner(struct site *site, const char *path, struct site_request *req)
+static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 1])
 {
 	size_t i = 0, len = strlen(path);
+	int found = -ENOENT;
 
 	while (i < len) {
 		size_t run = 0;
@@ -478,13 +544,32 @@ static int static_file_owner(struct site *site, const char *path, struct site_re
 			r = renderer_device_known(site->renderer, mac);
 			if (r < 0)
 				return -EIO;
-			if (r > 0) {
-				memcpy(req->mac, mac, sizeof(req->mac));
-				return 0;
-			}
+			if (r > 0 || found == -ENOENT)
+				memcpy(ret_mac, mac, MAC_LEN + 1);
+			if (r > 0)
+				return 1;
+			found = 0;
 		}
 		i += run ? run : 1;
 	}
+	return found;
+}
+
+/*
+ * A static file whose name carries the MAC of a device of the inventory is that device's,
+ * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
+ * or SEP0022EE010203.cnf.xml under files/). Sets req->mac, or leaves it empty. Returns 0,
+ * or -EIO when the inventory cannot be read.
+ */
+static int static_file_owner(struct site *site, const char *path, struct site_request *req)
+{
+	char mac[MAC_LEN + 1];
+	int r = name_mac(site, path, mac);
+
+	if (r == -EIO)
+		return r;
+	if (r == 1)
+		memcpy(req->mac, mac, sizeof(req->mac));
 	return 0;
 }
 
@@ -565,6 +650,23 @@ static int resolve_md5(struct site *site, const char *path, struct site_request 
 	return -ENOENT;
 }
 
+/*
+ * A name not found: does it name a device the site does not have? The MAC a route bound,
+ * else one the name carries (name_mac()); a known device's MAC is not held against it (its
+ * own search order asks for names that do not exist), nor is one the inventory cannot tell.
+ */
+static void note_unknown_mac(struct site *site, const char *path, struct site_request *req)
+{
+	if (!req->mac[0]) {
+		char mac[MAC_LEN + 1];
+
+		if (name_mac(site, path, mac) < 0)
+			return;
+		memcpy(req->mac, mac, sizeof(req->mac));
+	}
+	req->unknown_mac = renderer_device_known(site->renderer, req->mac) == 0;
+}
+
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret)
 {
@@ -573,6 +675,7 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 	int r;
 
 	req->mac[0] = '\0';
+	req->unknown_mac = false;
 	r = path_normalise(name, len, req->prefix, site->opts.max_name_length, path, sizeof(path));
 	if (r == -ENAMETOOLONG)
 		return -EACCES;
@@ -582,6 +685,8 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 	pl = strlen(path);
 	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
 		r = resolve_md5(site, path, req, ret);
+	if (r == -ENOENT && req->peer)
+		note_unknown_mac(site, path, req);
 	return r;
 }
 

@@ -19,6 +19,7 @@
 #include "core/mac.h"
 #include "core/md5.h"
 #include "site/auth.h"
+#include "site/defence.h"
 
 /* The journal's limits ([journal] in the configuration). */
 struct site_journal_options {
@@ -36,6 +37,7 @@ struct site_options {
 	bool escape_html;	  /* templates: {{x}} HTML-escaped as the Mustache spec says */
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 	struct site_journal_options journal;
+	struct defence_config defence; /* the enumeration defence (site/defence.h) */
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -45,6 +47,11 @@ struct site_request {
 	const struct sockaddr *local; /* the address the request reached, or NULL */
 	const char *prefix;	      /* a directory to strip, normalised, or NULL */
 	char mac[MAC_LEN + 1];	      /* out: the device the file belongs to (routes.md) */
+	/*
+	 * out: not found, and the name named a MAC (bound by a route, or 12 hex digits in the
+	 * file name, then copied to mac) that the inventory does not hold: a miss
+	 */
+	bool unknown_mac;
 };
 
 void site_options_default(struct site_options *opts);
@@ -114,6 +121,19 @@ void site_journal(struct site *site, const struct journal_entry *e);
 int site_journal_flush(struct site *site);
 /* Whether the journal is read-only now (writes refused). */
 bool site_journal_readonly(const struct site *site);
+
+/*
+ * The enumeration defence (site/defence.h), for every protocol. site_blocked(): the seconds
+ * peer stays blocked (0: serve it), checked before resolving. site_miss(): counts a miss of
+ * req's peer (mac: the device named, NULL for a failed login); the block it starts is
+ * logged once (a warning with the count) and journaled (outcome "blocked"). Returns the
+ * seconds this request is refused for, 0 to answer it as usual. site_resolved(): the miss,
+ * if site_resolve()'s result r is one (an unknown device's name).
+ */
+unsigned site_blocked(struct site *site, const struct sockaddr *peer);
+unsigned site_miss(struct site *site, const struct site_request *req, const char *mac);
+unsigned site_resolved(struct site *site, const struct site_request *req, int r);
+struct defence *site_defence(struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);

@@ -116,7 +116,9 @@ def test_flood_of_misses_is_sampled(example_root, start_server):
     root = example_root
     (root / "autoprov.conf").write_text(
         (root / "autoprov.conf").read_text()
-        + "\n[journal]\nmax_rows = 1000\nmiss_rows = 10\nmiss_window = 2\n")
+        + "\n[journal]\nmax_rows = 1000\nmiss_rows = 10\nmiss_window = 2\n"
+        # the scan would be blocked after 20 misses: here the journal's sampling is tested
+        + "[defence]\nenabled = no\n")
     server = start_server(Site(root), args=("--http", "127.0.0.1:0"))
     fetch_device(server)
     tftp_flood(server.port, 2000)
@@ -153,7 +155,7 @@ def test_prune_keeps_device_history(example_root, start_server):
     root = example_root
     (root / "autoprov.conf").write_text(
         (root / "autoprov.conf").read_text()
-        + "\n[journal]\nmax_rows = 50\nmiss_rows = 0\n")
+        + "\n[journal]\nmax_rows = 50\nmiss_rows = 0\n[defence]\nenabled = no\n")
     server = start_server(Site(root), args=("--http", "127.0.0.1:0"))
     fetch_device(server)
     fetch_device(server)
