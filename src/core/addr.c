@@ -129,3 +129,44 @@ uint32_t addr_hash(const struct sockaddr *sa, bool with_port)
 		h = hash_bytes(h, &port, sizeof(port));
 	return h;
 }
+
+/* Keeps the first bits of the n bytes at p, zeroes the rest. */
+static void mask_bits(uint8_t *p, size_t n, unsigned bits)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (bits >= 8) {
+			bits -= 8;
+			continue;
+		}
+		p[i] &= (uint8_t)(0xff00u >> bits);
+		bits = 0;
+	}
+}
+
+int addr_prefix_mask(const struct sockaddr *sa, unsigned v4bits, unsigned v6bits,
+		     struct sockaddr_storage *ret)
+{
+	struct sockaddr_storage m;
+
+	memset(&m, 0, sizeof(m));
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&m;
+
+		in->sin_family = AF_INET;
+		in->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+		mask_bits((uint8_t *)&in->sin_addr, 4, v4bits);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&m;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			mask_bits(&in6->sin6_addr.s6_addr[12], 4, v4bits);
+		else
+			mask_bits(in6->sin6_addr.s6_addr, 16, v6bits);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	*ret = m;
+	return 0;
+}

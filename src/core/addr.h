@@ -28,5 +28,11 @@ bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
 bool addr_same(const struct sockaddr *a, const struct sockaddr *b);
 /* Hash of the host part (with the port if with_port), for tables keyed by peer. */
 uint32_t addr_hash(const struct sockaddr *sa, bool with_port);
+/*
+ * The network sa's host is in: its first v4bits (IPv4, and IPv4-mapped IPv6) or v6bits
+ * (IPv6) bits, the rest and the port zero, for counting per /24 or /64. 0, or -EAFNOSUPPORT.
+ */
+int addr_prefix_mask(const struct sockaddr *sa, unsigned v4bits, unsigned v6bits,
+		     struct sockaddr_storage *ret);
 
 #endif

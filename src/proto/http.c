@@ -6,9 +6,14 @@
  * the site's resolver, and the answers leave in one writev (or SSL_write per piece): the
  * header lines from a small per-connection arena, the body the file's snapshot itself,
  * referenced until sent. Limits: the head's size and the target's length, connections
- * overall (accepting pauses) and per peer (503), a header timeout running from the
- * connection or the previous answer (so a client sending one byte a second is closed), an
- * idle keep-alive timeout, and a timeout on a stalled send.
+ * per peer address and per prefix (/24, /64), and overall, a header timeout running from the
+ * connection or the previous answer (so a client sending one byte a second is closed; for
+ * HTTPS it covers the TLS handshake too), an idle keep-alive timeout, and a timeout on a
+ * stalled send. A connection waiting for a request is on a queue, oldest first: when a
+ * budget is full (the prefix's, the total, the descriptors) the oldest waiting connection
+ * that never sent a whole request goes first, then the oldest idle keep-alive one, so that
+ * a flood of slow or silent connections cannot keep a client with a request out. A
+ * connection's input buffer starts small and grows to the head's limit as a head arrives.
  */
 #include "proto/http.h"
 #include "proto/http_parse.h"
@@ -30,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loglimit.h"
 #include "core/peers.h"
 #include "core/str.h"
 #include "proto/useragent.h"
@@ -48,6 +54,9 @@
 #define ACCEPT_BATCH	64
 #define LINGER_S	2
 #define ACCEPT_PAUSE_MS 100
+#define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
+#define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
+#define PREFIX_V6	64
 
 void http_config_default(struct http_config *cfg)
 {
@@ -60,6 +69,7 @@ void http_config_default(struct http_config *cfg)
 	cfg->max_uri_length = 2048;
 	cfg->max_connections = 10000;
 	cfg->max_connections_per_peer = 256;
+	cfg->max_connections_per_prefix = 1024;
 	cfg->auth = HTTP_LOGIN_OFF;
 	str_copy(cfg->realm, sizeof(cfg->realm), "autoprov");
 	/* MD5 first: clients that read only the first challenge (phones, Python) know MD5 */
@@ -167,6 +177,16 @@ struct http_server {
 	struct peer_table peers; /* connections per address */
 	struct http_nonces *nonces;
 	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
+	struct peer_table prefixes; /* connections per /24 or /64 */
+	/*
+	 * Connections waiting for a request, oldest first: those that never sent a whole
+	 * one (or are in their TLS handshake), and idle kept-alive ones; dropped in this order
+	 * when a budget is full. Limits hit during a flood are logged once a second per kind.
+	 */
+	struct wait_queue {
+		struct http_conn *head, *tail;
+	} fresh, idle;
+	struct log_limit log_refused, log_full, log_dropped, log_accept, log_handshake;
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
 };
@@ -189,7 +209,10 @@ struct http_conn {
 	enum timer_kind timer_kind;
 	bool reading, writing; /* whether rev / wev are added */
 	struct sockaddr_storage peer, local;
-	struct peer_count *peer_entry;
+	struct peer_count *peer_entry, *prefix_entry;
+	struct wait_queue *waitq;		 /* &srv->fresh, &srv->idle, or NULL */
+	struct http_conn *wait_prev, *wait_next; /* on waitq */
+	bool served;				 /* a whole request came: not fresh any more */
 	char peer_text[ADDR_STRLEN];
 	char *in; /* the unparsed input, cap bytes; NULL while there is none */
 	size_t in_len, in_cap;
@@ -219,6 +242,74 @@ static bool limit_log_ok(struct http_server *srv)
 		return false;
 	srv->limit_logged = now;
 	return true;
+}
+
+/* ---- waiting connections ---- */
+
+static void wait_leave(struct http_conn *c)
+{
+	struct wait_queue *q = c->waitq;
+
+	if (!q)
+		return;
+	if (c->wait_prev)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		q->head = c->wait_next;
+	if (c->wait_next)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		q->tail = c->wait_prev;
+	c->wait_prev = c->wait_next = NULL;
+	c->waitq = NULL;
+}
+
+/* The connection waits for a request (again): to the tail of its queue, unless on it. */
+static void wait_enter(struct http_conn *c)
+{
+	struct wait_queue *q = c->served ? &c->srv->idle : &c->srv->fresh;
+
+	if (c->waitq == q)
+		return;
+	wait_leave(c);
+	c->waitq = q;
+	c->wait_prev = q->tail;
+	if (q->tail)
+		q->tail->wait_next = c;
+	else
+		q->head = c;
+	q->tail = c;
+}
+
+/*
+ * Closes the oldest connection waiting for a request, from prefix (a masked address) or
+ * from anywhere (NULL): one that never sent a whole request first, else an idle kept-alive
+ * one. why names the budget, for the log. true when one was closed.
+ */
+static bool drop_waiting(struct http_server *srv, const struct sockaddr *prefix, const char *why)
+{
+	struct wait_queue *queues[] = { &srv->fresh, &srv->idle };
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		struct http_conn *c = queues[i]->head;
+
+		for (; c; c = c->wait_next) {
+			unsigned held;
+
+			if (prefix && (!c->prefix_entry ||
+				       !addr_same_host((const struct sockaddr *)&c->prefix_entry->host,
+						       prefix)))
+				continue;
+			if (log_limit_ok(&srv->log_dropped, &held))
+				log_warnx(srv->proto,
+					  "%s: %s connection dropped for a new one (%s full)"
+					  " (%u more dropped since the last line)",
+					  c->peer_text, i == 0 ? "a waiting" : "an idle", why, held);
+			conn_close(c);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ---- events ---- */
@@ -869,6 +960,7 @@ static void conn_process(struct http_conn *c)
 				     : r == -EPROTONOSUPPORT ? 505
 							     : 400;
 
+			wait_leave(c);
 			respond_bad(c, status, status == 400 ? "bad request\n" : "refused\n",
 				    r == -EMSGSIZE	    ? "request head over max_header_size"
 				    : r == -ENAMETOOLONG    ? "request target over max_uri_length"
@@ -878,6 +970,8 @@ static void conn_process(struct http_conn *c)
 			break;
 		}
 		off += (size_t)r;
+		c->served = true;
+		wait_leave(c);
 		handle_request(c, &req);
 		if (c->delaying)
 			break; /* the next requests wait for the delayed answer */
@@ -894,16 +988,36 @@ static void conn_process(struct http_conn *c)
 	}
 }
 
-/* Reads what the socket has. 1 read something, 0 nothing more for now, -1 closed/failed. */
+/* The input buffer's limit: a head over max_header_size is seen before it fills. */
+static size_t in_max(const struct http_conn *c)
+{
+	return (size_t)c->srv->cfg.max_header_size * 2;
+}
+
+/*
+ * Reads what the socket has, growing the buffer as it fills. 1 read something, 0 nothing
+ * more for now, -1 closed/failed.
+ */
 static int conn_read(struct http_conn *c)
 {
 	ssize_t n;
 
+	size_t max = in_max(c);
+
 	if (!c->in) {
-		c->in_cap = (size_t)c->srv->cfg.max_header_size * 2;
+		c->in_cap = IN_FIRST < max ? IN_FIRST : max;
 		c->in = malloc(c->in_cap);
 		if (!c->in)
 			return -1;
+	}
+	if (c->in_len == c->in_cap && c->in_cap < max) {
+		size_t cap = c->in_cap * 2 < max ? c->in_cap * 2 : max;
+		char *in = realloc(c->in, cap);
+
+		if (!in)
+			return -1;
+		c->in = in;
+		c->in_cap = cap;
 	}
 	if (c->in_len == c->in_cap)
 		return 0;
@@ -974,6 +1088,7 @@ static void conn_after_flush(struct http_conn *c)
 		c->nodelay = true;
 	}
 	conn_want(c, true, false);
+	wait_enter(c);
 	if (c->in_len == 0)
 		conn_timer(c, T_IDLE, srv->cfg.timeout_s);
 }
@@ -1107,7 +1222,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s); /* a new request begins */
 	do {
 		r = conn_read(c);
-	} while (r > 0 && c->in_len < c->in_cap && c->ssl && SSL_pending(c->ssl) > 0);
+	} while (r > 0 && c->in_len < in_max(c) &&
+		 (c->in_len == c->in_cap || (c->ssl && SSL_pending(c->ssl) > 0)));
 	if (r < 0 && c->in_len == 0) {
 		conn_close(c);
 		return;
@@ -1123,7 +1239,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		conn_after_flush(c);
 		return;
 	}
-	if (c->in_len == c->in_cap) {
+	if (c->in_len == in_max(c)) {
 		conn_close(c); /* cannot happen: a full buffer holds a head over max_header_size */
 		return;
 	}
@@ -1156,11 +1272,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		break;
-	case T_HANDSHAKE:
-		if (limit_log_ok(srv))
-			log_info(srv->proto, "%s: TLS handshake not done within %u s", c->peer_text,
-				 srv->cfg.header_timeout_s);
+	case T_HANDSHAKE: {
+		unsigned held;
+
+		if (log_limit_ok(&srv->log_handshake, &held))
+			log_info(srv->proto,
+				 "%s: TLS handshake not done within %u s: closed"
+				 " (%u more since the last line)",
+				 c->peer_text, srv->cfg.header_timeout_s, held);
 		break;
+	}
 	case T_SEND:
 		if (limit_log_ok(srv))
 			log_info(srv->proto, "%s: the peer took nothing for %u s: closed",
@@ -1204,7 +1325,9 @@ static void conn_close(struct http_conn *c)
 	}
 	close(c->fd);
 	free(c->in);
+	wait_leave(c);
 	peer_table_release(&srv->peers, c->peer_entry);
+	peer_table_release(&srv->prefixes, c->prefix_entry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1217,16 +1340,20 @@ static void conn_close(struct http_conn *c)
 		accept_resume(srv);
 }
 
-/* Over the per-peer limit: a short 503, then the socket is closed. */
-static void refuse_busy(struct http_server *srv, int fd, const char *peer)
+/* Over the per-peer or per-prefix limit: a short 503, then the socket is closed. */
+static void refuse_busy(struct http_server *srv, int fd, const char *peer, const char *why,
+			unsigned max)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 22\r\n"
 				   "Connection: close\r\nRetry-After: 5\r\n\r\n"
 				   "too many connections\r\n";
 
-	if (limit_log_ok(srv))
-		log_warnx(srv->proto, "%s: over max_connections_per_peer (%u): 503", peer,
-			  srv->cfg.max_connections_per_peer);
+	unsigned held;
+
+	if (log_limit_ok(&srv->log_refused, &held))
+		log_warnx(srv->proto,
+			  "%s: over %s (%u): 503 (%u more refused since the last line)", peer,
+			  why, max, held);
 	if (!srv->tls)
 		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -1237,6 +1364,7 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	/* everything but the output arena starts zeroed */
 	struct http_conn *c = malloc(sizeof(*c));
 	socklen_t len = sizeof(struct sockaddr_storage);
+	struct sockaddr_storage prefix;
 
 	if (!c) {
 		close(fd);
@@ -1249,7 +1377,20 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
 	if (peer_table_take(&srv->peers, (const struct sockaddr *)peer,
 			    srv->cfg.max_connections_per_peer, &c->peer_entry) < 0) {
-		refuse_busy(srv, fd, c->peer_text);
+		refuse_busy(srv, fd, c->peer_text, "max_connections_per_peer",
+			    srv->cfg.max_connections_per_peer);
+		free(c);
+		return;
+	}
+	if (addr_prefix_mask((const struct sockaddr *)peer, PREFIX_V4, PREFIX_V6, &prefix) == 0 &&
+	    peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
+			    srv->cfg.max_connections_per_prefix, &c->prefix_entry) == -EBUSY &&
+	    (!drop_waiting(srv, (const struct sockaddr *)&prefix, "max_connections_per_prefix") ||
+	     peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
+			     srv->cfg.max_connections_per_prefix, &c->prefix_entry) < 0)) {
+		refuse_busy(srv, fd, c->peer_text, "max_connections_per_prefix",
+			    srv->cfg.max_connections_per_prefix);
+		peer_table_release(&srv->peers, c->peer_entry);
 		free(c);
 		return;
 	}
@@ -1269,6 +1410,7 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	wait_enter(c);
 	if (!c->rev || !c->wev || !c->timer || (srv->tls && !c->handshaking)) {
 		conn_close(c);
 		return;
@@ -1290,12 +1432,15 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		socklen_t len = sizeof(peer);
 		int fd;
 
-		if (srv->nconns >= srv->cfg.max_connections) {
-			if (limit_log_ok(srv))
-				log_warnx(
-					srv->proto,
-					"%u connections (max_connections): not accepting more for now",
-					srv->nconns);
+		unsigned held;
+
+		if (srv->nconns >= srv->cfg.max_connections &&
+		    !drop_waiting(srv, NULL, "max_connections")) {
+			if (log_limit_ok(&srv->log_full, &held))
+				log_warnx(srv->proto,
+					  "%u connections (max_connections), none waiting for a "
+					  "request: not accepting more for now",
+					  srv->nconns);
 			event_del(srv->accept_ev);
 			srv->accept_paused = true;
 			return;
@@ -1306,9 +1451,14 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			    errno == ENOMEM) {
 				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
-				if (limit_log_ok(srv))
-					log_warn(srv->proto, "accept (pausing %d ms)",
-						 ACCEPT_PAUSE_MS);
+				/* a waiting connection's descriptor is worth more to a new one */
+				if ((errno == EMFILE || errno == ENFILE) &&
+				    drop_waiting(srv, NULL, "open files"))
+					continue;
+				if (log_limit_ok(&srv->log_accept, &held))
+					log_warn(srv->proto,
+						 "accept (pausing %d ms; %u more since the last line)",
+						 ACCEPT_PAUSE_MS, held);
 				event_del(srv->accept_ev);
 				srv->accept_paused = true;
 				evtimer_add(srv->resume_ev, &tv);
@@ -1375,6 +1525,8 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 	}
 	r = peer_table_init(&srv->peers, PEER_BUCKETS);
 	if (r == 0)
+		r = peer_table_init(&srv->prefixes, PEER_BUCKETS);
+	if (r == 0)
 		r = http_nonces_new(0, &srv->nonces);
 	if (r < 0) {
 		snprintf(err, errsz, "%s: out of memory, or no random bytes for nonces",
@@ -1416,6 +1568,7 @@ void http_server_free(struct http_server *srv)
 		SSL_CTX_free(srv->tls);
 	http_nonces_free(srv->nonces);
 	peer_table_destroy(&srv->peers);
+	peer_table_destroy(&srv->prefixes);
 	free(srv);
 }
 
