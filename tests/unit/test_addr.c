@@ -175,6 +175,35 @@ static void test_hash(void **state)
 	assert_int_equal(addr_hash(sa(&c), true), addr_hash(sa(&d), true));
 }
 
+/* The network of a host, printed back: "1.2.3.0:0" for 1.2.3.4 at /24. */
+static void check_prefix(const char *in, unsigned v4bits, unsigned v6bits, const char *want)
+{
+	struct addr a = parse_ok(in);
+	struct sockaddr_storage m;
+	char buf[ADDR_STRLEN];
+
+	assert_int_equal(addr_prefix_mask(sa(&a), v4bits, v6bits, &m), 0);
+	assert_string_equal(addr_format((const struct sockaddr *)&m, buf, sizeof(buf)), want);
+}
+
+static void test_prefix_mask(void **state)
+{
+	struct sockaddr_storage m;
+	struct sockaddr unknown = { .sa_family = AF_UNIX };
+
+	(void)state;
+	check_prefix("192.0.2.77:80", 24, 64, "192.0.2.0:0");
+	check_prefix("192.0.2.77:80", 20, 64, "192.0.0.0:0");
+	check_prefix("192.0.2.77:80", 32, 64, "192.0.2.77:0");
+	check_prefix("192.0.2.77:80", 0, 64, "0.0.0.0:0");
+	check_prefix("[2001:db8:1:2:3:4:5:6]:443", 24, 64, "[2001:db8:1:2::]:0");
+	check_prefix("[2001:db8:1:2:3:4:5:6]:443", 24, 56, "[2001:db8:1::]:0");
+	check_prefix("[2001:db8:1:2:3:4:5:6]:443", 24, 128, "[2001:db8:1:2:3:4:5:6]:0");
+	/* an IPv4 peer of a dual-stack listener: the IPv4 prefix */
+	check_prefix("[::ffff:192.0.2.77]:80", 24, 64, "[::ffff:192.0.2.0]:0");
+	assert_int_equal(addr_prefix_mask(&unknown, 24, 64, &m), -EAFNOSUPPORT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_format_truncates),
 		cmocka_unit_test(test_same_host),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_prefix_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
