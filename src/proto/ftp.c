@@ -2206,6 +2206,10 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	struct sockaddr_storage prefix;
 	bool has_prefix;
 	int one = 1;
+	/* a network may always hold what one of its addresses may */
+	unsigned per_prefix = srv->cfg.max_sessions_per_prefix > srv->cfg.max_sessions_per_peer
+				      ? srv->cfg.max_sessions_per_prefix
+				      : srv->cfg.max_sessions_per_peer;
 
 	if (peer_table_count(&srv->peers, (const struct sockaddr *)&peer->ss) >=
 	    srv->cfg.max_sessions_per_peer) {
@@ -2215,11 +2219,9 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	has_prefix = addr_prefix_mask((const struct sockaddr *)&peer->ss, PREFIX_V4, PREFIX_V6,
 				      &prefix) == 0;
 	if (has_prefix &&
-	    peer_table_count(&srv->prefixes, (const struct sockaddr *)&prefix) >=
-		    srv->cfg.max_sessions_per_prefix &&
+	    peer_table_count(&srv->prefixes, (const struct sockaddr *)&prefix) >= per_prefix &&
 	    !drop_waiting(srv, (const struct sockaddr *)&prefix, "max_sessions_per_prefix")) {
-		refuse(srv, fd, peer, "its network (max_sessions_per_prefix)",
-		       srv->cfg.max_sessions_per_prefix);
+		refuse(srv, fd, peer, "its network (max_sessions_per_prefix)", per_prefix);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
@@ -2246,7 +2248,7 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 			    srv->cfg.max_sessions_per_peer, &s->peer_entry) < 0)
 		goto fail;
 	if (has_prefix && peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
-					  srv->cfg.max_sessions_per_prefix, &s->prefix_entry) < 0)
+					  per_prefix, &s->prefix_entry) < 0)
 		goto fail;
 	wait_enter(s);
 	s->next = srv->sessions;

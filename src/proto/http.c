@@ -1365,6 +1365,10 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	struct http_conn *c = malloc(sizeof(*c));
 	socklen_t len = sizeof(struct sockaddr_storage);
 	struct sockaddr_storage prefix;
+	/* a network may always hold what one of its addresses may (a NAT raised the latter) */
+	unsigned per_prefix = srv->cfg.max_connections_per_prefix > srv->cfg.max_connections_per_peer
+				      ? srv->cfg.max_connections_per_prefix
+				      : srv->cfg.max_connections_per_peer;
 
 	if (!c) {
 		close(fd);
@@ -1383,13 +1387,12 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 		return;
 	}
 	if (addr_prefix_mask((const struct sockaddr *)peer, PREFIX_V4, PREFIX_V6, &prefix) == 0 &&
-	    peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
-			    srv->cfg.max_connections_per_prefix, &c->prefix_entry) == -EBUSY &&
+	    peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix, per_prefix,
+			    &c->prefix_entry) == -EBUSY &&
 	    (!drop_waiting(srv, (const struct sockaddr *)&prefix, "max_connections_per_prefix") ||
-	     peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
-			     srv->cfg.max_connections_per_prefix, &c->prefix_entry) < 0)) {
-		refuse_busy(srv, fd, c->peer_text, "max_connections_per_prefix",
-			    srv->cfg.max_connections_per_prefix);
+	     peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix, per_prefix,
+			     &c->prefix_entry) < 0)) {
+		refuse_busy(srv, fd, c->peer_text, "max_connections_per_prefix", per_prefix);
 		peer_table_release(&srv->peers, c->peer_entry);
 		free(c);
 		return;
