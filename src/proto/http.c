@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1162,13 +1163,82 @@ static void conn_identify(struct http_conn *c)
 	tls_peer_identity(c->ssl, c->srv->cfg.tls.mac_from, &c->id);
 }
 
+/*
+ * Whether the input holds the client's whole first TLS record (its ClientHello), or what is
+ * no TLS record at all (OpenSSL will say what is wrong with it).
+ */
+static bool first_record_read(const struct http_conn *c)
+{
+	const uint8_t *in = (const uint8_t *)c->in;
+	size_t len;
+
+	if (c->in_len < 1)
+		return false;
+	if (in[0] != 0x16) /* not a handshake record */
+		return true;
+	if (c->in_len < 5)
+		return false;
+	len = 5 + ((size_t)in[3] << 8 | in[4]);
+	return c->in_len >= len || len > in_max(c);
+}
+
+/*
+ * OpenSSL's connection, created only once the ClientHello is all here (its state and
+ * buffers take some 50 KiB, a connection trickling its hello a byte at a time nothing but
+ * the input buffer): it reads what was read so far from memory, then the socket. 0 or -1.
+ */
+static int conn_tls_start(struct http_conn *c)
+{
+	BIO *mem = BIO_new(BIO_s_mem()), *sock = BIO_new_socket(c->fd, BIO_NOCLOSE);
+
+	c->ssl = SSL_new(c->srv->tls);
+	if (!mem || !sock || !c->ssl || BIO_write(mem, c->in, (int)c->in_len) != (int)c->in_len) {
+		BIO_free(mem);
+		BIO_free(sock);
+		return -1;
+	}
+	BIO_set_mem_eof_return(mem, -1); /* drained: "retry", not end of file */
+	SSL_set_bio(c->ssl, mem, sock);
+	SSL_set_accept_state(c->ssl);
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+	return 0;
+}
+
 /* TLS handshake steps; then the connection reads requests. */
 static void conn_handshake(struct http_conn *c)
 {
 	int r, e;
 
+	if (!c->ssl) {
+		r = conn_read(c);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (!first_record_read(c)) {
+			conn_want(c, true, false);
+			return;
+		}
+		if (conn_tls_start(c) < 0) {
+			conn_close(c);
+			return;
+		}
+	}
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
+	if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ &&
+	    SSL_get_rbio(c->ssl) != SSL_get_wbio(c->ssl) &&
+	    BIO_ctrl_pending(SSL_get_rbio(c->ssl)) == 0) {
+		/* what was read before OpenSSL came is consumed: the socket from now on */
+		BIO *sock = SSL_get_wbio(c->ssl);
+
+		BIO_up_ref(sock);
+		SSL_set0_rbio(c->ssl, sock);
+		ERR_clear_error();
+		r = SSL_accept(c->ssl);
+	}
 	if (r == 1) {
 		c->handshaking = false;
 		conn_identify(c);
@@ -1403,22 +1473,18 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
 	c->timer = evtimer_new(srv->base, on_timer, c);
-	if (srv->tls) {
-		c->ssl = SSL_new(srv->tls);
-		if (c->ssl && SSL_set_fd(c->ssl, fd) == 1)
-			c->handshaking = true;
-	}
+	c->handshaking = srv->tls != NULL; /* OpenSSL comes in with the ClientHello */
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
 	wait_enter(c);
-	if (!c->rev || !c->wev || !c->timer || (srv->tls && !c->handshaking)) {
+	if (!c->rev || !c->wev || !c->timer) {
 		conn_close(c);
 		return;
 	}
-	conn_timer(c, c->ssl ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
+	conn_timer(c, c->handshaking ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
 	/*
 	 * The listener defers accepting until data came (TCP_DEFER_ACCEPT): read at once, and
 	 * a connection answered and closed in one go never enters the epoll set.
