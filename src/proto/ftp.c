@@ -16,7 +16,8 @@
  *
  * Sessions are limited per peer address, per prefix (/24, /64) and overall; sessions not
  * logged in yet wait on a queue, oldest first, and when the prefix's budget, the total or
- * the descriptors run out, the oldest of them is closed (421) to admit the new connection,
+ * the descriptors run out, the oldest of them (one that sent no command yet if there is
+ * one) is closed (421) to admit the new connection,
  * so that a flood of connections that never log in cannot keep a device out. What a flood
  * makes happen many times a second is logged once a second per kind, with a count.
  */
@@ -174,7 +175,7 @@ struct session {
 	struct addr peer, local;
 	char peer_str[ADDR_STRLEN];
 	struct peer_count *peer_entry, *prefix_entry;
-	bool waiting;				 /* on the server's queue of sessions not logged in */
+	struct wait_queue *waitq;		 /* &srv->silent, &srv->talking, or NULL */
 	struct session *wait_prev, *wait_next; /* on it */
 
 	uint8_t rbuf[READ_BUF];
@@ -231,7 +232,13 @@ struct ftp_server {
 	bool accept_paused;
 	struct event *resume_ev; /* accepting again after running out of descriptors */
 	struct peer_table prefixes; /* sessions per /24 or /64 */
-	struct session *wait_head, *wait_tail; /* sessions not logged in, oldest first */
+	/*
+	 * Sessions not logged in, oldest first: those that sent no command yet, then those
+	 * that did (a client logging in sends USER at once); dropped in this order.
+	 */
+	struct wait_queue {
+		struct session *head, *tail;
+	} silent, talking;
 	struct log_limit log_refused, log_full, log_dropped, log_accept, log_login_timeout;
 };
 
@@ -271,34 +278,33 @@ static void addr_unmap(struct addr *a)
 
 static void wait_leave(struct session *s)
 {
-	struct ftp_server *srv = s->srv;
+	struct wait_queue *q = s->waitq;
 
-	if (!s->waiting)
+	if (!q)
 		return;
 	if (s->wait_prev)
 		s->wait_prev->wait_next = s->wait_next;
 	else
-		srv->wait_head = s->wait_next;
+		q->head = s->wait_next;
 	if (s->wait_next)
 		s->wait_next->wait_prev = s->wait_prev;
 	else
-		srv->wait_tail = s->wait_prev;
+		q->tail = s->wait_prev;
 	s->wait_prev = s->wait_next = NULL;
-	s->waiting = false;
+	s->waitq = NULL;
 }
 
-static void wait_enter(struct session *s)
+/* To the tail of q. */
+static void wait_enter(struct session *s, struct wait_queue *q)
 {
-	struct ftp_server *srv = s->srv;
-
-	s->waiting = true;
-	s->wait_prev = srv->wait_tail;
-	s->wait_next = NULL;
-	if (srv->wait_tail)
-		srv->wait_tail->wait_next = s;
+	wait_leave(s);
+	s->waitq = q;
+	s->wait_prev = q->tail;
+	if (q->tail)
+		q->tail->wait_next = s;
 	else
-		srv->wait_head = s;
-	srv->wait_tail = s;
+		q->head = s;
+	q->tail = s;
 }
 
 static void set_port(struct sockaddr_storage *ss, uint16_t port)
@@ -1897,6 +1903,8 @@ static bool handle_line(struct session *s)
 	}
 	if (s->xfer.active && c.verb != FTP_CMD_ABOR && c.verb != FTP_CMD_STAT)
 		return false;
+	if (s->waitq == &s->srv->silent)
+		wait_enter(s, &s->srv->talking); /* a client at work: dropped after the silent */
 	if (log_level_current >= LOG_LEVEL_DEBUG) {
 		char arg[PATH_LOG_MAX];
 
@@ -2157,20 +2165,30 @@ static void turn_away(int fd, const char *text)
 	close(fd);
 }
 
+/* The oldest session on q from prefix (a masked address), or from anywhere (NULL). */
+static struct session *oldest_waiting(const struct wait_queue *q, const struct sockaddr *prefix)
+{
+	for (struct session *s = q->head; s; s = s->wait_next)
+		if (!prefix ||
+		    (s->prefix_entry &&
+		     addr_same_host((const struct sockaddr *)&s->prefix_entry->host, prefix)))
+			return s;
+	return NULL;
+}
+
 /*
  * Closes the oldest session not logged in, from prefix (a masked address) or from anywhere
- * (NULL), for a new connection; why names the budget, for the log. true when one was.
+ * (NULL), for a new connection: one that sent no command if there is one. why names the
+ * budget, for the log. true when one was closed.
  */
 static bool drop_waiting(struct ftp_server *srv, const struct sockaddr *prefix, const char *why)
 {
 	static const char bye[] = "421 Too many connections, closing: log in sooner.\r\n";
-	struct session *s = srv->wait_head;
+	struct session *s = oldest_waiting(&srv->silent, prefix);
 	unsigned held;
 
-	while (s && prefix &&
-	       (!s->prefix_entry ||
-		!addr_same_host((const struct sockaddr *)&s->prefix_entry->host, prefix)))
-		s = s->wait_next;
+	if (!s)
+		s = oldest_waiting(&srv->talking, prefix);
 	if (!s)
 		return false;
 	if (log_limit_ok(&srv->log_dropped, &held))
@@ -2250,7 +2268,7 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	if (has_prefix && peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
 					  per_prefix, &s->prefix_entry) < 0)
 		goto fail;
-	wait_enter(s);
+	wait_enter(s, &srv->silent);
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
