@@ -58,6 +58,11 @@
 #define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
 #define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
 #define PREFIX_V6	64
+/*
+ * TLS handshakes OpenSSL holds state for at once (some 50 KiB each, from the ClientHello to
+ * the client's Finished): beyond, the oldest is given up for the new one.
+ */
+#define HANDSHAKES_MAX 1024
 
 void http_config_default(struct http_config *cfg)
 {
@@ -187,7 +192,10 @@ struct http_server {
 	struct wait_queue {
 		struct http_conn *head, *tail;
 	} fresh, idle;
-	struct log_limit log_refused, log_full, log_dropped, log_accept, log_handshake;
+	struct http_conn *hs_head, *hs_tail; /* in a TLS handshake with OpenSSL, oldest first */
+	unsigned nhandshakes;
+	struct log_limit log_refused, log_full, log_dropped, log_accept, log_handshake,
+		log_tls_failed;
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
 };
@@ -214,6 +222,8 @@ struct http_conn {
 	struct wait_queue *waitq;		 /* &srv->fresh, &srv->idle, or NULL */
 	struct http_conn *wait_prev, *wait_next; /* on waitq */
 	bool served;				 /* a whole request came: not fresh any more */
+	bool in_hs;				 /* on the server's handshake list */
+	struct http_conn *hs_prev, *hs_next;
 	char peer_text[ADDR_STRLEN];
 	char *in; /* the unparsed input, cap bytes; NULL while there is none */
 	size_t in_len, in_cap;
@@ -311,6 +321,50 @@ static bool drop_waiting(struct http_server *srv, const struct sockaddr *prefix,
 		}
 	}
 	return false;
+}
+
+static void hs_leave(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->in_hs)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		srv->hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		srv->hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->in_hs = false;
+	srv->nhandshakes--;
+}
+
+/* OpenSSL is handshaking for c: to the list's tail, the oldest given up beyond the limit. */
+static void hs_enter(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	while (srv->nhandshakes >= HANDSHAKES_MAX && srv->hs_head) {
+		unsigned held;
+
+		if (log_limit_ok(&srv->log_dropped, &held))
+			log_warnx(srv->proto,
+				  "%s: a TLS handshake given up for a new one (%u in progress)"
+				  " (%u more dropped since the last line)",
+				  srv->hs_head->peer_text, srv->nhandshakes, held);
+		conn_close(srv->hs_head);
+	}
+	c->in_hs = true;
+	c->hs_prev = srv->hs_tail;
+	if (srv->hs_tail)
+		srv->hs_tail->hs_next = c;
+	else
+		srv->hs_head = c;
+	srv->hs_tail = c;
+	srv->nhandshakes++;
 }
 
 /* ---- events ---- */
@@ -1225,6 +1279,7 @@ static void conn_handshake(struct http_conn *c)
 			conn_close(c);
 			return;
 		}
+		hs_enter(c);
 	}
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
@@ -1241,6 +1296,7 @@ static void conn_handshake(struct http_conn *c)
 	}
 	if (r == 1) {
 		c->handshaking = false;
+		hs_leave(c);
 		conn_identify(c);
 		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s);
 		conn_want(c, true, false);
@@ -1258,13 +1314,17 @@ static void conn_handshake(struct http_conn *c)
 	{
 		unsigned long err = ERR_peek_error();
 		char why[160];
+		unsigned held;
 
 		if (err)
 			ERR_error_string_n(err, why, sizeof(why));
 		else
 			str_copy(why, sizeof(why),
 				 e == SSL_ERROR_SYSCALL ? "connection closed" : "?");
-		log_info(c->srv->proto, "%s: TLS handshake failed: %s", c->peer_text, why);
+		if (log_limit_ok(&c->srv->log_tls_failed, &held))
+			log_info(c->srv->proto,
+				 "%s: TLS handshake failed: %s (%u more since the last line)",
+				 c->peer_text, why, held);
 	}
 	conn_close(c);
 }
@@ -1396,6 +1456,7 @@ static void conn_close(struct http_conn *c)
 	close(c->fd);
 	free(c->in);
 	wait_leave(c);
+	hs_leave(c);
 	peer_table_release(&srv->peers, c->peer_entry);
 	peer_table_release(&srv->prefixes, c->prefix_entry);
 	if (c->prev)
