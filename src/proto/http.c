@@ -58,11 +58,6 @@
 #define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
 #define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
 #define PREFIX_V6	64
-/*
- * TLS handshakes OpenSSL holds state for at once (some 50 KiB each, from the ClientHello to
- * the client's Finished): beyond, the oldest is given up for the new one.
- */
-#define HANDSHAKES_MAX 1024
 
 void http_config_default(struct http_config *cfg)
 {
@@ -76,6 +71,7 @@ void http_config_default(struct http_config *cfg)
 	cfg->max_connections = 10000;
 	cfg->max_connections_per_peer = 256;
 	cfg->max_connections_per_prefix = 1024;
+	cfg->max_handshakes = 1024;
 	cfg->auth = HTTP_LOGIN_OFF;
 	str_copy(cfg->realm, sizeof(cfg->realm), "autoprov");
 	/* MD5 first: clients that read only the first challenge (phones, Python) know MD5 */
@@ -342,12 +338,15 @@ static void hs_leave(struct http_conn *c)
 	srv->nhandshakes--;
 }
 
-/* OpenSSL is handshaking for c: to the list's tail, the oldest given up beyond the limit. */
+/*
+ * OpenSSL is handshaking for c: to the list's tail. Its state takes some 50 KiB from the
+ * ClientHello to the client's Finished: beyond max_handshakes, the oldest is given up.
+ */
 static void hs_enter(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	while (srv->nhandshakes >= HANDSHAKES_MAX && srv->hs_head) {
+	while (srv->nhandshakes >= srv->cfg.max_handshakes && srv->hs_head) {
 		unsigned held;
 
 		if (log_limit_ok(&srv->log_dropped, &held))

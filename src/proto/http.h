@@ -67,6 +67,7 @@ struct http_config {
 	struct addr https_listen;
 	struct tls_config tls;
 	enum http_cert_binding cert_binding;
+	unsigned max_handshakes; /* in progress at once; beyond, the oldest is given up */
 };
 
 void http_config_default(struct http_config *cfg);

@@ -270,6 +270,8 @@ static const struct conf_key config_keys[] = {
 	{ "https", "client_binding", CONF_CUSTOM, HTTP(cert_binding), 0, 0, 0, parse_cert_binding },
 	{ "https", "session_timeout", CONF_UINT, HTTP(tls.session_timeout_s), sizeof(unsigned), 1,
 	  86400, NULL },
+	{ "https", "max_handshakes", CONF_UINT, HTTP(max_handshakes), sizeof(unsigned), 1, 1000000,
+	  NULL },
 	{ "ftp", "listen", CONF_CUSTOM, offsetof(struct server_config, ftp), 0, 0, 0,
 	  parse_ftp_listen },
 	{ "ftp", "passive_ports", CONF_CUSTOM, offsetof(struct server_config, ftp), 0, 0, 0,
