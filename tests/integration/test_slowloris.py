@@ -6,7 +6,9 @@ them, while legitimate clients (curl over HTTP and HTTPS, Python's ftplib) fetch
 server keeps to its budgets per address, per /24 and overall by dropping the oldest
 connection still waiting for a request (or a login) for a new one, gives up TLS handshakes
 after header_timeout, and logs what a flood makes happen once a second per kind. Loads are
-scaled down (the daemon's limits lowered in autoprov.conf); every assertion is a count."""
+scaled down (the daemon's limits lowered in autoprov.conf); every assertion is a count.
+TLS handshakes stalled after a whole ClientHello hold OpenSSL's state: at most
+max_handshakes of them."""
 
 import ftplib
 import io
@@ -15,6 +17,7 @@ import resource
 import selectors
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -270,6 +273,35 @@ def test_tls_handshake_not_finished_is_closed(tmp_path, start_http, pki):
     srv.wait_log(r"TLS handshake not done within 2 s: closed")
     result = run(["curl", "-s", "--cacert", pki.ca, f"https://127.0.0.1:{srv.https_port}/generic.cfg"])
     assert result.stdout == GENERIC
+
+
+def client_hello():
+    """A whole ClientHello, as Python's TLS client sends it."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=False)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def test_https_stalled_handshakes_are_capped(tmp_path, start_http, flood, pki):
+    # 200 handshakes stalled after the ClientHello (OpenSSL's state held), max_handshakes 20
+    site = tls_site(tmp_path, pki, "[http]\nheader_timeout = 30\n[https]\nmax_handshakes = 20\n")
+    srv = start_http(site, args=("--https", "127.0.0.1:0"), expect_http=False)
+    attack = flood(srv.https_port, 20, 10, client_hello(), trickle=b"", reopen=0)
+    srv.wait_log(r"a TLS handshake given up for a new one \(20 in progress\)")
+    deadline = time.monotonic() + HANG_GUARD
+    while attack.closed < 180 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert attack.closed >= 180, attack.closed  # all but the newest 20 given up
+    codes = curl_codes(f"https://127.0.0.1:{srv.https_port}/generic.cfg", 10, "--cacert",
+                       str(pki.ca))
+    assert codes.count("200") == 10, codes
+    attack.stop()
+    srv.assert_alive()
 
 
 # --- FTP ----------------------------------------------------------------------------------
