@@ -1042,6 +1042,21 @@ static void conn_process(struct http_conn *c)
 	}
 }
 
+/*
+ * Once OpenSSL consumed the bytes read before it came (conn_tls_start), it reads the socket:
+ * true when it was switched over now (the read that wanted more may be tried again).
+ */
+static bool tls_read_socket(struct http_conn *c)
+{
+	BIO *rbio = SSL_get_rbio(c->ssl), *wbio = SSL_get_wbio(c->ssl);
+
+	if (rbio == wbio || BIO_ctrl_pending(rbio) > 0)
+		return false;
+	BIO_up_ref(wbio);
+	SSL_set0_rbio(c->ssl, wbio);
+	return true;
+}
+
 /* The input buffer's limit: a head over max_header_size is seen before it fills. */
 static size_t in_max(const struct http_conn *c)
 {
@@ -1054,9 +1069,8 @@ static size_t in_max(const struct http_conn *c)
  */
 static int conn_read(struct http_conn *c)
 {
-	ssize_t n;
-
 	size_t max = in_max(c);
+	ssize_t n;
 
 	if (!c->in) {
 		c->in_cap = IN_FIRST < max ? IN_FIRST : max;
@@ -1085,7 +1099,7 @@ static int conn_read(struct http_conn *c)
 			return 1;
 		}
 		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ: return 0;
+		case SSL_ERROR_WANT_READ: return tls_read_socket(c) ? conn_read(c) : 0;
 		case SSL_ERROR_WANT_WRITE: return 0; /* a key update: the next write event helps */
 		case SSL_ERROR_ZERO_RETURN: return -1; /* close_notify: a clean end */
 		default: c->tls_failed = true; return -1;
@@ -1282,14 +1296,7 @@ static void conn_handshake(struct http_conn *c)
 	}
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
-	if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ &&
-	    SSL_get_rbio(c->ssl) != SSL_get_wbio(c->ssl) &&
-	    BIO_ctrl_pending(SSL_get_rbio(c->ssl)) == 0) {
-		/* what was read before OpenSSL came is consumed: the socket from now on */
-		BIO *sock = SSL_get_wbio(c->ssl);
-
-		BIO_up_ref(sock);
-		SSL_set0_rbio(c->ssl, sock);
+	if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ && tls_read_socket(c)) {
 		ERR_clear_error();
 		r = SSL_accept(c->ssl);
 	}
