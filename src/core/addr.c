@@ -130,40 +130,42 @@ uint32_t addr_hash(const struct sockaddr *sa, bool with_port)
 	return h;
 }
 
-void addr_prefix(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
-		 struct sockaddr_storage *ret)
+void addr_mask_bits(uint8_t *p, size_t n, unsigned bits)
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	uint8_t *bytes;
-	unsigned len, keep;
-
-	memset(ret, 0, sizeof(*ret));
-	ret->ss_family = sa->sa_family;
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ret;
-
-		in->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
-		bytes = (uint8_t *)&in->sin_addr;
-		len = 4;
-		keep = v4_bits;
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ret;
-
-		in6->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-		bytes = (uint8_t *)&in6->sin6_addr;
-		len = 16;
-		/* an IPv4 peer of a dual-stack socket counts as IPv4 */
-		keep = memcmp(bytes, v4mapped, sizeof(v4mapped)) == 0
-			       ? 96 + (v4_bits > 32 ? 32 : v4_bits)
-			       : v6_bits;
-	} else {
-		return;
-	}
-	if (keep > len * 8)
-		keep = len * 8;
-	for (unsigned i = 0; i < len; i++) {
-		if (keep >= 8 * (i + 1))
+	for (size_t i = 0; i < n; i++) {
+		if (bits >= 8) {
+			bits -= 8;
 			continue;
-		bytes[i] &= keep > 8 * i ? (uint8_t)(0xff00u >> (keep - 8 * i)) : 0;
+		}
+		p[i] &= (uint8_t)(0xff00u >> bits);
+		bits = 0;
 	}
+}
+
+int addr_prefix_mask(const struct sockaddr *sa, unsigned v4bits, unsigned v6bits,
+		     struct sockaddr_storage *ret)
+{
+	struct sockaddr_storage m;
+
+	memset(&m, 0, sizeof(m));
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&m;
+
+		in->sin_family = AF_INET;
+		in->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
+		addr_mask_bits((uint8_t *)&in->sin_addr, 4, v4bits);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&m;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			addr_mask_bits(&in6->sin6_addr.s6_addr[12], 4, v4bits);
+		else
+			addr_mask_bits(in6->sin6_addr.s6_addr, 16, v6bits);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	*ret = m;
+	return 0;
 }

@@ -29,11 +29,12 @@ bool addr_same(const struct sockaddr *a, const struct sockaddr *b);
 /* Hash of the host part (with the port if with_port), for tables keyed by peer. */
 uint32_t addr_hash(const struct sockaddr *sa, bool with_port);
 /*
- * The network sa belongs to: its host part with all but the first v4_bits (IPv4, and IPv4
- * mapped into IPv6) or v6_bits (IPv6) cleared, port 0, in ret; for counting per prefix
- * (/24, /64) with the same tables as per address.
+ * The network sa's host is in: its first v4bits (IPv4, and IPv4-mapped IPv6) or v6bits
+ * (IPv6) bits, the rest and the port zero, for counting per /24 or /64. 0, or -EAFNOSUPPORT.
  */
-void addr_prefix(const struct sockaddr *sa, unsigned v4_bits, unsigned v6_bits,
-		 struct sockaddr_storage *ret);
+int addr_prefix_mask(const struct sockaddr *sa, unsigned v4bits, unsigned v6bits,
+		     struct sockaddr_storage *ret);
+/* Keeps the first bits of the n bytes at p (an address in network order), zeroes the rest. */
+void addr_mask_bits(uint8_t *p, size_t n, unsigned bits);
 
 #endif

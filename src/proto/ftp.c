@@ -13,6 +13,13 @@
  * and after PROT P each data connection, go through OpenSSL (non-blocking, driven by the
  * same events). Callbacks never free a session in the middle of their work: they mark it,
  * and session_settle() at their end frees it or updates its events.
+ *
+ * Sessions are limited per peer address, per prefix (/24, /64) and overall; sessions not
+ * logged in yet wait on a queue, oldest first, and when the prefix's budget, the total or
+ * the descriptors run out, the oldest of them (one that sent no command yet if there is
+ * one) is closed (421) to admit the new connection,
+ * so that a flood of connections that never log in cannot keep a device out. What a flood
+ * makes happen many times a second is logged once a second per kind, with a count.
  */
 #include "proto/ftp.h"
 
@@ -32,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loglimit.h"
 #include "core/peers.h"
 #include "core/str.h"
 #include "proto/ftp_parse.h"
@@ -50,6 +58,9 @@
 #define PEER_BUCKETS  1024 /* a power of two */
 /* An over-long command line is skipped to its end; beyond this, the session is closed. */
 #define ABSURD_LINE 65536
+#define PREFIX_V4	24 /* the prefix of max_sessions_per_prefix */
+#define PREFIX_V6	64
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors and nothing to close: accepting again after */
 
 void ftp_config_default(struct ftp_config *cfg)
 {
@@ -58,6 +69,7 @@ void ftp_config_default(struct ftp_config *cfg)
 	(void)addr_parse("0.0.0.0:21", &cfg->listen);
 	cfg->max_sessions = 1000;
 	cfg->max_sessions_per_peer = 50;
+	cfg->max_sessions_per_prefix = 250;
 	cfg->max_command_length = 512;
 	cfg->max_login_failures = 3;
 	cfg->login_timeout_s = 30;
@@ -162,7 +174,9 @@ struct session {
 	bool reading, writing;
 	struct addr peer, local;
 	char peer_str[ADDR_STRLEN];
-	struct peer_count *peer_entry;
+	struct peer_count *peer_entry, *prefix_entry;
+	struct wait_queue *waitq;		 /* &srv->silent, &srv->talking, or NULL */
+	struct session *wait_prev, *wait_next; /* on it */
 
 	uint8_t rbuf[READ_BUF];
 	size_t roff, rlen;
@@ -216,6 +230,16 @@ struct ftp_server {
 	unsigned passive_min, passive_span; /* passive_range() */
 	unsigned next_passive;		    /* where the next search starts, 0..span-1 */
 	bool accept_paused;
+	struct event *resume_ev; /* accepting again after running out of descriptors */
+	struct peer_table prefixes; /* sessions per /24 or /64 */
+	/*
+	 * Sessions not logged in, oldest first: those that sent no command yet, then those
+	 * that did (a client logging in sends USER at once); dropped in this order.
+	 */
+	struct wait_queue {
+		struct session *head, *tail;
+	} silent, talking;
+	struct log_limit log_refused, log_full, log_dropped, log_accept, log_login_timeout;
 };
 
 static void session_free(struct session *s);
@@ -250,6 +274,39 @@ static void addr_unmap(struct addr *a)
 	a->len = sizeof(s4);
 }
 
+/* ---- sessions not logged in ---- */
+
+static void wait_leave(struct session *s)
+{
+	struct wait_queue *q = s->waitq;
+
+	if (!q)
+		return;
+	if (s->wait_prev)
+		s->wait_prev->wait_next = s->wait_next;
+	else
+		q->head = s->wait_next;
+	if (s->wait_next)
+		s->wait_next->wait_prev = s->wait_prev;
+	else
+		q->tail = s->wait_prev;
+	s->wait_prev = s->wait_next = NULL;
+	s->waitq = NULL;
+}
+
+/* To the tail of q. */
+static void wait_enter(struct session *s, struct wait_queue *q)
+{
+	wait_leave(s);
+	s->waitq = q;
+	s->wait_prev = q->tail;
+	if (q->tail)
+		q->tail->wait_next = s;
+	else
+		q->head = s;
+	q->tail = s;
+}
+
 static void set_port(struct sockaddr_storage *ss, uint16_t port)
 {
 	if (ss->ss_family == AF_INET)
@@ -264,6 +321,8 @@ static void session_set_state(struct session *s, enum session_state state)
 		log_debug(TAG, "%s: session %s -> %s", s->peer_str, session_state_names[s->state],
 			  session_state_names[state]);
 	s->state = state;
+	if (state == SESSION_READY)
+		wait_leave(s); /* logged in: never dropped for a newcomer */
 }
 
 static void data_set_state(struct session *s, enum data_state state)
@@ -1872,6 +1931,8 @@ static bool handle_line(struct session *s)
 	}
 	if (s->xfer.active && c.verb != FTP_CMD_ABOR && c.verb != FTP_CMD_STAT)
 		return false;
+	if (s->waitq == &s->srv->silent)
+		wait_enter(s, &s->srv->talking); /* a client at work: dropped after the silent */
 	if (log_level_current >= LOG_LEVEL_DEBUG) {
 		char arg[PATH_LOG_MAX];
 
@@ -2009,12 +2070,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case SESSION_DELAYED: login_delay_over(s); break;
 	case SESSION_CLOSING: s->dead = true; break;
 	case SESSION_USER:
-	case SESSION_PASS:
-		log_info(TAG, "%s: no login within %u s, closing", s->peer_str,
-			 s->srv->cfg.login_timeout_s);
+	case SESSION_PASS: {
+		unsigned held;
+
+		if (log_limit_ok(&s->srv->log_login_timeout, &held))
+			log_info(TAG, "%s: no login within %u s, closing (%u more since the last line)",
+				 s->peer_str, s->srv->cfg.login_timeout_s, held);
 		reply(s, 421, "Login timeout, closing control connection.");
 		session_close_after(s);
 		break;
+	}
 	default:
 		log_info(TAG, "%s: idle for %u s, closing", s->peer_str,
 			 s->srv->cfg.idle_timeout_s);
@@ -2109,7 +2174,9 @@ static void session_free(struct session *s)
 			s->next->prev = s->prev;
 		srv->nsessions--;
 	}
+	wait_leave(s);
 	peer_table_release(&srv->peers, s->peer_entry);
+	peer_table_release(&srv->prefixes, s->prefix_entry);
 	if (s->line)
 		OPENSSL_cleanse(s->line, s->lines.cap);
 	free(s->line);
@@ -2126,10 +2193,69 @@ static void turn_away(int fd, const char *text)
 	close(fd);
 }
 
+/* The oldest session on q from prefix (a masked address), or from anywhere (NULL). */
+static struct session *oldest_waiting(const struct wait_queue *q, const struct sockaddr *prefix)
+{
+	for (struct session *s = q->head; s; s = s->wait_next)
+		if (!prefix ||
+		    (s->prefix_entry &&
+		     addr_same_host((const struct sockaddr *)&s->prefix_entry->host, prefix)))
+			return s;
+	return NULL;
+}
+
+/*
+ * Closes the oldest session not logged in, from prefix (a masked address) or from anywhere
+ * (NULL), for a new connection: one that sent no command if there is one. why names the
+ * budget, for the log. true when one was closed.
+ */
+static bool drop_waiting(struct ftp_server *srv, const struct sockaddr *prefix, const char *why)
+{
+	static const char bye[] = "421 Too many connections, closing: log in sooner.\r\n";
+	struct session *s = oldest_waiting(&srv->silent, prefix);
+	unsigned held;
+
+	if (!s)
+		s = oldest_waiting(&srv->talking, prefix);
+	if (!s)
+		return false;
+	if (log_limit_ok(&srv->log_dropped, &held))
+		log_warnx(TAG,
+			  "%s: a session not logged in dropped for a new one (%s full)"
+			  " (%u more dropped since the last line)",
+			  s->peer_str, why, held);
+	if (!s->ssl && s->outoff == s->outlen)
+		(void)send(s->fd, bye, sizeof(bye) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	session_free(s);
+	return true;
+}
+
+/* Over a budget (why: whose) with nobody to drop: 421, logged once a second. */
+static void refuse(struct ftp_server *srv, int fd, const struct addr *peer, const char *why,
+		   unsigned max)
+{
+	char pa[ADDR_STRLEN];
+	unsigned held;
+
+	if (log_limit_ok(&srv->log_refused, &held))
+		log_warnx(TAG,
+			  "%s: more than %u sessions from %s, refused"
+			  " (%u more refused since the last line)",
+			  addr_format((const struct sockaddr *)&peer->ss, pa, sizeof(pa)), max, why,
+			  held);
+	turn_away(fd, "Too many connections from your address, try again later.");
+}
+
 static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 {
 	struct session *s;
+	struct sockaddr_storage prefix;
+	bool has_prefix;
 	int one = 1;
+	/* a network may always hold what one of its addresses may */
+	unsigned per_prefix = srv->cfg.max_sessions_per_prefix > srv->cfg.max_sessions_per_peer
+				      ? srv->cfg.max_sessions_per_prefix
+				      : srv->cfg.max_sessions_per_peer;
 
 	if (site_blocked(srv->site, (const struct sockaddr *)&peer->ss) > 0) {
 		/* the block was logged and journaled once when it started */
@@ -2138,12 +2264,15 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	}
 	if (peer_table_count(&srv->peers, (const struct sockaddr *)&peer->ss) >=
 	    srv->cfg.max_sessions_per_peer) {
-		char pa[ADDR_STRLEN];
-
-		log_warnx(TAG, "%s: more than %u sessions from this address, refused",
-			  addr_format((const struct sockaddr *)&peer->ss, pa, sizeof(pa)),
-			  srv->cfg.max_sessions_per_peer);
-		turn_away(fd, "Too many connections from your address, try again later.");
+		refuse(srv, fd, peer, "this address", srv->cfg.max_sessions_per_peer);
+		return;
+	}
+	has_prefix = addr_prefix_mask((const struct sockaddr *)&peer->ss, PREFIX_V4, PREFIX_V6,
+				      &prefix) == 0;
+	if (has_prefix &&
+	    peer_table_count(&srv->prefixes, (const struct sockaddr *)&prefix) >= per_prefix &&
+	    !drop_waiting(srv, (const struct sockaddr *)&prefix, "max_sessions_per_prefix")) {
+		refuse(srv, fd, peer, "its network (max_sessions_per_prefix)", per_prefix);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
@@ -2169,6 +2298,10 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	if (peer_table_take(&srv->peers, (const struct sockaddr *)&peer->ss,
 			    srv->cfg.max_sessions_per_peer, &s->peer_entry) < 0)
 		goto fail;
+	if (has_prefix && peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
+					  per_prefix, &s->prefix_entry) < 0)
+		goto fail;
+	wait_enter(s, &srv->silent);
 	s->next = srv->sessions;
 	if (srv->sessions)
 		srv->sessions->prev = s;
@@ -2198,21 +2331,49 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		int fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		unsigned held;
+
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn(TAG, "accept");
+			if (errno == EMFILE || errno == ENFILE) {
+				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+				/* a waiting session's descriptor is worth more to a new one */
+				if (drop_waiting(srv, NULL, "open files"))
+					continue;
+				if (log_limit_ok(&srv->log_accept, &held))
+					log_warn(TAG,
+						 "accept (pausing %d ms; %u more since the last line)",
+						 ACCEPT_PAUSE_MS, held);
+				srv->accept_paused = true;
+				event_del(srv->ev);
+				evtimer_add(srv->resume_ev, &tv);
+			}
 			return;
 		}
 		addr_unmap(&peer);
-		if (srv->nsessions >= srv->cfg.max_sessions) {
+		if (srv->nsessions >= srv->cfg.max_sessions &&
+		    !drop_waiting(srv, NULL, "max_sessions")) {
 			turn_away(fd, "Too many sessions, try again later.");
-			log_warnx(TAG, "%u sessions: no more accepted until one ends",
-				  srv->cfg.max_sessions);
+			if (log_limit_ok(&srv->log_full, &held))
+				log_warnx(TAG,
+					  "%u sessions, all logged in: no more accepted until one ends"
+					  " (%u more refused since the last line)",
+					  srv->cfg.max_sessions, held);
 			srv->accept_paused = true;
 			event_del(srv->ev);
 			return;
 		}
 		session_new(srv, fd, &peer);
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct ftp_server *srv = arg;
+
+	if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
+		srv->accept_paused = false;
+		event_add(srv->ev, NULL);
 	}
 }
 
@@ -2233,6 +2394,11 @@ int ftp_server_new(struct event_base *base, struct site *site, const char *site_
 	srv->site = site;
 	srv->cfg = *cfg;
 	if (peer_table_init(&srv->peers, PEER_BUCKETS) < 0) {
+		free(srv);
+		return -ENOMEM;
+	}
+	if (peer_table_init(&srv->prefixes, PEER_BUCKETS) < 0) {
+		peer_table_destroy(&srv->peers);
 		free(srv);
 		return -ENOMEM;
 	}
@@ -2268,7 +2434,8 @@ int ftp_server_new(struct event_base *base, struct site *site, const char *site_
 		goto fail;
 	}
 	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_accept, srv);
-	if (!srv->ev || event_add(srv->ev, NULL) < 0) {
+	srv->resume_ev = evtimer_new(base, on_resume, srv);
+	if (!srv->ev || !srv->resume_ev || event_add(srv->ev, NULL) < 0) {
 		r = -ENOMEM;
 		snprintf(err, errsz, "ftp: cannot watch the listener");
 		goto fail;
@@ -2289,8 +2456,11 @@ void ftp_server_free(struct ftp_server *srv)
 	while (srv->sessions)
 		session_free(srv->sessions);
 	peer_table_destroy(&srv->peers);
+	peer_table_destroy(&srv->prefixes);
 	if (srv->ev)
 		event_free(srv->ev);
+	if (srv->resume_ev)
+		event_free(srv->resume_ev);
 	if (srv->fd >= 0)
 		close(srv->fd);
 	site_tree_free(srv->tree);

@@ -35,6 +35,7 @@ struct ftp_config {
 	bool anonymous;			/* "anonymous" / "ftp" with any password: generic files */
 	unsigned max_sessions;
 	unsigned max_sessions_per_peer;
+	unsigned max_sessions_per_prefix; /* per /24 or /64: the oldest not logged in goes, or 421 */
 	unsigned max_command_length; /* bytes of a command line, CR LF excluded */
 	unsigned max_login_failures; /* in one session, then it is closed */
 	unsigned login_timeout_s;    /* from connection to a successful login */

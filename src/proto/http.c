@@ -6,9 +6,14 @@
  * the site's resolver, and the answers leave in one writev (or SSL_write per piece): the
  * header lines from a small per-connection arena, the body the file's snapshot itself,
  * referenced until sent. Limits: the head's size and the target's length, connections
- * overall (accepting pauses) and per peer (503), a header timeout running from the
- * connection or the previous answer (so a client sending one byte a second is closed), an
- * idle keep-alive timeout, and a timeout on a stalled send.
+ * per peer address and per prefix (/24, /64), and overall, a header timeout running from the
+ * connection or the previous answer (so a client sending one byte a second is closed; for
+ * HTTPS it covers the TLS handshake too), an idle keep-alive timeout, and a timeout on a
+ * stalled send. A connection waiting for a request is on a queue, oldest first: when a
+ * budget is full (the prefix's, the total, the descriptors) the oldest waiting connection
+ * that never sent a whole request goes first, then the oldest idle keep-alive one, so that
+ * a flood of slow or silent connections cannot keep a client with a request out. A
+ * connection's input buffer starts small and grows to the head's limit as a head arrives.
  */
 #include "proto/http.h"
 #include "proto/http_parse.h"
@@ -19,6 +24,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loglimit.h"
 #include "core/peers.h"
 #include "core/str.h"
 #include "proto/useragent.h"
@@ -48,6 +55,9 @@
 #define ACCEPT_BATCH	64
 #define LINGER_S	2
 #define ACCEPT_PAUSE_MS 100
+#define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
+#define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
+#define PREFIX_V6	64
 
 void http_config_default(struct http_config *cfg)
 {
@@ -60,6 +70,8 @@ void http_config_default(struct http_config *cfg)
 	cfg->max_uri_length = 2048;
 	cfg->max_connections = 10000;
 	cfg->max_connections_per_peer = 256;
+	cfg->max_connections_per_prefix = 1024;
+	cfg->max_handshakes = 1024;
 	cfg->auth = HTTP_LOGIN_OFF;
 	str_copy(cfg->realm, sizeof(cfg->realm), "autoprov");
 	/* MD5 first: clients that read only the first challenge (phones, Python) know MD5 */
@@ -166,6 +178,19 @@ struct http_server {
 	struct peer_table peers; /* connections per address */
 	struct digest_nonces *nonces;
 	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
+	struct peer_table prefixes; /* connections per /24 or /64 */
+	/*
+	 * Connections waiting for a request, oldest first: those that never sent a whole
+	 * one (or are in their TLS handshake), and idle kept-alive ones; dropped in this order
+	 * when a budget is full. Limits hit during a flood are logged once a second per kind.
+	 */
+	struct wait_queue {
+		struct http_conn *head, *tail;
+	} fresh, idle;
+	struct http_conn *hs_head, *hs_tail; /* in a TLS handshake with OpenSSL, oldest first */
+	unsigned nhandshakes;
+	struct log_limit log_refused, log_full, log_dropped, log_accept, log_handshake,
+		log_tls_failed;
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
 };
@@ -188,7 +213,12 @@ struct http_conn {
 	enum timer_kind timer_kind;
 	bool reading, writing; /* whether rev / wev are added */
 	struct sockaddr_storage peer, local;
-	struct peer_count *peer_entry;
+	struct peer_count *peer_entry, *prefix_entry;
+	struct wait_queue *waitq;		 /* &srv->fresh, &srv->idle, or NULL */
+	struct http_conn *wait_prev, *wait_next; /* on waitq */
+	bool served;				 /* a whole request came: not fresh any more */
+	bool in_hs;				 /* on the server's handshake list */
+	struct http_conn *hs_prev, *hs_next;
 	char peer_text[ADDR_STRLEN];
 	char *in; /* the unparsed input, cap bytes; NULL while there is none */
 	size_t in_len, in_cap;
@@ -218,6 +248,121 @@ static bool limit_log_ok(struct http_server *srv)
 		return false;
 	srv->limit_logged = now;
 	return true;
+}
+
+/* ---- waiting connections ---- */
+
+static void wait_leave(struct http_conn *c)
+{
+	struct wait_queue *q = c->waitq;
+
+	if (!q)
+		return;
+	if (c->wait_prev)
+		c->wait_prev->wait_next = c->wait_next;
+	else
+		q->head = c->wait_next;
+	if (c->wait_next)
+		c->wait_next->wait_prev = c->wait_prev;
+	else
+		q->tail = c->wait_prev;
+	c->wait_prev = c->wait_next = NULL;
+	c->waitq = NULL;
+}
+
+/* The connection waits for a request (again): to the tail of its queue, unless on it. */
+static void wait_enter(struct http_conn *c)
+{
+	struct wait_queue *q = c->served ? &c->srv->idle : &c->srv->fresh;
+
+	if (c->waitq == q)
+		return;
+	wait_leave(c);
+	c->waitq = q;
+	c->wait_prev = q->tail;
+	if (q->tail)
+		q->tail->wait_next = c;
+	else
+		q->head = c;
+	q->tail = c;
+}
+
+/*
+ * Closes the oldest connection waiting for a request, from prefix (a masked address) or
+ * from anywhere (NULL): one that never sent a whole request first, else an idle kept-alive
+ * one. why names the budget, for the log. true when one was closed.
+ */
+static bool drop_waiting(struct http_server *srv, const struct sockaddr *prefix, const char *why)
+{
+	struct wait_queue *queues[] = { &srv->fresh, &srv->idle };
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		struct http_conn *c = queues[i]->head;
+
+		for (; c; c = c->wait_next) {
+			unsigned held;
+
+			if (prefix && (!c->prefix_entry ||
+				       !addr_same_host((const struct sockaddr *)&c->prefix_entry->host,
+						       prefix)))
+				continue;
+			if (log_limit_ok(&srv->log_dropped, &held))
+				log_warnx(srv->proto,
+					  "%s: %s connection dropped for a new one (%s full)"
+					  " (%u more dropped since the last line)",
+					  c->peer_text, i == 0 ? "a waiting" : "an idle", why, held);
+			conn_close(c);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void hs_leave(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->in_hs)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		srv->hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		srv->hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->in_hs = false;
+	srv->nhandshakes--;
+}
+
+/*
+ * OpenSSL is handshaking for c: to the list's tail. Its state takes some 50 KiB from the
+ * ClientHello to the client's Finished: beyond max_handshakes, the oldest is given up.
+ */
+static void hs_enter(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	while (srv->nhandshakes >= srv->cfg.max_handshakes && srv->hs_head) {
+		unsigned held;
+
+		if (log_limit_ok(&srv->log_dropped, &held))
+			log_warnx(srv->proto,
+				  "%s: a TLS handshake given up for a new one (%u in progress)"
+				  " (%u more dropped since the last line)",
+				  srv->hs_head->peer_text, srv->nhandshakes, held);
+		conn_close(srv->hs_head);
+	}
+	c->in_hs = true;
+	c->hs_prev = srv->hs_tail;
+	if (srv->hs_tail)
+		srv->hs_tail->hs_next = c;
+	else
+		srv->hs_head = c;
+	srv->hs_tail = c;
+	srv->nhandshakes++;
 }
 
 /* ---- events ---- */
@@ -939,6 +1084,7 @@ static void conn_process(struct http_conn *c)
 				     : r == -EPROTONOSUPPORT ? 505
 							     : 400;
 
+			wait_leave(c);
 			respond_bad(c, status, status == 400 ? "bad request\n" : "refused\n",
 				    r == -EMSGSIZE	    ? "request head over max_header_size"
 				    : r == -ENAMETOOLONG    ? "request target over max_uri_length"
@@ -948,6 +1094,8 @@ static void conn_process(struct http_conn *c)
 			break;
 		}
 		off += (size_t)r;
+		c->served = true;
+		wait_leave(c);
 		handle_request(c, &req);
 		if (c->delaying)
 			break; /* the next requests wait for the delayed answer */
@@ -964,16 +1112,50 @@ static void conn_process(struct http_conn *c)
 	}
 }
 
-/* Reads what the socket has. 1 read something, 0 nothing more for now, -1 closed/failed. */
+/*
+ * Once OpenSSL consumed the bytes read before it came (conn_tls_start), it reads the socket:
+ * true when it was switched over now (the read that wanted more may be tried again).
+ */
+static bool tls_read_socket(struct http_conn *c)
+{
+	BIO *rbio = SSL_get_rbio(c->ssl), *wbio = SSL_get_wbio(c->ssl);
+
+	if (rbio == wbio || BIO_ctrl_pending(rbio) > 0)
+		return false;
+	BIO_up_ref(wbio);
+	SSL_set0_rbio(c->ssl, wbio);
+	return true;
+}
+
+/* The input buffer's limit: a head over max_header_size is seen before it fills. */
+static size_t in_max(const struct http_conn *c)
+{
+	return (size_t)c->srv->cfg.max_header_size * 2;
+}
+
+/*
+ * Reads what the socket has, growing the buffer as it fills. 1 read something, 0 nothing
+ * more for now, -1 closed/failed.
+ */
 static int conn_read(struct http_conn *c)
 {
+	size_t max = in_max(c);
 	ssize_t n;
 
 	if (!c->in) {
-		c->in_cap = (size_t)c->srv->cfg.max_header_size * 2;
+		c->in_cap = IN_FIRST < max ? IN_FIRST : max;
 		c->in = malloc(c->in_cap);
 		if (!c->in)
 			return -1;
+	}
+	if (c->in_len == c->in_cap && c->in_cap < max) {
+		size_t cap = c->in_cap * 2 < max ? c->in_cap * 2 : max;
+		char *in = realloc(c->in, cap);
+
+		if (!in)
+			return -1;
+		c->in = in;
+		c->in_cap = cap;
 	}
 	if (c->in_len == c->in_cap)
 		return 0;
@@ -987,7 +1169,7 @@ static int conn_read(struct http_conn *c)
 			return 1;
 		}
 		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ: return 0;
+		case SSL_ERROR_WANT_READ: return tls_read_socket(c) ? conn_read(c) : 0;
 		case SSL_ERROR_WANT_WRITE: return 0; /* a key update: the next write event helps */
 		case SSL_ERROR_ZERO_RETURN: return -1; /* close_notify: a clean end */
 		default: c->tls_failed = true; return -1;
@@ -1044,6 +1226,7 @@ static void conn_after_flush(struct http_conn *c)
 		c->nodelay = true;
 	}
 	conn_want(c, true, false);
+	wait_enter(c);
 	if (c->in_len == 0)
 		conn_timer(c, T_IDLE, srv->cfg.timeout_s);
 }
@@ -1117,15 +1300,79 @@ static void conn_identify(struct http_conn *c)
 	tls_peer_identity(c->ssl, c->srv->cfg.tls.mac_from, &c->id);
 }
 
+/*
+ * Whether the input holds the client's whole first TLS record (its ClientHello), or what is
+ * no TLS record at all (OpenSSL will say what is wrong with it).
+ */
+static bool first_record_read(const struct http_conn *c)
+{
+	const uint8_t *in = (const uint8_t *)c->in;
+	size_t len;
+
+	if (c->in_len < 1)
+		return false;
+	if (in[0] != 0x16) /* not a handshake record */
+		return true;
+	if (c->in_len < 5)
+		return false;
+	len = 5 + ((size_t)in[3] << 8 | in[4]);
+	return c->in_len >= len || len > in_max(c);
+}
+
+/*
+ * OpenSSL's connection, created only once the ClientHello is all here (its state and
+ * buffers take some 50 KiB, a connection trickling its hello a byte at a time nothing but
+ * the input buffer): it reads what was read so far from memory, then the socket. 0 or -1.
+ */
+static int conn_tls_start(struct http_conn *c)
+{
+	BIO *mem = BIO_new(BIO_s_mem()), *sock = BIO_new_socket(c->fd, BIO_NOCLOSE);
+
+	c->ssl = SSL_new(c->srv->tls);
+	if (!mem || !sock || !c->ssl || BIO_write(mem, c->in, (int)c->in_len) != (int)c->in_len) {
+		BIO_free(mem);
+		BIO_free(sock);
+		return -1;
+	}
+	BIO_set_mem_eof_return(mem, -1); /* drained: "retry", not end of file */
+	SSL_set_bio(c->ssl, mem, sock);
+	SSL_set_accept_state(c->ssl);
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
+	return 0;
+}
+
 /* TLS handshake steps; then the connection reads requests. */
 static void conn_handshake(struct http_conn *c)
 {
 	int r, e;
 
+	if (!c->ssl) {
+		r = conn_read(c);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (!first_record_read(c)) {
+			conn_want(c, true, false);
+			return;
+		}
+		if (conn_tls_start(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		hs_enter(c);
+	}
 	ERR_clear_error();
 	r = SSL_accept(c->ssl);
+	if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ && tls_read_socket(c)) {
+		ERR_clear_error();
+		r = SSL_accept(c->ssl);
+	}
 	if (r == 1) {
 		c->handshaking = false;
+		hs_leave(c);
 		conn_identify(c);
 		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s);
 		conn_want(c, true, false);
@@ -1143,13 +1390,17 @@ static void conn_handshake(struct http_conn *c)
 	{
 		unsigned long err = ERR_peek_error();
 		char why[160];
+		unsigned held;
 
 		if (err)
 			ERR_error_string_n(err, why, sizeof(why));
 		else
 			str_copy(why, sizeof(why),
 				 e == SSL_ERROR_SYSCALL ? "connection closed" : "?");
-		log_info(c->srv->proto, "%s: TLS handshake failed: %s", c->peer_text, why);
+		if (log_limit_ok(&c->srv->log_tls_failed, &held))
+			log_info(c->srv->proto,
+				 "%s: TLS handshake failed: %s (%u more since the last line)",
+				 c->peer_text, why, held);
 	}
 	conn_close(c);
 }
@@ -1177,7 +1428,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s); /* a new request begins */
 	do {
 		r = conn_read(c);
-	} while (r > 0 && c->in_len < c->in_cap && c->ssl && SSL_pending(c->ssl) > 0);
+	} while (r > 0 && c->in_len < in_max(c) &&
+		 (c->in_len == c->in_cap || (c->ssl && SSL_pending(c->ssl) > 0)));
 	if (r < 0 && c->in_len == 0) {
 		conn_close(c);
 		return;
@@ -1193,7 +1445,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		conn_after_flush(c);
 		return;
 	}
-	if (c->in_len == c->in_cap) {
+	if (c->in_len == in_max(c)) {
 		conn_close(c); /* cannot happen: a full buffer holds a head over max_header_size */
 		return;
 	}
@@ -1226,11 +1478,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		break;
-	case T_HANDSHAKE:
-		if (limit_log_ok(srv))
-			log_info(srv->proto, "%s: TLS handshake not done within %u s", c->peer_text,
-				 srv->cfg.header_timeout_s);
+	case T_HANDSHAKE: {
+		unsigned held;
+
+		if (log_limit_ok(&srv->log_handshake, &held))
+			log_info(srv->proto,
+				 "%s: TLS handshake not done within %u s: closed"
+				 " (%u more since the last line)",
+				 c->peer_text, srv->cfg.header_timeout_s, held);
 		break;
+	}
 	case T_SEND:
 		if (limit_log_ok(srv))
 			log_info(srv->proto, "%s: the peer took nothing for %u s: closed",
@@ -1274,7 +1531,10 @@ static void conn_close(struct http_conn *c)
 	}
 	close(c->fd);
 	free(c->in);
+	wait_leave(c);
+	hs_leave(c);
 	peer_table_release(&srv->peers, c->peer_entry);
+	peer_table_release(&srv->prefixes, c->prefix_entry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1287,16 +1547,20 @@ static void conn_close(struct http_conn *c)
 		accept_resume(srv);
 }
 
-/* Over the per-peer limit: a short 503, then the socket is closed. */
-static void refuse_busy(struct http_server *srv, int fd, const char *peer)
+/* Over the per-peer or per-prefix limit: a short 503, then the socket is closed. */
+static void refuse_busy(struct http_server *srv, int fd, const char *peer, const char *why,
+			unsigned max)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 22\r\n"
 				   "Connection: close\r\nRetry-After: 5\r\n\r\n"
 				   "too many connections\r\n";
 
-	if (limit_log_ok(srv))
-		log_warnx(srv->proto, "%s: over max_connections_per_peer (%u): 503", peer,
-			  srv->cfg.max_connections_per_peer);
+	unsigned held;
+
+	if (log_limit_ok(&srv->log_refused, &held))
+		log_warnx(srv->proto,
+			  "%s: over %s (%u): 503 (%u more refused since the last line)", peer,
+			  why, max, held);
 	if (!srv->tls)
 		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -1307,6 +1571,11 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	/* everything but the output arena starts zeroed */
 	struct http_conn *c = malloc(sizeof(*c));
 	socklen_t len = sizeof(struct sockaddr_storage);
+	struct sockaddr_storage prefix;
+	/* a network may always hold what one of its addresses may (a NAT raised the latter) */
+	unsigned per_prefix = srv->cfg.max_connections_per_prefix > srv->cfg.max_connections_per_peer
+				      ? srv->cfg.max_connections_per_prefix
+				      : srv->cfg.max_connections_per_peer;
 
 	if (!c) {
 		close(fd);
@@ -1319,7 +1588,19 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
 	if (peer_table_take(&srv->peers, (const struct sockaddr *)peer,
 			    srv->cfg.max_connections_per_peer, &c->peer_entry) < 0) {
-		refuse_busy(srv, fd, c->peer_text);
+		refuse_busy(srv, fd, c->peer_text, "max_connections_per_peer",
+			    srv->cfg.max_connections_per_peer);
+		free(c);
+		return;
+	}
+	if (addr_prefix_mask((const struct sockaddr *)peer, PREFIX_V4, PREFIX_V6, &prefix) == 0 &&
+	    peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix, per_prefix,
+			    &c->prefix_entry) == -EBUSY &&
+	    (!drop_waiting(srv, (const struct sockaddr *)&prefix, "max_connections_per_prefix") ||
+	     peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix, per_prefix,
+			     &c->prefix_entry) < 0)) {
+		refuse_busy(srv, fd, c->peer_text, "max_connections_per_prefix", per_prefix);
+		peer_table_release(&srv->peers, c->peer_entry);
 		free(c);
 		return;
 	}
@@ -1329,21 +1610,18 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
 	c->timer = evtimer_new(srv->base, on_timer, c);
-	if (srv->tls) {
-		c->ssl = SSL_new(srv->tls);
-		if (c->ssl && SSL_set_fd(c->ssl, fd) == 1)
-			c->handshaking = true;
-	}
+	c->handshaking = srv->tls != NULL; /* OpenSSL comes in with the ClientHello */
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	if (!c->rev || !c->wev || !c->timer || (srv->tls && !c->handshaking)) {
+	wait_enter(c);
+	if (!c->rev || !c->wev || !c->timer) {
 		conn_close(c);
 		return;
 	}
-	conn_timer(c, c->ssl ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
+	conn_timer(c, c->handshaking ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
 	/*
 	 * The listener defers accepting until data came (TCP_DEFER_ACCEPT): read at once, and
 	 * a connection answered and closed in one go never enters the epoll set.
@@ -1360,12 +1638,15 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		socklen_t len = sizeof(peer);
 		int fd;
 
-		if (srv->nconns >= srv->cfg.max_connections) {
-			if (limit_log_ok(srv))
-				log_warnx(
-					srv->proto,
-					"%u connections (max_connections): not accepting more for now",
-					srv->nconns);
+		unsigned held;
+
+		if (srv->nconns >= srv->cfg.max_connections &&
+		    !drop_waiting(srv, NULL, "max_connections")) {
+			if (log_limit_ok(&srv->log_full, &held))
+				log_warnx(srv->proto,
+					  "%u connections (max_connections), none waiting for a "
+					  "request: not accepting more for now",
+					  srv->nconns);
 			event_del(srv->accept_ev);
 			srv->accept_paused = true;
 			return;
@@ -1376,9 +1657,14 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			    errno == ENOMEM) {
 				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
-				if (limit_log_ok(srv))
-					log_warn(srv->proto, "accept (pausing %d ms)",
-						 ACCEPT_PAUSE_MS);
+				/* a waiting connection's descriptor is worth more to a new one */
+				if ((errno == EMFILE || errno == ENFILE) &&
+				    drop_waiting(srv, NULL, "open files"))
+					continue;
+				if (log_limit_ok(&srv->log_accept, &held))
+					log_warn(srv->proto,
+						 "accept (pausing %d ms; %u more since the last line)",
+						 ACCEPT_PAUSE_MS, held);
 				event_del(srv->accept_ev);
 				srv->accept_paused = true;
 				evtimer_add(srv->resume_ev, &tv);
@@ -1445,6 +1731,8 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 	}
 	r = peer_table_init(&srv->peers, PEER_BUCKETS);
 	if (r == 0)
+		r = peer_table_init(&srv->prefixes, PEER_BUCKETS);
+	if (r == 0)
 		r = digest_nonces_new(0, false, &srv->nonces);
 	if (r < 0) {
 		snprintf(err, errsz, "%s: out of memory, or no random bytes for nonces",
@@ -1486,6 +1774,7 @@ void http_server_free(struct http_server *srv)
 		SSL_CTX_free(srv->tls);
 	digest_nonces_free(srv->nonces);
 	peer_table_destroy(&srv->peers);
+	peer_table_destroy(&srv->prefixes);
 	free(srv);
 }
 

@@ -51,8 +51,9 @@ struct http_config {
 	unsigned header_timeout_s;	   /* from connection or last answer to a whole head */
 	unsigned max_header_size;	   /* bytes of request line and headers */
 	unsigned max_uri_length;	   /* bytes of the request target */
-	unsigned max_connections;	   /* beyond: no more accepted until one closes */
+	unsigned max_connections; /* beyond: the oldest waiting one goes, or none accepted */
 	unsigned max_connections_per_peer; /* beyond: 503 and close */
+	unsigned max_connections_per_prefix; /* per /24 or /64: the oldest waiting one goes, or 503 */
 	enum http_login_mode auth;
 	char realm[64];
 	enum digest_algorithm digest[4]; /* offered in this order */
@@ -66,6 +67,7 @@ struct http_config {
 	struct addr https_listen;
 	struct tls_config tls;
 	enum http_cert_binding cert_binding;
+	unsigned max_handshakes; /* in progress at once; beyond, the oldest is given up */
 };
 
 void http_config_default(struct http_config *cfg);

@@ -595,7 +595,7 @@ static void transfer_free(struct transfer *t)
 static void transfer_prefix(const struct tftp_server *srv, const struct sockaddr *pa,
 			    struct sockaddr_storage *ret)
 {
-	addr_prefix(pa, srv->cfg.prefix_v4, srv->cfg.prefix_v6, ret);
+	(void)addr_prefix_mask(pa, srv->cfg.prefix_v4, srv->cfg.prefix_v6, ret);
 }
 
 /* Registers t in the server's tables and takes a per-peer and a per-prefix slot. */

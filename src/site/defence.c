@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/hash.h"
 #include "core/mac.h"
 #include "core/str.h"
@@ -204,19 +205,6 @@ static bool host_of(const struct sockaddr *sa, uint8_t *ret_family, uint8_t ret_
 	return false;
 }
 
-/* Keeps the first bits of addr (len bytes), zeroes the rest. */
-static void mask(uint8_t *addr, size_t len, unsigned bits)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		addr[i] &= (uint8_t)(0xff << (8 - bits));
-		bits = 0;
-	}
-}
-
 static bool in_net(const struct defence_net *n, uint8_t family, const uint8_t addr[16])
 {
 	uint8_t a[16], b[16];
@@ -226,8 +214,8 @@ static bool in_net(const struct defence_net *n, uint8_t family, const uint8_t ad
 		return false;
 	memcpy(a, addr, len);
 	memcpy(b, n->addr, len);
-	mask(a, len, n->bits);
-	mask(b, len, n->bits);
+	addr_mask_bits(a, len, n->bits);
+	addr_mask_bits(b, len, n->bits);
 	return memcmp(a, b, len) == 0;
 }
 
@@ -320,7 +308,7 @@ static void make_key(struct key *k, enum key_kind kind, uint8_t family, const ui
 	k->family = family;
 	k->bits = (uint8_t)bits;
 	memcpy(k->addr, addr, len);
-	mask(k->addr, len, bits);
+	addr_mask_bits(k->addr, len, bits);
 }
 
 static unsigned prefix_bits(const struct defence *def, uint8_t family)

@@ -376,10 +376,29 @@ def test_connections_per_peer(tmp_path, start_http):
         time.sleep(0.05)
 
 
-def test_max_connections_waits_for_a_free_one(tmp_path, start_http):
+def test_max_connections_drops_the_oldest_waiting(tmp_path, start_http):
     site = device_site(tmp_path, "[http]\nmax_connections = 3\n")
     srv = start_http(site)
     socks = open_started(srv.http_port, 3)
+    assert request(srv.http_port, "/generic.cfg").status == 200
+    srv.wait_log(r"a waiting connection dropped for a new one \(max_connections full\)")
+    assert socks[0].recv(100) == b""  # the oldest, closed without an answer
+    for s in socks:
+        s.close()
+
+
+def test_max_connections_waits_for_a_free_one(tmp_path, start_http):
+    site = device_site(tmp_path, "[http]\nmax_connections = 2\n")
+    site.write("big.bin", b"x" * (32 << 20))
+    srv = start_http(site)
+    socks = []
+    for _ in range(2):  # answers the client does not read: nobody waiting to be dropped
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(HANG_GUARD)
+        s.connect(("127.0.0.1", srv.http_port))
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
     result = {}
 
     def fetch():
@@ -387,7 +406,7 @@ def test_max_connections_waits_for_a_free_one(tmp_path, start_http):
 
     thread = threading.Thread(target=fetch)
     thread.start()
-    srv.wait_log(r"max_connections")
+    srv.wait_log(r"max_connections\), none waiting for a request")
     assert "resp" not in result  # queued by the kernel, not accepted
     socks.pop().close()
     thread.join(HANG_GUARD)
