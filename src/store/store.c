@@ -272,7 +272,7 @@ int store_schema_version(struct store *st, int *ret)
 static int store_migrate(struct store *st)
 {
 	char sql[64];
-	int version, r;
+	int version = 0, r;
 
 	r = read_user_version(st, &version);
 	if (r < 0)
