@@ -529,6 +529,9 @@ int serve_main(const struct serve_options *opts)
 		if (s.ev_log)
 			log_set_batching(log_kick, &s);
 	}
+	/* before the port file, which tells a supervisor (and the tests) that start-up is done */
+	log_exposure(&s);
+	log_flush();
 	if (opts->port_file) {
 		r = write_port_file(&s);
 		if (r < 0) {
@@ -543,7 +546,6 @@ int serve_main(const struct serve_options *opts)
 	}
 	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
 		 site_nroutes(s.site));
-	log_exposure(&s);
 	if (event_base_dispatch(s.base) < 0) {
 		startup_error(opts, "event loop failed");
 		goto out;
