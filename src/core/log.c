@@ -17,6 +17,7 @@
 
 enum log_level log_level_current = LOG_LEVEL_INFO;
 static bool log_to_syslog;
+static _Thread_local bool thread_direct; /* log_set_thread_direct */
 
 static struct {
 	void (*kick)(void *arg);
@@ -66,6 +67,11 @@ void log_flush(void)
 	batch.len = 0;
 }
 
+void log_set_thread_direct(void)
+{
+	thread_direct = true;
+}
+
 void log_set_batching(void (*kick)(void *arg), void *arg)
 {
 	log_flush();
@@ -113,7 +119,7 @@ __attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (batch.kick) {
+	if (!thread_direct && batch.kick) {
 		if (batch.len + n > sizeof(batch.buf))
 			log_flush();
 		memcpy(batch.buf + batch.len, line, n);

@@ -31,6 +31,11 @@ void log_set_level(enum log_level level);
  */
 void log_set_batching(void (*kick)(void *arg), void *arg);
 void log_flush(void);
+/*
+ * For a thread other than the loop's (the journal's writer): its lines are written at once,
+ * each with one write(2), never through the loop's batch.
+ */
+void log_set_thread_direct(void);
 
 void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -42,7 +42,7 @@ struct server {
 	struct sip_server *sip;
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
-	struct event *ev_journal; /* writes the journal's batch every JOURNAL_FLUSH_MS */
+	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
 	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
 };
 
@@ -229,9 +229,9 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * The journal's batch is written ten times a second: one transaction for a second's worth
- * of a busy server's requests holds the loop for tens of milliseconds, and every request
- * in flight waits that long. The same writer prunes, one small step per tick.
+ * Ten times a second the loop ends the journal's sampling windows due. The journal itself
+ * is written by the writer's thread (site_journal_start), so that no request waits for the
+ * database; only when that thread could not start does this tick write it, on the loop.
  */
 #define JOURNAL_FLUSH_MS 100
 
@@ -539,11 +539,22 @@ int serve_main(const struct serve_options *opts)
 			goto out;
 		}
 	}
+	/*
+	 * The journal's writer gets its own connection while the daemon may still open
+	 * anything, and its thread once the privileges are dropped (the thread is confined as
+	 * the loop's). Without it the loop writes the journal, as the command-line tools do.
+	 */
+	if (site_journal_open(s.site, err, sizeof(err)) < 0)
+		log_warnx("journal", "the journal is written by the loop: %s", err);
 	/* bound, port file written: root is no longer needed */
 	if (privs_drop(opts, s.config_path, &s.cfg, err, sizeof(err)) < 0) {
 		startup_error(opts, "%s", err);
 		goto out;
 	}
+	r = site_journal_start(s.site);
+	if (r < 0)
+		log_warnx("journal", "cannot start the journal's thread (%s): the loop writes it",
+			  strerror(-r));
 	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
 		 site_nroutes(s.site));
 	if (event_base_dispatch(s.base) < 0) {

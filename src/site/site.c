@@ -24,16 +24,10 @@
 #include "site/journal_sample.h"
 #include "site/render.h"
 #include "site/site_internal.h"
+#include "site/writer.h"
 #include "store/store.h"
 
-#define JOURNAL_BATCH_MAX 65536
 #define DEFENCE_ENTRIES	  8192 /* addresses, prefixes and trusted MACs counted at once */
-
-/* A journal entry with its strings owned, waiting in the batch. */
-struct journal_slot {
-	struct journal_entry e;
-	char *strings; /* one allocation for every string of e */
-};
 
 struct site {
 	char *dir;
@@ -42,22 +36,13 @@ struct site {
 	struct store *store;
 	struct renderer *renderer;
 	struct site_options opts;
-	struct journal_slot *journal;
-	size_t njournal, journal_cap;
-	uint64_t journal_dropped;     /* beyond the batch's bound, not yet logged */
-	int64_t journal_dropped_said; /* when they were last logged (monotonic ms) */
+	struct journal_writer *writer; /* the queue and what writes it (site/writer.h) */
 	struct journal_sampler *sampler;
-	struct journal_pruner pruner;
-	bool journal_probed;	  /* the first flush tried a write */
-	bool journal_ro;	  /* writes refused: entries are dropped and counted */
-	uint64_t journal_ro_lost; /* entries dropped while read-only */
-	int64_t journal_retry_at; /* monotonic ms of the next try while read-only */
-	bool versions_said;	  /* the warning on versions kept in memory was logged */
 	struct auth_failures auth_failures;
 	struct defence *defence;
 };
 
-static int journal_flush(struct site *site, bool final);
+static void journal_aggregate(void *arg, const struct journal_aggregate *a);
 
 void site_options_default(struct site_options *opts)
 {
@@ -83,15 +68,9 @@ static int64_t mono_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static void pruner_limits(struct site *site, bool init)
+static uint64_t journal_max_age(const struct site_options *opts)
 {
-	const struct site_journal_options *j = &site->opts.journal;
-	uint64_t age = (uint64_t)j->max_age_days * 86400;
-
-	if (init)
-		store_journal_pruner_init(&site->pruner, age, j->max_rows);
-	else
-		store_journal_pruner_set(&site->pruner, age, j->max_rows);
+	return (uint64_t)opts->journal.max_age_days * 86400;
 }
 
 int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
@@ -117,7 +96,6 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	r = journal_sampler_new(&site->sampler);
 	if (r < 0)
 		goto fail;
-	pruner_limits(site, true);
 	r = defence_new(&opts->defence, DEFENCE_ENTRIES, &site->defence);
 	if (r < 0)
 		goto fail;
@@ -135,6 +113,12 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	r = store_open(dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
+	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,
+			       &site->writer);
+	if (r < 0) {
+		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
+		goto fail;
+	}
 	r = renderer_new(dir, site->store, opts, &site->renderer, err, errsz);
 	if (r < 0)
 		goto fail;
@@ -156,11 +140,13 @@ void site_free(struct site *site)
 		return;
 	if (site->files_fd >= 0)
 		close(site->files_fd);
-	if (site->store)
-		(void)journal_flush(site, true);
-	for (size_t i = 0; i < site->njournal; i++)
-		free(site->journal[i].strings);
-	free(site->journal);
+	if (site->writer) {
+		/* the windows end: their counts are the last rows */
+		journal_sampler_expire(site->sampler, mono_ms() / 1000,
+				       site->opts.journal.miss_window, true, journal_aggregate,
+				       site);
+		journal_writer_free(site->writer);
+	}
 	journal_sampler_free(site->sampler);
 	renderer_free(site->renderer);
 	store_close(site->store);
@@ -176,67 +162,8 @@ void site_reload(struct site *site, const struct site_options *opts)
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
-	pruner_limits(site, false);
+	journal_writer_limits(site->writer, journal_max_age(opts), opts->journal.max_rows);
 	defence_set_config(site->defence, &opts->defence);
-}
-
-/* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
-static const char *pack(char **pos, const char *s)
-{
-	char *at = *pos;
-	size_t n;
-
-	if (!s)
-		return NULL;
-	n = strlen(s) + 1;
-	memcpy(at, s, n);
-	*pos += n;
-	return at;
-}
-
-/* Copies e into the batch; counted as dropped when the batch is full. */
-static void journal_enqueue(struct site *site, const struct journal_entry *e)
-{
-	const char *strs[] = {
-		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent
-	};
-	struct journal_slot *slot;
-	size_t total = 0;
-	char *pos;
-
-	if (site->njournal >= JOURNAL_BATCH_MAX) {
-		site->journal_dropped++;
-		return;
-	}
-	if (site->njournal == site->journal_cap) {
-		size_t cap = site->journal_cap ? site->journal_cap * 2 : 256;
-		struct journal_slot *a = realloc(site->journal, cap * sizeof(*a));
-
-		if (!a) {
-			site->journal_dropped++;
-			return;
-		}
-		site->journal = a;
-		site->journal_cap = cap;
-	}
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		total += strs[i] ? strlen(strs[i]) + 1 : 0;
-	slot = &site->journal[site->njournal];
-	slot->strings = malloc(total ? total : 1);
-	if (!slot->strings) {
-		site->journal_dropped++;
-		return;
-	}
-	pos = slot->strings;
-	slot->e = *e;
-	slot->e.proto = pack(&pos, e->proto);
-	slot->e.peer = pack(&pos, e->peer);
-	slot->e.mac = pack(&pos, e->mac);
-	slot->e.path = pack(&pos, e->path);
-	slot->e.outcome = pack(&pos, e->outcome);
-	slot->e.md5 = pack(&pos, e->md5);
-	slot->e.user_agent = pack(&pos, e->user_agent);
-	site->njournal++;
 }
 
 void site_journal(struct site *site, const struct journal_entry *e)
@@ -246,7 +173,7 @@ void site_journal(struct site *site, const struct journal_entry *e)
 	    !journal_sampler_admit(site->sampler, e, site->opts.journal.miss_rows,
 				   mono_ms() / 1000))
 		return;
-	journal_enqueue(site, e);
+	journal_writer_push(site->writer, e);
 }
 
 /* One window's misses not written one by one: "N more misses", first ... last name. */
@@ -267,161 +194,29 @@ static void journal_aggregate(void *arg, const struct journal_aggregate *a)
 		snprintf(path, sizeof(path), "%s", a->first);
 	else
 		snprintf(path, sizeof(path), "%s ... %s", a->first, a->last);
-	journal_enqueue(site, &e);
-}
-
-static void journal_batch_clear(struct site *site)
-{
-	for (size_t i = 0; i < site->njournal; i++)
-		free(site->journal[i].strings);
-	site->njournal = 0;
-}
-
-/* Writes the batch in one transaction: 0 (the batch is emptied) or a negative errno. */
-static int journal_write(struct site *site)
-{
-	struct journal_entry *entries;
-	int r;
-
-	if (site->njournal == 0)
-		return 0;
-	entries = malloc(site->njournal * sizeof(*entries));
-	if (!entries)
-		return -ENOMEM;
-	for (size_t i = 0; i < site->njournal; i++)
-		entries[i] = site->journal[i].e;
-	r = store_journal_append(site->store, entries, site->njournal);
-	free(entries);
-	if (r < 0)
-		return r;
-	store_journal_pruner_appended(&site->pruner, site->njournal);
-	journal_batch_clear(site);
-	return 0;
-}
-
-/* The database refused a write with r: the journal goes read-only, said once. */
-static void journal_readonly(struct site *site, int r, int64_t now)
-{
-	site->journal_ro = true;
-	site->journal_retry_at = now + 1000;
-	log_warnx(
-		"journal",
-		"%s/autoprov.db refuses writes (%s): the journal is read-only, requests are counted but "
-		"not recorded, and new file versions are kept in memory, until writes "
-		"succeed again%s",
-		site->dir, strerror(-r),
-		store_exclusive(site->store)
-			? "; the database is open exclusively (no room for its -shm file): "
-			  "other autoprov commands cannot open it until then"
-			: "");
-}
-
-/* While read-only: a write every second; the batch is dropped while they fail. */
-static int journal_retry(struct site *site, int64_t now)
-{
-	int r;
-
-	if (now < site->journal_retry_at)
-		return 0;
-	site->journal_retry_at = now + 1000;
-	r = site->njournal ? journal_write(site) : store_probe_write(site->store);
-	if (r == -EBUSY)
-		return 0;
-	if (r < 0) {
-		site->journal_ro_lost += site->njournal;
-		journal_batch_clear(site);
-		return 0;
-	}
-	site->journal_ro = false;
-	log_info("journal",
-		 "%s/autoprov.db takes writes again: the journal resumes (%llu requests were not "
-		 "recorded meanwhile)",
-		 site->dir, (unsigned long long)site->journal_ro_lost);
-	site->journal_ro_lost = 0;
-	if (store_exclusive(site->store)) {
-		r = store_reconnect(site->store);
-		if (r < 0 || store_exclusive(site->store))
-			log_warnx("journal", "%s/autoprov.db stays open exclusively: %s", site->dir,
-				  r < 0 ? store_strerror(site->store)
-					: "no room for its -shm file");
-		else
-			log_info("journal",
-				 "%s/autoprov.db is shared with other autoprov commands again",
-				 site->dir);
-	}
-	return 0;
-}
-
-/* The writer: see site_journal_flush; final ends every sampling window. */
-static int journal_flush(struct site *site, bool final)
-{
-	int64_t now = mono_ms();
-	bool more;
-	int r = 0;
-
-	journal_sampler_expire(site->sampler, now / 1000, site->opts.journal.miss_window, final,
-			       journal_aggregate, site);
-	if (site->journal_dropped && (final || now - site->journal_dropped_said >= 1000)) {
-		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
-			  (unsigned long long)site->journal_dropped);
-		site->journal_dropped = 0;
-		site->journal_dropped_said = now;
-	}
-	/*
-	 * The daemon's loop must not wait for a command-line import holding the database:
-	 * when it is busy, the batch stays for the next flush (its size is bounded).
-	 */
-	store_set_wait(site->store, 0);
-	if (!site->journal_probed && !final) {
-		/* the daemon's first flush: say at once if the disk takes no writes */
-		site->journal_probed = true;
-		r = store_probe_write(site->store);
-		if (r < 0 && r != -EBUSY)
-			journal_readonly(site, r, now);
-		r = 0;
-	}
-	if (site->journal_ro) {
-		r = journal_retry(site, now);
-	} else {
-		r = journal_write(site);
-		if (r < 0 && r != -EBUSY) {
-			journal_readonly(site, r, now);
-			site->journal_ro_lost += site->njournal;
-			journal_batch_clear(site);
-			r = 0;
-		}
-	}
-	if (!site->journal_ro && store_versions_pending(site->store) > 0 &&
-	    store_versions_sync(site->store) == 0 && site->versions_said) {
-		log_info("journal", "the file versions kept in memory are written");
-		site->versions_said = false;
-	}
-	if (store_versions_pending(site->store) > 0 && !site->versions_said) {
-		log_warnx(
-			"journal",
-			"%zu file versions kept in memory: %s/autoprov.db takes no writes; they are served "
-			"and written when it does",
-			store_versions_pending(site->store), site->dir);
-		site->versions_said = true;
-	}
-	if (!site->journal_ro && !final) {
-		int d = store_journal_prune_step(site->store, &site->pruner, &more);
-
-		if (d < 0 && d != -EBUSY)
-			log_debug("journal", "cannot prune now: %s", store_strerror(site->store));
-	}
-	store_set_wait(site->store, STORE_BUSY_TIMEOUT_MS);
-	return r;
+	journal_writer_push(site->writer, &e);
 }
 
 int site_journal_flush(struct site *site)
 {
-	return journal_flush(site, false);
+	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
+			       false, journal_aggregate, site);
+	return journal_writer_flush(site->writer);
+}
+
+int site_journal_open(struct site *site, char *err, size_t errsz)
+{
+	return journal_writer_open(site->writer, err, errsz);
+}
+
+int site_journal_start(struct site *site)
+{
+	return journal_writer_start(site->writer);
 }
 
 bool site_journal_readonly(const struct site *site)
 {
-	return site->journal_ro;
+	return journal_writer_readonly(site->writer);
 }
 
 const struct site_options *site_options(const struct site *site)

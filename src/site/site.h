@@ -103,22 +103,34 @@ void site_reload(struct site *site, const struct site_options *opts);
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
 /*
- * Records a request in the journal: copied into a batch in memory (bounded; beyond it
- * entries are counted as dropped), written by site_journal_flush(). A miss (no success:
+ * Records a request in the journal: a copy goes to the journal's bounded queue
+ * (site/writer.h; beyond JOURNAL_QUEUE_MAX entries waiting they are counted as dropped and
+ * logged at most once a second), never waiting for the database. A miss (no success:
  * site/journal_sample.h) beyond journal.miss_rows of its peer's window is only counted,
- * and the window's count is written as one row when it ends.
+ * and the window's count is queued as one row when it ends.
  */
 struct journal_entry;
 void site_journal(struct site *site, const struct journal_entry *e);
 /*
- * The journal's writer, for a timer (ten times a second): ends the sampling windows due,
- * writes the batch in one transaction, writes the file versions kept in memory, and takes
- * one bounded step of pruning (journal.max_age_days, journal.max_rows). 0, or -EBUSY when
- * the database is held by another process (the batch is kept for the next call). When the
- * database refuses writes (a full disk), the journal is read-only: one warning, entries
- * dropped and counted, a write tried again every second, and a line when it resumes.
+ * For a timer on the loop (ten times a second): ends the sampling windows due (their rows
+ * are queued). Without the writer's thread it also runs the writer's round here: writes
+ * the queue in one transaction, the file versions kept in memory, one bounded step of
+ * pruning (journal.max_age_days, journal.max_rows); 0, or -EBUSY when the database is held
+ * by another process (the batch is kept for the next call). When the database refuses
+ * writes (a full disk), the journal is read-only: one warning, entries dropped and
+ * counted, a write tried again every second, and a line when it resumes.
  */
 int site_journal_flush(struct site *site);
+/*
+ * A daemon's journal written by a thread of its own (site/writer.h): site_journal_open()
+ * opens the thread's connection to the database, before the privileges are dropped;
+ * site_journal_start() starts the thread, after they are (a thread is confined as the one
+ * that creates it). A failure leaves the journal written by site_journal_flush(). Without
+ * them (the command-line tools) the journal is written when the site is freed. Freeing the
+ * site writes everything queued (the final flush) and joins the thread.
+ */
+int site_journal_open(struct site *site, char *err, size_t errsz);
+int site_journal_start(struct site *site);
 /* Whether the journal is read-only now (writes refused). */
 bool site_journal_readonly(const struct site *site);
 

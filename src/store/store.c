@@ -396,13 +396,15 @@ int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz
 	int r;
 
 	st = calloc(1, sizeof(*st));
-	if (!st) {
+	if (!st || pthread_mutex_init(&st->pending_lock, NULL) != 0) {
+		free(st);
 		snprintf(err, errsz, "%s/autoprov.db: out of memory", site_dir);
 		return -ENOMEM;
 	}
 	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db", site_dir) >=
 	    sizeof(st->path)) {
 		snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
+		pthread_mutex_destroy(&st->pending_lock);
 		free(st);
 		return -ENAMETOOLONG;
 	}
@@ -459,11 +461,12 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	/* a command-line render's versions get one more chance */
-	if (st->npending > 0)
+	if (st->db && store_versions_pending(st) > 0)
 		(void)store_versions_sync(st);
 	pending_clear(st);
 	free(st->pending);
 	store_disconnect(st);
+	pthread_mutex_destroy(&st->pending_lock);
 	free(st);
 }
 
@@ -651,64 +654,152 @@ static void pending_clear(struct store *st)
 	st->npending = 0;
 }
 
-size_t store_versions_pending(const struct store *st)
+size_t store_versions_pending(struct store *st)
 {
-	return st->npending;
+	size_t n;
+
+	pthread_mutex_lock(&st->pending_lock);
+	n = st->npending;
+	pthread_mutex_unlock(&st->pending_lock);
+	return n;
 }
 
-int store_versions_sync(struct store *st)
+void store_set_versions_deferred(struct store *st, bool on)
 {
+	pthread_mutex_lock(&st->pending_lock);
+	st->versions_deferred = on;
+	pthread_mutex_unlock(&st->pending_lock);
+}
+
+bool store_threadsafe(void)
+{
+	return sqlite3_threadsafe() != 0;
+}
+
+static void pending_free(struct pending_version *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].key);
+		free(p[i].content_md5);
+	}
+	free(p);
+}
+
+/* A copy of st's pending versions (under its lock): 0 or -ENOMEM. */
+static int pending_copy(struct store *st, struct pending_version **ret, size_t *ret_n)
+{
+	struct pending_version *c = NULL;
+	size_t n;
+	int r = 0;
+
+	pthread_mutex_lock(&st->pending_lock);
+	n = st->npending;
+	if (n > 0) {
+		c = calloc(n, sizeof(*c));
+		r = c ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		c[i].key = strdup(st->pending[i].key);
+		c[i].content_md5 = strdup(st->pending[i].content_md5);
+		c[i].version = st->pending[i].version;
+		if (!c[i].key || !c[i].content_md5)
+			r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&st->pending_lock);
+	if (r < 0) {
+		pending_free(c, n);
+		return r;
+	}
+	*ret = c;
+	*ret_n = n;
+	return 0;
+}
+
+/* Forgets the pending versions of st that are still the ones written (w, n of them). */
+static void pending_forget(struct store *st, const struct pending_version *w, size_t n)
+{
+	pthread_mutex_lock(&st->pending_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct pending_version *p = pending_find(st, w[i].key);
+		size_t at;
+
+		/* a newer content of the same file came meanwhile: it waits for the next sync */
+		if (!p || p->version != w[i].version || strcmp(p->content_md5, w[i].content_md5))
+			continue;
+		free(p->key);
+		free(p->content_md5);
+		at = (size_t)(p - st->pending);
+		st->pending[at] = st->pending[st->npending - 1];
+		st->npending--;
+	}
+	pthread_mutex_unlock(&st->pending_lock);
+}
+
+int store_versions_sync_to(struct store *st, struct store *to)
+{
+	struct pending_version *w = NULL;
+	size_t n = 0;
 	int r;
 
-	if (st->npending == 0)
-		return 0;
-	r = store_begin(st, true);
-	if (r < 0)
+	r = pending_copy(st, &w, &n);
+	if (r < 0 || n == 0)
 		return r;
-	for (size_t i = 0; i < st->npending; i++) {
-		struct pending_version *p = &st->pending[i];
+	r = store_begin(to, true);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct pending_version *p = &w[i];
 		uint64_t stored = 0;
 		bool same = false;
 
-		r = version_get(st, p->key, p->content_md5, &stored, &same);
+		r = version_get(to, p->key, p->content_md5, &stored, &same);
 		if (r < 0 && r != -ENOENT)
 			goto fail;
 		if (r == 0 && same)
 			continue; /* another process stored this very content meanwhile */
 		/* never a number the database already gave other content */
-		r = version_put(st, p->key, p->content_md5,
+		r = version_put(to, p->key, p->content_md5,
 				r == 0 && stored >= p->version ? stored + 1 : p->version);
 		if (r < 0)
 			goto fail;
 	}
-	r = store_commit(st);
-	if (r < 0)
-		return r;
-	pending_clear(st);
-	return 0;
-
+	r = store_commit(to);
+	if (r == 0)
+		pending_forget(st, w, n);
+	goto out;
 fail:
-	store_rollback(st);
+	store_rollback(to);
+out:
+	pending_free(w, n);
 	return r;
+}
+
+int store_versions_sync(struct store *st)
+{
+	return store_versions_sync_to(st, st);
 }
 
 int store_version(struct store *st, const char *key, const char *content_md5, uint64_t *ret_version)
 {
-	struct pending_version *p = pending_find(st, key);
+	struct pending_version *p;
 	uint64_t version = 0, next;
-	bool same = false;
+	bool same = false, deferred;
 	int r, r_write;
 
 	/* a version only in memory is newer than the database's */
+	pthread_mutex_lock(&st->pending_lock);
+	p = pending_find(st, key);
 	if (p) {
-		if (strcmp(p->content_md5, content_md5) != 0) {
+		r = 0;
+		if (strcmp(p->content_md5, content_md5) != 0)
 			r = pending_keep(st, key, content_md5, p->version + 1);
-			if (r < 0)
-				return r;
-		}
-		*ret_version = pending_find(st, key)->version;
-		return 0;
+		if (r == 0)
+			*ret_version = pending_find(st, key)->version;
+		pthread_mutex_unlock(&st->pending_lock);
+		return r;
 	}
+	deferred = st->versions_deferred;
+	pthread_mutex_unlock(&st->pending_lock);
 	/* the usual case, an unchanged file, needs no write lock */
 	r = version_get(st, key, content_md5, &version, &same);
 	if (r == 0 && same) {
@@ -718,6 +809,11 @@ int store_version(struct store *st, const char *key, const char *content_md5, ui
 	if (r < 0 && r != -ENOENT)
 		return r;
 	next = r == -ENOENT ? 1 : version + 1;
+	if (deferred) {
+		/* the writer's thread writes it: this thread never waits for the lock */
+		r_write = -ENOSPC;
+		goto keep;
+	}
 
 	r_write = store_begin(st, true);
 	if (r_write < 0)
@@ -751,8 +847,10 @@ keep_same:
 	*ret_version = version;
 	return 0;
 keep:
-	/* the database cannot take it now: serve the new version, write it later */
+	/* the database cannot take it now (or the writer takes it): serve it, write it later */
+	pthread_mutex_lock(&st->pending_lock);
 	r = pending_keep(st, key, content_md5, next);
+	pthread_mutex_unlock(&st->pending_lock);
 	if (r < 0)
 		return r_write;
 	*ret_version = next;

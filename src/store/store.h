@@ -260,8 +260,21 @@ int store_version(struct store *st, const char *key, const char *content_md5,
  */
 #define STORE_VERSIONS_PENDING_MAX 65536
 /* Versions waiting in memory. */
-size_t store_versions_pending(const struct store *st);
+size_t store_versions_pending(struct store *st);
 /* Writes the versions waiting in memory in one transaction: 0 or a negative errno. */
 int store_versions_sync(struct store *st);
+/*
+ * For a daemon whose loop must not wait for the database: with deferred on, a new version
+ * is never written by store_version() (which then only reads); it is kept in memory and
+ * served from there until a writer thread writes it with store_versions_sync_to(st, its own
+ * connection), in one transaction, and only then forgets it. So the number rises once per
+ * content change, whichever connection writes it, and survives a restart once written (a
+ * clean stop writes it). st's versions may be read and written from two threads; every
+ * other call on st stays the one thread's.
+ */
+void store_set_versions_deferred(struct store *st, bool on);
+int store_versions_sync_to(struct store *st, struct store *to);
+/* Whether SQLite was built to be used from several threads (one connection per thread). */
+bool store_threadsafe(void);
 
 #endif

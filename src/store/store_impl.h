@@ -8,6 +8,7 @@
 #define AUTOPROV_STORE_STORE_IMPL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -36,8 +37,14 @@ struct store {
 	sqlite3 *db;
 	char path[PATH_MAX]; /* DIR/autoprov.db */
 	bool exclusive;	     /* opened in the exclusive locking mode (store_exclusive) */
-	struct pending_version *pending; /* versions kept in memory until they can be written */
+	/*
+	 * Versions kept in memory until they can be written, under pending_lock: another
+	 * connection's thread writes them (store_versions_sync_to) while this one serves them.
+	 */
+	pthread_mutex_t pending_lock;
+	struct pending_version *pending;
 	size_t npending, pending_cap;
+	bool versions_deferred; /* store_set_versions_deferred */
 	sqlite3_stmt *stmts[STMT__MAX];
 	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */
 	bool tx_write;	   /* the outermost begin took the write lock */

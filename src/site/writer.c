@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
+ * rounds that write it. One round: take what is queued (unless the last batch is still
+ * waiting for a busy database), write it in one transaction, write the file versions the
+ * loop keeps in memory, take one bounded pruning step. A database that refuses writes makes
+ * the journal read-only: one warning, entries dropped and counted, a write tried again
+ * every second, a line when it resumes. A thread runs rounds ten times a second on its own
+ * connection; without one, journal_writer_flush() runs a round on the loop's connection.
+ */
+#include "site/writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+
+#define ROUND_MS     100 /* the thread's round, at the latest */
+#define DROP_SAY_MS  1000
+#define RO_RETRY_MS  1000
+
+struct journal_writer {
+	char *dir;
+	struct store *loop_st; /* the loop's connection: its versions, and rounds without a thread */
+	struct store *own;     /* the thread's connection, or NULL */
+	struct journal_queue q;
+	struct journal_batch inflight; /* taken from the queue, not yet written */
+	struct journal_pruner pruner;
+	/* under q.lock: limits from journal_writer_limits() */
+	uint64_t new_age, new_rows;
+	bool new_limits;
+
+	pthread_t thread;
+	bool threaded;	 /* the thread runs */
+	bool may_start;	 /* journal_writer_start() was called: privileges are dropped */
+	bool start_due;	 /* the database is shared again: start the thread */
+	bool probed;	 /* the first round tried a write */
+	bool ro;	 /* writes refused (atomic: read by the loop) */
+	uint64_t ro_lost; /* entries dropped while read-only */
+	int64_t retry_at; /* monotonic ms of the next try while read-only */
+	int64_t dropped_said;
+	uint64_t dropped;
+	bool versions_said;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* ---- the batch and the queue ---- */
+
+void journal_batch_clear(struct journal_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->slots[i].strings);
+	b->n = 0;
+}
+
+void journal_batch_free(struct journal_batch *b)
+{
+	journal_batch_clear(b);
+	free(b->slots);
+	b->slots = NULL;
+	b->cap = 0;
+}
+
+/* Room for n more slots in b: 0 or -ENOMEM. */
+static int batch_reserve(struct journal_batch *b, size_t n)
+{
+	struct journal_slot *a;
+	size_t cap = b->cap ? b->cap : 256;
+
+	if (b->n + n <= b->cap)
+		return 0;
+	while (cap < b->n + n)
+		cap *= 2;
+	a = realloc(b->slots, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	b->slots = a;
+	b->cap = cap;
+	return 0;
+}
+
+/* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
+static const char *pack(char **pos, const char *s)
+{
+	char *at = *pos;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	memcpy(at, s, n);
+	*pos += n;
+	return at;
+}
+
+/* e with its strings copied into one allocation: 0 or -ENOMEM. */
+static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
+{
+	const char *strs[] = {
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent
+	};
+	size_t total = 0;
+	char *pos;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		total += strs[i] ? strlen(strs[i]) + 1 : 0;
+	slot->strings = malloc(total ? total : 1);
+	if (!slot->strings)
+		return -ENOMEM;
+	pos = slot->strings;
+	slot->e = *e;
+	slot->e.proto = pack(&pos, e->proto);
+	slot->e.peer = pack(&pos, e->peer);
+	slot->e.mac = pack(&pos, e->mac);
+	slot->e.path = pack(&pos, e->path);
+	slot->e.outcome = pack(&pos, e->outcome);
+	slot->e.md5 = pack(&pos, e->md5);
+	slot->e.user_agent = pack(&pos, e->user_agent);
+	return 0;
+}
+
+int journal_queue_init(struct journal_queue *q, size_t max)
+{
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	q->max = max ? max : 1;
+	q->wake_at = q->max / 4 ? q->max / 4 : 1;
+	r = pthread_mutex_init(&q->lock, NULL);
+	if (r != 0)
+		return -r;
+	r = pthread_cond_init(&q->wake, NULL);
+	if (r != 0) {
+		pthread_mutex_destroy(&q->lock);
+		return -r;
+	}
+	return 0;
+}
+
+void journal_queue_destroy(struct journal_queue *q)
+{
+	journal_batch_free(&q->queued);
+	pthread_cond_destroy(&q->wake);
+	pthread_mutex_destroy(&q->lock);
+}
+
+int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
+{
+	struct journal_slot slot = { .strings = NULL };
+	int r;
+
+	/* the copy is made outside the lock: the writer never waits for it */
+	r = slot_fill(&slot, e);
+	pthread_mutex_lock(&q->lock);
+	if (r == 0 && q->queued.n >= q->max)
+		r = -ENOBUFS;
+	if (r == 0)
+		r = batch_reserve(&q->queued, 1);
+	if (r < 0) {
+		q->dropped++;
+		pthread_mutex_unlock(&q->lock);
+		free(slot.strings); /* NULL when the copy failed */
+		return r;
+	}
+	q->queued.slots[q->queued.n++] = slot;
+	if (q->queued.n == q->wake_at)
+		pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+size_t journal_queue_take(struct journal_queue *q, struct journal_batch *out)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->lock);
+	n = q->queued.n;
+	if (out->n == 0) {
+		/* the double buffer: the arrays change places, nothing is copied */
+		struct journal_batch b = *out;
+
+		*out = q->queued;
+		q->queued = b;
+	} else if (n > 0 && batch_reserve(out, n) == 0) {
+		memcpy(out->slots + out->n, q->queued.slots, n * sizeof(*out->slots));
+		out->n += n;
+		q->queued.n = 0;
+	} else {
+		n = 0; /* no memory to move them now: they stay queued */
+	}
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+uint64_t journal_queue_dropped(struct journal_queue *q)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&q->lock);
+	n = q->dropped;
+	q->dropped = 0;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+/* ---- the writer ---- */
+
+int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint64_t max_rows,
+		       struct journal_writer **ret)
+{
+	struct journal_writer *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->dir = strdup(dir);
+	if (!w->dir) {
+		free(w);
+		return -ENOMEM;
+	}
+	r = journal_queue_init(&w->q, JOURNAL_QUEUE_MAX);
+	if (r < 0) {
+		free(w->dir);
+		free(w);
+		return r;
+	}
+	w->loop_st = st;
+	store_journal_pruner_init(&w->pruner, max_age, max_rows);
+	*ret = w;
+	return 0;
+}
+
+bool journal_writer_threaded(const struct journal_writer *w)
+{
+	return w->threaded;
+}
+
+bool journal_writer_readonly(const struct journal_writer *w)
+{
+	return __atomic_load_n(&w->ro, __ATOMIC_RELAXED);
+}
+
+void journal_writer_push(struct journal_writer *w, const struct journal_entry *e)
+{
+	(void)journal_queue_push(&w->q, e);
+}
+
+void journal_writer_limits(struct journal_writer *w, uint64_t max_age, uint64_t max_rows)
+{
+	pthread_mutex_lock(&w->q.lock);
+	w->new_age = max_age;
+	w->new_rows = max_rows;
+	w->new_limits = true;
+	pthread_mutex_unlock(&w->q.lock);
+}
+
+/* The connection rounds write through. */
+static struct store *writer_store(struct journal_writer *w)
+{
+	return w->own ? w->own : w->loop_st;
+}
+
+/* Writes the batch in flight in one transaction: 0 (it is emptied) or a negative errno. */
+static int batch_write(struct journal_writer *w)
+{
+	struct journal_entry *entries;
+	size_t n = w->inflight.n;
+	int r;
+
+	if (n == 0)
+		return 0;
+	entries = malloc(n * sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		entries[i] = w->inflight.slots[i].e;
+	r = store_journal_append(writer_store(w), entries, n);
+	free(entries);
+	if (r < 0)
+		return r;
+	store_journal_pruner_appended(&w->pruner, n);
+	journal_batch_clear(&w->inflight);
+	return 0;
+}
+
+/* The database refused a write with r: the journal goes read-only, said once. */
+static void go_readonly(struct journal_writer *w, int r, int64_t now)
+{
+	__atomic_store_n(&w->ro, true, __ATOMIC_RELAXED);
+	w->retry_at = now + RO_RETRY_MS;
+	log_warnx(
+		"journal",
+		"%s/autoprov.db refuses writes (%s): the journal is read-only, requests are counted but "
+		"not recorded, and new file versions are kept in memory, until writes "
+		"succeed again%s",
+		w->dir, strerror(-r),
+		store_exclusive(writer_store(w))
+			? "; the database is open exclusively (no room for its -shm file): "
+			  "other autoprov commands cannot open it until then"
+			: "");
+}
+
+static int start_thread(struct journal_writer *w);
+
+/* While read-only: a write every second; the batch is dropped while they fail. */
+static void retry_readonly(struct journal_writer *w, int64_t now)
+{
+	struct store *st = writer_store(w);
+	int r;
+
+	if (now < w->retry_at)
+		return;
+	w->retry_at = now + RO_RETRY_MS;
+	r = w->inflight.n ? batch_write(w) : store_probe_write(st);
+	if (r == -EBUSY)
+		return;
+	if (r < 0) {
+		w->ro_lost += w->inflight.n;
+		journal_batch_clear(&w->inflight);
+		return;
+	}
+	__atomic_store_n(&w->ro, false, __ATOMIC_RELAXED);
+	log_info("journal",
+		 "%s/autoprov.db takes writes again: the journal resumes (%llu requests were not "
+		 "recorded meanwhile)",
+		 w->dir, (unsigned long long)w->ro_lost);
+	w->ro_lost = 0;
+	if (!store_exclusive(st))
+		return;
+	/* only without a thread: a thread's connection is never exclusive */
+	r = store_reconnect(st);
+	if (r < 0 || store_exclusive(st)) {
+		log_warnx("journal", "%s/autoprov.db stays open exclusively: %s", w->dir,
+			  r < 0 ? store_strerror(st) : "no room for its -shm file");
+		return;
+	}
+	log_info("journal", "%s/autoprov.db is shared with other autoprov commands again", w->dir);
+	/* a daemon: its writer gets its thread, at the end of this round */
+	w->start_due = w->may_start;
+}
+
+/*
+ * One round (see the file's comment). final: everything queued is taken, a busy database
+ * is waited for, no pruning. Returns 0 or -EBUSY (the batch is kept).
+ */
+static int writer_round(struct journal_writer *w, bool final)
+{
+	struct store *st = writer_store(w);
+	int64_t now = mono_ms();
+	uint64_t dropped;
+	bool more;
+	int r = 0;
+
+	pthread_mutex_lock(&w->q.lock);
+	if (w->new_limits) {
+		store_journal_pruner_set(&w->pruner, w->new_age, w->new_rows);
+		w->new_limits = false;
+	}
+	pthread_mutex_unlock(&w->q.lock);
+	dropped = journal_queue_dropped(&w->q);
+	w->dropped += dropped;
+	if (w->dropped && (final || now - w->dropped_said >= DROP_SAY_MS)) {
+		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
+			  (unsigned long long)w->dropped);
+		w->dropped = 0;
+		w->dropped_said = now;
+	}
+	/*
+	 * The loop must not wait for a command-line import holding the database: without a
+	 * thread a busy database keeps the batch for the next round (its size is bounded). The
+	 * thread waits, as every writer does, and the queue takes what comes meanwhile.
+	 */
+	store_set_wait(st, w->threaded || final ? STORE_BUSY_TIMEOUT_MS : 0);
+	if (!w->probed && !final) {
+		/* the first round: say at once if the disk takes no writes */
+		w->probed = true;
+		r = store_probe_write(st);
+		if (r < 0 && r != -EBUSY)
+			go_readonly(w, r, now);
+		r = 0;
+	}
+	if (w->inflight.n == 0 || final)
+		(void)journal_queue_take(&w->q, &w->inflight);
+	if (w->ro) {
+		retry_readonly(w, now);
+		if (w->ro) {
+			w->ro_lost += w->inflight.n;
+			journal_batch_clear(&w->inflight);
+		}
+	} else {
+		r = batch_write(w);
+		if (r < 0 && r != -EBUSY) {
+			go_readonly(w, r, now);
+			w->ro_lost += w->inflight.n;
+			journal_batch_clear(&w->inflight);
+			r = 0;
+		}
+	}
+	if (!w->ro && store_versions_pending(w->loop_st) > 0 &&
+	    store_versions_sync_to(w->loop_st, st) == 0 && w->versions_said) {
+		log_info("journal", "the file versions kept in memory are written");
+		w->versions_said = false;
+	}
+	if (store_versions_pending(w->loop_st) > 0 && w->ro && !w->versions_said) {
+		log_warnx(
+			"journal",
+			"%zu file versions kept in memory: %s/autoprov.db takes no writes; they are served "
+			"and written when it does",
+			store_versions_pending(w->loop_st), w->dir);
+		w->versions_said = true;
+	}
+	if (!w->ro && !final) {
+		int d = store_journal_prune_step(st, &w->pruner, &more);
+
+		if (d < 0 && d != -EBUSY)
+			log_debug("journal", "cannot prune now: %s", store_strerror(st));
+	}
+	store_set_wait(st, STORE_BUSY_TIMEOUT_MS);
+	if (w->start_due) {
+		char err[512] = "";
+
+		/* the last thing this round does: from here on the thread owns the writer */
+		w->start_due = false;
+		if (journal_writer_open(w, err, sizeof(err)) < 0 || start_thread(w) < 0)
+			log_warnx("journal", "the journal stays written by the loop: %s",
+				  err[0] ? err : "cannot start its thread");
+	}
+	return r;
+}
+
+static void *writer_main(void *arg)
+{
+	struct journal_writer *w = arg;
+	bool stop = false;
+
+	log_set_thread_direct();
+	while (!stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += ROUND_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&w->q.lock);
+		while (!w->q.stop && w->q.queued.n < w->q.wake_at &&
+		       pthread_cond_timedwait(&w->q.wake, &w->q.lock, &until) == 0)
+			;
+		stop = w->q.stop;
+		pthread_mutex_unlock(&w->q.lock);
+		(void)writer_round(w, stop);
+	}
+	return NULL;
+}
+
+int journal_writer_open(struct journal_writer *w, char *err, size_t errsz)
+{
+	int r;
+
+	if (w->own)
+		return 0;
+	if (!store_threadsafe()) {
+		snprintf(err, errsz, "SQLite is built without thread support");
+		return -ENOTSUP;
+	}
+	if (store_exclusive(w->loop_st)) {
+		snprintf(err, errsz, "%s/autoprov.db is open exclusively", w->dir);
+		return -EBUSY;
+	}
+	r = store_open(w->dir, &w->own, err, errsz);
+	if (r < 0)
+		w->own = NULL;
+	return r;
+}
+
+static int start_thread(struct journal_writer *w)
+{
+	int r;
+
+	if (w->threaded || !w->own)
+		return 0;
+	/* from now on the loop keeps new versions in memory and the thread writes them */
+	store_set_versions_deferred(w->loop_st, true);
+	w->threaded = true;
+	r = pthread_create(&w->thread, NULL, writer_main, w);
+	if (r != 0) {
+		w->threaded = false;
+		store_set_versions_deferred(w->loop_st, false);
+		store_close(w->own);
+		w->own = NULL;
+		return -r;
+	}
+	return 0;
+}
+
+int journal_writer_start(struct journal_writer *w)
+{
+	w->may_start = true;
+	return start_thread(w);
+}
+
+int journal_writer_flush(struct journal_writer *w)
+{
+	if (w->threaded)
+		return 0;
+	return writer_round(w, false);
+}
+
+void journal_writer_free(struct journal_writer *w)
+{
+	if (!w)
+		return;
+	if (w->threaded) {
+		pthread_mutex_lock(&w->q.lock);
+		w->q.stop = true;
+		pthread_cond_signal(&w->q.wake);
+		pthread_mutex_unlock(&w->q.lock);
+		pthread_join(w->thread, NULL);
+		store_set_versions_deferred(w->loop_st, false);
+	} else if (w->loop_st) {
+		(void)writer_round(w, true);
+	}
+	store_close(w->own);
+	journal_batch_free(&w->inflight);
+	journal_queue_destroy(&w->q);
+	free(w->dir);
+	free(w);
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The journal's writer (site/writer.c): the bounded queue keeps order and counts what it
+ * drops; a writer with its thread writes every entry queued before it is freed, and the
+ * file versions the loop keeps in memory, numbered once per content.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "site/writer.h"
+#include "store/store.h"
+
+static struct journal_entry entry(const char *path)
+{
+	struct journal_entry e = {
+		.proto = "tftp",
+		.peer = "127.0.0.1:1000",
+		.path = path,
+		.outcome = "sent",
+		.bytes = 1,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &e.time);
+	return e;
+}
+
+static void test_queue_full_counts_drops_keeps_order(void **state)
+{
+	struct journal_queue q;
+	struct journal_batch b = { 0 };
+	char name[32];
+
+	(void)state;
+	assert_int_equal(journal_queue_init(&q, 4), 0);
+	for (int i = 0; i < 7; i++) {
+		struct journal_entry e;
+
+		snprintf(name, sizeof(name), "f%d", i);
+		e = entry(name);
+		assert_int_equal(journal_queue_push(&q, &e), i < 4 ? 0 : -ENOBUFS);
+	}
+	/* the strings are copies: the caller's buffer is gone */
+	memset(name, 'x', sizeof(name) - 1);
+	assert_int_equal(journal_queue_dropped(&q), 3);
+	assert_int_equal(journal_queue_dropped(&q), 0);
+	assert_int_equal(journal_queue_take(&q, &b), 4);
+	assert_int_equal(b.n, 4);
+	for (size_t i = 0; i < b.n; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		assert_string_equal(b.slots[i].e.path, name);
+		assert_string_equal(b.slots[i].e.proto, "tftp");
+		assert_null(b.slots[i].e.mac);
+	}
+	/* taken: room again; a batch not yet written gets the next entries after its own */
+	for (int i = 4; i < 6; i++) {
+		struct journal_entry e;
+
+		snprintf(name, sizeof(name), "f%d", i);
+		e = entry(name);
+		assert_int_equal(journal_queue_push(&q, &e), 0);
+	}
+	assert_int_equal(journal_queue_take(&q, &b), 2);
+	assert_int_equal(b.n, 6);
+	for (size_t i = 0; i < b.n; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		assert_string_equal(b.slots[i].e.path, name);
+	}
+	assert_int_equal(journal_queue_take(&q, &b), 0);
+	journal_batch_free(&b);
+	journal_queue_destroy(&q);
+}
+
+static int count_rows(void *arg, const struct journal_entry *e)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_thread_writes_everything_before_free(void **state)
+{
+	char dir[] = "/tmp/test_writer.XXXXXX", err[512], path[600];
+	struct store *loop, *check;
+	struct journal_writer *w;
+	uint64_t v = 0;
+	int rows = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &loop, err, sizeof(err)), 0);
+	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &w), 0);
+	assert_int_equal(journal_writer_open(w, err, sizeof(err)), 0);
+	assert_int_equal(journal_writer_start(w), 0);
+	assert_true(journal_writer_threaded(w));
+	/* the loop's flush does nothing: the thread writes */
+	assert_int_equal(journal_writer_flush(w), 0);
+
+	/* a new version is served at once, kept in memory until the thread writes it */
+	assert_int_equal(store_version(loop, "a.conf", "md5-one", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_version(loop, "a.conf", "md5-one", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_version(loop, "a.conf", "md5-two", &v), 0);
+	assert_int_equal(v, 2);
+	for (int i = 0; i < 5000; i++) {
+		struct journal_entry e = entry("burst.cfg");
+
+		journal_writer_push(w, &e);
+	}
+	journal_writer_free(w);
+	assert_int_equal(store_versions_pending(loop), 0);
+
+	assert_int_equal(store_open(dir, &check, err, sizeof(err)), 0);
+	assert_int_equal(store_journal_foreach(check, NULL, 0, false, count_rows, &rows), 0);
+	assert_int_equal(rows, 5000);
+	/* written once per content: a restart serves 2, and the same content stays 2 */
+	assert_int_equal(store_version(check, "a.conf", "md5-two", &v), 0);
+	assert_int_equal(v, 2);
+	store_close(check);
+	store_close(loop);
+	for (const char *const *s = (const char *const[]){ "", "-wal", "-shm", NULL }; *s; s++) {
+		snprintf(path, sizeof(path), "%s/autoprov.db%s", dir, *s);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queue_full_counts_drops_keeps_order),
+		cmocka_unit_test(test_thread_writes_everything_before_free),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
