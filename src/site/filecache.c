@@ -287,7 +287,7 @@ static void filecache_insert(struct filecache *c, struct site_file *f, uint32_t 
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
 	uint32_t hash = hash_str(name);
-	struct site_file *f, *fresh;
+	struct site_file *f, *fresh = NULL;
 	struct stat st;
 	int r;
 
