@@ -63,6 +63,7 @@ def test_tftp_listen_in_the_file_turns_it_on(tmp_path, start_server):
     site = device_site(tmp_path, "[tftp]\nlisten = 127.0.0.1:0\n")
     server = start_server(site, tftp=None)
     assert server.ports.get("tftp")
+    server.wait_log(r"info exposed: tftp 127\.0\.0\.1:")  # the port file may come first
     assert server.log().count("info exposed: tftp 127.0.0.1:") == 1
 
 
