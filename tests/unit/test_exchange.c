@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/http.h"
 #include "proto/tftp.h"
 #include "site/exchange.h"
 #include "site/journal_sample.h"
@@ -111,6 +112,30 @@ static void test_tftp_table_complete(void **state)
 	assert_int_equal(code, TFTP_EUNDEF);
 	assert_string_equal(tftp_outcome_answer(OUTCOME_ERROR, &code), "server error");
 	assert_int_equal(code, TFTP_EUNDEF);
+}
+
+static void test_http_table_complete(void **state)
+{
+	const char *text;
+
+	for (unsigned o = 0; o < _OUTCOME_MAX; o++) {
+		int st;
+
+		text = NULL;
+		st = http_outcome_status((enum outcome)o, &text);
+		assert_true(st >= 200 && st < 600);
+		assert_non_null(text);
+		/* an error has a body; a success is the file's */
+		assert_int_equal(st >= 400, text[0] != '\0');
+	}
+	assert_int_equal(http_outcome_status(_OUTCOME_MAX, NULL), -EINVAL);
+	assert_int_equal(http_outcome_status(OUTCOME_SENT, NULL), 200);
+	assert_int_equal(http_outcome_status(OUTCOME_NOT_MODIFIED, NULL), 304);
+	assert_int_equal(http_outcome_status(OUTCOME_NOT_FOUND, NULL), 404);
+	assert_int_equal(http_outcome_status(OUTCOME_DENIED, NULL), 403);
+	assert_int_equal(http_outcome_status(OUTCOME_AUTH_REQUIRED, NULL), 401);
+	assert_int_equal(http_outcome_status(OUTCOME_BLOCKED, NULL), 429);
+	assert_int_equal(http_outcome_status(OUTCOME_ERROR, NULL), 500);
 }
 
 static int refuse_all(void *arg, const char *mac, const char **why)
@@ -284,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_every_outcome_has_text_and_level),
 		cmocka_unit_test(test_journal_texts_unchanged),
 		cmocka_unit_test(test_tftp_table_complete),
+		cmocka_unit_test(test_http_table_complete),
 		cmocka_unit_test(test_access_rule),
 		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	};
