@@ -180,8 +180,14 @@ enum outcome exchange_open(struct exchange *x, const char *prefix, const char *r
 		site_file_unref(x->file);
 		x->file = NULL;
 		x->detail = why;
-		if (r == 0 && x->req.peer) {
-			/* another device's file: a miss of the defence */
+		if (r == 0 && x->req.peer &&
+		    (who->kind != PRINCIPAL_ANONYMOUS || who->anonymous_device_files)) {
+			/*
+			 * a device's file for someone who said who they are (a login, a
+			 * certificate, a User-Agent) and is not that device: a miss of the
+			 * defence. A peer that said nothing is refused by policy: a known
+			 * device's name never counts (docs/security.md).
+			 */
 			blocked = site_miss(x->site, &x->req, x->req.mac);
 			if (blocked > 0) {
 				x->blocked_for = blocked;

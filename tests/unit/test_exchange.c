@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/ftp.h"
 #include "proto/http.h"
 #include "proto/tftp.h"
 #include "site/exchange.h"
@@ -136,6 +137,29 @@ static void test_http_table_complete(void **state)
 	assert_int_equal(http_outcome_status(OUTCOME_AUTH_REQUIRED, NULL), 401);
 	assert_int_equal(http_outcome_status(OUTCOME_BLOCKED, NULL), 429);
 	assert_int_equal(http_outcome_status(OUTCOME_ERROR, NULL), 500);
+}
+
+static void test_ftp_table_complete(void **state)
+{
+	unsigned code;
+
+	for (unsigned o = 0; o < _OUTCOME_MAX; o++) {
+		code = 0;
+		assert_non_null(ftp_outcome_reply((enum outcome)o, &code));
+		assert_true(code >= 200 && code < 600);
+		/* a failure is never a positive completion */
+		if (!outcome_is_success((enum outcome)o) && o != OUTCOME_NOTIFY_ANSWERED)
+			assert_true(code >= 400);
+	}
+	assert_null(ftp_outcome_reply(_OUTCOME_MAX, &code));
+	assert_string_equal(ftp_outcome_reply(OUTCOME_NOT_FOUND, &code), "File not found.");
+	assert_int_equal(code, 550);
+	assert_string_equal(ftp_outcome_reply(OUTCOME_DENIED, &code), "Permission denied.");
+	assert_int_equal(code, 550);
+	assert_non_null(ftp_outcome_reply(OUTCOME_BLOCKED, &code));
+	assert_int_equal(code, 421);
+	assert_non_null(ftp_outcome_reply(OUTCOME_ERROR, &code));
+	assert_int_equal(code, 451);
 }
 
 static int refuse_all(void *arg, const char *mac, const char **why)
@@ -310,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_journal_texts_unchanged),
 		cmocka_unit_test(test_tftp_table_complete),
 		cmocka_unit_test(test_http_table_complete),
+		cmocka_unit_test(test_ftp_table_complete),
 		cmocka_unit_test(test_access_rule),
 		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	};
