@@ -23,6 +23,7 @@
 
 #include "proto/ftp.h"
 #include "proto/http.h"
+#include "proto/sip.h"
 #include "proto/tftp.h"
 #include "site/exchange.h"
 #include "site/journal_sample.h"
@@ -160,6 +161,29 @@ static void test_ftp_table_complete(void **state)
 	assert_int_equal(code, 421);
 	assert_non_null(ftp_outcome_reply(OUTCOME_ERROR, &code));
 	assert_int_equal(code, 451);
+}
+
+static void test_sip_table_complete(void **state)
+{
+	const char *reason;
+
+	for (unsigned o = 0; o < _OUTCOME_MAX; o++) {
+		int st;
+
+		reason = NULL;
+		st = sip_outcome_status((enum outcome)o, &reason);
+		assert_true(st == 0 || (st >= 200 && st < 700));
+		assert_non_null(reason);
+		assert_int_equal(st == 0, reason[0] == '\0');
+	}
+	assert_int_equal(sip_outcome_status(_OUTCOME_MAX, NULL), -EINVAL);
+	/* a spoofed SUBSCRIBE reflects nothing: no answer while ignored or blocked */
+	assert_int_equal(sip_outcome_status(OUTCOME_IGNORED_UNKNOWN, NULL), 0);
+	assert_int_equal(sip_outcome_status(OUTCOME_BLOCKED, NULL), 0);
+	assert_int_equal(sip_outcome_status(OUTCOME_BAD_EVENT, NULL), 489);
+	assert_int_equal(sip_outcome_status(OUTCOME_BUSY, NULL), 503);
+	assert_int_equal(sip_outcome_status(OUTCOME_NOT_ALLOWED, NULL), 405);
+	assert_int_equal(sip_outcome_status(OUTCOME_PNP_URL_SENT, NULL), 200);
 }
 
 static int refuse_all(void *arg, const char *mac, const char **why)
@@ -335,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_tftp_table_complete),
 		cmocka_unit_test(test_http_table_complete),
 		cmocka_unit_test(test_ftp_table_complete),
+		cmocka_unit_test(test_sip_table_complete),
 		cmocka_unit_test(test_access_rule),
 		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
 	};
