@@ -730,7 +730,8 @@ static void data_handshake(struct session *s)
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		if (data_watch(s, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
 			       on_data_handshake) < 0)
-			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
+			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+				  "out of memory");
 		return;
 	}
 	log_info(TAG, "%s: TLS on the data connection failed: %s", s->peer_str,
@@ -1109,10 +1110,12 @@ static void transfer_begin(struct session *s, const char *what)
 	case DATA_ACTIVE:
 		r = active_connect(s);
 		if (r < 0)
-			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, strerror(-r));
+			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+				  strerror(-r));
 		break;
 	default:
-		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "no data connection");
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+			  "no data connection");
 		break;
 	}
 }
@@ -1790,8 +1793,7 @@ static void cmd_refused_write(struct session *s, const struct ftp_command *c)
 		char path[PATH_LOG_MAX];
 
 		log_escape(path, sizeof(path), c->arg, c->arg_len);
-		log_request(s, OUTCOME_DENIED, c->name, path, 0, 0, NULL, NULL,
-			    "read-only server");
+		log_request(s, OUTCOME_DENIED, c->name, path, 0, 0, NULL, NULL, "read-only server");
 	}
 	reply(s, 550, "Permission denied: this server is read-only.");
 }

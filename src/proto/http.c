@@ -564,8 +564,8 @@ static void finish(struct http_exchange *x, enum outcome o, int status, uint64_t
  * Queues an answer: status line, the common fields, x's extra fields, Content-Length
  * (length), then body unless HEAD: len bytes of file, referenced, or a short text, copied.
  */
-static void respond(struct http_exchange *x, int status, uint64_t length, const char *body, size_t len,
-		    struct site_file *file)
+static void respond(struct http_exchange *x, int status, uint64_t length, const char *body,
+		    size_t len, struct site_file *file)
 {
 	struct http_conn *c = x->c;
 	char *head = c->arena + c->arena_used;
@@ -752,7 +752,8 @@ static void challenge(struct http_exchange *x, bool stale, bool failed, const ch
 	x->ex.detail = detail;
 	respond_outcome(x, failed ? OUTCOME_AUTH_FAILED : OUTCOME_AUTH_REQUIRED, 0, NULL);
 	if (failed) {
-		(void)site_miss(srv->site, &x->ex.req, NULL); /* a failed login: the defence's miss */
+		/* a failed login: the defence's miss */
+		(void)site_miss(srv->site, &x->ex.req, NULL);
 		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 

@@ -1068,7 +1068,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 	if (!m->event || sip_event_parse(m->event, type, sizeof(type), &params) < 0 ||
 	    strcmp(type, "ua-profile") != 0) {
-		outcome_response(srv, m, peer, plen, OUTCOME_BAD_EVENT, "Allow-Events", "ua-profile");
+		outcome_response(srv, m, peer, plen, OUTCOME_BAD_EVENT, "Allow-Events",
+				 "ua-profile");
 		journal(srv, peer, NULL, m->uri, OUTCOME_BAD_EVENT, 0, 0, NULL);
 		return;
 	}

@@ -272,8 +272,8 @@ static void log_tail(char *buf, size_t bufsz, long ms, enum tftp_mode mode,
 
 	if (p)
 		format_options(p, opts, sizeof(opts));
-	snprintf(buf, bufsz, ", %ld ms, %s%s", ms, mode == TFTP_MODE_NETASCII ? "netascii" : "octet",
-		 opts);
+	snprintf(buf, bufsz, ", %ld ms, %s%s", ms,
+		 mode == TFTP_MODE_NETASCII ? "netascii" : "octet", opts);
 }
 
 static void send_error(int fd, const struct sockaddr *to, socklen_t tolen, enum tftp_error code,
@@ -573,7 +573,8 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 	if (!t->confirmed && retries > UNCONFIRMED_RETRIES)
 		retries = UNCONFIRMED_RETRIES;
 	if (++t->tries > retries) {
-		transfer_end(t, OUTCOME_TIMED_OUT, t->confirmed ? NULL : "no answer to the first packet");
+		transfer_end(t, OUTCOME_TIMED_OUT,
+			     t->confirmed ? NULL : "no answer to the first packet");
 		return;
 	}
 	if (t->state == TRANSFER_OACK)

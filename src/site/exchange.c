@@ -113,9 +113,7 @@ int exchange_access(const struct principal *p, const char *mac, const char **why
 				    ? "the certificate is another device's"
 				    : "the login is another device's";
 		break;
-	case PRINCIPAL_NOBODY:
-		w = p->nobody_why ? p->nobody_why : "no device";
-		break;
+	case PRINCIPAL_NOBODY: w = p->nobody_why ? p->nobody_why : "no device"; break;
 	case _PRINCIPAL_KIND_MAX: w = "no device"; break;
 	}
 	if (!w && p->check && p->check(p->check_arg, mac, &w) < 0 && !w)
@@ -174,8 +172,9 @@ enum outcome exchange_open(struct exchange *x, const char *prefix, const char *r
 	 * known device's name and an unknown one's (it must not tell which devices exist); the
 	 * others are asked only about files that exist.
 	 */
-	if (x->req.mac[0] && (r == 0 || (r == -ENOENT && who->kind == PRINCIPAL_ANONYMOUS &&
-					 !who->anonymous_device_files)) &&
+	if (x->req.mac[0] &&
+	    (r == 0 ||
+	     (r == -ENOENT && who->kind == PRINCIPAL_ANONYMOUS && !who->anonymous_device_files)) &&
 	    exchange_access(who, x->req.mac, &why) < 0) {
 		site_file_unref(x->file);
 		x->file = NULL;
@@ -196,8 +195,9 @@ enum outcome exchange_open(struct exchange *x, const char *prefix, const char *r
 		}
 		return OUTCOME_DENIED;
 	}
+	/* for the journal: who asked, when the file names nobody */
 	if (!x->req.mac[0] && who->claimed_mac[0])
-		memcpy(x->req.mac, who->claimed_mac, sizeof(x->req.mac)); /* the journal: who asked */
+		memcpy(x->req.mac, who->claimed_mac, sizeof(x->req.mac));
 	if (r == -EIO && !x->detail)
 		x->detail = "the template fails";
 	else if (r == -EFBIG && !x->detail)
@@ -211,7 +211,7 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 	const struct outcome_info *oi = info_of(o);
 	enum log_level level = oi->level;
 	char text[32];
-	const char *mac = x->req.mac[0]			  ? x->req.mac
+	const char *mac = x->req.mac[0]			    ? x->req.mac
 			  : x->login_mac && x->login_mac[0] ? x->login_mac
 							    : NULL;
 
@@ -245,13 +245,13 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		if (x->verb_quoted)
 			log_emit(level, x->req.proto, 0, "%s \"%s%s%s\" %s, %llu bytes%s%s%s",
 				 x->peer_text, v, sp, x->name, answer ? answer : text,
-				 (unsigned long long)bytes, tail ? tail : "",
-				 x->detail ? ": " : "", x->detail ? x->detail : "");
+				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
+				 x->detail ? x->detail : "");
 		else
 			log_emit(level, x->req.proto, 0, "%s %s%s\"%s\" %s, %llu bytes%s%s%s",
 				 x->peer_text, v, sp, x->name, answer ? answer : text,
-				 (unsigned long long)bytes, tail ? tail : "",
-				 x->detail ? ": " : "", x->detail ? x->detail : "");
+				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
+				 x->detail ? x->detail : "");
 	}
 	site_file_unref(x->file);
 	x->file = NULL;

@@ -27,34 +27,34 @@
  * they differ in their log level or their wire answer.
  */
 enum outcome {
-	OUTCOME_SENT,		 /* the whole file: "sent" */
-	OUTCOME_PARTIAL,	 /* a range of it (HTTP 206, FTP REST): "sent", no MD5 */
-	OUTCOME_REDIRECTED,	 /* HTTP's redirection service (302): "sent" */
-	OUTCOME_NOT_MODIFIED,	 /* the client's copy is current (304): "not modified" */
-	OUTCOME_NOT_FOUND,	 /* no such file, or an unknown device's: "not found" */
-	OUTCOME_DENIED,		 /* the access rule: another device's file: "denied" */
-	OUTCOME_REFUSED,	 /* a name refused (leaves the site, bad bytes): "denied", warning */
-	OUTCOME_AUTH_REQUIRED,	 /* no credentials yet (HTTP 401): "denied" */
-	OUTCOME_AUTH_FAILED,	 /* wrong credentials: "denied", warning */
-	OUTCOME_BLOCKED,	 /* the enumeration defence blocks the peer: not journaled */
-	OUTCOME_TOO_LARGE,	 /* over max_file_size: "error", warning */
-	OUTCOME_BUSY,		 /* a limit of the server: "busy", warning */
-	OUTCOME_BAD_REQUEST,	 /* a request that could not be parsed: "error", warning */
+	OUTCOME_SENT,	       /* the whole file: "sent" */
+	OUTCOME_PARTIAL,       /* a range of it (HTTP 206, FTP REST): "sent", no MD5 */
+	OUTCOME_REDIRECTED,    /* HTTP's redirection service (302): "sent" */
+	OUTCOME_NOT_MODIFIED,  /* the client's copy is current (304): "not modified" */
+	OUTCOME_NOT_FOUND,     /* no such file, or an unknown device's: "not found" */
+	OUTCOME_DENIED,	       /* the access rule: another device's file: "denied" */
+	OUTCOME_REFUSED,       /* a name refused (leaves the site, bad bytes): "denied", warning */
+	OUTCOME_AUTH_REQUIRED, /* no credentials yet (HTTP 401): "denied" */
+	OUTCOME_AUTH_FAILED,   /* wrong credentials: "denied", warning */
+	OUTCOME_BLOCKED,       /* the enumeration defence blocks the peer: not journaled */
+	OUTCOME_TOO_LARGE,     /* over max_file_size: "error", warning */
+	OUTCOME_BUSY,	       /* a limit of the server: "busy", warning */
+	OUTCOME_BAD_REQUEST,   /* a request that could not be parsed: "error", warning */
 	OUTCOME_NOT_IMPLEMENTED, /* a method or option the server does not do: "error" */
-	OUTCOME_ERROR,		 /* the server's fault (-EIO: a template that fails): "error", warning */
-	OUTCOME_TIMED_OUT,	 /* the peer stopped answering: "timed out" */
-	OUTCOME_ABORTED,	 /* the peer (or a new request) ended the transfer: "aborted" */
+	OUTCOME_ERROR,	   /* the server's fault (-EIO: a template that fails): "error", warning */
+	OUTCOME_TIMED_OUT, /* the peer stopped answering: "timed out" */
+	OUTCOME_ABORTED,   /* the peer (or a new request) ended the transfer: "aborted" */
 	/* SIP PnP (docs/sip.md) */
-	OUTCOME_PNP_URL_SENT,	 /* NOTIFY with the provisioning URL sent: "pnp-url-sent" */
-	OUTCOME_NOTIFY_ANSWERED, /* the phone answered the NOTIFY: "notify-CODE" */
-	OUTCOME_NOTIFY_TIMEOUT,	 /* it did not: "notify-timeout" */
+	OUTCOME_PNP_URL_SENT,	  /* NOTIFY with the provisioning URL sent: "pnp-url-sent" */
+	OUTCOME_NOTIFY_ANSWERED,  /* the phone answered the NOTIFY: "notify-CODE" */
+	OUTCOME_NOTIFY_TIMEOUT,	  /* it did not: "notify-timeout" */
 	OUTCOME_SUBSCRIBE_REPEAT, /* "subscribe-repeat" */
-	OUTCOME_BAD_EVENT,	 /* "bad-event" */
-	OUTCOME_SIP_BAD_REQUEST, /* "bad-request" */
-	OUTCOME_NOT_ALLOWED,	 /* "not-allowed" */
-	OUTCOME_IGNORED_NO_MAC,	 /* "ignored-no-mac" */
-	OUTCOME_IGNORED_UNKNOWN, /* "ignored-unknown" */
-	OUTCOME_IGNORED_OUI,	 /* "ignored-oui" */
+	OUTCOME_BAD_EVENT,	  /* "bad-event" */
+	OUTCOME_SIP_BAD_REQUEST,  /* "bad-request" */
+	OUTCOME_NOT_ALLOWED,	  /* "not-allowed" */
+	OUTCOME_IGNORED_NO_MAC,	  /* "ignored-no-mac" */
+	OUTCOME_IGNORED_UNKNOWN,  /* "ignored-unknown" */
+	OUTCOME_IGNORED_OUI,	  /* "ignored-oui" */
 	_OUTCOME_MAX,
 };
 
@@ -78,8 +78,8 @@ enum principal_kind {
 
 struct principal {
 	enum principal_kind kind;
-	char mac[MAC_LEN + 1]; /* PRINCIPAL_DEVICE: the device */
-	const char *how;       /* PRINCIPAL_DEVICE: "login" or "certificate" (the log's detail) */
+	char mac[MAC_LEN + 1];	/* PRINCIPAL_DEVICE: the device */
+	const char *how;	/* PRINCIPAL_DEVICE: "login" or "certificate" (the log's detail) */
 	const char *nobody_why; /* PRINCIPAL_NOBODY: why (the log's detail) */
 	/*
 	 * PRINCIPAL_ANONYMOUS: whether device files are served (TFTP's device_files = deny

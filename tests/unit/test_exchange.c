@@ -200,10 +200,15 @@ static void test_access_rule(void **state)
 	struct principal dev = { .kind = PRINCIPAL_DEVICE, .mac = DEV_A, .how = "login" };
 	struct principal cert = { .kind = PRINCIPAL_DEVICE, .mac = DEV_A, .how = "certificate" };
 	struct principal nobody = { .kind = PRINCIPAL_NOBODY, .nobody_why = "names no MAC" };
-	struct principal ua = { .kind = PRINCIPAL_ANONYMOUS, .anonymous_device_files = true,
-				.claimed_mac = DEV_B, .claim_binds = true };
-	struct principal bound = { .kind = PRINCIPAL_DEVICE, .mac = DEV_A, .how = "certificate",
-				   .check = refuse_all, .check_arg = (void *)"not bound" };
+	struct principal ua = { .kind = PRINCIPAL_ANONYMOUS,
+				.anonymous_device_files = true,
+				.claimed_mac = DEV_B,
+				.claim_binds = true };
+	struct principal bound = { .kind = PRINCIPAL_DEVICE,
+				   .mac = DEV_A,
+				   .how = "certificate",
+				   .check = refuse_all,
+				   .check_arg = (void *)"not bound" };
 	const char *why;
 
 	/* a generic file: anyone's */
