@@ -43,8 +43,8 @@
 #include "core/peers.h"
 #include "core/str.h"
 #include "proto/ftp_parse.h"
+#include "site/exchange.h"
 #include "site/site.h"
-#include "store/store.h"
 
 #define TAG "ftp"
 
@@ -497,31 +497,70 @@ static const char *login_name(const struct session *s, char *buf, size_t sz)
 }
 
 /*
- * The journal entry and log line of a request: RETR (or a refused write) with the MAC of
- * the file's device when a route bound one, else the device that logged in.
+ * The reply of every outcome (docs/ftp.md, "Outcomes"). Data connection failures give
+ * their own 425 / 426 texts; the rest comes from here.
  */
-static void log_request(struct session *s, enum log_level level, const char *verb, const char *path,
-			const char *outcome, uint64_t bytes, long ms, const char *mac,
-			const char *md5, const char *detail)
-{
-	char user[AUTH_NAME_MAX * 4 + 8];
-	struct journal_entry e = {
-		.proto = "ftp",
-		.peer = s->peer_str,
-		.mac = mac && mac[0] ? mac : (s->login == LOGIN_DEVICE ? s->mac : NULL),
-		.path = path,
-		.outcome = outcome,
-		.bytes = bytes,
-		.md5 = md5,
-	};
+static const struct ftp_answer {
+	unsigned code;
+	const char *text;
+} answers[_OUTCOME_MAX] = {
+	[OUTCOME_SENT] = { 226, "Transfer complete." },
+	[OUTCOME_PARTIAL] = { 226, "Transfer complete." },
+	[OUTCOME_REDIRECTED] = { 226, "Transfer complete." },
+	[OUTCOME_NOT_MODIFIED] = { 226, "Transfer complete." },
+	[OUTCOME_NOT_FOUND] = { 550, "File not found." },
+	[OUTCOME_DENIED] = { 550, "Permission denied." },
+	[OUTCOME_REFUSED] = { 550, "Access denied." },
+	[OUTCOME_AUTH_REQUIRED] = { 530, "Please login with USER and PASS." },
+	[OUTCOME_AUTH_FAILED] = { 530, "Login incorrect." },
+	[OUTCOME_BLOCKED] = { 421, "Blocked: too many requests for unknown devices, closing." },
+	[OUTCOME_TOO_LARGE] = { 550, "File too large to serve." },
+	[OUTCOME_BUSY] = { 421, "Too many sessions, try again later." },
+	[OUTCOME_BAD_REQUEST] = { 501, "Syntax error." },
+	[OUTCOME_NOT_IMPLEMENTED] = { 502, "Command not implemented." },
+	[OUTCOME_ERROR] = { 451, "Cannot read the file, try again later." },
+	[OUTCOME_TIMED_OUT] = { 426, "Data connection stalled; transfer aborted." },
+	[OUTCOME_ABORTED] = { 426, "Connection closed; transfer aborted." },
+	[OUTCOME_PNP_URL_SENT] = { 451, "Cannot read the file, try again later." },
+	[OUTCOME_NOTIFY_ANSWERED] = { 451, "Cannot read the file, try again later." },
+	[OUTCOME_NOTIFY_TIMEOUT] = { 451, "Cannot read the file, try again later." },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { 451, "Cannot read the file, try again later." },
+	[OUTCOME_BAD_EVENT] = { 501, "Syntax error." },
+	[OUTCOME_SIP_BAD_REQUEST] = { 501, "Syntax error." },
+	[OUTCOME_NOT_ALLOWED] = { 502, "Command not implemented." },
+	[OUTCOME_IGNORED_NO_MAC] = { 550, "File not found." },
+	[OUTCOME_IGNORED_UNKNOWN] = { 550, "File not found." },
+	[OUTCOME_IGNORED_OUI] = { 550, "File not found." },
+};
 
-	clock_gettime(CLOCK_REALTIME, &e.time);
-	site_journal(s->srv->site, &e);
-	if (log_level_current < level)
-		return;
-	log_emit(level, TAG, 0, "%s %s \"%s\" %s, %llu bytes, %ld ms, %s, user %s%s%s", s->peer_str,
-		 verb, path, outcome, (unsigned long long)bytes, ms, s->ascii ? "ascii" : "binary",
-		 login_name(s, user, sizeof(user)), detail ? ": " : "", detail ? detail : "");
+const char *ftp_outcome_reply(enum outcome o, unsigned *ret_code)
+{
+	if ((unsigned)o >= _OUTCOME_MAX || !answers[o].code)
+		return NULL;
+	*ret_code = answers[o].code;
+	return answers[o].text;
+}
+
+/*
+ * The log line and journal row of a request (exchange_close): RETR (or a refused write) with
+ * the MAC of the file's device when a route bound one, else the device that logged in.
+ */
+static void log_request(struct session *s, enum outcome o, const char *verb, const char *path,
+			uint64_t bytes, long ms, const char *mac, const char *md5,
+			const char *detail)
+{
+	char user[AUTH_NAME_MAX * 4 + 8], tail[AUTH_NAME_MAX * 4 + 64];
+	struct exchange x;
+
+	exchange_begin(&x, s->srv->site, "ftp", (const struct sockaddr *)&s->peer.ss, NULL, path);
+	if (mac)
+		str_copy(x.req.mac, sizeof(x.req.mac), mac);
+	x.login_mac = s->login == LOGIN_DEVICE ? s->mac : NULL;
+	x.verb = verb;
+	x.detail = detail;
+	snprintf(tail, sizeof(tail), ", %ld ms, %s, user %s", ms, s->ascii ? "ascii" : "binary",
+		 login_name(s, user, sizeof(user)));
+	exchange_close(&x, o, NULL, bytes, md5, tail);
 }
 
 /* "/path" escaped for the journal and the log: the normalised path, or what was sent. */
@@ -568,28 +607,29 @@ static void data_close(struct session *s)
 }
 
 /* Ends the transfer in progress with its journal entry and log line (no reply). */
-static void transfer_end(struct session *s, const char *outcome, const char *detail)
+static void transfer_end(struct session *s, enum outcome o, const char *detail)
 {
 	struct transfer *x = &s->xfer;
-	bool whole = x->rest == 0 && strcmp(outcome, "sent") == 0;
+	bool whole = x->rest == 0 && o == OUTCOME_SENT;
 
 	if (!x->active)
 		return;
-	log_request(s, strcmp(outcome, "sent") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, x->verb,
-		    x->path, outcome, x->sent, elapsed_ms(&x->started), x->mac,
+	if (o == OUTCOME_SENT && x->rest > 0)
+		o = OUTCOME_PARTIAL;
+	log_request(s, o, x->verb, x->path, x->sent, elapsed_ms(&x->started), x->mac,
 		    whole && x->file ? site_file_md5(x->file) : NULL, detail);
 	transfer_done(x);
 	if (s->state == SESSION_READY)
 		arm(s->ev_timer, s->srv->cfg.idle_timeout_s);
 }
 
-static void data_fail(struct session *s, unsigned code, const char *text, const char *outcome,
+static void data_fail(struct session *s, unsigned code, const char *text, enum outcome o,
 		      const char *detail)
 {
 	data_close(s);
 	if (s->xfer.active) {
 		reply(s, code, "%s", text);
-		transfer_end(s, outcome, detail);
+		transfer_end(s, o, detail);
 	}
 }
 
@@ -630,7 +670,7 @@ static void data_send(struct session *s)
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
-			data_fail(s, 426, "Connection closed; transfer aborted.", "aborted",
+			data_fail(s, 426, "Connection closed; transfer aborted.", OUTCOME_ABORTED,
 				  strerror((int)-n));
 			return;
 		}
@@ -647,7 +687,7 @@ static void data_send(struct session *s)
 				s->dssl); /* close_notify: the end is the end of the file */
 		data_close(s);
 		reply(s, 226, "%s", x->owned ? "Directory send OK." : "Transfer complete.");
-		transfer_end(s, "sent", NULL);
+		transfer_end(s, OUTCOME_SENT, NULL);
 		return;
 	}
 	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s); /* progress: the stall timer again */
@@ -690,12 +730,13 @@ static void data_handshake(struct session *s)
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		if (data_watch(s, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
 			       on_data_handshake) < 0)
-			data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+				  "out of memory");
 		return;
 	}
 	log_info(TAG, "%s: TLS on the data connection failed: %s", s->peer_str,
 		 tls_error(why, sizeof(why)));
-	data_fail(s, 425, "TLS negotiation on the data connection failed.", "error",
+	data_fail(s, 425, "TLS negotiation on the data connection failed.", OUTCOME_ERROR,
 		  "data connection TLS");
 }
 
@@ -708,7 +749,7 @@ static void data_ready(struct session *s)
 	}
 	s->dssl = tls_new(SSL_get_SSL_CTX(s->ssl), s->dfd); /* PROT P comes after AUTH */
 	if (!s->dssl) {
-		data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
 		return;
 	}
 	data_set_state(s, DATA_HANDSHAKE);
@@ -744,7 +785,7 @@ static void data_start(struct session *s)
 {
 	data_set_state(s, DATA_SENDING);
 	if (data_watch(s, EV_WRITE | EV_PERSIST, on_data_write) < 0) {
-		data_fail(s, 425, "Cannot open data connection.", "error", "out of memory");
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
 		return;
 	}
 	data_send(s);
@@ -785,7 +826,7 @@ static void on_data_connected(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		data_fail(s, 425, "Cannot open data connection.", "error", strerror(err));
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, strerror(err));
 	} else {
 		event_free(s->ev_data);
 		s->ev_data = NULL;
@@ -802,16 +843,16 @@ static void on_data_timeout(evutil_socket_t fd, short what, void *arg)
 	case DATA_LISTENING:
 		log_info(TAG, "%s: passive data connection never made, listener closed",
 			 s->peer_str);
-		data_fail(s, 425, "Data connection not made in time.", "timed out",
+		data_fail(s, 425, "Data connection not made in time.", OUTCOME_TIMED_OUT,
 			  "no data connection");
 		break;
 	case DATA_CONNECTING:
 	case DATA_HANDSHAKE:
-		data_fail(s, 425, "Cannot open data connection.", "timed out",
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_TIMED_OUT,
 			  s->dstate == DATA_HANDSHAKE ? "TLS handshake" : "connect");
 		break;
 	case DATA_SENDING:
-		data_fail(s, 426, "Data connection stalled; transfer aborted.", "timed out",
+		data_fail(s, 426, "Data connection stalled; transfer aborted.", OUTCOME_TIMED_OUT,
 			  "stalled");
 		break;
 	default: data_close(s); break;
@@ -1057,7 +1098,7 @@ static void transfer_begin(struct session *s, const char *what)
 		x->abuf = malloc(ASCII_BUF);
 		if (!x->abuf) {
 			reply(s, 451, "Out of memory, try again later.");
-			transfer_end(s, "error", "out of memory");
+			transfer_end(s, OUTCOME_ERROR, "out of memory");
 			return;
 		}
 	}
@@ -1069,24 +1110,30 @@ static void transfer_begin(struct session *s, const char *what)
 	case DATA_ACTIVE:
 		r = active_connect(s);
 		if (r < 0)
-			data_fail(s, 425, "Cannot open data connection.", "error", strerror(-r));
+			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+				  strerror(-r));
 		break;
 	default:
-		data_fail(s, 425, "Cannot open data connection.", "error", "no data connection");
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
+			  "no data connection");
 		break;
 	}
 }
 
 /* ---- names and files ---- */
 
-static bool may_fetch(const struct session *s, const struct site_request *req)
+/* Who the session's login is, for the access rule (site/exchange.h). */
+static void principal_of(const struct session *s, struct principal *p)
 {
-	if (!req->mac[0])
-		return true;
+	memset(p, 0, sizeof(*p));
 	switch (s->login) {
-	case LOGIN_USER: return true;
-	case LOGIN_DEVICE: return strcmp(req->mac, s->mac) == 0;
-	default: return false;
+	case LOGIN_USER: p->kind = PRINCIPAL_USER; break;
+	case LOGIN_DEVICE:
+		p->kind = PRINCIPAL_DEVICE;
+		str_copy(p->mac, sizeof(p->mac), s->mac);
+		p->how = "login";
+		break;
+	default: p->kind = PRINCIPAL_ANONYMOUS; break; /* generic files only */
 	}
 }
 
@@ -1100,85 +1147,41 @@ static void request_of(const struct session *s, struct site_request *req)
 }
 
 /*
- * Resolves a command's file name from the working directory, with the access rule of the
- * login. 0 with *ret; -EACCES refused name, -EPERM another device's file, -EISDIR the top,
- * else the resolver's errors. path gets the normalised path ("" when refused), req the
- * resolver's findings (the MAC).
+ * Opens the exchange of a command's file name, from the working directory, with the access
+ * rule of the login. OUTCOME_SENT with x->file; else the outcome (REFUSED a name leaving the
+ * site, NOT_FOUND with path "" for the top, DENIED another device's file, BLOCKED, ...).
+ * path gets the normalised path ("" when refused).
  */
-static int session_resolve(struct session *s, const char *arg, size_t len, char *path,
-			   size_t pathsz, struct site_request *req, struct site_file **ret)
+static enum outcome session_resolve(struct session *s, const char *arg, size_t len, char *path,
+				    size_t pathsz, struct exchange *x)
 {
+	struct principal who;
 	int r;
 
-	request_of(s, req);
+	exchange_begin(x, s->srv->site, "ftp", (const struct sockaddr *)&s->peer.ss,
+		       (const struct sockaddr *)&s->local.ss, NULL);
 	r = ftp_path_resolve(s->cwd, arg, len, s->srv->cfg.max_command_length, path, pathsz);
 	if (r < 0) {
 		path[0] = '\0';
-		return -EACCES;
+		return OUTCOME_REFUSED;
 	}
 	if (!path[0])
-		return -EISDIR;
-	if (site_blocked(s->srv->site, req->peer) > 0)
-		return -ECONNREFUSED;
-	r = site_resolve(s->srv->site, path, strlen(path), req, ret);
-	if (r == 0 && !may_fetch(s, req)) {
-		site_file_unref(*ret);
-		r = -EPERM;
-	}
-	/* an unknown device's name, or another device's file: misses of the defence */
-	if ((r == -EPERM ? site_miss(s->srv->site, req, req->mac)
-			 : site_resolved(s->srv->site, req, r)) > 0)
-		r = -ECONNREFUSED;
-	return r;
+		return OUTCOME_NOT_FOUND;
+	principal_of(s, &who);
+	return exchange_open(x, NULL, path, strlen(path), &who);
 }
 
-/* The reply, outcome and log level of a failed resolution. */
-static void resolve_failed(struct session *s, int r, unsigned *code, const char **text,
-			   const char **outcome, enum log_level *level)
+/* Replies to a command whose file did not open: the table's reply, and a block closes. */
+static void resolve_failed(struct session *s, enum outcome o, const char *path)
 {
-	*code = 550;
-	*level = LOG_LEVEL_INFO;
-	switch (r) {
-	case -ENOENT:
-		*text = "File not found.";
-		*outcome = "not found";
-		break;
-	case -EISDIR:
-		*text = "Not a plain file.";
-		*outcome = "not found";
-		break;
-	case -EACCES:
-		*text = "Access denied.";
-		*outcome = "denied";
-		*level = LOG_LEVEL_WARN;
-		break;
-	case -EPERM:
-		*text = "Permission denied.";
-		*outcome = "denied";
-		break;
-	case -EIO:
-		*text = "File not found.";
-		*outcome = "not found";
-		*level = LOG_LEVEL_WARN;
-		break;
-	case -ECONNREFUSED:
-		*code = 421;
-		*text = "Blocked: too many requests for unknown devices, closing.";
-		*outcome = "blocked";
+	unsigned code = 550;
+	const char *text = ftp_outcome_reply(o, &code);
+
+	if (o == OUTCOME_NOT_FOUND && !path[0])
+		text = "Not a plain file.";
+	reply(s, code, "%s", text);
+	if (o == OUTCOME_BLOCKED)
 		session_close_after(s);
-		break;
-	case -EFBIG:
-		*text = "File too large to serve.";
-		*outcome = "error";
-		*level = LOG_LEVEL_WARN;
-		break;
-	default:
-		*code = 451;
-		*text = "Cannot read the file, try again later.";
-		*outcome = "error";
-		*level = LOG_LEVEL_WARN;
-		break;
-	}
 }
 
 static bool data_prepared(struct session *s)
@@ -1193,36 +1196,34 @@ static bool data_prepared(struct session *s)
 static void cmd_retr(struct session *s, const struct ftp_command *c)
 {
 	struct transfer *x = &s->xfer;
-	struct site_request req;
+	struct exchange ex;
 	struct site_file *f;
 	char path[PATH_MAX], what[PATH_LOG_MAX + 64];
 	uint64_t rest = s->rest;
-	int r;
+	enum outcome o;
+	int r = 0;
 
 	s->rest = 0;
 	if (!data_prepared(s))
 		return;
-	r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &f);
+	o = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &ex);
 	memset(x, 0, sizeof(*x));
 	log_path(x->path, sizeof(x->path), path[0] ? path : NULL, c->arg, c->arg_len);
-	if (r < 0) {
-		const char *text, *outcome;
-		enum log_level level;
-		unsigned code;
-
-		resolve_failed(s, r, &code, &text, &outcome, &level);
-		reply(s, code, "%s", text);
-		log_request(s, level, "RETR", x->path, outcome, 0, 0, req.mac, NULL, NULL);
+	if (o != OUTCOME_SENT) {
+		resolve_failed(s, o, path);
+		log_request(s, o, "RETR", x->path, 0, 0, ex.req.mac, NULL, ex.detail);
 		data_close(s);
 		return;
 	}
+	f = ex.file;
+	ex.file = NULL; /* the transfer's now */
 	x->verb = "RETR";
 	x->file = f;
 	x->data = f->data;
 	x->size = f->size;
 	x->ascii = s->ascii;
 	x->rest = rest;
-	memcpy(x->mac, req.mac, sizeof(x->mac));
+	memcpy(x->mac, ex.req.mac, sizeof(x->mac));
 	if (x->ascii) {
 		if (ftp_ascii_seek(f->data, f->size, rest, &x->off, &x->astate) < 0)
 			r = -ERANGE;
@@ -1234,7 +1235,7 @@ static void cmd_retr(struct session *s, const struct ftp_command *c)
 	if (r < 0) {
 		reply(s, 554, "Restart position %llu is beyond the end of the file.",
 		      (unsigned long long)rest);
-		log_request(s, LOG_LEVEL_INFO, "RETR", x->path, "error", 0, 0, x->mac, NULL,
+		log_request(s, OUTCOME_BAD_REQUEST, "RETR", x->path, 0, 0, x->mac, NULL,
 			    "restart position beyond the end");
 		transfer_done(x);
 		data_close(s);
@@ -1246,27 +1247,26 @@ static void cmd_retr(struct session *s, const struct ftp_command *c)
 	transfer_begin(s, what);
 }
 
-/* SIZE and MDTM: the file as RETR would send it. */
+/* SIZE and MDTM: the file as RETR would send it (not journaled). */
 static void cmd_stat_file(struct session *s, const struct ftp_command *c)
 {
-	struct site_request req;
+	struct exchange ex;
 	struct site_file *f;
 	char path[PATH_MAX], when[32];
-	int r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &f);
+	enum outcome o = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &ex);
 
-	if (r < 0) {
-		const char *text, *outcome;
-		enum log_level level;
-		unsigned code;
-
-		resolve_failed(s, r, &code, &text, &outcome, &level);
-		if (r == -ENOENT && path[0] &&
+	if (o != OUTCOME_SENT) {
+		if (o == OUTCOME_NOT_FOUND && path[0] &&
 		    site_dir_check(s->srv->site, s->srv->tree, path,
-				   s->login == LOGIN_DEVICE ? s->mac : "") == 0)
-			text = "Not a plain file.";
-		reply(s, code, "%s", text);
+				   s->login == LOGIN_DEVICE ? s->mac : "") == 0) {
+			reply(s, 550, "Not a plain file.");
+			return;
+		}
+		resolve_failed(s, o, path);
 		return;
 	}
+	f = ex.file;
+	ex.file = NULL;
 	if (c->verb == FTP_CMD_SIZE) {
 		reply(s, 213, "%llu",
 		      (unsigned long long)(s->ascii ? ftp_ascii_size(f->data, f->size) : f->size));
@@ -1361,7 +1361,7 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 	log_path(x->path, sizeof(x->path), r == 0 ? path : NULL, arg, len);
 	if (r < 0) {
 		reply(s, 550, "Access denied.");
-		log_request(s, LOG_LEVEL_WARN, c->name, x->path, "denied", 0, 0, NULL, NULL, NULL);
+		log_request(s, OUTCOME_REFUSED, c->name, x->path, 0, 0, NULL, NULL, NULL);
 		data_close(s);
 		return;
 	}
@@ -1384,8 +1384,12 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 		struct site_file *f;
 		const char *base = strrchr(path, '/');
 
+		struct principal who;
+		const char *why;
+
+		principal_of(s, &who);
 		r = site_resolve(s->srv->site, path, strlen(path), &req, &f);
-		if (r == 0 && !may_fetch(s, &req)) {
+		if (r == 0 && exchange_access(&who, req.mac, &why) < 0) {
 			site_file_unref(f);
 			r = -EPERM;
 		}
@@ -1408,11 +1412,11 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 		free(t.buf);
 		reply(s, r == -ENOMEM ? 451 : 550, "%s",
 		      r == -ENOMEM ? "Out of memory, try again later." : "No such directory.");
-		log_request(s, LOG_LEVEL_INFO, c->name, x->path,
-			    r == -ENOMEM  ? "error"
-			    : r == -EPERM ? "denied"
-					  : "not found",
-			    0, 0, NULL, NULL, NULL);
+		log_request(s,
+			    r == -ENOMEM  ? OUTCOME_ERROR
+			    : r == -EPERM ? OUTCOME_DENIED
+					  : OUTCOME_NOT_FOUND,
+			    c->name, x->path, 0, 0, NULL, NULL, NULL);
 		data_close(s);
 		return;
 	}
@@ -1434,8 +1438,8 @@ static void cmd_mlst(struct session *s, const struct ftp_command *c)
 	char path[PATH_MAX], line[PATH_MAX + 200], shown[PATH_MAX + 2], head[64];
 	struct ftp_fact f = { .mtime = time(NULL) };
 	size_t n;
-	struct site_request req;
-	struct site_file *file;
+	struct exchange ex;
+	enum outcome o;
 	int r;
 
 	r = ftp_path_resolve(s->cwd, c->arg, c->arg_len, s->srv->cfg.max_command_length, path,
@@ -1449,20 +1453,20 @@ static void cmd_mlst(struct session *s, const struct ftp_command *c)
 	if (site_dir_check(s->srv->site, s->srv->tree, path, mac) == 0) {
 		f.dir = true;
 	} else {
-		r = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &req, &file);
-		if (r == -ECONNREFUSED) {
-			reply(s, 421, "Blocked: too many requests for unknown devices, closing.");
-			session_close_after(s);
+		o = session_resolve(s, c->arg, c->arg_len, path, sizeof(path), &ex);
+		if (o == OUTCOME_BLOCKED) {
+			resolve_failed(s, o, path);
 			return;
 		}
-		if (r < 0) {
+		if (o != OUTCOME_SENT) {
 			reply(s, 550, "No such file or directory.");
 			return;
 		}
-		f.size = file->size;
-		if (file->mtime.tv_sec)
-			f.mtime = file->mtime.tv_sec;
-		site_file_unref(file);
+		f.size = ex.file->size;
+		if (ex.file->mtime.tv_sec)
+			f.mtime = ex.file->mtime.tv_sec;
+		site_file_unref(ex.file);
+		ex.file = NULL;
 	}
 	if (ftp_format_mlsx(line + 1, sizeof(line) - 1, &f) < 0) {
 		reply(s, 550, "Name too long.");
@@ -1775,7 +1779,7 @@ static void cmd_abor(struct session *s)
 	if (s->xfer.active) {
 		data_close(s);
 		reply(s, 426, "Connection closed; transfer aborted.");
-		transfer_end(s, "aborted", "ABOR");
+		transfer_end(s, OUTCOME_ABORTED, "ABOR");
 		reply(s, 226, "ABOR successful.");
 		return;
 	}
@@ -1789,8 +1793,7 @@ static void cmd_refused_write(struct session *s, const struct ftp_command *c)
 		char path[PATH_LOG_MAX];
 
 		log_escape(path, sizeof(path), c->arg, c->arg_len);
-		log_request(s, LOG_LEVEL_INFO, c->name, path, "denied", 0, 0, NULL, NULL,
-			    "read-only server");
+		log_request(s, OUTCOME_DENIED, c->name, path, 0, 0, NULL, NULL, "read-only server");
 	}
 	reply(s, 550, "Permission denied: this server is read-only.");
 }
@@ -2042,7 +2045,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			log_debug(TAG, "%s: control connection closed by the client", s->peer_str);
 			if (s->xfer.active) {
 				data_close(s);
-				transfer_end(s, "aborted", "control connection closed");
+				transfer_end(s, OUTCOME_ABORTED, "control connection closed");
 			}
 			s->dead = true;
 		} else if (n > 0) {
@@ -2147,7 +2150,7 @@ static void session_free(struct session *s)
 		return;
 	srv = s->srv;
 	if (s->xfer.active)
-		transfer_end(s, "aborted", "session closed");
+		transfer_end(s, OUTCOME_ABORTED, "session closed");
 	transfer_done(&s->xfer);
 	data_close(s);
 	if (s->ev_data_timer)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "site/exchange.h"
 
 struct event_base;
 struct site;
@@ -67,6 +68,12 @@ void ftp_server_free(struct ftp_server *srv);
  * new context (referenced), or NULL to keep the one there is.
  */
 void ftp_server_set_config(struct ftp_server *srv, const struct ftp_config *cfg, SSL_CTX *tls);
+
+/*
+ * The reply of an outcome (docs/ftp.md, "Outcomes"): its text, with the reply code in
+ * *ret_code. Every outcome has one; NULL only for a value out of range.
+ */
+const char *ftp_outcome_reply(enum outcome o, unsigned *ret_code);
 uint16_t ftp_server_port(const struct ftp_server *srv);
 
 #endif

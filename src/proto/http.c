@@ -41,6 +41,7 @@
 #include "core/str.h"
 #include "proto/useragent.h"
 #include "site/auth.h"
+#include "site/exchange.h"
 #include "site/site.h"
 #include "store/store.h"
 
@@ -426,21 +427,22 @@ static void out_add(struct http_conn *c, const char *data, size_t len, struct si
 /* ---- answers ---- */
 
 /* One request, as the answer, the log line and the journal entry see it. */
-struct exchange {
+/* One request on a connection: the site's exchange and what its answer is built from. */
+struct http_exchange {
 	struct http_conn *c;
 	struct http_request *req;
 	char name[NAME_LOG_MAX]; /* the path as requested, escaped */
 	char ua[UA_MAX];	 /* the User-Agent, escaped */
-	struct site_request sreq;
+	struct exchange ex;	 /* its start and end (site/exchange.h) */
+	const struct principal *who;
 	char extra[512]; /* header fields for this answer, each ending in CRLF */
 	size_t extra_len;
-	const char *detail; /* for the log line */
 };
 
-static void add_header(struct exchange *x, const char *fmt, ...)
+static void add_header(struct http_exchange *x, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void add_header(struct exchange *x, const char *fmt, ...)
+static void add_header(struct http_exchange *x, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -497,44 +499,73 @@ static const char *http_date_now(struct http_server *srv)
 	return srv->date;
 }
 
-static void record(struct exchange *x, int status, uint64_t bytes, const char *md5)
-{
-	struct http_conn *c = x->c;
-	const char *outcome = status < 400    ? (status == 304 ? "not modified" : "sent")
-			      : status == 404 ? "not found"
-			      : status == 403 || status == 401 ? "denied"
-							       : "error";
-	const char *mac = x->sreq.mac[0] ? x->sreq.mac : c->id.mac[0] ? c->id.mac : NULL;
-	const char *method = x->req && x->req->method_name ? x->req->method_name : "-";
-	struct journal_entry e = {
-		.proto = c->srv->proto,
-		.peer = c->peer_text,
-		.mac = mac,
-		.path = x->name,
-		.outcome = outcome,
-		.bytes = bytes,
-		.md5 = md5,
-		.user_agent = x->ua[0] ? x->ua : NULL,
-	};
+/*
+ * The wire answer of every outcome (docs/http.md, "Outcomes"): a status and, for errors, a
+ * short text. A caller may give another status of the same outcome (400, 414, 431, 505 are
+ * each a bad request).
+ */
+static const struct http_answer {
+	int status;
+	const char *text;
+} answers[_OUTCOME_MAX] = {
+	[OUTCOME_SENT] = { 200, "" },
+	[OUTCOME_PARTIAL] = { 206, "" },
+	[OUTCOME_REDIRECTED] = { 302, "" },
+	[OUTCOME_NOT_MODIFIED] = { 304, "" },
+	[OUTCOME_NOT_FOUND] = { 404, "not found\n" },
+	[OUTCOME_DENIED] = { 403, "forbidden\n" },
+	[OUTCOME_REFUSED] = { 403, "access violation\n" },
+	[OUTCOME_AUTH_REQUIRED] = { 401, "authentication required\n" },
+	[OUTCOME_AUTH_FAILED] = { 401, "authentication required\n" },
+	[OUTCOME_BLOCKED] = { 429, "blocked: too many requests for unknown devices\n" },
+	[OUTCOME_TOO_LARGE] = { 500, "file too large to serve\n" },
+	[OUTCOME_BUSY] = { 503, "busy, retry later\n" },
+	[OUTCOME_BAD_REQUEST] = { 400, "bad request\n" },
+	[OUTCOME_NOT_IMPLEMENTED] = { 405, "only GET and HEAD\n" },
+	[OUTCOME_ERROR] = { 500, "server error\n" },
+	[OUTCOME_TIMED_OUT] = { 408, "request timeout\n" },
+	[OUTCOME_ABORTED] = { 400, "aborted\n" },
+	[OUTCOME_PNP_URL_SENT] = { 500, "server error\n" },
+	[OUTCOME_NOTIFY_ANSWERED] = { 500, "server error\n" },
+	[OUTCOME_NOTIFY_TIMEOUT] = { 500, "server error\n" },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { 500, "server error\n" },
+	[OUTCOME_BAD_EVENT] = { 400, "bad request\n" },
+	[OUTCOME_SIP_BAD_REQUEST] = { 400, "bad request\n" },
+	[OUTCOME_NOT_ALLOWED] = { 405, "only GET and HEAD\n" },
+	[OUTCOME_IGNORED_NO_MAC] = { 404, "not found\n" },
+	[OUTCOME_IGNORED_UNKNOWN] = { 404, "not found\n" },
+	[OUTCOME_IGNORED_OUI] = { 404, "not found\n" },
+};
 
-	clock_gettime(CLOCK_REALTIME, &e.time);
-	site_journal(c->srv->site, &e);
-	if (status == 403 || status == 401)
-		log_warnx(c->srv->proto, "%s \"%s %s\" %d, %llu bytes%s%s", c->peer_text, method,
-			  x->name, status, (unsigned long long)bytes, x->detail ? ": " : "",
-			  x->detail ? x->detail : "");
-	else
-		log_info(c->srv->proto, "%s \"%s %s\" %d, %llu bytes%s%s", c->peer_text, method,
-			 x->name, status, (unsigned long long)bytes, x->detail ? ": " : "",
-			 x->detail ? x->detail : "");
+int http_outcome_status(enum outcome o, const char **ret_text)
+{
+	if ((unsigned)o >= _OUTCOME_MAX || !answers[o].status)
+		return -EINVAL;
+	if (ret_text)
+		*ret_text = answers[o].text;
+	return answers[o].status;
+}
+
+/* Ends x's exchange: its log line (with the status sent) and journal row. */
+static void finish(struct http_exchange *x, enum outcome o, int status, uint64_t bytes,
+		   const char *md5)
+{
+	char answer[16];
+
+	snprintf(answer, sizeof(answer), "%d", status);
+	x->ex.verb = x->req && x->req->method_name ? x->req->method_name : "-";
+	x->ex.verb_quoted = true;
+	x->ex.user_agent = x->ua;
+	x->ex.login_mac = x->c->id.mac;
+	exchange_close(&x->ex, o, answer, bytes, md5, NULL);
 }
 
 /*
  * Queues an answer: status line, the common fields, x's extra fields, Content-Length
  * (length), then body unless HEAD: len bytes of file, referenced, or a short text, copied.
  */
-static void respond(struct exchange *x, int status, uint64_t length, const char *body, size_t len,
-		    struct site_file *file)
+static void respond(struct http_exchange *x, int status, uint64_t length, const char *body,
+		    size_t len, struct site_file *file)
 {
 	struct http_conn *c = x->c;
 	char *head = c->arena + c->arena_used;
@@ -576,41 +607,45 @@ static void respond(struct exchange *x, int status, uint64_t length, const char 
 	out_add(c, body, len, file);
 }
 
-/* A short plain-text answer (errors, redirects). */
-static void respond_text(struct exchange *x, int status, const char *text)
-{
-	add_header(x, "Content-Type: text/plain; charset=utf-8");
-	respond(x, status, strlen(text), text, strlen(text), NULL);
-	record(x, status, 0, NULL);
-}
-
 /*
- * 429 to a peer the enumeration defence blocks, and the connection closes. Not journaled:
- * the block was, once, when it started.
+ * The answer of outcome o that is not a file: its status (status, or the table's when 0)
+ * and short text (text, or the table's), and the exchange ends. A blocked peer gets 429
+ * with Retry-After and the connection closes.
  */
-static void respond_blocked(struct exchange *x, unsigned seconds)
+static void respond_outcome(struct http_exchange *x, enum outcome o, int status, const char *text)
 {
-	static const char text[] = "blocked: too many requests for unknown devices\n";
+	const char *t = "";
+	int st = http_outcome_status(o, &t);
 
-	x->c->close_after = true;
-	add_header(x, "Retry-After: %u", seconds);
+	if (status)
+		st = status;
+	if (text)
+		t = text;
+	if (o == OUTCOME_BLOCKED) {
+		x->c->close_after = true;
+		add_header(x, "Retry-After: %u", x->ex.blocked_for);
+	}
 	add_header(x, "Content-Type: text/plain; charset=utf-8");
-	respond(x, 429, strlen(text), text, strlen(text), NULL);
-	log_debug(x->c->srv->proto, "%s \"%s\" 429: blocked", x->c->peer_text, x->name);
+	respond(x, st, strlen(t), t, strlen(t), NULL);
+	finish(x, o, st, 0, NULL);
 }
 
 /* An answer to a request that could not be parsed: then the connection closes. */
-static void respond_bad(struct http_conn *c, int status, const char *text, const char *detail)
+static void respond_bad(struct http_conn *c, enum outcome o, int status, const char *text,
+			const char *detail)
 {
-	struct exchange x = { .c = c, .detail = detail };
+	struct http_exchange x = { .c = c };
 
+	exchange_begin(&x.ex, c->srv->site, c->srv->proto, (struct sockaddr *)&c->peer,
+		       (struct sockaddr *)&c->local, "-");
+	x.ex.detail = detail;
 	c->close_after = true;
 	c->unread = true;
 	str_copy(x.name, sizeof(x.name), "-");
-	respond_text(&x, status, text);
+	respond_outcome(&x, o, status, text);
 }
 
-static void serve_file(struct exchange *x, struct site_file *f)
+static void serve_file(struct http_exchange *x, struct site_file *f)
 {
 	struct http_request *req = x->req;
 	const char *md5 = site_file_md5(f);
@@ -654,7 +689,7 @@ static void serve_file(struct exchange *x, struct site_file *f)
 				out_add(c, c->arena + c->arena_used, (size_t)n, NULL);
 				c->arena_used += (size_t)n;
 			}
-			record(x, 304, 0, NULL);
+			finish(x, OUTCOME_NOT_MODIFIED, 304, 0, NULL);
 			site_file_unref(f);
 			return;
 		}
@@ -664,7 +699,7 @@ static void serve_file(struct exchange *x, struct site_file *f)
 	if (r < 0) {
 		add_header(x, "Content-Range: bytes */%zu", f->size);
 		site_file_unref(f);
-		respond_text(x, 416, "range not satisfiable\n");
+		respond_outcome(x, OUTCOME_BAD_REQUEST, 416, "range not satisfiable\n");
 		return;
 	}
 	if (r > 0) {
@@ -675,7 +710,8 @@ static void serve_file(struct exchange *x, struct site_file *f)
 	}
 	add_header(x, "Content-Type: %s", http_content_type(f->name));
 	respond(x, status, len, (const char *)f->data + first, (size_t)len, f);
-	record(x, status, req->method == HTTP_HEAD ? 0 : len,
+	finish(x, status == 206 ? OUTCOME_PARTIAL : OUTCOME_SENT, status,
+	       req->method == HTTP_HEAD ? 0 : len,
 	       status == 200 && req->method != HTTP_HEAD ? md5 : NULL);
 }
 
@@ -692,7 +728,7 @@ static uint64_t now_ms(void)
  * (wrong password, unknown user; user is the name tried, or NULL) waits the site's delay
  * first (site/auth.h): the connection reads nothing more until the timer sends the answer.
  */
-static void challenge(struct exchange *x, bool stale, bool failed, const char *user,
+static void challenge(struct http_exchange *x, bool stale, bool failed, const char *user,
 		      const char *detail)
 {
 	struct http_conn *c = x->c;
@@ -713,10 +749,11 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *u
 	if (cfg->auth != HTTP_LOGIN_DIGEST &&
 	    http_auth_challenge_basic(value, sizeof(value), cfg->realm) == 0)
 		add_header(x, "WWW-Authenticate: %s", value);
-	x->detail = detail;
-	respond_text(x, 401, "authentication required\n");
+	x->ex.detail = detail;
+	respond_outcome(x, failed ? OUTCOME_AUTH_FAILED : OUTCOME_AUTH_REQUIRED, 0, NULL);
 	if (failed) {
-		(void)site_miss(srv->site, &x->sreq, NULL); /* a failed login: the defence's miss */
+		/* a failed login: the defence's miss */
+		(void)site_miss(srv->site, &x->ex.req, NULL);
 		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
@@ -732,7 +769,7 @@ static void challenge(struct exchange *x, bool stale, bool failed, const char *u
  * Whether the request is authenticated (1, with *who the device or "" for a site user),
  * or not (0: a 401 is queued). A verified client certificate naming a device is a login.
  */
-static int check_login(struct exchange *x, char who[MAC_LEN + 1])
+static int check_login(struct http_exchange *x, char who[MAC_LEN + 1])
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
@@ -839,7 +876,7 @@ static void expand_mac(char *dst, size_t dstsz, const char *src, const char *mac
  * URL: its variable prov_url (or its group's, or the site's), else [http] redirect_url,
  * else this server's own URL with the prefix. {MAC} / {mac} in the URL become the MAC.
  */
-static void redirect(struct exchange *x, const char *mac_text, const char *who)
+static void redirect(struct http_exchange *x, const char *mac_text, const char *who)
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
@@ -855,17 +892,16 @@ static void redirect(struct exchange *x, const char *mac_text, const char *who)
 		/* unknown, or another device's (told apart from unknown by nothing): a miss */
 		if (mac_parse(mac_text, mac, NULL) == 0 &&
 		    (!d || (who[0] && strcmp(who, mac) != 0))) {
-			memcpy(x->sreq.mac, mac, sizeof(mac));
-			blocked = site_miss(srv->site, &x->sreq, mac);
+			memcpy(x->ex.req.mac, mac, sizeof(mac));
+			blocked = site_miss(srv->site, &x->ex.req, mac);
 		}
 		device_free(d);
-		if (blocked > 0)
-			respond_blocked(x, blocked);
-		else
-			respond_text(x, 404, "unknown device\n");
+		x->ex.blocked_for = blocked;
+		respond_outcome(x, blocked > 0 ? OUTCOME_BLOCKED : OUTCOME_NOT_FOUND, 0,
+				blocked > 0 ? NULL : "unknown device\n");
 		return;
 	}
-	memcpy(x->sreq.mac, mac, sizeof(mac));
+	memcpy(x->ex.req.mac, mac, sizeof(mac));
 	var = device_string_var(st, d, HTTP_URL_VAR);
 	device_free(d);
 	if (var || srv->cfg.redirect_url[0]) {
@@ -880,14 +916,14 @@ static void redirect(struct exchange *x, const char *mac_text, const char *who)
 	}
 	free(var);
 	if (strpbrk(url, "\r\n")) {
-		respond_text(x, 500, "bad redirect URL\n");
+		respond_outcome(x, OUTCOME_ERROR, 0, "bad redirect URL\n");
 		return;
 	}
 	add_header(x, "Location: %s", url);
 	add_header(x, "Content-Type: text/plain; charset=utf-8");
 	snprintf(body, sizeof(body), "%s\n", url);
 	respond(x, 302, strlen(body), body, strlen(body), NULL);
-	record(x, 302, 0, NULL);
+	finish(x, OUTCOME_REDIRECTED, 302, 0, NULL);
 }
 
 /* The redirection service's MAC when name is <prefix>/redirect/<MAC>, else NULL. */
@@ -961,27 +997,44 @@ static const char *cert_names_nobody(const struct http_conn *c)
 			      : "the certificate names no MAC";
 }
 
+/*
+ * The access rule's extra check of a device's file for a client with a certificate: one
+ * naming no device gets generic files only (unless a login says who it is), and a bound
+ * certificate must be the device's (check_binding).
+ */
+static int cert_check(void *arg, const char *mac, const char **why)
+{
+	struct http_exchange *x = arg;
+	struct http_conn *c = x->c;
+
+	if (!c->id.mac[0] && x->who->kind != PRINCIPAL_DEVICE) {
+		*why = cert_names_nobody(c);
+		return -EACCES;
+	}
+	return check_binding(c, mac, why);
+}
+
 static void handle_request(struct http_conn *c, struct http_request *req)
 {
 	struct http_server *srv = c->srv;
-	struct exchange x = { .c = c, .req = req };
-	struct site_file *f = NULL;
-	char path[4096], who[MAC_LEN + 1] = "", ua_mac[MAC_LEN + 1] = "";
-	const char *vendor = NULL, *mac_text, *why = NULL;
+	struct http_exchange x = { .c = c, .req = req };
+	struct principal who = { .kind = PRINCIPAL_ANONYMOUS, .anonymous_device_files = true };
+	struct site_file *f;
+	char path[4096], login[MAC_LEN + 1] = "";
+	const char *vendor = NULL, *mac_text;
+	enum outcome o;
 	size_t len = 0;
 	int r;
 
 	log_escape(x.name, sizeof(x.name), req->target, strcspn(req->target, "?#"));
+	exchange_begin(&x.ex, srv->site, srv->proto, (struct sockaddr *)&c->peer,
+		       (struct sockaddr *)&c->local, x.name);
+	x.who = &who;
 	if (req->user_agent) {
 		log_escape(x.ua, sizeof(x.ua), req->user_agent, strlen(req->user_agent));
-		(void)ua_device(req->user_agent, strlen(req->user_agent), ua_mac, &vendor);
+		(void)ua_device(req->user_agent, strlen(req->user_agent), who.claimed_mac, &vendor);
+		who.claim_binds = srv->cfg.user_agent == HTTP_UA_DENY;
 	}
-	x.sreq = (struct site_request){
-		.proto = srv->proto,
-		.peer = (struct sockaddr *)&c->peer,
-		.local = (struct sockaddr *)&c->local,
-		.prefix = srv->cfg.prefix,
-	};
 	if (req->has_body) {
 		/* the body is not read: nothing after it can be trusted */
 		c->close_after = true;
@@ -989,80 +1042,56 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 	}
 	if (req->method == HTTP_OTHER) {
 		add_header(&x, "Allow: GET, HEAD");
-		respond_text(&x, 405, "only GET and HEAD\n");
+		respond_outcome(&x, OUTCOME_NOT_IMPLEMENTED, 0, NULL);
 		return;
 	}
 	if (http_target_path(req->target, req->target_len, path, sizeof(path), &len) < 0) {
-		respond_text(&x, 400, "bad request\n");
+		respond_outcome(&x, OUTCOME_BAD_REQUEST, 0, NULL);
 		return;
 	}
-	r = (int)site_blocked(srv->site, x.sreq.peer);
+	r = (int)site_blocked(srv->site, x.ex.req.peer);
 	if (r > 0) {
-		respond_blocked(&x, (unsigned)r);
+		x.ex.blocked_for = (unsigned)r;
+		respond_outcome(&x, OUTCOME_BLOCKED, 0, NULL);
 		return;
 	}
 	if (c->id.has_cert && c->id.macs != 1 &&
 	    srv->cfg.tls.client_certs == TLS_CLIENT_REQUIRED) {
 		/* required certificates are device certificates: one naming no device is refused */
-		x.detail = cert_names_nobody(c);
-		respond_text(&x, 403, "forbidden\n");
+		x.ex.detail = cert_names_nobody(c);
+		respond_outcome(&x, OUTCOME_DENIED, 0, NULL);
 		return;
 	}
 	if (srv->cfg.auth != HTTP_LOGIN_OFF) {
-		if (!check_login(&x, who))
+		if (!check_login(&x, login))
 			return;
+		who.kind = login[0] ? PRINCIPAL_DEVICE : PRINCIPAL_USER;
 	} else if (c->id.mac[0]) {
-		memcpy(who, c->id.mac, sizeof(who));
+		memcpy(login, c->id.mac, sizeof(login));
+		who.kind = PRINCIPAL_DEVICE;
+	}
+	if (who.kind == PRINCIPAL_DEVICE) {
+		memcpy(who.mac, login, sizeof(who.mac));
+		who.how = c->id.mac[0] ? "certificate" : "login";
+	}
+	if (c->id.has_cert) {
+		who.check = cert_check;
+		who.check_arg = &x;
 	}
 	/* a NUL in the path ends it here; the resolver refuses it below */
 	mac_text = redirect_mac(srv, path);
 	if (mac_text) {
-		redirect(&x, mac_text, who);
+		redirect(&x, mac_text, login);
 		return;
 	}
-	r = site_resolve(srv->site, path, len, &x.sreq, &f);
-	if (r == -ENOENT && x.sreq.unknown_mac) {
-		unsigned blocked = site_resolved(srv->site, &x.sreq, r);
-
-		if (blocked > 0) {
-			respond_blocked(&x, blocked);
-			return;
-		}
+	o = exchange_open(&x.ex, srv->cfg.prefix, path, len, &who);
+	if (o == OUTCOME_SENT) {
+		f = x.ex.file;
+		x.ex.file = NULL; /* the answer's now */
+		serve_file(&x, f);
+		return;
 	}
-	if (r == 0 && x.sreq.mac[0]) {
-		/* a device's own file: only for that device, when the request says who it is */
-		if (who[0] && strcmp(who, x.sreq.mac) != 0)
-			why = c->id.mac[0] ? "the certificate is another device's"
-					   : "the login is another device's";
-		else if (c->id.has_cert && !c->id.mac[0] && !who[0])
-			why = cert_names_nobody(c);
-		else if (c->id.has_cert)
-			(void)check_binding(c, x.sreq.mac, &why);
-		if (!why && srv->cfg.user_agent == HTTP_UA_DENY && ua_mac[0] &&
-		    strcmp(ua_mac, x.sreq.mac) != 0)
-			why = "the User-Agent names another device";
-		if (why) {
-			unsigned blocked = site_miss(srv->site, &x.sreq, x.sreq.mac);
-
-			site_file_unref(f);
-			if (blocked > 0) {
-				respond_blocked(&x, blocked);
-				return;
-			}
-			x.detail = why;
-			respond_text(&x, 403, "forbidden\n");
-			return;
-		}
-	}
-	if (!x.sreq.mac[0] && ua_mac[0])
-		memcpy(x.sreq.mac, ua_mac, sizeof(ua_mac)); /* for the journal: who asked */
-	switch (r) {
-	case 0: serve_file(&x, f); return;
-	case -ENOENT:
-	case -EIO: respond_text(&x, 404, "not found\n"); return;
-	case -EACCES: respond_text(&x, 403, "access violation\n"); return;
-	default: respond_text(&x, 500, "cannot read the file\n"); return;
-	}
+	respond_outcome(&x, o, 0, NULL);
 }
 
 /* Parses and answers every complete request in the input while answers fit the queue. */
@@ -1085,7 +1114,8 @@ static void conn_process(struct http_conn *c)
 							     : 400;
 
 			wait_leave(c);
-			respond_bad(c, status, status == 400 ? "bad request\n" : "refused\n",
+			respond_bad(c, OUTCOME_BAD_REQUEST, status,
+				    status == 400 ? "bad request\n" : "refused\n",
 				    r == -EMSGSIZE	    ? "request head over max_header_size"
 				    : r == -ENAMETOOLONG    ? "request target over max_uri_length"
 				    : r == -EPROTONOSUPPORT ? "not HTTP/1.x"
@@ -1472,7 +1502,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case T_HEADER:
 		if (c->in_len > 0 && !c->close_after) {
 			c->in_len = 0;
-			respond_bad(c, 408, "request timeout\n",
+			respond_bad(c, OUTCOME_TIMED_OUT, 408, NULL,
 				    "no complete request within header_timeout");
 			conn_flush(c);
 			return;

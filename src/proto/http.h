@@ -18,6 +18,7 @@
 #include "core/addr.h"
 #include "crypto/tls.h"
 #include "proto/http_auth.h"
+#include "site/exchange.h"
 
 struct event_base;
 struct site;
@@ -89,6 +90,12 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 void http_server_free(struct http_server *srv);
 /* New settings and TLS context (NULL: keep); the address stays. */
 void http_server_set_config(struct http_server *srv, const struct http_config *cfg, SSL_CTX *tls);
+
+/*
+ * The wire answer of an outcome (docs/http.md, "Outcomes"): its status, and in *ret_text
+ * (when not NULL) the short text of an error's body. -EINVAL for a value out of range.
+ */
+int http_outcome_status(enum outcome o, const char **ret_text);
 uint16_t http_server_port(const struct http_server *srv);
 
 #endif

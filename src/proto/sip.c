@@ -47,6 +47,7 @@
 #include "codec/sip_parse.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "site/exchange.h"
 #include "site/site.h"
 #include "store/store.h"
 #include "template/mustache.h"
@@ -337,23 +338,68 @@ static void local_hostport(struct sip_server *srv, const struct sockaddr *peer, 
 		snprintf(out, outsz, "%s:%u", h, srv->port);
 }
 
-static void journal(struct sip_server *srv, const struct sockaddr *peer, const char *mac,
-		    const char *path, const char *outcome, uint64_t bytes)
-{
-	char pa[ADDR_STRLEN];
-	struct journal_entry e = {
-		.proto = "sip",
-		.peer = addr_format(peer, pa, sizeof(pa)),
-		.mac = mac && mac[0] ? mac : NULL,
-		.path = path,
-		.outcome = outcome,
-		.bytes = bytes,
-	};
+/*
+ * The response of every outcome (docs/sip.md, "Outcomes"): a status and its reason, or 0
+ * for none (an ignored or blocked SUBSCRIBE is not answered: a spoofed one reflects nothing).
+ * NOTIFY's outcomes are the phone's answers, not ours: 0.
+ */
+static const struct sip_outcome_answer {
+	unsigned status;
+	const char *reason;
+} answers[_OUTCOME_MAX] = {
+	[OUTCOME_SENT] = { 200, "OK" },
+	[OUTCOME_PARTIAL] = { 200, "OK" },
+	[OUTCOME_REDIRECTED] = { 200, "OK" },
+	[OUTCOME_NOT_MODIFIED] = { 200, "OK" },
+	[OUTCOME_NOT_FOUND] = { 404, "Not Found" },
+	[OUTCOME_DENIED] = { 403, "Forbidden" },
+	[OUTCOME_REFUSED] = { 403, "Forbidden" },
+	[OUTCOME_AUTH_REQUIRED] = { 401, "Unauthorized" },
+	[OUTCOME_AUTH_FAILED] = { 403, "Forbidden" },
+	[OUTCOME_BLOCKED] = { 0, "" },
+	[OUTCOME_TOO_LARGE] = { 500, "Server Internal Error" },
+	[OUTCOME_BUSY] = { 503, "Service Unavailable" },
+	[OUTCOME_BAD_REQUEST] = { 400, "Bad Request" },
+	[OUTCOME_NOT_IMPLEMENTED] = { 501, "Not Implemented" },
+	[OUTCOME_ERROR] = { 500, "Server Internal Error" },
+	[OUTCOME_TIMED_OUT] = { 408, "Request Timeout" },
+	[OUTCOME_ABORTED] = { 487, "Request Terminated" },
+	[OUTCOME_PNP_URL_SENT] = { 200, "OK" },
+	[OUTCOME_NOTIFY_ANSWERED] = { 0, "" },
+	[OUTCOME_NOTIFY_TIMEOUT] = { 0, "" },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { 200, "OK" },
+	[OUTCOME_BAD_EVENT] = { 489, "Bad Event" },
+	[OUTCOME_SIP_BAD_REQUEST] = { 400, "Bad Request" },
+	[OUTCOME_NOT_ALLOWED] = { 405, "Method Not Allowed" },
+	[OUTCOME_IGNORED_NO_MAC] = { 0, "" },
+	[OUTCOME_IGNORED_UNKNOWN] = { 0, "" },
+	[OUTCOME_IGNORED_OUI] = { 0, "" },
+};
 
-	if (!srv->site)
-		return;
-	clock_gettime(CLOCK_REALTIME, &e.time);
-	site_journal(srv->site, &e);
+int sip_outcome_status(enum outcome o, const char **ret_reason)
+{
+	if ((unsigned)o >= _OUTCOME_MAX || !answers[o].reason)
+		return -EINVAL;
+	if (ret_reason)
+		*ret_reason = answers[o].reason;
+	return (int)answers[o].status;
+}
+
+/*
+ * Ends a SUBSCRIBE or a NOTIFY through the exchange: one log line ("sip: PEER "URI" OUTCOME,
+ * BYTES bytes: DETAIL") and one journal row. code: NOTIFY_ANSWERED's status.
+ */
+static void journal(struct sip_server *srv, const struct sockaddr *peer, const char *mac,
+		    const char *path, enum outcome o, unsigned code, uint64_t bytes,
+		    const char *detail)
+{
+	struct exchange x;
+
+	exchange_begin(&x, srv->site, "sip", peer, NULL, path);
+	if (mac)
+		str_copy(x.req.mac, sizeof(x.req.mac), mac);
+	x.detail = detail;
+	exchange_close_code(&x, o, code, NULL, bytes, NULL, NULL);
 }
 
 /* ---- client transactions ---- */
@@ -673,16 +719,11 @@ static void pnp_on_expiry(evutil_socket_t fd, short what, void *arg)
 static void pnp_notify_done(void *arg, const struct sip_notify_result *res)
 {
 	struct pnp *p = arg;
-	char outcome[32];
-
 	p->notify = NULL;
 	pnp_set_state(p, PNP_DONE);
-	if (res->status)
-		snprintf(outcome, sizeof(outcome), "notify-%u", res->status);
-	else
-		snprintf(outcome, sizeof(outcome), "notify-timeout");
-	journal(p->srv, (struct sockaddr *)&p->peer.ss, p->mac, p->notify_uri, outcome, 0);
-	log_info(TAG, "PnP NOTIFY to %s: %s", p->notify_uri, outcome);
+	journal(p->srv, (struct sockaddr *)&p->peer.ss, p->mac, p->notify_uri,
+		res->status ? OUTCOME_NOTIFY_ANSWERED : OUTCOME_NOTIFY_TIMEOUT, res->status, 0,
+		"PnP NOTIFY");
 }
 
 /* Sends the response built in b and keeps it as p's last 200 when p is not NULL. */
@@ -722,6 +763,19 @@ static void simple_response(struct sip_server *srv, const struct sip_msg *m,
 		sip_build_header(&b, extra_name, "%s", extra_value);
 	sip_build_finish(&b, NULL, NULL, 0);
 	respond(srv, peer, peerlen, &b, NULL);
+}
+
+/* The response of outcome o from the table, with one extra header field (or none). */
+static void outcome_response(struct sip_server *srv, const struct sip_msg *m,
+			     const struct sockaddr *peer, socklen_t peerlen, enum outcome o,
+			     const char *extra_name, const char *extra_value)
+{
+	const char *reason = NULL;
+	int status = sip_outcome_status(o, &reason);
+
+	if (status > 0)
+		simple_response(srv, m, peer, peerlen, (unsigned)status, reason, extra_name,
+				extra_value);
 }
 
 static void build_ok(struct sip_server *srv, const struct sip_msg *m, const struct sockaddr *peer,
@@ -997,6 +1051,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 {
 	char type[32], mac[MAC_LEN + 1] = "", branch[128] = "", buf[SIP_MSG_MAX];
 	char host[ADDR_STRLEN], local[ADDR_STRLEN + 8], from_hdr[1024], to_hdr[1024];
+	char detail[2048];
 	const char *params = "";
 	struct device *d = NULL;
 	struct sip_builder b;
@@ -1013,8 +1068,9 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 	if (!m->event || sip_event_parse(m->event, type, sizeof(type), &params) < 0 ||
 	    strcmp(type, "ua-profile") != 0) {
-		simple_response(srv, m, peer, plen, 489, "Bad Event", "Allow-Events", "ua-profile");
-		journal(srv, peer, NULL, m->uri, "bad-event", 0);
+		outcome_response(srv, m, peer, plen, OUTCOME_BAD_EVENT, "Allow-Events",
+				 "ua-profile");
+		journal(srv, peer, NULL, m->uri, OUTCOME_BAD_EVENT, 0, 0, NULL);
 		return;
 	}
 	if (sip_uri_parse(m->uri, strlen(m->uri), &u) < 0 || sip_mac_from_uri(&u, mac) < 0) {
@@ -1051,8 +1107,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		    pnp_may_resend(p, p->notify->msg_len))
 			send_to(srv, (struct sockaddr *)&p->notify->to.ss, p->notify->to.len,
 				p->notify->msg, p->notify->msg_len);
-		journal(srv, peer, mac, m->uri, "subscribe-repeat", 0);
-		log_info(TAG, "repeated SUBSCRIBE %s: answered, no second NOTIFY", m->uri);
+		journal(srv, peer, mac, m->uri, OUTCOME_SUBSCRIBE_REPEAT, 0, 0,
+			"answered, no second NOTIFY");
 		return;
 	}
 	if (pnps_from(srv, peer) >= srv->cfg.max_per_source) {
@@ -1068,12 +1124,11 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 	if ((srv->cfg.answer == SIP_ANSWER_KNOWN && (!d || !d->enabled)) ||
 	    (srv->cfg.answer == SIP_ANSWER_OUI && (!mac[0] || !oui_listed(&srv->cfg, mac)))) {
-		const char *outcome = !mac[0]				    ? "ignored-no-mac"
-				      : srv->cfg.answer == SIP_ANSWER_KNOWN ? "ignored-unknown"
-									    : "ignored-oui";
+		enum outcome o = !mac[0]			       ? OUTCOME_IGNORED_NO_MAC
+				 : srv->cfg.answer == SIP_ANSWER_KNOWN ? OUTCOME_IGNORED_UNKNOWN
+								       : OUTCOME_IGNORED_OUI;
 
-		journal(srv, peer, mac, m->uri, outcome, 0);
-		log_info(TAG, "SUBSCRIBE %s: %s", m->uri, outcome);
+		journal(srv, peer, mac, m->uri, o, 0, 0, NULL);
 		if (srv->cfg.answer == SIP_ANSWER_KNOWN && mac[0] && !d && srv->site) {
 			/* an existence oracle: an unknown MAC is a miss (docs/sip.md) */
 			struct site_request sreq = { .proto = "sip", .peer = peer };
@@ -1085,8 +1140,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 	if (srv->npnp >= srv->cfg.max_subscriptions) {
 		flood_note(srv, peer, false);
-		simple_response(srv, m, peer, plen, 503, "Service Unavailable", "Retry-After", "5");
-		journal(srv, peer, mac, m->uri, "busy", 0);
+		outcome_response(srv, m, peer, plen, OUTCOME_BUSY, "Retry-After", "5");
+		journal(srv, peer, mac, m->uri, OUTCOME_BUSY, 0, 0, "max_subscriptions");
 		device_free(d);
 		return;
 	}
@@ -1094,8 +1149,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	r = render_url(srv, d, mac, params, host, peer, &url);
 	device_free(d);
 	if (r < 0) {
-		simple_response(srv, m, peer, plen, 500, "Server Internal Error", NULL, NULL);
-		journal(srv, peer, mac, m->uri, "error", 0);
+		outcome_response(srv, m, peer, plen, OUTCOME_ERROR, NULL, NULL);
+		journal(srv, peer, mac, m->uri, OUTCOME_ERROR, 0, 0, "the provisioning URL");
 		return;
 	}
 	p = calloc(1, sizeof(*p));
@@ -1155,9 +1210,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		log_warnx(TAG, "cannot send the NOTIFY to %s: %s", p->notify_uri, strerror(-r));
 		pnp_set_state(p, PNP_DONE);
 	}
-	journal(srv, peer, mac, m->uri, "pnp-url-sent", strlen(url));
-	log_info(TAG, "PnP SUBSCRIBE %s (MAC %s): 200, NOTIFY with %s to %s", m->uri,
-		 mac[0] ? mac : "-", url, p->notify_uri);
+	snprintf(detail, sizeof(detail), "200, NOTIFY with %s to %s", url, p->notify_uri);
+	journal(srv, peer, mac, m->uri, OUTCOME_PNP_URL_SENT, 0, strlen(url), detail);
 	free(url);
 }
 
@@ -1168,8 +1222,7 @@ static void on_request(struct sip_server *srv, const struct sip_msg *m, const st
 		return;
 	if (m->error) {
 		simple_response(srv, m, peer, plen, 400, m->error, NULL, NULL);
-		journal(srv, peer, NULL, m->uri, "bad-request", 0);
-		log_info(TAG, "%s %s: 400 %s", m->method, m->uri, m->error);
+		journal(srv, peer, NULL, m->uri, OUTCOME_SIP_BAD_REQUEST, 0, 0, m->error);
 		return;
 	}
 	if (strcmp(m->method, "OPTIONS") == 0) {
@@ -1177,9 +1230,9 @@ static void on_request(struct sip_server *srv, const struct sip_msg *m, const st
 		return;
 	}
 	if (strcmp(m->method, "SUBSCRIBE") != 0 || !srv->site) {
-		simple_response(srv, m, peer, plen, 405, "Method Not Allowed", "Allow",
-				srv->site ? "SUBSCRIBE, OPTIONS" : "OPTIONS");
-		journal(srv, peer, NULL, m->uri, "not-allowed", 0);
+		outcome_response(srv, m, peer, plen, OUTCOME_NOT_ALLOWED, "Allow",
+				 srv->site ? "SUBSCRIBE, OPTIONS" : "OPTIONS");
+		journal(srv, peer, NULL, m->uri, OUTCOME_NOT_ALLOWED, 0, 0, NULL);
 		return;
 	}
 	on_subscribe(srv, m, peer, plen, len);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "site/exchange.h"
 
 struct event_base;
 struct site;
@@ -75,6 +76,12 @@ int sip_server_new(struct event_base *base, struct site *site, const struct sip_
 void sip_server_free(struct sip_server *srv);
 /* New policy, URLs and timers for what comes next (the addresses stay). */
 void sip_server_set_config(struct sip_server *srv, const struct sip_config *cfg);
+
+/*
+ * The response of an outcome (docs/sip.md, "Outcomes"): its status, with the reason in
+ * *ret_reason (when not NULL); 0 when it is not answered. -EINVAL out of range.
+ */
+int sip_outcome_status(enum outcome o, const char **ret_reason);
 uint16_t sip_server_port(const struct sip_server *srv);
 
 /* An out-of-dialog NOTIFY to send. */

@@ -26,8 +26,8 @@
 #include "core/log.h"
 #include "core/peers.h"
 #include "proto/tftp_parse.h"
+#include "site/exchange.h"
 #include "site/site.h"
-#include "store/store.h"
 
 #define TAG "tftp"
 
@@ -219,35 +219,61 @@ static void format_options(const struct tftp_params *p, char *buf, size_t bufsz)
 }
 
 /*
- * The one log line of a request (peer, name, outcome, bytes, duration, mode, options) and
- * its journal entry (with the device's MAC when known and the MD5 of what was sent).
- * Refusals of the name itself are warnings; every other outcome is information.
+ * The wire answer of every outcome (docs/tftp.md): an ERROR packet's code and message.
+ * Outcomes that end a transfer the peer stopped (timed out, aborted) have an entry too, never
+ * sent. A caller may give a more precise message (the busy limits, a refused option).
  */
-static void log_request(struct tftp_server *srv, enum log_level level, const struct sockaddr *peer,
-			const char *name, const char *outcome, uint64_t bytes, long ms,
-			enum tftp_mode mode, const struct tftp_params *p, const char *detail,
-			const char *mac, const char *md5)
-{
-	char pa[ADDR_STRLEN], opts[OPTIONS_LOG_MAX] = "";
-	struct journal_entry e = {
-		.proto = "tftp",
-		.peer = addr_format(peer, pa, sizeof(pa)),
-		.mac = mac && mac[0] ? mac : NULL,
-		.path = name,
-		.outcome = outcome,
-		.bytes = bytes,
-		.md5 = md5,
-	};
+static const struct tftp_answer {
+	enum tftp_error code;
+	const char *msg;
+} answers[_OUTCOME_MAX] = {
+	[OUTCOME_SENT] = { TFTP_EUNDEF, "sent" },
+	[OUTCOME_PARTIAL] = { TFTP_EUNDEF, "sent" },
+	[OUTCOME_REDIRECTED] = { TFTP_EUNDEF, "sent" },
+	[OUTCOME_NOT_MODIFIED] = { TFTP_EUNDEF, "not modified" },
+	[OUTCOME_NOT_FOUND] = { TFTP_ENOTFOUND, "file not found" },
+	[OUTCOME_DENIED] = { TFTP_EACCESS, "access violation" },
+	[OUTCOME_REFUSED] = { TFTP_EACCESS, "access violation" },
+	[OUTCOME_AUTH_REQUIRED] = { TFTP_EACCESS, "access violation" },
+	[OUTCOME_AUTH_FAILED] = { TFTP_EACCESS, "access violation" },
+	[OUTCOME_BLOCKED] = { TFTP_EUNDEF, "blocked" },
+	[OUTCOME_TOO_LARGE] = { TFTP_EUNDEF, "file too large to serve" },
+	[OUTCOME_BUSY] = { TFTP_EUNDEF, "server busy, retry later" },
+	[OUTCOME_BAD_REQUEST] = { TFTP_EBADOP, "malformed request" },
+	[OUTCOME_NOT_IMPLEMENTED] = { TFTP_EOPTNEG, "option negotiation refused" },
+	[OUTCOME_ERROR] = { TFTP_EUNDEF, "server error" },
+	[OUTCOME_TIMED_OUT] = { TFTP_EUNDEF, "timed out" },
+	[OUTCOME_ABORTED] = { TFTP_EUNDEF, "transfer aborted" },
+	[OUTCOME_PNP_URL_SENT] = { TFTP_EUNDEF, "server error" },
+	[OUTCOME_NOTIFY_ANSWERED] = { TFTP_EUNDEF, "server error" },
+	[OUTCOME_NOTIFY_TIMEOUT] = { TFTP_EUNDEF, "server error" },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { TFTP_EUNDEF, "server error" },
+	[OUTCOME_BAD_EVENT] = { TFTP_EBADOP, "malformed request" },
+	[OUTCOME_SIP_BAD_REQUEST] = { TFTP_EBADOP, "malformed request" },
+	[OUTCOME_NOT_ALLOWED] = { TFTP_EBADOP, "illegal TFTP operation" },
+	[OUTCOME_IGNORED_NO_MAC] = { TFTP_ENOTFOUND, "file not found" },
+	[OUTCOME_IGNORED_UNKNOWN] = { TFTP_ENOTFOUND, "file not found" },
+	[OUTCOME_IGNORED_OUI] = { TFTP_ENOTFOUND, "file not found" },
+};
 
-	clock_gettime(CLOCK_REALTIME, &e.time);
-	site_journal(srv->site, &e);
-	if (log_level_current < level)
-		return;
+const char *tftp_outcome_answer(enum outcome o, enum tftp_error *ret_code)
+{
+	if ((unsigned)o >= _OUTCOME_MAX || !answers[o].msg)
+		return NULL;
+	*ret_code = answers[o].code;
+	return answers[o].msg;
+}
+
+/* The protocol's part of the log line: ", 12 ms, octet, blksize=1428". */
+static void log_tail(char *buf, size_t bufsz, long ms, enum tftp_mode mode,
+		     const struct tftp_params *p)
+{
+	char opts[OPTIONS_LOG_MAX] = "";
+
 	if (p)
 		format_options(p, opts, sizeof(opts));
-	log_emit(level, TAG, 0, "%s \"%s\" %s, %llu bytes, %ld ms, %s%s%s%s", pa, name, outcome,
-		 (unsigned long long)bytes, ms, mode == TFTP_MODE_NETASCII ? "netascii" : "octet",
-		 opts, detail ? ": " : "", detail ? detail : "");
+	snprintf(buf, bufsz, ", %ld ms, %s%s", ms,
+		 mode == TFTP_MODE_NETASCII ? "netascii" : "octet", opts);
 }
 
 static void send_error(int fd, const struct sockaddr *to, socklen_t tolen, enum tftp_error code,
@@ -260,17 +286,22 @@ static void send_error(int fd, const struct sockaddr *to, socklen_t tolen, enum 
 	(void)sendto(fd, pkt, n, MSG_DONTWAIT, to, tolen);
 }
 
-/* Ends a transfer with its log line, and frees it. */
-static void transfer_end(struct transfer *t, const char *outcome, const char *detail)
+/* Ends a transfer with its log line and journal row (exchange_close), and frees it. */
+static void transfer_end(struct transfer *t, enum outcome o, const char *detail)
 {
 	uint64_t bytes = t->acked * t->params.blksize;
+	char tail[OPTIONS_LOG_MAX + 48];
+	struct exchange x;
 
 	if (bytes > t->size)
 		bytes = t->size;
 	transfer_set_state(t, TRANSFER_DONE);
-	log_request(t->srv, LOG_LEVEL_INFO, (struct sockaddr *)&t->peer.ss, t->name, outcome, bytes,
-		    elapsed_ms(&t->started), t->mode, &t->params, detail, t->mac,
-		    strcmp(outcome, "sent") == 0 ? site_file_md5(t->file) : NULL);
+	exchange_begin(&x, t->srv->site, "tftp", (struct sockaddr *)&t->peer.ss, NULL, t->name);
+	memcpy(x.req.mac, t->mac, sizeof(x.req.mac));
+	x.started = t->started;
+	x.detail = detail;
+	log_tail(tail, sizeof(tail), elapsed_ms(&t->started), t->mode, &t->params);
+	exchange_close(&x, o, NULL, bytes, o == OUTCOME_SENT ? site_file_md5(t->file) : NULL, tail);
 	transfer_free(t);
 }
 
@@ -416,7 +447,7 @@ static void transfer_on_ack(struct transfer *t, uint16_t num)
 		r = send_window(t, 1);
 		if (r < 0) {
 			errno = -r;
-			transfer_end(t, "error", strerror(-r));
+			transfer_end(t, OUTCOME_ERROR, strerror(-r));
 		}
 		return;
 	}
@@ -431,13 +462,13 @@ static void transfer_on_ack(struct transfer *t, uint16_t num)
 	t->confirmed = true;
 	t->tries = 0;
 	if (block == t->nblocks) {
-		transfer_end(t, "sent", NULL);
+		transfer_end(t, OUTCOME_SENT, NULL);
 		return;
 	}
 	/* A window acknowledged in full moves on; a partial ACK (RFC 7440) goes back to it. */
 	r = send_window(t, block + 1);
 	if (r < 0)
-		transfer_end(t, "error", strerror(-r));
+		transfer_end(t, OUTCOME_ERROR, strerror(-r));
 }
 
 /* Reads and handles one packet; false when none was waiting. t may be freed by it. */
@@ -472,13 +503,13 @@ static bool transfer_read_one(struct transfer *t)
 		size_t ml = strnlen((const char *)pkt + 4, (size_t)n - 4);
 
 		log_escape(msg, sizeof(msg), pkt + 4, ml);
-		transfer_end(t, "aborted", msg[0] ? msg : "error from the client");
+		transfer_end(t, OUTCOME_ABORTED, msg[0] ? msg : "error from the client");
 		break;
 	}
 	default:
 		send_error(fd, (struct sockaddr *)&t->peer.ss, t->peer.len, TFTP_EBADOP,
 			   "illegal operation during a read transfer");
-		transfer_end(t, "error", "illegal operation from the client");
+		transfer_end(t, OUTCOME_BAD_REQUEST, "illegal operation from the client");
 		break;
 	}
 	return true;
@@ -542,7 +573,8 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 	if (!t->confirmed && retries > UNCONFIRMED_RETRIES)
 		retries = UNCONFIRMED_RETRIES;
 	if (++t->tries > retries) {
-		transfer_end(t, "timed out", t->confirmed ? NULL : "no answer to the first packet");
+		transfer_end(t, OUTCOME_TIMED_OUT,
+			     t->confirmed ? NULL : "no answer to the first packet");
 		return;
 	}
 	if (t->state == TRANSFER_OACK)
@@ -550,7 +582,7 @@ static void transfer_on_timeout(evutil_socket_t fd, short what, void *arg)
 	else
 		r = send_window(t, t->acked + 1);
 	if (r < 0)
-		transfer_end(t, "error", strerror(-r));
+		transfer_end(t, OUTCOME_ERROR, strerror(-r));
 }
 
 static void transfer_free(struct transfer *t)
@@ -654,7 +686,7 @@ static bool transfer_supersede(struct tftp_server *srv, const struct sockaddr *p
 		return true;
 	if (t->acked == 0)
 		return false;
-	transfer_end(t, "aborted", "the client sent a new request");
+	transfer_end(t, OUTCOME_ABORTED, "the client sent a new request");
 	return true;
 }
 
@@ -688,12 +720,24 @@ static int transfer_socket(struct tftp_server *srv, const struct sockaddr_storag
 	return fd;
 }
 
-static void refuse(struct tftp_server *srv, const struct sockaddr *peer, socklen_t peerlen,
-		   enum tftp_error code, const char *msg, enum log_level level, const char *name,
-		   const char *outcome, enum tftp_mode mode, const char *mac)
+/*
+ * Answers x's request with the ERROR of outcome o (msg: a more precise message than the
+ * table's, or NULL) and closes x: its log line (detail: x's, else the message) and journal row.
+ */
+static void refuse(struct tftp_server *srv, struct exchange *x, socklen_t peerlen, enum outcome o,
+		   const char *msg, enum tftp_mode mode)
 {
-	send_error(srv->fd, peer, peerlen, code, msg);
-	log_request(srv, level, peer, name, outcome, 0, 0, mode, NULL, msg, mac, NULL);
+	enum tftp_error code = TFTP_EUNDEF;
+	const char *text = tftp_outcome_answer(o, &code);
+	char tail[64];
+
+	if (msg)
+		text = msg;
+	send_error(srv->fd, x->req.peer, peerlen, code, text);
+	if (!x->detail)
+		x->detail = text;
+	log_tail(tail, sizeof(tail), 0, mode, NULL);
+	exchange_close(x, o, NULL, 0, NULL, tail);
 }
 
 static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t len, bool truncated,
@@ -703,20 +747,24 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	const struct sockaddr *pa = (const struct sockaddr *)&peer->ss;
 	struct tftp_limits limits = { srv->cfg.max_blksize, srv->cfg.max_windowsize,
 				      srv->cfg.max_timeout_s };
+	/* TFTP has no login: device files as device_files says */
+	struct principal anyone = {
+		.kind = PRINCIPAL_ANONYMOUS,
+		.anonymous_device_files = srv->cfg.device_files != TFTP_DEVICE_FILES_DENY,
+	};
 	struct sockaddr_storage prefix;
 	char name[NAME_LOG_MAX];
 	struct tftp_request req;
-	struct site_request sreq;
+	struct exchange x;
 	struct transfer *t = NULL;
 	struct site_file *file = NULL;
+	enum outcome o;
 	const char *why = NULL;
 	uint32_t hash;
 	int r;
 
 	r = truncated ? -EBADMSG : tftp_parse_request(pkt, len, &req, &why);
 	if (r < 0) {
-		enum tftp_error code = TFTP_EBADOP;
-
 		if (truncated)
 			why = "malformed request: too large";
 		if (r == -EPROTO && len >= 2 && pkt[0] == 0 &&
@@ -724,14 +772,15 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 			/* A late packet of a finished transfer: answering could loop. */
 			return;
 		}
-		refuse(srv, pa, peer->len, code, why, LOG_LEVEL_WARN, "", "error", TFTP_MODE_OCTET,
-		       NULL);
+		exchange_begin(&x, srv->site, "tftp", pa, (const struct sockaddr *)local, "");
+		refuse(srv, &x, peer->len, OUTCOME_BAD_REQUEST, why, TFTP_MODE_OCTET);
 		return;
 	}
 	log_escape(name, sizeof(name), req.filename, req.filename_len);
+	exchange_begin(&x, srv->site, "tftp", pa, (const struct sockaddr *)local, name);
 	if (req.opcode == TFTP_WRQ) {
-		refuse(srv, pa, peer->len, TFTP_EACCESS, "write requests are not accepted",
-		       LOG_LEVEL_INFO, name, "denied", req.mode, NULL);
+		refuse(srv, &x, peer->len, OUTCOME_DENIED, "write requests are not accepted",
+		       req.mode);
 		return;
 	}
 
@@ -748,72 +797,30 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		return;
 	}
 	if (srv->ntransfers >= srv->cfg.max_transfers) {
-		refuse(srv, pa, peer->len, TFTP_EUNDEF,
-		       "server busy: too many transfers, retry later", LOG_LEVEL_WARN, name,
-		       "error", req.mode, NULL);
+		refuse(srv, &x, peer->len, OUTCOME_BUSY,
+		       "server busy: too many transfers, retry later", req.mode);
 		return;
 	}
 	if (peer_table_count(&srv->peers, pa) >= srv->cfg.max_transfers_per_peer) {
-		refuse(srv, pa, peer->len, TFTP_EUNDEF,
-		       "server busy: too many transfers from your address, retry later",
-		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
+		refuse(srv, &x, peer->len, OUTCOME_BUSY,
+		       "server busy: too many transfers from your address, retry later", req.mode);
 		return;
 	}
 	transfer_prefix(srv, pa, &prefix);
 	if (peer_table_count(&srv->prefixes, (struct sockaddr *)&prefix) >=
 	    tftp_config_prefix_cap(&srv->cfg)) {
-		refuse(srv, pa, peer->len, TFTP_EUNDEF,
-		       "server busy: too many transfers from your network, retry later",
-		       LOG_LEVEL_WARN, name, "error", req.mode, NULL);
+		refuse(srv, &x, peer->len, OUTCOME_BUSY,
+		       "server busy: too many transfers from your network, retry later", req.mode);
 		return;
 	}
 
-	sreq = (struct site_request){
-		.proto = "tftp",
-		.peer = pa,
-		.local = (const struct sockaddr *)local,
-		.prefix = srv->cfg.prefix,
-	};
-	r = site_resolve(srv->site, req.filename, req.filename_len, &sreq, &file);
-	if (site_resolved(srv->site, &sreq, r) > 0) {
-		refuse(srv, pa, peer->len, TFTP_EUNDEF, "blocked", LOG_LEVEL_INFO, name, "blocked",
-		       req.mode, sreq.mac);
+	o = exchange_open(&x, srv->cfg.prefix, req.filename, req.filename_len, &anyone);
+	if (o != OUTCOME_SENT) {
+		refuse(srv, &x, peer->len, o, NULL, req.mode);
 		return;
 	}
-	if (sreq.mac[0] && srv->cfg.device_files == TFTP_DEVICE_FILES_DENY &&
-	    (r == 0 || r == -ENOENT)) {
-		/*
-		 * A name bound to a device, known or not, gets the same answer: TFTP has no
-		 * login, so it must not tell which devices exist either.
-		 */
-		site_file_unref(file);
-		refuse(srv, pa, peer->len, TFTP_EACCESS, "access violation", LOG_LEVEL_INFO, name,
-		       "denied", req.mode, sreq.mac);
-		return;
-	}
-	switch (r) {
-	case 0: break;
-	case -ENOENT:
-		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_INFO, name,
-		       "not found", req.mode, sreq.mac);
-		return;
-	case -EACCES:
-		refuse(srv, pa, peer->len, TFTP_EACCESS, "access violation", LOG_LEVEL_WARN, name,
-		       "denied", req.mode, sreq.mac);
-		return;
-	case -EIO:
-		refuse(srv, pa, peer->len, TFTP_ENOTFOUND, "file not found", LOG_LEVEL_WARN, name,
-		       "not found", req.mode, sreq.mac);
-		return;
-	case -EFBIG:
-		refuse(srv, pa, peer->len, TFTP_EUNDEF, "file too large to serve", LOG_LEVEL_WARN,
-		       name, "error", req.mode, sreq.mac);
-		return;
-	default:
-		refuse(srv, pa, peer->len, TFTP_EUNDEF, "cannot read file", LOG_LEVEL_WARN, name,
-		       "error", req.mode, sreq.mac);
-		return;
-	}
+	file = x.file;
+	x.file = NULL; /* the transfer's now */
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -825,7 +832,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	t->gso = true;
 	t->file = file;
 	t->mode = req.mode;
-	memcpy(t->mac, sreq.mac, sizeof(t->mac));
+	memcpy(t->mac, x.req.mac, sizeof(t->mac));
 	t->name = strdup(name);
 	clock_gettime(CLOCK_MONOTONIC, &t->started);
 	if (!t->name)
@@ -843,8 +850,7 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 	}
 	r = tftp_negotiate(&req, &limits, t->size, &t->params, &why);
 	if (r < 0) {
-		refuse(srv, pa, peer->len, TFTP_EOPTNEG, why, LOG_LEVEL_INFO, name, "error",
-		       req.mode, sreq.mac);
+		refuse(srv, &x, peer->len, OUTCOME_NOT_IMPLEMENTED, why, req.mode);
 		transfer_free(t);
 		return;
 	}
@@ -884,13 +890,12 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		r = send_window(t, 1);
 	}
 	if (r < 0)
-		transfer_end(t, "error", strerror(-r));
+		transfer_end(t, OUTCOME_ERROR, strerror(-r));
 	return;
 
 fail:
-	send_error(srv->fd, pa, peer->len, TFTP_EUNDEF, "server error, retry later");
-	log_request(srv, LOG_LEVEL_WARN, pa, name, "error", 0, 0, req.mode, NULL,
-		    "out of resources", sreq.mac, NULL);
+	x.detail = "out of resources";
+	refuse(srv, &x, peer->len, OUTCOME_ERROR, "server error, retry later", req.mode);
 	if (t)
 		transfer_free(t);
 	else

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "core/addr.h"
+#include "proto/tftp_parse.h"
+#include "site/exchange.h"
 
 struct event_base;
 struct site;
@@ -54,5 +56,11 @@ void tftp_server_free(struct tftp_server *srv);
 /* New limits and timers for transfers that start from now on (the address stays). */
 void tftp_server_set_config(struct tftp_server *srv, const struct tftp_config *cfg);
 uint16_t tftp_server_port(const struct tftp_server *srv);
+
+/*
+ * The wire answer of an outcome (docs/tftp.md, "Outcomes"): an ERROR packet's message, with
+ * its code in *ret_code. Every outcome has one; NULL only for a value out of range.
+ */
+const char *tftp_outcome_answer(enum outcome o, enum tftp_error *ret_code);
 
 #endif

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The exchange (exchange.h): the one start and the one end of a request of every protocol.
+ * The outcome table below is the only place that says what the journal stores for an
+ * outcome and at what level it is logged; the access rule ("a device gets only its own
+ * files") is exchange_access(), whatever the protocol and however the device said who it is.
+ */
+#include "site/exchange.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+struct outcome_info {
+	const char *text; /* the journal's */
+	enum log_level level;
+	bool success;
+	bool journaled;
+};
+
+#define I LOG_LEVEL_INFO
+#define W LOG_LEVEL_WARN
+
+static const struct outcome_info outcomes[_OUTCOME_MAX] = {
+	[OUTCOME_SENT] = { "sent", I, true, true },
+	[OUTCOME_PARTIAL] = { "sent", I, true, true },
+	[OUTCOME_REDIRECTED] = { "sent", I, true, true },
+	[OUTCOME_NOT_MODIFIED] = { "not modified", I, true, true },
+	[OUTCOME_NOT_FOUND] = { "not found", I, false, true },
+	/* the defence counts these and warns once when it blocks: no warning each */
+	[OUTCOME_DENIED] = { "denied", I, false, true },
+	[OUTCOME_REFUSED] = { "denied", W, false, true },
+	/* every Digest client gets one first: not worth a warning */
+	[OUTCOME_AUTH_REQUIRED] = { "denied", I, false, true },
+	[OUTCOME_AUTH_FAILED] = { "denied", W, false, true },
+	[OUTCOME_BLOCKED] = { "blocked", LOG_LEVEL_DEBUG, false, false },
+	[OUTCOME_TOO_LARGE] = { "error", W, false, true },
+	[OUTCOME_BUSY] = { "busy", W, false, true },
+	[OUTCOME_BAD_REQUEST] = { "error", W, false, true },
+	[OUTCOME_NOT_IMPLEMENTED] = { "error", I, false, true },
+	[OUTCOME_ERROR] = { "error", W, false, true },
+	[OUTCOME_TIMED_OUT] = { "timed out", I, false, true },
+	[OUTCOME_ABORTED] = { "aborted", I, false, true },
+	[OUTCOME_PNP_URL_SENT] = { "pnp-url-sent", I, true, true },
+	[OUTCOME_NOTIFY_ANSWERED] = { "notify-", I, false, true },
+	[OUTCOME_NOTIFY_TIMEOUT] = { "notify-timeout", I, false, true },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { "subscribe-repeat", I, false, true },
+	[OUTCOME_BAD_EVENT] = { "bad-event", I, false, true },
+	[OUTCOME_SIP_BAD_REQUEST] = { "bad-request", I, false, true },
+	[OUTCOME_NOT_ALLOWED] = { "not-allowed", I, false, true },
+	[OUTCOME_IGNORED_NO_MAC] = { "ignored-no-mac", I, false, true },
+	[OUTCOME_IGNORED_UNKNOWN] = { "ignored-unknown", I, false, true },
+	[OUTCOME_IGNORED_OUI] = { "ignored-oui", I, false, true },
+};
+
+#undef I
+#undef W
+
+static const struct outcome_info *info_of(enum outcome o)
+{
+	return (unsigned)o < _OUTCOME_MAX ? &outcomes[o] : &outcomes[OUTCOME_ERROR];
+}
+
+const char *outcome_journal_text(enum outcome o)
+{
+	return info_of(o)->text;
+}
+
+enum log_level outcome_log_level(enum outcome o)
+{
+	return info_of(o)->level;
+}
+
+bool outcome_is_success(enum outcome o)
+{
+	return info_of(o)->success;
+}
+
+bool outcome_is_journaled(enum outcome o)
+{
+	return info_of(o)->journaled;
+}
+
+enum outcome exchange_outcome_of(int r)
+{
+	switch (r) {
+	case 0: return OUTCOME_SENT;
+	case -ENOENT: return OUTCOME_NOT_FOUND;
+	case -EACCES: return OUTCOME_REFUSED;
+	case -EPERM: return OUTCOME_DENIED;
+	case -EFBIG: return OUTCOME_TOO_LARGE;
+	default: return OUTCOME_ERROR; /* -EIO (a template that fails), -EAGAIN, -ENOMEM, ... */
+	}
+}
+
+int exchange_access(const struct principal *p, const char *mac, const char **why)
+{
+	const char *w = NULL;
+
+	if (!mac || !mac[0])
+		return 0; /* a file of no device: anyone's */
+	switch (p->kind) {
+	case PRINCIPAL_ANONYMOUS:
+		if (!p->anonymous_device_files)
+			w = "access violation";
+		break;
+	case PRINCIPAL_USER: break;
+	case PRINCIPAL_DEVICE:
+		if (strcmp(p->mac, mac) != 0)
+			w = p->how && strcmp(p->how, "certificate") == 0
+				    ? "the certificate is another device's"
+				    : "the login is another device's";
+		break;
+	case PRINCIPAL_NOBODY: w = p->nobody_why ? p->nobody_why : "no device"; break;
+	case _PRINCIPAL_KIND_MAX: w = "no device"; break;
+	}
+	if (!w && p->check && p->check(p->check_arg, mac, &w) < 0 && !w)
+		w = "refused";
+	if (!w && p->claim_binds && p->claimed_mac[0] && strcmp(p->claimed_mac, mac) != 0)
+		w = "the User-Agent names another device";
+	if (w) {
+		*why = w;
+		return -EPERM;
+	}
+	return 0;
+}
+
+void exchange_begin(struct exchange *x, struct site *site, const char *proto,
+		    const struct sockaddr *peer, const struct sockaddr *local, const char *name)
+{
+	memset(x, 0, sizeof(*x));
+	x->site = site;
+	x->req.proto = proto;
+	x->req.peer = peer;
+	x->req.local = local;
+	x->name = name ? name : "-";
+	if (peer)
+		addr_format(peer, x->peer_text, sizeof(x->peer_text));
+	else
+		memcpy(x->peer_text, "-", 2);
+	clock_gettime(CLOCK_MONOTONIC, &x->started);
+}
+
+enum outcome exchange_open(struct exchange *x, const char *prefix, const char *raw, size_t len,
+			   const struct principal *who)
+{
+	const char *why = NULL;
+	unsigned blocked;
+	int r;
+
+	x->req.prefix = prefix;
+	if (x->req.peer) {
+		blocked = site_blocked(x->site, x->req.peer);
+		if (blocked > 0) {
+			x->blocked_for = blocked;
+			return OUTCOME_BLOCKED;
+		}
+	}
+	r = site_resolve(x->site, raw, len, &x->req, &x->file);
+	x->error = r;
+	if (x->req.peer) {
+		blocked = site_resolved(x->site, &x->req, r);
+		if (blocked > 0) {
+			x->blocked_for = blocked;
+			return OUTCOME_BLOCKED;
+		}
+	}
+	/*
+	 * The access rule. An anonymous peer refused device files gets the same answer for a
+	 * known device's name and an unknown one's (it must not tell which devices exist); the
+	 * others are asked only about files that exist.
+	 */
+	if (x->req.mac[0] &&
+	    (r == 0 ||
+	     (r == -ENOENT && who->kind == PRINCIPAL_ANONYMOUS && !who->anonymous_device_files)) &&
+	    exchange_access(who, x->req.mac, &why) < 0) {
+		site_file_unref(x->file);
+		x->file = NULL;
+		x->detail = why;
+		if (r == 0 && x->req.peer &&
+		    (who->kind != PRINCIPAL_ANONYMOUS || who->anonymous_device_files)) {
+			/*
+			 * a device's file for someone who said who they are (a login, a
+			 * certificate, a User-Agent) and is not that device: a miss of the
+			 * defence. A peer that said nothing is refused by policy: a known
+			 * device's name never counts (docs/security.md).
+			 */
+			blocked = site_miss(x->site, &x->req, x->req.mac);
+			if (blocked > 0) {
+				x->blocked_for = blocked;
+				return OUTCOME_BLOCKED;
+			}
+		}
+		return OUTCOME_DENIED;
+	}
+	/* for the journal: who asked, when the file names nobody */
+	if (!x->req.mac[0] && who->claimed_mac[0])
+		memcpy(x->req.mac, who->claimed_mac, sizeof(x->req.mac));
+	if (r == -EIO && !x->detail)
+		x->detail = "the template fails";
+	else if (r == -EFBIG && !x->detail)
+		x->detail = "over max_file_size";
+	return exchange_outcome_of(r);
+}
+
+void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, const char *answer,
+			 uint64_t bytes, const char *md5, const char *tail)
+{
+	const struct outcome_info *oi = info_of(o);
+	enum log_level level = oi->level;
+	char text[32];
+	const char *mac = x->req.mac[0]			    ? x->req.mac
+			  : x->login_mac && x->login_mac[0] ? x->login_mac
+							    : NULL;
+
+	if (x->closed)
+		return;
+	x->closed = true;
+	if (o == OUTCOME_NOTIFY_ANSWERED) {
+		snprintf(text, sizeof(text), "notify-%u", code);
+	} else {
+		snprintf(text, sizeof(text), "%s", oi->text);
+	}
+	if (oi->journaled && x->site) {
+		struct journal_entry e = {
+			.proto = x->req.proto,
+			.peer = x->peer_text,
+			.mac = mac,
+			.path = x->name,
+			.outcome = text,
+			.bytes = bytes,
+			.md5 = o == OUTCOME_SENT ? md5 : NULL,
+			.user_agent = x->user_agent && x->user_agent[0] ? x->user_agent : NULL,
+		};
+
+		clock_gettime(CLOCK_REALTIME, &e.time);
+		site_journal(x->site, &e);
+	}
+	if (log_level_current >= level) {
+		const char *v = x->verb ? x->verb : "";
+		const char *sp = x->verb ? " " : "";
+
+		if (x->verb_quoted)
+			log_emit(level, x->req.proto, 0, "%s \"%s%s%s\" %s, %llu bytes%s%s%s",
+				 x->peer_text, v, sp, x->name, answer ? answer : text,
+				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
+				 x->detail ? x->detail : "");
+		else
+			log_emit(level, x->req.proto, 0, "%s %s%s\"%s\" %s, %llu bytes%s%s%s",
+				 x->peer_text, v, sp, x->name, answer ? answer : text,
+				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
+				 x->detail ? x->detail : "");
+	}
+	site_file_unref(x->file);
+	x->file = NULL;
+}
+
+void exchange_close(struct exchange *x, enum outcome o, const char *answer, uint64_t bytes,
+		    const char *md5, const char *tail)
+{
+	exchange_close_code(x, o, 0, answer, bytes, md5, tail);
+}
