@@ -26,6 +26,10 @@
  *           md5, user_agent)              for the whole journal and for pruning.
  *   versions(key PK, content_md5,         rendered-file versions (store_version).
  *            version)
+ *   changes(seq PK AUTOINCREMENT,         the change log (version 3): one row per change of
+ *           kind, key)                    a device (1, MAC), group (2, name) or the
+ *                                         defaults (3, ""), written by triggers; meta's
+ *                                         changes_pruned: the last seq pruned.
  *
  * rev of a device, group or defaults row is the inventory revision of its last change
  * (set by the same triggers), so it never repeats even when a row is deleted and made again.
@@ -141,7 +145,55 @@ static const char *const migrations[] = {
 	"DROP INDEX journal_time;"
 	"DROP INDEX journal_mac_time;"
 	"CREATE INDEX journal_mac ON journal (mac, time) WHERE mac IS NOT NULL;",
+
+	/*
+	 * 2 -> 3: the change log. Every insert, update or delete of a device, a group or the
+	 * defaults, by any connection, appends (seq, kind, key); a daemon applies the changes
+	 * after the last seq it saw (site/directory.c). AUTOINCREMENT: a seq is never given
+	 * twice, even once the rows below it are pruned. Pruning is a trigger too, so that
+	 * every writer (the CLI included) keeps the log bounded: every STORE_CHANGES_PRUNE_EVERY
+	 * rows, those older than the last STORE_CHANGES_KEEP go, and meta's changes_pruned
+	 * says up to which seq (a reader that is further behind gets -ESTALE).
+	 */
+	"INSERT INTO meta (key, value) VALUES ('changes_pruned', 0);"
+	"CREATE TABLE changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind INTEGER NOT NULL,"
+	"  key TEXT NOT NULL"
+	");"
+	"CREATE TRIGGER changes_prune AFTER INSERT ON changes"
+	"  WHEN NEW.seq % 1024 = 0 BEGIN"
+	"  DELETE FROM changes WHERE seq <= NEW.seq - 16384;"
+	"  UPDATE meta SET value = max(value, NEW.seq - 16384) WHERE key = 'changes_pruned';"
+	"END;"
+	"CREATE TRIGGER changes_device_insert AFTER INSERT ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
+	"END;"
+	"CREATE TRIGGER changes_device_update AFTER UPDATE OF mac, model, profile, group_name,"
+	"  enabled, vars ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
+	"  INSERT INTO changes (kind, key) SELECT 1, OLD.mac WHERE OLD.mac <> NEW.mac;"
+	"END;"
+	"CREATE TRIGGER changes_device_delete AFTER DELETE ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"
+	"END;"
+	"CREATE TRIGGER changes_group_insert AFTER INSERT ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"
+	"END;"
+	"CREATE TRIGGER changes_group_update AFTER UPDATE OF name, vars ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"
+	"  INSERT INTO changes (kind, key) SELECT 2, OLD.name WHERE OLD.name <> NEW.name;"
+	"END;"
+	"CREATE TRIGGER changes_group_delete AFTER DELETE ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, OLD.name);"
+	"END;"
+	"CREATE TRIGGER changes_defaults_update AFTER UPDATE OF vars ON defaults BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (3, '');"
+	"END;",
 };
+
+_Static_assert(STORE_CHANGES_KEEP == 16384 && STORE_CHANGES_PRUNE_EVERY == 1024,
+	       "the numbers of migration 2 -> 3");
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -522,6 +574,78 @@ void store_rollback(struct store *st)
 	/* the reason already recorded is the one worth keeping: no store_exec here */
 	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	st->tx_depth--;
+}
+
+int store_changes_last(struct store *st, uint64_t *ret)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_stmt(st, STMT_CHANGES_LAST,
+		       "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+		       &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = store_fail_sqlite(st, rc);
+		sqlite3_reset(stmt);
+		return r;
+	}
+	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+int store_changes_since(struct store *st, uint64_t seq,
+			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
+			void *arg)
+{
+	sqlite3_stmt *stmt;
+	uint64_t pruned = 0;
+	int rc, r;
+
+	r = store_begin(st, false);
+	if (r < 0)
+		return r;
+	r = store_stmt(st, STMT_CHANGES_PRUNED,
+		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
+	if (r < 0)
+		goto out;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = store_fail_sqlite(st, rc);
+		goto out;
+	}
+	if (seq < pruned) {
+		r = store_fail(st, -ESTALE, "changes after %llu are pruned",
+			       (unsigned long long)seq);
+		goto out;
+	}
+	r = store_stmt(st, STMT_CHANGES_SINCE,
+		       "SELECT seq, kind, key FROM changes WHERE seq > ?1 ORDER BY seq", &stmt);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(stmt, 1);
+
+		if (kind < STORE_CHANGE_DEVICE || kind > STORE_CHANGE_DEFAULTS)
+			continue;
+		r = fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (enum store_change)kind,
+		       (const char *)sqlite3_column_text(stmt, 2));
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_reset(stmt);
+out:
+	store_rollback(st);
+	return r;
 }
 
 int store_inventory_revision(struct store *st, uint64_t *ret)
