@@ -75,7 +75,7 @@ struct render_entry {
 	struct site_file *file; /* the cache's own reference */
 	const struct template *tmpl;
 	char mac[MAC_LEN + 1]; /* the device it was rendered for, "" for none */
-	struct partial_dep deps[MAX_PARTIAL_DEPS];
+	struct partial_dep *deps; /* MAX_PARTIAL_DEPS, allocated by the first partial */
 	unsigned ndeps;
 	unsigned long checked; /* the iteration its partials were last checked in */
 	struct render_entry *next;  /* in its bucket by key */
@@ -414,6 +414,7 @@ static void cache_entry_free(struct render_entry *e)
 	if (!e)
 		return;
 	site_file_unref(e->file);
+	free(e->deps);
 	free(e->path);
 	free(e);
 }
@@ -666,7 +667,7 @@ static int load_partial(void *arg, const char *name, const char **ret_src, size_
 	struct partial_loader *pl = arg;
 	struct render_entry *e = pl->entry;
 	struct partial_dep *dep;
-	char file[sizeof(e->deps[0].name)];
+	char file[sizeof(dep->name)];
 	size_t len;
 	char *src;
 	int r;
@@ -677,6 +678,9 @@ static int load_partial(void *arg, const char *name, const char **ret_src, size_
 		return -ENOENT;
 	if (e->ndeps >= MAX_PARTIAL_DEPS || pl->nsources >= MAX_PARTIAL_DEPS)
 		return -ENOENT;
+	/* most renders use no partial: an entry costs its deps only when it has some */
+	if (!e->deps && !(e->deps = calloc(MAX_PARTIAL_DEPS, sizeof(*e->deps))))
+		return -ENOMEM;
 	dep = &e->deps[e->ndeps];
 	memset(dep, 0, sizeof(*dep));
 	snprintf(dep->name, sizeof(dep->name), "%s", name);

@@ -603,36 +603,24 @@ int store_changes_since(struct store *st, uint64_t seq,
 {
 	sqlite3_stmt *stmt;
 	uint64_t pruned = 0;
+	bool any = false;
 	int rc, r;
 
-	r = store_begin(st, false);
-	if (r < 0)
-		return r;
-	r = store_stmt(st, STMT_CHANGES_PRUNED,
-		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
-	if (r < 0)
-		goto out;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = store_fail_sqlite(st, rc);
-		goto out;
-	}
-	if (seq < pruned) {
-		r = store_fail(st, -ESTALE, "changes after %llu are pruned",
-			       (unsigned long long)seq);
-		goto out;
-	}
+	/*
+	 * No transaction (this runs once per loop iteration of the daemon): the rows first,
+	 * then how far pruning went. Pruning only grows and always keeps the newest rows, so
+	 * when it is still at or below seq once the rows are read, none that was wanted had
+	 * gone; and no row after seq means nothing changed.
+	 */
 	r = store_stmt(st, STMT_CHANGES_SINCE,
 		       "SELECT seq, kind, key FROM changes WHERE seq > ?1 ORDER BY seq", &stmt);
 	if (r < 0)
-		goto out;
+		return r;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int kind = sqlite3_column_int(stmt, 1);
 
+		any = true;
 		if (kind < STORE_CHANGE_DEVICE || kind > STORE_CHANGE_DEFAULTS)
 			continue;
 		r = fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (enum store_change)kind,
@@ -643,9 +631,23 @@ int store_changes_since(struct store *st, uint64_t seq,
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_fail_sqlite(st, rc);
 	sqlite3_reset(stmt);
-out:
-	store_rollback(st);
-	return r;
+	if (r != 0 || !any)
+		return r;
+
+	r = store_stmt(st, STMT_CHANGES_PRUNED,
+		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail_sqlite(st, rc);
+	if (seq < pruned)
+		return store_fail(st, -ESTALE, "changes after %llu are pruned",
+				  (unsigned long long)seq);
+	return 0;
 }
 
 int store_inventory_revision(struct store *st, uint64_t *ret)

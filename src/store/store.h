@@ -173,10 +173,11 @@ enum store_change {
 /* The seq of the last change ever recorded (0: none yet). */
 int store_changes_last(struct store *st, uint64_t *ret);
 /*
- * Calls fn for every change after seq, oldest first, in one read snapshot; stops and
- * returns fn's value if it is not 0. -ESTALE when changes after seq were pruned already:
- * the caller forgets everything it caches and starts again from store_changes_last()
- * (read before it reloads anything). key lives only during the call; fn must not use st.
+ * Calls fn for every change after seq, oldest first; stops and returns fn's value if it
+ * is not 0. -ESTALE when changes after seq were pruned already (fn may have been called
+ * for the rest): the caller forgets everything it caches and starts again from
+ * store_changes_last() (read before it reloads anything). key lives only during the call;
+ * fn must not use st. With nothing new, one prepared statement that finds no row.
  */
 int store_changes_since(struct store *st, uint64_t seq,
 			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
