@@ -29,7 +29,8 @@
  *   changes(seq PK AUTOINCREMENT,         the change log (version 3): one row per change of
  *           kind, key)                    a device (1, MAC), group (2, name) or the
  *                                         defaults (3, ""), written by triggers; meta's
- *                                         changes_pruned: the last seq pruned.
+ *                                         changes_pruned: the last seq pruned
+ *                                         (store_changes_prune, at close).
  *
  * rev of a device, group or defaults row is the inventory revision of its last change
  * (set by the same triggers), so it never repeats even when a row is deleted and made again.
@@ -150,10 +151,10 @@ static const char *const migrations[] = {
 	 * 2 -> 3: the change log. Every insert, update or delete of a device, a group or the
 	 * defaults, by any connection, appends (seq, kind, key); a daemon applies the changes
 	 * after the last seq it saw (site/directory.c). AUTOINCREMENT: a seq is never given
-	 * twice, even once the rows below it are pruned. Pruning is a trigger too, so that
-	 * every writer (the CLI included) keeps the log bounded: every STORE_CHANGES_PRUNE_EVERY
-	 * rows, those older than the last STORE_CHANGES_KEEP go, and meta's changes_pruned
-	 * says up to which seq (a reader that is further behind gets -ESTALE).
+	 * twice, even once the rows below it are pruned. Every connection prunes when it
+	 * closes (store_changes_prune: one DELETE; a trigger deleting as rows come made an
+	 * import six times slower), and meta's changes_pruned says up to which seq (a reader
+	 * that is further behind gets -ESTALE).
 	 */
 	"INSERT INTO meta (key, value) VALUES ('changes_pruned', 0);"
 	"CREATE TABLE changes ("
@@ -161,11 +162,6 @@ static const char *const migrations[] = {
 	"  kind INTEGER NOT NULL,"
 	"  key TEXT NOT NULL"
 	");"
-	"CREATE TRIGGER changes_prune AFTER INSERT ON changes"
-	"  WHEN NEW.seq % 1024 = 0 BEGIN"
-	"  DELETE FROM changes WHERE seq <= NEW.seq - 16384;"
-	"  UPDATE meta SET value = max(value, NEW.seq - 16384) WHERE key = 'changes_pruned';"
-	"END;"
 	"CREATE TRIGGER changes_device_insert AFTER INSERT ON devices BEGIN"
 	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
 	"END;"
@@ -192,8 +188,6 @@ static const char *const migrations[] = {
 	"END;",
 };
 
-_Static_assert(STORE_CHANGES_KEEP == 16384 && STORE_CHANGES_PRUNE_EVERY == 1024,
-	       "the numbers of migration 2 -> 3");
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -513,6 +507,11 @@ void store_close(struct store *st)
 	/* a command-line render's versions get one more chance */
 	if (st->npending > 0)
 		(void)store_versions_sync(st);
+	/* whoever wrote many changes prunes them (cheap when there is nothing to do) */
+	if (st->db && st->tx_depth == 0) {
+		store_set_wait(st, 0);
+		(void)store_changes_prune(st);
+	}
 	pending_clear(st);
 	free(st->pending);
 	store_disconnect(st);
@@ -595,6 +594,41 @@ int store_changes_last(struct store *st, uint64_t *ret)
 	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
 	sqlite3_reset(stmt);
 	return 0;
+}
+
+int store_changes_prune(struct store *st)
+{
+	sqlite3_stmt *stmt = NULL;
+	uint64_t last = 0, pruned = 0;
+	char sql[160];
+	int rc, r;
+
+	r = store_changes_last(st, &last);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'changes_pruned'", -1,
+				&stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail_sqlite(st, rc);
+	if (last < pruned + STORE_CHANGES_KEEP + STORE_CHANGES_PRUNE_EVERY)
+		return 0;
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM changes WHERE seq <= %llu;"
+		 "UPDATE meta SET value = max(value, %llu) WHERE key = 'changes_pruned'",
+		 (unsigned long long)(last - STORE_CHANGES_KEEP),
+		 (unsigned long long)(last - STORE_CHANGES_KEEP));
+	r = store_exec(st, sql);
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
 }
 
 int store_changes_since(struct store *st, uint64_t seq,

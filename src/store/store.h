@@ -158,8 +158,8 @@ int store_inventory_revision(struct store *st, uint64_t *ret);
  * by any connection (triggers in the schema), appends a change with a sequence number
  * that only grows and is never given twice. A daemon keeps what it caches current by
  * applying the changes after the last seq it saw: the cost follows the changes, never the
- * inventory's size. The log keeps at least the last STORE_CHANGES_KEEP changes (pruned by
- * the writers themselves, every STORE_CHANGES_PRUNE_EVERY changes).
+ * inventory's size. The log keeps at least the last STORE_CHANGES_KEEP changes: every
+ * connection prunes it when it closes, once STORE_CHANGES_PRUNE_EVERY more have come.
  */
 enum store_change {
 	STORE_CHANGE_DEVICE = 1,   /* key: the device's MAC (canonical) */
@@ -170,6 +170,12 @@ enum store_change {
 #define STORE_CHANGES_KEEP	  16384
 #define STORE_CHANGES_PRUNE_EVERY 1024
 
+/*
+ * Deletes the changes older than the last STORE_CHANGES_KEEP, when there are at least
+ * STORE_CHANGES_PRUNE_EVERY of them (one DELETE; store_close calls it, not waiting for a
+ * busy database). 0 or a negative errno.
+ */
+int store_changes_prune(struct store *st);
 /* The seq of the last change ever recorded (0: none yet). */
 int store_changes_last(struct store *st, uint64_t *ret);
 /*
