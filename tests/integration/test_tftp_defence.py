@@ -63,6 +63,8 @@ def test_tftp_listen_in_the_file_turns_it_on(tmp_path, start_server):
     site = device_site(tmp_path, "[tftp]\nlisten = 127.0.0.1:0\n")
     server = start_server(site, tftp=None)
     assert server.ports.get("tftp")
+    # the line comes after the port file: wait for it
+    server.wait_log(r"info exposed: tftp 127\.0\.0\.1:")
     assert server.log().count("info exposed: tftp 127.0.0.1:") == 1
 
 
