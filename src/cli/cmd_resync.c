@@ -23,6 +23,7 @@
 #include "core/mac.h"
 #include "core/str.h"
 #include "proto/sip.h"
+#include "site/directory.h"
 #include "store/store.h"
 
 #define RESYNC_DEFAULT_RATE	50  /* NOTIFYs per second */
@@ -54,6 +55,7 @@ struct target {
 };
 
 struct resync {
+	struct directory *dir; /* device data: the variables after precedence */
 	struct store *st;
 	struct event_base *base;
 	struct sip_server *sip;
@@ -110,16 +112,11 @@ static void resync_usage(FILE *out)
 		RESYNC_DEFAULT_WAIT, RESYNC_DEFAULT_RATE, RESYNC_DEFAULT_INFLIGHT);
 }
 
-/* A variable of the device, else of its group, else of the defaults; NULL when none. */
-static const char *device_var(json_t *group_vars, json_t *defaults, const struct device *d,
-			      const char *name)
+/* A string variable of the device after precedence (the directory's); NULL when none. */
+static const char *device_var(struct directory *dir, const struct device *d, const char *name)
 {
-	json_t *v = json_object_get(d->vars, name);
+	json_t *v = directory_var(dir, d, name);
 
-	if (!json_is_string(v) && group_vars)
-		v = json_object_get(group_vars, name);
-	if (!json_is_string(v) && defaults)
-		v = json_object_get(defaults, name);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
@@ -187,13 +184,11 @@ static int fetch_cb(void *arg, const struct journal_entry *e)
 
 struct collect {
 	struct resync *rs;
-	json_t *defaults;
 	int r;
 };
 
-static int add_target(struct resync *rs, json_t *defaults, const struct device *d)
+static int add_target(struct resync *rs, const struct device *d)
 {
-	json_t *group_vars = NULL;
 	const char *contact, *user, *password;
 	struct target *t;
 
@@ -211,14 +206,11 @@ static int add_target(struct resync *rs, json_t *defaults, const struct device *
 	str_copy(t->mac, sizeof(t->mac), d->mac);
 	str_copy(t->profile, sizeof(t->profile), d->profile);
 	str_copy(t->event, sizeof(t->event), profile_event(d->profile, rs->reboot));
-	if (d->group[0])
-		(void)store_group_get(rs->st, d->group, &group_vars);
-	contact = device_var(group_vars, defaults, d, "sip_contact");
-	user = device_var(group_vars, defaults, d, "sip_user");
-	password = device_var(group_vars, defaults, d, "sip_password");
+	user = device_var(rs->dir, d, "sip_user");
 	t->user = user ? strdup(user) : NULL;
+	password = device_var(rs->dir, d, "sip_password");
 	t->password = password ? strdup(password) : NULL;
-	json_decref(group_vars);
+	contact = device_var(rs->dir, d, "sip_contact");
 	rs->n++;
 	if (contact) {
 		if (parse_contact(contact, t) < 0) {
@@ -252,7 +244,7 @@ static int collect_cb(const struct device *d, void *arg)
 {
 	struct collect *c = arg;
 
-	return add_target(c->rs, c->defaults, d);
+	return add_target(c->rs, d);
 }
 
 static void check_fetches(struct resync *rs)
@@ -462,7 +454,6 @@ int cmd_resync(int argc, char **argv)
 			     .wait_s = RESYNC_DEFAULT_WAIT };
 	struct sip_config cfg;
 	bool all = false, json = false;
-	json_t *defaults = NULL;
 	uint64_t v;
 	int c, status = 1, r;
 
@@ -531,12 +522,17 @@ int cmd_resync(int argc, char **argv)
 		fprintf(stderr, "autoprov resync: %s\n", rs.err);
 		return 1;
 	}
-	(void)store_defaults_get(rs.st, &defaults);
+	if (directory_new(rs.st, 64, &rs.dir) < 0) {
+		fprintf(stderr, "autoprov resync: %s\n", store_strerror(rs.st));
+		goto out;
+	}
 	if (optind < argc) {
 		for (int i = optind; i < argc; i++) {
-			struct device *d;
+			char mac[MAC_LEN + 1];
+			const struct device *d;
 
-			r = store_device_get(rs.st, argv[i], &d);
+			r = mac_parse(argv[i], mac, NULL) < 0 ? -EINVAL
+							       : directory_device(rs.dir, mac, &d);
 			if (r < 0) {
 				fprintf(stderr, "autoprov resync: %s: %s\n", argv[i],
 					r == -ENOENT   ? "not in the inventory"
@@ -544,13 +540,12 @@ int cmd_resync(int argc, char **argv)
 						       : strerror(-r));
 				goto out;
 			}
-			r = add_target(&rs, defaults, d);
-			device_free(d);
+			r = add_target(&rs, d);
 			if (r < 0)
 				goto out;
 		}
 	} else {
-		struct collect col = { .rs = &rs, .defaults = defaults };
+		struct collect col = { .rs = &rs };
 
 		r = store_device_foreach_in(rs.st, group, NULL, collect_cb, &col);
 		if (r < 0) {
@@ -603,7 +598,7 @@ out:
 		free(rs.targets[i].password);
 	}
 	free(rs.targets);
-	json_decref(defaults);
+	directory_free(rs.dir);
 	store_close(rs.st);
 	return status;
 }

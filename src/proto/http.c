@@ -42,8 +42,8 @@
 #include "proto/useragent.h"
 #include "site/auth.h"
 #include "site/exchange.h"
+#include "site/directory.h"
 #include "site/site.h"
-#include "store/store.h"
 
 #define TAG "http"
 
@@ -831,27 +831,6 @@ static int check_login(struct http_exchange *x, char who[MAC_LEN + 1])
 	return 1;
 }
 
-/* A variable of a device, else of its group, else of the site defaults; NULL if none. */
-static char *device_string_var(struct store *st, const struct device *d, const char *name)
-{
-	json_t *vars = NULL, *v = json_object_get(d->vars, name);
-	char *out = NULL;
-
-	if (!json_is_string(v) && d->group[0] && store_group_get(st, d->group, &vars) == 0) {
-		v = json_object_get(vars, name);
-		if (!json_is_string(v)) {
-			json_decref(vars);
-			vars = NULL;
-		}
-	}
-	if (!json_is_string(v) && store_defaults_get(st, &vars) == 0)
-		v = json_object_get(vars, name);
-	if (json_is_string(v))
-		out = strdup(json_string_value(v));
-	json_decref(vars);
-	return out;
-}
-
 /* Appends src to dst[*n..], {MAC} and {mac} replaced by the device's MAC. */
 static void expand_mac(char *dst, size_t dstsz, const char *src, const char *mac)
 {
@@ -880,30 +859,32 @@ static void redirect(struct http_exchange *x, const char *mac_text, const char *
 {
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
-	struct store *st = site_store(srv->site);
-	struct device *d = NULL;
+	struct directory *dir = site_directory(srv->site);
 	char mac[MAC_LEN + 1], url[512], host[ADDR_STRLEN + 8], body[600];
 	char *var = NULL;
+	int enabled = -ENOENT;
+	json_t *v;
 
-	if (mac_parse(mac_text, mac, NULL) < 0 || store_device_get(st, mac, &d) < 0 ||
-	    !d->enabled || (who[0] && strcmp(who, mac) != 0)) {
+	if (mac_parse(mac_text, mac, NULL) < 0 || (enabled = directory_enabled(dir, mac)) <= 0 ||
+	    (who[0] && strcmp(who, mac) != 0)) {
 		unsigned blocked = 0;
 
 		/* unknown, or another device's (told apart from unknown by nothing): a miss */
 		if (mac_parse(mac_text, mac, NULL) == 0 &&
-		    (!d || (who[0] && strcmp(who, mac) != 0))) {
+		    (enabled < 0 || (who[0] && strcmp(who, mac) != 0))) {
 			memcpy(x->ex.req.mac, mac, sizeof(mac));
 			blocked = site_miss(srv->site, &x->ex.req, mac);
 		}
-		device_free(d);
 		x->ex.blocked_for = blocked;
 		respond_outcome(x, blocked > 0 ? OUTCOME_BLOCKED : OUTCOME_NOT_FOUND, 0,
 				blocked > 0 ? NULL : "unknown device\n");
 		return;
 	}
 	memcpy(x->ex.req.mac, mac, sizeof(mac));
-	var = device_string_var(st, d, HTTP_URL_VAR);
-	device_free(d);
+	/* the device's prov_url, else its group's, else the site's (directory.h) */
+	v = directory_var_of(dir, mac, HTTP_URL_VAR);
+	if (json_is_string(v))
+		var = strdup(json_string_value(v));
 	if (var || srv->cfg.redirect_url[0]) {
 		expand_mac(url, sizeof(url), var ? var : srv->cfg.redirect_url, mac);
 	} else {
@@ -947,20 +928,18 @@ static const char *redirect_mac(const struct http_server *srv, const char *path)
  */
 static int check_binding(struct http_conn *c, const char *mac, const char **why)
 {
-	struct store *st = site_store(c->srv->site);
-	struct device *d = NULL;
-	json_t *fp;
+	struct directory *dir = site_directory(c->srv->site);
+	const char *fp = NULL;
 	int r = -EACCES;
 
 	if (c->srv->cfg.cert_binding == HTTP_BIND_OFF)
 		return 0;
-	if (store_device_get(st, mac, &d) < 0) {
+	if (directory_cert(dir, mac, &fp) < 0) {
 		*why = "no device row to bind the certificate to";
 		return -EACCES;
 	}
-	fp = json_object_get(d->vars, HTTP_CERT_VAR);
-	if (json_is_string(fp)) {
-		if (strcasecmp(json_string_value(fp), c->id.fingerprint) == 0)
+	if (fp) {
+		if (strcasecmp(fp, c->id.fingerprint) == 0)
 			r = 0;
 		else
 			*why = "the certificate is not the one bound to the device";
@@ -971,8 +950,7 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE) {
 		char err[256];
 
-		json_object_set_new(d->vars, HTTP_CERT_VAR, json_string(c->id.fingerprint));
-		if (store_device_put(st, d, true, err, sizeof(err)) == 0) {
+		if (directory_bind_cert(dir, mac, c->id.fingerprint, err, sizeof(err)) == 0) {
 			log_info(c->srv->proto, "%s: certificate %s bound to device %s (first use)",
 				 c->peer_text, c->id.fingerprint, mac);
 			r = 0;
@@ -983,7 +961,6 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 	} else {
 		*why = "no certificate bound to the device";
 	}
-	device_free(d);
 	return r;
 }
 

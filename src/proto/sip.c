@@ -48,8 +48,8 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "site/exchange.h"
+#include "site/directory.h"
 #include "site/site.h"
-#include "store/store.h"
 #include "template/mustache.h"
 
 #define TAG "sip"
@@ -810,21 +810,15 @@ static int set_str(json_t *ctx, const char *key, const char *value)
 	return json_object_set_new(ctx, key, json_string(value)) < 0 ? -ENOMEM : 0;
 }
 
-static int merge(json_t *ctx, json_t *vars)
-{
-	return vars && json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
-}
-
 /*
- * The context of the URL template: built-ins, then the site's defaults, the device's group
- * and the device's own variables (as for rendered files). d may be NULL.
+ * The context of the URL template: the request's built-ins, then what the directory adds
+ * (the MAC's forms, the device's model, profile and group, the defaults', its group's and
+ * its own variables, SN for serial), as for rendered files.
  */
-static json_t *url_context(struct sip_server *srv, const struct device *d, const char *mac,
-			   const char *event_params, const char *server_host,
-			   const struct sockaddr *peer)
+static json_t *url_context(struct sip_server *srv, const char *mac, const char *event_params,
+			   const char *server_host, const struct sockaddr *peer)
 {
-	struct store *st = srv->site ? site_store(srv->site) : NULL;
-	json_t *ctx = json_object(), *vars = NULL;
+	json_t *ctx = json_object();
 	char v[128], port[8];
 	static const char *const params[] = { "vendor", "model", "version", "profile-type" };
 	int r = 0;
@@ -839,34 +833,8 @@ static json_t *url_context(struct sip_server *srv, const struct device *d, const
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
 		if (sip_param_get(event_params, params[i], v, sizeof(v)) == 0)
 			r |= set_str(ctx, i == 3 ? "profile_type" : params[i], v);
-	if (mac[0]) {
-		char mau[MAC_LEN + 1], colons[MAC_LEN + 6];
-
-		mac_upper(mac, mau);
-		mac_colons(mac, colons);
-		r |= set_str(ctx, "mac", mac);
-		r |= set_str(ctx, "MA", mac);
-		r |= set_str(ctx, "MAU", mau);
-		r |= set_str(ctx, "MAC", colons);
-	}
-	if (d) {
-		if (d->model[0])
-			r |= set_str(ctx, "model", d->model);
-		if (d->profile[0])
-			r |= set_str(ctx, "profile", d->profile);
-		if (d->group[0])
-			r |= set_str(ctx, "group", d->group);
-	}
-	if (st && store_defaults_get(st, &vars) == 0) {
-		r |= merge(ctx, vars);
-		json_decref(vars);
-	}
-	if (st && d && d->group[0] && store_group_get(st, d->group, &vars) == 0) {
-		r |= merge(ctx, vars);
-		json_decref(vars);
-	}
-	if (d)
-		r |= merge(ctx, d->vars);
+	if (srv->site && r == 0)
+		r = directory_merge_mac(site_directory(srv->site), mac, ctx);
 	if (r) {
 		json_decref(ctx);
 		return NULL;
@@ -875,9 +843,8 @@ static json_t *url_context(struct sip_server *srv, const struct device *d, const
 }
 
 /* The provisioning URL for this SUBSCRIBE into *ret (malloc'd). 0 or -errno (logged). */
-static int render_url(struct sip_server *srv, const struct device *d, const char *mac,
-		      const char *event_params, const char *server_host,
-		      const struct sockaddr *peer, char **ret)
+static int render_url(struct sip_server *srv, const char *mac, const char *event_params,
+		      const char *server_host, const struct sockaddr *peer, char **ret)
 {
 	char vendor[64] = "", model[64] = "", *out = NULL;
 	const char *src;
@@ -890,10 +857,10 @@ static int render_url(struct sip_server *srv, const struct device *d, const char
 
 	(void)sip_param_get(event_params, "vendor", vendor, sizeof(vendor));
 	(void)sip_param_get(event_params, "model", model, sizeof(model));
-	if (!model[0] && d && d->model[0])
-		str_copy(model, sizeof(model), d->model);
+	if (!model[0] && mac[0] && srv->site)
+		(void)directory_model(site_directory(srv->site), mac, model, sizeof(model));
 	src = sip_config_url(&srv->cfg, vendor, model);
-	ctx = url_context(srv, d, mac, event_params, server_host, peer);
+	ctx = url_context(srv, mac, event_params, server_host, peer);
 	if (!ctx)
 		return -ENOMEM;
 	r = tpl_compile("[sip] url", src, strlen(src), &t, &err);
@@ -1053,7 +1020,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	char host[ADDR_STRLEN], local[ADDR_STRLEN + 8], from_hdr[1024], to_hdr[1024];
 	char detail[2048];
 	const char *params = "";
-	struct device *d = NULL;
+	int known = -ENOENT; /* directory_enabled(): 1 enabled, 0 disabled, -ENOENT unknown */
 	struct sip_builder b;
 	struct sip_uri u;
 	struct sip_name_addr na;
@@ -1118,36 +1085,33 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 
 	if (mac[0] && srv->site) {
-		r = store_device_get(site_store(srv->site), mac, &d);
-		if (r < 0 && r != -ENOENT)
-			log_warnx(TAG, "inventory: %s", strerror(-r));
+		known = directory_enabled(site_directory(srv->site), mac);
+		if (known < 0 && known != -ENOENT)
+			log_warnx(TAG, "inventory: %s", strerror(-known));
 	}
-	if ((srv->cfg.answer == SIP_ANSWER_KNOWN && (!d || !d->enabled)) ||
+	if ((srv->cfg.answer == SIP_ANSWER_KNOWN && known != 1) ||
 	    (srv->cfg.answer == SIP_ANSWER_OUI && (!mac[0] || !oui_listed(&srv->cfg, mac)))) {
 		enum outcome o = !mac[0]			       ? OUTCOME_IGNORED_NO_MAC
 				 : srv->cfg.answer == SIP_ANSWER_KNOWN ? OUTCOME_IGNORED_UNKNOWN
 								       : OUTCOME_IGNORED_OUI;
 
 		journal(srv, peer, mac, m->uri, o, 0, 0, NULL);
-		if (srv->cfg.answer == SIP_ANSWER_KNOWN && mac[0] && !d && srv->site) {
+		if (srv->cfg.answer == SIP_ANSWER_KNOWN && mac[0] && known < 0 && srv->site) {
 			/* an existence oracle: an unknown MAC is a miss (docs/sip.md) */
 			struct site_request sreq = { .proto = "sip", .peer = peer };
 
 			(void)site_miss(srv->site, &sreq, mac);
 		}
-		device_free(d);
 		return;
 	}
 	if (srv->npnp >= srv->cfg.max_subscriptions) {
 		flood_note(srv, peer, false);
 		outcome_response(srv, m, peer, plen, OUTCOME_BUSY, "Retry-After", "5");
 		journal(srv, peer, mac, m->uri, OUTCOME_BUSY, 0, 0, "max_subscriptions");
-		device_free(d);
 		return;
 	}
 	local_hostport(srv, peer, local, sizeof(local), host, sizeof(host));
-	r = render_url(srv, d, mac, params, host, peer, &url);
-	device_free(d);
+	r = render_url(srv, mac, params, host, peer, &url);
 	if (r < 0) {
 		outcome_response(srv, m, peer, plen, OUTCOME_ERROR, NULL, NULL);
 		journal(srv, peer, mac, m->uri, OUTCOME_ERROR, 0, 0, "the provisioning URL");

@@ -243,6 +243,8 @@ static const struct conf_key config_keys[] = {
 	  NULL },
 	{ "server", "max_file_size", CONF_SIZE, SITE(max_file_size), sizeof(uint64_t), 0,
 	  1ull << 40, NULL },
+	{ "server", "device_cache", CONF_UINT, SITE(device_cache), sizeof(unsigned), 1, 10000000,
+	  NULL },
 	{ "server", "max_name_length", CONF_UINT, SITE(max_name_length), sizeof(unsigned), 1, 4000,
 	  NULL },
 	{ "server", "md5_extensions", CONF_STRING, SITE(md5_extensions),

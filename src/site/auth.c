@@ -19,8 +19,8 @@
 
 #include "core/addr.h"
 #include "core/str.h"
+#include "site/directory.h"
 #include "site/site_internal.h"
-#include "store/store.h"
 
 /* Failures older than this are forgotten. */
 #define FAILURE_MEMORY_S 600
@@ -76,9 +76,6 @@ int auth_config_add_user(struct auth_config *cfg, const char *value, char *err, 
 int site_auth_lookup(struct site *site, const char *user, struct auth_principal *ret)
 {
 	const struct auth_config *cfg = &site_options(site)->auth;
-	struct device *d = NULL;
-	json_t *pw;
-	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	for (unsigned i = 0; i < cfg->nusers; i++) {
@@ -89,20 +86,12 @@ int site_auth_lookup(struct site *site, const char *user, struct auth_principal 
 	}
 	if (mac_parse(user, ret->mac, NULL) < 0)
 		return -ENOENT;
-	r = store_device_get(site_store(site), ret->mac, &d);
-	if (r < 0) {
+	/* the rule (enabled, its own non-empty prov_password) is the directory's */
+	if (directory_login(site_directory(site), ret->mac, ret->password,
+			    AUTH_PASSWORD_MAX + 1) < 0) {
 		ret->mac[0] = '\0';
 		return -ENOENT;
 	}
-	pw = json_object_get(d->vars, AUTH_DEVICE_PASSWORD_VAR);
-	if (!d->enabled || !json_is_string(pw) || json_string_length(pw) == 0 ||
-	    json_string_length(pw) > AUTH_PASSWORD_MAX) {
-		device_free(d);
-		ret->mac[0] = '\0';
-		return -ENOENT;
-	}
-	str_copy(ret->password, sizeof(ret->password), json_string_value(pw));
-	device_free(d);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/mac.h"
+#include "site/directory.h"
 #include "site/route.h"
 #include "store/store.h"
 
@@ -287,7 +288,7 @@ struct binding {
 
 static void binding_of(struct site *site, const char *mac, struct binding *b)
 {
-	struct device *d = NULL;
+	const struct device *d = NULL;
 
 	memset(b, 0, sizeof(*b));
 	if (!mac || !mac[0])
@@ -295,11 +296,10 @@ static void binding_of(struct site *site, const char *mac, struct binding *b)
 	b->device = true;
 	snprintf(b->mac_lower, sizeof(b->mac_lower), "%s", mac);
 	mac_upper(mac, b->mac_upper);
-	if (store_device_get(site_store(site), mac, &d) == 0) {
+	if (directory_device(site_directory(site), mac, &d) == 0) {
 		snprintf(b->model, sizeof(b->model), "%s", d->model);
 		snprintf(b->profile, sizeof(b->profile), "%s", d->profile);
 		snprintf(b->group, sizeof(b->group), "%s", d->group);
-		device_free(d);
 	}
 }
 

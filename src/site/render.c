@@ -3,13 +3,15 @@
  * Rendered files (see render.h and docs/templates.md).
  *
  * Templates are scanned from DIR/templates/ into routes, tried longest-literal first. A
- * request that matches renders the template against a context built from the inventory
- * snapshot (device > group > defaults > built-ins), applies the route's options (a
- * version number that rises with the content, encryption), and caches the result as a
- * site_file snapshot. A cached result is served again until its template or a partial
- * changes on disk, or the inventory changes in a way that changes its context: the
- * snapshot is reloaded whenever the database's inventory revision moves, so a device
- * changed with `autoprov device set` is never served stale.
+ * request that matches renders the template against a context built by the device
+ * directory (device > group > defaults > built-ins: site/directory.h), applies the route's
+ * options (a version number that rises with the content, encryption), and caches the
+ * result as a site_file snapshot. A cached result is served again until its template or a
+ * partial changes on disk, or the directory says what it was made from changed: a device's
+ * change (or its group's) drops that device's files, a change of the defaults every file.
+ * The cache is indexed by key and by the device's MAC for that. The directory applies the
+ * store's change log before the first request of each loop iteration, so a device changed
+ * with `autoprov device set` is never served stale.
  */
 #include "site/render.h"
 
@@ -62,21 +64,6 @@ struct template
 	unsigned long checked; /* the iteration its file was last checked in */
 };
 
-struct device_entry {
-	struct device *device;
-	struct device_entry *next;
-};
-
-/* The inventory as the renderer sees it, reloaded when the database says it changed. */
-struct inventory {
-	uint64_t revision; /* store_inventory_revision() when loaded */
-	unsigned generation;
-	struct device_entry **buckets;
-	size_t nbuckets;
-	json_t *groups;	  /* name -> vars */
-	json_t *defaults; /* vars */
-};
-
 struct partial_dep {
 	char name[128];
 	struct file_id id;
@@ -87,18 +74,19 @@ struct render_entry {
 	char *path;
 	struct site_file *file; /* the cache's own reference */
 	const struct template *tmpl;
-	unsigned generation;
-	char context_md5[MD5_HEX_LEN + 1];
-	struct partial_dep deps[MAX_PARTIAL_DEPS];
+	char mac[MAC_LEN + 1]; /* the device it was rendered for, "" for none */
+	struct partial_dep *deps; /* MAX_PARTIAL_DEPS, allocated by the first partial */
 	unsigned ndeps;
 	unsigned long checked; /* the iteration its partials were last checked in */
-	struct render_entry *next;
+	struct render_entry *next;  /* in its bucket by key */
+	struct render_entry *mnext; /* in its bucket by MAC (when mac is set) */
 };
 
 struct renderer {
 	char *site_dir;
 	int templates_fd, partials_fd; /* -1 when the site has none */
-	struct store *store;
+	struct store *store;	  /* version counters */
+	struct directory *dir; /* devices, groups, defaults */
 	struct site_options opts;
 
 	struct template **templates; /* sorted: longest literal first */
@@ -106,8 +94,6 @@ struct renderer {
 	struct file_id *dir_ids; /* of every directory scanned, to notice new templates */
 	char **dir_paths;
 	size_t ndirs;
-
-	struct inventory inv;
 
 	/*
 	 * With a kick function, what is on disk and in the database is checked once per loop
@@ -118,10 +104,10 @@ struct renderer {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	unsigned long iter;
-	unsigned long dirs_checked, inv_checked;
+	unsigned long dirs_checked;
 
-	struct render_entry **cache;
-	size_t cache_buckets;
+	struct render_entry **cache, **by_mac; /* cache_buckets each, grown with nentries */
+	size_t cache_buckets, nentries;
 	uint64_t cache_bytes;
 };
 
@@ -428,6 +414,7 @@ static void cache_entry_free(struct render_entry *e)
 	if (!e)
 		return;
 	site_file_unref(e->file);
+	free(e->deps);
 	free(e->path);
 	free(e);
 }
@@ -435,6 +422,7 @@ static void cache_entry_free(struct render_entry *e)
 static void cache_clear(struct renderer *rd)
 {
 	for (size_t i = 0; i < rd->cache_buckets; i++) {
+		rd->by_mac[i] = NULL;
 		while (rd->cache[i]) {
 			struct render_entry *e = rd->cache[i];
 
@@ -443,6 +431,16 @@ static void cache_clear(struct renderer *rd)
 		}
 	}
 	rd->cache_bytes = 0;
+	rd->nentries = 0;
+}
+
+static struct render_entry **mac_slot(struct renderer *rd, const struct render_entry *e)
+{
+	struct render_entry **p = &rd->by_mac[hash_str(e->mac) & (rd->cache_buckets - 1)];
+
+	while (*p != e)
+		p = &(*p)->mnext;
+	return p;
 }
 
 static struct render_entry **cache_slot(struct renderer *rd, const char *path)
@@ -460,8 +458,80 @@ static void cache_remove(struct renderer *rd, struct render_entry **slot)
 	struct render_entry *e = *slot;
 
 	*slot = e->next;
+	if (e->mac[0]) {
+		struct render_entry **m = mac_slot(rd, e);
+
+		*m = e->mnext;
+	}
 	rd->cache_bytes -= e->file->size;
+	rd->nentries--;
 	cache_entry_free(e);
+}
+
+/* Links e into both indexes. */
+static void cache_link(struct renderer *rd, struct render_entry *e)
+{
+	struct render_entry **slot = &rd->cache[hash_str(e->path) & (rd->cache_buckets - 1)];
+
+	e->next = *slot;
+	*slot = e;
+	if (e->mac[0]) {
+		slot = &rd->by_mac[hash_str(e->mac) & (rd->cache_buckets - 1)];
+		e->mnext = *slot;
+		*slot = e;
+	}
+	rd->nentries++;
+}
+
+/* Doubles the buckets once there are more entries than buckets (chains stay short). */
+static void cache_grow(struct renderer *rd)
+{
+	size_t n = rd->cache_buckets * 2, old_n = rd->cache_buckets;
+	struct render_entry **cache, **by_mac, **old = rd->cache;
+
+	if (rd->nentries <= rd->cache_buckets || n > ((size_t)1 << 24))
+		return;
+	cache = calloc(n, sizeof(*cache));
+	by_mac = calloc(n, sizeof(*by_mac));
+	if (!cache || !by_mac) {
+		free(cache);
+		free(by_mac);
+		return;
+	}
+	free(rd->by_mac);
+	rd->cache = cache;
+	rd->by_mac = by_mac;
+	rd->cache_buckets = n;
+	rd->nentries = 0;
+	for (size_t i = 0; i < old_n; i++) {
+		while (old[i]) {
+			struct render_entry *e = old[i];
+
+			old[i] = e->next;
+			cache_link(rd, e);
+		}
+	}
+	free(old);
+}
+
+/* The directory's listener: drops the files of device mac (NULL: every file). */
+static void cache_drop_device(void *arg, const char *mac)
+{
+	struct renderer *rd = arg;
+	struct render_entry *e, **slot;
+
+	if (!mac) {
+		cache_clear(rd);
+		return;
+	}
+	while ((e = rd->by_mac[hash_str(mac) & (rd->cache_buckets - 1)])) {
+		while (e && strcmp(e->mac, mac) != 0)
+			e = e->mnext;
+		if (!e)
+			break;
+		slot = cache_slot(rd, e->path);
+		cache_remove(rd, slot);
+	}
 }
 
 /* Whether a check stamped *stamp is due in this iteration (always, without a kick). */
@@ -518,123 +588,12 @@ static const struct template *templates_refresh(struct renderer *rd, struct temp
 	return NULL;
 }
 
-/* ---- inventory snapshot ---- */
-
-static void inventory_clear(struct inventory *inv)
-{
-	for (size_t i = 0; i < inv->nbuckets; i++) {
-		while (inv->buckets[i]) {
-			struct device_entry *e = inv->buckets[i];
-
-			inv->buckets[i] = e->next;
-			device_free(e->device);
-			free(e);
-		}
-	}
-	json_decref(inv->groups);
-	json_decref(inv->defaults);
-	inv->groups = NULL;
-	inv->defaults = NULL;
-}
-
-static int add_device(const struct device *d, void *arg)
-{
-	struct inventory *inv = arg;
-	struct device_entry *e = calloc(1, sizeof(*e));
-	struct device *copy = calloc(1, sizeof(*copy));
-	size_t b = hash_str(d->mac) & (inv->nbuckets - 1);
-
-	if (!e || !copy)
-		goto fail;
-	memcpy(copy->mac, d->mac, sizeof(copy->mac));
-	copy->model = strdup(d->model);
-	copy->profile = strdup(d->profile);
-	copy->group = strdup(d->group);
-	copy->enabled = d->enabled;
-	copy->vars = json_deep_copy(d->vars);
-	if (!copy->model || !copy->profile || !copy->group || !copy->vars)
-		goto fail;
-	e->device = copy;
-	e->next = inv->buckets[b];
-	inv->buckets[b] = e;
-	return 0;
-fail:
-	device_free(copy);
-	free(e);
-	return -ENOMEM;
-}
-
-static int add_group(const char *name, json_t *vars, void *arg)
-{
-	struct inventory *inv = arg;
-
-	return json_object_set(inv->groups, name, vars) < 0 ? -ENOMEM : 0;
-}
-
-/* Reloads the snapshot if the database's inventory changed since it was taken. */
-static int inventory_refresh(struct renderer *rd)
-{
-	struct inventory *inv = &rd->inv;
-	uint64_t rev;
-	int r;
-
-	if (inv->generation && !check_due(rd, &rd->inv_checked))
-		return 0;
-	r = store_inventory_revision(rd->store, &rev);
-	if (r < 0)
-		return r;
-	if (inv->generation && rev == inv->revision)
-		return 0;
-	inventory_clear(inv);
-	inv->groups = json_object();
-	if (!inv->groups)
-		return -ENOMEM;
-	r = store_defaults_get(rd->store, &inv->defaults);
-	if (r == -ENOENT)
-		inv->defaults = json_object();
-	else if (r < 0)
-		return r;
-	r = store_group_foreach(rd->store, add_group, inv);
-	if (r == 0)
-		r = store_device_foreach(rd->store, add_device, inv);
-	if (r < 0) {
-		log_warnx(TAG, "cannot read the inventory: %s", strerror(-r));
-		return r;
-	}
-	inv->revision = rev;
-	inv->generation++;
-	log_debug(TAG, "inventory loaded (revision %llu)", (unsigned long long)rev);
-	return 0;
-}
-
-static const struct device *inventory_find(const struct inventory *inv, const char *mac)
-{
-	const struct device_entry *e = inv->buckets[hash_str(mac) & (inv->nbuckets - 1)];
-
-	for (; e; e = e->next)
-		if (strcmp(e->device->mac, mac) == 0)
-			return e->device;
-	return NULL;
-}
-
 int renderer_device_known(struct renderer *rd, const char *mac)
 {
-	int r = inventory_refresh(rd);
-
-	if (r < 0)
-		return r;
-	return inventory_find(&rd->inv, mac) ? 1 : 0;
+	return directory_known(rd->dir, mac);
 }
 
 /* ---- context ---- */
-
-/* Each variable of vars over what ctx has (variable names hold no dots: store.h). */
-static int merge_vars(json_t *ctx, json_t *vars)
-{
-	if (!vars)
-		return 0;
-	return json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
-}
 
 static int set_str(json_t *ctx, const char *key, const char *value)
 {
@@ -662,8 +621,8 @@ static void server_url(const struct site_request *req, char *buf, size_t bufsz)
 }
 
 /*
- * The context of a render: built-ins, then defaults, the device's group and the device's
- * own variables, each overriding the one before.
+ * The context of a render: the request's built-ins, then what the directory adds (the
+ * device's built-ins, the defaults, its group's and its own variables).
  */
 static json_t *build_context(struct renderer *rd, const struct template *t,
 			     const struct route_match *m, const struct device *d,
@@ -684,51 +643,14 @@ static json_t *build_context(struct renderer *rd, const struct template *t,
 		r |= set_str(ctx, "peer", addr_format_host(req->peer, buf, sizeof(buf)));
 	for (unsigned i = 0; i < m->nvars; i++)
 		r |= set_str(ctx, m->vars[i].name, m->vars[i].value);
-	if (d) {
-		char mau[MAC_LEN + 1], colons[MAC_LEN + 6];
-
-		mac_upper(d->mac, mau);
-		mac_colons(d->mac, colons);
-		r |= set_str(ctx, "mac", d->mac);
-		r |= set_str(ctx, "MA", d->mac);
-		r |= set_str(ctx, "MAU", mau);
-		r |= set_str(ctx, "MAC", colons);
-		if (d->model[0])
-			r |= set_str(ctx, "model", d->model);
-		if (d->profile[0])
-			r |= set_str(ctx, "profile", d->profile);
-		if (d->group[0])
-			r |= set_str(ctx, "group", d->group);
-	}
-	if (r < 0)
+	if (r < 0 || directory_merge(rd->dir, d, NULL, ctx) < 0)
 		goto fail;
-	if (merge_vars(ctx, rd->inv.defaults) < 0)
-		goto fail;
-	if (d && d->group[0] && merge_vars(ctx, json_object_get(rd->inv.groups, d->group)) < 0)
-		goto fail;
-	if (d && merge_vars(ctx, d->vars) < 0)
-		goto fail;
-	/* serial: the device's own variable, as SN in the seeds' macro names */
-	if (d && json_object_get(ctx, "serial") && !json_object_get(ctx, "SN"))
-		json_object_set(ctx, "SN", json_object_get(ctx, "serial"));
 	if (t->version_var && set_str(ctx, t->version_var, VERSION_SENTINEL) < 0)
 		goto fail;
 	return ctx;
 fail:
 	json_decref(ctx);
 	return NULL;
-}
-
-static int context_md5(json_t *ctx, char md5[MD5_HEX_LEN + 1])
-{
-	char *dump = json_dumps(ctx, JSON_SORT_KEYS | JSON_COMPACT);
-	int r;
-
-	if (!dump)
-		return -ENOMEM;
-	r = md5_hex(dump, strlen(dump), md5);
-	free(dump);
-	return r;
 }
 
 /* ---- rendering ---- */
@@ -745,7 +667,7 @@ static int load_partial(void *arg, const char *name, const char **ret_src, size_
 	struct partial_loader *pl = arg;
 	struct render_entry *e = pl->entry;
 	struct partial_dep *dep;
-	char file[sizeof(e->deps[0].name)];
+	char file[sizeof(dep->name)];
 	size_t len;
 	char *src;
 	int r;
@@ -756,6 +678,9 @@ static int load_partial(void *arg, const char *name, const char **ret_src, size_
 		return -ENOENT;
 	if (e->ndeps >= MAX_PARTIAL_DEPS || pl->nsources >= MAX_PARTIAL_DEPS)
 		return -ENOENT;
+	/* most renders use no partial: an entry costs its deps only when it has some */
+	if (!e->deps && !(e->deps = calloc(MAX_PARTIAL_DEPS, sizeof(*e->deps))))
+		return -ENOMEM;
 	dep = &e->deps[e->ndeps];
 	memset(dep, 0, sizeof(*dep));
 	snprintf(dep->name, sizeof(dep->name), "%s", name);
@@ -962,12 +887,11 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		return -ENOENT;
 	if (m.has_mac) {
 		memcpy(req->mac, m.mac, sizeof(req->mac));
-		r = inventory_refresh(rd);
-		if (r < 0)
+		r = directory_device(rd->dir, m.mac, &d);
+		if (r < 0 && r != -ENOENT)
 			return -EIO;
-		d = inventory_find(&rd->inv, m.mac);
 		/* an unknown or disabled device is told what any missing file tells it */
-		if (!d || !d->enabled)
+		if (r == -ENOENT || !d->enabled)
 			return -ENOENT;
 		for (unsigned i = 0; i < m.nvars; i++) {
 			const char *field = strcmp(m.vars[i].name, "model") == 0     ? d->model
@@ -978,7 +902,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 			if (field && field[0] && strcmp(field, m.vars[i].value) != 0)
 				return -ENOENT;
 		}
-	} else if (inventory_refresh(rd) < 0) {
+	} else if (directory_sync(rd->dir) < 0) {
 		return -EIO;
 	}
 	if (!t->tpl)
@@ -995,31 +919,20 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	e = *slot;
 	if (e && (e->tmpl != t || !deps_unchanged(rd, e)))
 		cache_remove(rd, slot), e = NULL;
-	if (e && e->generation == rd->inv.generation)
+	if (e)
 		goto hit;
 
 	ctx = build_context(rd, t, &m, d, req);
 	if (!ctx)
 		return -ENOMEM;
-	if (e) {
-		char md5[MD5_HEX_LEN + 1];
-
-		/* the inventory changed: this file only if its own context did */
-		if (context_md5(ctx, md5) == 0 && strcmp(md5, e->context_md5) == 0) {
-			e->generation = rd->inv.generation;
-			json_decref(ctx);
-			goto hit;
-		}
-		cache_remove(rd, slot);
-	}
 	r = render(rd, t, path, key, ctx, d, &e);
-	if (r == 0 && !t->uses_peer && context_md5(ctx, e->context_md5) == 0) {
-		e->generation = rd->inv.generation;
+	if (r == 0 && !t->uses_peer) {
+		if (d)
+			memcpy(e->mac, d->mac, sizeof(e->mac));
 		if (rd->cache_bytes + e->file->size > rd->opts.cache_size)
 			cache_clear(rd); /* simple and exact: the next requests render again */
-		slot = cache_slot(rd, key);
-		e->next = *slot;
-		*slot = e;
+		cache_link(rd, e);
+		cache_grow(rd);
 		rd->cache_bytes += e->file->size;
 		e->file->refs++;
 		*ret = e->file;
@@ -1051,8 +964,8 @@ static int open_subdir(const char *site_dir, const char *name)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-int renderer_new(const char *site_dir, struct store *store, const struct site_options *opts,
-		 struct renderer **ret, char *err, size_t errsz)
+int renderer_new(const char *site_dir, struct store *store, struct directory *dir,
+		 const struct site_options *opts, struct renderer **ret, char *err, size_t errsz)
 {
 	struct renderer *rd = calloc(1, sizeof(*rd));
 	int r = -ENOMEM;
@@ -1060,21 +973,22 @@ int renderer_new(const char *site_dir, struct store *store, const struct site_op
 	if (!rd)
 		return -ENOMEM;
 	rd->store = store;
+	rd->dir = dir;
 	rd->opts = *opts;
 	rd->templates_fd = open_subdir(site_dir, "templates");
 	rd->partials_fd = open_subdir(site_dir, "partials");
 	rd->site_dir = strdup(site_dir);
-	rd->inv.nbuckets = 4096;
-	rd->inv.buckets = calloc(rd->inv.nbuckets, sizeof(*rd->inv.buckets));
 	rd->cache_buckets = 4096;
 	rd->cache = calloc(rd->cache_buckets, sizeof(*rd->cache));
-	if (!rd->site_dir || !rd->inv.buckets || !rd->cache)
+	rd->by_mac = calloc(rd->cache_buckets, sizeof(*rd->by_mac));
+	if (!rd->site_dir || !rd->cache || !rd->by_mac)
 		goto fail;
 	r = templates_scan(rd);
 	if (r < 0) {
 		snprintf(err, errsz, "%s/templates: %s", site_dir, strerror(-r));
 		goto fail;
 	}
+	directory_set_listener(dir, cache_drop_device, rd);
 	*ret = rd;
 	return 0;
 fail:
@@ -1086,11 +1000,13 @@ void renderer_free(struct renderer *rd)
 {
 	if (!rd)
 		return;
-	cache_clear(rd);
+	if (rd->cache && rd->by_mac)
+		cache_clear(rd);
+	if (rd->dir)
+		directory_set_listener(rd->dir, NULL, NULL);
 	templates_clear(rd);
-	inventory_clear(&rd->inv);
-	free(rd->inv.buckets);
 	free(rd->cache);
+	free(rd->by_mac);
 	if (rd->templates_fd >= 0)
 		close(rd->templates_fd);
 	if (rd->partials_fd >= 0)
@@ -1104,7 +1020,6 @@ void renderer_reload(struct renderer *rd, const struct site_options *opts)
 	rd->opts = *opts;
 	cache_clear(rd);
 	(void)templates_scan(rd);
-	rd->inv.generation = 0; /* reloaded at the next request */
 }
 
 void renderer_set_tick(struct renderer *rd, void (*kick)(void *arg), void *arg)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The site's rendered files: templates (DIR/templates/, whose paths are routes), their
- * partials (DIR/partials/), the inventory snapshot they are rendered against, and the
- * render cache. Used by the resolver in site.c; not by protocols directly.
+ * partials (DIR/partials/), and the render cache; device data comes from the directory
+ * (site/directory.h), which tells the renderer what to drop when the inventory changes. Used by the resolver in site.c; not by protocols directly.
  */
 #ifndef AUTOPROV_SITE_RENDER_H
 #define AUTOPROV_SITE_RENDER_H
@@ -10,13 +10,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "site/directory.h"
 #include "site/site.h"
 #include "store/store.h"
 
 struct renderer;
 
-int renderer_new(const char *site_dir, struct store *store, const struct site_options *opts,
-		 struct renderer **ret, char *err, size_t errsz);
+/* store: for the version counters; dir: device data (both outlive the renderer). */
+int renderer_new(const char *site_dir, struct store *store, struct directory *dir,
+		 const struct site_options *opts, struct renderer **ret, char *err, size_t errsz);
 void renderer_free(struct renderer *rd);
 /* New options; templates rescanned and the render cache emptied. */
 void renderer_reload(struct renderer *rd, const struct site_options *opts);

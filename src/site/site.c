@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/path.h"
 #include "core/str.h"
+#include "site/directory.h"
 #include "site/filecache.h"
 #include "site/journal_sample.h"
 #include "site/render.h"
@@ -34,6 +35,7 @@ struct site {
 	int files_fd; /* DIR/files, or -1 when the site has none */
 	struct filecache *cache;
 	struct store *store;
+	struct directory *directory;
 	struct renderer *renderer;
 	struct site_options opts;
 	struct journal_writer *writer; /* the queue and what writes it (site/writer.h) */
@@ -50,6 +52,7 @@ void site_options_default(struct site_options *opts)
 	opts->cache_size = 64ull << 20;
 	opts->max_file_size = 1ull << 30;
 	opts->max_name_length = 255;
+	opts->device_cache = DIRECTORY_CACHE_DEFAULT;
 	str_copy(opts->md5_extensions, sizeof(opts->md5_extensions),
 		 "conf cfg xml boot txt zip sfw fw bin img rom db tar gz");
 	auth_config_default(&opts->auth);
@@ -113,13 +116,18 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	r = store_open(dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
+	r = directory_new(site->store, opts->device_cache, &site->directory);
+	if (r < 0) {
+		snprintf(err, errsz, "%s/autoprov.db: %s", dir, store_strerror(site->store));
+		goto fail;
+	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,
 			       &site->writer);
 	if (r < 0) {
 		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
 		goto fail;
 	}
-	r = renderer_new(dir, site->store, opts, &site->renderer, err, errsz);
+	r = renderer_new(dir, site->store, site->directory, opts, &site->renderer, err, errsz);
 	if (r < 0)
 		goto fail;
 	if (site->files_fd < 0 && renderer_nroutes(site->renderer) == 0) {
@@ -149,6 +157,7 @@ void site_free(struct site *site)
 	}
 	journal_sampler_free(site->sampler);
 	renderer_free(site->renderer);
+	directory_free(site->directory);
 	store_close(site->store);
 	filecache_free(site->cache);
 	defence_free(site->defence);
@@ -163,6 +172,7 @@ void site_reload(struct site *site, const struct site_options *opts)
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
 	journal_writer_limits(site->writer, journal_max_age(opts), opts->journal.max_rows);
+	directory_set_cache_size(site->directory, opts->device_cache);
 	defence_set_config(site->defence, &opts->defence);
 }
 
@@ -290,14 +300,21 @@ struct store *site_store(struct site *site)
 	return site->store;
 }
 
+struct directory *site_directory(struct site *site)
+{
+	return site->directory;
+}
+
 void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg)
 {
 	renderer_set_tick(site->renderer, kick, arg);
+	directory_set_tick(site->directory, kick, arg);
 }
 
 void site_tick(struct site *site)
 {
 	renderer_tick(site->renderer);
+	directory_tick(site->directory);
 }
 
 size_t site_nroutes(const struct site *site)

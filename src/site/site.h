@@ -32,6 +32,7 @@ struct site_journal_options {
 struct site_options {
 	uint64_t cache_size;	  /* bytes of unreferenced files kept */
 	uint64_t max_file_size;	  /* larger files are refused */
+	unsigned device_cache;	  /* devices the directory keeps (and as many unknown MACs) */
 	unsigned max_name_length; /* longer requested names are refused */
 	char md5_extensions[256]; /* space-separated, tried in order for STEM.md5 */
 	bool escape_html;	  /* templates: {{x}} HTML-escaped as the Mustache spec says */
@@ -149,6 +150,9 @@ struct defence *site_defence(struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);
+/* The device directory (site/directory.h), owned by the site: where device data comes from. */
+struct directory;
+struct directory *site_directory(struct site *site);
 /*
  * For a daemon: what templates, partials and the inventory are checked for changes once
  * per loop iteration instead of per request. kick(arg) asks for site_tick() at the end of

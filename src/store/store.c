@@ -26,6 +26,11 @@
  *           md5, user_agent)              for the whole journal and for pruning.
  *   versions(key PK, content_md5,         rendered-file versions (store_version).
  *            version)
+ *   changes(seq PK AUTOINCREMENT,         the change log (version 3): one row per change of
+ *           kind, key)                    a device (1, MAC), group (2, name) or the
+ *                                         defaults (3, ""), written by triggers; meta's
+ *                                         changes_pruned: the last seq pruned
+ *                                         (store_changes_prune, at close).
  *
  * rev of a device, group or defaults row is the inventory revision of its last change
  * (set by the same triggers), so it never repeats even when a row is deleted and made again.
@@ -141,7 +146,48 @@ static const char *const migrations[] = {
 	"DROP INDEX journal_time;"
 	"DROP INDEX journal_mac_time;"
 	"CREATE INDEX journal_mac ON journal (mac, time) WHERE mac IS NOT NULL;",
+
+	/*
+	 * 2 -> 3: the change log. Every insert, update or delete of a device, a group or the
+	 * defaults, by any connection, appends (seq, kind, key); a daemon applies the changes
+	 * after the last seq it saw (site/directory.c). AUTOINCREMENT: a seq is never given
+	 * twice, even once the rows below it are pruned. Every connection prunes when it
+	 * closes (store_changes_prune: one DELETE; a trigger deleting as rows come made an
+	 * import six times slower), and meta's changes_pruned says up to which seq (a reader
+	 * that is further behind gets -ESTALE).
+	 */
+	"INSERT INTO meta (key, value) VALUES ('changes_pruned', 0);"
+	"CREATE TABLE changes ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind INTEGER NOT NULL,"
+	"  key TEXT NOT NULL"
+	");"
+	"CREATE TRIGGER changes_device_insert AFTER INSERT ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
+	"END;"
+	"CREATE TRIGGER changes_device_update AFTER UPDATE OF mac, model, profile, group_name,"
+	"  enabled, vars ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
+	"  INSERT INTO changes (kind, key) SELECT 1, OLD.mac WHERE OLD.mac <> NEW.mac;"
+	"END;"
+	"CREATE TRIGGER changes_device_delete AFTER DELETE ON devices BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"
+	"END;"
+	"CREATE TRIGGER changes_group_insert AFTER INSERT ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"
+	"END;"
+	"CREATE TRIGGER changes_group_update AFTER UPDATE OF name, vars ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"
+	"  INSERT INTO changes (kind, key) SELECT 2, OLD.name WHERE OLD.name <> NEW.name;"
+	"END;"
+	"CREATE TRIGGER changes_group_delete AFTER DELETE ON groups BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (2, OLD.name);"
+	"END;"
+	"CREATE TRIGGER changes_defaults_update AFTER UPDATE OF vars ON defaults BEGIN"
+	"  INSERT INTO changes (kind, key) VALUES (3, '');"
+	"END;",
 };
+
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -463,6 +509,11 @@ void store_close(struct store *st)
 	/* a command-line render's versions get one more chance */
 	if (st->db && store_versions_pending(st) > 0)
 		(void)store_versions_sync(st);
+	/* whoever wrote many changes prunes them (cheap when there is nothing to do) */
+	if (st->db && st->tx_depth == 0) {
+		store_set_wait(st, 0);
+		(void)store_changes_prune(st);
+	}
 	pending_clear(st);
 	free(st->pending);
 	store_disconnect(st);
@@ -525,6 +576,115 @@ void store_rollback(struct store *st)
 	/* the reason already recorded is the one worth keeping: no store_exec here */
 	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	st->tx_depth--;
+}
+
+int store_changes_last(struct store *st, uint64_t *ret)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_stmt(st, STMT_CHANGES_LAST,
+		       "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+		       &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = store_fail_sqlite(st, rc);
+		sqlite3_reset(stmt);
+		return r;
+	}
+	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+int store_changes_prune(struct store *st)
+{
+	sqlite3_stmt *stmt = NULL;
+	uint64_t last = 0, pruned = 0;
+	char sql[160];
+	int rc, r;
+
+	r = store_changes_last(st, &last);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'changes_pruned'", -1,
+				&stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail_sqlite(st, rc);
+	if (last < pruned + STORE_CHANGES_KEEP + STORE_CHANGES_PRUNE_EVERY)
+		return 0;
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM changes WHERE seq <= %llu;"
+		 "UPDATE meta SET value = max(value, %llu) WHERE key = 'changes_pruned'",
+		 (unsigned long long)(last - STORE_CHANGES_KEEP),
+		 (unsigned long long)(last - STORE_CHANGES_KEEP));
+	r = store_exec(st, sql);
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
+}
+
+int store_changes_since(struct store *st, uint64_t seq,
+			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
+			void *arg)
+{
+	sqlite3_stmt *stmt;
+	uint64_t pruned = 0;
+	bool any = false;
+	int rc, r;
+
+	/*
+	 * No transaction (this runs once per loop iteration of the daemon): the rows first,
+	 * then how far pruning went. Pruning only grows and always keeps the newest rows, so
+	 * when it is still at or below seq once the rows are read, none that was wanted had
+	 * gone; and no row after seq means nothing changed.
+	 */
+	r = store_stmt(st, STMT_CHANGES_SINCE,
+		       "SELECT seq, kind, key FROM changes WHERE seq > ?1 ORDER BY seq", &stmt);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(stmt, 1);
+
+		any = true;
+		if (kind < STORE_CHANGE_DEVICE || kind > STORE_CHANGE_DEFAULTS)
+			continue;
+		r = fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (enum store_change)kind,
+		       (const char *)sqlite3_column_text(stmt, 2));
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_reset(stmt);
+	if (r != 0 || !any)
+		return r;
+
+	r = store_stmt(st, STMT_CHANGES_PRUNED,
+		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail_sqlite(st, rc);
+	if (seq < pruned)
+		return store_fail(st, -ESTALE, "changes after %llu are pruned",
+				  (unsigned long long)seq);
+	return 0;
 }
 
 int store_inventory_revision(struct store *st, uint64_t *ret)

@@ -41,7 +41,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  2
+#define STORE_SCHEMA_VERSION  3
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -152,6 +152,42 @@ int store_export_csv(struct store *st, FILE *out);
  * loading then shows up as a new revision on the next poll.
  */
 int store_inventory_revision(struct store *st, uint64_t *ret);
+
+/*
+ * The change log: every insert, update or delete of a device, a group or the defaults,
+ * by any connection (triggers in the schema), appends a change with a sequence number
+ * that only grows and is never given twice. A daemon keeps what it caches current by
+ * applying the changes after the last seq it saw: the cost follows the changes, never the
+ * inventory's size. The log keeps at least the last STORE_CHANGES_KEEP changes: every
+ * connection prunes it when it closes, once STORE_CHANGES_PRUNE_EVERY more have come.
+ */
+enum store_change {
+	STORE_CHANGE_DEVICE = 1,   /* key: the device's MAC (canonical) */
+	STORE_CHANGE_GROUP = 2,	   /* key: the group's name */
+	STORE_CHANGE_DEFAULTS = 3, /* key: "" */
+};
+
+#define STORE_CHANGES_KEEP	  16384
+#define STORE_CHANGES_PRUNE_EVERY 1024
+
+/*
+ * Deletes the changes older than the last STORE_CHANGES_KEEP, when there are at least
+ * STORE_CHANGES_PRUNE_EVERY of them (one DELETE; store_close calls it, not waiting for a
+ * busy database). 0 or a negative errno.
+ */
+int store_changes_prune(struct store *st);
+/* The seq of the last change ever recorded (0: none yet). */
+int store_changes_last(struct store *st, uint64_t *ret);
+/*
+ * Calls fn for every change after seq, oldest first; stops and returns fn's value if it
+ * is not 0. -ESTALE when changes after seq were pruned already (fn may have been called
+ * for the rest): the caller forgets everything it caches and starts again from
+ * store_changes_last() (read before it reloads anything). key lives only during the call;
+ * fn must not use st. With nothing new, one prepared statement that finds no row.
+ */
+int store_changes_since(struct store *st, uint64_t seq,
+			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
+			void *arg);
 
 /* ---- journal ---- */
 

@@ -413,13 +413,23 @@ def test_schema_1_database_is_upgraded(tmp_path):
     db.execute("CREATE INDEX journal_time ON journal (time)")
     db.execute("INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes)"
                " VALUES (1, 'tftp', '127.0.0.1:1', '0022ee010203', 'x.cfg', 'sent', 5)")
+    # and without the change log of schema 3
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                              " AND name GLOB 'changes_*'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DROP TABLE changes")
+    db.execute("DELETE FROM meta WHERE key = 'changes_pruned'")
     db.execute("PRAGMA user_version = 1")
     db.close()
 
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    # the change log of schema 3 records what changes from now on
+    result = run([BIN, "device", "set", "00:22:ee:01:02:03", "--site", site, "--model", "8180"])
+    assert result.returncode == 0, result.stderr
+    assert db.execute("SELECT kind, key FROM changes").fetchall() == [(1, "0022ee010203")]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                         " AND tbl_name = 'journal'")}
     assert indexes == {"journal_mac"}

@@ -152,19 +152,21 @@ def test_pnp_vendor_forms(tmp_path, site, pnp, ruser, fuser, vendor, model, mac,
 
 
 def test_pnp_inventory_variables(tmp_path, site, start_server):
-    """The URL template sees the device's variables (device > group > defaults)."""
-    site.conf("[sip]\nurl = https://{{prov_host}}/{{group}}/{{model}}/{{MAC}}\nt1 = 100\n")
+    """The URL template sees the device's variables (device > group > defaults, SN)."""
+    site.conf("[sip]\nurl = https://{{prov_host}}/{{group}}/{{model}}/{{MAC}}?sn={{SN}}\n"
+              "t1 = 100\n")
     autoprov("device", "--site", site.root, "defaults", "set", "--var", "prov_host=dflt.example",
              check_status=0)
     autoprov("device", "--site", site.root, "group", "set", "lobby", "--var",
              "prov_host=lobby.example", check_status=0)
     autoprov("device", "--site", site.root, "add", "0004f2aabbcc", "--model", "VVX", "--group",
-             "lobby", check_status=0)
+             "lobby", "--var", "serial=SN-7", check_status=0)
     server = start_server(site, args=("--sip", "127.0.0.1:0"), tftp="off")
     phone = Sipp(tmp_path, "pnp_subscribe.xml", remote=f"127.0.0.1:{server.ports['sip']}",
                  keys=[("ruser", "MAC%3a0004F2AABBCC"), ("fuser", "x"), ("vendor", "Poly"),
                        ("model", "VVX")]).wait()
-    assert phone.logs("URL") == ["https://lobby.example/lobby/VVX/00:04:f2:aa:bb:cc"]
+    # SN: the serial's alias, as in rendered files (the directory adds it for both)
+    assert phone.logs("URL") == ["https://lobby.example/lobby/VVX/00:04:f2:aa:bb:cc?sn=SN-7"]
 
 
 def test_pnp_repeated_subscribe_one_notify(tmp_path, site, pnp):

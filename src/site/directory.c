@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device directory (see directory.h).
+ *
+ * One hash table of entries by MAC, each either a device or "not in the inventory", on
+ * two LRU lists with their own bounds: a flood of unknown MACs only ever evicts unknown
+ * MACs. Groups are a JSON object name -> vars (null for a group that does not exist), the
+ * defaults one object; both loaded when first asked for. directory_sync() reads the change
+ * log after the last seq applied: a device change drops that device's entry, a group
+ * change drops the group and tells the listener about the cached devices in it, a defaults
+ * change drops the defaults and tells the listener everything changed. Nothing is re-read
+ * until it is asked for again.
+ */
+#include "site/directory.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "store/store.h"
+
+#define TAG "directory"
+
+/* Groups cached at most; beyond, the cache is emptied (sites have tens of groups). */
+#define MAX_GROUPS 4096
+
+struct dir_entry {
+	char mac[MAC_LEN + 1];
+	struct device *device; /* NULL: the inventory has no such device */
+	struct dir_entry *hnext;
+	struct dir_entry *prev, *next; /* on its LRU list, most recent first */
+};
+
+struct lru {
+	struct dir_entry *head, *tail;
+	size_t n, max;
+};
+
+struct directory {
+	struct store *store;
+	struct dir_entry **buckets;
+	size_t nbuckets;
+	struct lru devices, unknown;
+	json_t *groups;	  /* name -> vars or null */
+	json_t *defaults; /* NULL until loaded */
+	uint64_t seq;	  /* the last change applied */
+
+	void (*dropped)(void *arg, const char *mac);
+	void *dropped_arg;
+
+	void (*kick)(void *arg);
+	void *kick_arg;
+	unsigned long iter, synced;
+};
+
+static void lru_unlink(struct lru *l, struct dir_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		l->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		l->tail = e->prev;
+	e->prev = e->next = NULL;
+	l->n--;
+}
+
+static void lru_push(struct lru *l, struct dir_entry *e)
+{
+	e->prev = NULL;
+	e->next = l->head;
+	if (l->head)
+		l->head->prev = e;
+	l->head = e;
+	if (!l->tail)
+		l->tail = e;
+	l->n++;
+}
+
+static struct dir_entry **slot_of(struct directory *dir, const char *mac)
+{
+	struct dir_entry **p = &dir->buckets[hash_str(mac) & (dir->nbuckets - 1)];
+
+	for (; *p; p = &(*p)->hnext)
+		if (strcmp((*p)->mac, mac) == 0)
+			break;
+	return p;
+}
+
+static void notify(struct directory *dir, const char *mac)
+{
+	if (dir->dropped)
+		dir->dropped(dir->dropped_arg, mac);
+}
+
+/* Removes the entry at slot; a device's listener is told. */
+static void entry_remove(struct directory *dir, struct dir_entry **slot)
+{
+	struct dir_entry *e = *slot;
+
+	*slot = e->hnext;
+	lru_unlink(e->device ? &dir->devices : &dir->unknown, e);
+	if (e->device)
+		notify(dir, e->mac);
+	device_free(e->device);
+	free(e);
+}
+
+static void entries_clear(struct directory *dir)
+{
+	for (size_t i = 0; i < dir->nbuckets; i++)
+		while (dir->buckets[i])
+			entry_remove(dir, &dir->buckets[i]);
+}
+
+/* Forgets everything cached; the listener is told once. */
+static void forget_all(struct directory *dir)
+{
+	void (*dropped)(void *, const char *) = dir->dropped;
+
+	dir->dropped = NULL;
+	entries_clear(dir);
+	dir->dropped = dropped;
+	json_object_clear(dir->groups);
+	json_decref(dir->defaults);
+	dir->defaults = NULL;
+	notify(dir, NULL);
+}
+
+static int buckets_make(struct directory *dir, size_t cache_size)
+{
+	size_t n = 64;
+
+	while (n < cache_size * 2 && n < ((size_t)1 << 26))
+		n <<= 1;
+	dir->buckets = calloc(n, sizeof(*dir->buckets));
+	if (!dir->buckets)
+		return -ENOMEM;
+	dir->nbuckets = n;
+	dir->devices.max = cache_size ? cache_size : 1;
+	dir->unknown.max = cache_size ? cache_size : 1;
+	return 0;
+}
+
+int directory_new(struct store *st, size_t cache_size, struct directory **ret)
+{
+	struct directory *dir = calloc(1, sizeof(*dir));
+	int r = -ENOMEM;
+
+	if (!dir)
+		return -ENOMEM;
+	dir->store = st;
+	dir->groups = json_object();
+	if (!dir->groups || buckets_make(dir, cache_size) < 0)
+		goto fail;
+	/* read before anything is loaded: a change made meanwhile is applied later */
+	r = store_changes_last(st, &dir->seq);
+	if (r < 0)
+		goto fail;
+	*ret = dir;
+	return 0;
+fail:
+	directory_free(dir);
+	return r;
+}
+
+void directory_free(struct directory *dir)
+{
+	if (!dir)
+		return;
+	dir->dropped = NULL;
+	if (dir->buckets)
+		entries_clear(dir);
+	free(dir->buckets);
+	json_decref(dir->groups);
+	json_decref(dir->defaults);
+	free(dir);
+}
+
+void directory_set_cache_size(struct directory *dir, size_t cache_size)
+{
+	struct dir_entry **old = dir->buckets;
+	size_t nold = dir->nbuckets;
+
+	if (cache_size == dir->devices.max)
+		return;
+	forget_all(dir);
+	if (buckets_make(dir, cache_size) < 0) {
+		/* keep the old table, and the old bound */
+		dir->buckets = old;
+		dir->nbuckets = nold;
+		return;
+	}
+	free(old);
+}
+
+void directory_set_listener(struct directory *dir, void (*dropped)(void *arg, const char *mac),
+			    void *arg)
+{
+	dir->dropped = dropped;
+	dir->dropped_arg = arg;
+}
+
+void directory_set_tick(struct directory *dir, void (*kick)(void *arg), void *arg)
+{
+	dir->kick = kick;
+	dir->kick_arg = arg;
+	dir->iter = 1;
+}
+
+void directory_tick(struct directory *dir)
+{
+	dir->iter++;
+}
+
+/* ---- the change log ---- */
+
+static int apply_change(void *arg, uint64_t seq, enum store_change kind, const char *key)
+{
+	struct directory *dir = arg;
+	struct dir_entry **slot;
+
+	switch (kind) {
+	case STORE_CHANGE_DEVICE:
+		slot = slot_of(dir, key);
+		if (*slot)
+			entry_remove(dir, slot);
+		else
+			notify(dir, key); /* its files may be cached without it */
+		break;
+	case STORE_CHANGE_GROUP:
+		json_object_del(dir->groups, key);
+		for (struct dir_entry *e = dir->devices.head; e; e = e->next)
+			if (strcmp(e->device->group, key) == 0)
+				notify(dir, e->mac);
+		break;
+	case STORE_CHANGE_DEFAULTS:
+		json_decref(dir->defaults);
+		dir->defaults = NULL;
+		notify(dir, NULL);
+		break;
+	}
+	dir->seq = seq;
+	return 0;
+}
+
+int directory_sync(struct directory *dir)
+{
+	uint64_t last;
+	int r;
+
+	if (dir->kick) {
+		if (dir->synced == dir->iter)
+			return 0;
+		dir->synced = dir->iter;
+		dir->kick(dir->kick_arg);
+	}
+	r = store_changes_since(dir->store, dir->seq, apply_change, dir);
+	if (r != -ESTALE)
+		return r;
+	/* too far behind: start again from now, with nothing cached */
+	r = store_changes_last(dir->store, &last);
+	if (r < 0)
+		return r;
+	log_debug(TAG, "change log pruned past %llu: forgetting what is cached",
+		  (unsigned long long)dir->seq);
+	forget_all(dir);
+	dir->seq = last;
+	return 0;
+}
+
+/* ---- devices ---- */
+
+int directory_device(struct directory *dir, const char *mac, const struct device **ret)
+{
+	struct dir_entry **slot, *e;
+	struct device *d = NULL;
+	struct lru *l;
+	int r;
+
+	r = directory_sync(dir);
+	if (r < 0)
+		return r;
+	slot = slot_of(dir, mac);
+	e = *slot;
+	if (e) {
+		l = e->device ? &dir->devices : &dir->unknown;
+		lru_unlink(l, e);
+		lru_push(l, e);
+		if (!e->device)
+			return -ENOENT;
+		*ret = e->device;
+		return 0;
+	}
+	r = store_device_get(dir->store, mac, &d);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		device_free(d);
+		return -ENOMEM;
+	}
+	str_copy(e->mac, sizeof(e->mac), mac);
+	e->device = d;
+	l = d ? &dir->devices : &dir->unknown;
+	if (l->n >= l->max)
+		entry_remove(dir, slot_of(dir, l->tail->mac));
+	slot = slot_of(dir, mac); /* the removal may have changed the chain */
+	e->hnext = *slot;
+	*slot = e;
+	lru_push(l, e);
+	if (!d)
+		return -ENOENT;
+	*ret = d;
+	return 0;
+}
+
+int directory_known(struct directory *dir, const char *mac)
+{
+	const struct device *d;
+	int r = directory_device(dir, mac, &d);
+
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+/* ---- groups and defaults ---- */
+
+static int defaults_of(struct directory *dir, json_t **ret)
+{
+	int r;
+
+	if (!dir->defaults) {
+		r = store_defaults_get(dir->store, &dir->defaults);
+		if (r == -ENOENT)
+			dir->defaults = json_object();
+		else if (r < 0)
+			return r;
+		if (!dir->defaults)
+			return -ENOMEM;
+	}
+	*ret = dir->defaults;
+	return 0;
+}
+
+/* The group's variables (borrowed), NULL for a group that does not exist. */
+static int group_of(struct directory *dir, const char *name, json_t **ret)
+{
+	json_t *vars = json_object_get(dir->groups, name);
+	int r;
+
+	if (!vars) {
+		r = store_group_get(dir->store, name, &vars);
+		if (r == -ENOENT)
+			vars = json_null();
+		else if (r < 0)
+			return r;
+		if (json_object_size(dir->groups) >= MAX_GROUPS)
+			json_object_clear(dir->groups);
+		if (json_object_set_new(dir->groups, name, vars) < 0)
+			return -ENOMEM;
+	}
+	*ret = json_is_object(vars) ? vars : NULL;
+	return 0;
+}
+
+static int set_str(json_t *ctx, const char *key, const char *value)
+{
+	return json_object_set_new(ctx, key, json_string(value)) < 0 ? -ENOMEM : 0;
+}
+
+/* Each variable of vars over what ctx has (variable names hold no dots: store.h). */
+static int merge_vars(json_t *ctx, json_t *vars)
+{
+	if (!vars)
+		return 0;
+	return json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
+}
+
+int directory_merge(struct directory *dir, const struct device *d, const char *mac, json_t *ctx)
+{
+	json_t *defaults = NULL, *group = NULL;
+	int r = 0;
+
+	if (d)
+		mac = d->mac;
+	if (mac && mac[0]) {
+		char mau[MAC_LEN + 1], colons[MAC_LEN + 6];
+
+		mac_upper(mac, mau);
+		mac_colons(mac, colons);
+		r |= set_str(ctx, "mac", mac);
+		r |= set_str(ctx, "MA", mac);
+		r |= set_str(ctx, "MAU", mau);
+		r |= set_str(ctx, "MAC", colons);
+	}
+	if (d) {
+		if (d->model[0])
+			r |= set_str(ctx, "model", d->model);
+		if (d->profile[0])
+			r |= set_str(ctx, "profile", d->profile);
+		if (d->group[0])
+			r |= set_str(ctx, "group", d->group);
+	}
+	if (r < 0)
+		return -ENOMEM;
+	/* the store is not read with a device in hand: d stays valid (see directory.h) */
+	r = defaults_of(dir, &defaults);
+	if (r == 0 && d && d->group[0])
+		r = group_of(dir, d->group, &group);
+	if (r < 0)
+		return r;
+	if (merge_vars(ctx, defaults) < 0 || merge_vars(ctx, group) < 0 ||
+	    (d && merge_vars(ctx, d->vars) < 0))
+		return -ENOMEM;
+	/* serial: the device's own variable, as SN in the seeds' macro names */
+	if (d && json_object_get(ctx, "serial") && !json_object_get(ctx, "SN") &&
+	    json_object_set(ctx, "SN", json_object_get(ctx, "serial")) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+json_t *directory_var(struct directory *dir, const struct device *d, const char *name)
+{
+	json_t *v = json_object_get(d->vars, name), *vars = NULL;
+
+	if (v)
+		return v;
+	if (d->group[0] && group_of(dir, d->group, &vars) == 0 && (v = json_object_get(vars, name)))
+		return v;
+	if (defaults_of(dir, &vars) == 0)
+		return json_object_get(vars, name);
+	return NULL;
+}
+
+int directory_enabled(struct directory *dir, const char *mac)
+{
+	const struct device *d;
+	int r = directory_device(dir, mac, &d);
+
+	return r < 0 ? r : d->enabled ? 1 : 0;
+}
+
+int directory_model(struct directory *dir, const char *mac, char *buf, size_t size)
+{
+	const struct device *d;
+	int r = directory_device(dir, mac, &d);
+
+	if (r < 0)
+		return r;
+	str_copy(buf, size, d->model);
+	return 0;
+}
+
+int directory_merge_mac(struct directory *dir, const char *mac, json_t *ctx)
+{
+	const struct device *d = NULL;
+	int r = mac && mac[0] ? directory_device(dir, mac, &d) : -ENOENT;
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return directory_merge(dir, r == 0 ? d : NULL, mac, ctx);
+}
+
+json_t *directory_var_of(struct directory *dir, const char *mac, const char *name)
+{
+	const struct device *d;
+
+	if (directory_device(dir, mac, &d) < 0)
+		return NULL;
+	return directory_var(dir, d, name);
+}
+
+/* ---- credentials ---- */
+
+int directory_login(struct directory *dir, const char *mac, char *password, size_t size)
+{
+	const struct device *d;
+	json_t *pw;
+
+	if (directory_device(dir, mac, &d) < 0)
+		return -ENOENT;
+	pw = json_object_get(d->vars, DIRECTORY_PASSWORD_VAR);
+	if (!d->enabled || !json_is_string(pw) || json_string_length(pw) == 0 ||
+	    json_string_length(pw) >= size)
+		return -ENOENT;
+	str_copy(password, size, json_string_value(pw));
+	return 0;
+}
+
+int directory_cert(struct directory *dir, const char *mac, const char **ret_fingerprint)
+{
+	const struct device *d;
+	json_t *fp;
+	int r = directory_device(dir, mac, &d);
+
+	if (r < 0)
+		return r;
+	fp = json_object_get(d->vars, DIRECTORY_CERT_VAR);
+	*ret_fingerprint = json_is_string(fp) ? json_string_value(fp) : NULL;
+	return 0;
+}
+
+int directory_bind_cert(struct directory *dir, const char *mac, const char *fingerprint,
+			char *err, size_t errsz)
+{
+	struct dir_entry **slot;
+	struct device *d = NULL;
+	int r;
+
+	/* the row as it is now, not as cached: a change of another field is kept */
+	r = store_device_get(dir->store, mac, &d);
+	if (r < 0) {
+		snprintf(err, errsz, "%s", store_strerror(dir->store));
+		return r;
+	}
+	if (json_object_set_new(d->vars, DIRECTORY_CERT_VAR, json_string(fingerprint)) < 0) {
+		device_free(d);
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	r = store_device_put(dir->store, d, true, err, errsz);
+	device_free(d);
+	/* read again when next asked for (the change log says so too, later) */
+	slot = slot_of(dir, mac);
+	if (*slot)
+		entry_remove(dir, slot);
+	return r;
+}
+
+void directory_stats(const struct directory *dir, size_t *ret_devices, size_t *ret_unknown,
+		     uint64_t *ret_seq)
+{
+	if (ret_devices)
+		*ret_devices = dir->devices.n;
+	if (ret_unknown)
+		*ret_unknown = dir->unknown.n;
+	if (ret_seq)
+		*ret_seq = dir->seq;
+}
