@@ -131,3 +131,65 @@ def test_redirect_and_login_follow_changes(tmp_path, start_http):
     cli("device", "set", MAC, "--site", root, "--var", "prov_password=pw-2")
     eventually(lambda: http(server, "0022ee010203.cfg", "-i", "--digest", "-u", f"{user}:pw-2"),
                b"line=100")
+
+
+def test_change_under_load_on_a_large_site(tmp_path, start_server):
+    """A 100 000-device site: while clients fetch other devices' files without pause, a
+    `device set`, a `group set` and a `defaults set` are each seen, and every other request
+    of the load is answered (none fails or times out while the change is applied)."""
+    import threading
+    from http.client import HTTPConnection
+
+    site = Site(tmp_path / "big")
+    (site.root / "templates").mkdir()
+    (site.root / "templates" / "{mac}.cfg").write_text("line={{line}} vol={{vol}} ntp={{ntp}}\n")
+    rows = ["mac,group,line"]
+    rows += [f"02{i:010x},{'g%d' % (i % 10)},{i}" for i in range(100000)]
+    csv = site.root / "devices.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    for g in range(10):
+        cli("device", "group", "set", f"g{g}", "--site", site.root, "--var", f"vol={g}")
+    cli("device", "--site", site.root, "import", csv)
+    cli("device", "defaults", "set", "--site", site.root, "--var", "ntp=pool-1")
+    server = start_server(site, args=("--http", "127.0.0.1:0"))
+
+    stop = threading.Event()
+    results = {"ok": 0, "failed": []}
+
+    def load(worker):
+        conn = HTTPConnection("127.0.0.1", server.http_port, timeout=5)
+        i = worker
+        while not stop.is_set():
+            name = f"/02{(i * 7919) % 100000:010x}.cfg"
+            try:
+                conn.request("GET", name)
+                resp = conn.getresponse()
+                body = resp.read()
+                if resp.status == 200 and b"line=" in body:
+                    results["ok"] += 1
+                else:
+                    results["failed"].append((name, resp.status))
+            except OSError as e:
+                results["failed"].append((name, repr(e)))
+                conn = HTTPConnection("127.0.0.1", server.http_port, timeout=5)
+            i += 4
+
+    threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        target = f"02{42:010x}.cfg"
+        before = results["ok"]
+        cli("device", "set", f"02{42:010x}", "--site", site.root, "--var", "line=changed")
+        eventually(lambda: http(server, target), b"line=changed")
+        cli("device", "group", "set", "g2", "--site", site.root, "--var", "vol=22")
+        eventually(lambda: http(server, target), b"vol=22")
+        cli("device", "defaults", "set", "--site", site.root, "--var", "ntp=pool-2")
+        eventually(lambda: http(server, target), b"ntp=pool-2")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not results["failed"], results["failed"][:5]
+    assert results["ok"] > before
