@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/hash.h"
 #include "core/log.h"
@@ -27,6 +28,14 @@
 
 /* Groups cached at most; beyond, the cache is emptied (sites have tens of groups). */
 #define MAX_GROUPS 4096
+/* Bindings queued and not yet seen in the device's row, at most (the writer's bound). */
+#define MAX_PENDING 1024
+
+struct pending_bind {
+	char mac[MAC_LEN + 1];
+	char fingerprint[72];
+	int64_t until; /* monotonic seconds */
+};
 
 struct dir_entry {
 	char mac[MAC_LEN + 1];
@@ -55,6 +64,11 @@ struct directory {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	unsigned long iter, synced;
+
+	int (*bind)(void *arg, const char *mac, const char *fingerprint);
+	void *bind_arg;
+	struct pending_bind *pending; /* MAX_PENDING, the first npending used */
+	size_t npending;
 };
 
 static void lru_unlink(struct lru *l, struct dir_entry *e)
@@ -180,6 +194,7 @@ void directory_free(struct directory *dir)
 	free(dir->buckets);
 	json_decref(dir->groups);
 	json_decref(dir->defaults);
+	free(dir->pending);
 	free(dir);
 }
 
@@ -221,6 +236,25 @@ void directory_tick(struct directory *dir)
 
 /* ---- the change log ---- */
 
+/*
+ * A change of mac's row: a binding waiting for its write is forgotten once the row has a
+ * binding (ours written, or another made first).
+ */
+static void pending_settle(struct directory *dir, const char *mac)
+{
+	struct device *d = NULL;
+
+	for (size_t i = 0; i < dir->npending; i++) {
+		if (strcmp(dir->pending[i].mac, mac) != 0)
+			continue;
+		if (store_device_get(dir->store, mac, &d) != 0 ||
+		    json_is_string(json_object_get(d->vars, DIRECTORY_CERT_VAR)))
+			dir->pending[i] = dir->pending[--dir->npending];
+		device_free(d);
+		return;
+	}
+}
+
 static int apply_change(void *arg, uint64_t seq, enum store_change kind, const char *key)
 {
 	struct directory *dir = arg;
@@ -228,6 +262,8 @@ static int apply_change(void *arg, uint64_t seq, enum store_change kind, const c
 
 	switch (kind) {
 	case STORE_CHANGE_DEVICE:
+		if (dir->npending)
+			pending_settle(dir, key);
 		slot = slot_of(dir, key);
 		if (*slot)
 			entry_remove(dir, slot);
@@ -493,6 +529,42 @@ int directory_login(struct directory *dir, const char *mac, char *password, size
 	return 0;
 }
 
+void directory_set_binder(struct directory *dir,
+			  int (*bind)(void *arg, const char *mac, const char *fingerprint), void *arg)
+{
+	dir->bind = bind;
+	dir->bind_arg = arg;
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec;
+}
+
+/* The binding of mac waiting for its write, or NULL; expired ones are forgotten. */
+static const char *pending_of(struct directory *dir, const char *mac)
+{
+	int64_t now = mono_s();
+	const char *found = NULL;
+	size_t i = 0;
+
+	while (i < dir->npending) {
+		struct pending_bind *p = &dir->pending[i];
+
+		if (p->until <= now) {
+			*p = dir->pending[--dir->npending];
+			continue;
+		}
+		if (strcmp(p->mac, mac) == 0)
+			found = p->fingerprint;
+		i++;
+	}
+	return found;
+}
+
 int directory_cert(struct directory *dir, const char *mac, const char **ret_fingerprint)
 {
 	const struct device *d;
@@ -502,35 +574,54 @@ int directory_cert(struct directory *dir, const char *mac, const char **ret_fing
 	if (r < 0)
 		return r;
 	fp = json_object_get(d->vars, DIRECTORY_CERT_VAR);
-	*ret_fingerprint = json_is_string(fp) ? json_string_value(fp) : NULL;
+	/* the row's binding first: one made elsewhere before ours was written wins */
+	*ret_fingerprint = json_is_string(fp)	  ? json_string_value(fp)
+			   : dir->npending ? pending_of(dir, mac)
+					   : NULL;
 	return 0;
 }
 
 int directory_bind_cert(struct directory *dir, const char *mac, const char *fingerprint,
 			char *err, size_t errsz)
 {
+	struct pending_bind *p;
 	struct dir_entry **slot;
-	struct device *d = NULL;
 	int r;
 
-	/* the row as it is now, not as cached: a change of another field is kept */
-	r = store_device_get(dir->store, mac, &d);
-	if (r < 0) {
-		snprintf(err, errsz, "%s", store_strerror(dir->store));
+	if (!dir->bind) {
+		r = store_device_set_var_once(dir->store, mac, DIRECTORY_CERT_VAR, fingerprint, err,
+					      errsz);
+		/* read again when next asked for (the change log says so too, later) */
+		slot = slot_of(dir, mac);
+		if (*slot)
+			entry_remove(dir, slot);
 		return r;
 	}
-	if (json_object_set_new(d->vars, DIRECTORY_CERT_VAR, json_string(fingerprint)) < 0) {
-		device_free(d);
-		snprintf(err, errsz, "out of memory");
-		return -ENOMEM;
+	if (pending_of(dir, mac)) {
+		snprintf(err, errsz, "another certificate's binding is being recorded");
+		return -EEXIST;
 	}
-	r = store_device_put(dir->store, d, true, err, errsz);
-	device_free(d);
-	/* read again when next asked for (the change log says so too, later) */
-	slot = slot_of(dir, mac);
-	if (*slot)
-		entry_remove(dir, slot);
-	return r;
+	if (!dir->pending) {
+		dir->pending = calloc(MAX_PENDING, sizeof(*dir->pending));
+		if (!dir->pending) {
+			snprintf(err, errsz, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	p = &dir->pending[dir->npending];
+	if (dir->npending == MAX_PENDING || str_copy(p->mac, sizeof(p->mac), mac) < 0 ||
+	    str_copy(p->fingerprint, sizeof(p->fingerprint), fingerprint) < 0) {
+		snprintf(err, errsz, "too many bindings are waiting to be written");
+		return -EAGAIN;
+	}
+	r = dir->bind(dir->bind_arg, mac, fingerprint);
+	if (r < 0) {
+		snprintf(err, errsz, "too many bindings are waiting to be written");
+		return r;
+	}
+	p->until = mono_s() + DIRECTORY_BIND_PENDING_S;
+	dir->npending++;
+	return 0;
 }
 
 void directory_stats(const struct directory *dir, size_t *ret_devices, size_t *ret_unknown,

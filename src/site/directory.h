@@ -110,9 +110,19 @@ int directory_login(struct directory *dir, const char *mac, char *password, size
  * when there is no such device.
  */
 int directory_cert(struct directory *dir, const char *mac, const char **ret_fingerprint);
-/* Records fingerprint as the device's binding. 0, or a negative errno with err set. */
+/*
+ * Records fingerprint as the device's binding, when it has none (first use). With a binder
+ * (a daemon: the journal's writer) the write is queued and the binding holds at once for
+ * directory_cert() while it waits (DIRECTORY_BIND_PENDING_S at most: a write refused by
+ * the database leaves the device unbound); without one it is written now. 0, or a negative
+ * errno with err set (-EAGAIN: too many bindings waiting).
+ */
 int directory_bind_cert(struct directory *dir, const char *mac, const char *fingerprint,
 			char *err, size_t errsz);
+/* bind(arg, mac, fingerprint) queues a binding's write: 0, or a negative errno. */
+void directory_set_binder(struct directory *dir,
+			  int (*bind)(void *arg, const char *mac, const char *fingerprint), void *arg);
+#define DIRECTORY_BIND_PENDING_S 60
 
 /* Devices cached, unknown MACs cached, and the last change applied (for tests and stats). */
 void directory_stats(const struct directory *dir, size_t *ret_devices, size_t *ret_unknown,

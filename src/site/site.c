@@ -76,6 +76,12 @@ static uint64_t journal_max_age(const struct site_options *opts)
 	return (uint64_t)opts->journal.max_age_days * 86400;
 }
 
+/* The directory's certificate bindings are written by the journal's writer. */
+static int bind_cert(void *arg, const char *mac, const char *fingerprint)
+{
+	return journal_writer_bind(arg, mac, fingerprint);
+}
+
 int site_open(const char *dir, const struct site_options *opts, struct site **ret, char *err,
 	      size_t errsz)
 {
@@ -127,6 +133,7 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
 		goto fail;
 	}
+	directory_set_binder(site->directory, bind_cert, site->writer);
 	r = renderer_new(dir, site->store, site->directory, opts, &site->renderer, err, errsz);
 	if (r < 0)
 		goto fail;

@@ -17,10 +17,23 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/mac.h"
+#include "core/str.h"
+#include "site/directory.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
+
+struct binding {
+	char mac[MAC_LEN + 1];
+	char fingerprint[72];
+};
+
+struct bindings {
+	struct binding *a;
+	size_t n;
+};
 
 struct journal_writer {
 	char *dir;
@@ -28,6 +41,8 @@ struct journal_writer {
 	struct store *own;     /* the thread's connection, or NULL */
 	struct journal_queue q;
 	struct journal_batch inflight; /* taken from the queue, not yet written */
+	struct bindings binds;	       /* under q.lock: queued bindings */
+	struct bindings binds_inflight;
 	struct journal_pruner pruner;
 	/* under q.lock: limits from journal_writer_limits() */
 	uint64_t new_age, new_rows;
@@ -228,8 +243,13 @@ int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint
 		free(w);
 		return -ENOMEM;
 	}
-	r = journal_queue_init(&w->q, JOURNAL_QUEUE_MAX);
+	w->binds.a = calloc(BINDING_QUEUE_MAX, sizeof(*w->binds.a));
+	w->binds_inflight.a = calloc(2 * BINDING_QUEUE_MAX, sizeof(*w->binds_inflight.a));
+	r = w->binds.a && w->binds_inflight.a ? journal_queue_init(&w->q, JOURNAL_QUEUE_MAX)
+					      : -ENOMEM;
 	if (r < 0) {
+		free(w->binds.a);
+		free(w->binds_inflight.a);
 		free(w->dir);
 		free(w);
 		return r;
@@ -253,6 +273,27 @@ bool journal_writer_readonly(const struct journal_writer *w)
 void journal_writer_push(struct journal_writer *w, const struct journal_entry *e)
 {
 	(void)journal_queue_push(&w->q, e);
+}
+
+int journal_writer_bind(struct journal_writer *w, const char *mac, const char *fingerprint)
+{
+	struct binding *b;
+	int r = -ENOBUFS;
+
+	pthread_mutex_lock(&w->q.lock);
+	if (w->binds.n < BINDING_QUEUE_MAX) {
+		b = &w->binds.a[w->binds.n];
+		if (str_copy(b->mac, sizeof(b->mac), mac) == 0 &&
+		    str_copy(b->fingerprint, sizeof(b->fingerprint), fingerprint) == 0) {
+			w->binds.n++;
+			pthread_cond_signal(&w->q.wake);
+			r = 0;
+		} else {
+			r = -EINVAL;
+		}
+	}
+	pthread_mutex_unlock(&w->q.lock);
+	return r;
 }
 
 void journal_writer_limits(struct journal_writer *w, uint64_t max_age, uint64_t max_rows)
@@ -291,6 +332,42 @@ static int batch_write(struct journal_writer *w)
 	store_journal_pruner_appended(&w->pruner, n);
 	journal_batch_clear(&w->inflight);
 	return 0;
+}
+
+/*
+ * Writes the bindings taken from the queue (taking the queued ones when none wait, or all
+ * of them when final): each is
+ * written or refused and said; a busy database (without a thread) keeps the rest.
+ */
+static void bindings_write(struct journal_writer *w, bool final)
+{
+	struct bindings *in = &w->binds_inflight;
+	size_t done = 0;
+
+	if (in->n == 0 || final) {
+		/* in holds BINDING_QUEUE_MAX more than the queue: the queue fits */
+		pthread_mutex_lock(&w->q.lock);
+		memcpy(in->a + in->n, w->binds.a, w->binds.n * sizeof(*in->a));
+		in->n += w->binds.n;
+		w->binds.n = 0;
+		pthread_mutex_unlock(&w->q.lock);
+	}
+	for (; done < in->n; done++) {
+		const struct binding *b = &in->a[done];
+		char err[256];
+		int r = store_device_set_var_once(writer_store(w), b->mac, DIRECTORY_CERT_VAR,
+						  b->fingerprint, err, sizeof(err));
+
+		if (r == -EBUSY)
+			break;
+		if (r < 0)
+			log_warnx("journal",
+				  "certificate %s is not bound to device %s: %s (a certificate of "
+				  "the device binds again on its next request if none is bound)",
+				  b->fingerprint, b->mac, err);
+	}
+	memmove(in->a, in->a + done, (in->n - done) * sizeof(*in->a));
+	in->n -= done;
 }
 
 /* The database refused a write with r: the journal goes read-only, said once. */
@@ -389,6 +466,7 @@ static int writer_round(struct journal_writer *w, bool final)
 			go_readonly(w, r, now);
 		r = 0;
 	}
+	bindings_write(w, final);
 	if (w->inflight.n == 0 || final)
 		(void)journal_queue_take(&w->q, &w->inflight);
 	if (w->ro) {
@@ -454,7 +532,7 @@ static void *writer_main(void *arg)
 			until.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&w->q.lock);
-		while (!w->q.stop && w->q.queued.n < w->q.wake_at &&
+		while (!w->q.stop && w->q.queued.n < w->q.wake_at && w->binds.n == 0 &&
 		       pthread_cond_timedwait(&w->q.wake, &w->q.lock, &until) == 0)
 			;
 		stop = w->q.stop;
@@ -533,6 +611,8 @@ void journal_writer_free(struct journal_writer *w)
 	}
 	store_close(w->own);
 	journal_batch_free(&w->inflight);
+	free(w->binds.a);
+	free(w->binds_inflight.a);
 	journal_queue_destroy(&w->q);
 	free(w->dir);
 	free(w);

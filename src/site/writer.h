@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The journal's writer: what takes journal rows and rendered-file versions from the loop
- * thread to the database. The loop only appends a copy of each entry to a bounded queue (a
+ * The journal's writer: what takes journal rows, certificate bindings and rendered-file
+ * versions from the loop thread to the database. The loop only appends a copy of each entry to a bounded queue (a
  * mutex-protected double buffer: the loop fills one array while the writer writes the
  * other); a full queue counts the entry as dropped, and the drops are logged at most once a
  * second. In a daemon a thread of its own, with its own SQLite connection, wakes ten times
@@ -94,6 +94,14 @@ bool journal_writer_threaded(const struct journal_writer *w);
 
 /* Queues e (a copy); a full queue counts it as dropped. */
 void journal_writer_push(struct journal_writer *w, const struct journal_entry *e);
+/*
+ * Certificate bindings waiting to be written (one per device's first use: few). Queues the
+ * binding of fingerprint to the device of canonical MAC mac, written by the next round
+ * with store_device_set_var_once (decided once: a device bound meanwhile keeps its
+ * binding, and the refusal is logged). 0, or -ENOBUFS when BINDING_QUEUE_MAX wait.
+ */
+#define BINDING_QUEUE_MAX 1024
+int journal_writer_bind(struct journal_writer *w, const char *mac, const char *fingerprint);
 /* New pruning limits (SIGHUP), taken by the writer at its next round. */
 void journal_writer_limits(struct journal_writer *w, uint64_t max_age, uint64_t max_rows);
 /*

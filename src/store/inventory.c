@@ -279,6 +279,47 @@ out:
 	return r;
 }
 
+int store_device_set_var_once(struct store *st, const char *mac, const char *name,
+			      const char *value, char *err, size_t errsz)
+{
+	struct device *d = NULL;
+	json_t *old;
+	int r;
+
+	r = store_begin(st, true);
+	if (r < 0)
+		goto out;
+	r = store_device_get(st, mac, &d);
+	if (r < 0) {
+		store_rollback(st);
+		goto out;
+	}
+	old = json_object_get(d->vars, name);
+	if (json_is_string(old)) {
+		store_rollback(st);
+		r = strcmp(json_string_value(old), value) == 0 ? 0 : -EEXIST;
+		if (r < 0)
+			store_fail(st, r, "device %s already has %s", d->mac, name);
+		goto out;
+	}
+	if (json_object_set_new(d->vars, name, json_string(value)) < 0) {
+		store_rollback(st);
+		r = store_fail(st, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = device_write(st, d, true);
+	if (r < 0) {
+		store_rollback(st);
+		goto out;
+	}
+	r = store_commit(st);
+out:
+	device_free(d);
+	if (r < 0)
+		copy_err(st, err, errsz);
+	return r;
+}
+
 /* The row at stmt (DEVICE_COLUMNS) into d: strings borrowed from stmt, vars a new reference. */
 static int device_from_row(struct store *st, sqlite3_stmt *stmt, struct device *d)
 {

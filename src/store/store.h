@@ -89,6 +89,14 @@ int store_device_get(struct store *st, const char *mac, struct device **ret);
  */
 int store_device_put(struct store *st, const struct device *d, bool replace, char *err,
 		     size_t errsz);
+/*
+ * Sets the string variable name of the device of mac to value unless it has one, in one
+ * transaction (a first-use decision is made once, whoever else writes): 0 when set or
+ * already value, -EEXIST when it holds another value, -ENOENT without the device; err
+ * gets the reason on failure.
+ */
+int store_device_set_var_once(struct store *st, const char *mac, const char *name,
+			      const char *value, char *err, size_t errsz);
 int store_device_remove(struct store *st, const char *mac); /* 0, -ENOENT */
 /*
  * Calls fn for every device in MAC order; stops and returns fn's value if it is not 0.

@@ -467,6 +467,66 @@ static void test_login_and_binding(void **state)
 	assert_int_equal(directory_login(f->d, "0022ee010201", pw, sizeof(pw)), 0);
 }
 
+/* What the test's binder was asked to queue (a daemon's is the journal's writer). */
+struct queued {
+	char mac[MAC_LEN + 1];
+	char fp[72];
+	int n;
+};
+
+static int binder(void *arg, const char *mac, const char *fingerprint)
+{
+	struct queued *q = arg;
+
+	snprintf(q->mac, sizeof(q->mac), "%s", mac);
+	snprintf(q->fp, sizeof(q->fp), "%s", fingerprint);
+	q->n++;
+	return 0;
+}
+
+static void test_queued_binding(void **state)
+{
+	struct fixture *f = *state;
+	struct queued q = { .n = 0 };
+	const char *fp = NULL;
+	char err[256];
+
+	directory_set_binder(f->d, binder, &q);
+	put(f->cli, "0022ee010301", "", "{}");
+	put(f->cli, "0022ee010302", "", "{}");
+	/* queued: it holds at once, before the writer writes it */
+	assert_int_equal(directory_bind_cert(f->d, "0022ee010301", "fp-a", err, sizeof(err)), 0);
+	assert_int_equal(q.n, 1);
+	assert_string_equal(q.mac, "0022ee010301");
+	assert_int_equal(directory_cert(f->d, "0022ee010301", &fp), 0);
+	assert_string_equal(fp, "fp-a");
+	/* a second certificate cannot bind while the first waits */
+	assert_int_equal(directory_bind_cert(f->d, "0022ee010301", "fp-b", err, sizeof(err)),
+			 -EEXIST);
+	assert_int_equal(q.n, 1);
+	/* the writer writes it: the row says so, as before */
+	assert_int_equal(store_device_set_var_once(f->cli, q.mac, DIRECTORY_CERT_VAR, q.fp, err,
+						   sizeof(err)),
+			 0);
+	assert_int_equal(directory_cert(f->d, "0022ee010301", &fp), 0);
+	assert_string_equal(fp, "fp-a");
+
+	/* a binding made elsewhere before ours was written wins; ours is refused */
+	assert_int_equal(directory_cert(f->d, "0022ee010302", &fp), 0);
+	assert_null(fp);
+	assert_int_equal(directory_bind_cert(f->d, "0022ee010302", "fp-c", err, sizeof(err)), 0);
+	assert_int_equal(store_device_set_var_once(f->cli, "0022ee010302", DIRECTORY_CERT_VAR,
+						   "fp-d", err, sizeof(err)),
+			 0);
+	assert_int_equal(directory_cert(f->d, "0022ee010302", &fp), 0);
+	assert_string_equal(fp, "fp-d");
+	assert_int_equal(store_device_set_var_once(f->cli, q.mac, DIRECTORY_CERT_VAR, q.fp, err,
+						   sizeof(err)),
+			 -EEXIST);
+	assert_int_equal(directory_cert(f->d, "0022ee010302", &fp), 0);
+	assert_string_equal(fp, "fp-d");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pruned_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_cache, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_login_and_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_binding, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

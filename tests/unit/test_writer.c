@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "site/directory.h"
 #include "site/writer.h"
 #include "store/store.h"
 
@@ -134,11 +135,62 @@ static void test_thread_writes_everything_before_free(void **state)
 	rmdir(dir);
 }
 
+/* Bindings go through the writer: written once, a device bound meanwhile keeps its own. */
+static void test_bindings_written_once(void **state)
+{
+	char dir[] = "/tmp/test_writer.XXXXXX", err[512], path[600];
+	struct store *loop;
+	struct journal_writer *w;
+	struct device *d;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &loop, err, sizeof(err)), 0);
+	for (const char *const *m = (const char *const[]){ "0022ee000001", "0022ee000002", NULL };
+	     *m; m++) {
+		d = device_new(*m);
+		assert_non_null(d);
+		assert_int_equal(store_device_put(loop, d, false, err, sizeof(err)), 0);
+		device_free(d);
+	}
+	assert_int_equal(store_device_set_var_once(loop, "0022ee000002", DIRECTORY_CERT_VAR, "old",
+						   err, sizeof(err)),
+			 0);
+	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &w), 0);
+	assert_int_equal(journal_writer_bind(w, "0022ee000001", "fp-one"), 0);
+	assert_int_equal(journal_writer_bind(w, "0022ee000002", "fp-two"), 0);
+	assert_int_equal(journal_writer_bind(w, "0022ee000003", "fp-three"), 0);
+	/* queued, not written until a round */
+	assert_int_equal(store_device_get(loop, "0022ee000001", &d), 0);
+	assert_null(json_object_get(d->vars, DIRECTORY_CERT_VAR));
+	device_free(d);
+	assert_int_equal(journal_writer_flush(w), 0);
+	assert_int_equal(store_device_get(loop, "0022ee000001", &d), 0);
+	assert_string_equal(json_string_value(json_object_get(d->vars, DIRECTORY_CERT_VAR)),
+			    "fp-one");
+	device_free(d);
+	assert_int_equal(store_device_get(loop, "0022ee000002", &d), 0);
+	assert_string_equal(json_string_value(json_object_get(d->vars, DIRECTORY_CERT_VAR)), "old");
+	device_free(d);
+	/* the queue is bounded */
+	for (int i = 0; i < BINDING_QUEUE_MAX; i++)
+		assert_int_equal(journal_writer_bind(w, "0022ee000001", "fp-one"), 0);
+	assert_int_equal(journal_writer_bind(w, "0022ee000001", "fp-one"), -ENOBUFS);
+	journal_writer_free(w);
+	store_close(loop);
+	for (const char *const *s = (const char *const[]){ "", "-wal", "-shm", NULL }; *s; s++) {
+		snprintf(path, sizeof(path), "%s/autoprov.db%s", dir, *s);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_full_counts_drops_keeps_order),
 		cmocka_unit_test(test_thread_writes_everything_before_free),
+		cmocka_unit_test(test_bindings_written_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
