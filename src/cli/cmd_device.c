@@ -25,6 +25,7 @@
 
 #include "cli/cli.h"
 #include "core/mac.h"
+#include "site/directory.h"
 #include "store/store.h"
 
 #define PROG "autoprov device"
@@ -330,59 +331,44 @@ out:
 	return ret;
 }
 
-/* Adds vars' variables missing from into, each with its origin in origins. */
-static int merge_vars(json_t *into, json_t *origins, json_t *vars, const char *origin)
-{
-	const char *key;
-	json_t *value;
-
-	json_object_foreach(vars, key, value)
-	{
-		if (json_object_get(into, key))
-			continue;
-		if (json_object_set(into, key, value) < 0 ||
-		    json_object_set_new(origins, key, json_string(origin)) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int dev_show(struct device_cmd *cmd)
 {
 	struct store *st = NULL;
-	struct device *d = NULL;
-	json_t *group_vars = NULL, *defaults = NULL, *effective = NULL, *origins = NULL;
-	char mac[MAC_LEN + 1], colons[MAC_LEN + 6], upper[MAC_LEN + 1], origin[96];
+	struct directory *dir = NULL;
+	const struct device *d = NULL;
+	json_t *effective = json_object(), *origins = json_object();
+	char mac[MAC_LEN + 1], colons[MAC_LEN + 6], upper[MAC_LEN + 1];
 	const char **keys = NULL;
-	int ret = 1;
+	int ret = 1, r;
 
 	if (parse_mac(cmd->args[0], mac) < 0)
 		return 1;
-	if (open_store(cmd, &st) < 0)
-		return 1;
-	/* one snapshot, so the variables shown are those of one moment */
-	if (store_begin(st, false) < 0 || store_device_get(st, mac, &d) < 0 ||
-	    (d->group[0] && store_group_get(st, d->group, &group_vars) < 0) ||
-	    store_defaults_get(st, &defaults) < 0) {
-		fprintf(stderr, PROG ": %s\n", store_strerror(st));
+	if (!effective || !origins) {
+		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
-	store_rollback(st);
-
-	snprintf(origin, sizeof(origin), "group %s", d->group);
-	effective = json_object();
-	origins = json_object();
-	if (!effective || !origins || merge_vars(effective, origins, d->vars, "device") < 0 ||
-	    (group_vars && merge_vars(effective, origins, group_vars, origin) < 0) ||
-	    merge_vars(effective, origins, defaults, "defaults") < 0) {
-		fprintf(stderr, PROG ": out of memory\n");
+	if (open_store(cmd, &st) < 0)
+		goto out;
+	/* as the daemon sees it, in one snapshot: the variables shown are those of one moment */
+	r = directory_new(st, 1, &dir);
+	if (r == 0)
+		r = store_begin(st, false);
+	if (r == 0) {
+		r = directory_device(dir, mac, &d);
+		if (r == 0)
+			r = directory_explain(dir, d, effective, origins);
+		store_rollback(st);
+	}
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s\n", r == -ENOMEM ? "out of memory" : store_strerror(st));
 		goto out;
 	}
 
 	if (cmd->json) {
 		json_t *obj = device_json(d);
 
-		if (!obj || json_object_set(obj, "effective_vars", effective) < 0) {
+		if (!obj || json_object_set(obj, "effective_vars", effective) < 0 ||
+		    json_object_set(obj, "origins", origins) < 0) {
 			json_decref(obj);
 			fprintf(stderr, PROG ": out of memory\n");
 			goto out;
@@ -402,7 +388,7 @@ static int dev_show(struct device_cmd *cmd)
 	printf("group:     %s\n", d->group[0] ? d->group : "-");
 	printf("enabled:   %s\n", d->enabled ? "yes" : "no");
 	printf("revision:  %llu\n", (unsigned long long)d->rev);
-	printf("variables (device > group > defaults):\n");
+	printf("variables (device > group > defaults > built-in):\n");
 	keys = sorted_keys(effective);
 	if (!keys) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -420,9 +406,7 @@ out:
 	free(keys);
 	json_decref(effective);
 	json_decref(origins);
-	json_decref(group_vars);
-	json_decref(defaults);
-	device_free(d);
+	directory_free(dir);
 	store_close(st);
 	return ret;
 }

@@ -405,22 +405,50 @@ static int group_of(struct directory *dir, const char *name, json_t **ret)
 	return 0;
 }
 
-static int set_str(json_t *ctx, const char *key, const char *value)
+/* Where each variable of a context comes from (directory_explain), or NULL. */
+struct origins {
+	json_t *of; /* name -> "built-in", "defaults", "group NAME", "device" */
+	const char *now;
+};
+
+static int note_origin(struct origins *o, const char *key)
 {
-	return json_object_set_new(ctx, key, json_string(value)) < 0 ? -ENOMEM : 0;
+	if (!o || !o->of)
+		return 0;
+	return json_object_set_new(o->of, key, json_string(o->now)) < 0 ? -ENOMEM : 0;
+}
+
+static int set_str(json_t *ctx, struct origins *o, const char *key, const char *value)
+{
+	if (json_object_set_new(ctx, key, json_string(value)) < 0)
+		return -ENOMEM;
+	return note_origin(o, key);
 }
 
 /* Each variable of vars over what ctx has (variable names hold no dots: store.h). */
-static int merge_vars(json_t *ctx, json_t *vars)
+static int merge_vars(json_t *ctx, struct origins *o, json_t *vars)
 {
+	const char *key;
+	json_t *value;
+
 	if (!vars)
 		return 0;
-	return json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
+	if (!o)
+		return json_object_update(ctx, vars) < 0 ? -ENOMEM : 0;
+	json_object_foreach(vars, key, value)
+	{
+		if (json_object_set(ctx, key, value) < 0 || note_origin(o, key) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
-int directory_merge(struct directory *dir, const struct device *d, const char *mac, json_t *ctx)
+static int merge(struct directory *dir, const struct device *d, const char *mac, json_t *ctx,
+		 json_t *origins)
 {
+	struct origins ob = { .of = origins, .now = "built-in" }, *o = origins ? &ob : NULL;
 	json_t *defaults = NULL, *group = NULL;
+	char group_origin[96];
 	int r = 0;
 
 	if (d)
@@ -430,18 +458,18 @@ int directory_merge(struct directory *dir, const struct device *d, const char *m
 
 		mac_upper(mac, mau);
 		mac_colons(mac, colons);
-		r |= set_str(ctx, "mac", mac);
-		r |= set_str(ctx, "MA", mac);
-		r |= set_str(ctx, "MAU", mau);
-		r |= set_str(ctx, "MAC", colons);
+		r |= set_str(ctx, o, "mac", mac);
+		r |= set_str(ctx, o, "MA", mac);
+		r |= set_str(ctx, o, "MAU", mau);
+		r |= set_str(ctx, o, "MAC", colons);
 	}
 	if (d) {
 		if (d->model[0])
-			r |= set_str(ctx, "model", d->model);
+			r |= set_str(ctx, o, "model", d->model);
 		if (d->profile[0])
-			r |= set_str(ctx, "profile", d->profile);
+			r |= set_str(ctx, o, "profile", d->profile);
 		if (d->group[0])
-			r |= set_str(ctx, "group", d->group);
+			r |= set_str(ctx, o, "group", d->group);
 	}
 	if (r < 0)
 		return -ENOMEM;
@@ -451,14 +479,34 @@ int directory_merge(struct directory *dir, const struct device *d, const char *m
 		r = group_of(dir, d->group, &group);
 	if (r < 0)
 		return r;
-	if (merge_vars(ctx, defaults) < 0 || merge_vars(ctx, group) < 0 ||
-	    (d && merge_vars(ctx, d->vars) < 0))
+	ob.now = "defaults";
+	if (merge_vars(ctx, o, defaults) < 0)
+		return -ENOMEM;
+	snprintf(group_origin, sizeof(group_origin), "group %s", d ? d->group : "");
+	ob.now = group_origin;
+	if (merge_vars(ctx, o, group) < 0)
+		return -ENOMEM;
+	ob.now = "device";
+	if (d && merge_vars(ctx, o, d->vars) < 0)
 		return -ENOMEM;
 	/* serial: the device's own variable, as SN in the seeds' macro names */
+	ob.now = "alias of serial";
 	if (d && json_object_get(ctx, "serial") && !json_object_get(ctx, "SN") &&
-	    json_object_set(ctx, "SN", json_object_get(ctx, "serial")) < 0)
+	    (json_object_set(ctx, "SN", json_object_get(ctx, "serial")) < 0 ||
+	     note_origin(o, "SN") < 0))
 		return -ENOMEM;
 	return 0;
+}
+
+int directory_merge(struct directory *dir, const struct device *d, const char *mac, json_t *ctx)
+{
+	return merge(dir, d, mac, ctx, NULL);
+}
+
+int directory_explain(struct directory *dir, const struct device *d, json_t *ctx,
+		      json_t *origins)
+{
+	return merge(dir, d, NULL, ctx, origins);
 }
 
 json_t *directory_var(struct directory *dir, const struct device *d, const char *name)

@@ -76,6 +76,14 @@ int directory_known(struct directory *dir, const char *mac);
 int directory_merge(struct directory *dir, const struct device *d, const char *mac, json_t *ctx);
 
 /*
+ * directory_merge() of d into ctx, and into origins where each variable of ctx comes from:
+ * "built-in", "defaults", "group NAME", "device" or "alias of serial" (for `device show`,
+ * the doctor and the dashboard). 0, -ENOMEM, or the store's error.
+ */
+int directory_explain(struct directory *dir, const struct device *d, json_t *ctx,
+		      json_t *origins);
+
+/*
  * The variable name of d after precedence (device > group > defaults): borrowed, valid
  * until the next call into the directory; NULL when none has it.
  */

@@ -153,12 +153,22 @@ def test_variables_precedence(inv):
     inv("group", "set", "lobby", "--var", "tz=Europe/Paris", "--var", "sip=g")
     inv("add", "0022ee010203", "--group", "lobby", "--var", "sip=device")
     shown = json.loads(out(inv("show", "0022ee010203", "--json")))
+    builtins = {"mac": "0022ee010203", "MA": "0022ee010203", "MAU": "0022EE010203",
+                "MAC": "00:22:ee:01:02:03", "group": "lobby"}
     assert shown["effective_vars"] == {"tz": "Europe/Paris", "ntp": "pool.ntp.org",
-                                       "sip": "device"}
+                                       "sip": "device", **builtins}
+    assert shown["origins"] == {"tz": "group lobby", "ntp": "defaults", "sip": "device",
+                                **{k: "built-in" for k in builtins}}
     text = out(inv("show", "0022ee010203"))
     assert "  ntp = pool.ntp.org  [defaults]" in text
     assert "  sip = device  [device]" in text
     assert "  tz = Europe/Paris  [group lobby]" in text
+    assert "  MAU = 0022EE010203  [built-in]" in text
+    # what a template sees: serial is SN too
+    inv("set", "0022ee010203", "--var", "serial=S1")
+    shown = json.loads(out(inv("show", "0022ee010203", "--json")))
+    assert shown["effective_vars"]["SN"] == "S1"
+    assert shown["origins"]["SN"] == "alias of serial"
 
 
 def test_list_filters_and_json(inv):
