@@ -45,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 /*
  * Forward migrations, applied in order inside one transaction. Never edit a step that
  * shipped: add the next one (and bump STORE_SCHEMA_VERSION).
@@ -755,12 +757,69 @@ static int version_put(struct store *st, const char *key, const char *content_md
 	return r;
 }
 
+/*
+ * The index of the pending versions by key (store_impl.h), so a site whose database takes
+ * no writes (65 536 versions kept) still finds one in a few probes.
+ */
+#define PENDING_GONE UINT32_MAX
+
+/* The index slot holding key, or the empty slot where it would go. */
+static uint32_t *pending_slot(struct store *st, const char *key)
+{
+	size_t mask = st->pending_slots - 1, i = hash_str(key) & mask;
+	uint32_t *s;
+
+	for (;; i = (i + 1) & mask) {
+		s = &st->pending_index[i];
+		if (*s == 0 || (*s != PENDING_GONE && strcmp(st->pending[*s - 1].key, key) == 0))
+			return s;
+	}
+}
+
+/* Rebuilds the index for room for n versions: 0 or -ENOMEM. */
+static int pending_reindex(struct store *st, size_t n)
+{
+	size_t slots = 16;
+	uint32_t *idx;
+
+	while (slots < 4 * n)
+		slots *= 2;
+	idx = calloc(slots, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	free(st->pending_index);
+	st->pending_index = idx;
+	st->pending_slots = slots;
+	st->pending_gone = 0;
+	for (size_t i = 0; i < st->npending; i++)
+		*pending_slot(st, st->pending[i].key) = (uint32_t)(i + 1);
+	return 0;
+}
+
 static struct pending_version *pending_find(struct store *st, const char *key)
 {
-	for (size_t i = 0; i < st->npending; i++)
-		if (strcmp(st->pending[i].key, key) == 0)
-			return &st->pending[i];
-	return NULL;
+	uint32_t *s;
+
+	if (st->npending == 0)
+		return NULL;
+	s = pending_slot(st, key);
+	return *s ? &st->pending[*s - 1] : NULL;
+}
+
+/* Removes p, moving the last version into its place. */
+static void pending_remove(struct store *st, struct pending_version *p)
+{
+	size_t at = (size_t)(p - st->pending), last = st->npending - 1;
+
+	*pending_slot(st, p->key) = PENDING_GONE;
+	st->pending_gone++;
+	free(p->key);
+	free(p->content_md5);
+	if (at != last) {
+		st->pending[at] = st->pending[last];
+		*pending_slot(st, st->pending[at].key) = (uint32_t)(at + 1);
+	}
+	st->npending--;
 }
 
 /* Keeps version of key in memory: 0, or -ENOMEM / -ENOSPC (too many waiting). */
@@ -793,6 +852,11 @@ static int pending_keep(struct store *st, const char *key, const char *content_m
 		st->pending = a;
 		st->pending_cap = cap;
 	}
+	if ((st->npending + st->pending_gone + 1) * 2 > st->pending_slots &&
+	    pending_reindex(st, st->npending + 1) < 0) {
+		free(md5);
+		return -ENOMEM;
+	}
 	p = &st->pending[st->npending];
 	p->key = strdup(key);
 	if (!p->key) {
@@ -801,7 +865,7 @@ static int pending_keep(struct store *st, const char *key, const char *content_m
 	}
 	p->content_md5 = md5;
 	p->version = version;
-	st->npending++;
+	*pending_slot(st, key) = (uint32_t)(++st->npending);
 	return 0;
 }
 
@@ -812,6 +876,9 @@ static void pending_clear(struct store *st)
 		free(st->pending[i].content_md5);
 	}
 	st->npending = 0;
+	free(st->pending_index);
+	st->pending_index = NULL;
+	st->pending_slots = st->pending_gone = 0;
 }
 
 size_t store_versions_pending(struct store *st)
@@ -881,16 +948,11 @@ static void pending_forget(struct store *st, const struct pending_version *w, si
 	pthread_mutex_lock(&st->pending_lock);
 	for (size_t i = 0; i < n; i++) {
 		struct pending_version *p = pending_find(st, w[i].key);
-		size_t at;
 
 		/* a newer content of the same file came meanwhile: it waits for the next sync */
 		if (!p || p->version != w[i].version || strcmp(p->content_md5, w[i].content_md5))
 			continue;
-		free(p->key);
-		free(p->content_md5);
-		at = (size_t)(p - st->pending);
-		st->pending[at] = st->pending[st->npending - 1];
-		st->npending--;
+		pending_remove(st, p);
 	}
 	pthread_mutex_unlock(&st->pending_lock);
 }

@@ -47,6 +47,9 @@ struct store {
 	pthread_mutex_t pending_lock;
 	struct pending_version *pending;
 	size_t npending, pending_cap;
+	/* an open-addressing index of pending by key: 0 empty, PENDING_GONE, else index + 1 */
+	uint32_t *pending_index;
+	size_t pending_slots, pending_gone;
 	bool versions_deferred; /* store_set_versions_deferred */
 	sqlite3_stmt *stmts[STMT__MAX];
 	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */

@@ -1264,6 +1264,48 @@ static void test_versions_kept_in_memory(void **state)
 	store_close(holder);
 }
 
+/* Many versions in memory: each found, a newer one kept over an older, all written once. */
+static void test_many_versions_kept_in_memory(void **state)
+{
+	struct fixture *f = *state;
+	struct store *check;
+	char key[32];
+	uint64_t v = 0;
+
+	store_set_versions_deferred(f->st, true);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "dev%05d.cfg", i);
+		assert_int_equal(store_version(f->st, key, "aaa", &v), 0);
+		assert_int_equal(v, 1);
+	}
+	assert_int_equal(store_versions_pending(f->st), 3000);
+	for (int i = 0; i < 3000; i += 3) {
+		snprintf(key, sizeof(key), "dev%05d.cfg", i);
+		assert_int_equal(store_version(f->st, key, "aaa", &v), 0);
+		assert_int_equal(v, 1);
+		assert_int_equal(store_version(f->st, key, "bbb", &v), 0);
+		assert_int_equal(v, 2);
+	}
+	assert_int_equal(store_versions_pending(f->st), 3000);
+	assert_int_equal(store_versions_sync(f->st), 0);
+	assert_int_equal(store_versions_pending(f->st), 0);
+	store_set_versions_deferred(f->st, false);
+	check = open_second(f);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "dev%05d.cfg", i);
+		assert_int_equal(store_version(check, key, i % 3 ? "aaa" : "bbb", &v), 0);
+		assert_int_equal(v, i % 3 ? 1 : 2);
+	}
+	/* kept again after being written: the index starts afresh */
+	store_set_versions_deferred(f->st, true);
+	assert_int_equal(store_version(f->st, "dev00000.cfg", "ccc", &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_version(f->st, "dev00000.cfg", "ccc", &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_versions_pending(f->st), 1);
+	store_close(check);
+}
+
 static void test_probe_write(void **state)
 {
 	struct fixture *f = *state;
@@ -1324,6 +1366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_batch_speed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_kept_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_versions_kept_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_write, setup, teardown),
 	};
 
