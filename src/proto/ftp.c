@@ -1380,29 +1380,22 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 		}
 		site_dirents_free(entries, n);
 	} else if ((r == -ENOTDIR || r == -ENOENT) && c->verb != FTP_CMD_MLSD && path[0]) {
-		/* a file: its own line, as ls(1) gives */
-		struct site_file *f;
-		const char *base = strrchr(path, '/');
+		/* a file: its own line, as ls(1) gives, opened as RETR opens it */
+		struct exchange ex;
+		enum outcome o = session_resolve(s, arg, len, path, sizeof(path), &ex);
+		struct ftp_fact fact = { .name = strrchr(path, '/') };
 
-		struct principal who;
-		const char *why;
-
-		principal_of(s, &who);
-		r = site_resolve(s->srv->site, path, strlen(path), &req, &f);
-		if (r == 0 && exchange_access(&who, req.mac, &why) < 0) {
-			site_file_unref(f);
-			r = -EPERM;
+		if (o != OUTCOME_SENT) {
+			resolve_failed(s, o, path);
+			log_request(s, o, c->name, x->path, 0, 0, ex.req.mac, NULL, ex.detail);
+			data_close(s);
+			return;
 		}
-		if (r == 0) {
-			struct ftp_fact fact = {
-				.name = base ? base + 1 : path,
-				.size = f->size,
-				.mtime = f->mtime.tv_sec ? f->mtime.tv_sec : now,
-			};
-
-			r = list_line(&t, c->verb, &fact, now);
-			site_file_unref(f);
-		}
+		fact.name = fact.name ? fact.name + 1 : path;
+		fact.size = ex.file->size;
+		fact.mtime = ex.file->mtime.tv_sec ? ex.file->mtime.tv_sec : now;
+		r = list_line(&t, c->verb, &fact, now);
+		site_file_unref(ex.file);
 	} else if (r == -ENOTDIR) {
 		reply(s, 501, "Not a directory.");
 		data_close(s);

@@ -100,9 +100,19 @@ def test_another_devices_file_refused_on_every_protocol(tmp_path, start_server):
             raise AssertionError("RETR of another device's file succeeded")
         except ftplib.error_perm as e:
             assert str(e).startswith("550 Permission denied"), e
+        # a listing by name is opened as RETR opens the file: no line, the same refusal
+        try:
+            ftp.retrlines(f"LIST {other}", lambda line: None)
+            raise AssertionError("LIST of another device's file succeeded")
+        except ftplib.error_perm as e:
+            assert str(e).startswith("550 Permission denied"), e
+        lines = []
+        ftp.retrlines(f"LIST dev{DEV_B}.cfg", lines.append)
+        assert len(lines) == 1 and lines[0].endswith(f"dev{DEV_B}.cfg"), lines
     finally:
         ftp.close()
 
+    server.wait_log(rf'ftp: .*LIST "/{other}" denied, 0 bytes.*the login is another device\'s')
     server.wait_log(rf'tftp: .*"{other}" denied')
     server.wait_log(rf'http: .*"GET /{other}" 403, 0 bytes: the login is another device\'s')
     server.wait_log(rf'ftp: .*RETR "/{other}" denied, 0 bytes.*the login is another device\'s')
