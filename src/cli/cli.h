@@ -15,5 +15,6 @@ int cmd_dhcp(int argc, char **argv);
 int cmd_resync(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif

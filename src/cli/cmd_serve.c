@@ -28,6 +28,8 @@ static void serve_usage(FILE *out)
 		"  --sip ADDR:PORT    SIP Plug-and-Play responder (UDP), e.g. 0.0.0.0:5060; port 0\n"
 		"                     picks one; 'off' (overrides [sip] listen; off by default;\n"
 		"                     multicast 224.0.1.75 with [sip] multicast = on)\n"
+		"  --admin ADDR:PORT  the admin API and /metrics, e.g. 127.0.0.1:8080 (overrides\n"
+		"                     [admin] listen; off by default; tokens: autoprov token)\n"
 		"  --port-file FILE   once listening, write 'PROTO PORT' lines to FILE (atomically)\n"
 		"  --user USER        started as root: once listening, run as USER with no\n"
 		"                     capabilities, confined to the site (overrides [server] user;\n"
@@ -40,7 +42,8 @@ static void serve_usage(FILE *out)
 		"  -h, --help         this text\n"
 		"\n"
 		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
-		"Documentation: docs/configuration.md, docs/http.md, docs/routes.md, docs/inventory.md.\n");
+		"Documentation: docs/configuration.md, docs/http.md, docs/routes.md, docs/inventory.md,\n"
+		"docs/admin.md.\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -56,7 +59,8 @@ int cmd_serve(int argc, char **argv)
 		OPT_FTP,
 		OPT_SIP,
 		OPT_CONFIG,
-		OPT_USER
+		OPT_USER,
+		OPT_ADMIN
 	};
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
@@ -66,6 +70,7 @@ int cmd_serve(int argc, char **argv)
 		{ "https", required_argument, NULL, OPT_HTTPS },
 		{ "ftp", required_argument, NULL, OPT_FTP },
 		{ "sip", required_argument, NULL, OPT_SIP },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "check", no_argument, NULL, OPT_CHECK },
@@ -88,6 +93,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_HTTPS: opts.https_listen = optarg; break;
 		case OPT_FTP: opts.ftp_listen = optarg; break;
 		case OPT_SIP: opts.sip_listen = optarg; break;
+		case OPT_ADMIN: opts.admin_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_USER: opts.user = optarg; break;
 		case OPT_CHECK: opts.check = true; break;

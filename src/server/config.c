@@ -19,6 +19,7 @@ void server_config_default(struct server_config *cfg)
 	http_config_default(&cfg->http);
 	ftp_config_default(&cfg->ftp);
 	sip_config_default(&cfg->sip);
+	admin_config_default(&cfg->admin);
 	str_copy(cfg->user, sizeof(cfg->user), "autoprov");
 }
 
@@ -168,6 +169,30 @@ static int parse_ftp_passive_address(void *field, const char *value, char *err, 
 }
 
 /* The field is the whole sip_config: "off" clears enabled, an address sets it. */
+static int parse_admin_listen(void *field, const char *value, char *err, size_t errsz)
+{
+	struct admin_config *admin = field;
+
+	if (server_config_parse_listen(value, &admin->enabled, &admin->listen) < 0) {
+		snprintf(err, errsz, "'%s' is not ADDR:PORT (127.0.0.1:8080) or off", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* [admin] metrics: open (no token) or token. */
+static int parse_admin_metrics(void *field, const char *value, char *err, size_t errsz)
+{
+	bool *open = field;
+
+	if (strcmp(value, "open") == 0 || strcmp(value, "token") == 0) {
+		*open = value[0] == 'o';
+		return 0;
+	}
+	snprintf(err, errsz, "'%s' is not open or token", value);
+	return -EINVAL;
+}
+
 static int parse_sip_listen(void *field, const char *value, char *err, size_t errsz)
 {
 	struct sip_config *sip = field;
@@ -237,6 +262,7 @@ static int parse_defence_trusted(void *field, const char *value, char *err, size
 #define HTTP(k) offsetof(struct server_config, http.k)
 #define FTP(k)	offsetof(struct server_config, ftp.k)
 #define SIP(k)	offsetof(struct server_config, sip.k)
+#define ADMIN(k) offsetof(struct server_config, admin.k)
 
 static const struct conf_key config_keys[] = {
 	{ "server", "cache_size", CONF_SIZE, SITE(cache_size), sizeof(uint64_t), 0, 1ull << 40,
@@ -382,6 +408,13 @@ static const struct conf_key config_keys[] = {
 	{ "tftp", "prefix_length_v6", CONF_UINT, TFTP(prefix_v6), sizeof(unsigned), 16, 128, NULL },
 	{ "tftp", "device_files", CONF_CUSTOM, TFTP(device_files), 0, 0, 0,
 	  parse_tftp_device_files },
+	{ "admin", "listen", CONF_CUSTOM, offsetof(struct server_config, admin), 0, 0, 0,
+	  parse_admin_listen },
+	{ "admin", "tls", CONF_BOOL, ADMIN(tls), sizeof(bool), 0, 0, NULL },
+	{ "admin", "metrics", CONF_CUSTOM, ADMIN(metrics_open), 0, 0, 0, parse_admin_metrics },
+	{ "admin", "max_body", CONF_SIZE, ADMIN(max_body), sizeof(uint64_t), 4096, 1ull << 32,
+	  NULL },
+	{ "admin", "timeout", CONF_UINT, ADMIN(timeout_s), sizeof(unsigned), 1, 3600, NULL },
 	CONF_KEY_END,
 };
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin/admin.h"
 #include "proto/ftp.h"
 #include "proto/http.h"
 #include "proto/sip.h"
@@ -18,6 +19,7 @@ struct server_config {
 	struct http_config http;
 	struct ftp_config ftp;
 	struct sip_config sip;
+	struct admin_config admin;
 	/* [journal] is site.journal */
 	char user[64]; /* [server] user: who the daemon runs as when started as root */
 };

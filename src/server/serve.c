@@ -16,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "crypto/tls.h"
 #include "proto/ftp.h"
 #include "proto/http.h"
@@ -40,6 +43,9 @@ struct server {
 	struct http_server *https;
 	struct ftp_server *ftp;
 	struct sip_server *sip;
+	struct admin_server *admin;
+	char node[256];
+	char listeners[1024]; /* what /api/v1/status says is served */
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
@@ -104,15 +110,22 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 		snprintf(err, errsz, "--sip: '%s' is not ADDR:PORT or off", s->opts->sip_listen);
 		return -EINVAL;
 	}
+	if (s->opts->admin_listen &&
+	    server_config_parse_listen(s->opts->admin_listen, &cfg->admin.enabled,
+				       &cfg->admin.listen) < 0) {
+		snprintf(err, errsz, "--admin: '%s' is not ADDR:PORT or off", s->opts->admin_listen);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 /*
- * The TLS context of FTPS: [https]'s certificate and key, without asking for client
- * certificates (FTP clients do not send them). 0 or -errno with the reason in err.
+ * The TLS context of FTPS and of the admin listener: [https]'s certificate and key, without
+ * asking for client certificates (FTP clients and browsers do not send them). what names
+ * the setting in errors ("ftp: [ftp] tls"). 0 or -errno with the reason in err.
  */
-static int ftp_tls_ctx(const struct server_config *cfg, const char *site_dir, SSL_CTX **ret,
-		       char *err, size_t errsz)
+static int plain_tls_ctx(const struct server_config *cfg, const char *site_dir, const char *what,
+			 SSL_CTX **ret, char *err, size_t errsz)
 {
 	struct tls_config tls = cfg->http.tls;
 	char why[400];
@@ -121,7 +134,7 @@ static int ftp_tls_ctx(const struct server_config *cfg, const char *site_dir, SS
 	tls.client_certs = TLS_CLIENT_OFF;
 	r = tls_server_ctx_new(&tls, site_dir, ret, why, sizeof(why));
 	if (r < 0)
-		snprintf(err, errsz, "ftp: [ftp] tls: %s", why);
+		snprintf(err, errsz, "%s: %s", what, why);
 	return r;
 }
 
@@ -146,6 +159,8 @@ static int write_port_file(struct server *s)
 		fprintf(f, "ftp %u\n", ftp_server_port(s->ftp));
 	if (s->sip)
 		fprintf(f, "sip %u\n", sip_server_port(s->sip));
+	if (s->admin)
+		fprintf(f, "admin %u\n", admin_server_port(s->admin));
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		int e = errno;
 
@@ -215,7 +230,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		SSL_CTX *ftp_tls = NULL;
 
 		if (cfg.ftp.tls != FTP_TLS_OFF &&
-		    ftp_tls_ctx(&cfg, s->opts->site_dir, &ftp_tls, err, sizeof(err)) < 0)
+		    plain_tls_ctx(&cfg, s->opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err,
+				  sizeof(err)) < 0)
 			log_warnx(NULL, "%s: FTPS keeps its certificate", err);
 		ftp_server_set_config(s->ftp, &cfg.ftp, ftp_tls);
 		if (ftp_tls)
@@ -287,6 +303,7 @@ static void server_done(struct server *s)
 	http_server_free(s->https);
 	ftp_server_free(s->ftp);
 	sip_server_free(s->sip);
+	admin_server_free(s->admin);
 	if (s->ev_term)
 		event_free(s->ev_term);
 	if (s->ev_int)
@@ -322,7 +339,7 @@ static void exposure_item(char *line, size_t linesz, size_t *o, const char *prot
  * certificates protect it; and a warning when logins or certificates guard HTTP while TFTP,
  * which has neither, still hands out every device's files.
  */
-static void log_exposure(const struct server *s)
+static void log_exposure(struct server *s)
 {
 	const struct server_config *c = &s->cfg;
 	bool logins = c->http.auth != HTTP_LOGIN_OFF;
@@ -356,8 +373,13 @@ static void log_exposure(const struct server *s)
 	if (s->sip)
 		exposure_item(line, sizeof(line), &o, "sip", &c->sip.listen,
 			      sip_server_port(s->sip), "no login, answers only");
+	if (s->admin)
+		exposure_item(line, sizeof(line), &o, "admin", &c->admin.listen,
+			      admin_server_port(s->admin),
+			      c->admin.metrics_open ? "tokens, /metrics open" : "tokens");
 	if (o)
 		log_info(NULL, "exposed: %s", line);
+	str_copy(s->listeners, sizeof(s->listeners), line);
 	if (s->tftp && c->tftp.device_files == TFTP_DEVICE_FILES_ALLOW &&
 	    ((logins && (s->http || s->https)) || (certs && s->https)))
 		log_warnx("tftp",
@@ -415,10 +437,21 @@ int serve_main(const struct serve_options *opts)
 			}
 			SSL_CTX_free(tls);
 		}
+		if (s.cfg.admin.enabled && s.cfg.admin.tls) {
+			SSL_CTX *tls;
+
+			if (plain_tls_ctx(&s.cfg, opts->site_dir, "admin: [admin] tls", &tls, err,
+					  sizeof(err)) < 0) {
+				startup_error(opts, "%s", err);
+				site_free(s.site);
+				return 1;
+			}
+			SSL_CTX_free(tls);
+		}
 		if (s.cfg.ftp.enabled && s.cfg.ftp.tls != FTP_TLS_OFF) {
 			SSL_CTX *tls;
 
-			if (ftp_tls_ctx(&s.cfg, opts->site_dir, &tls, err, sizeof(err)) < 0) {
+			if (plain_tls_ctx(&s.cfg, opts->site_dir, "ftp: [ftp] tls", &tls, err, sizeof(err)) < 0) {
 				startup_error(opts, "%s", err);
 				site_free(s.site);
 				return 1;
@@ -482,7 +515,8 @@ int serve_main(const struct serve_options *opts)
 		SSL_CTX *ftp_tls = NULL;
 
 		r = s.cfg.ftp.tls != FTP_TLS_OFF
-			    ? ftp_tls_ctx(&s.cfg, opts->site_dir, &ftp_tls, err, sizeof(err))
+			    ? plain_tls_ctx(&s.cfg, opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err,
+					    sizeof(err))
 			    : 0;
 		if (r == 0)
 			r = ftp_server_new(s.base, s.site, opts->site_dir, &s.cfg.ftp, ftp_tls,
@@ -496,6 +530,32 @@ int serve_main(const struct serve_options *opts)
 	}
 	if (s.cfg.sip.enabled) {
 		r = sip_server_new(s.base, s.site, &s.cfg.sip, &s.sip, err, sizeof(err));
+		if (r < 0) {
+			startup_error(opts, "%s", err);
+			goto out;
+		}
+	}
+	if (s.cfg.admin.enabled) {
+		SSL_CTX *tls = NULL;
+		struct admin_info info = {
+			.version = AUTOPROV_VERSION,
+			.node = s.node,
+			.listeners = s.listeners,
+			.site_dir = opts->site_dir,
+			.started = (int64_t)time(NULL),
+			.serving = s.site,
+		};
+
+		if (gethostname(s.node, sizeof(s.node) - 1) < 0)
+			str_copy(s.node, sizeof(s.node), "localhost");
+		r = s.cfg.admin.tls ? plain_tls_ctx(&s.cfg, opts->site_dir, "admin: [admin] tls",
+						    &tls, err, sizeof(err))
+				    : 0;
+		if (r == 0)
+			r = admin_server_new(opts->site_dir, &s.cfg.site, &s.cfg.admin, tls, &info,
+					     &s.admin, err, sizeof(err));
+		if (tls)
+			SSL_CTX_free(tls);
 		if (r < 0) {
 			startup_error(opts, "%s", err);
 			goto out;
@@ -549,6 +609,10 @@ int serve_main(const struct serve_options *opts)
 	/* bound, port file written: root is no longer needed */
 	if (privs_drop(opts, s.config_path, &s.cfg, err, sizeof(err)) < 0) {
 		startup_error(opts, "%s", err);
+		goto out;
+	}
+	if (s.admin && admin_server_start(s.admin) < 0) {
+		startup_error(opts, "admin: cannot start its thread");
 		goto out;
 	}
 	r = site_journal_start(s.site);

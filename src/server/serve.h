@@ -15,6 +15,7 @@ struct serve_options {
 	const char *https_listen; /* NULL: from the configuration */
 	const char *ftp_listen;	  /* NULL: from the configuration */
 	const char *sip_listen;	  /* NULL: from the configuration */
+	const char *admin_listen; /* NULL: from the configuration */
 	const char *port_file;	  /* NULL: none */
 	const char *user;	  /* NULL: [server] user */
 	bool check;

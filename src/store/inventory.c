@@ -540,11 +540,14 @@ int store_group_count_devices(struct store *st, const char *name, uint64_t *ret)
 	sqlite3_stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM devices WHERE group_name = ?1", -1,
-				&stmt, NULL);
+	rc = sqlite3_prepare_v2(st->db,
+				name ? "SELECT count(*) FROM devices WHERE group_name = ?1"
+				     : "SELECT count(*) FROM devices",
+				-1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	if (name)
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		*ret = (uint64_t)sqlite3_column_int64(stmt, 0);

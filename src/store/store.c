@@ -188,6 +188,19 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER changes_defaults_update AFTER UPDATE OF vars ON defaults BEGIN"
 	"  INSERT INTO changes (kind, key) VALUES (3, '');"
 	"END;",
+
+	/*
+	 * 3 -> 4: the admin API's tokens (store/tokens.c): the SHA-256 of each token, never
+	 * the token; looked up by that hash on every API request.
+	 */
+	"CREATE TABLE tokens ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  last_used INTEGER NOT NULL DEFAULT 0"
+	");",
 };
 
 

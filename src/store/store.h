@@ -41,7 +41,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  3
+#define STORE_SCHEMA_VERSION  4
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -116,7 +116,7 @@ int store_group_remove(struct store *st, const char *name); /* -EBUSY while devi
 /* In name order; name and vars live only during the call, as for store_device_foreach. */
 int store_group_foreach(struct store *st, int (*fn)(const char *name, json_t *vars, void *arg),
 			void *arg);
-/* The number of devices in group name (0 for a group that does not exist). */
+/* The number of devices in group name (0 for a group that does not exist; NULL: all). */
 int store_group_count_devices(struct store *st, const char *name, uint64_t *ret);
 
 /*
@@ -320,5 +320,36 @@ void store_set_versions_deferred(struct store *st, bool on);
 int store_versions_sync_to(struct store *st, struct store *to);
 /* Whether SQLite was built to be used from several threads (one connection per thread). */
 bool store_threadsafe(void);
+
+/* ---- admin API tokens (store/tokens.c) ---- */
+
+enum token_scope { TOKEN_READ, TOKEN_WRITE };
+
+struct token_info {
+	char name[65];
+	enum token_scope scope;
+	int64_t created, expires, last_used; /* seconds since the epoch; 0: never */
+};
+
+/* A token name: 1 to 64 of [A-Za-z0-9._-], not starting with '-'. 0 or -EINVAL with why. */
+int store_check_token_name(const char *name, const char **ret_why);
+/*
+ * A new token named name (expires: seconds since the epoch, 0 for never): the secret is
+ * written to secret (at least STORE_TOKEN_LEN + 1 bytes), only its SHA-256 is stored.
+ * 0, -EEXIST (the name is taken), -EINVAL, or the store's error.
+ */
+#define STORE_TOKEN_LEN 46 /* "ap_" + 43 characters of base64url (32 random bytes) */
+int store_token_add(struct store *st, const char *name, enum token_scope scope, int64_t expires,
+		    char *secret, size_t secretsz);
+int store_token_remove(struct store *st, const char *name); /* 0, -ENOENT */
+/* Calls fn for every token in name order; stops and returns fn's value if it is not 0. */
+int store_token_foreach(struct store *st, int (*fn)(void *arg, const struct token_info *t),
+			void *arg);
+/*
+ * The token whose secret is secret, valid at now (seconds): 0 with *ret, -ENOENT (no such
+ * token), -EKEYEXPIRED (it expired), or the store's error. Records when it was last used
+ * (at most once a minute per token, so reads stay reads).
+ */
+int store_token_check(struct store *st, const char *secret, int64_t now, struct token_info *ret);
 
 #endif

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What the admin API's handlers share (admin/admin.c): a route table per resource, the
+ * request as a handler sees it, and the answers: JSON, problem details (RFC 9457), or
+ * bytes. Everything here runs on the admin thread.
+ */
+#ifndef AUTOPROV_ADMIN_API_H
+#define AUTOPROV_ADMIN_API_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct admin_server;
+struct site;
+
+#define ADMIN_API_PREFIX  "/api/v1"
+#define ADMIN_MAX_PARAMS  4
+#define ADMIN_PARAM_MAX	  1024
+
+enum admin_need {
+	ADMIN_OPEN,  /* no token (the OpenAPI document) */
+	ADMIN_READ,  /* a read or write token */
+	ADMIN_WRITE, /* a write token */
+	ADMIN_METRICS, /* a read token, or none with [admin] metrics = open */
+};
+
+struct admin_request {
+	struct admin_server *srv;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type method;
+	const char *path; /* decoded, from "/" (with ADMIN_API_PREFIX) */
+	char params[ADMIN_MAX_PARAMS][ADMIN_PARAM_MAX]; /* the route's {x} segments, decoded */
+	struct evkeyvalq query;				 /* decoded query parameters */
+	struct token_info token;			 /* who asks (name "" when open) */
+	bool answered;
+};
+
+/*
+ * A route: method (EVHTTP_REQ_GET, ...), a pattern of the path after ADMIN_API_PREFIX
+ * ("/devices/{mac}": a {x} segment matches one non-empty segment; "{x*}" at the end the
+ * rest of the path), what token it needs, and its handler. Tables end with a NULL handler.
+ */
+struct admin_route {
+	enum evhttp_cmd_type method;
+	const char *pattern;
+	enum admin_need need;
+	void (*handler)(struct admin_request *r);
+};
+
+/* The route tables of each resource (admin/api_*.c). */
+extern const struct admin_route admin_routes_status[];
+
+/* The admin side's own site (its store, directory and renderer). */
+struct site *admin_site(struct admin_request *r);
+struct store *admin_store(struct admin_request *r);
+const struct admin_info *admin_info(struct admin_request *r);
+
+/* A query parameter, or NULL. */
+const char *admin_query(struct admin_request *r, const char *name);
+/* A request header, or NULL. */
+const char *admin_header(struct admin_request *r, const char *name);
+/* Adds a header to the answer. */
+void admin_add_header(struct admin_request *r, const char *name, const char *value);
+/* The body (NUL-terminated copy; NULL when empty), its length in *len. Borrowed. */
+const char *admin_body(struct admin_request *r, size_t *len);
+/*
+ * The body as JSON (a new reference): NULL after answering 400 (not JSON) or 415 (not
+ * application/json).
+ */
+json_t *admin_body_json(struct admin_request *r);
+
+/* Answers status with body as JSON (the reference is taken). */
+void admin_reply_json(struct admin_request *r, int status, json_t *body);
+/* Answers status with len bytes of type. */
+void admin_reply(struct admin_request *r, int status, const char *type, const void *data,
+		 size_t len);
+/*
+ * Answers status as application/problem+json (RFC 9457): title is the status's short text
+ * unless given, detail says what happened to this request. extra (taken, or NULL) adds
+ * members ("errors": [...]).
+ */
+void admin_problem(struct admin_request *r, int status, const char *title, json_t *extra,
+		   const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif
