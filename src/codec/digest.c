@@ -493,6 +493,17 @@ int digest_challenge_format(char *out, size_t outsz, const char *realm, enum dig
 	return finish(&b);
 }
 
+int digest_challenge_basic_format(char *out, size_t outsz, const char *realm)
+{
+	struct out_buf b;
+
+	out_init(&b, out, outsz);
+	put(&b, "Basic realm=");
+	put_quoted(&b, realm, true);
+	put(&b, ", charset=\"UTF-8\"");
+	return finish(&b);
+}
+
 /* --- challenges (client side) ------------------------------------------------------- */
 
 static int copy_value(char *dst, size_t dstsz, const char *src)

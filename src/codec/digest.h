@@ -162,6 +162,12 @@ bool digest_verify(const struct digest_credentials *a, const char *method, const
  */
 int digest_challenge_format(char *out, size_t outsz, const char *realm, enum digest_algorithm alg,
 			    const char *nonce, const char *opaque, bool stale);
+/*
+ * The Basic challenge offered beside Digest challenges, with the same quoting:
+ *   Basic realm="R", charset="UTF-8"
+ * 0, -ENOSPC, or -EINVAL when the realm has a control character.
+ */
+int digest_challenge_basic_format(char *out, size_t outsz, const char *realm);
 
 /* Nonces issued by a server, and the replay table (see the top of this file). */
 #define DIGEST_NONCE_LEN	    64

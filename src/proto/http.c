@@ -747,7 +747,7 @@ static void challenge(struct http_exchange *x, bool stale, bool failed, const ch
 		}
 	}
 	if (cfg->auth != HTTP_LOGIN_DIGEST &&
-	    http_auth_challenge_basic(value, sizeof(value), cfg->realm) == 0)
+	    digest_challenge_basic_format(value, sizeof(value), cfg->realm) == 0)
 		add_header(x, "WWW-Authenticate: %s", value);
 	x->ex.detail = detail;
 	respond_outcome(x, failed ? OUTCOME_AUTH_FAILED : OUTCOME_AUTH_REQUIRED, 0, NULL);

@@ -85,8 +85,5 @@ bool http_basic_verify(const struct http_authorization *a, const char *user, con
 bool http_digest_verify(const struct http_authorization *a, const char *method,
 			const char *password);
 
-/* One WWW-Authenticate field value: Basic realm="R", charset="UTF-8" (realm quoted).
- * 0, -ENOSPC, or -EINVAL when the realm has a control character. */
-int http_auth_challenge_basic(char *out, size_t outsz, const char *realm);
 
 #endif

@@ -480,21 +480,21 @@ static void test_challenges(void **state)
 			 -EINVAL);
 	assert_string_equal(out, "");
 
-	assert_int_equal(http_auth_challenge_basic(out, sizeof(out), "Pro \"vi\\sion\""), 0);
+	assert_int_equal(digest_challenge_basic_format(out, sizeof(out), "Pro \"vi\\sion\""), 0);
 	assert_string_equal(out, "Basic realm=\"Pro \\\"vi\\\\sion\\\"\", charset=\"UTF-8\"");
-	assert_int_equal(http_auth_challenge_basic(out, sizeof(out), "tab\there"), 0);
-	assert_int_equal(http_auth_challenge_basic(out, sizeof(out), "x\x7f"), -EINVAL);
+	assert_int_equal(digest_challenge_basic_format(out, sizeof(out), "tab\there"), 0);
+	assert_int_equal(digest_challenge_basic_format(out, sizeof(out), "x\x7f"), -EINVAL);
 
 	/* exact fit, then one byte short */
 	{
 		const char *expect = "Basic realm=\"r\", charset=\"UTF-8\"";
 		size_t n = strlen(expect);
 
-		assert_int_equal(http_auth_challenge_basic(out, n + 1, "r"), 0);
+		assert_int_equal(digest_challenge_basic_format(out, n + 1, "r"), 0);
 		assert_string_equal(out, expect);
-		assert_int_equal(http_auth_challenge_basic(out, n, "r"), -ENOSPC);
+		assert_int_equal(digest_challenge_basic_format(out, n, "r"), -ENOSPC);
 		assert_string_equal(out, "");
-		assert_int_equal(http_auth_challenge_basic(out, 0, "r"), -ENOSPC);
+		assert_int_equal(digest_challenge_basic_format(out, 0, "r"), -ENOSPC);
 	}
 
 	/* what the challenge offers, the parser reads back in an Authorization */
