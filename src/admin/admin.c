@@ -30,6 +30,7 @@
 #include "admin/api.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/listener.h"
 #include "site/auth.h"
 #include "site/site.h"
 
@@ -479,10 +480,8 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 		     struct admin_server **ret, char *err, size_t errsz)
 {
 	struct admin_server *srv = calloc(1, sizeof(*srv));
-	struct evhttp_bound_socket *bound;
-	struct addr local = { .len = sizeof(local.ss) };
-	char la[ADDR_STRLEN];
-	int r;
+	struct addr local;
+	int fd, r;
 
 	if (!srv) {
 		snprintf(err, errsz, "admin: out of memory");
@@ -520,29 +519,16 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 		srv->tls = tls;
 		evhttp_set_bevcb(srv->http, tls_bev, tls);
 	}
-	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
-	{
-		evutil_socket_t fd = socket(cfg->listen.ss.ss_family,
-					    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		int one = 1;
-
-		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-		    bind(fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0 ||
-		    listen(fd, SOMAXCONN) < 0 ||
-		    getsockname(fd, (struct sockaddr *)&local.ss, &local.len) < 0) {
-			r = -errno;
-			if (fd >= 0)
-				close(fd);
-			snprintf(err, errsz, "admin: cannot listen on %s: %s", la, strerror(-r));
-			goto fail;
-		}
-		bound = evhttp_accept_socket_with_handle(srv->http, fd);
-		if (!bound) {
-			close(fd);
-			snprintf(err, errsz, "admin: cannot listen on %s", la);
-			r = -ENOMEM;
-			goto fail;
-		}
+	fd = net_listen_socket(TAG, &cfg->listen, &local, err, errsz);
+	if (fd < 0) {
+		r = fd;
+		goto fail;
+	}
+	if (!evhttp_accept_socket_with_handle(srv->http, fd)) {
+		close(fd);
+		snprintf(err, errsz, "admin: cannot watch its listener");
+		r = -ENOMEM;
+		goto fail;
 	}
 	srv->port = addr_port((const struct sockaddr *)&local.ss);
 	*ret = srv;

@@ -42,6 +42,7 @@
 #include "core/loglimit.h"
 #include "core/peers.h"
 #include "core/str.h"
+#include "net/listener.h"
 #include "proto/ftp_parse.h"
 #include "site/exchange.h"
 #include "site/site.h"
@@ -52,7 +53,6 @@
 #define OUT_MAX	      8192
 #define SEND_BUDGET   (4u << 20) /* bytes per write callback, then other sessions' turn */
 #define ASCII_BUF     65536
-#define ACCEPT_BATCH  64
 #define PATH_LOG_MAX  512
 #define CLOSE_GRACE_S 5
 #define PEER_BUCKETS  1024 /* a power of two */
@@ -60,7 +60,6 @@
 #define ABSURD_LINE 65536
 #define PREFIX_V4	24 /* the prefix of max_sessions_per_prefix */
 #define PREFIX_V6	64
-#define ACCEPT_PAUSE_MS 100 /* out of descriptors and nothing to close: accepting again after */
 
 void ftp_config_default(struct ftp_config *cfg)
 {
@@ -220,17 +219,13 @@ struct ftp_server {
 	struct site *site;
 	struct site_tree *tree;
 	struct ftp_config cfg;
-	int fd;
-	struct event *ev;
-	struct addr local;
+	struct net_listener *listener;
 	struct session *sessions;
 	unsigned nsessions;
 	struct peer_table peers;	    /* sessions per address */
 	SSL_CTX *tls;			    /* NULL: no FTPS */
 	unsigned passive_min, passive_span; /* passive_range() */
 	unsigned next_passive;		    /* where the next search starts, 0..span-1 */
-	bool accept_paused;
-	struct event *resume_ev; /* accepting again after running out of descriptors */
 	struct peer_table prefixes; /* sessions per /24 or /64 */
 	/*
 	 * Sessions not logged in, oldest first: those that sent no command yet, then those
@@ -239,7 +234,7 @@ struct ftp_server {
 	struct wait_queue {
 		struct session *head, *tail;
 	} silent, talking;
-	struct log_limit log_refused, log_full, log_dropped, log_accept, log_login_timeout;
+	struct log_limit log_refused, log_full, log_dropped, log_login_timeout;
 };
 
 static void session_free(struct session *s);
@@ -255,23 +250,6 @@ static long elapsed_ms(const struct timespec *since)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
-/* An IPv4-mapped IPv6 address as the IPv4 one, so that addresses compare and print alike. */
-static void addr_unmap(struct addr *a)
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
-	struct sockaddr_in s4;
-
-	if (a->ss.ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-		return;
-	memset(&s4, 0, sizeof(s4));
-	s4.sin_family = AF_INET;
-	s4.sin_port = s6->sin6_port;
-	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-	memset(&a->ss, 0, sizeof(a->ss));
-	memcpy(&a->ss, &s4, sizeof(s4));
-	a->len = sizeof(s4);
 }
 
 /* ---- sessions not logged in ---- */
@@ -799,7 +777,7 @@ static void on_data_accept(evutil_socket_t fd, short what, void *arg)
 
 	if (cfd < 0)
 		goto out;
-	addr_unmap(&from);
+	net_addr_unmap(&from);
 	if (!addr_same_host((struct sockaddr *)&from.ss, (struct sockaddr *)&s->peer.ss)) {
 		char pa[ADDR_STRLEN];
 
@@ -1032,7 +1010,7 @@ static void cmd_port(struct session *s, bool extended, const struct ftp_command 
 		reply(s, 501, "Syntax error in %s's argument.", c->name);
 		return;
 	}
-	addr_unmap(&to);
+	net_addr_unmap(&to);
 	if (!addr_same_host((struct sockaddr *)&to.ss, (struct sockaddr *)&s->peer.ss) ||
 	    addr_port((struct sockaddr *)&to.ss) < 1024) {
 		char pa[ADDR_STRLEN];
@@ -2104,10 +2082,8 @@ static void session_settle(struct session *s)
 	}
 	if (s->dead) {
 		session_free(s);
-		if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
-			srv->accept_paused = false;
-			event_add(srv->ev, NULL);
-		}
+		if (srv->nsessions < srv->cfg.max_sessions && srv->listener)
+			net_listener_resume(srv->listener);
 		return;
 	}
 	want_write = s->outoff < s->outlen;
@@ -2282,7 +2258,7 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	s->local.len = sizeof(s->local.ss);
 	if (getsockname(fd, (struct sockaddr *)&s->local.ss, &s->local.len) < 0)
 		goto fail;
-	addr_unmap(&s->local);
+	net_addr_unmap(&s->local);
 	s->line = malloc(srv->cfg.max_command_length + 1);
 	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
 	s->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, s);
@@ -2318,74 +2294,49 @@ fail:
 	turn_away(fd, "Server error, try again later.");
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+/* The listener asks before each accept: room, or a session not logged in dropped for it. */
+static bool session_room(void *arg)
 {
 	struct ftp_server *srv = arg;
+	unsigned held;
 
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct addr peer = { .len = sizeof(peer.ss) };
-		int fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		unsigned held;
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
-
-				/* a waiting session's descriptor is worth more to a new one */
-				if (drop_waiting(srv, NULL, "open files"))
-					continue;
-				if (log_limit_ok(&srv->log_accept, &held))
-					log_warn(TAG,
-						 "accept (pausing %d ms; %u more since the last line)",
-						 ACCEPT_PAUSE_MS, held);
-				srv->accept_paused = true;
-				event_del(srv->ev);
-				evtimer_add(srv->resume_ev, &tv);
-			}
-			return;
-		}
-		addr_unmap(&peer);
-		if (srv->nsessions >= srv->cfg.max_sessions &&
-		    !drop_waiting(srv, NULL, "max_sessions")) {
-			turn_away(fd, "Too many sessions, try again later.");
-			if (log_limit_ok(&srv->log_full, &held))
-				log_warnx(TAG,
-					  "%u sessions, all logged in: no more accepted until one ends"
-					  " (%u more refused since the last line)",
-					  srv->cfg.max_sessions, held);
-			srv->accept_paused = true;
-			event_del(srv->ev);
-			return;
-		}
-		session_new(srv, fd, &peer);
-	}
+	if (srv->nsessions < srv->cfg.max_sessions || drop_waiting(srv, NULL, "max_sessions"))
+		return true;
+	if (log_limit_ok(&srv->log_full, &held))
+		log_warnx(TAG,
+			  "%u sessions, all logged in: no more accepted until one ends (said %u "
+			  "more times since the last line)",
+			  srv->cfg.max_sessions, held);
+	return false;
 }
 
-static void on_resume(evutil_socket_t fd, short what, void *arg)
+/* Out of descriptors: a waiting session's is worth more to a new one. */
+static bool session_free_one(void *arg)
 {
-	struct ftp_server *srv = arg;
-
-	if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
-		srv->accept_paused = false;
-		event_add(srv->ev, NULL);
-	}
+	return drop_waiting(arg, NULL, "open files");
 }
+
+static void session_accepted(void *arg, int fd, const struct addr *peer)
+{
+	session_new(arg, fd, peer);
+}
+
+static const struct net_listener_ops listener_ops = {
+	.room = session_room,
+	.free_one = session_free_one,
+	.accepted = session_accepted,
+};
 
 int ftp_server_new(struct event_base *base, struct site *site, const char *site_dir,
 		   const struct ftp_config *cfg, SSL_CTX *tls, struct ftp_server **ret, char *err,
 		   size_t errsz)
 {
 	struct ftp_server *srv;
-	char la[ADDR_STRLEN];
-	int one = 1, r;
+	int r;
 
-	addr_format((const struct sockaddr *)&cfg->listen.ss, la, sizeof(la));
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	srv->fd = -1;
 	srv->base = base;
 	srv->site = site;
 	srv->cfg = *cfg;
@@ -2410,34 +2361,11 @@ int ftp_server_new(struct event_base *base, struct site *site, const char *site_
 		snprintf(err, errsz, "ftp: %s: %s", site_dir, strerror(-r));
 		goto fail;
 	}
-	srv->fd = socket(cfg->listen.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->fd < 0) {
-		r = -errno;
-		snprintf(err, errsz, "ftp: socket for %s: %s", la, strerror(errno));
+	/* no deferred accept: the server speaks first (220) */
+	r = net_listener_new(base, TAG, &cfg->listen, 0, &listener_ops, srv, &srv->listener, err,
+			     errsz);
+	if (r < 0)
 		goto fail;
-	}
-	(void)setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0 ||
-	    listen(srv->fd, 1024) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "ftp: cannot listen on %s: %s", la, strerror(errno));
-		goto fail;
-	}
-	srv->local.len = sizeof(srv->local.ss);
-	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &srv->local.len) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "ftp: getsockname: %s", strerror(errno));
-		goto fail;
-	}
-	srv->ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_accept, srv);
-	srv->resume_ev = evtimer_new(base, on_resume, srv);
-	if (!srv->ev || !srv->resume_ev || event_add(srv->ev, NULL) < 0) {
-		r = -ENOMEM;
-		snprintf(err, errsz, "ftp: cannot watch the listener");
-		goto fail;
-	}
-	log_info(TAG, "listening on %s",
-		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
 	*ret = srv;
 	return 0;
 fail:
@@ -2449,16 +2377,12 @@ void ftp_server_free(struct ftp_server *srv)
 {
 	if (!srv)
 		return;
+	net_listener_free(srv->listener);
+	srv->listener = NULL; /* ending sessions resume nothing */
 	while (srv->sessions)
 		session_free(srv->sessions);
 	peer_table_destroy(&srv->peers);
 	peer_table_destroy(&srv->prefixes);
-	if (srv->ev)
-		event_free(srv->ev);
-	if (srv->resume_ev)
-		event_free(srv->resume_ev);
-	if (srv->fd >= 0)
-		close(srv->fd);
 	site_tree_free(srv->tree);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
@@ -2484,13 +2408,11 @@ void ftp_server_set_config(struct ftp_server *srv, const struct ftp_config *cfg,
 	}
 	passive_range(&srv->cfg, &srv->passive_min, &srv->passive_span);
 	srv->next_passive %= srv->passive_span;
-	if (srv->accept_paused && srv->nsessions < srv->cfg.max_sessions) {
-		srv->accept_paused = false;
-		event_add(srv->ev, NULL);
-	}
+	if (srv->nsessions < srv->cfg.max_sessions)
+		net_listener_resume(srv->listener);
 }
 
 uint16_t ftp_server_port(const struct ftp_server *srv)
 {
-	return addr_port((const struct sockaddr *)&srv->local.ss);
+	return net_listener_port(srv->listener);
 }

@@ -39,6 +39,7 @@
 #include "core/loglimit.h"
 #include "core/peers.h"
 #include "core/str.h"
+#include "net/listener.h"
 #include "proto/useragent.h"
 #include "site/auth.h"
 #include "site/exchange.h"
@@ -53,9 +54,7 @@
 #define OUT_ARENA	4096
 #define HEAD_MAX	1536 /* one answer's status line, header fields and short text */
 #define PEER_BUCKETS	1024
-#define ACCEPT_BATCH	64
 #define LINGER_S	2
-#define ACCEPT_PAUSE_MS 100
 #define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
 #define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
 #define PREFIX_V6	64
@@ -168,12 +167,7 @@ struct http_server {
 	struct http_config cfg;
 	SSL_CTX *tls;
 	const char *proto; /* "http" or "https" */
-	int fd;
-	struct event *accept_ev;
-	struct event *resume_ev; /* accepting again after running out of descriptors */
-	bool accept_paused;
-	struct addr local;
-	bool wildcard; /* bound to 0.0.0.0 or ::: each connection tells its own address */
+	struct net_listener *listener;
 	struct http_conn *conns;
 	unsigned nconns;
 	struct peer_table peers; /* connections per address */
@@ -190,8 +184,7 @@ struct http_server {
 	} fresh, idle;
 	struct http_conn *hs_head, *hs_tail; /* in a TLS handshake with OpenSSL, oldest first */
 	unsigned nhandshakes;
-	struct log_limit log_refused, log_full, log_dropped, log_accept, log_handshake,
-		log_tls_failed;
+	struct log_limit log_refused, log_full, log_dropped, log_handshake, log_tls_failed;
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
 };
@@ -1510,14 +1503,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	conn_close(c);
 }
 
-static void accept_resume(struct http_server *srv)
-{
-	if (srv->accept_paused) {
-		srv->accept_paused = false;
-		event_add(srv->accept_ev, NULL);
-	}
-}
-
 static void conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
@@ -1550,8 +1535,8 @@ static void conn_close(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->nconns--;
 	free(c);
-	if (srv->nconns < srv->cfg.max_connections && !evtimer_pending(srv->resume_ev, NULL))
-		accept_resume(srv);
+	if (srv->nconns < srv->cfg.max_connections && srv->listener)
+		net_listener_resume(srv->listener);
 }
 
 /* Over the per-peer or per-prefix limit: a short 503, then the socket is closed. */
@@ -1573,8 +1558,10 @@ static void refuse_busy(struct http_server *srv, int fd, const char *peer, const
 	close(fd);
 }
 
-static void conn_new(struct http_server *srv, int fd, const struct sockaddr_storage *peer)
+static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 {
+	struct http_server *srv = arg;
+	const struct sockaddr_storage *peer = &peer_addr->ss;
 	/* everything but the output arena starts zeroed */
 	struct http_conn *c = malloc(sizeof(*c));
 	socklen_t len = sizeof(struct sockaddr_storage);
@@ -1612,8 +1599,9 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 		return;
 	}
 	/* the address this connection reached, for {{server_url}}: asked only of a wildcard */
-	if (!srv->wildcard || getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
-		memcpy(&c->local, &srv->local.ss, sizeof(c->local));
+	if (!net_listener_wildcard(srv->listener) ||
+	    getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
+		memcpy(&c->local, &net_listener_local(srv->listener)->ss, sizeof(c->local));
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
 	c->timer = evtimer_new(srv->base, on_timer, c);
@@ -1636,98 +1624,42 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 	on_readable(fd, EV_READ, c);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+/* The listener asks before each accept: room, or a waiting connection dropped for it. */
+static bool conn_room(void *arg)
 {
 	struct http_server *srv = arg;
+	unsigned held;
 
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int fd;
-
-		unsigned held;
-
-		if (srv->nconns >= srv->cfg.max_connections &&
-		    !drop_waiting(srv, NULL, "max_connections")) {
-			if (log_limit_ok(&srv->log_full, &held))
-				log_warnx(srv->proto,
-					  "%u connections (max_connections), none waiting for a "
-					  "request: not accepting more for now",
-					  srv->nconns);
-			event_del(srv->accept_ev);
-			srv->accept_paused = true;
-			return;
-		}
-		fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
-
-				/* a waiting connection's descriptor is worth more to a new one */
-				if ((errno == EMFILE || errno == ENFILE) &&
-				    drop_waiting(srv, NULL, "open files"))
-					continue;
-				if (log_limit_ok(&srv->log_accept, &held))
-					log_warn(srv->proto,
-						 "accept (pausing %d ms; %u more since the last line)",
-						 ACCEPT_PAUSE_MS, held);
-				event_del(srv->accept_ev);
-				srv->accept_paused = true;
-				evtimer_add(srv->resume_ev, &tv);
-			}
-			return;
-		}
-		conn_new(srv, fd, &peer);
-	}
+	if (srv->nconns < srv->cfg.max_connections || drop_waiting(srv, NULL, "max_connections"))
+		return true;
+	if (log_limit_ok(&srv->log_full, &held))
+		log_warnx(srv->proto,
+			  "%u connections (max_connections), none waiting for a request: not "
+			  "accepting more for now",
+			  srv->nconns);
+	return false;
 }
 
-static void on_resume(evutil_socket_t fd, short what, void *arg)
+/* Out of descriptors: a waiting connection's is worth more to a new one. */
+static bool conn_free_one(void *arg)
 {
-	accept_resume(arg);
+	return drop_waiting(arg, NULL, "open files");
 }
 
-static int listen_on(struct http_server *srv, const struct addr *a, char *err, size_t errsz)
-{
-	char la[ADDR_STRLEN];
-	int one = 1, defer = (int)srv->cfg.header_timeout_s;
-
-	addr_format((const struct sockaddr *)&a->ss, la, sizeof(la));
-	srv->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->fd < 0 || setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(srv->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(srv->fd, SOMAXCONN) < 0) {
-		int e = errno;
-
-		snprintf(err, errsz, "%s: cannot listen on %s: %s", srv->proto, la, strerror(e));
-		return -e;
-	}
-	(void)setsockopt(srv->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
-	srv->local.len = sizeof(srv->local.ss);
-	if (getsockname(srv->fd, (struct sockaddr *)&srv->local.ss, &srv->local.len) < 0) {
-		int e = errno;
-
-		snprintf(err, errsz, "%s: getsockname: %s", srv->proto, strerror(e));
-		return -e;
-	}
-	srv->wildcard = srv->local.ss.ss_family == AF_INET
-				? ((struct sockaddr_in *)&srv->local.ss)->sin_addr.s_addr ==
-					  htonl(INADDR_ANY)
-				: memcmp(&((struct sockaddr_in6 *)&srv->local.ss)->sin6_addr,
-					 &in6addr_any, sizeof(struct in6_addr)) == 0;
-	return 0;
-}
+static const struct net_listener_ops listener_ops = {
+	.room = conn_room,
+	.free_one = conn_free_one,
+	.accepted = conn_new,
+};
 
 int http_server_new(struct event_base *base, struct site *site, const struct http_config *cfg,
 		    SSL_CTX *tls, struct http_server **ret, char *err, size_t errsz)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	char la[ADDR_STRLEN];
 	int r;
 
 	if (!srv)
 		return -ENOMEM;
-	srv->fd = -1;
 	srv->base = base;
 	srv->site = site;
 	srv->cfg = *cfg;
@@ -1746,18 +1678,11 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 			 srv->proto);
 		goto fail;
 	}
-	r = listen_on(srv, tls ? &cfg->https_listen : &cfg->listen, err, errsz);
+	/* clients speak first: the kernel hands a connection over once its request came */
+	r = net_listener_new(base, srv->proto, tls ? &cfg->https_listen : &cfg->listen,
+			     cfg->header_timeout_s, &listener_ops, srv, &srv->listener, err, errsz);
 	if (r < 0)
 		goto fail;
-	srv->accept_ev = event_new(base, srv->fd, EV_READ | EV_PERSIST, on_accept, srv);
-	srv->resume_ev = evtimer_new(base, on_resume, srv);
-	if (!srv->accept_ev || !srv->resume_ev || event_add(srv->accept_ev, NULL) < 0) {
-		r = -ENOMEM;
-		snprintf(err, errsz, "%s: cannot create the listener's events", srv->proto);
-		goto fail;
-	}
-	log_info(srv->proto, "listening on %s",
-		 addr_format((struct sockaddr *)&srv->local.ss, la, sizeof(la)));
 	*ret = srv;
 	return 0;
 fail:
@@ -1769,14 +1694,10 @@ void http_server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
+	net_listener_free(srv->listener);
+	srv->listener = NULL; /* closing connections resume nothing */
 	while (srv->conns)
 		conn_close(srv->conns);
-	if (srv->accept_ev)
-		event_free(srv->accept_ev);
-	if (srv->resume_ev)
-		event_free(srv->resume_ev);
-	if (srv->fd >= 0)
-		close(srv->fd);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
 	digest_nonces_free(srv->nonces);
@@ -1798,10 +1719,10 @@ void http_server_set_config(struct http_server *srv, const struct http_config *c
 		srv->tls = tls;
 	}
 	if (srv->nconns < srv->cfg.max_connections)
-		accept_resume(srv);
+		net_listener_resume(srv->listener);
 }
 
 uint16_t http_server_port(const struct http_server *srv)
 {
-	return addr_port((const struct sockaddr *)&srv->local.ss);
+	return net_listener_port(srv->listener);
 }

@@ -77,7 +77,7 @@ class Server:
     """The daemon, started by `start_server`."""
 
     def __init__(self, site, workdir, args=(), verbose=False, tftp="127.0.0.1:0", env=None,
-                 user="root"):
+                 user="root", wrap=()):
         if not BIN.exists():
             pytest.fail(f"server binary {BIN} does not exist (build it, or set AUTOPROV_BIN)")
         self.site = site
@@ -86,7 +86,8 @@ class Server:
         self.port_file = self.workdir / "ports"
         self.stderr_path = self.workdir / "stderr.log"
         self.stdout_path = self.workdir / "stdout.log"
-        cmd = [str(BIN), "serve", "--site", str(site.root)]
+        # wrap: a command the daemon runs under (prlimit ...)
+        cmd = [*map(str, wrap), str(BIN), "serve", "--site", str(site.root)]
         if tftp is not None:
             cmd += ["--tftp", tftp]
         cmd += ["--port-file", str(self.port_file)]
