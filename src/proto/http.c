@@ -1508,9 +1508,13 @@ static void conn_close(struct http_conn *c)
 	struct http_server *srv = c->srv;
 
 	out_release(c);
-	event_free(c->rev);
-	event_free(c->wev);
-	event_free(c->timer);
+	/* a connection half built (an event that could not be made) is closed here too */
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->timer)
+		event_free(c->timer);
 	if (c->ssl) {
 		/*
 		 * A session is kept in the server's cache for resumption by id only when the
