@@ -7,6 +7,7 @@ files it asked for, what it decided, what it applied, installed and stored."""
 import hashlib
 import itertools
 import json
+import os
 import subprocess
 
 import pytest
@@ -390,6 +391,39 @@ def test_spa_against_vsftpd(tmp_path):
     finally:
         peer.stop()
     assert run.of("apply") and run.code == 0, run
+
+
+def test_algo_over_ftp_never_stalls_against_vsftpd(tmp_path):
+    """libcurl before 8.4.0 leaves an FTP transfer waiting on no socket when the EPSV reply
+    is already readable as the command goes out (curl issue 12033), and the boot hung until
+    fetch_timeout. The server winning that race is the rule when it shares one CPU with the
+    agent: pinned so, every boot used to hang. 12 boots of 16 FTP downloads each, over one
+    reused control connection: none may time out."""
+    peers.skip_unless_root("vsftpd")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    kinds = ("tone", "sched", "display", "icon", "image", "cacert")
+    conf = "audio.spk.vol = 3\n" + "".join(f"prov.data.{k} = {k}.zip\n" for k in kinds)
+    files = {"algop8188.conf": conf, **{f"{k}.zip": k for k in kinds}}
+    for name, data in files.items():
+        (tree / name).write_text(data)
+        (tree / (name.rsplit(".", 1)[0] + ".md5")).write_text(md5(data) + "  " + name + "\n")
+    cpu = {min(os.sched_getaffinity(0))}
+    peer = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    os.sched_setaffinity(peer.proc.pid, cpu)  # its sessions are forked afterwards
+    cmd = [str(BIN), "agent", "--profile", "algo", "--mac", MAC, "--model", "8188", "--json",
+           "--timeout", "60", "--server", f"ftp://127.0.0.1:{peer.port}", "--set",
+           "fetch_timeout=2"]
+    try:
+        runs = [Run(subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, cpu)))
+                for _ in range(12)]
+    finally:
+        peer.stop()
+    hung = [r for r in runs if any(e["status"] == "timed out" for e in r.of("fetch"))]
+    assert not hung, f"{len(hung)} of {len(runs)} boots hung:\n{hung[0]!r}"
+    for run in runs:
+        assert len(run.of("resource")) == len(kinds) and run.code == 0, run
 
 
 def test_agent_usage_errors():
