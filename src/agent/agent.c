@@ -823,8 +823,10 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		next(a, r);
 }
 
-int agent_fetch(struct ap_agent *a, const char *url,
-		void (*next)(struct ap_agent *a, struct fetch_result *r))
+/* agent_fetch(), following at most max_redirects HTTP redirections (0: fetch.c's default,
+ * negative: none, the 3xx is the answer). */
+static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    void (*next)(struct ap_agent *a, struct fetch_result *r))
 {
 	struct fetch_options o = {
 		.timeout_ms = agent_setting_long(a, "fetch_timeout", 30) * 1000,
@@ -839,17 +841,33 @@ int agent_fetch(struct ap_agent *a, const char *url,
 		.source_address = *agent_setting(a, "source_address")
 					  ? agent_setting(a, "source_address")
 					  : NULL,
+		.max_redirects = max_redirects,
 	};
+	/* every URL leaves canonical, encoded where RFC 3986 says (FIP names have spaces) */
+	char *wire = NULL;
+	const char *why = "bad URL";
+	int err = prov_url_on_server(url, NULL, NULL, &wire, &why);
+	if (err < 0) {
+		agent_pass_end(a, false, "cannot download %s: %s", url,
+			       err == -ENOMEM ? strerror(ENOMEM) : why);
+		return err;
+	}
 	free(a->fetch_url);
-	a->fetch_url = strdup(url);
+	a->fetch_url = wire;
 	a->fetch_next = next;
-	a->fetch = fetch_start(a->downloader->fetcher, url, &o, agent_fetch_done, a);
+	a->fetch = fetch_start(a->downloader->fetcher, wire, &o, agent_fetch_done, a);
 	if (!a->fetch) {
-		int err = errno ? -errno : -EINVAL;
-		agent_pass_end(a, false, "cannot download %s: %s", url, strerror(-err));
+		err = errno ? -errno : -EINVAL;
+		agent_pass_end(a, false, "cannot download %s: %s", wire, strerror(-err));
 		return err;
 	}
 	return 0;
+}
+
+int agent_fetch(struct ap_agent *a, const char *url,
+		void (*next)(struct ap_agent *a, struct fetch_result *r))
+{
+	return agent_fetch_with(a, url, 0, next);
 }
 
 char *agent_expand(const struct ap_agent *a, const char *s)

@@ -378,6 +378,45 @@ def test_fip_against_nginx(tmp_path):
     assert run.of("apply") and run.code == 0
 
 
+@pytest.mark.parametrize("scheme", ["tftp", "ftp", "http", "https"])
+def test_fip_include_urls_with_spaces(tmp_path, scheme):
+    """Seed 002's own example, `include:config "HTTP Directory/sip.cfg"`, relative to the
+    boot file and absolute, with characters RFC 3986 wants encoded: each protocol's server
+    receives the name (tftpd-hpa, vsftpd, nginx over HTTP and HTTPS)."""
+    tree = tmp_path / "tree"
+    mac = "0021f2000004"
+    files = {"HTTP Directory/sip.cfg": "sip.server=10.0.0.9\n",
+             "Phone Books/book [1].cfg": "lang.gui=Chinese S\n"}
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    extra = []
+    if scheme == "tftp":
+        peer = peers.TftpdHpa(tree, tmp_path / "peer")
+    elif scheme == "ftp":
+        peer = peers.Vsftpd(tree, tmp_path / "peer")
+    else:
+        from pki import Pki
+        pki = Pki(tmp_path / "pki")
+        peer = peers.Nginx(tree, tmp_path / "peer", cert=pki.server, key=pki.server_key,
+                           client_ca=pki.ca)
+        extra = ["--set", f"ca_file={pki.ca}"]
+    port = peer.tls_port if scheme == "https" else peer.port
+    base = f"{scheme}://127.0.0.1:{port}"
+    (tree / "y000000000000.boot").write_text(
+        'include:config "HTTP Directory/sip.cfg"\n'
+        f'include:config "{base}/Phone Books/book [1].cfg"\n')
+    peers.world_readable(tree)
+    try:
+        run = agent("fip", "--server", f"{base}/", *extra, mac=mac)
+    finally:
+        peer.stop()
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{base}/y000000000000.boot", f"{base}/HTTP%20Directory/sip.cfg",
+        f"{base}/Phone%20Books/book%20%5B1%5D.cfg"], run
+    assert run.of("apply") and run.code == 0, run
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
