@@ -539,7 +539,7 @@ int prov_url_on_server(const char *url, const char *server, const char *default_
 		goto done;
 	}
 	if (!server || !*server) {
-		why = "the URL names no server and none is known";
+		why = PROV_URL_NO_SERVER;
 		r = -EINVAL;
 		goto done;
 	}
@@ -547,7 +547,7 @@ int prov_url_on_server(const char *url, const char *server, const char *default_
 	if (r < 0)
 		goto done;
 	if (!srv.host[0]) {
-		why = "the URL names no server and none is known";
+		why = PROV_URL_NO_SERVER;
 		r = -EINVAL;
 		goto done;
 	}

@@ -59,11 +59,15 @@ char *prov_url_format(const struct prov_url *u);
  * Profile Rule may omit the server, seed 001) takes the host, port and login of @p server
  * (same forms), and its scheme unless @p url writes one; a URL with a server is kept.
  * Returns 0 with *ret the canonical URL (malloc'd); -EINVAL / -EPROTONOSUPPORT /
- * -ENAMETOOLONG with *ret_why (also when @p url names no server and @p server is NULL or
- * names none); -ENOMEM.
+ * -ENAMETOOLONG with *ret_why (PROV_URL_NO_SERVER when @p url names no server and
+ * @p server is NULL or names none); -ENOMEM.
  */
 int prov_url_on_server(const char *url, const char *server, const char *default_scheme,
 		       char **ret, const char **ret_why);
+
+/** prov_url_on_server()'s *ret_why when @p url names no server and @p server none. */
+#define PROV_URL_NO_SERVER "the URL names no server and none is known"
+
 
 /** Frees what @p u holds and clears it; accepts a cleared or half-filled struct. */
 void prov_url_done(struct prov_url *u);

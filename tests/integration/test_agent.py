@@ -417,6 +417,32 @@ def test_fip_include_urls_with_spaces(tmp_path, scheme):
     assert run.of("apply") and run.code == 0, run
 
 
+def test_spa_profile_rule_without_a_server_uses_option_66(tmp_path):
+    """Seed 001: "[scheme://][server IP or domain[:port]]/file path". A rule that is only a
+    path takes the server the device has, DHCP option 66's, even with Option 66 off."""
+    tree = tmp_path / "tree"
+    (tree / "cfg").mkdir(parents=True)
+    (tree / "IP542N.conf").write_text("DBID_DBASE_VERSION=1\n")
+    (tree / "cfg" / f"{SPA_MAC.lower()}.conf").write_text("DBID_DBASE_VERSION=2\n")
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        runs = [agent("spa", "--model", "IP542N", "--set", "option66=0", "--set",
+                      "random_delay=0", "--set", f"profile_rule={rule}", "--dhcp-option",
+                      f"66=127.0.0.1:{peer.port}", mac=SPA_MAC)
+                for rule in ("/IP542N.conf", "[--key k]tftp:///cfg/$MA.conf")]
+        alone = agent("spa", "--set", "option66=0", "--set", "random_delay=0", "--set",
+                      "profile_rule=/IP542N.conf", "--set", "fetch_timeout=2", mac=SPA_MAC)
+    finally:
+        peer.stop()
+    assert runs[0].fetched("ok") == ["IP542N.conf"] and runs[0].of("apply"), runs[0]
+    assert runs[0].said("the Profile Rule names no server: DHCP option 66's"), runs[0]
+    assert runs[0].code == 0, runs[0]
+    # the key is the rule's: the plain profile does not decrypt, but it was fetched
+    assert runs[1].fetched("ok") == [f"{SPA_MAC.lower()}.conf"], runs[1]
+    assert alone.said("it names no server and no DHCP option 66 was received"), alone
+    assert alone.code == 1 and not alone.of("fetch"), alone
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
