@@ -443,6 +443,30 @@ def test_spa_profile_rule_without_a_server_uses_option_66(tmp_path):
     assert alone.code == 1 and not alone.of("fetch"), alone
 
 
+def test_panasonic_relative_paths_resolve_against_the_initial_file(tmp_path):
+    """Seed 003: relative CFG_STANDARD_FILE_PATH / CFG_ROOT_CERTIFICATE_PATH in the initial
+    file resolve against the initial file's URL (RFC 3986), here served by nginx."""
+    mac = "0080F0AABBCD"
+    tree = tmp_path / "tree"
+    (tree / "pana" / "dev").mkdir(parents=True)
+    (tree / "certs").mkdir()
+    (tree / "pana" / "initial.cfg").write_text(
+        "# PCC Standard Format File # DO NOT CHANGE THIS LINE!\n"
+        'CFG_STANDARD_FILE_PATH="dev/{MAC}.cfg"\n'
+        'CFG_ROOT_CERTIFICATE_PATH="../certs/ca.pem"\n')
+    (tree / "pana" / "dev" / f"{mac}.cfg").write_text('SIP_AUTHID_1="6001"\n')
+    (tree / "certs" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    peer = peers.Nginx(tree, tmp_path / "nginx")
+    base = f"http://127.0.0.1:{peer.port}"
+    try:
+        run = agent("panasonic", "--set", "pnp=0", "--server", f"{base}/pana/", mac=mac)
+    finally:
+        peer.stop()
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{base}/pana/initial.cfg", f"{base}/certs/ca.pem", f"{base}/pana/dev/{mac}.cfg"], run
+    assert run.of("resource") and run.of("apply") and run.code == 0, run
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
