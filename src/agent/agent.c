@@ -693,12 +693,18 @@ static void agent_use_server(struct ap_agent *a, int source, const char *server,
 }
 
 static void agent_next_candidate(struct ap_agent *a);
+static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    void (*next)(struct ap_agent *a, struct fetch_result *r));
 
-/* The redirection server answers with a redirection to the provisioning URL. */
+/*
+ * The redirection server answers with a redirection (3xx, not followed) to the
+ * provisioning URL, which becomes the server: a directory (http://host/prov/,
+ * tftp://host/dir/), a file, any protocol.
+ */
 static void agent_redirected(struct ap_agent *a, struct fetch_result *r)
 {
-	if (r->status == FETCH_OK && r->url && strcmp(r->url, a->scratch) != 0) {
-		agent_use_server(a, DISC_REDIRECT, r->url, NULL);
+	if (r->redirect_url) {
+		agent_use_server(a, DISC_REDIRECT, r->redirect_url, NULL);
 		agent_discovered(a);
 		return;
 	}
@@ -733,7 +739,7 @@ static void agent_next_candidate(struct ap_agent *a)
 		if (c->source == DISC_REDIRECT && *agent_setting(a, "redirect_server")) {
 			free(a->scratch);
 			a->scratch = agent_expand(a, agent_setting(a, "redirect_server"));
-			if (a->scratch && agent_fetch(a, a->scratch, agent_redirected) == 0)
+			if (a->scratch && agent_fetch_with(a, a->scratch, -1, agent_redirected) == 0)
 				return;
 			continue;
 		}
@@ -807,7 +813,7 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		a->stats.bytes += r->len;
 		/* where provisioning comes from: the check-sync listener trusts that host */
 		agent_checksync_server_seen(a, r->peer_ip);
-	} else if (r->status != FETCH_NOT_FOUND)
+	} else if (r->status != FETCH_NOT_FOUND && !r->redirect_url)
 		a->stats.fetch_failures++;
 	struct ap_event ev = {
 		.kind = AP_EV_FETCH,

@@ -718,6 +718,13 @@ static void complete(struct fetcher *f, struct fetch *x, CURLcode rc)
 			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
 	}
 	classify(x, rc);
+	if (x->scheme == SCHEME_HTTP && r->response_code >= 300 && r->response_code < 400) {
+		char *target = NULL;
+
+		if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &target) == CURLE_OK &&
+		    target)
+			r->redirect_url = target;
+	}
 	if (r->status == FETCH_OK) {
 		if (!r->body) {
 			/* an empty file: still a buffer the caller may take */

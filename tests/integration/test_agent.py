@@ -467,6 +467,40 @@ def test_panasonic_relative_paths_resolve_against_the_initial_file(tmp_path):
     assert run.of("resource") and run.of("apply") and run.code == 0, run
 
 
+@pytest.mark.parametrize("scheme", ["http", "tftp", "ftp"])
+def test_panasonic_redirection_server_gives_the_provisioning_server(tmp_path, scheme):
+    """Seed 003's last source: the redirection server (nginx) answers 302 with the
+    provisioning URL, a directory; that URL becomes the server (over its own protocol,
+    tftpd-hpa or vsftpd), its initial file fetched from it, not the 302 followed as a
+    file."""
+    mac = "0080F0AABBCE"
+    tree = tmp_path / "tree"
+    (tree / "prov").mkdir(parents=True)
+    (tree / "prov" / "initial.cfg").write_text('CFG_STANDARD_FILE_PATH="{MAC}.cfg"\n')
+    (tree / "prov" / f"{mac}.cfg").write_text('SIP_AUTHID_1="6002"\n')
+    files, target = None, "prov/"
+    if scheme == "tftp":
+        files = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    elif scheme == "ftp":
+        files = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    if files:
+        target = f"{scheme}://127.0.0.1:{files.port}/prov/"
+    redirector = peers.Nginx(tree, tmp_path / "nginx", redirect=target)
+    try:
+        run = agent("panasonic", "--set", "pnp=0", "--set",
+                    f"redirect_server=http://127.0.0.1:{redirector.port}/redirect", mac=mac)
+    finally:
+        redirector.stop()
+        if files:
+            files.stop()
+    if not files:
+        target = f"http://127.0.0.1:{redirector.port}/prov/"
+    assert run.said(f"server from redirection server: {target}"), run
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{target}initial.cfg", f"{target}{mac}.cfg"], run
+    assert run.of("apply") and run.code == 0, run
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
