@@ -739,7 +739,8 @@ static void agent_next_candidate(struct ap_agent *a)
 		if (c->source == DISC_REDIRECT && *agent_setting(a, "redirect_server")) {
 			free(a->scratch);
 			a->scratch = agent_expand(a, agent_setting(a, "redirect_server"));
-			if (a->scratch && agent_fetch_with(a, a->scratch, -1, agent_redirected) == 0)
+			if (a->scratch &&
+			    agent_fetch_with(a, a->scratch, -1, agent_redirected) == 0)
 				return;
 			continue;
 		}

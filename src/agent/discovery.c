@@ -765,8 +765,8 @@ static int plan_spa(struct plan *p, const char **ret_why)
 	if (set(in->profile_rule)) {
 		/* "[scheme://][server IP or domain[:port]]/file path": a rule without a server
 		 * uses the one the device has, option 66's, received even when not obeyed */
-		char *server = rule_names_server(in->profile_rule) ? NULL
-								  : option_received(p, false, 66);
+		char *server =
+			rule_names_server(in->profile_rule) ? NULL : option_received(p, false, 66);
 
 		add(p, DISC_PROFILE_RULE, dup_or_fail(p, in->profile_rule), server);
 	} else

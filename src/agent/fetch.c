@@ -52,7 +52,7 @@ struct fetcher {
 	CURLM *multi;
 	CURLSH *share;
 	struct event *timer;
-	struct event *kick; /* runs every transfer once: a stalled FTP transfer (see above) */
+	struct event *kick;    /* runs every transfer once: a stalled FTP transfer (see above) */
 	struct fetch *fetches; /* in flight, done() not yet called */
 	struct fetch_socket *sockets;
 	unsigned active;
@@ -234,8 +234,8 @@ static void rescue_stalled(struct fetcher *f)
 	bool kick = false;
 
 	for (struct fetch *x = f->fetches; x; x = x->next) {
-		if (x->state == FETCH_RUNNING && x->scheme == SCHEME_FTP && x->ran &&
-		    !x->sockets && !x->kicked) {
+		if (x->state == FETCH_RUNNING && x->scheme == SCHEME_FTP && x->ran && !x->sockets &&
+		    !x->kicked) {
 			x->kicked = true;
 			kick = true;
 		}

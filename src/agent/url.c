@@ -522,8 +522,8 @@ static bool has_scheme(const char *s)
 	return sep && is_scheme(s, (size_t)(sep - s));
 }
 
-int prov_url_on_server(const char *url, const char *server, const char *default_scheme,
-		       char **ret, const char **ret_why)
+int prov_url_on_server(const char *url, const char *server, const char *default_scheme, char **ret,
+		       const char **ret_why)
 {
 	struct prov_url u = { .scheme = "" }, srv = { .scheme = "" };
 	const char *why = NULL;

@@ -821,8 +821,7 @@ static int set_str(json_t *ctx, const char *key, const char *value)
  * listener as the phone reaches it, its port written when it is not 69. A listener on a
  * wildcard address is reached where the phone reached SIP (server_host).
  */
-static void tftp_url(const struct sip_server *srv, const char *server_host, char *buf,
-		     size_t size)
+static void tftp_url(const struct sip_server *srv, const char *server_host, char *buf, size_t size)
 {
 	const struct addr *t = &srv->cfg.tftp;
 	char h[ADDR_STRLEN];

@@ -184,9 +184,8 @@ static void test_path_only(void **state)
 /* What RFC 3986 does not allow in a path is percent-encoded, for every scheme. */
 static void test_format_encodes_the_path(void **state)
 {
-	parses("tftp://10.20.0.92/HTTP Directory/sip.cfg", NULL, "tftp", NULL, NULL,
-	       "10.20.0.92", 0, "/HTTP Directory/sip.cfg",
-	       "tftp://10.20.0.92/HTTP%20Directory/sip.cfg");
+	parses("tftp://10.20.0.92/HTTP Directory/sip.cfg", NULL, "tftp", NULL, NULL, "10.20.0.92",
+	       0, "/HTTP Directory/sip.cfg", "tftp://10.20.0.92/HTTP%20Directory/sip.cfg");
 	parses("ftp://u:p w@h/a b/\"q\"<x>[1]{2}|^`\\.cfg", NULL, "ftp", "u", "p w", "h", 0,
 	       "/a b/\"q\"<x>[1]{2}|^`\\.cfg",
 	       "ftp://u:p%20w@h/a%20b/%22q%22%3Cx%3E%5B1%5D%7B2%7D%7C%5E%60%5C.cfg");
@@ -217,8 +216,10 @@ static void test_on_server(void **state)
 	char *s = NULL;
 
 	on_server("/IP542N.conf", "10.0.0.1", "tftp://10.0.0.1/IP542N.conf");
-	on_server("/cfg/0021f2011b19.conf", "tftp://10.0.0.1:6969/old/", "tftp://10.0.0.1:6969/cfg/0021f2011b19.conf");
-	on_server("/x.conf", "http://u:pw@prov.example.net:8080/p", "http://u:pw@prov.example.net:8080/x.conf");
+	on_server("/cfg/0021f2011b19.conf", "tftp://10.0.0.1:6969/old/",
+		  "tftp://10.0.0.1:6969/cfg/0021f2011b19.conf");
+	on_server("/x.conf", "http://u:pw@prov.example.net:8080/p",
+		  "http://u:pw@prov.example.net:8080/x.conf");
 	/* the rule's scheme wins over the server's */
 	on_server("http:///prov/x.conf", "tftp://10.0.0.1", "http://10.0.0.1/prov/x.conf");
 	/* a rule with a server is kept, canonical */
