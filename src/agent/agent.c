@@ -739,9 +739,11 @@ static void agent_next_candidate(struct ap_agent *a)
 		if (c->source == DISC_REDIRECT && *agent_setting(a, "redirect_server")) {
 			free(a->scratch);
 			a->scratch = agent_expand(a, agent_setting(a, "redirect_server"));
-			if (a->scratch &&
-			    agent_fetch_with(a, a->scratch, -1, agent_redirected) == 0)
+			if (a->scratch) {
+				/* started, or the pass ended with the reason (a bad URL) */
+				agent_fetch_with(a, a->scratch, -1, agent_redirected);
 				return;
+			}
 			continue;
 		}
 		if (c->source == DISC_PNP && agent_pnp_start(a) == 0)

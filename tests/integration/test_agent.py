@@ -501,6 +501,14 @@ def test_panasonic_redirection_server_gives_the_provisioning_server(tmp_path, sc
     assert run.of("apply") and run.code == 0, run
 
 
+def test_panasonic_redirection_url_without_protocol_ends_the_pass_once():
+    run = agent("panasonic", "--set", "pnp=0", "--set", "redirect_server=nohost/x",
+                mac="0080F0AABBCF")
+    assert [e["text"] for e in run.of("error")] == [
+        "cannot download nohost/x: no protocol (tftp://, ftp://, http:// or https://)"], run
+    assert run.code == 1, run
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
