@@ -693,12 +693,18 @@ static void agent_use_server(struct ap_agent *a, int source, const char *server,
 }
 
 static void agent_next_candidate(struct ap_agent *a);
+static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    void (*next)(struct ap_agent *a, struct fetch_result *r));
 
-/* The redirection server answers with a redirection to the provisioning URL. */
+/*
+ * The redirection server answers with a redirection (3xx, not followed) to the
+ * provisioning URL, which becomes the server: a directory (http://host/prov/,
+ * tftp://host/dir/), a file, any protocol.
+ */
 static void agent_redirected(struct ap_agent *a, struct fetch_result *r)
 {
-	if (r->status == FETCH_OK && r->url && strcmp(r->url, a->scratch) != 0) {
-		agent_use_server(a, DISC_REDIRECT, r->url, NULL);
+	if (r->redirect_url) {
+		agent_use_server(a, DISC_REDIRECT, r->redirect_url, NULL);
 		agent_discovered(a);
 		return;
 	}
@@ -733,8 +739,11 @@ static void agent_next_candidate(struct ap_agent *a)
 		if (c->source == DISC_REDIRECT && *agent_setting(a, "redirect_server")) {
 			free(a->scratch);
 			a->scratch = agent_expand(a, agent_setting(a, "redirect_server"));
-			if (a->scratch && agent_fetch(a, a->scratch, agent_redirected) == 0)
+			if (a->scratch) {
+				/* started, or the pass ended with the reason (a bad URL) */
+				agent_fetch_with(a, a->scratch, -1, agent_redirected);
 				return;
+			}
 			continue;
 		}
 		if (c->source == DISC_PNP && agent_pnp_start(a) == 0)
@@ -807,7 +816,7 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		a->stats.bytes += r->len;
 		/* where provisioning comes from: the check-sync listener trusts that host */
 		agent_checksync_server_seen(a, r->peer_ip);
-	} else if (r->status != FETCH_NOT_FOUND)
+	} else if (r->status != FETCH_NOT_FOUND && !r->redirect_url)
 		a->stats.fetch_failures++;
 	struct ap_event ev = {
 		.kind = AP_EV_FETCH,
@@ -823,8 +832,10 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		next(a, r);
 }
 
-int agent_fetch(struct ap_agent *a, const char *url,
-		void (*next)(struct ap_agent *a, struct fetch_result *r))
+/* agent_fetch(), following at most max_redirects HTTP redirections (0: fetch.c's default,
+ * negative: none, the 3xx is the answer). */
+static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    void (*next)(struct ap_agent *a, struct fetch_result *r))
 {
 	struct fetch_options o = {
 		.timeout_ms = agent_setting_long(a, "fetch_timeout", 30) * 1000,
@@ -839,17 +850,33 @@ int agent_fetch(struct ap_agent *a, const char *url,
 		.source_address = *agent_setting(a, "source_address")
 					  ? agent_setting(a, "source_address")
 					  : NULL,
+		.max_redirects = max_redirects,
 	};
+	/* every URL leaves canonical, encoded where RFC 3986 says (FIP names have spaces) */
+	char *wire = NULL;
+	const char *why = "bad URL";
+	int err = prov_url_on_server(url, NULL, NULL, &wire, &why);
+	if (err < 0) {
+		agent_pass_end(a, false, "cannot download %s: %s", url,
+			       err == -ENOMEM ? strerror(ENOMEM) : why);
+		return err;
+	}
 	free(a->fetch_url);
-	a->fetch_url = strdup(url);
+	a->fetch_url = wire;
 	a->fetch_next = next;
-	a->fetch = fetch_start(a->downloader->fetcher, url, &o, agent_fetch_done, a);
+	a->fetch = fetch_start(a->downloader->fetcher, wire, &o, agent_fetch_done, a);
 	if (!a->fetch) {
-		int err = errno ? -errno : -EINVAL;
-		agent_pass_end(a, false, "cannot download %s: %s", url, strerror(-err));
+		err = errno ? -errno : -EINVAL;
+		agent_pass_end(a, false, "cannot download %s: %s", wire, strerror(-err));
 		return err;
 	}
 	return 0;
+}
+
+int agent_fetch(struct ap_agent *a, const char *url,
+		void (*next)(struct ap_agent *a, struct fetch_result *r))
+{
+	return agent_fetch_with(a, url, 0, next);
 }
 
 char *agent_expand(const struct ap_agent *a, const char *s)

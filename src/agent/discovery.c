@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/discovery.h"
+#include "agent/url.h"
 #include "core/str.h"
 
 struct dhcp_option {
@@ -561,8 +562,9 @@ static void add_string(struct plan *p, enum discovery_source source, const char 
 	add(p, source, s, d);
 }
 
-/* The text of a received DHCP option; NULL if absent or malformed (remembered). */
-static char *option_text(struct plan *p, bool v6, unsigned code)
+/* The text of a DHCP option received, used or not; NULL if absent or malformed
+ * (remembered). */
+static char *option_received(struct plan *p, bool v6, unsigned code)
 {
 	static const char *const malformed[] = { "DHCP option 66 is not usable text",
 						 "DHCP option 67 is not usable text",
@@ -573,7 +575,7 @@ static char *option_text(struct plan *p, bool v6, unsigned code)
 	char *s = NULL;
 	int r;
 
-	if (p->in->no_dhcp || !p->in->dhcp)
+	if (!p->in->dhcp)
 		return NULL;
 	v = dhcp_options_get(p->in->dhcp, v6, code, &len);
 	if (!v)
@@ -584,6 +586,12 @@ static char *option_text(struct plan *p, bool v6, unsigned code)
 	if (r < 0 && !p->bad)
 		p->bad = malformed[code == 66 ? 0 : code == 67 ? 1 : code == 159 ? 2 : 3];
 	return r < 0 ? NULL : s;
+}
+
+/* The text of a received DHCP option when DHCP is used; NULL if absent or malformed. */
+static char *option_text(struct plan *p, bool v6, unsigned code)
+{
+	return p->in->no_dhcp ? NULL : option_received(p, v6, code);
 }
 
 static void add_option(struct plan *p, enum discovery_source source, unsigned code)
@@ -713,6 +721,21 @@ static int plan_fip(struct plan *p, const char **ret_why)
  * simultaneously work with Profile Rule ... only one of them works at one time", and the
  * Config File Name is "used for In-house provision mode only" (with option 66).
  */
+/* Whether a Profile Rule (raw: [--key K], macros) names its server; true when in doubt. */
+static bool rule_names_server(const char *raw)
+{
+	struct profile_rule rule = { 0 };
+	struct prov_url u = { .scheme = "" };
+	bool named = true;
+
+	if (profile_rule_parse(raw, &rule, NULL) == 0 &&
+	    prov_url_parse(rule.url, "tftp", &u, NULL) == 0)
+		named = u.host[0] != '\0';
+	prov_url_done(&u);
+	profile_rule_done(&rule);
+	return named;
+}
+
 static int plan_spa(struct plan *p, const char **ret_why)
 {
 	const struct discovery_input *in = p->in;
@@ -739,9 +762,14 @@ static int plan_spa(struct plan *p, const char **ret_why)
 		}
 		return 0;
 	}
-	if (set(in->profile_rule))
-		add_string(p, DISC_PROFILE_RULE, in->profile_rule, NULL);
-	else
+	if (set(in->profile_rule)) {
+		/* "[scheme://][server IP or domain[:port]]/file path": a rule without a server
+		 * uses the one the device has, option 66's, received even when not obeyed */
+		char *server =
+			rule_names_server(in->profile_rule) ? NULL : option_received(p, false, 66);
+
+		add(p, DISC_PROFILE_RULE, dup_or_fail(p, in->profile_rule), server);
+	} else
 		why(ret_why, "Option 66 is disabled and the Profile Rule is empty");
 	return 0;
 }

@@ -161,7 +161,8 @@ struct discovery_candidate {
 	 * when they fail. */
 	char *server;
 	/* What came with it, or NULL: audiocodes: option 67 (the file name) with option 66;
-	 * spa: the Config File Name with option 66. Option 160 comes whole in server, its
+	 * spa: the Config File Name with option 66, and option 66 (the device's server)
+	 * with a Profile Rule that names no server. Option 160 comes whole in server, its
 	 * AudioCodes "<proto>://host/<fw>;<cfg>" forms included (url.c splits them). */
 	char *detail;
 };

@@ -7,6 +7,13 @@
  * (finish_transfers), so that callers' done() functions, which may start or cancel
  * fetches, never run inside a curl callback. Each completed transfer is classified
  * (enum fetch_status) and described in one sentence for the agent's timeline.
+ *
+ * libcurl before 8.4.0 can leave an FTP transfer with nothing to wait for (curl issue
+ * 12033): when the EPSV/PASV reply is already readable as the command is sent, the
+ * transfer moves to its DOING_MORE state without connecting the data connection, asks for
+ * no socket, and sleeps until its timeout. Each socket therefore records the transfer it
+ * was asked for (owner); an FTP transfer curl has run that owns no socket after an action
+ * gets one run of every transfer (rescue_stalled, on_kick).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -37,6 +44,7 @@ struct fetch_socket {
 	struct fetch_socket *prev, *next;
 	curl_socket_t fd;
 	struct event *ev;
+	struct fetch *owner; /* the transfer curl last asked for it, or NULL */
 };
 
 struct fetcher {
@@ -44,6 +52,7 @@ struct fetcher {
 	CURLM *multi;
 	CURLSH *share;
 	struct event *timer;
+	struct event *kick;    /* runs every transfer once: a stalled FTP transfer (see above) */
 	struct fetch *fetches; /* in flight, done() not yet called */
 	struct fetch_socket *sockets;
 	unsigned active;
@@ -79,6 +88,9 @@ struct fetch {
 	bool tftp_retried; /* asked again without options (tftp_retry) */
 	bool tls;	   /* https://, ftps:// */
 	bool client_cert;  /* a client certificate was given */
+	bool ran;	   /* an action has run since it was added: curl has started it */
+	bool kicked;	   /* rescued once since it last owned a socket */
+	unsigned sockets;  /* fetch_sockets it owns */
 	int max_redirects;
 	struct timespec started;
 	char reason[96]; /* HTTP reason phrase / text of the last FTP reply */
@@ -142,6 +154,9 @@ static void fetch_destroy(struct fetch *x)
 {
 	if (!x)
 		return;
+	for (struct fetch_socket *s = x->fetcher ? x->fetcher->sockets : NULL; s; s = s->next)
+		if (s->owner == x)
+			s->owner = NULL;
 	if (x->easy)
 		curl_easy_cleanup(x->easy);
 	free(x->result.body);
@@ -154,6 +169,16 @@ static void fetch_destroy(struct fetch *x)
 
 static void finish_transfers(struct fetcher *f);
 
+/*
+ * Before an action: every transfer added until now is due (curl_multi_add_handle() asks
+ * for a timeout of 0), so curl runs it during the action, whichever socket woke us.
+ */
+static void mark_ran(struct fetcher *f)
+{
+	for (struct fetch *x = f->fetches; x; x = x->next)
+		x->ran = true;
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch_socket *s = arg;
@@ -164,6 +189,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
+	mark_ran(f);
 	curl_multi_socket_action(f->multi, fd, flags, &running);
 	finish_transfers(f);
 }
@@ -173,8 +199,63 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct fetcher *f = arg;
 	int running;
 
+	mark_ran(f);
 	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	finish_transfers(f);
+}
+
+/*
+ * A stalled FTP transfer (see the top of the file): run every transfer, as
+ * curl_multi_perform() would, and have curl say again which sockets each one waits on.
+ * That is curl_multi_socket_all(), deprecated only because the socket interface makes it
+ * unnecessary when curl keeps its own state right.
+ */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	int running;
+
+	mark_ran(f);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	curl_multi_socket_all(f->multi, &running);
+#pragma GCC diagnostic pop
+	finish_transfers(f);
+}
+
+/*
+ * After an action: an FTP transfer curl has started that waits on no socket can only be
+ * woken by its timeout. Kick once per such stall; a transfer still without a socket after
+ * the kick is left to its timeout, so a bug of another kind cannot make the loop spin.
+ */
+static void rescue_stalled(struct fetcher *f)
+{
+	static const struct timeval now = { 0, 0 };
+	bool kick = false;
+
+	for (struct fetch *x = f->fetches; x; x = x->next) {
+		if (x->state == FETCH_RUNNING && x->scheme == SCHEME_FTP && x->ran && !x->sockets &&
+		    !x->kicked) {
+			x->kicked = true;
+			kick = true;
+		}
+	}
+	if (kick)
+		evtimer_add(f->kick, &now);
+}
+
+/* Records that curl asked for s on behalf of x (NULL: of nobody). */
+static void socket_own(struct fetch_socket *s, struct fetch *x)
+{
+	if (s->owner == x)
+		return;
+	if (s->owner)
+		s->owner->sockets--;
+	s->owner = x;
+	if (x) {
+		x->sockets++;
+		x->kicked = false;
+	}
 }
 
 static void socket_free(struct fetcher *f, struct fetch_socket *s)
@@ -185,6 +266,7 @@ static void socket_free(struct fetcher *f, struct fetch_socket *s)
 		f->sockets = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	socket_own(s, NULL);
 	if (s->ev)
 		event_free(s->ev);
 	free(s);
@@ -195,6 +277,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 {
 	struct fetcher *f = userp;
 	struct fetch_socket *s = socketp;
+	struct fetch *x = NULL;
 	short kind = EV_PERSIST;
 
 	if (what == CURL_POLL_REMOVE) {
@@ -221,6 +304,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		f->sockets = s;
 		curl_multi_assign(f->multi, fd, s);
 	}
+	/* NULL for curl's own handles (closing connections) */
+	if (!easy || curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK)
+		x = NULL;
+	socket_own(s, x);
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
@@ -631,6 +718,13 @@ static void complete(struct fetcher *f, struct fetch *x, CURLcode rc)
 			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
 	}
 	classify(x, rc);
+	if (x->scheme == SCHEME_HTTP && r->response_code >= 300 && r->response_code < 400) {
+		char *target = NULL;
+
+		if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &target) == CURLE_OK &&
+		    target)
+			r->redirect_url = target;
+	}
 	if (r->status == FETCH_OK) {
 		if (!r->body) {
 			/* an empty file: still a buffer the caller may take */
@@ -691,6 +785,8 @@ static void finish_transfers(struct fetcher *f)
 	f->dispatching = false;
 	if (f->free_pending)
 		fetcher_destroy(f);
+	else
+		rescue_stalled(f);
 }
 
 /* --- the fetcher ------------------------------------------------------------------------- */
@@ -720,8 +816,9 @@ struct fetcher *fetcher_new(struct event_base *base)
 	f->multi = curl_multi_init();
 	f->share = curl_share_init();
 	f->timer = evtimer_new(base, on_timeout, f);
+	f->kick = evtimer_new(base, on_kick, f);
 	probe = curl_easy_init();
-	if (!f->multi || !f->share || !f->timer || !probe)
+	if (!f->multi || !f->share || !f->timer || !f->kick || !probe)
 		goto fail;
 	/* where curl finds the system's CAs when nobody says otherwise */
 	if (curl_easy_getinfo(probe, CURLINFO_CAPATH, &path) == CURLE_OK && path && *path)
@@ -768,6 +865,8 @@ static void fetcher_destroy(struct fetcher *f)
 		curl_share_cleanup(f->share);
 	if (f->timer)
 		event_free(f->timer);
+	if (f->kick)
+		event_free(f->kick);
 	free(f->system_cafile);
 	free(f);
 }

@@ -95,6 +95,10 @@ struct fetch_result {
 	double seconds;		  /**< from fetch_start() to the end */
 	const char *content_type; /**< HTTP Content-Type or NULL */
 	const char *url;	  /**< the URL last asked (after redirections), no password */
+	/** an HTTP 3xx answer not followed (fetch_options.max_redirects negative, or too
+	 * many): its Location, resolved against url; any scheme (a redirection service may
+	 * point at tftp://); else NULL */
+	const char *redirect_url;
 	/** the address the transfer talked to ("10.0.0.1", "2001:db8::1"); for TFTP, the
 	 * URL's host as written (curl does not say); "" when unknown */
 	char peer_ip[64];

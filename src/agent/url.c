@@ -432,21 +432,41 @@ fail:
 	return r;
 }
 
-static void encode(struct sbuf *b, const char *s, bool colon_ok)
+static void encode_byte(struct sbuf *b, char c)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	char esc[3] = { '%', hex[(unsigned char)c >> 4], hex[(unsigned char)c & 15] };
 
+	sb_add(b, esc, 3);
+}
+
+static void encode(struct sbuf *b, const char *s, bool colon_ok)
+{
 	for (; *s; s++) {
 		char c = *s;
 
-		if (is_unreserved(c) || is_sub_delim(c) || (colon_ok && c == ':')) {
+		if (is_unreserved(c) || is_sub_delim(c) || (colon_ok && c == ':'))
 			sb_add(b, &c, 1);
-		} else {
-			char esc[3] = { '%', hex[(unsigned char)c >> 4],
-					hex[(unsigned char)c & 15] };
+		else
+			encode_byte(b, c);
+	}
+}
 
-			sb_add(b, esc, 3);
-		}
+/*
+ * A path (with its query and fragment) as RFC 3986 allows it: what pchar, '/', '?' and
+ * '#' allow stays, an escape already there stays, any other byte (a space, a lone '%',
+ * '"', '<', '[', a byte of a UTF-8 name) is percent-encoded.
+ */
+static void encode_path(struct sbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		char c = *s;
+
+		if (is_unreserved(c) || is_sub_delim(c) || (c != '\0' && strchr(":@/?#", c)) ||
+		    (c == '%' && hex_value(s[1]) >= 0 && hex_value(s[2]) >= 0))
+			sb_add(b, &c, 1);
+		else
+			encode_byte(b, c);
 	}
 }
 
@@ -487,8 +507,68 @@ char *prov_url_format(const struct prov_url *u)
 		sb_add(&b, port, (size_t)n);
 	}
 	if (u->path)
-		sb_str(&b, u->path);
+		encode_path(&b, u->path);
 	return sb_finish(&b);
+}
+
+/* Whether s (blanks before it ignored) starts with "scheme://". */
+static bool has_scheme(const char *s)
+{
+	const char *sep;
+
+	while (is_blank(*s))
+		s++;
+	sep = strstr(s, "://");
+	return sep && is_scheme(s, (size_t)(sep - s));
+}
+
+int prov_url_on_server(const char *url, const char *server, const char *default_scheme, char **ret,
+		       const char **ret_why)
+{
+	struct prov_url u = { .scheme = "" }, srv = { .scheme = "" };
+	const char *why = NULL;
+	char *out = NULL;
+	int r;
+
+	r = prov_url_parse(url, default_scheme, &u, &why);
+	if (r < 0)
+		goto done;
+	if (u.host[0]) {
+		out = prov_url_format(&u);
+		r = out ? 0 : -ENOMEM;
+		goto done;
+	}
+	if (!server || !*server) {
+		why = PROV_URL_NO_SERVER;
+		r = -EINVAL;
+		goto done;
+	}
+	r = prov_url_parse(server, default_scheme, &srv, &why);
+	if (r < 0)
+		goto done;
+	if (!srv.host[0]) {
+		why = PROV_URL_NO_SERVER;
+		r = -EINVAL;
+		goto done;
+	}
+	/* the server's host, port and login; the URL's path, and its scheme if it has one */
+	free(srv.path);
+	srv.path = u.path;
+	u.path = NULL;
+	if (has_scheme(url))
+		memcpy(srv.scheme, u.scheme, sizeof(srv.scheme));
+	out = prov_url_format(&srv);
+	r = out ? 0 : -ENOMEM;
+done:
+	prov_url_done(&u);
+	prov_url_done(&srv);
+	if (r < 0) {
+		if (ret_why && why)
+			*ret_why = why;
+		return r;
+	}
+	*ret = out;
+	return 0;
 }
 
 void prov_url_done(struct prov_url *u)

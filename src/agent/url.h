@@ -32,8 +32,9 @@ struct prov_url {
  * `scheme://`. The host is a name, a dotted IPv4 address, `[IPv6]` (with an optional
  * `%25zone`) or a bare IPv6 address (then without a port). A string that is only a path
  * (`/cpe/x.conf`, or `tftp:///cpe/x.conf`: SPA profile rules may leave the server out,
- * seed 001) gives host "": the caller supplies the server. User and password are
- * percent-decoded; the path is kept byte for byte (spaces included, as FIP URLs have).
+ * seed 001) gives host "": the caller supplies the server (prov_url_on_server()). User
+ * and password are percent-decoded; the path is kept byte for byte (spaces included, as
+ * FIP URLs have them; prov_url_format() encodes them).
  *
  * Returns 0; -EINVAL (bad syntax), -EPROTONOSUPPORT (a scheme other than tftp, ftp, http,
  * https), -ENAMETOOLONG (longer than PROV_URL_MAX) with *ret_why (optional) a readable
@@ -45,9 +46,28 @@ int prov_url_parse(const char *s, const char *default_scheme, struct prov_url *r
 /**
  * The canonical string of @p u (malloc'd; NULL: no memory): lower-case scheme, user and
  * password percent-encoded where needed, IPv6 hosts in brackets, the port when not 0,
- * then the path as it is. prov_url_parse() of the result gives @p u back.
+ * then the path percent-encoded where RFC 3986 requires it (`/HTTP Directory/sip.cfg`
+ * gives `/HTTP%20Directory/sip.cfg`; escapes already there, '/', '?', '#' and the other
+ * characters a path may hold stay as they are). The result is a URL every client takes;
+ * prov_url_format() of prov_url_parse() of it gives it back.
  */
 char *prov_url_format(const struct prov_url *u);
+
+/**
+ * @p url (any form prov_url_parse() takes with @p default_scheme) completed with the
+ * server it leaves out: a path-only URL (`/IP542N.conf`, `tftp:///cfg/x.conf`: a SPA
+ * Profile Rule may omit the server, seed 001) takes the host, port and login of @p server
+ * (same forms), and its scheme unless @p url writes one; a URL with a server is kept.
+ * Returns 0 with *ret the canonical URL (malloc'd); -EINVAL / -EPROTONOSUPPORT /
+ * -ENAMETOOLONG with *ret_why (PROV_URL_NO_SERVER when @p url names no server and
+ * @p server is NULL or names none); -ENOMEM.
+ */
+int prov_url_on_server(const char *url, const char *server, const char *default_scheme,
+		       char **ret, const char **ret_why);
+
+/** prov_url_on_server()'s *ret_why when @p url names no server and @p server none. */
+#define PROV_URL_NO_SERVER "the URL names no server and none is known"
+
 
 /** Frees what @p u holds and clears it; accepts a cleared or half-filled struct. */
 void prov_url_done(struct prov_url *u);

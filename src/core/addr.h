@@ -23,6 +23,8 @@ char *addr_format(const struct sockaddr *sa, char *buf, size_t bufsz);
 /* The host part only, without port. Returns buf. */
 char *addr_format_host(const struct sockaddr *sa, char *buf, size_t bufsz);
 uint16_t addr_port(const struct sockaddr *sa);
+/* Sets the port of an IPv4 or IPv6 address (a listener's as bound, when it asked for 0). */
+void addr_set_port(struct addr *a, uint16_t port);
 bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
 /* Same host and same port. */
 bool addr_same(const struct sockaddr *a, const struct sockaddr *b);

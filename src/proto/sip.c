@@ -68,7 +68,7 @@ void sip_config_default(struct sip_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	addr_parse("0.0.0.0:5060", &cfg->listen);
 	cfg->answer = SIP_ANSWER_ALL;
-	str_copy(cfg->url, sizeof(cfg->url), "tftp://{{server}}/");
+	str_copy(cfg->url, sizeof(cfg->url), "{{tftp_url}}");
 	cfg->t1_ms = 500;
 	cfg->t2_ms = 4000;
 	cfg->max_subscriptions = 4096;
@@ -308,18 +308,24 @@ static socklen_t sa_len(const struct sockaddr *sa)
  * "10.0.0.1:5060" or "[::1]:5060": how peer reaches us (the listener's address, or the one
  * the kernel picks towards peer when we listen on a wildcard).
  */
+/* 0.0.0.0 or :: */
+static bool is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return false;
+}
+
 static void local_hostport(struct sip_server *srv, const struct sockaddr *peer, char *out,
 			   size_t outsz, char *host, size_t hostsz)
 {
 	struct sockaddr_storage ss = srv->local.ss;
 	socklen_t len = sizeof(ss);
 	char h[ADDR_STRLEN];
-	bool any = false;
+	bool any = is_wildcard(&ss);
 
-	if (ss.ss_family == AF_INET)
-		any = ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	else if (ss.ss_family == AF_INET6)
-		any = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
 	if (any && peer) {
 		int fd = socket(peer->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -811,6 +817,28 @@ static int set_str(json_t *ctx, const char *key, const char *value)
 }
 
 /*
+ * "tftp://10.0.0.1/", "tftp://10.0.0.1:6969/", "tftp://[2001:db8::1]/": this daemon's TFTP
+ * listener as the phone reaches it, its port written when it is not 69. A listener on a
+ * wildcard address is reached where the phone reached SIP (server_host).
+ */
+static void tftp_url(const struct sip_server *srv, const char *server_host, char *buf, size_t size)
+{
+	const struct addr *t = &srv->cfg.tftp;
+	char h[ADDR_STRLEN];
+	const char *host = server_host;
+	unsigned port = t->len ? addr_port((const struct sockaddr *)&t->ss) : 69;
+	bool v6;
+
+	if (t->len && !is_wildcard(&t->ss))
+		host = addr_format_host((const struct sockaddr *)&t->ss, h, sizeof(h));
+	v6 = strchr(host, ':') != NULL;
+	if (port == 69)
+		snprintf(buf, size, v6 ? "tftp://[%s]/" : "tftp://%s/", host);
+	else
+		snprintf(buf, size, v6 ? "tftp://[%s]:%u/" : "tftp://%s:%u/", host, port);
+}
+
+/*
  * The context of the URL template: the request's built-ins, then what the directory adds
  * (the MAC's forms, the device's model, profile and group, the defaults', its group's and
  * its own variables, SN for serial), as for rendered files.
@@ -829,6 +857,8 @@ static json_t *url_context(struct sip_server *srv, const char *mac, const char *
 	r |= set_str(ctx, "server", server_host);
 	snprintf(port, sizeof(port), "%u", srv->port);
 	r |= set_str(ctx, "sip_port", port);
+	tftp_url(srv, server_host, v, sizeof(v));
+	r |= set_str(ctx, "tftp_url", v);
 	r |= set_str(ctx, "peer", addr_format_host(peer, v, sizeof(v)));
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
 		if (sip_param_get(event_params, params[i], v, sizeof(v)) == 0)

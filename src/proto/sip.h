@@ -46,6 +46,9 @@ struct sip_config {
 	uint32_t oui[SIP_OUI_MAX]; /* 24-bit prefixes */
 	size_t noui;
 	char url[SIP_URL_MAX]; /* Mustache template of the default URL */
+	/* The TFTP listener {{tftp_url}} names (len 0: none in this daemon, port 69 then):
+	 * set by serve from the bound listener, not read from the configuration. */
+	struct addr tftp;
 	struct sip_url_rule rules[SIP_URL_RULES_MAX];
 	size_t nrules;
 	unsigned t1_ms, t2_ms;	    /* RFC 3261 T1 and T2 */

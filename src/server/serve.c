@@ -218,6 +218,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	    cfg.sip.multicast != s->cfg.sip.multicast ||
 	    strcmp(cfg.sip.interfaces, s->cfg.sip.interfaces) != 0)
 		log_warnx(NULL, "the SIP listener's address and groups change only at restart");
+	cfg.sip.tftp = s->cfg.sip.tftp; /* the listener stays */
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
 	if (s->tftp)
@@ -529,6 +530,11 @@ int serve_main(const struct serve_options *opts)
 		}
 	}
 	if (s.cfg.sip.enabled) {
+		/* the PnP URL names the TFTP listener as bound (port 0 resolved) */
+		if (s.tftp) {
+			s.cfg.sip.tftp = s.cfg.tftp.listen;
+			addr_set_port(&s.cfg.sip.tftp, tftp_server_port(s.tftp));
+		}
 		r = sip_server_new(s.base, s.site, &s.cfg.sip, &s.sip, err, sizeof(err));
 		if (r < 0) {
 			startup_error(opts, "%s", err);

@@ -154,7 +154,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        location = /redirect {{ return 302 /{redirect}; }}
+        location = /redirect {{ return 302 {redirect}; }}
         location = /forbidden {{ return 403; }}
         location = /gone {{ return 410; }}
         location = /broken {{ return 500; }}
@@ -188,7 +188,7 @@ class Nginx(Peer):
     """nginx serving root over HTTP (`port`) and, given a certificate, HTTPS (`tls_port`)
     and HTTPS requiring a client certificate signed by `client_ca` (`mtls_port`).
     /private/ asks for a Basic login (`user`:`password`); /redirect answers 302 to
-    `redirect`; /forbidden 403, /gone 410, /broken 500."""
+    `redirect` (a path under root, or a URL); /forbidden 403, /gone 410, /broken 500."""
     name = "nginx"
 
     def __init__(self, root, workdir, cert=None, key=None, client_ca=None,
@@ -209,6 +209,8 @@ class Nginx(Peer):
             tls = NGINX_TLS.format(tls_port=self.tls_port, mtls_port=self.mtls_port,
                                    cert=cert, key=key, ca=client_ca, root=root)
         conf = p / "nginx.conf"
+        if "://" not in redirect:
+            redirect = "/" + redirect
         conf.write_text(NGINX_CONF.format(p=p, port=self.port, root=root, tls=tls,
                                           redirect=redirect))
         self._spawn([exe, "-p", str(p), "-e", str(p / "error.log"), "-c", str(conf)])

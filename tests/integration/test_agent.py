@@ -7,6 +7,7 @@ files it asked for, what it decided, what it applied, installed and stored."""
 import hashlib
 import itertools
 import json
+import os
 import subprocess
 
 import pytest
@@ -377,6 +378,137 @@ def test_fip_against_nginx(tmp_path):
     assert run.of("apply") and run.code == 0
 
 
+@pytest.mark.parametrize("scheme", ["tftp", "ftp", "http", "https"])
+def test_fip_include_urls_with_spaces(tmp_path, scheme):
+    """Seed 002's own example, `include:config "HTTP Directory/sip.cfg"`, relative to the
+    boot file and absolute, with characters RFC 3986 wants encoded: each protocol's server
+    receives the name (tftpd-hpa, vsftpd, nginx over HTTP and HTTPS)."""
+    tree = tmp_path / "tree"
+    mac = "0021f2000004"
+    files = {"HTTP Directory/sip.cfg": "sip.server=10.0.0.9\n",
+             "Phone Books/book [1].cfg": "lang.gui=Chinese S\n"}
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    extra = []
+    if scheme == "tftp":
+        peer = peers.TftpdHpa(tree, tmp_path / "peer")
+    elif scheme == "ftp":
+        peer = peers.Vsftpd(tree, tmp_path / "peer")
+    else:
+        from pki import Pki
+        pki = Pki(tmp_path / "pki")
+        peer = peers.Nginx(tree, tmp_path / "peer", cert=pki.server, key=pki.server_key,
+                           client_ca=pki.ca)
+        extra = ["--set", f"ca_file={pki.ca}"]
+    port = peer.tls_port if scheme == "https" else peer.port
+    base = f"{scheme}://127.0.0.1:{port}"
+    (tree / "y000000000000.boot").write_text(
+        'include:config "HTTP Directory/sip.cfg"\n'
+        f'include:config "{base}/Phone Books/book [1].cfg"\n')
+    peers.world_readable(tree)
+    try:
+        run = agent("fip", "--server", f"{base}/", *extra, mac=mac)
+    finally:
+        peer.stop()
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{base}/y000000000000.boot", f"{base}/HTTP%20Directory/sip.cfg",
+        f"{base}/Phone%20Books/book%20%5B1%5D.cfg"], run
+    assert run.of("apply") and run.code == 0, run
+
+
+def test_spa_profile_rule_without_a_server_uses_option_66(tmp_path):
+    """Seed 001: "[scheme://][server IP or domain[:port]]/file path". A rule that is only a
+    path takes the server the device has, DHCP option 66's, even with Option 66 off."""
+    tree = tmp_path / "tree"
+    (tree / "cfg").mkdir(parents=True)
+    (tree / "IP542N.conf").write_text("DBID_DBASE_VERSION=1\n")
+    (tree / "cfg" / f"{SPA_MAC.lower()}.conf").write_text("DBID_DBASE_VERSION=2\n")
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        runs = [agent("spa", "--model", "IP542N", "--set", "option66=0", "--set",
+                      "random_delay=0", "--set", f"profile_rule={rule}", "--dhcp-option",
+                      f"66=127.0.0.1:{peer.port}", mac=SPA_MAC)
+                for rule in ("/IP542N.conf", "[--key k]tftp:///cfg/$MA.conf")]
+        alone = agent("spa", "--set", "option66=0", "--set", "random_delay=0", "--set",
+                      "profile_rule=/IP542N.conf", "--set", "fetch_timeout=2", mac=SPA_MAC)
+    finally:
+        peer.stop()
+    assert runs[0].fetched("ok") == ["IP542N.conf"] and runs[0].of("apply"), runs[0]
+    assert runs[0].said("the Profile Rule names no server: DHCP option 66's"), runs[0]
+    assert runs[0].code == 0, runs[0]
+    # the key is the rule's: the plain profile does not decrypt, but it was fetched
+    assert runs[1].fetched("ok") == [f"{SPA_MAC.lower()}.conf"], runs[1]
+    assert alone.said("it names no server and no DHCP option 66 was received"), alone
+    assert alone.code == 1 and not alone.of("fetch"), alone
+
+
+def test_panasonic_relative_paths_resolve_against_the_initial_file(tmp_path):
+    """Seed 003: relative CFG_STANDARD_FILE_PATH / CFG_ROOT_CERTIFICATE_PATH in the initial
+    file resolve against the initial file's URL (RFC 3986), here served by nginx."""
+    mac = "0080F0AABBCD"
+    tree = tmp_path / "tree"
+    (tree / "pana" / "dev").mkdir(parents=True)
+    (tree / "certs").mkdir()
+    (tree / "pana" / "initial.cfg").write_text(
+        "# PCC Standard Format File # DO NOT CHANGE THIS LINE!\n"
+        'CFG_STANDARD_FILE_PATH="dev/{MAC}.cfg"\n'
+        'CFG_ROOT_CERTIFICATE_PATH="../certs/ca.pem"\n')
+    (tree / "pana" / "dev" / f"{mac}.cfg").write_text('SIP_AUTHID_1="6001"\n')
+    (tree / "certs" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    peer = peers.Nginx(tree, tmp_path / "nginx")
+    base = f"http://127.0.0.1:{peer.port}"
+    try:
+        run = agent("panasonic", "--set", "pnp=0", "--server", f"{base}/pana/", mac=mac)
+    finally:
+        peer.stop()
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{base}/pana/initial.cfg", f"{base}/certs/ca.pem", f"{base}/pana/dev/{mac}.cfg"], run
+    assert run.of("resource") and run.of("apply") and run.code == 0, run
+
+
+@pytest.mark.parametrize("scheme", ["http", "tftp", "ftp"])
+def test_panasonic_redirection_server_gives_the_provisioning_server(tmp_path, scheme):
+    """Seed 003's last source: the redirection server (nginx) answers 302 with the
+    provisioning URL, a directory; that URL becomes the server (over its own protocol,
+    tftpd-hpa or vsftpd), its initial file fetched from it, not the 302 followed as a
+    file."""
+    mac = "0080F0AABBCE"
+    tree = tmp_path / "tree"
+    (tree / "prov").mkdir(parents=True)
+    (tree / "prov" / "initial.cfg").write_text('CFG_STANDARD_FILE_PATH="{MAC}.cfg"\n')
+    (tree / "prov" / f"{mac}.cfg").write_text('SIP_AUTHID_1="6002"\n')
+    files, target = None, "prov/"
+    if scheme == "tftp":
+        files = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    elif scheme == "ftp":
+        files = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    if files:
+        target = f"{scheme}://127.0.0.1:{files.port}/prov/"
+    redirector = peers.Nginx(tree, tmp_path / "nginx", redirect=target)
+    try:
+        run = agent("panasonic", "--set", "pnp=0", "--set",
+                    f"redirect_server=http://127.0.0.1:{redirector.port}/redirect", mac=mac)
+    finally:
+        redirector.stop()
+        if files:
+            files.stop()
+    if not files:
+        target = f"http://127.0.0.1:{redirector.port}/prov/"
+    assert run.said(f"server from redirection server: {target}"), run
+    assert [e["url"] for e in run.of("fetch") if e["status"] == "ok"] == [
+        f"{target}initial.cfg", f"{target}{mac}.cfg"], run
+    assert run.of("apply") and run.code == 0, run
+
+
+def test_panasonic_redirection_url_without_protocol_ends_the_pass_once():
+    run = agent("panasonic", "--set", "pnp=0", "--set", "redirect_server=nohost/x",
+                mac="0080F0AABBCF")
+    assert [e["text"] for e in run.of("error")] == [
+        "cannot download nohost/x: no protocol (tftp://, ftp://, http:// or https://)"], run
+    assert run.code == 1, run
+
+
 def test_spa_against_vsftpd(tmp_path):
     peers.skip_unless_root("vsftpd")
     tree = tmp_path / "tree"
@@ -390,6 +522,39 @@ def test_spa_against_vsftpd(tmp_path):
     finally:
         peer.stop()
     assert run.of("apply") and run.code == 0, run
+
+
+def test_algo_over_ftp_never_stalls_against_vsftpd(tmp_path):
+    """libcurl before 8.4.0 leaves an FTP transfer waiting on no socket when the EPSV reply
+    is already readable as the command goes out (curl issue 12033), and the boot hung until
+    fetch_timeout. The server winning that race is the rule when it shares one CPU with the
+    agent: pinned so, every boot used to hang. 12 boots of 16 FTP downloads each, over one
+    reused control connection: none may time out."""
+    peers.skip_unless_root("vsftpd")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    kinds = ("tone", "sched", "display", "icon", "image", "cacert")
+    conf = "audio.spk.vol = 3\n" + "".join(f"prov.data.{k} = {k}.zip\n" for k in kinds)
+    files = {"algop8188.conf": conf, **{f"{k}.zip": k for k in kinds}}
+    for name, data in files.items():
+        (tree / name).write_text(data)
+        (tree / (name.rsplit(".", 1)[0] + ".md5")).write_text(md5(data) + "  " + name + "\n")
+    cpu = {min(os.sched_getaffinity(0))}
+    peer = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    os.sched_setaffinity(peer.proc.pid, cpu)  # its sessions are forked afterwards
+    cmd = [str(BIN), "agent", "--profile", "algo", "--mac", MAC, "--model", "8188", "--json",
+           "--timeout", "60", "--server", f"ftp://127.0.0.1:{peer.port}", "--set",
+           "fetch_timeout=2"]
+    try:
+        runs = [Run(subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, cpu)))
+                for _ in range(12)]
+    finally:
+        peer.stop()
+    hung = [r for r in runs if any(e["status"] == "timed out" for e in r.of("fetch"))]
+    assert not hung, f"{len(hung)} of {len(runs)} boots hung:\n{hung[0]!r}"
+    for run in runs:
+        assert len(run.of("resource")) == len(kinds) and run.code == 0, run
 
 
 def test_agent_usage_errors():

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from harness import (BIN, HANG_GUARD, VENDOR_FILES, Server, Site, curl_get, example_site,
-                     md5, pattern_bytes, raw_request, request, run, tail)
+from harness import (BIN, HANG_GUARD, REPO, VENDOR_FILES, Server, Site, curl_get,
+                     example_site, md5, pattern_bytes, raw_request, request, run, tail)
 
 UA = "Algo-8188/5.4f 0022EE010203"
 
@@ -690,6 +690,50 @@ def test_vendor_file_over_http(example, mac, name):
     digest, sibling = companion.body.decode().split()
     directory = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
     assert digest == md5(get(server, "/" + directory + sibling).body)
+
+
+VENDOR_PAGE_PROFILE = {"algo.md": "algo", "flyingvoice-fip.md": "fip",
+                       "flyingvoice-spa.md": "spa", "audiocodes.md": "audiocodes",
+                       "panasonic.md": "panasonic"}
+
+
+def vendor_page_names(root):
+    """(page, listed name, name requested) for every file the `site/` trees of
+    docs/vendors/*.md list; a template's {MAC}, {mac} and {model} become those of an enabled
+    device of the page's profile in the example's devices.csv."""
+    devices = {}
+    for line in (root / "devices.csv").read_text().splitlines()[1:]:
+        mac, model, profile, _, enabled = line.split(",")[:5]
+        if enabled == "yes":
+            devices.setdefault(profile, (mac.replace(":", ""), model))
+    found = []
+    for page, profile in VENDOR_PAGE_PROFILE.items():
+        text = (REPO / "docs" / "vendors" / page).read_text()
+        mac, model = devices[profile]
+        for listed in re.findall(r"^ +((?:files|templates)/\S+)", text, re.M):
+            name = listed.split("/", 1)[1].replace("{MAC}", mac.upper()).replace(
+                "{mac}", mac.lower()).replace("{model}", model)
+            found.append((page, listed, name))
+    return found
+
+
+def test_every_file_the_vendor_pages_list_is_served_by_the_example_site(example):
+    """docs/vendors/*.md show sites as `files/...` and `templates/...` trees; `make run`'s
+    site (examples/site) serves every one of those names, over TFTP as a factory-default
+    device asks (an IP542N with option 66 asks for IP542N.conf)."""
+    root, server = example
+    names = vendor_page_names(root)
+    assert len(names) >= 15 and ("flyingvoice-spa.md", "templates/IP542N.conf",
+                                 "IP542N.conf") in names, names
+    missing = [(page, listed, name) for page, listed, name in names
+               if curl_get(server.port, name).returncode != 0]
+    assert not missing, missing
+    # a factory-default IP542N: Option 66 on, Config File Name IP542N.conf
+    agent = run([BIN, "agent", "--profile", "spa", "--mac", "0021F2011B1B", "--model",
+                 "IP542N", "--set", "random_delay=0", "--dhcp-option",
+                 f"66=127.0.0.1:{server.port}", "--timeout", "60"])
+    text = agent.stdout.decode()
+    assert agent.returncode == 0 and "IP542N.conf" in text and " apply " in text, text
 
 
 def test_rendered_file_with_curl(example):

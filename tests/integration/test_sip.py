@@ -151,6 +151,20 @@ def test_pnp_vendor_forms(tmp_path, site, pnp, ruser, fuser, vendor, model, mac,
     pnp.assert_alive()
 
 
+@pytest.mark.parametrize("tftp", ["fixed", "0"])
+def test_pnp_default_url_carries_the_tftp_port(tmp_path, site, start_server, tftp):
+    """Without [sip] url, the NOTIFY names this daemon's TFTP listener, with its port when
+    it is not 69 (given, or chosen by the kernel for port 0), as a sipp phone receives it."""
+    site.conf("[sip]\nt1 = 100\n")
+    port = free_udp_port() if tftp == "fixed" else 0
+    server = start_server(site, args=("--sip", "127.0.0.1:0"), tftp=f"127.0.0.1:{port}")
+    phone = Sipp(tmp_path, "pnp_subscribe.xml", remote=f"127.0.0.1:{server.ports['sip']}",
+                 keys=[("ruser", "MAC%3a0080F0123457"), ("fuser", "MAC%3a0080F0123457"),
+                       ("vendor", "Panasonic"), ("model", "KX-UTG300")]).wait()
+    assert phone.logs("URL") == [f"tftp://127.0.0.1:{server.ports['tftp']}/"]
+    assert server.ports["tftp"] == port or port == 0
+
+
 def test_pnp_inventory_variables(tmp_path, site, start_server):
     """The URL template sees the device's variables (device > group > defaults, SN)."""
     site.conf("[sip]\nurl = https://{{prov_host}}/{{group}}/{{model}}/{{MAC}}?sn={{SN}}\n"

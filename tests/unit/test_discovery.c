@@ -683,6 +683,15 @@ static void test_plan_spa(void **state)
 	in.no_dhcp = true;
 	in.config_file_name = "IP542N.conf";
 	check_plan(&in, { DISC_PROFILE_RULE, "[--key 123456]tftp://s/param_$MAU.conf", NULL });
+	/* a rule without a server (seed 001: "[scheme://][server[:port]]/file path"): option
+	 * 66 comes with it, the server the device has */
+	in.profile_rule = "/IP542N.conf";
+	check_plan(&in, { DISC_PROFILE_RULE, "/IP542N.conf", "10.0.0.1" });
+	in.profile_rule = "[--key k] http:///cfg/$MA.conf";
+	check_plan(&in, { DISC_PROFILE_RULE, "[--key k] http:///cfg/$MA.conf", "10.0.0.1" });
+	in.dhcp = none;
+	check_plan(&in, { DISC_PROFILE_RULE, "[--key k] http:///cfg/$MA.conf", NULL });
+	in.dhcp = o;
 	in.profile_rule = "";
 	check_none(&in, -ENOENT, "Profile Rule is empty");
 	in.profile_rule = NULL;

@@ -129,7 +129,7 @@ static void test_full_urls(void **state)
 	parses("http://neptune.speak.net:8080/prov/G502/0021F2011B19.conf", NULL, "http", NULL,
 	       NULL, "neptune.speak.net", 8080, "/prov/G502/0021F2011B19.conf",
 	       "http://neptune.speak.net:8080/prov/G502/0021F2011B19.conf");
-	/* seed 002's server URLs, spaces in paths kept */
+	/* seed 002's server URLs, spaces in paths kept (and encoded when formatted) */
 	parses("tftp://10.20.0.92/", NULL, "tftp", NULL, NULL, "10.20.0.92", 0, "/",
 	       "tftp://10.20.0.92/");
 	parses("ftp://test1:123456@10.3.6.234/", NULL, "ftp", "test1", "123456", "10.3.6.234", 0,
@@ -137,7 +137,7 @@ static void test_full_urls(void **state)
 	parses("http://10.2.11.101:8088/ProvisioningDir", NULL, "http", NULL, NULL, "10.2.11.101",
 	       8088, "/ProvisioningDir", "http://10.2.11.101:8088/ProvisioningDir");
 	parses("http://10.20.0.88/HTTP Directory/sip.cfg", NULL, "http", NULL, NULL, "10.20.0.88",
-	       0, "/HTTP Directory/sip.cfg", "http://10.20.0.88/HTTP Directory/sip.cfg");
+	       0, "/HTTP Directory/sip.cfg", "http://10.20.0.88/HTTP%20Directory/sip.cfg");
 	/* the path as given: query, escapes, '@' and ':' */
 	parses("http://h/a%20b/c?x=1&y=@:#f", NULL, "http", NULL, NULL, "h", 0,
 	       "/a%20b/c?x=1&y=@:#f", "http://h/a%20b/c?x=1&y=@:#f");
@@ -179,6 +179,61 @@ static void test_path_only(void **state)
 	       "/cpe/CW0021f2011b19.conf", "tftp:///cpe/CW0021f2011b19.conf");
 	parses("http:///prov/x.conf", NULL, "http", NULL, NULL, "", 0, "/prov/x.conf",
 	       "http:///prov/x.conf");
+}
+
+/* What RFC 3986 does not allow in a path is percent-encoded, for every scheme. */
+static void test_format_encodes_the_path(void **state)
+{
+	parses("tftp://10.20.0.92/HTTP Directory/sip.cfg", NULL, "tftp", NULL, NULL, "10.20.0.92",
+	       0, "/HTTP Directory/sip.cfg", "tftp://10.20.0.92/HTTP%20Directory/sip.cfg");
+	parses("ftp://u:p w@h/a b/\"q\"<x>[1]{2}|^`\\.cfg", NULL, "ftp", "u", "p w", "h", 0,
+	       "/a b/\"q\"<x>[1]{2}|^`\\.cfg",
+	       "ftp://u:p%20w@h/a%20b/%22q%22%3Cx%3E%5B1%5D%7B2%7D%7C%5E%60%5C.cfg");
+	/* an escape already there stays, a lone '%' does not */
+	parses("https://h/100%/a%2Fb%zz", NULL, "https", NULL, NULL, "h", 0, "/100%/a%2Fb%zz",
+	       "https://h/100%25/a%2Fb%25zz");
+	/* a UTF-8 name, byte by byte */
+	parses("http://h/t\xc3\xa9l.cfg", NULL, "http", NULL, NULL, "h", 0, "/t\xc3\xa9l.cfg",
+	       "http://h/t%C3%A9l.cfg");
+}
+
+static void on_server(const char *url, const char *server, const char *want)
+{
+	char *s = NULL;
+	const char *why = NULL;
+
+	if (prov_url_on_server(url, server, "tftp", &s, &why) != 0)
+		fail_msg("'%s' on '%s' refused: %s", url, server ? server : "(null)",
+			 why ? why : "");
+	assert_string_equal(s, want);
+	free(s);
+}
+
+/* seed 001: a Profile Rule without a server uses the one the device has (option 66) */
+static void test_on_server(void **state)
+{
+	const char *why = NULL;
+	char *s = NULL;
+
+	on_server("/IP542N.conf", "10.0.0.1", "tftp://10.0.0.1/IP542N.conf");
+	on_server("/cfg/0021f2011b19.conf", "tftp://10.0.0.1:6969/old/",
+		  "tftp://10.0.0.1:6969/cfg/0021f2011b19.conf");
+	on_server("/x.conf", "http://u:pw@prov.example.net:8080/p",
+		  "http://u:pw@prov.example.net:8080/x.conf");
+	/* the rule's scheme wins over the server's */
+	on_server("http:///prov/x.conf", "tftp://10.0.0.1", "http://10.0.0.1/prov/x.conf");
+	/* a rule with a server is kept, canonical */
+	on_server("HTTP://h/a b.conf", "10.0.0.1", "http://h/a%20b.conf");
+	on_server("h2/x.conf", "10.0.0.1", "tftp://h2/x.conf");
+	assert_int_equal(prov_url_on_server("/x.conf", NULL, "tftp", &s, &why), -EINVAL);
+	assert_string_equal(why, "the URL names no server and none is known");
+	why = NULL;
+	assert_int_equal(prov_url_on_server("/x.conf", "/y", "tftp", &s, &why), -EINVAL);
+	assert_non_null(why);
+	why = NULL;
+	assert_int_equal(prov_url_on_server("gopher:///x", "h", "tftp", &s, &why),
+			 -EPROTONOSUPPORT);
+	assert_null(s);
 }
 
 static void test_refusals(void **state)
@@ -508,6 +563,8 @@ int main(void)
 		cmocka_unit_test(test_full_urls),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_path_only),
+		cmocka_unit_test(test_format_encodes_the_path),
+		cmocka_unit_test(test_on_server),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_join),

@@ -8,7 +8,8 @@
  *
  * Decisions where the seed is silent (docs/agent.md): a provisioning URL whose last segment
  * has no '.' is a directory holding `initial_file`; `{MAC}`, `{mac}` and `{MODEL}` in the
- * URLs of the initial file are the phone's macros.
+ * URLs of the initial file are the phone's macros; a relative URL there is relative to the
+ * initial file's (RFC 3986).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,21 @@ static char *pana_expand(const struct ap_agent *a, const char *s)
 	}
 	out[n] = '\0';
 	return out;
+}
+
+/*
+ * A URL of the initial file, macros replaced, resolved against the initial file's URL as
+ * RFC 3986 says (`{MAC}.cfg`, `../certs/ca.pem`, `/prov/x.cfg`; a full URL stays as it is).
+ * The base is the URL asked for, login included. Malloc'd; NULL when it cannot be.
+ */
+static char *pana_url(struct ap_agent *a, const char *value)
+{
+	char *expanded = pana_expand(a, value);
+	if (!expanded)
+		return NULL;
+	char *url = prov_url_resolve(pana(a)->initial_url, expanded);
+	free(expanded);
+	return url;
 }
 
 static void pana_config_got(struct ap_agent *a, struct fetch_result *r)
@@ -171,11 +187,17 @@ static void pana_initial_got(struct ap_agent *a, struct fetch_result *r)
 	}
 	const char *config = cfg_get(&cfg, "CFG_STANDARD_FILE_PATH");
 	const char *cert = cfg_get(&cfg, "CFG_ROOT_CERTIFICATE_PATH");
+	bool bad = false;
 	if (config && *config)
-		p->config_url = pana_expand(a, config);
-	if (cert && *cert)
-		p->cert_url = pana_expand(a, cert);
+		bad = !(p->config_url = pana_url(a, config));
+	if (cert && *cert && !bad)
+		bad = !(p->cert_url = pana_url(a, cert));
 	cfg_done(&cfg);
+	if (bad) {
+		agent_pass_end(a, false, "the initial file's URLs cannot be resolved against %s",
+			       p->initial_url);
+		return;
+	}
 	if (!p->config_url) {
 		agent_pass_end(a, false,
 			       "the initial file names no device configuration "

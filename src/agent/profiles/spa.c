@@ -190,7 +190,21 @@ static void spa_pass(struct ap_agent *a)
 			return;
 		}
 		free(expanded);
-		url = agent_url(a, rule.url, NULL, NULL);
+		/* seed 001: the server is optional in a rule; then it is option 66's */
+		if (prov_url_on_server(rule.url, a->server_detail, agent_setting(a, "protocol"),
+				       &url, &why) < 0) {
+			agent_pass_end(a, false, "bad Profile Rule %s: %s", a->server,
+				       strcmp(why, PROV_URL_NO_SERVER) == 0
+					       ? "it names no server and no DHCP option 66 "
+						 "was received"
+					       : why);
+			profile_rule_done(&rule);
+			return;
+		}
+		if (a->server_detail)
+			agent_event(a, AP_EV_DECISION, url,
+				    "the Profile Rule names no server: DHCP option 66's, %s",
+				    a->server_detail);
 		if (rule.key)
 			a->scratch = strdup(rule.key);
 		profile_rule_done(&rule);
