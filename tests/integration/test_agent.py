@@ -530,6 +530,34 @@ def test_fip_finds_the_server_by_sip_pnp(site, start_server, tmp_path):
     assert run.code == 0
 
 
+def pnp_request_line(profile, mac, *args):
+    """The Request-URI line of the SUBSCRIBE the agent sends, as a socket receives it."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(10)
+        port = s.getsockname()[1]
+        proc = subprocess.Popen([str(BIN), "agent", "--profile", profile, "--mac", mac, "--json",
+                                 "--timeout", "20", "--set", f"pnp_address=127.0.0.1:{port}",
+                                 "--set", "pnp_timeout=1", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            data = s.recv(65535).decode()
+        finally:
+            out, err = proc.communicate(timeout=30)
+    assert not sanitizer_report(err), err
+    return data.split("\r\n", 1)[0]
+
+
+def test_pnp_request_uri_per_vendor():
+    """FIP: the seed's capture, `SUBSCRIBE sip:MAC0021f222b01d@224.0.1.75`; Panasonic keeps
+    the MAC%3a form."""
+    line = pnp_request_line("fip", "0021F222B01D")
+    assert line == "SUBSCRIBE sip:MAC0021f222b01d@127.0.0.1 SIP/2.0", line
+    line = pnp_request_line("panasonic", "0080F0AABBCC")
+    assert line == "SUBSCRIBE sip:MAC%3a0080F0AABBCC@127.0.0.1 SIP/2.0", line
+
+
 def test_pnp_without_answer_moves_on_to_dhcp(site, start_server):
     mac = "0021f200000a"
     site.write("y000000000000.boot", "include:config <common.cfg>\n")
