@@ -72,10 +72,16 @@ static void algo_fail(struct ap_agent *a, struct fetch_result *r, const char *wh
 	agent_pass_end(a, false, "%s: %s", what, r->message);
 }
 
-static void algo_pass(struct ap_agent *a)
+/* Provisioning Mode: the setting, or prov.enable = 0 in the applied configuration. */
+static bool algo_disabled(const struct ap_agent *a)
 {
 	const char *prov = kvmap_get(&a->config, "prov.enable");
-	if (!agent_setting_bool(a, "enabled") || (prov && strcmp(prov, "0") == 0)) {
+	return !agent_setting_bool(a, "enabled") || (prov && strcmp(prov, "0") == 0);
+}
+
+static void algo_pass(struct ap_agent *a)
+{
+	if (algo_disabled(a)) {
 		agent_pass_end(a, true, "provisioning is disabled: nothing to do");
 		return;
 	}
@@ -365,6 +371,13 @@ static void algo_resource(struct ap_agent *a)
 
 static void algo_check_sync(struct ap_agent *a, bool reboot)
 {
+	/* Seed 000 section 6: "check-sync is only supported when Provisioning Mode is
+	 * enabled". The listener has answered the NOTIFY already. */
+	if (algo_disabled(a)) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "check-sync ignored: provisioning is disabled (no pass, no reboot)");
+		return;
+	}
 	if (reboot || strcmp(agent_setting(a, "check_sync"), "reboot") == 0)
 		agent_reboot(a, AGENT_BOOT_REQUEST, "check-sync");
 	else
