@@ -287,6 +287,16 @@ def test_spa_option66_overrides_profile_rule(site, start_server):
     assert run.fetched() == ["IP542N.conf"] and run.of("apply"), run
 
 
+def test_spa_with_provision_enable_off_ends_its_boot_at_once():
+    """Provision Enable off: no resync, nothing fetched, the boot ends provisioned as it is
+    (exit 0), rather than waiting out --timeout."""
+    run = agent("spa", "--model", "IP542N", "--set", "enabled=0", "--dhcp-option",
+                "66=127.0.0.1:9", "--timeout", "20", mac=SPA_MAC)
+    assert run.code == 0 and not run.fetched(), run
+    done = run.of("done")
+    assert len(done) == 1 and done[0]["ok"] and "Provision Enable is off" in done[0]["text"], run
+
+
 @pytest.mark.parametrize("value,files", [
     ("{url}/fw.img;cfg.cfg", ["fw.img", "cfg.cfg"]),
     ("{url}/;cfg.cfg", ["cfg.cfg"]),

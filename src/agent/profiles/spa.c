@@ -43,9 +43,22 @@ static const struct agent_default spa_defaults[] = {
 
 static void spa_upgrade(struct ap_agent *a);
 
+/* Provision Enable off: nothing is asked for; the endpoint runs as it is provisioned. */
+static void spa_disabled(struct ap_agent *a, const char *what)
+{
+	a->changed = false;
+	agent_pass_end(a, true, "Provision Enable is off: no %s; provisioned as it is", what);
+}
+
 static void spa_resync_now(struct ap_agent *a)
 {
-	agent_pass_start(a, a->trigger ? a->trigger : "resync");
+	const char *trigger = a->trigger ? a->trigger : "resync";
+	if (!agent_setting_bool(a, "enabled") && a->state != AGENT_DISCOVERING &&
+	    a->state != AGENT_PASS) {
+		spa_disabled(a, trigger);
+		return;
+	}
+	agent_pass_start(a, trigger);
 }
 
 /* Defers a resync while a line is busy, at most forced_resync_delay seconds in all. */
@@ -69,7 +82,7 @@ static void spa_resync_when_idle(struct ap_agent *a)
 static void spa_boot(struct ap_agent *a)
 {
 	if (!agent_setting_bool(a, "enabled")) {
-		agent_event(a, AP_EV_DECISION, NULL, "provisioning is disabled");
+		spa_disabled(a, "resync at this boot");
 		return;
 	}
 	bool resync = false;
