@@ -372,6 +372,47 @@ def test_algo_against_tftpd_hpa(tmp_path):
     assert run.of("apply") and run.of("resource") and run.code == 0, run
 
 
+@pytest.mark.parametrize("files,installed", [
+    ({"sfw": "good"}, True),                  # an .sfw alone is accepted
+    ({"sfw": "good", "md5": "bad"}, False),   # a .md5 beside it must match
+    ({"sfw": "good", "md5": "good"}, True),
+    ({"fw": "good"}, False),                  # a .fw needs its .md5
+    ({"fw": "good", "md5": "good"}, True),
+    ({"fw": "good", "md5": "bad"}, False),
+])
+def test_algo_firmware_sfw_or_fw_and_md5_against_tftpd_hpa(tmp_path, files, installed):
+    """Seed 000 7.4a: ".fw & .md5 or .sfw". tftpd-hpa serves only what is there (no
+    generated .md5)."""
+    peers.skip_unless_root("tftpd-hpa")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    fw = b"\x7fALGO firmware 5.4f" * 100
+    conf = "prov.version.firmware = 5.4f\n"
+    (tree / "algop8188.conf").write_text(conf)
+    (tree / "algop8188.md5").write_text(md5(conf) + "\n")
+    for kind, what in files.items():
+        if kind == "md5":
+            (tree / "algo-8188-5.4f.md5").write_text((md5(fw) if what == "good" else "0" * 32)
+                                                     + "\n")
+        else:
+            (tree / f"algo-8188-5.4f.{kind}").write_bytes(fw)
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        run = agent("algo", "--model", "8188", "--firmware", "5.3", "--server",
+                    f"tftp://127.0.0.1:{peer.port}", output=tmp_path / "out")
+    finally:
+        peer.stop()
+    assert bool(run.of("firmware")) == installed, run
+    if installed:
+        assert (tmp_path / "out" / "firmware-5.4f").read_bytes() == fw
+        assert run.code == 0, run
+    else:
+        assert run.code == 1 and run.said("not installed"), run
+    asked = [n for n in run.fetched() if n.startswith("algo-")]
+    order = ["sfw", "md5"] if "sfw" in files else ["sfw", "fw", "md5"]
+    assert asked[:len(order)] == [f"algo-8188-5.4f.{ext}" for ext in order], run
+
+
 def test_fip_against_nginx(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()

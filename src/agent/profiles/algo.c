@@ -4,9 +4,10 @@
  * the first found of algom<MAC>, algom<MAC>-i, algop<PID>, algop<PID>-i (the -i files
  * only with partial provisioning on); over TFTP its .md5 must match or it is ignored; a file
  * identical to the one applied is ignored; a new one is applied and the device reboots and
- * starts over. Then firmware (prov.version.firmware -> algo-<pid>-<ver>.sfw + .md5), then
- * the resources (tones, scheduler, display images, certificates, directory), each fetched
- * only when its .md5 differs from the one stored.
+ * starts over. Then firmware (prov.version.firmware -> algo-<pid>-<ver>.sfw, whose .md5 must
+ * match when there is one; else the .fw with its .md5), then the resources (tones,
+ * scheduler, display images, certificates, directory), each fetched only when its .md5
+ * differs from the one stored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -199,21 +200,23 @@ static void algo_try_config(struct ap_agent *a)
 
 /* --- firmware --- */
 
-static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
+/*
+ * Seed 000 7.4a: "the appropriate .fw & .md5 or .sfw files". algo-<pid>-<ver>.sfw first (the
+ * name of the guide's file table), then the .fw of the same stem; a->step says which
+ * (0: .sfw, 1: .fw). A .fw needs its .md5; an .sfw is taken alone, but a .md5 beside it
+ * must match.
+ */
+static const char *const firmware_ext[] = { "sfw", "fw" };
+
+static void algo_firmware_name(const struct ap_agent *a, const char *ext, char *buf, size_t size)
+{
+	snprintf(buf, size, "algo-%s-%s.%s", a->model,
+		 kvmap_get(&a->config, "prov.version.firmware"), ext);
+}
+
+static void algo_firmware_install(struct ap_agent *a)
 {
 	const char *version = kvmap_get(&a->config, "prov.version.firmware");
-	char want[33], got[33];
-	if (r->status != FETCH_OK) {
-		agent_pass_end(a, false, "firmware %s not installed: its .md5 %s", version,
-			       r->status == FETCH_NOT_FOUND ? "is missing" : r->message);
-		return;
-	}
-	md5_hex(a->scratch, a->scratch_len, got);
-	if (agent_md5_from_text(r->body, r->len, want) < 0 || strcmp(want, got) != 0) {
-		agent_pass_end(a, false, "firmware %s not installed: it does not match its .md5",
-			       version);
-		return;
-	}
 	int err = agent_install_firmware(a, version, a->scratch, a->scratch_len);
 	if (err < 0) {
 		agent_pass_end(a, false, "installing firmware %s failed: %s", version,
@@ -223,8 +226,43 @@ static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
 	agent_reboot(a, AGENT_BOOT_FIRMWARE, "new firmware installed");
 }
 
+static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
+{
+	const char *version = kvmap_get(&a->config, "prov.version.firmware");
+	const char *ext = firmware_ext[a->step];
+	char want[33], got[33];
+	if (r->status == FETCH_NOT_FOUND && a->step == 0) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "firmware %s: an .sfw image without a .md5 beside it is accepted",
+			    version);
+		algo_firmware_install(a);
+		return;
+	}
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "firmware %s (.%s) not installed: its .md5 %s", version,
+			       ext, r->status == FETCH_NOT_FOUND ? "is missing" : r->message);
+		return;
+	}
+	md5_hex(a->scratch, a->scratch_len, got);
+	if (agent_md5_from_text(r->body, r->len, want) < 0 || strcmp(want, got) != 0) {
+		agent_pass_end(a, false,
+			       "firmware %s (.%s) not installed: it does not match its .md5",
+			       version, ext);
+		return;
+	}
+	algo_firmware_install(a);
+}
+
+static void algo_firmware_try(struct ap_agent *a);
+
 static void algo_firmware_got(struct ap_agent *a, struct fetch_result *r)
 {
+	if (r->status == FETCH_NOT_FOUND &&
+	    a->step + 1 < sizeof(firmware_ext) / sizeof(firmware_ext[0])) {
+		a->step++;
+		algo_firmware_try(a);
+		return;
+	}
 	if (r->status != FETCH_OK) {
 		algo_fail(a, r, "firmware download failed");
 		return;
@@ -234,12 +272,24 @@ static void algo_firmware_got(struct ap_agent *a, struct fetch_result *r)
 	a->scratch_len = r->len;
 	r->body = NULL;
 	char name[128], md5[140];
-	snprintf(name, sizeof(name), "algo-%s-%s.sfw", a->model,
-		 kvmap_get(&a->config, "prov.version.firmware"));
+	algo_firmware_name(a, firmware_ext[a->step], name, sizeof(name));
 	md5_name(name, md5, sizeof(md5));
 	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), md5);
 	if (url)
 		agent_fetch(a, url, algo_firmware_md5);
+	free(url);
+}
+
+static void algo_firmware_try(struct ap_agent *a)
+{
+	char name[128];
+	algo_firmware_name(a, firmware_ext[a->step], name, sizeof(name));
+	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), name);
+	if (!url) {
+		agent_pass_end(a, false, "bad server URL %s", a->server);
+		return;
+	}
+	agent_fetch(a, url, algo_firmware_got);
 	free(url);
 }
 
@@ -255,15 +305,8 @@ static void algo_firmware(struct ap_agent *a)
 	}
 	agent_event(a, AP_EV_DECISION, NULL, "firmware %s wanted, %s installed", version,
 		    *a->firmware ? a->firmware : "unknown");
-	char name[128];
-	snprintf(name, sizeof(name), "algo-%s-%s.sfw", a->model, version);
-	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), name);
-	if (!url) {
-		agent_pass_end(a, false, "bad server URL %s", a->server);
-		return;
-	}
-	agent_fetch(a, url, algo_firmware_got);
-	free(url);
+	a->step = 0;
+	algo_firmware_try(a);
 }
 
 /* --- resources: .md5 first, the file only when it differs from the stored one --- */
