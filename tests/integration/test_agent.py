@@ -316,6 +316,26 @@ def test_audiocodes_option_160_forms(site, start_server, value, files):
     assert run.code == 0
 
 
+def test_periodic_checks_by_default(site, start_server):
+    """AudioCodes checks "routinely": a daily pass by default. FIP's Repeatedly is off
+    unless resync_periodic is set (docs/agent.md says why)."""
+    site.write("400HD.img", b"AC image version=3.4.8\n")
+    site.write("400HD.cfg", "system/type=400HD\n")
+    site.write("y000000000000.boot", "include:config <common.cfg>\n")
+    site.write("common.cfg", "k=v\n")
+    server = start_server(site)
+    url = f"tftp://127.0.0.1:{server.port}"
+    run = agent("audiocodes", "--model", "400HD", "--firmware", "3.4.8", "--dhcp-option",
+                f"160={url}/400HD.img")
+    assert run.code == 0 and [e["text"] for e in run.of("timer")] == [
+        "periodic resync in 86400 s"], run
+    fip = agent("fip", "--set", "pnp=0", "--server", url + "/", mac="0021f2000005")
+    assert fip.code == 0 and not fip.of("timer"), fip
+    on = agent("fip", "--set", "pnp=0", "--set", "resync_periodic=3600", "--server", url + "/",
+               mac="0021f2000005")
+    assert [e["text"] for e in on.of("timer")] == ["periodic resync in 3600 s"], on
+
+
 def test_audiocodes_firmware_first_then_model_check(site, start_server):
     site.write("400HD.img", b"AC image version=3.5.0\n")
     site.write("400HD.cfg", "system/type=450HD\n")

@@ -22,6 +22,9 @@
 #include "core/md5.h"
 
 static const struct agent_default audiocodes_defaults[] = {
+	/* "Checks for newer configuration files and software versions are routinely
+	 * automatically performed" (seed 004, no interval given): daily. */
+	{ "resync_periodic", "86400" },
 	{ NULL, NULL },
 };
 
