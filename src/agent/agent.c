@@ -80,7 +80,13 @@ static const char *setting_default(const struct ap_agent *a, const char *key)
 
 const char *agent_setting(const struct ap_agent *a, const char *key)
 {
-	const char *v = kvmap_get(&a->settings, key);
+	const struct agent_config_setting *c = a->profile->config_settings;
+	const char *v = NULL;
+	for (; c && c->parameter && !v; c++)
+		if (strcmp(c->setting, key) == 0)
+			v = kvmap_get(&a->config, c->parameter);
+	if (!v)
+		v = kvmap_get(&a->settings, key);
 	if (!v)
 		v = setting_default(a, key);
 	return v ? v : "";

@@ -32,10 +32,19 @@ struct agent_default {
 	const char *value;
 };
 
+/* A setting that an applied configuration may change, by naming its parameter (Algo's
+ * two-stage provisioning, seed 000 15.1); a NULL parameter ends a table. */
+struct agent_config_setting {
+	const char *parameter; /* in the applied configuration, e.g. "prov.server.static" */
+	const char *setting;   /* the setting it stands for, e.g. "server" */
+};
+
 struct agent_profile {
 	const char *name;
 	/* The profile's settings and their defaults (the common ones are in agent.c). */
 	const struct agent_default *defaults;
+	/* Settings the applied configuration overrides while it names them (NULL: none). */
+	const struct agent_config_setting *config_settings;
 	/* After power-on: whether and when to start a pass (NULL: a pass now). */
 	void (*boot)(struct ap_agent *a);
 	/* A pass, with a->server found; it ends with agent_pass_end(). */
@@ -121,7 +130,9 @@ struct ap_agent {
 	struct ap_stats stats;
 };
 
-/* The value of a setting, or its default; "" for a key the profile does not have. */
+/* The value of a setting: the applied configuration's when it names the setting's parameter
+ * (profile->config_settings), else the setting, else its default; "" for a key the profile
+ * does not have. */
 const char *agent_setting(const struct ap_agent *a, const char *key);
 /* A setting as a number of seconds / a count; def if unset or not a number. */
 long agent_setting_long(const struct ap_agent *a, const char *key, long def);

@@ -433,6 +433,46 @@ def test_algo_firmware_sfw_or_fw_and_md5_against_tftpd_hpa(tmp_path, files, inst
     assert asked[:len(order)] == [f"algo-8188-5.4f.{ext}" for ext in order], run
 
 
+def test_algo_two_stage_tftp_then_ftp_with_a_password(tmp_path, start_server):
+    """Seed 000 15.1: a temporary TFTP server (tftpd-hpa) hands every endpoint a file that
+    points it at the real FTP server, which wants a login; the next pass uses that server,
+    protocol, path and login."""
+    peers.skip_unless_root("tftpd-hpa")
+    ftp_site = __import__("harness").Site(tmp_path / "ftp-site")
+    ftp_site.conf("[auth]\nuser = algo:s3cret\n[ftp]\nanonymous = no\n")
+    ftp = start_server(ftp_site, args=("--ftp", "127.0.0.1:0"), tftp="off")
+    ftp_port = ftp.ports["ftp"]
+    prov = ("prov.server.method = static\n"
+            f"prov.server.static = 127.0.0.1:{ftp_port}\n"
+            "prov.download.method = ftp\n"
+            "prov.server.username = algo\nprov.server.password = s3cret\n"
+            "prov.download.cfgpath = cfg\n")
+    ftp_site.write(f"cfg/algom{MAC}.conf", prov + "sip.account = 2001\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "algop8188.conf").write_text(prov)
+    (tree / "algop8188.md5").write_text(md5(prov) + "\n")
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        run = agent("algo", "--model", "8188", "--dhcp-option", f"66=127.0.0.1:{peer.port}",
+                    state=tmp_path / "state")
+    finally:
+        peer.stop()
+    urls = [e["url"] for e in run.of("fetch") if e["status"] == "ok"]
+    assert urls[:2] == [f"tftp://127.0.0.1:{peer.port}/algop8188.conf",
+                        f"tftp://127.0.0.1:{peer.port}/algop8188.md5"], run
+    stage2 = f"ftp://127.0.0.1:{ftp_port}/cfg/algom{MAC}.conf"
+    assert urls[2:] == [stage2, stage2], run  # applied, then found unchanged after the reboot
+    assert [e["event"] for e in run.events if e["event"] in ("apply", "reboot", "done")] == [
+        "apply", "reboot", "apply", "reboot", "done"], run
+    assert run.code == 0 and run.said("already applied"), run
+    saved = json.loads((tmp_path / "state" / "state.json").read_text())["config"]
+    assert saved["sip.account"] == "2001"
+    # the FTP server's own log: the endpoint logged in as algo
+    assert f'RETR "/cfg/algom{MAC}.conf" sent' in ftp.log() and "user algo" in ftp.log(), \
+        ftp.log()
+
+
 def test_fip_against_nginx(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()

@@ -30,6 +30,23 @@ static const struct agent_default algo_defaults[] = {
 	{ NULL, NULL },
 };
 
+/*
+ * Two-stage provisioning (seed 000 15.1): a configuration from the first server sets how the
+ * next pass reaches the second one. The guide names no parameters; these are autoprov's
+ * (docs/vendors/algo.md). While the applied configuration names one, it wins over the
+ * setting; a full configuration that omits it gives the setting back.
+ */
+static const struct agent_config_setting algo_config_settings[] = {
+	{ "prov.server.method", "server_method" }, /* dhcp | static */
+	{ "prov.server.static", "server" },	   /* Static Server, every form the guide lists */
+	{ "prov.download.method", "protocol" },	   /* tftp | ftp | http | https */
+	{ "prov.server.username", "user" },	   /* not used over TFTP */
+	{ "prov.server.password", "password" },
+	{ "prov.download.cfgpath", "config_path" },  /* Config Download Path */
+	{ "prov.download.fwpath", "firmware_path" }, /* Firmware Download Path */
+	{ NULL, NULL },
+};
+
 /* The resources of sections 10-14, in the order of section 7. */
 static const struct {
 	const char *key, *kind;
@@ -430,6 +447,7 @@ static void algo_check_sync(struct ap_agent *a, bool reboot)
 const struct agent_profile agent_profile_algo = {
 	.name = "algo",
 	.defaults = algo_defaults,
+	.config_settings = algo_config_settings,
 	.pass = algo_pass,
 	.check_sync = algo_check_sync,
 };
