@@ -829,10 +829,11 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		next(a, r);
 }
 
-int agent_fetch(struct ap_agent *a, const char *url,
-		void (*next)(struct ap_agent *a, struct fetch_result *r))
+int agent_fetch_head(struct ap_agent *a, const char *url, size_t head_bytes,
+		     void (*next)(struct ap_agent *a, struct fetch_result *r))
 {
 	struct fetch_options o = {
+		.head_bytes = head_bytes,
 		.timeout_ms = agent_setting_long(a, "fetch_timeout", 30) * 1000,
 		.ca_file = *agent_setting(a, "ca_file") ? agent_setting(a, "ca_file") : NULL,
 		.insecure = !agent_setting_bool(a, "verify_server"),
@@ -856,6 +857,12 @@ int agent_fetch(struct ap_agent *a, const char *url,
 		return err;
 	}
 	return 0;
+}
+
+int agent_fetch(struct ap_agent *a, const char *url,
+		void (*next)(struct ap_agent *a, struct fetch_result *r))
+{
+	return agent_fetch_head(a, url, 0, next);
 }
 
 char *agent_expand(const struct ap_agent *a, const char *s)

@@ -145,6 +145,9 @@ void agent_event(struct ap_agent *a, enum ap_event_kind kind, const char *url, c
  * A URL that cannot be started ends the pass with an error and returns -errno. */
 int agent_fetch(struct ap_agent *a, const char *url,
 		void (*next)(struct ap_agent *a, struct fetch_result *r));
+/* The same for the first head_bytes bytes only (fetch_options.head_bytes). */
+int agent_fetch_head(struct ap_agent *a, const char *url, size_t head_bytes,
+		     void (*next)(struct ap_agent *a, struct fetch_result *r));
 
 /* Expands the seed's macros ($MA, $(MAU:4:2), ...) in s; malloc'd, NULL on no memory. */
 char *agent_expand(const struct ap_agent *a, const char *s);

@@ -473,6 +473,64 @@ def test_algo_two_stage_tftp_then_ftp_with_a_password(tmp_path, start_server):
         ftp.log()
 
 
+AC_IMAGE = b"AC image version=3.4.8\n" + bytes(range(256)) * (16 << 12)  # 16 MiB
+
+
+def ac_check(url, firmware="3.4.8"):
+    return agent("audiocodes", "--model", "400HD", "--firmware", firmware,
+                 "--dhcp-option", f"160={url}/400HD.img")
+
+
+def ac_header_only(run):
+    """The check read the header only: one firmware fetch, of at most 512 bytes."""
+    fw = [e for e in run.of("fetch") if e["url"].endswith("/400HD.img")]
+    assert run.code == 0 and len(fw) == 1 and 0 < fw[0]["bytes"] <= 512, run
+    assert run.said("is running (read from its first") and not run.of("firmware"), run
+
+
+def test_audiocodes_reads_only_the_header_over_tftp(site, start_server):
+    """An unchanged version costs one TFTP block: autoprov's own log line of the transfer
+    says how many bytes it sent; a new version downloads the whole image."""
+    site.write("400HD.img", AC_IMAGE)
+    server = start_server(site)
+    url = f"tftp://127.0.0.1:{server.port}"
+    ac_header_only(ac_check(url))
+    # the server's line: the client answered the first block with an ERROR
+    sent = server.wait_log(r'"400HD\.img" aborted, (\d+) bytes, .*: error from the client$')
+    assert len(sent) == 1 and int(sent[0]) <= 1428, server.log()
+    new = ac_check(url, firmware="3.4.7")
+    fw = [e for e in new.of("fetch") if e["url"].endswith("/400HD.img")]
+    # the header, the image; after the reboot the header again
+    assert [e["bytes"] for e in fw] == [512, len(AC_IMAGE), 512], new
+    assert new.of("firmware") and new.code == 0, new
+
+
+def test_audiocodes_reads_only_the_header_over_http_and_ftp(tmp_path):
+    """nginx answers the Range request 206 with 512 bytes (its access log); vsftpd's log
+    shows a RETR that ended long before the image did (the agent aborted it)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "400HD.img").write_bytes(AC_IMAGE)
+    (tree / "400HD.cfg").write_text("system/type=400HD\n")
+    nginx = peers.Nginx(tree, tmp_path / "nginx")
+    try:
+        ac_header_only(ac_check(f"http://127.0.0.1:{nginx.port}"))
+    finally:
+        nginx.stop()
+    access = (tmp_path / "nginx" / "nginx" / "access.log").read_text()
+    assert '"GET /400HD.img HTTP/1.1" 206 512 ' in access, access
+    peers.skip_unless_root("vsftpd")
+    vsftpd = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    try:
+        ac_header_only(ac_check(f"ftp://127.0.0.1:{vsftpd.port}"))
+    finally:
+        vsftpd.stop()
+    log = (tmp_path / "vsftpd" / "vsftpd.log").read_text()
+    sent = [int(line.rsplit(", ", 2)[1].split()[0]) for line in log.splitlines()
+            if "DOWNLOAD" in line and "400HD.img" in line]
+    assert sent and max(sent) < len(AC_IMAGE) // 2, log
+
+
 def test_fip_against_nginx(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
