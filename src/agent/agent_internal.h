@@ -103,6 +103,9 @@ struct ap_agent {
 	enum agent_boot_reason boot_reason;
 	struct event *timer;
 	void (*timer_fn)(struct ap_agent *a); /* what the timer runs */
+	/* SPA's firmware upgrade error timer (seed 001 2.1), apart from the resync timers */
+	struct event *upgrade_timer;
+	void (*upgrade_fn)(struct ap_agent *a);
 	struct fetch *fetch;
 	void (*fetch_next)(struct ap_agent *a, struct fetch_result *r);
 	char *fetch_url;
@@ -114,6 +117,7 @@ struct ap_agent {
 	char *server_detail; /* what came with it (option 67, option 160's fw;cfg, ...) */
 	int server_source;   /* enum discovery_source */
 	bool changed;	     /* this pass changed something */
+	bool resync_ok;	     /* failed, but not its resync (SPA: the upgrade): next is periodic */
 	size_t step;	     /* a profile's position in a list of files */
 	char *scratch;	     /* a profile's text kept between steps */
 	size_t scratch_len;
@@ -169,6 +173,12 @@ void agent_pass_end(struct ap_agent *a, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Starts a pass now (trigger: "power-on", "periodic", "check-sync", ...). */
 void agent_pass_start(struct ap_agent *a, const char *trigger);
+/* Starts a pass that needs no provisioning server at step (SPA's Upgrade Rule, a URL of its
+ * own); a resync timer already set stays as it is. Nothing if a pass is running. */
+void agent_pass_start_at(struct ap_agent *a, const char *trigger, void (*step)(struct ap_agent *a));
+/* Runs fn after `seconds` on the upgrade error timer (replacing what it held). */
+void agent_upgrade_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
+			 const char *why);
 /* Runs fn after `seconds` (replacing any pending timer). */
 void agent_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
 		 const char *why);

@@ -287,6 +287,59 @@ def test_spa_option66_overrides_profile_rule(site, start_server):
     assert run.fetched() == ["IP542N.conf"] and run.of("apply"), run
 
 
+def test_spa_upgrade_rule_runs_at_the_boot_after_a_new_profile(site, start_server, tmp_path):
+    """Upgrade Enable "independently of resync actions": the reboot after a new profile does
+    not resync, but it checks the Upgrade Rule, so the firmware comes in the same boot
+    sequence rather than after the next periodic resync."""
+    site.write(f"fv{SPA_MAC}.conf", "DBID_DBASE_VERSION=1\nDBID_SIP_ACCOUNT=4001\n")
+    site.write("G502_F107_S334.bin", b"\x7fFV firmware" * 500)
+    server = start_server(site, args=["--http", "127.0.0.1:0"])
+    base = f"http://127.0.0.1:{server.http_port}"
+    out = tmp_path / "out"
+    run = agent("spa", "--model", "G502N", "--set", "option66=0", "--set", "random_delay=0",
+                "--set", f"profile_rule={base}/fv$MAU.conf", "--set",
+                f"upgrade_rule={base}/G502_F107_S334.bin", mac=SPA_MAC, output=out)
+    kinds = [e["event"] for e in run.events if e["event"] in ("apply", "firmware", "reboot",
+                                                               "done")]
+    assert kinds == ["apply", "reboot", "firmware", "reboot", "done"], run
+    assert run.said("no resync after a reboot for a parameter update") and run.code == 0, run
+    assert (out / "firmware-G502_F107_S334").exists()
+    assert not any("periodic" in e["text"] for e in run.events
+                   if e["event"] == "step" and e["text"].startswith("pass")), run
+
+
+def test_spa_upgrade_error_retry_runs_the_upgrade_alone(site, start_server):
+    """A failed upgrade is retried after Upgrade Error Retry Delay, on its own timer: the
+    retry asks for the image only (no resync), and the periodic resync stays scheduled."""
+    site.write(f"fv{SPA_MAC}.conf", "DBID_DBASE_VERSION=1\n")
+    server = start_server(site, args=["--http", "127.0.0.1:0"])
+    base = f"http://127.0.0.1:{server.http_port}"
+    live = LiveAgent("--profile", "spa", "--mac", SPA_MAC, "--model", "G502N", "--set",
+                     "option66=0", "--set", "random_delay=0", "--set",
+                     f"profile_rule={base}/fv$MAU.conf", "--set",
+                     f"upgrade_rule={base}/fw-2.bin", "--set", "upgrade_error_retry_delay=1",
+                     "--set", "resync_periodic=3600")
+    try:
+        live.wait(lambda e: e["event"] == "error" and "upgrade failed" in e["text"])
+        live.wait(lambda e: e["event"] == "timer" and "Upgrade Error Retry Delay" in e["text"])
+        mark = len(live.seen)
+        live.wait(lambda e: e["text"].startswith("pass") and "Upgrade Error Retry" in e["text"])
+        site.write("fw-2.bin", b"image 2")
+        live.wait(lambda e: e["event"] == "firmware", timeout=20)
+        live.wait(lambda e: e["event"] == "done" and e["ok"])
+        fetches = [e for e in live.seen[mark:] if e["event"] == "fetch"]
+        first_ok = next(i for i, e in enumerate(fetches) if e["status"] == "ok")
+        # the retries ask for the image alone until it is installed
+        assert {e["url"].rsplit("/", 1)[-1] for e in fetches[:first_ok + 1]} == {"fw-2.bin"}, \
+            live.seen
+        # and the retries left the periodic resync as it was scheduled
+        installed = next(i for i, e in enumerate(live.seen) if e["event"] == "firmware")
+        timers = [e["text"] for e in live.seen[:installed] if e["event"] == "timer"]
+        assert timers.count("periodic resync in 3600 s") == 1, timers
+    finally:
+        live.stop()
+
+
 def test_spa_with_provision_enable_off_ends_its_boot_at_once():
     """Provision Enable off: no resync, nothing fetched, the boot ends provisioned as it is
     (exit 0), rather than waiting out --timeout."""
