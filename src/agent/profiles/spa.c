@@ -307,10 +307,11 @@ static void spa_upgrade_got(struct ap_agent *a, struct fetch_result *r)
 static void spa_upgrade(struct ap_agent *a)
 {
 	const char *rule = agent_setting(a, "upgrade_rule");
+	/* a->server: after a resync; otherwise the upgrade's own pass */
 	const char *done = a->server ? (a->changed ? "resynced" : "resynced: nothing changed")
 				     : "the Upgrade Rule's image is installed";
 	if (!spa_upgrade_wanted(a)) {
-		spa_end(a, done);
+		spa_end(a, a->server ? done : "no Upgrade Rule (or Upgrade Enable off)");
 		return;
 	}
 	char *url = agent_expand(a, rule);
@@ -326,7 +327,7 @@ static void spa_upgrade(struct ap_agent *a)
 			    "the Upgrade Rule uses HTTPS, which these devices cannot upgrade "
 			    "over (seed 001 4.2): not upgraded");
 		free(url);
-		spa_end(a, "upgrade skipped");
+		spa_end(a, a->server ? "resynced; upgrade skipped" : "upgrade skipped");
 		return;
 	}
 	free(a->scratch);
