@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -329,6 +330,19 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	r->len += take;
 	r->body[r->len] = '\0';
 	return x->head_done ? 0 : len;
+}
+
+/* The receive buffer of a head-only fetch's sockets: small, so that an FTP server, which
+ * cannot be asked for a range's end, sends little more than the head before our ABOR. */
+#define FETCH_HEAD_RCVBUF 4096
+
+/* CURLOPT_SOCKOPTFUNCTION of a head-only fetch, before connect(): a small window. */
+static int on_head_socket(void *userp, curl_socket_t fd, curlsocktype purpose)
+{
+	int size = FETCH_HEAD_RCVBUF;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return CURL_SOCKOPT_OK;
 }
 
 /*
@@ -937,6 +951,7 @@ static int configure(struct fetcher *f, struct fetch *x, const struct fetch_opti
 
 		snprintf(range, sizeof(range), "0-%zu", x->head_bytes - 1);
 		SET(CURLOPT_RANGE, range);
+		SET(CURLOPT_SOCKOPTFUNCTION, on_head_socket);
 	}
 	if (o->ftp_active)
 		SET(CURLOPT_FTPPORT, "-");

@@ -56,8 +56,9 @@ struct fetch_options {
 	/**
 	 * Only the first head_bytes bytes (a firmware header): an HTTP Range request, an FTP
 	 * RETR aborted (ABOR) once they arrived, a TFTP transfer stopped with an ERROR packet
-	 * after the block that holds them. FETCH_OK with at most head_bytes bytes (fewer: the
-	 * whole file). 0 = the whole file.
+	 * after the block that holds them; its sockets get a small receive buffer, so that
+	 * little more than the head crosses the network before the abort. FETCH_OK with at
+	 * most head_bytes bytes (fewer: the whole file). 0 = the whole file.
 	 */
 	size_t head_bytes;
 };

@@ -560,7 +560,8 @@ def test_audiocodes_reads_only_the_header_over_tftp(site, start_server):
 
 def test_audiocodes_reads_only_the_header_over_http_and_ftp(tmp_path):
     """nginx answers the Range request 206 with 512 bytes (its access log); vsftpd's log
-    shows a RETR that ended long before the image did (the agent aborted it)."""
+    shows a RETR that ended long before the image did (the agent aborted it). vsftpd counts
+    what it wrote into its socket, its own send buffer included, so not 512."""
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "400HD.img").write_bytes(AC_IMAGE)
