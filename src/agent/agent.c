@@ -80,7 +80,13 @@ static const char *setting_default(const struct ap_agent *a, const char *key)
 
 const char *agent_setting(const struct ap_agent *a, const char *key)
 {
-	const char *v = kvmap_get(&a->settings, key);
+	const struct agent_config_setting *c = a->profile->config_settings;
+	const char *v = NULL;
+	for (; c && c->parameter && !v; c++)
+		if (strcmp(c->setting, key) == 0)
+			v = kvmap_get(&a->config, c->parameter);
+	if (!v)
+		v = kvmap_get(&a->settings, key);
 	if (!v)
 		v = setting_default(a, key);
 	return v ? v : "";
@@ -228,6 +234,7 @@ void ap_downloader_free(struct ap_downloader *d)
 }
 
 static void agent_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void agent_upgrade_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 static char *strdup_or_null(const char *s)
 {
@@ -270,9 +277,10 @@ int ap_agent_new(struct event_base *base, const struct ap_agent_config *cfg, str
 	a->state_dir = strdup_or_null(cfg->state_dir);
 	a->dhcp = dhcp_options_new();
 	a->timer = evtimer_new(base, agent_timer_cb, a);
+	a->upgrade_timer = evtimer_new(base, agent_upgrade_timer_cb, a);
 	int r = -ENOMEM;
 	if (!a->model || !a->serial || !a->firmware || !a->hardware || !a->ip ||
-	    (cfg->state_dir && !a->state_dir) || !a->dhcp || !a->timer)
+	    (cfg->state_dir && !a->state_dir) || !a->dhcp || !a->timer || !a->upgrade_timer)
 		goto fail;
 	a->stats.first_provisioned = -1;
 	if (cfg->downloader) {
@@ -332,6 +340,7 @@ static void agent_pass_reset(struct ap_agent *a)
 	a->scratch_len = 0;
 	a->step = 0;
 	a->changed = false;
+	a->resync_ok = false;
 	kvmap_clear(&a->pending);
 }
 
@@ -346,6 +355,8 @@ static void agent_halt(struct ap_agent *a)
 	a->fetch_url = NULL;
 	if (a->timer)
 		evtimer_del(a->timer);
+	if (a->upgrade_timer)
+		evtimer_del(a->upgrade_timer);
 	agent_pnp_stop(a);
 	agent_set_state(a, AGENT_IDLE);
 }
@@ -364,6 +375,8 @@ void ap_agent_free(struct ap_agent *a)
 	agent_pass_reset(a);
 	if (a->timer)
 		event_free(a->timer);
+	if (a->upgrade_timer)
+		event_free(a->upgrade_timer);
 	if (a->own_downloader)
 		ap_downloader_free(a->downloader);
 	dhcp_options_free(a->dhcp);
@@ -458,9 +471,29 @@ static void agent_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct ap_agent *a = arg;
 	void (*fn)(struct ap_agent *) = a->timer_fn;
 	a->timer_fn = NULL;
-	agent_set_state(a, AGENT_IDLE);
+	if (a->state == AGENT_WAITING) /* not a pass that kept the timer (agent_pass_start_at) */
+		agent_set_state(a, AGENT_IDLE);
 	if (fn)
 		fn(a);
+}
+
+static void agent_upgrade_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ap_agent *a = arg;
+	void (*fn)(struct ap_agent *) = a->upgrade_fn;
+	a->upgrade_fn = NULL;
+	if (fn)
+		fn(a);
+}
+
+void agent_upgrade_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
+			 const char *why)
+{
+	struct timeval tv = { .tv_sec = seconds > 0 ? (time_t)seconds : 0 };
+	a->upgrade_fn = fn;
+	evtimer_add(a->upgrade_timer, &tv);
+	if (why)
+		agent_event(a, AP_EV_TIMER, NULL, "%s in %.0f s", why, seconds);
 }
 
 void agent_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
@@ -657,14 +690,19 @@ void agent_pass_end(struct ap_agent *a, bool ok, const char *fmt, ...)
 	agent_emit(a, &ev);
 	if (a->state != AGENT_IDLE)
 		return; /* the event callback stopped or restarted the agent */
-	long next = ok ? agent_setting_long(a, "resync_periodic", 0)
-		       : agent_setting_long(a, "resync_error_retry_delay", 0);
-	long window = ok ? agent_sync_window(a) : -1;
+	if (evtimer_pending(a->timer, NULL)) {
+		agent_set_state(a, AGENT_WAITING); /* a pass that kept the resync timer */
+		return;
+	}
+	bool resync_ok = ok || a->resync_ok;
+	long next = resync_ok ? agent_setting_long(a, "resync_periodic", 0)
+			      : agent_setting_long(a, "resync_error_retry_delay", 0);
+	long window = resync_ok ? agent_sync_window(a) : -1;
 	if (window >= 0 && (next <= 0 || window < next))
 		agent_after(a, (double)window, agent_sync, "sync window: next pass");
 	else if (next > 0)
-		agent_after(a, (double)next, ok ? agent_periodic : agent_retry,
-			    ok ? "periodic resync" : "error retry");
+		agent_after(a, (double)next, resync_ok ? agent_periodic : agent_retry,
+			    resync_ok ? "periodic resync" : "error retry");
 }
 
 static void agent_discovered(struct ap_agent *a)
@@ -694,6 +732,7 @@ static void agent_use_server(struct ap_agent *a, int source, const char *server,
 
 static void agent_next_candidate(struct ap_agent *a);
 static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    size_t head_bytes,
 			    void (*next)(struct ap_agent *a, struct fetch_result *r));
 
 /*
@@ -741,7 +780,7 @@ static void agent_next_candidate(struct ap_agent *a)
 			a->scratch = agent_expand(a, agent_setting(a, "redirect_server"));
 			if (a->scratch) {
 				/* started, or the pass ended with the reason (a bad URL) */
-				agent_fetch_with(a, a->scratch, -1, agent_redirected);
+				agent_fetch_with(a, a->scratch, -1, 0, agent_redirected);
 				return;
 			}
 			continue;
@@ -785,6 +824,20 @@ static void agent_discover(struct ap_agent *a)
 	}
 	a->step = 0;
 	agent_next_candidate(a);
+}
+
+void agent_pass_start_at(struct ap_agent *a, const char *trigger, void (*step)(struct ap_agent *a))
+{
+	if (a->state == AGENT_DISCOVERING || a->state == AGENT_PASS) {
+		agent_event(a, AP_EV_DECISION, NULL, "%s: a pass is already running", trigger);
+		return;
+	}
+	agent_pass_reset(a);
+	a->trigger = trigger;
+	a->stats.passes++;
+	agent_event(a, AP_EV_STEP, NULL, "pass %u (%s)", a->stats.passes, trigger);
+	agent_set_state(a, AGENT_PASS);
+	step(a);
 }
 
 void agent_pass_start(struct ap_agent *a, const char *trigger)
@@ -832,12 +885,16 @@ static void agent_fetch_done(struct fetch_result *r, void *arg)
 		next(a, r);
 }
 
-/* agent_fetch(), following at most max_redirects HTTP redirections (0: fetch.c's default,
- * negative: none, the 3xx is the answer). */
+/*
+ * agent_fetch(), following at most max_redirects HTTP redirections (0: fetch.c's default,
+ * negative: none, the 3xx is the answer), reading only head_bytes when not 0.
+ */
 static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirects,
+			    size_t head_bytes,
 			    void (*next)(struct ap_agent *a, struct fetch_result *r))
 {
 	struct fetch_options o = {
+		.head_bytes = head_bytes,
 		.timeout_ms = agent_setting_long(a, "fetch_timeout", 30) * 1000,
 		.ca_file = *agent_setting(a, "ca_file") ? agent_setting(a, "ca_file") : NULL,
 		.insecure = !agent_setting_bool(a, "verify_server"),
@@ -876,7 +933,13 @@ static int agent_fetch_with(struct ap_agent *a, const char *url, int max_redirec
 int agent_fetch(struct ap_agent *a, const char *url,
 		void (*next)(struct ap_agent *a, struct fetch_result *r))
 {
-	return agent_fetch_with(a, url, 0, next);
+	return agent_fetch_with(a, url, 0, 0, next);
+}
+
+int agent_fetch_head(struct ap_agent *a, const char *url, size_t head_bytes,
+		     void (*next)(struct ap_agent *a, struct fetch_result *r))
+{
+	return agent_fetch_with(a, url, 0, head_bytes, next);
 }
 
 char *agent_expand(const struct ap_agent *a, const char *s)

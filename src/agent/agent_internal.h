@@ -32,10 +32,19 @@ struct agent_default {
 	const char *value;
 };
 
+/* A setting that an applied configuration may change, by naming its parameter (Algo's
+ * two-stage provisioning, seed 000 15.1); a NULL parameter ends a table. */
+struct agent_config_setting {
+	const char *parameter; /* in the applied configuration, e.g. "prov.server.static" */
+	const char *setting;   /* the setting it stands for, e.g. "server" */
+};
+
 struct agent_profile {
 	const char *name;
 	/* The profile's settings and their defaults (the common ones are in agent.c). */
 	const struct agent_default *defaults;
+	/* Settings the applied configuration overrides while it names them (NULL: none). */
+	const struct agent_config_setting *config_settings;
 	/* After power-on: whether and when to start a pass (NULL: a pass now). */
 	void (*boot)(struct ap_agent *a);
 	/* A pass, with a->server found; it ends with agent_pass_end(). */
@@ -94,6 +103,9 @@ struct ap_agent {
 	enum agent_boot_reason boot_reason;
 	struct event *timer;
 	void (*timer_fn)(struct ap_agent *a); /* what the timer runs */
+	/* SPA's firmware upgrade error timer (seed 001 2.1), apart from the resync timers */
+	struct event *upgrade_timer;
+	void (*upgrade_fn)(struct ap_agent *a);
 	struct fetch *fetch;
 	void (*fetch_next)(struct ap_agent *a, struct fetch_result *r);
 	char *fetch_url;
@@ -105,6 +117,7 @@ struct ap_agent {
 	char *server_detail; /* what came with it (option 67, option 160's fw;cfg, ...) */
 	int server_source;   /* enum discovery_source */
 	bool changed;	     /* this pass changed something */
+	bool resync_ok;	     /* failed, but not its resync (SPA: the upgrade): next is periodic */
 	size_t step;	     /* a profile's position in a list of files */
 	char *scratch;	     /* a profile's text kept between steps */
 	size_t scratch_len;
@@ -121,7 +134,9 @@ struct ap_agent {
 	struct ap_stats stats;
 };
 
-/* The value of a setting, or its default; "" for a key the profile does not have. */
+/* The value of a setting: the applied configuration's when it names the setting's parameter
+ * (profile->config_settings), else the setting, else its default; "" for a key the profile
+ * does not have. */
 const char *agent_setting(const struct ap_agent *a, const char *key);
 /* A setting as a number of seconds / a count; def if unset or not a number. */
 long agent_setting_long(const struct ap_agent *a, const char *key, long def);
@@ -134,6 +149,9 @@ void agent_event(struct ap_agent *a, enum ap_event_kind kind, const char *url, c
  * A URL that cannot be started ends the pass with an error and returns -errno. */
 int agent_fetch(struct ap_agent *a, const char *url,
 		void (*next)(struct ap_agent *a, struct fetch_result *r));
+/* The same for the first head_bytes bytes only (fetch_options.head_bytes). */
+int agent_fetch_head(struct ap_agent *a, const char *url, size_t head_bytes,
+		     void (*next)(struct ap_agent *a, struct fetch_result *r));
 
 /* Expands the seed's macros ($MA, $(MAU:4:2), ...) in s; malloc'd, NULL on no memory. */
 char *agent_expand(const struct ap_agent *a, const char *s);
@@ -155,6 +173,12 @@ void agent_pass_end(struct ap_agent *a, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Starts a pass now (trigger: "power-on", "periodic", "check-sync", ...). */
 void agent_pass_start(struct ap_agent *a, const char *trigger);
+/* Starts a pass that needs no provisioning server at step (SPA's Upgrade Rule, a URL of its
+ * own); a resync timer already set stays as it is. Nothing if a pass is running. */
+void agent_pass_start_at(struct ap_agent *a, const char *trigger, void (*step)(struct ap_agent *a));
+/* Runs fn after `seconds` on the upgrade error timer (replacing what it held). */
+void agent_upgrade_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
+			 const char *why);
 /* Runs fn after `seconds` (replacing any pending timer). */
 void agent_after(struct ap_agent *a, double seconds, void (*fn)(struct ap_agent *a),
 		 const char *why);

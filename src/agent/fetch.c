@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -81,7 +82,9 @@ struct fetch {
 	long port;  /* the URL's, or its scheme's default */
 	char *url;  /* the last URL without its password, for the result (curl_free) */
 	size_t max_size;
-	size_t cap; /* bytes allocated at result.body */
+	size_t head_bytes; /* fetch_options.head_bytes */
+	bool head_done;	   /* stopped once head_bytes arrived: a success */
+	size_t cap;	   /* bytes allocated at result.body */
 	bool too_big;
 	bool no_memory;
 	bool credentials;
@@ -376,13 +379,19 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
 	struct fetch *x = userp;
 	struct fetch_result *r = &x->result;
-	size_t len = size * n;
+	size_t len = size * n, take = len;
 
-	if (len > x->max_size - r->len) {
+	/* the head only: keep what is missing of it, then stop the transfer (curl then sends
+	 * TFTP an ERROR, closes the HTTP connection); a body of exactly head_bytes ends well */
+	if (x->head_bytes && len > x->head_bytes - r->len) {
+		take = x->head_bytes - r->len;
+		x->head_done = true;
+	}
+	if (take > x->max_size - r->len) {
 		x->too_big = true;
 		return 0;
 	}
-	if (r->len + len + 1 > x->cap) {
+	if (r->len + take + 1 > x->cap) {
 		size_t want = x->cap ? x->cap * 2 : FETCH_FIRST_CHUNK;
 		curl_off_t announced = -1;
 		char *body;
@@ -392,8 +401,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 			    CURLE_OK &&
 		    announced > 0 && (uint64_t)announced <= x->max_size)
 			want = (size_t)announced + 1;
-		if (want < r->len + len + 1)
-			want = r->len + len + 1;
+		if (want < r->len + take + 1)
+			want = r->len + take + 1;
 		if (want > x->max_size + 1)
 			want = x->max_size + 1;
 		body = realloc(r->body, want);
@@ -404,10 +413,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		r->body = body;
 		x->cap = want;
 	}
-	memcpy(r->body + r->len, data, len);
-	r->len += len;
+	memcpy(r->body + r->len, data, take);
+	r->len += take;
 	r->body[r->len] = '\0';
-	return len;
+	return x->head_done ? 0 : len;
+}
+
+/* The receive buffer of a head-only fetch's sockets: small, so that an FTP server, which
+ * cannot be asked for a range's end, sends little more than the head before our ABOR. */
+#define FETCH_HEAD_RCVBUF 4096
+
+/* CURLOPT_SOCKOPTFUNCTION of a head-only fetch, before connect(): a small window. */
+static int on_head_socket(void *userp, curl_socket_t fd, curlsocktype purpose)
+{
+	int size = FETCH_HEAD_RCVBUF;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return CURL_SOCKOPT_OK;
 }
 
 /*
@@ -704,6 +726,8 @@ static void complete(struct fetcher *f, struct fetch *x, CURLcode rc)
 	fetch_unlink(f, x);
 	x->state = FETCH_IN_CALLBACK;
 	r->seconds = seconds_since(&x->started);
+	if (rc == CURLE_WRITE_ERROR && x->head_done)
+		rc = CURLE_OK; /* on_body stopped it: the head arrived */
 	if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK)
 		r->content_type = ctype;
 	keep_url(x);
@@ -1021,6 +1045,13 @@ static int configure(struct fetcher *f, struct fetch *x, const struct fetch_opti
 	SET(CURLOPT_HTTPAUTH, authmask);
 	if (o->tftp_blksize)
 		SET(CURLOPT_TFTP_BLKSIZE, (long)o->tftp_blksize);
+	if (x->head_bytes && x->scheme != SCHEME_TFTP) {
+		char range[48];
+
+		snprintf(range, sizeof(range), "0-%zu", x->head_bytes - 1);
+		SET(CURLOPT_RANGE, range);
+		SET(CURLOPT_SOCKOPTFUNCTION, on_head_socket);
+	}
 	if (o->ftp_active)
 		SET(CURLOPT_FTPPORT, "-");
 	if (o->insecure) {
@@ -1072,6 +1103,7 @@ struct fetch *fetch_start(struct fetcher *f, const char *url, const struct fetch
 	x->done = done;
 	x->arg = arg;
 	x->max_size = o->max_size ? o->max_size : FETCH_DEFAULT_MAX_SIZE;
+	x->head_bytes = o->head_bytes;
 	/* room for the NUL, and a size curl_off_t holds */
 	if (x->max_size > (size_t)INT64_MAX - 1)
 		x->max_size = (size_t)INT64_MAX - 1;

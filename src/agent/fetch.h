@@ -53,6 +53,14 @@ struct fetch_options {
 	int max_redirects;	 /**< HTTP redirections followed; 0 = 5, negative = none */
 	const char *proxy;	 /**< HTTP proxy URL; NULL = none (*_proxy variables ignored) */
 	const char *source_address; /**< local IP address to send from; NULL = the kernel's */
+	/**
+	 * Only the first head_bytes bytes (a firmware header): an HTTP Range request, an FTP
+	 * RETR aborted (ABOR) once they arrived, a TFTP transfer stopped with an ERROR packet
+	 * after the block that holds them; its sockets get a small receive buffer, so that
+	 * little more than the head crosses the network before the abort. FETCH_OK with at
+	 * most head_bytes bytes (fewer: the whole file). 0 = the whole file.
+	 */
+	size_t head_bytes;
 };
 
 /** Error classes, as the agent's timeline and its retry logic distinguish them. */

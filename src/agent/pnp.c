@@ -195,7 +195,12 @@ int agent_pnp_start(struct ap_agent *a)
 									  : a->profile->name;
 	char uri[128], dest_host[ADDR_STRLEN];
 	addr_format_host((struct sockaddr *)&p->dest.ss, dest_host, sizeof(dest_host));
-	snprintf(uri, sizeof(uri), "sip:MAC%%3a%s@%s", a->mac_upper, dest_host);
+	/* FIP: the seed's capture, "sip:MAC0021f222b01d@224.0.1.75"; Panasonic (whose seed
+	 * shows no capture): the "MAC%3a<MAC>" user of other ua-profile phones. */
+	if (strcmp(a->profile->name, "fip") == 0)
+		snprintf(uri, sizeof(uri), "sip:MAC%s@%s", a->mac_lower, dest_host);
+	else
+		snprintf(uri, sizeof(uri), "sip:MAC%%3a%s@%s", a->mac_upper, dest_host);
 	struct sip_builder b;
 	sip_builder_init(&b, p->request, sizeof(p->request));
 	sip_build_request_line(&b, "SUBSCRIBE", uri);

@@ -288,6 +288,69 @@ def test_spa_option66_overrides_profile_rule(site, start_server):
     assert run.fetched() == ["IP542N.conf"] and run.of("apply"), run
 
 
+def test_spa_upgrade_rule_runs_at_the_boot_after_a_new_profile(site, start_server, tmp_path):
+    """Upgrade Enable "independently of resync actions": the reboot after a new profile does
+    not resync, but it checks the Upgrade Rule, so the firmware comes in the same boot
+    sequence rather than after the next periodic resync."""
+    site.write(f"fv{SPA_MAC}.conf", "DBID_DBASE_VERSION=1\nDBID_SIP_ACCOUNT=4001\n")
+    site.write("G502_F107_S334.bin", b"\x7fFV firmware" * 500)
+    server = start_server(site, args=["--http", "127.0.0.1:0"])
+    base = f"http://127.0.0.1:{server.http_port}"
+    out = tmp_path / "out"
+    run = agent("spa", "--model", "G502N", "--set", "option66=0", "--set", "random_delay=0",
+                "--set", f"profile_rule={base}/fv$MAU.conf", "--set",
+                f"upgrade_rule={base}/G502_F107_S334.bin", mac=SPA_MAC, output=out)
+    kinds = [e["event"] for e in run.events if e["event"] in ("apply", "firmware", "reboot",
+                                                               "done")]
+    assert kinds == ["apply", "reboot", "firmware", "reboot", "done"], run
+    assert run.said("no resync after a reboot for a parameter update") and run.code == 0, run
+    assert (out / "firmware-G502_F107_S334").exists()
+    assert not any("periodic" in e["text"] for e in run.events
+                   if e["event"] == "step" and e["text"].startswith("pass")), run
+
+
+def test_spa_upgrade_error_retry_runs_the_upgrade_alone(site, start_server):
+    """A failed upgrade is retried after Upgrade Error Retry Delay, on its own timer: the
+    retry asks for the image only (no resync), and the periodic resync stays scheduled."""
+    site.write(f"fv{SPA_MAC}.conf", "DBID_DBASE_VERSION=1\n")
+    server = start_server(site, args=["--http", "127.0.0.1:0"])
+    base = f"http://127.0.0.1:{server.http_port}"
+    live = LiveAgent("--profile", "spa", "--mac", SPA_MAC, "--model", "G502N", "--set",
+                     "option66=0", "--set", "random_delay=0", "--set",
+                     f"profile_rule={base}/fv$MAU.conf", "--set",
+                     f"upgrade_rule={base}/fw-2.bin", "--set", "upgrade_error_retry_delay=1",
+                     "--set", "resync_periodic=3600")
+    try:
+        live.wait(lambda e: e["event"] == "error" and "upgrade failed" in e["text"])
+        live.wait(lambda e: e["event"] == "timer" and "Upgrade Error Retry Delay" in e["text"])
+        mark = len(live.seen)
+        live.wait(lambda e: e["text"].startswith("pass") and "Upgrade Error Retry" in e["text"])
+        site.write("fw-2.bin", b"image 2")
+        live.wait(lambda e: e["event"] == "firmware", timeout=20)
+        live.wait(lambda e: e["event"] == "done" and e["ok"])
+        fetches = [e for e in live.seen[mark:] if e["event"] == "fetch"]
+        first_ok = next(i for i, e in enumerate(fetches) if e["status"] == "ok")
+        # the retries ask for the image alone until it is installed
+        assert {e["url"].rsplit("/", 1)[-1] for e in fetches[:first_ok + 1]} == {"fw-2.bin"}, \
+            live.seen
+        # and the retries left the periodic resync as it was scheduled
+        installed = next(i for i, e in enumerate(live.seen) if e["event"] == "firmware")
+        timers = [e["text"] for e in live.seen[:installed] if e["event"] == "timer"]
+        assert timers.count("periodic resync in 3600 s") == 1, timers
+    finally:
+        live.stop()
+
+
+def test_spa_with_provision_enable_off_ends_its_boot_at_once():
+    """Provision Enable off: no resync, nothing fetched, the boot ends provisioned as it is
+    (exit 0), rather than waiting out --timeout."""
+    run = agent("spa", "--model", "IP542N", "--set", "enabled=0", "--dhcp-option",
+                "66=127.0.0.1:9", "--timeout", "20", mac=SPA_MAC)
+    assert run.code == 0 and not run.fetched(), run
+    done = run.of("done")
+    assert len(done) == 1 and done[0]["ok"] and "Provision Enable is off" in done[0]["text"], run
+
+
 @pytest.mark.parametrize("value,files", [
     ("{url}/fw.img;cfg.cfg", ["fw.img", "cfg.cfg"]),
     ("{url}/;cfg.cfg", ["cfg.cfg"]),
@@ -305,6 +368,26 @@ def test_audiocodes_option_160_forms(site, start_server, value, files):
                 "--dhcp-option", f"160={opt}")
     assert run.fetched(first_pass=True) == files, run
     assert run.code == 0
+
+
+def test_periodic_checks_by_default(site, start_server):
+    """AudioCodes checks "routinely": a daily pass by default. FIP's Repeatedly is off
+    unless resync_periodic is set (docs/agent.md says why)."""
+    site.write("400HD.img", b"AC image version=3.4.8\n")
+    site.write("400HD.cfg", "system/type=400HD\n")
+    site.write("y000000000000.boot", "include:config <common.cfg>\n")
+    site.write("common.cfg", "k=v\n")
+    server = start_server(site)
+    url = f"tftp://127.0.0.1:{server.port}"
+    run = agent("audiocodes", "--model", "400HD", "--firmware", "3.4.8", "--dhcp-option",
+                f"160={url}/400HD.img")
+    assert run.code == 0 and [e["text"] for e in run.of("timer")] == [
+        "periodic resync in 86400 s"], run
+    fip = agent("fip", "--set", "pnp=0", "--server", url + "/", mac="0021f2000005")
+    assert fip.code == 0 and not fip.of("timer"), fip
+    on = agent("fip", "--set", "pnp=0", "--set", "resync_periodic=3600", "--server", url + "/",
+               mac="0021f2000005")
+    assert [e["text"] for e in on.of("timer")] == ["periodic resync in 3600 s"], on
 
 
 def test_audiocodes_firmware_first_then_model_check(site, start_server):
@@ -361,6 +444,146 @@ def test_algo_against_tftpd_hpa(tmp_path):
     finally:
         peer.stop()
     assert run.of("apply") and run.of("resource") and run.code == 0, run
+
+
+@pytest.mark.parametrize("files,installed", [
+    ({"sfw": "good"}, True),                  # an .sfw alone is accepted
+    ({"sfw": "good", "md5": "bad"}, False),   # a .md5 beside it must match
+    ({"sfw": "good", "md5": "good"}, True),
+    ({"fw": "good"}, False),                  # a .fw needs its .md5
+    ({"fw": "good", "md5": "good"}, True),
+    ({"fw": "good", "md5": "bad"}, False),
+])
+def test_algo_firmware_sfw_or_fw_and_md5_against_tftpd_hpa(tmp_path, files, installed):
+    """Seed 000 7.4a: ".fw & .md5 or .sfw". tftpd-hpa serves only what is there (no
+    generated .md5)."""
+    peers.skip_unless_root("tftpd-hpa")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    fw = b"\x7fALGO firmware 5.4f" * 100
+    conf = "prov.version.firmware = 5.4f\n"
+    (tree / "algop8188.conf").write_text(conf)
+    (tree / "algop8188.md5").write_text(md5(conf) + "\n")
+    for kind, what in files.items():
+        if kind == "md5":
+            (tree / "algo-8188-5.4f.md5").write_text((md5(fw) if what == "good" else "0" * 32)
+                                                     + "\n")
+        else:
+            (tree / f"algo-8188-5.4f.{kind}").write_bytes(fw)
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        run = agent("algo", "--model", "8188", "--firmware", "5.3", "--server",
+                    f"tftp://127.0.0.1:{peer.port}", output=tmp_path / "out")
+    finally:
+        peer.stop()
+    assert bool(run.of("firmware")) == installed, run
+    if installed:
+        assert (tmp_path / "out" / "firmware-5.4f").read_bytes() == fw
+        assert run.code == 0, run
+    else:
+        assert run.code == 1 and run.said("not installed"), run
+    asked = [n for n in run.fetched() if n.startswith("algo-")]
+    order = ["sfw", "md5"] if "sfw" in files else ["sfw", "fw", "md5"]
+    assert asked[:len(order)] == [f"algo-8188-5.4f.{ext}" for ext in order], run
+
+
+def test_algo_two_stage_tftp_then_ftp_with_a_password(tmp_path, start_server):
+    """Seed 000 15.1: a temporary TFTP server (tftpd-hpa) hands every endpoint a file that
+    points it at the real FTP server, which wants a login; the next pass uses that server,
+    protocol, path and login."""
+    peers.skip_unless_root("tftpd-hpa")
+    ftp_site = __import__("harness").Site(tmp_path / "ftp-site")
+    ftp_site.conf("[auth]\nuser = algo:s3cret\n[ftp]\nanonymous = no\n")
+    ftp = start_server(ftp_site, args=("--ftp", "127.0.0.1:0"), tftp="off")
+    ftp_port = ftp.ports["ftp"]
+    prov = ("prov.server.method = static\n"
+            f"prov.server.static = 127.0.0.1:{ftp_port}\n"
+            "prov.download.method = ftp\n"
+            "prov.server.username = algo\nprov.server.password = s3cret\n"
+            "prov.download.cfgpath = cfg\n")
+    ftp_site.write(f"cfg/algom{MAC}.conf", prov + "sip.account = 2001\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "algop8188.conf").write_text(prov)
+    (tree / "algop8188.md5").write_text(md5(prov) + "\n")
+    peer = peers.TftpdHpa(tree, tmp_path / "tftpd")
+    try:
+        run = agent("algo", "--model", "8188", "--dhcp-option", f"66=127.0.0.1:{peer.port}",
+                    state=tmp_path / "state")
+    finally:
+        peer.stop()
+    urls = [e["url"] for e in run.of("fetch") if e["status"] == "ok"]
+    assert urls[:2] == [f"tftp://127.0.0.1:{peer.port}/algop8188.conf",
+                        f"tftp://127.0.0.1:{peer.port}/algop8188.md5"], run
+    stage2 = f"ftp://127.0.0.1:{ftp_port}/cfg/algom{MAC}.conf"
+    assert urls[2:] == [stage2, stage2], run  # applied, then found unchanged after the reboot
+    assert [e["event"] for e in run.events if e["event"] in ("apply", "reboot", "done")] == [
+        "apply", "reboot", "apply", "reboot", "done"], run
+    assert run.code == 0 and run.said("already applied"), run
+    saved = json.loads((tmp_path / "state" / "state.json").read_text())["config"]
+    assert saved["sip.account"] == "2001"
+    # the FTP server's own log: the endpoint logged in as algo
+    assert f'RETR "/cfg/algom{MAC}.conf" sent' in ftp.log() and "user algo" in ftp.log(), \
+        ftp.log()
+
+
+AC_IMAGE = b"AC image version=3.4.8\n" + bytes(range(256)) * (16 << 12)  # 16 MiB
+
+
+def ac_check(url, firmware="3.4.8"):
+    return agent("audiocodes", "--model", "400HD", "--firmware", firmware,
+                 "--dhcp-option", f"160={url}/400HD.img")
+
+
+def ac_header_only(run):
+    """The check read the header only: one firmware fetch, of at most 512 bytes."""
+    fw = [e for e in run.of("fetch") if e["url"].endswith("/400HD.img")]
+    assert run.code == 0 and len(fw) == 1 and 0 < fw[0]["bytes"] <= 512, run
+    assert run.said("is running (read from its first") and not run.of("firmware"), run
+
+
+def test_audiocodes_reads_only_the_header_over_tftp(site, start_server):
+    """An unchanged version costs one TFTP block: autoprov's own log line of the transfer
+    says how many bytes it sent; a new version downloads the whole image."""
+    site.write("400HD.img", AC_IMAGE)
+    server = start_server(site)
+    url = f"tftp://127.0.0.1:{server.port}"
+    ac_header_only(ac_check(url))
+    # the server's line: the client answered the first block with an ERROR
+    sent = server.wait_log(r'"400HD\.img" aborted, (\d+) bytes, .*: error from the client$')
+    assert len(sent) == 1 and int(sent[0]) <= 1428, server.log()
+    new = ac_check(url, firmware="3.4.7")
+    fw = [e for e in new.of("fetch") if e["url"].endswith("/400HD.img")]
+    # the header, the image; after the reboot the header again
+    assert [e["bytes"] for e in fw] == [512, len(AC_IMAGE), 512], new
+    assert new.of("firmware") and new.code == 0, new
+
+
+def test_audiocodes_reads_only_the_header_over_http_and_ftp(tmp_path):
+    """nginx answers the Range request 206 with 512 bytes (its access log); vsftpd's log
+    shows a RETR that ended long before the image did (the agent aborted it). vsftpd counts
+    what it wrote into its socket, its own send buffer included, so not 512."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "400HD.img").write_bytes(AC_IMAGE)
+    (tree / "400HD.cfg").write_text("system/type=400HD\n")
+    nginx = peers.Nginx(tree, tmp_path / "nginx")
+    try:
+        ac_header_only(ac_check(f"http://127.0.0.1:{nginx.port}"))
+    finally:
+        nginx.stop()
+    access = (tmp_path / "nginx" / "nginx" / "access.log").read_text()
+    assert '"GET /400HD.img HTTP/1.1" 206 512 ' in access, access
+    peers.skip_unless_root("vsftpd")
+    vsftpd = peers.Vsftpd(tree, tmp_path / "vsftpd")
+    try:
+        ac_header_only(ac_check(f"ftp://127.0.0.1:{vsftpd.port}"))
+    finally:
+        vsftpd.stop()
+    log = (tmp_path / "vsftpd" / "vsftpd.log").read_text()
+    sent = [int(line.rsplit(", ", 2)[1].split()[0]) for line in log.splitlines()
+            if "DOWNLOAD" in line and "400HD.img" in line]
+    assert sent and max(sent) < len(AC_IMAGE) // 2, log
 
 
 def test_fip_against_nginx(tmp_path):
@@ -693,6 +916,34 @@ def test_fip_finds_the_server_by_sip_pnp(site, start_server, tmp_path):
     assert run.said("server from SIP PnP"), run
     assert run.fetched("ok") == ["y000000000000.boot", "common.cfg"], run
     assert run.code == 0
+
+
+def pnp_request_line(profile, mac, *args):
+    """The Request-URI line of the SUBSCRIBE the agent sends, as a socket receives it."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(10)
+        port = s.getsockname()[1]
+        proc = subprocess.Popen([str(BIN), "agent", "--profile", profile, "--mac", mac, "--json",
+                                 "--timeout", "20", "--set", f"pnp_address=127.0.0.1:{port}",
+                                 "--set", "pnp_timeout=1", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            data = s.recv(65535).decode()
+        finally:
+            out, err = proc.communicate(timeout=30)
+    assert not sanitizer_report(err), err
+    return data.split("\r\n", 1)[0]
+
+
+def test_pnp_request_uri_per_vendor():
+    """FIP: the seed's capture, `SUBSCRIBE sip:MAC0021f222b01d@224.0.1.75`; Panasonic keeps
+    the MAC%3a form."""
+    line = pnp_request_line("fip", "0021F222B01D")
+    assert line == "SUBSCRIBE sip:MAC0021f222b01d@127.0.0.1 SIP/2.0", line
+    line = pnp_request_line("panasonic", "0080F0AABBCC")
+    assert line == "SUBSCRIBE sip:MAC%3a0080F0AABBCC@127.0.0.1 SIP/2.0", line
 
 
 def test_pnp_without_answer_moves_on_to_dhcp(site, start_server):

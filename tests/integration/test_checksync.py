@@ -197,3 +197,46 @@ def test_checksync_from_must_be_addresses():
     p = subprocess.run([str(BIN), "agent", "--profile", "algo", "--mac", MAC, "--set",
                         "checksync_from=server.example"], capture_output=True, text=True)
     assert p.returncode == 2 and "checksync_from" in p.stderr, p.stderr
+
+
+def test_check_sync_while_provisioning_is_disabled_is_answered_and_ignored(site, start_server):
+    """Seed 000 section 6: check-sync only while Provisioning Mode is enabled. Disabled by
+    the applied configuration (prov.enable = 0) or by the setting: the NOTIFY's transaction
+    completes (200), nothing else happens, and the timeline says why."""
+    algo_site(site, {"algop8188.conf": "a = 1\nprov.enable = 0\n"})
+    server = start_server(site)
+    sip = peers.free_port(socket.SOCK_DGRAM)
+    live = LiveAgent("--profile", "algo", "--mac", MAC, "--model", "8188", "--server",
+                     f"tftp://127.0.0.1:{server.port}", "--set", f"sip_listen=127.0.0.1:{sip}")
+    tx = Sender(sip)
+    try:
+        live.wait(lambda e: e["event"] == "done" and "disabled" in e["text"])
+        base = len(live.seen)
+        for cseq, event in ((1, "check-sync;reboot=true"), (2, "check-sync")):
+            code, reply = tx.notify(event, cseq=cseq)
+            assert code == 200, reply
+        events = settle(live)[base:]
+        kinds = [e["event"] for e in events]
+        assert "reboot" not in kinds and "fetch" not in kinds, events
+        assert not any(e["text"].startswith("pass") for e in events), events
+        assert sum("check-sync ignored: provisioning is disabled" in e["text"]
+                   for e in events) == 2, events
+    finally:
+        tx.close()
+        live.stop()
+    # the setting: no download ever happened, so checksync_from names the sender
+    live = LiveAgent("--profile", "algo", "--mac", MAC, "--model", "8188", "--server",
+                     f"tftp://127.0.0.1:{server.port}", "--set", "enabled=0", "--set",
+                     f"sip_listen=127.0.0.1:{sip}", "--set", "checksync_from=127.0.0.1")
+    tx = Sender(sip)
+    try:
+        live.wait(lambda e: e["event"] == "done")
+        base = len(live.seen)
+        assert tx.notify("check-sync;reboot=true", cseq=3)[0] == 200
+        events = settle(live)[base:]
+        assert not any(e["event"] in ("reboot", "fetch") for e in events), events
+        assert any("check-sync ignored: provisioning is disabled" in e["text"]
+                   for e in events), events
+    finally:
+        tx.close()
+        live.stop()

@@ -4,9 +4,10 @@
  * the first found of algom<MAC>, algom<MAC>-i, algop<PID>, algop<PID>-i (the -i files
  * only with partial provisioning on); over TFTP its .md5 must match or it is ignored; a file
  * identical to the one applied is ignored; a new one is applied and the device reboots and
- * starts over. Then firmware (prov.version.firmware -> algo-<pid>-<ver>.sfw + .md5), then
- * the resources (tones, scheduler, display images, certificates, directory), each fetched
- * only when its .md5 differs from the one stored.
+ * starts over. Then firmware (prov.version.firmware -> algo-<pid>-<ver>.sfw, whose .md5 must
+ * match when there is one; else the .fw with its .md5), then the resources (tones,
+ * scheduler, display images, certificates, directory), each fetched only when its .md5
+ * differs from the one stored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,23 @@ static const struct agent_default algo_defaults[] = {
 	{ "sync_days", "" },	     /* Sync Days: e.g. "mon,thu"; "" = daily */
 	{ "server_method", "dhcp" }, /* Server Method: dhcp (66 > 160 > 150) | static */
 	{ "dhcp_option", "0" },	     /* use only this DHCP option (66, 160, 150); 0 = auto */
+	{ NULL, NULL },
+};
+
+/*
+ * Two-stage provisioning (seed 000 15.1): a configuration from the first server sets how the
+ * next pass reaches the second one. The guide names no parameters; these are autoprov's
+ * (docs/vendors/algo.md). While the applied configuration names one, it wins over the
+ * setting; a full configuration that omits it gives the setting back.
+ */
+static const struct agent_config_setting algo_config_settings[] = {
+	{ "prov.server.method", "server_method" }, /* dhcp | static */
+	{ "prov.server.static", "server" },	   /* Static Server, every form the guide lists */
+	{ "prov.download.method", "protocol" },	   /* tftp | ftp | http | https */
+	{ "prov.server.username", "user" },	   /* not used over TFTP */
+	{ "prov.server.password", "password" },
+	{ "prov.download.cfgpath", "config_path" },  /* Config Download Path */
+	{ "prov.download.fwpath", "firmware_path" }, /* Firmware Download Path */
 	{ NULL, NULL },
 };
 
@@ -72,10 +90,16 @@ static void algo_fail(struct ap_agent *a, struct fetch_result *r, const char *wh
 	agent_pass_end(a, false, "%s: %s", what, r->message);
 }
 
-static void algo_pass(struct ap_agent *a)
+/* Provisioning Mode: the setting, or prov.enable = 0 in the applied configuration. */
+static bool algo_disabled(const struct ap_agent *a)
 {
 	const char *prov = kvmap_get(&a->config, "prov.enable");
-	if (!agent_setting_bool(a, "enabled") || (prov && strcmp(prov, "0") == 0)) {
+	return !agent_setting_bool(a, "enabled") || (prov && strcmp(prov, "0") == 0);
+}
+
+static void algo_pass(struct ap_agent *a)
+{
+	if (algo_disabled(a)) {
 		agent_pass_end(a, true, "provisioning is disabled: nothing to do");
 		return;
 	}
@@ -193,21 +217,23 @@ static void algo_try_config(struct ap_agent *a)
 
 /* --- firmware --- */
 
-static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
+/*
+ * Seed 000 7.4a: "the appropriate .fw & .md5 or .sfw files". algo-<pid>-<ver>.sfw first (the
+ * name of the guide's file table), then the .fw of the same stem; a->step says which
+ * (0: .sfw, 1: .fw). A .fw needs its .md5; an .sfw is taken alone, but a .md5 beside it
+ * must match.
+ */
+static const char *const firmware_ext[] = { "sfw", "fw" };
+
+static void algo_firmware_name(const struct ap_agent *a, const char *ext, char *buf, size_t size)
+{
+	snprintf(buf, size, "algo-%s-%s.%s", a->model,
+		 kvmap_get(&a->config, "prov.version.firmware"), ext);
+}
+
+static void algo_firmware_install(struct ap_agent *a)
 {
 	const char *version = kvmap_get(&a->config, "prov.version.firmware");
-	char want[33], got[33];
-	if (r->status != FETCH_OK) {
-		agent_pass_end(a, false, "firmware %s not installed: its .md5 %s", version,
-			       r->status == FETCH_NOT_FOUND ? "is missing" : r->message);
-		return;
-	}
-	md5_hex(a->scratch, a->scratch_len, got);
-	if (agent_md5_from_text(r->body, r->len, want) < 0 || strcmp(want, got) != 0) {
-		agent_pass_end(a, false, "firmware %s not installed: it does not match its .md5",
-			       version);
-		return;
-	}
 	int err = agent_install_firmware(a, version, a->scratch, a->scratch_len);
 	if (err < 0) {
 		agent_pass_end(a, false, "installing firmware %s failed: %s", version,
@@ -217,8 +243,43 @@ static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
 	agent_reboot(a, AGENT_BOOT_FIRMWARE, "new firmware installed");
 }
 
+static void algo_firmware_md5(struct ap_agent *a, struct fetch_result *r)
+{
+	const char *version = kvmap_get(&a->config, "prov.version.firmware");
+	const char *ext = firmware_ext[a->step];
+	char want[33], got[33];
+	if (r->status == FETCH_NOT_FOUND && a->step == 0) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "firmware %s: an .sfw image without a .md5 beside it is accepted",
+			    version);
+		algo_firmware_install(a);
+		return;
+	}
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "firmware %s (.%s) not installed: its .md5 %s", version,
+			       ext, r->status == FETCH_NOT_FOUND ? "is missing" : r->message);
+		return;
+	}
+	md5_hex(a->scratch, a->scratch_len, got);
+	if (agent_md5_from_text(r->body, r->len, want) < 0 || strcmp(want, got) != 0) {
+		agent_pass_end(a, false,
+			       "firmware %s (.%s) not installed: it does not match its .md5",
+			       version, ext);
+		return;
+	}
+	algo_firmware_install(a);
+}
+
+static void algo_firmware_try(struct ap_agent *a);
+
 static void algo_firmware_got(struct ap_agent *a, struct fetch_result *r)
 {
+	if (r->status == FETCH_NOT_FOUND &&
+	    a->step + 1 < sizeof(firmware_ext) / sizeof(firmware_ext[0])) {
+		a->step++;
+		algo_firmware_try(a);
+		return;
+	}
 	if (r->status != FETCH_OK) {
 		algo_fail(a, r, "firmware download failed");
 		return;
@@ -228,12 +289,24 @@ static void algo_firmware_got(struct ap_agent *a, struct fetch_result *r)
 	a->scratch_len = r->len;
 	r->body = NULL;
 	char name[128], md5[140];
-	snprintf(name, sizeof(name), "algo-%s-%s.sfw", a->model,
-		 kvmap_get(&a->config, "prov.version.firmware"));
+	algo_firmware_name(a, firmware_ext[a->step], name, sizeof(name));
 	md5_name(name, md5, sizeof(md5));
 	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), md5);
 	if (url)
 		agent_fetch(a, url, algo_firmware_md5);
+	free(url);
+}
+
+static void algo_firmware_try(struct ap_agent *a)
+{
+	char name[128];
+	algo_firmware_name(a, firmware_ext[a->step], name, sizeof(name));
+	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), name);
+	if (!url) {
+		agent_pass_end(a, false, "bad server URL %s", a->server);
+		return;
+	}
+	agent_fetch(a, url, algo_firmware_got);
 	free(url);
 }
 
@@ -249,15 +322,8 @@ static void algo_firmware(struct ap_agent *a)
 	}
 	agent_event(a, AP_EV_DECISION, NULL, "firmware %s wanted, %s installed", version,
 		    *a->firmware ? a->firmware : "unknown");
-	char name[128];
-	snprintf(name, sizeof(name), "algo-%s-%s.sfw", a->model, version);
-	char *url = agent_url(a, a->server, agent_setting(a, "firmware_path"), name);
-	if (!url) {
-		agent_pass_end(a, false, "bad server URL %s", a->server);
-		return;
-	}
-	agent_fetch(a, url, algo_firmware_got);
-	free(url);
+	a->step = 0;
+	algo_firmware_try(a);
 }
 
 /* --- resources: .md5 first, the file only when it differs from the stored one --- */
@@ -365,6 +431,13 @@ static void algo_resource(struct ap_agent *a)
 
 static void algo_check_sync(struct ap_agent *a, bool reboot)
 {
+	/* Seed 000 section 6: "check-sync is only supported when Provisioning Mode is
+	 * enabled". The listener has answered the NOTIFY already. */
+	if (algo_disabled(a)) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "check-sync ignored: provisioning is disabled (no pass, no reboot)");
+		return;
+	}
 	if (reboot || strcmp(agent_setting(a, "check_sync"), "reboot") == 0)
 		agent_reboot(a, AGENT_BOOT_REQUEST, "check-sync");
 	else
@@ -374,6 +447,7 @@ static void algo_check_sync(struct ap_agent *a, bool reboot)
 const struct agent_profile agent_profile_algo = {
 	.name = "algo",
 	.defaults = algo_defaults,
+	.config_settings = algo_config_settings,
 	.pass = algo_pass,
 	.check_sync = algo_check_sync,
 };

@@ -10,7 +10,9 @@
  * Decisions where the seed is silent (docs/agent.md): with the server alone the names are
  * <model>.img and <model>.cfg; when option 160 names only one file, only that step runs; an
  * image's version is the `version=` token in its first 512 bytes, else its MD5; a
- * configuration's model is its `system/type` parameter.
+ * configuration's model is its `system/type` parameter. Only those 512 bytes are read to
+ * compare (an HTTP Range, an aborted FTP RETR, a TFTP transfer stopped after its first
+ * block); the whole image only when its version differs or its header names none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,19 @@
 #include "core/md5.h"
 
 static const struct agent_default audiocodes_defaults[] = {
+	/* "Checks for newer configuration files and software versions are routinely
+	 * automatically performed" (seed 004, no interval given): daily. */
+	{ "resync_periodic", "86400" },
 	{ NULL, NULL },
 };
+
+/* What is read of an image to compare versions (its header). */
+#define AC_HEADER_BYTES 512
 
 struct ac_pass {
 	char *server; /* directory URL */
 	char *firmware, *config;
+	char *firmware_url; /* while the firmware is checked */
 };
 
 static void ac_config(struct ap_agent *a);
@@ -45,14 +54,15 @@ static void ac_pass_free(struct ap_agent *a)
 	free(p->server);
 	free(p->firmware);
 	free(p->config);
+	free(p->firmware_url);
 	free(p);
 	a->priv = NULL;
 }
 
-/* The image's version: `version=TOKEN` in its header, else its MD5. */
-static void ac_image_version(const char *data, size_t len, char *buf, size_t size)
+/* The `version=TOKEN` in an image's header into buf; false if there is none. */
+static bool ac_header_version(const char *data, size_t len, char *buf, size_t size)
 {
-	size_t head = len < 512 ? len : 512;
+	size_t head = len < AC_HEADER_BYTES ? len : AC_HEADER_BYTES;
 	for (size_t i = 0; i + 8 < head; i++) {
 		if (memcmp(data + i, "version=", 8) != 0)
 			continue;
@@ -62,9 +72,17 @@ static void ac_image_version(const char *data, size_t len, char *buf, size_t siz
 		if (n > 0) {
 			memcpy(buf, data + j, n);
 			buf[n] = '\0';
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* The image's version: `version=TOKEN` in its header, else its MD5. */
+static void ac_image_version(const char *data, size_t len, char *buf, size_t size)
+{
+	if (ac_header_version(data, len, buf, size))
+		return;
 	char md5[33];
 	md5_hex(data, len, md5);
 	snprintf(buf, size, "md5:%s", md5);
@@ -96,6 +114,40 @@ static void ac_firmware_got(struct ap_agent *a, struct fetch_result *r)
 		return;
 	}
 	agent_reboot(a, AGENT_BOOT_FIRMWARE, "new firmware installed");
+}
+
+/*
+ * The header's answer (seed 004 step 5: "checking the firmware file header"): the same
+ * version, on to the configuration; another one, the whole image. A header without a
+ * version says nothing: the whole image then, compared by its MD5.
+ */
+static void ac_header_got(struct ap_agent *a, struct fetch_result *r)
+{
+	char version[128];
+	if (r->status != FETCH_OK) {
+		agent_pass_end(a, false, "firmware header download failed: %s", r->message);
+		return;
+	}
+	if (r->len < AC_HEADER_BYTES) { /* the whole image */
+		ac_firmware_got(a, r);
+		return;
+	}
+	if (!ac_header_version(r->body, r->len, version, sizeof(version))) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "the image's header names no version: the whole image is compared");
+	} else if (strcmp(version, a->firmware) == 0) {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "the image's version %s is running (read from its first %zu bytes)",
+			    version, r->len);
+		ac_config(a);
+		return;
+	} else {
+		agent_event(a, AP_EV_DECISION, NULL,
+			    "the image's header says version %s, %s is running: the image is "
+			    "downloaded",
+			    version, *a->firmware ? a->firmware : "unknown");
+	}
+	agent_fetch(a, ac(a)->firmware_url, ac_firmware_got);
 }
 
 static void ac_config_got(struct ap_agent *a, struct fetch_result *r)
@@ -196,13 +248,12 @@ static void ac_pass(struct ap_agent *a)
 		ac_config(a);
 		return;
 	}
-	char *url = ac_file_url(a, p->firmware);
-	if (!url) {
+	p->firmware_url = ac_file_url(a, p->firmware);
+	if (!p->firmware_url) {
 		agent_pass_end(a, false, "bad firmware URL %s", p->firmware);
 		return;
 	}
-	agent_fetch(a, url, ac_firmware_got);
-	free(url);
+	agent_fetch_head(a, p->firmware_url, AC_HEADER_BYTES, ac_header_got);
 }
 
 const struct agent_profile agent_profile_audiocodes = {

@@ -42,10 +42,24 @@ static const struct agent_default spa_defaults[] = {
 #define SPA_BUSY_POLL 10
 
 static void spa_upgrade(struct ap_agent *a);
+static bool spa_upgrade_wanted(const struct ap_agent *a);
+
+/* Provision Enable off: nothing is asked for; the endpoint runs as it is provisioned. */
+static void spa_disabled(struct ap_agent *a, const char *what)
+{
+	a->changed = false;
+	agent_pass_end(a, true, "Provision Enable is off: no %s; provisioned as it is", what);
+}
 
 static void spa_resync_now(struct ap_agent *a)
 {
-	agent_pass_start(a, a->trigger ? a->trigger : "resync");
+	const char *trigger = a->trigger ? a->trigger : "resync";
+	if (!agent_setting_bool(a, "enabled") && a->state != AGENT_DISCOVERING &&
+	    a->state != AGENT_PASS) {
+		spa_disabled(a, trigger);
+		return;
+	}
+	agent_pass_start(a, trigger);
 }
 
 /* Defers a resync while a line is busy, at most forced_resync_delay seconds in all. */
@@ -69,7 +83,7 @@ static void spa_resync_when_idle(struct ap_agent *a)
 static void spa_boot(struct ap_agent *a)
 {
 	if (!agent_setting_bool(a, "enabled")) {
-		agent_event(a, AP_EV_DECISION, NULL, "provisioning is disabled");
+		spa_disabled(a, "resync at this boot");
 		return;
 	}
 	bool resync = false;
@@ -87,9 +101,15 @@ static void spa_boot(struct ap_agent *a)
 	case AGENT_BOOT_CONFIG: why = "no resync after a reboot for a parameter update"; break;
 	}
 	if (!resync) {
+		const char *what = a->boot_reason == AGENT_BOOT_CONFIG ? why : "disabled";
+		/* Upgrade Enable: "independently of resync actions", so at this boot too */
+		if (spa_upgrade_wanted(a)) {
+			agent_event(a, AP_EV_DECISION, NULL, "%s: no resync at this boot", what);
+			agent_pass_start_at(a, "Upgrade Rule at boot", spa_upgrade);
+			return;
+		}
 		a->changed = false;
-		agent_pass_end(a, true, "%s: no resync at this boot",
-			       a->boot_reason == AGENT_BOOT_CONFIG ? why : "disabled");
+		agent_pass_end(a, true, "%s: no resync at this boot", what);
 		return;
 	}
 	a->trigger = why;
@@ -148,6 +168,15 @@ static void spa_apply(struct ap_agent *a, const char *text, size_t len, const ch
 static void spa_profile_got(struct ap_agent *a, struct fetch_result *r)
 {
 	if (r->status != FETCH_OK) {
+		/* the upgrade does not depend on the resync: it runs, then the pass fails */
+		free(a->priv);
+		a->priv = strdup(r->message);
+		if (a->priv && spa_upgrade_wanted(a)) {
+			agent_event(a, AP_EV_DECISION, NULL,
+				    "resync failed; the Upgrade Rule is checked all the same");
+			spa_upgrade(a);
+			return;
+		}
 		agent_pass_end(a, false, "resync failed: %s", r->message);
 		return;
 	}
@@ -229,20 +258,46 @@ static void spa_pass(struct ap_agent *a)
 
 /* --- Upgrade Rule --- */
 
+/*
+ * Upgrade Enable "enables firmware upgrade operations independently of resync actions"
+ * (seed 001 2.1): the rule is checked at every boot, after every resync (failed or not),
+ * and when its own error timer (Upgrade Error Retry Delay) runs out, alone; never only
+ * by waiting for a periodic resync.
+ */
+static bool spa_upgrade_wanted(const struct ap_agent *a)
+{
+	return agent_setting_bool(a, "upgrade_enable") && *agent_setting(a, "upgrade_rule");
+}
+
+/* Ends a pass after its upgrade step: a resync that failed (a->priv, its reason) fails it. */
+static void spa_end(struct ap_agent *a, const char *text)
+{
+	if (a->priv) {
+		agent_pass_end(a, false, "resync failed: %s", (const char *)a->priv);
+		return;
+	}
+	agent_pass_end(a, true, "%s", text);
+}
+
 static void spa_upgrade_retry(struct ap_agent *a)
 {
-	a->trigger = "upgrade error retry";
-	spa_resync_now(a);
+	agent_pass_start_at(a, "Upgrade Error Retry", spa_upgrade);
 }
 
 static void spa_upgrade_got(struct ap_agent *a, struct fetch_result *r)
 {
 	long retry = agent_setting_long(a, "upgrade_error_retry_delay", 3600);
 	if (r->status != FETCH_OK) {
-		agent_event(a, AP_EV_ERROR, r->url, "upgrade failed: %s", r->message);
-		agent_pass_end(a, false, "upgrade failed: %s", r->message);
 		if (retry > 0)
-			agent_after(a, (double)retry, spa_upgrade_retry, "Upgrade Error Retry");
+			agent_upgrade_after(a, (double)retry, spa_upgrade_retry,
+					    "Upgrade Error Retry Delay: upgrade");
+		if (a->priv) { /* the resync failed too: its failure ends the pass */
+			agent_event(a, AP_EV_DECISION, r->url, "upgrade failed: %s", r->message);
+			spa_end(a, "");
+			return;
+		}
+		a->resync_ok = true; /* the resync timers go on as after a good resync */
+		agent_pass_end(a, false, "upgrade failed: %s", r->message);
 		return;
 	}
 	/* The image's name (without its extension) stands for its version. */
@@ -266,8 +321,11 @@ static void spa_upgrade_got(struct ap_agent *a, struct fetch_result *r)
 static void spa_upgrade(struct ap_agent *a)
 {
 	const char *rule = agent_setting(a, "upgrade_rule");
-	if (!agent_setting_bool(a, "upgrade_enable") || !*rule) {
-		agent_pass_end(a, true, a->changed ? "resynced" : "resynced: nothing changed");
+	/* a->server: after a resync; otherwise the upgrade's own pass */
+	const char *done = a->server ? (a->changed ? "resynced" : "resynced: nothing changed")
+				     : "the Upgrade Rule's image is installed";
+	if (!spa_upgrade_wanted(a)) {
+		spa_end(a, a->server ? done : "no Upgrade Rule (or Upgrade Enable off)");
 		return;
 	}
 	char *url = agent_expand(a, rule);
@@ -275,7 +333,7 @@ static void spa_upgrade(struct ap_agent *a)
 	if (url && installed && strcmp(installed, url) == 0) {
 		agent_event(a, AP_EV_DECISION, NULL, "the Upgrade Rule's image is installed");
 		free(url);
-		agent_pass_end(a, true, a->changed ? "resynced" : "resynced: nothing changed");
+		spa_end(a, done);
 		return;
 	}
 	if (url && strncmp(url, "https://", 8) == 0) {
@@ -283,7 +341,7 @@ static void spa_upgrade(struct ap_agent *a)
 			    "the Upgrade Rule uses HTTPS, which these devices cannot upgrade "
 			    "over (seed 001 4.2): not upgraded");
 		free(url);
-		agent_pass_end(a, true, "resynced; upgrade skipped");
+		spa_end(a, a->server ? "resynced; upgrade skipped" : "upgrade skipped");
 		return;
 	}
 	free(a->scratch);
@@ -297,6 +355,11 @@ static void spa_upgrade(struct ap_agent *a)
 
 static void spa_resync(struct ap_agent *a, const char *trigger)
 {
+	if (a->state == AGENT_DISCOVERING || a->state == AGENT_PASS) {
+		/* the upgrade's own pass kept the resync timer: it is set again when it ends */
+		agent_event(a, AP_EV_DECISION, NULL, "%s: a pass is already running", trigger);
+		return;
+	}
 	a->trigger = trigger;
 	a->step = 0;
 	spa_resync_when_idle(a);
