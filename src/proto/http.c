@@ -42,6 +42,7 @@
 #include "proto/useragent.h"
 #include "site/auth.h"
 #include "site/exchange.h"
+#include "site/metrics.h"
 #include "site/directory.h"
 #include "site/site.h"
 
@@ -168,6 +169,8 @@ struct http_server {
 	struct http_config cfg;
 	SSL_CTX *tls;
 	const char *proto; /* "http" or "https" */
+	/* the site's counters: connections, and file bodies being sent, of this proto */
+	uint64_t *m_connections, *m_transfers;
 	int fd;
 	struct event *accept_ev;
 	struct event *resume_ev; /* accepting again after running out of descriptors */
@@ -401,8 +404,10 @@ static void out_release(struct http_conn *c)
 	for (unsigned i = 0; i < c->out_n; i++) {
 		struct out_piece *p = &c->out[(c->out_first + i) % OUT_PIECES];
 
-		if (p->file)
+		if (p->file) {
 			site_file_unref(p->file);
+			metrics_sub(c->srv->m_transfers, 1);
+		}
 	}
 	c->out_first = c->out_n = 0;
 	c->arena_used = 0;
@@ -422,6 +427,8 @@ static void out_add(struct http_conn *c, const char *data, size_t len, struct si
 	p->len = len;
 	p->file = file;
 	c->out_n++;
+	if (file)
+		metrics_add(c->srv->m_transfers, 1);
 }
 
 /* ---- answers ---- */
@@ -1291,8 +1298,10 @@ static void conn_flush(struct http_conn *c)
 				break;
 			}
 			w -= (ssize_t)p->len;
-			if (p->file)
+			if (p->file) {
 				site_file_unref(p->file);
+				metrics_sub(c->srv->m_transfers, 1);
+			}
 			c->out_first = (c->out_first + 1) % OUT_PIECES;
 			c->out_n--;
 		}
@@ -1549,6 +1558,7 @@ static void conn_close(struct http_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	metrics_sub(srv->m_connections, 1);
 	free(c);
 	if (srv->nconns < srv->cfg.max_connections && !evtimer_pending(srv->resume_ev, NULL))
 		accept_resume(srv);
@@ -1623,6 +1633,7 @@ static void conn_new(struct http_server *srv, int fd, const struct sockaddr_stor
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	metrics_add(srv->m_connections, 1);
 	wait_enter(c);
 	if (!c->rev || !c->wev || !c->timer) {
 		conn_close(c);
@@ -1732,6 +1743,8 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 	srv->site = site;
 	srv->cfg = *cfg;
 	srv->proto = tls ? "https" : "http";
+	srv->m_connections = &site_metrics(site)->connections[tls ? METRICS_HTTPS : METRICS_HTTP];
+	srv->m_transfers = &site_metrics(site)->transfers[tls ? METRICS_HTTPS : METRICS_HTTP];
 	if (tls) {
 		SSL_CTX_up_ref(tls);
 		srv->tls = tls;
