@@ -62,6 +62,12 @@ struct site *admin_site(struct admin_request *r);
 struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
 
+/*
+ * The number of devices in the inventory, kept by the admin thread (counted again, within
+ * a second, when the inventory changes): false when it cannot be read.
+ */
+bool admin_inventory_devices(struct admin_request *r, uint64_t *ret);
+
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);
 /* A request header, or NULL. */

@@ -3,8 +3,8 @@
  * GET /metrics: the Prometheus text format (exposition format 0.0.4), every metric listed
  * in docs/admin.md. The serving loop's counters are read from its site's struct
  * site_metrics with relaxed atomics, and nothing else of that site is touched; the
- * inventory's size comes from the admin side's own connection (store_device_count: counted
- * again only when the inventory changed); the process's figures from the kernel.
+ * inventory's size is the one the admin thread keeps (admin_inventory_devices: a scrape
+ * never waits for a count); the process's figures from the kernel.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -257,7 +257,7 @@ static void get_metrics(struct admin_request *r)
 	     "Requests to the admin listener with an unknown, removed or expired token.");
 	fprintf(f, "autoprov_admin_token_failures_total %llu\n",
 		(unsigned long long)metrics_get(&site_metrics(admin_site(r))->login_failures));
-	if (store_device_count(st, &devices) == 0) {
+	if (admin_inventory_devices(r, &devices)) {
 		head(f, "autoprov_inventory_devices", "gauge", "Devices in the inventory.");
 		fprintf(f, "autoprov_inventory_devices %llu\n", (unsigned long long)devices);
 	} else {
