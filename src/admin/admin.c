@@ -565,7 +565,8 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 	srv->ev_stop = event_new(srv->base, srv->stop_fd[0], EV_READ, on_stop, srv);
 	srv->ev_count = event_new(srv->base, -1, EV_PERSIST, on_count, srv);
 	if (!srv->ev_stop || event_add(srv->ev_stop, NULL) < 0 || !srv->ev_count ||
-	    event_add(srv->ev_count, &(struct timeval){ .tv_usec = COUNT_POLL_MS * 1000 }) < 0) {
+	    event_add(srv->ev_count, &(struct timeval){ .tv_sec = COUNT_POLL_MS / 1000,
+						       .tv_usec = COUNT_POLL_MS % 1000 * 1000 }) < 0) {
 		snprintf(err, errsz, "admin: cannot create its event loop");
 		r = -ENOMEM;
 		goto fail;
