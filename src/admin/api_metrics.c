@@ -61,7 +61,8 @@ static void requests(FILE *f, const struct site_metrics *m)
 			uint64_t n = metrics_get(&m->requests[p][o]);
 
 			if (n || outcome_applies(p, o))
-				fprintf(f, "autoprov_requests_total{proto=\"%s\",outcome=\"%s\"} %llu\n",
+				fprintf(f,
+					"autoprov_requests_total{proto=\"%s\",outcome=\"%s\"} %llu\n",
 					metrics_proto_name(p), outcome_metric_name(o),
 					(unsigned long long)n);
 		}
@@ -83,7 +84,8 @@ static void requests(FILE *f, const struct site_metrics *m)
 				fprintf(f,
 					"autoprov_request_duration_seconds_bucket{proto=\"%s\",le=\"%g\"} "
 					"%llu\n",
-					pn, (double)duration_bounds[b] / 1e6, (unsigned long long)cum);
+					pn, (double)duration_bounds[b] / 1e6,
+					(unsigned long long)cum);
 			else
 				fprintf(f,
 					"autoprov_request_duration_seconds_bucket{proto=\"%s\",le=\"+Inf\"} "
@@ -164,7 +166,8 @@ static void site_counters(FILE *f, const struct site_metrics *m)
 	     "failed logins) reported to the enumeration defence.");
 	fprintf(f, "autoprov_defence_misses_total %llu\n",
 		(unsigned long long)metrics_get(&m->defence_misses));
-	head(f, "autoprov_defence_blocks_total", "counter", "Blocks the enumeration defence started.");
+	head(f, "autoprov_defence_blocks_total", "counter",
+	     "Blocks the enumeration defence started.");
 	fprintf(f, "autoprov_defence_blocks_total %llu\n",
 		(unsigned long long)metrics_get(&m->defence_blocks));
 	head(f, "autoprov_defence_refused_total", "counter",
@@ -206,7 +209,8 @@ static void process(FILE *f, const struct admin_info *info)
 
 			head(f, "process_virtual_memory_bytes", "gauge",
 			     "Virtual memory size in bytes.");
-			fprintf(f, "process_virtual_memory_bytes %llu\n", size * (unsigned long long)page);
+			fprintf(f, "process_virtual_memory_bytes %llu\n",
+				size * (unsigned long long)page);
 			head(f, "process_resident_memory_bytes", "gauge",
 			     "Resident memory size in bytes.");
 			fprintf(f, "process_resident_memory_bytes %llu\n",

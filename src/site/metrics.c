@@ -11,8 +11,7 @@ static const char *const proto_names[_METRICS_PROTO_MAX] = {
 
 static const uint64_t duration_bounds[] = METRICS_DURATION_BOUNDS;
 
-_Static_assert(sizeof(duration_bounds) / sizeof(duration_bounds[0]) + 1 ==
-		       METRICS_DURATION_BUCKETS,
+_Static_assert(sizeof(duration_bounds) / sizeof(duration_bounds[0]) + 1 == METRICS_DURATION_BUCKETS,
 	       "one bucket per bound, and +Inf");
 
 enum metrics_proto metrics_proto_of(const char *name)

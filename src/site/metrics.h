@@ -29,8 +29,10 @@ enum metrics_proto {
 
 /* Upper bounds of the duration histogram's buckets, in microseconds (+Inf follows). */
 #define METRICS_DURATION_BOUNDS                                                                    \
-	{ 1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,      \
-	  10000000, 30000000, 60000000, 300000000 }
+	{                                                                                          \
+		1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,         \
+			5000000, 10000000, 30000000, 60000000, 300000000                           \
+	}
 #define METRICS_DURATION_BUCKETS 16 /* the bounds and +Inf */
 
 struct site_metrics {

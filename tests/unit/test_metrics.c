@@ -32,18 +32,18 @@ static void test_request_and_its_bucket(void **state)
 	(void)state;
 	memset(&m, 0, sizeof(m));
 	metrics_request(&m, METRICS_TFTP, OUTCOME_SENT, 2048, 0);
-	metrics_request(&m, METRICS_TFTP, OUTCOME_SENT, 2048, bounds[0]);     /* le is inclusive */
+	metrics_request(&m, METRICS_TFTP, OUTCOME_SENT, 2048, bounds[0]); /* le is inclusive */
 	metrics_request(&m, METRICS_TFTP, OUTCOME_NOT_FOUND, 0, bounds[0] + 1);
 	metrics_request(&m, METRICS_HTTP, OUTCOME_SENT, 10, 3600ull * 1000000); /* over them all */
-	metrics_request(&m, _METRICS_PROTO_MAX, OUTCOME_SENT, 10, 1);		  /* not counted */
+	metrics_request(&m, _METRICS_PROTO_MAX, OUTCOME_SENT, 10, 1);		/* not counted */
 	assert_int_equal(metrics_get(&m.requests[METRICS_TFTP][OUTCOME_SENT]), 2);
 	assert_int_equal(metrics_get(&m.requests[METRICS_TFTP][OUTCOME_NOT_FOUND]), 1);
 	assert_int_equal(metrics_get(&m.bytes[METRICS_TFTP]), 4096);
 	assert_int_equal(metrics_get(&m.duration_bucket[METRICS_TFTP][0]), 2);
 	assert_int_equal(metrics_get(&m.duration_bucket[METRICS_TFTP][1]), 1);
 	assert_int_equal(metrics_get(&m.duration_sum_us[METRICS_TFTP]), 2 * bounds[0] + 1);
-	assert_int_equal(metrics_get(&m.duration_bucket[METRICS_HTTP][METRICS_DURATION_BUCKETS - 1]),
-			 1);
+	assert_int_equal(
+		metrics_get(&m.duration_bucket[METRICS_HTTP][METRICS_DURATION_BUCKETS - 1]), 1);
 	assert_int_equal(metrics_get(&m.requests[METRICS_HTTP][OUTCOME_SENT]), 1);
 }
 
