@@ -38,6 +38,7 @@
 
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
+	admin_routes_metrics,
 };
 
 struct admin_server {
@@ -54,6 +55,11 @@ struct admin_server {
 	bool started;
 	/* the body of the request being handled, NUL-terminated */
 	char *body;
+	/* the inventory's size for /metrics, kept by ev_count (admin_inventory_devices) */
+	struct event *ev_count;
+	uint64_t devices;
+	bool devices_known;
+	int64_t count_next; /* CLOCK_MONOTONIC ms before which no count starts */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -61,6 +67,61 @@ void admin_config_default(struct admin_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->max_body = 64u << 20;
 	cfg->timeout_s = 60;
+}
+
+/* ---- the inventory's size ---- */
+
+#define COUNT_POLL_MS 1000
+#define COUNT_DUTY    20 /* after a count of t ms, none for 20 t ms: at most 5 % of the thread */
+
+static int64_t mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * Once a second: the inventory's size, from store_device_count (one indexed read while the
+ * inventory does not change; a count(*), tens of milliseconds at 1 000 000 devices, when it
+ * did). So a scrape never waits for a count, and during a long import the counts take at
+ * most 1 / COUNT_DUTY of the admin thread.
+ */
+static int count_devices(struct admin_server *srv)
+{
+	int64_t t0 = mono_ms();
+	uint64_t n;
+	int r = store_device_count(site_store(srv->site), &n);
+	int64_t took = mono_ms() - t0;
+
+	srv->count_next = t0 + took * COUNT_DUTY;
+	if (r < 0) {
+		log_debug(TAG, "the inventory cannot be counted: %s",
+			  store_strerror(site_store(srv->site)));
+		return r;
+	}
+	srv->devices = n;
+	srv->devices_known = true;
+	return 0;
+}
+
+static void on_count(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (mono_ms() >= srv->count_next)
+		(void)count_devices(srv);
+}
+
+bool admin_inventory_devices(struct admin_request *r, uint64_t *ret)
+{
+	if (!r->srv->devices_known && count_devices(r->srv) < 0)
+		return false;
+	*ret = r->srv->devices;
+	return true;
 }
 
 /* ---- answers ---- */
@@ -501,7 +562,10 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 		goto fail;
 	}
 	srv->ev_stop = event_new(srv->base, srv->stop_fd[0], EV_READ, on_stop, srv);
-	if (!srv->ev_stop || event_add(srv->ev_stop, NULL) < 0) {
+	srv->ev_count = event_new(srv->base, -1, EV_PERSIST, on_count, srv);
+	if (!srv->ev_stop || event_add(srv->ev_stop, NULL) < 0 || !srv->ev_count ||
+	    event_add(srv->ev_count, &(struct timeval){ .tv_sec = COUNT_POLL_MS / 1000,
+						       .tv_usec = COUNT_POLL_MS % 1000 * 1000 }) < 0) {
 		snprintf(err, errsz, "admin: cannot create its event loop");
 		r = -ENOMEM;
 		goto fail;
@@ -543,6 +607,7 @@ static void *admin_main(void *arg)
 	struct admin_server *srv = arg;
 
 	log_set_thread_direct();
+	event_active(srv->ev_count, EV_TIMEOUT, 0); /* the first count, before any scrape */
 	event_base_dispatch(srv->base);
 	return NULL;
 }
@@ -569,6 +634,8 @@ void admin_server_free(struct admin_server *srv)
 		evhttp_free(srv->http);
 	if (srv->ev_stop)
 		event_free(srv->ev_stop);
+	if (srv->ev_count)
+		event_free(srv->ev_count);
 	if (srv->base)
 		event_base_free(srv->base);
 	for (int i = 0; i < 2; i++)

@@ -8,8 +8,8 @@
  *
  * The admin side reads and writes the inventory as the command-line tools do: changes go
  * to the database, and the serving loop sees them through the store's change log. The
- * only thing it shares with the loop is the site's counters (atomics: see site/metrics.h
- * once it exists).
+ * only thing it shares with the loop is the site's counters (relaxed atomics:
+ * site/metrics.h), which /metrics reads.
  */
 #ifndef AUTOPROV_ADMIN_ADMIN_H
 #define AUTOPROV_ADMIN_ADMIN_H

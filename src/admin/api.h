@@ -55,11 +55,18 @@ struct admin_route {
 
 /* The route tables of each resource (admin/api_*.c). */
 extern const struct admin_route admin_routes_status[];
+extern const struct admin_route admin_routes_metrics[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);
 struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
+
+/*
+ * The number of devices in the inventory, kept by the admin thread (counted again, within
+ * a second, when the inventory changes): false when it cannot be read.
+ */
+bool admin_inventory_devices(struct admin_request *r, uint64_t *ret);
 
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);

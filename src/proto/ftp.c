@@ -45,6 +45,7 @@
 #include "net/listener.h"
 #include "proto/ftp_parse.h"
 #include "site/exchange.h"
+#include "site/metrics.h"
 #include "site/site.h"
 
 #define TAG "ftp"
@@ -522,15 +523,20 @@ const char *ftp_outcome_reply(enum outcome o, unsigned *ret_code)
 /*
  * The log line and journal row of a request (exchange_close): RETR (or a refused write) with
  * the MAC of the file's device when a route bound one, else the device that logged in.
+ * started: when its transfer began, or NULL for a request answered now.
  */
 static void log_request(struct session *s, enum outcome o, const char *verb, const char *path,
-			uint64_t bytes, long ms, const char *mac, const char *md5,
-			const char *detail)
+			uint64_t bytes, const struct timespec *started, const char *mac,
+			const char *md5, const char *detail)
 {
 	char user[AUTH_NAME_MAX * 4 + 8], tail[AUTH_NAME_MAX * 4 + 64];
 	struct exchange x;
+	long ms;
 
 	exchange_begin(&x, s->srv->site, "ftp", (const struct sockaddr *)&s->peer.ss, NULL, path);
+	if (started)
+		x.started = *started; /* the transfer's start: its duration on /metrics */
+	ms = elapsed_ms(&x.started);
 	if (mac)
 		str_copy(x.req.mac, sizeof(x.req.mac), mac);
 	x.login_mac = s->login == LOGIN_DEVICE ? s->mac : NULL;
@@ -594,7 +600,8 @@ static void transfer_end(struct session *s, enum outcome o, const char *detail)
 		return;
 	if (o == OUTCOME_SENT && x->rest > 0)
 		o = OUTCOME_PARTIAL;
-	log_request(s, o, x->verb, x->path, x->sent, elapsed_ms(&x->started), x->mac,
+	metrics_sub(&site_metrics(s->srv->site)->transfers[METRICS_FTP], 1);
+	log_request(s, o, x->verb, x->path, x->sent, &x->started, x->mac,
 		    whole && x->file ? site_file_md5(x->file) : NULL, detail);
 	transfer_done(x);
 	if (s->state == SESSION_READY)
@@ -1070,6 +1077,7 @@ static void transfer_begin(struct session *s, const char *what)
 	int r;
 
 	x->active = true;
+	metrics_add(&site_metrics(s->srv->site)->transfers[METRICS_FTP], 1);
 	clock_gettime(CLOCK_MONOTONIC, &x->started);
 	evtimer_del(s->ev_timer); /* no idle timeout while a transfer runs */
 	if (x->ascii && !x->owned) {
@@ -1189,7 +1197,7 @@ static void cmd_retr(struct session *s, const struct ftp_command *c)
 	log_path(x->path, sizeof(x->path), path[0] ? path : NULL, c->arg, c->arg_len);
 	if (o != OUTCOME_SENT) {
 		resolve_failed(s, o, path);
-		log_request(s, o, "RETR", x->path, 0, 0, ex.req.mac, NULL, ex.detail);
+		log_request(s, o, "RETR", x->path, 0, NULL, ex.req.mac, NULL, ex.detail);
 		data_close(s);
 		return;
 	}
@@ -1213,7 +1221,7 @@ static void cmd_retr(struct session *s, const struct ftp_command *c)
 	if (r < 0) {
 		reply(s, 554, "Restart position %llu is beyond the end of the file.",
 		      (unsigned long long)rest);
-		log_request(s, OUTCOME_BAD_REQUEST, "RETR", x->path, 0, 0, x->mac, NULL,
+		log_request(s, OUTCOME_BAD_REQUEST, "RETR", x->path, 0, NULL, x->mac, NULL,
 			    "restart position beyond the end");
 		transfer_done(x);
 		data_close(s);
@@ -1339,7 +1347,7 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 	log_path(x->path, sizeof(x->path), r == 0 ? path : NULL, arg, len);
 	if (r < 0) {
 		reply(s, 550, "Access denied.");
-		log_request(s, OUTCOME_REFUSED, c->name, x->path, 0, 0, NULL, NULL, NULL);
+		log_request(s, OUTCOME_REFUSED, c->name, x->path, 0, NULL, NULL, NULL, NULL);
 		data_close(s);
 		return;
 	}
@@ -1365,7 +1373,7 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 
 		if (o != OUTCOME_SENT) {
 			resolve_failed(s, o, path);
-			log_request(s, o, c->name, x->path, 0, 0, ex.req.mac, NULL, ex.detail);
+			log_request(s, o, c->name, x->path, 0, NULL, ex.req.mac, NULL, ex.detail);
 			data_close(s);
 			return;
 		}
@@ -1387,7 +1395,7 @@ static void cmd_list(struct session *s, const struct ftp_command *c)
 			    r == -ENOMEM  ? OUTCOME_ERROR
 			    : r == -EPERM ? OUTCOME_DENIED
 					  : OUTCOME_NOT_FOUND,
-			    c->name, x->path, 0, 0, NULL, NULL, NULL);
+			    c->name, x->path, 0, NULL, NULL, NULL, NULL);
 		data_close(s);
 		return;
 	}
@@ -1764,7 +1772,7 @@ static void cmd_refused_write(struct session *s, const struct ftp_command *c)
 		char path[PATH_LOG_MAX];
 
 		log_escape(path, sizeof(path), c->arg, c->arg_len);
-		log_request(s, OUTCOME_DENIED, c->name, path, 0, 0, NULL, NULL, "read-only server");
+		log_request(s, OUTCOME_DENIED, c->name, path, 0, NULL, NULL, NULL, "read-only server");
 	}
 	reply(s, 550, "Permission denied: this server is read-only.");
 }
@@ -2145,6 +2153,7 @@ static void session_free(struct session *s)
 		if (s->next)
 			s->next->prev = s->prev;
 		srv->nsessions--;
+		metrics_sub(&site_metrics(srv->site)->connections[METRICS_FTP], 1);
 	}
 	wait_leave(s);
 	peer_table_release(&srv->peers, s->peer_entry);
@@ -2279,6 +2288,7 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 		srv->sessions->prev = s;
 	srv->sessions = s;
 	srv->nsessions++;
+	metrics_add(&site_metrics(srv->site)->connections[METRICS_FTP], 1);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->state = SESSION_USER;
 	log_debug(TAG, "%s: connected", s->peer_str);

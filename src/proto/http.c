@@ -43,6 +43,7 @@
 #include "proto/useragent.h"
 #include "site/auth.h"
 #include "site/exchange.h"
+#include "site/metrics.h"
 #include "site/directory.h"
 #include "site/site.h"
 
@@ -168,6 +169,8 @@ struct http_server {
 	SSL_CTX *tls;
 	const char *proto; /* "http" or "https" */
 	struct net_listener *listener;
+	/* the site's counters: connections, and file bodies being sent, of this proto */
+	uint64_t *m_connections, *m_transfers;
 	struct http_conn *conns;
 	unsigned nconns;
 	struct peer_table peers; /* connections per address */
@@ -394,8 +397,10 @@ static void out_release(struct http_conn *c)
 	for (unsigned i = 0; i < c->out_n; i++) {
 		struct out_piece *p = &c->out[(c->out_first + i) % OUT_PIECES];
 
-		if (p->file)
+		if (p->file) {
 			site_file_unref(p->file);
+			metrics_sub(c->srv->m_transfers, 1);
+		}
 	}
 	c->out_first = c->out_n = 0;
 	c->arena_used = 0;
@@ -415,6 +420,8 @@ static void out_add(struct http_conn *c, const char *data, size_t len, struct si
 	p->len = len;
 	p->file = file;
 	c->out_n++;
+	if (file)
+		metrics_add(c->srv->m_transfers, 1);
 }
 
 /* ---- answers ---- */
@@ -1284,8 +1291,10 @@ static void conn_flush(struct http_conn *c)
 				break;
 			}
 			w -= (ssize_t)p->len;
-			if (p->file)
+			if (p->file) {
 				site_file_unref(p->file);
+				metrics_sub(c->srv->m_transfers, 1);
+			}
 			c->out_first = (c->out_first + 1) % OUT_PIECES;
 			c->out_n--;
 		}
@@ -1538,6 +1547,7 @@ static void conn_close(struct http_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	metrics_sub(srv->m_connections, 1);
 	free(c);
 	if (srv->nconns < srv->cfg.max_connections && srv->listener)
 		net_listener_resume(srv->listener);
@@ -1615,6 +1625,7 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	metrics_add(srv->m_connections, 1);
 	wait_enter(c);
 	if (!c->rev || !c->wev || !c->timer) {
 		conn_close(c);
@@ -1668,6 +1679,8 @@ int http_server_new(struct event_base *base, struct site *site, const struct htt
 	srv->site = site;
 	srv->cfg = *cfg;
 	srv->proto = tls ? "https" : "http";
+	srv->m_connections = &site_metrics(site)->connections[tls ? METRICS_HTTPS : METRICS_HTTP];
+	srv->m_transfers = &site_metrics(site)->transfers[tls ? METRICS_HTTPS : METRICS_HTTP];
 	if (tls) {
 		SSL_CTX_up_ref(tls);
 		srv->tls = tls;

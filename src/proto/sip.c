@@ -48,6 +48,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "site/exchange.h"
+#include "site/metrics.h"
 #include "site/directory.h"
 #include "site/site.h"
 #include "template/mustache.h"
@@ -713,6 +714,8 @@ static void pnp_free(struct pnp *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	srv->npnp--;
+	if (srv->site)
+		metrics_sub(&site_metrics(srv->site)->transfers[METRICS_SIP], 1);
 	free(p->ok);
 	free(p);
 }
@@ -1167,6 +1170,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		srv->pnps->prev = p;
 	srv->pnps = p;
 	srv->npnp++;
+	if (srv->site)
+		metrics_add(&site_metrics(srv->site)->transfers[METRICS_SIP], 1);
 	if (!p->expiry) {
 		pnp_free(p);
 		free(url);

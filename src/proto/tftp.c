@@ -27,6 +27,7 @@
 #include "core/peers.h"
 #include "proto/tftp_parse.h"
 #include "site/exchange.h"
+#include "site/metrics.h"
 #include "site/site.h"
 
 #define TAG "tftp"
@@ -615,6 +616,7 @@ static void transfer_free(struct transfer *t)
 		if (t->next)
 			t->next->prev = t->prev;
 		srv->ntransfers--;
+		metrics_sub(&site_metrics(srv->site)->transfers[METRICS_TFTP], 1);
 	}
 	peer_table_release(&srv->peers, t->peer_entry);
 	peer_table_release(&srv->prefixes, t->prefix_entry);
@@ -651,6 +653,7 @@ static int transfer_register(struct tftp_server *srv, struct transfer *t)
 		srv->transfers->prev = t;
 	srv->transfers = t;
 	srv->ntransfers++;
+	metrics_add(&site_metrics(srv->site)->transfers[METRICS_TFTP], 1);
 	return 0;
 }
 
@@ -784,10 +787,10 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		return;
 	}
 
-	if (site_blocked(srv->site, pa) > 0) {
-		/* the block was logged and journaled once when it started */
-		send_error(srv->fd, pa, peer->len, TFTP_EUNDEF, "blocked");
-		log_debug(TAG, "\"%s\": blocked", name);
+	x.blocked_for = site_blocked(srv->site, pa);
+	if (x.blocked_for > 0) {
+		/* the block was logged and journaled once when it started: a debug line */
+		refuse(srv, &x, peer->len, OUTCOME_BLOCKED, NULL, req.mode);
 		return;
 	}
 	hash = addr_hash(pa, true);

@@ -29,6 +29,7 @@
 #include "proto/tftp.h"
 #include "server/config.h"
 #include "server/privs.h"
+#include "site/metrics.h"
 #include "site/site.h"
 
 struct server {
@@ -49,6 +50,7 @@ struct server {
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
+	struct event *ev_metrics; /* samples for /metrics, every second */
 	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
 };
 
@@ -260,6 +262,14 @@ static void on_journal_tick(evutil_socket_t fd, short what, void *arg)
 		log_debug("journal", "database busy, will write at the next tick");
 }
 
+/* What the loop's modules count on their own goes to /metrics once a second. */
+static void on_metrics_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	site_metrics_sample(s->site);
+}
+
 static void on_log_flush(evutil_socket_t fd, short what, void *arg)
 {
 	log_flush();
@@ -291,6 +301,8 @@ static void server_done(struct server *s)
 {
 	if (s->ev_journal)
 		event_free(s->ev_journal);
+	if (s->ev_metrics)
+		event_free(s->ev_metrics);
 	if (s->ev_tick) {
 		site_set_tick(s->site, NULL, NULL);
 		event_free(s->ev_tick);
@@ -582,6 +594,11 @@ int serve_main(const struct serve_options *opts)
 	if (!s.ev_journal ||
 	    event_add(s.ev_journal, &(struct timeval){ .tv_usec = JOURNAL_FLUSH_MS * 1000 }) < 0) {
 		startup_error(opts, "cannot schedule the journal");
+		goto out;
+	}
+	s.ev_metrics = event_new(s.base, -1, EV_PERSIST, on_metrics_tick, &s);
+	if (!s.ev_metrics || event_add(s.ev_metrics, &(struct timeval){ .tv_sec = 1 }) < 0) {
+		startup_error(opts, "cannot schedule the metrics' samples");
 		goto out;
 	}
 	s.ev_tick = event_new(s.base, -1, 0, on_site_tick, &s);

@@ -20,6 +20,7 @@
 #include "core/addr.h"
 #include "core/str.h"
 #include "site/directory.h"
+#include "site/metrics.h"
 #include "site/site_internal.h"
 
 /* Failures older than this are forgotten. */
@@ -217,6 +218,7 @@ unsigned site_auth_failed(struct site *site, const struct sockaddr *peer, const 
 	uint64_t now = now_ms(), delay, at;
 	unsigned most = 0, n;
 
+	metrics_add(&site_metrics(site)->login_failures, 1);
 	if (peer) {
 		struct sockaddr_in6 prefix;
 

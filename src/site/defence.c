@@ -179,6 +179,19 @@ void defence_get_stats(const struct defence *def, struct defence_stats *ret)
 		memset(ret, 0, sizeof(*ret));
 }
 
+void defence_count_blocked(const struct defence *def, uint64_t now_s, unsigned ret[3])
+{
+	ret[0] = ret[1] = ret[2] = 0;
+	if (!def)
+		return;
+	for (size_t i = 0; i < def->nsets * WAYS; i++) {
+		const struct entry *e = &def->entries[i];
+
+		if (e->key.kind != KIND_FREE && e->blocked_until > now_s)
+			ret[e->key.kind - KIND_ADDRESS]++;
+	}
+}
+
 /* The host of sa as (family, bytes); an IPv4-mapped IPv6 address is IPv4. false: neither. */
 static bool host_of(const struct sockaddr *sa, uint8_t *ret_family, uint8_t ret_addr[16])
 {

@@ -96,5 +96,11 @@ unsigned defence_miss(struct defence *def, const struct sockaddr *peer, const ch
 		      uint64_t now_s, struct defence_event *ret_event);
 
 void defence_get_stats(const struct defence *def, struct defence_stats *ret);
+/*
+ * What is blocked at now_s: ret[0] addresses, ret[1] prefixes, ret[2] (trusted address,
+ * MAC) pairs. Looks at every entry of the table (a few thousand): once a second, not per
+ * request.
+ */
+void defence_count_blocked(const struct defence *def, uint64_t now_s, unsigned ret[3]);
 
 #endif

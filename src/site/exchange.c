@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "site/metrics.h"
 #include "store/store.h"
 
 struct outcome_info {
@@ -18,41 +19,42 @@ struct outcome_info {
 	enum log_level level;
 	bool success;
 	bool journaled;
+	const char *metric; /* the label of /metrics: one per outcome */
 };
 
 #define I LOG_LEVEL_INFO
 #define W LOG_LEVEL_WARN
 
 static const struct outcome_info outcomes[_OUTCOME_MAX] = {
-	[OUTCOME_SENT] = { "sent", I, true, true },
-	[OUTCOME_PARTIAL] = { "sent", I, true, true },
-	[OUTCOME_REDIRECTED] = { "sent", I, true, true },
-	[OUTCOME_NOT_MODIFIED] = { "not modified", I, true, true },
-	[OUTCOME_NOT_FOUND] = { "not found", I, false, true },
+	[OUTCOME_SENT] = { "sent", I, true, true, "sent" },
+	[OUTCOME_PARTIAL] = { "sent", I, true, true, "partial" },
+	[OUTCOME_REDIRECTED] = { "sent", I, true, true, "redirected" },
+	[OUTCOME_NOT_MODIFIED] = { "not modified", I, true, true, "not_modified" },
+	[OUTCOME_NOT_FOUND] = { "not found", I, false, true, "not_found" },
 	/* the defence counts these and warns once when it blocks: no warning each */
-	[OUTCOME_DENIED] = { "denied", I, false, true },
-	[OUTCOME_REFUSED] = { "denied", W, false, true },
+	[OUTCOME_DENIED] = { "denied", I, false, true, "denied" },
+	[OUTCOME_REFUSED] = { "denied", W, false, true, "refused" },
 	/* every Digest client gets one first: not worth a warning */
-	[OUTCOME_AUTH_REQUIRED] = { "denied", I, false, true },
-	[OUTCOME_AUTH_FAILED] = { "denied", W, false, true },
-	[OUTCOME_BLOCKED] = { "blocked", LOG_LEVEL_DEBUG, false, false },
-	[OUTCOME_TOO_LARGE] = { "error", W, false, true },
-	[OUTCOME_BUSY] = { "busy", W, false, true },
-	[OUTCOME_BAD_REQUEST] = { "error", W, false, true },
-	[OUTCOME_NOT_IMPLEMENTED] = { "error", I, false, true },
-	[OUTCOME_ERROR] = { "error", W, false, true },
-	[OUTCOME_TIMED_OUT] = { "timed out", I, false, true },
-	[OUTCOME_ABORTED] = { "aborted", I, false, true },
-	[OUTCOME_PNP_URL_SENT] = { "pnp-url-sent", I, true, true },
-	[OUTCOME_NOTIFY_ANSWERED] = { "notify-", I, false, true },
-	[OUTCOME_NOTIFY_TIMEOUT] = { "notify-timeout", I, false, true },
-	[OUTCOME_SUBSCRIBE_REPEAT] = { "subscribe-repeat", I, false, true },
-	[OUTCOME_BAD_EVENT] = { "bad-event", I, false, true },
-	[OUTCOME_SIP_BAD_REQUEST] = { "bad-request", I, false, true },
-	[OUTCOME_NOT_ALLOWED] = { "not-allowed", I, false, true },
-	[OUTCOME_IGNORED_NO_MAC] = { "ignored-no-mac", I, false, true },
-	[OUTCOME_IGNORED_UNKNOWN] = { "ignored-unknown", I, false, true },
-	[OUTCOME_IGNORED_OUI] = { "ignored-oui", I, false, true },
+	[OUTCOME_AUTH_REQUIRED] = { "denied", I, false, true, "auth_required" },
+	[OUTCOME_AUTH_FAILED] = { "denied", W, false, true, "auth_failed" },
+	[OUTCOME_BLOCKED] = { "blocked", LOG_LEVEL_DEBUG, false, false, "blocked" },
+	[OUTCOME_TOO_LARGE] = { "error", W, false, true, "too_large" },
+	[OUTCOME_BUSY] = { "busy", W, false, true, "busy" },
+	[OUTCOME_BAD_REQUEST] = { "error", W, false, true, "bad_request" },
+	[OUTCOME_NOT_IMPLEMENTED] = { "error", I, false, true, "not_implemented" },
+	[OUTCOME_ERROR] = { "error", W, false, true, "error" },
+	[OUTCOME_TIMED_OUT] = { "timed out", I, false, true, "timed_out" },
+	[OUTCOME_ABORTED] = { "aborted", I, false, true, "aborted" },
+	[OUTCOME_PNP_URL_SENT] = { "pnp-url-sent", I, true, true, "pnp_url_sent" },
+	[OUTCOME_NOTIFY_ANSWERED] = { "notify-", I, false, true, "notify_answered" },
+	[OUTCOME_NOTIFY_TIMEOUT] = { "notify-timeout", I, false, true, "notify_timeout" },
+	[OUTCOME_SUBSCRIBE_REPEAT] = { "subscribe-repeat", I, false, true, "subscribe_repeat" },
+	[OUTCOME_BAD_EVENT] = { "bad-event", I, false, true, "bad_event" },
+	[OUTCOME_SIP_BAD_REQUEST] = { "bad-request", I, false, true, "sip_bad_request" },
+	[OUTCOME_NOT_ALLOWED] = { "not-allowed", I, false, true, "not_allowed" },
+	[OUTCOME_IGNORED_NO_MAC] = { "ignored-no-mac", I, false, true, "ignored_no_mac" },
+	[OUTCOME_IGNORED_UNKNOWN] = { "ignored-unknown", I, false, true, "ignored_unknown" },
+	[OUTCOME_IGNORED_OUI] = { "ignored-oui", I, false, true, "ignored_oui" },
 };
 
 #undef I
@@ -81,6 +83,11 @@ bool outcome_is_success(enum outcome o)
 bool outcome_is_journaled(enum outcome o)
 {
 	return info_of(o)->journaled;
+}
+
+const char *outcome_metric_name(enum outcome o)
+{
+	return info_of(o)->metric;
 }
 
 enum outcome exchange_outcome_of(int r)
@@ -218,6 +225,16 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 	if (x->closed)
 		return;
 	x->closed = true;
+	if (x->site) {
+		struct timespec now;
+		int64_t us;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		us = (int64_t)(now.tv_sec - x->started.tv_sec) * 1000000 +
+		     (now.tv_nsec - x->started.tv_nsec) / 1000;
+		metrics_request(site_metrics(x->site), metrics_proto_of(x->req.proto), o, bytes,
+				us > 0 ? (uint64_t)us : 0);
+	}
 	if (o == OUTCOME_NOTIFY_ANSWERED) {
 		snprintf(text, sizeof(text), "notify-%u", code);
 	} else {

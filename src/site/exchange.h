@@ -66,6 +66,8 @@ enum log_level outcome_log_level(enum outcome o);
 bool outcome_is_success(enum outcome o);
 /* Whether o is journaled (BLOCKED is not: the block was, once, when it started). */
 bool outcome_is_journaled(enum outcome o);
+/* The label of o on /metrics ("sent", "partial", "not_found", ...): one per outcome. */
+const char *outcome_metric_name(enum outcome o);
 
 /* Who asks. */
 enum principal_kind {
@@ -141,7 +143,9 @@ enum outcome exchange_open(struct exchange *x, const char *prefix, const char *r
 /*
  * Ends x: one log line ("PEER "NAME" ANSWER, BYTES bytes TAIL: DETAIL"; answer is the
  * outcome's text unless given, as HTTP's status) at the outcome's level, one journal row
- * with md5 (of what was sent, or NULL) unless the outcome is not journaled; drops x->file.
+ * with md5 (of what was sent, or NULL) unless the outcome is not journaled, the site's
+ * counters (site/metrics.h: the request, its bytes, the time since x->started); drops
+ * x->file.
  * code: NOTIFY_ANSWERED's status. Only the first close of x counts.
  */
 void exchange_close(struct exchange *x, enum outcome o, const char *answer, uint64_t bytes,

@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/md5.h"
 #include "crypto/enc.h"
+#include "site/metrics.h"
 #include "site/route.h"
 #include "template/mustache.h"
 
@@ -109,6 +110,7 @@ struct renderer {
 	struct render_entry **cache, **by_mac; /* cache_buckets each, grown with nentries */
 	size_t cache_buckets, nentries;
 	uint64_t cache_bytes;
+	struct site_metrics *metrics; /* hits, misses, and the two above as gauges */
 };
 
 static void file_id_of(const struct stat *st, struct file_id *id)
@@ -419,6 +421,13 @@ static void cache_entry_free(struct render_entry *e)
 	free(e);
 }
 
+/* The cache's size, for /metrics: after every change of nentries and cache_bytes. */
+static void cache_gauges(struct renderer *rd)
+{
+	metrics_set(&rd->metrics->render_entries, rd->nentries);
+	metrics_set(&rd->metrics->render_bytes, rd->cache_bytes);
+}
+
 static void cache_clear(struct renderer *rd)
 {
 	for (size_t i = 0; i < rd->cache_buckets; i++) {
@@ -432,6 +441,7 @@ static void cache_clear(struct renderer *rd)
 	}
 	rd->cache_bytes = 0;
 	rd->nentries = 0;
+	cache_gauges(rd);
 }
 
 static struct render_entry **mac_slot(struct renderer *rd, const struct render_entry *e)
@@ -465,6 +475,7 @@ static void cache_remove(struct renderer *rd, struct render_entry **slot)
 	}
 	rd->cache_bytes -= e->file->size;
 	rd->nentries--;
+	cache_gauges(rd);
 	cache_entry_free(e);
 }
 
@@ -922,6 +933,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	if (e)
 		goto hit;
 
+	metrics_add(&rd->metrics->render_misses, 1);
 	ctx = build_context(rd, t, &m, d, req);
 	if (!ctx)
 		return -ENOMEM;
@@ -934,6 +946,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		cache_link(rd, e);
 		cache_grow(rd);
 		rd->cache_bytes += e->file->size;
+		cache_gauges(rd);
 		e->file->refs++;
 		*ret = e->file;
 		json_decref(ctx);
@@ -948,6 +961,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	cache_entry_free(e);
 	return 0;
 hit:
+	metrics_add(&rd->metrics->render_hits, 1);
 	e->file->refs++;
 	*ret = e->file;
 	return 0;
@@ -965,7 +979,8 @@ static int open_subdir(const char *site_dir, const char *name)
 }
 
 int renderer_new(const char *site_dir, struct store *store, struct directory *dir,
-		 const struct site_options *opts, struct renderer **ret, char *err, size_t errsz)
+		 const struct site_options *opts, struct site_metrics *metrics,
+		 struct renderer **ret, char *err, size_t errsz)
 {
 	struct renderer *rd = calloc(1, sizeof(*rd));
 	int r = -ENOMEM;
@@ -974,6 +989,7 @@ int renderer_new(const char *site_dir, struct store *store, struct directory *di
 		return -ENOMEM;
 	rd->store = store;
 	rd->dir = dir;
+	rd->metrics = metrics;
 	rd->opts = *opts;
 	rd->templates_fd = open_subdir(site_dir, "templates");
 	rd->partials_fd = open_subdir(site_dir, "partials");

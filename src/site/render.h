@@ -16,9 +16,14 @@
 
 struct renderer;
 
-/* store: for the version counters; dir: device data (both outlive the renderer). */
+/*
+ * store: for the version counters; dir: device data; metrics: where the cache's hits,
+ * misses and size are counted (all three outlive the renderer).
+ */
+struct site_metrics;
 int renderer_new(const char *site_dir, struct store *store, struct directory *dir,
-		 const struct site_options *opts, struct renderer **ret, char *err, size_t errsz);
+		 const struct site_options *opts, struct site_metrics *metrics,
+		 struct renderer **ret, char *err, size_t errsz);
 void renderer_free(struct renderer *rd);
 /* New options; templates rescanned and the render cache emptied. */
 void renderer_reload(struct renderer *rd, const struct site_options *opts);

@@ -23,6 +23,7 @@
 #include "site/directory.h"
 #include "site/filecache.h"
 #include "site/journal_sample.h"
+#include "site/metrics.h"
 #include "site/render.h"
 #include "site/site_internal.h"
 #include "site/writer.h"
@@ -42,6 +43,7 @@ struct site {
 	struct journal_sampler *sampler;
 	struct auth_failures auth_failures;
 	struct defence *defence;
+	struct site_metrics metrics; /* relaxed atomics only: another thread reads them */
 };
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
@@ -122,19 +124,21 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	r = store_open(dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
+	store_count_errors(site->store, site->metrics.store_errors);
 	r = directory_new(site->store, opts->device_cache, &site->directory);
 	if (r < 0) {
 		snprintf(err, errsz, "%s/autoprov.db: %s", dir, store_strerror(site->store));
 		goto fail;
 	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,
-			       &site->writer);
+			       &site->metrics, &site->writer);
 	if (r < 0) {
 		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
 		goto fail;
 	}
 	directory_set_binder(site->directory, bind_cert, site->writer);
-	r = renderer_new(dir, site->store, site->directory, opts, &site->renderer, err, errsz);
+	r = renderer_new(dir, site->store, site->directory, opts, &site->metrics, &site->renderer,
+			 err, errsz);
 	if (r < 0)
 		goto fail;
 	if (site->files_fd < 0 && renderer_nroutes(site->renderer) == 0) {
@@ -300,6 +304,26 @@ unsigned site_resolved(struct site *site, const struct site_request *req, int r)
 	if (r != -ENOENT || !req->unknown_mac)
 		return 0;
 	return site_miss(site, req, req->mac);
+}
+
+struct site_metrics *site_metrics(struct site *site)
+{
+	return &site->metrics;
+}
+
+void site_metrics_sample(struct site *site)
+{
+	struct site_metrics *m = &site->metrics;
+	struct defence_stats st;
+	unsigned blocked[3];
+
+	defence_get_stats(site->defence, &st);
+	defence_count_blocked(site->defence, monotonic_s(), blocked);
+	metrics_set(&m->defence_misses, st.misses);
+	metrics_set(&m->defence_blocks, st.blocks);
+	metrics_set(&m->defence_refused, st.refused);
+	for (unsigned i = 0; i < 3; i++)
+		metrics_set(&m->defence_blocked[i], blocked[i]);
 }
 
 struct store *site_store(struct site *site)

@@ -20,6 +20,7 @@
 #include "core/mac.h"
 #include "core/str.h"
 #include "site/directory.h"
+#include "site/metrics.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
 #define DROP_SAY_MS  1000
@@ -37,6 +38,7 @@ struct bindings {
 
 struct journal_writer {
 	char *dir;
+	struct site_metrics *metrics;
 	struct store *loop_st; /* the loop's connection: its versions, and rounds without a thread */
 	struct store *own;     /* the thread's connection, or NULL */
 	struct journal_queue q;
@@ -183,11 +185,15 @@ int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
 		r = batch_reserve(&q->queued, 1);
 	if (r < 0) {
 		q->dropped++;
+		if (q->metrics)
+			metrics_add(&q->metrics->journal_dropped_full, 1);
 		pthread_mutex_unlock(&q->lock);
 		free(slot.strings); /* NULL when the copy failed */
 		return r;
 	}
 	q->queued.slots[q->queued.n++] = slot;
+	if (q->metrics)
+		metrics_set(&q->metrics->journal_queued, q->queued.n);
 	if (q->queued.n == q->wake_at)
 		pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->lock);
@@ -213,6 +219,8 @@ size_t journal_queue_take(struct journal_queue *q, struct journal_batch *out)
 	} else {
 		n = 0; /* no memory to move them now: they stay queued */
 	}
+	if (q->metrics)
+		metrics_set(&q->metrics->journal_queued, q->queued.n);
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
@@ -231,7 +239,7 @@ uint64_t journal_queue_dropped(struct journal_queue *q)
 /* ---- the writer ---- */
 
 int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint64_t max_rows,
-		       struct journal_writer **ret)
+		       struct site_metrics *metrics, struct journal_writer **ret)
 {
 	struct journal_writer *w = calloc(1, sizeof(*w));
 	int r;
@@ -255,6 +263,8 @@ int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint
 		return r;
 	}
 	w->loop_st = st;
+	w->metrics = metrics;
+	w->q.metrics = metrics;
 	store_journal_pruner_init(&w->pruner, max_age, max_rows);
 	*ret = w;
 	return 0;
@@ -370,10 +380,19 @@ static void bindings_write(struct journal_writer *w, bool final)
 	in->n -= done;
 }
 
+/* The batch taken is lost: the database refuses writes (counted, said when it resumes). */
+static void drop_inflight(struct journal_writer *w)
+{
+	w->ro_lost += w->inflight.n;
+	metrics_add(&w->metrics->journal_dropped_readonly, w->inflight.n);
+	journal_batch_clear(&w->inflight);
+}
+
 /* The database refused a write with r: the journal goes read-only, said once. */
 static void go_readonly(struct journal_writer *w, int r, int64_t now)
 {
 	__atomic_store_n(&w->ro, true, __ATOMIC_RELAXED);
+	metrics_set(&w->metrics->journal_readonly, 1);
 	w->retry_at = now + RO_RETRY_MS;
 	log_warnx(
 		"journal",
@@ -402,11 +421,11 @@ static void retry_readonly(struct journal_writer *w, int64_t now)
 	if (r == -EBUSY)
 		return;
 	if (r < 0) {
-		w->ro_lost += w->inflight.n;
-		journal_batch_clear(&w->inflight);
+		drop_inflight(w);
 		return;
 	}
 	__atomic_store_n(&w->ro, false, __ATOMIC_RELAXED);
+	metrics_set(&w->metrics->journal_readonly, 0);
 	log_info("journal",
 		 "%s/autoprov.db takes writes again: the journal resumes (%llu requests were not "
 		 "recorded meanwhile)",
@@ -472,15 +491,13 @@ static int writer_round(struct journal_writer *w, bool final)
 	if (w->ro) {
 		retry_readonly(w, now);
 		if (w->ro) {
-			w->ro_lost += w->inflight.n;
-			journal_batch_clear(&w->inflight);
+			drop_inflight(w);
 		}
 	} else {
 		r = batch_write(w);
 		if (r < 0 && r != -EBUSY) {
 			go_readonly(w, r, now);
-			w->ro_lost += w->inflight.n;
-			journal_batch_clear(&w->inflight);
+			drop_inflight(w);
 			r = 0;
 		}
 	}
@@ -559,6 +576,8 @@ int journal_writer_open(struct journal_writer *w, char *err, size_t errsz)
 	r = store_open(w->dir, &w->own, err, errsz);
 	if (r < 0)
 		w->own = NULL;
+	else
+		store_count_errors(w->own, w->metrics->store_errors);
 	return r;
 }
 

@@ -22,6 +22,8 @@
 
 #include "store/store.h"
 
+struct site_metrics;
+
 /* Entries the queue holds (the writer may hold as many more, being written). */
 #define JOURNAL_QUEUE_MAX 65536
 
@@ -52,6 +54,7 @@ struct journal_queue {
 	size_t wake_at;	  /* entries that wake the writer before its timer */
 	uint64_t dropped; /* since the last journal_queue_dropped() */
 	bool stop;
+	struct site_metrics *metrics; /* its length and drops are counted there, or NULL */
 };
 
 int journal_queue_init(struct journal_queue *q, size_t max); /* 0 or -errno */
@@ -68,10 +71,12 @@ struct journal_writer;
 /*
  * A writer for the site in dir, writing through st (the loop's connection) until
  * journal_writer_start() gives it a thread. Pruning keeps max_age seconds and max_rows
- * rows (0: no limit). 0 or -ENOMEM.
+ * rows (0: no limit). The queue's length, the entries dropped, whether the journal is
+ * read-only and the errors of the thread's connection are counted in metrics (kept alive
+ * by the caller). 0 or -ENOMEM.
  */
 int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint64_t max_rows,
-		       struct journal_writer **ret);
+		       struct site_metrics *metrics, struct journal_writer **ret);
 /*
  * Stops the thread after a final flush of everything queued (waiting for a busy database
  * up to STORE_BUSY_TIMEOUT_MS), or flushes synchronously without one; then frees.

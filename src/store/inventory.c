@@ -559,6 +559,37 @@ int store_group_count_devices(struct store *st, const char *name, uint64_t *ret)
 	return r;
 }
 
+int store_device_count(struct store *st, uint64_t *ret)
+{
+	uint64_t rev, n = 0;
+	int r;
+
+	/* one read snapshot: the count is the revision's */
+	r = store_begin(st, false);
+	if (r < 0)
+		return r;
+	r = store_inventory_revision(st, &rev);
+	if (r == 0 && st->count_valid && rev == st->count_rev) {
+		n = st->count;
+	} else if (r == 0) {
+		r = store_group_count_devices(st, NULL, &n);
+		if (r == 0) {
+			st->count = n;
+			st->count_rev = rev;
+			st->count_valid = true;
+		}
+	}
+	if (r < 0) {
+		store_rollback(st);
+		return r;
+	}
+	r = store_commit(st);
+	if (r < 0)
+		return r;
+	*ret = n;
+	return 0;
+}
+
 int store_group_remove(struct store *st, const char *name)
 {
 	uint64_t n;

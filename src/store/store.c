@@ -236,10 +236,32 @@ int store_errno(int rc)
 	}
 }
 
+void store_count_errors(struct store *st, uint64_t *counters)
+{
+	st->error_counters = counters;
+}
+
+static enum store_error_kind error_kind(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return STORE_ERROR_BUSY;
+	case SQLITE_FULL: return STORE_ERROR_FULL;
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY: return STORE_ERROR_IO;
+	default: return STORE_ERROR_OTHER;
+	}
+}
+
 int store_fail_sqlite(struct store *st, int rc)
 {
 	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 
+	if (st->error_counters)
+		__atomic_fetch_add(&st->error_counters[error_kind(rc)], 1, __ATOMIC_RELAXED);
 	snprintf(st->errmsg, sizeof(st->errmsg), "%s", msg);
 	return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
 }

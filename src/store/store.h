@@ -45,6 +45,22 @@ int store_probe_write(struct store *st);
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
+
+/*
+ * SQLite's failures on a connection, counted for /metrics by kind: busy (another connection
+ * held the database longer than the wait), full (no room on the disk), io (an I/O error, a
+ * damaged or unreadable file), other. store_count_errors(): from now on each failure of st
+ * adds one to counters[kind] (an array of _STORE_ERROR_MAX, incremented with relaxed
+ * atomics: another thread may read them); NULL stops counting.
+ */
+enum store_error_kind {
+	STORE_ERROR_BUSY,
+	STORE_ERROR_FULL,
+	STORE_ERROR_IO,
+	STORE_ERROR_OTHER,
+	_STORE_ERROR_MAX,
+};
+void store_count_errors(struct store *st, uint64_t *counters);
 /* PRAGMA user_version of the open database (STORE_SCHEMA_VERSION once migrated). */
 int store_schema_version(struct store *st, int *ret);
 
@@ -118,6 +134,13 @@ int store_group_foreach(struct store *st, int (*fn)(const char *name, json_t *va
 			void *arg);
 /* The number of devices in group name (0 for a group that does not exist; NULL: all). */
 int store_group_count_devices(struct store *st, const char *name, uint64_t *ret);
+/*
+ * The number of devices in the inventory, for what asks often (/metrics): counted (count(*)
+ * walks an index: tens of milliseconds at 1 000 000 devices) only when the inventory
+ * revision moved since the last count on this connection, else the count kept, for the
+ * price of one prepared statement.
+ */
+int store_device_count(struct store *st, uint64_t *ret);
 
 /*
  * What the store accepts, with a reason for what it does not (the CLI checks arguments with

@@ -57,6 +57,10 @@ struct store {
 	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */
 	bool tx_write;	   /* the outermost begin took the write lock */
 	char errmsg[256];  /* reason for the last failure */
+	uint64_t *error_counters; /* store_count_errors, or NULL */
+	/* store_device_count: the last count, and the inventory revision it was made at */
+	bool count_valid;
+	uint64_t count, count_rev;
 };
 
 /*

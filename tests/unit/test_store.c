@@ -520,6 +520,49 @@ static void test_revision_seen_by_other_connection(void **state)
 	store_close(daemon);
 }
 
+/* store_device_count: another connection's changes are seen; errors are counted by kind. */
+static void test_device_count_follows_the_revision(void **state)
+{
+	struct fixture *f = *state;
+	struct store *admin = open_second(f);
+	uint64_t n = 99, errors[_STORE_ERROR_MAX] = { 0 };
+	struct device *d;
+	char err[256];
+
+	assert_int_equal(store_device_count(admin, &n), 0);
+	assert_int_equal(n, 0);
+	add(f->st, "0022ee000001", "", "", NULL);
+	add(f->st, "0022ee000002", "", "", NULL);
+	assert_int_equal(store_device_count(admin, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_device_count(admin, &n), 0); /* kept */
+	assert_int_equal(n, 2);
+	assert_int_equal(store_device_remove(f->st, "0022ee000001"), 0);
+	assert_int_equal(store_device_count(admin, &n), 0);
+	assert_int_equal(n, 1);
+	/* a change rolled back is no change */
+	assert_int_equal(store_begin(f->st, true), 0);
+	add(f->st, "0022ee000003", "", "", NULL);
+	store_rollback(f->st);
+	assert_int_equal(store_device_count(admin, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* the database held by another writer, and this one does not wait: "busy" */
+	store_count_errors(admin, errors);
+	assert_int_equal(store_begin(f->st, true), 0);
+	store_set_wait(admin, 0);
+	d = device_new("0022ee000009");
+	assert_non_null(d);
+	assert_int_equal(store_device_put(admin, d, false, err, sizeof(err)), -EBUSY);
+	device_free(d);
+	store_rollback(f->st);
+	assert_true(errors[STORE_ERROR_BUSY] >= 1);
+	assert_int_equal(errors[STORE_ERROR_FULL], 0);
+	assert_int_equal(errors[STORE_ERROR_IO], 0);
+	store_count_errors(admin, NULL);
+	store_close(admin);
+}
+
 struct writer {
 	struct store *st;
 	int result;
@@ -1333,6 +1376,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_wal_and_foreign_keys, setup, teardown),
 		cmocka_unit_test(test_open_missing_dir),
+		cmocka_unit_test_setup_teardown(test_device_count_follows_the_revision, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
 		cmocka_unit_test(test_open_not_a_database),
 		cmocka_unit_test_setup_teardown(test_device_put_get, setup, teardown),

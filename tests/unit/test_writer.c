@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "site/directory.h"
+#include "site/metrics.h"
 #include "site/writer.h"
 #include "store/store.h"
 
@@ -38,10 +39,12 @@ static void test_queue_full_counts_drops_keeps_order(void **state)
 {
 	struct journal_queue q;
 	struct journal_batch b = { 0 };
+	struct site_metrics m = { 0 };
 	char name[32];
 
 	(void)state;
 	assert_int_equal(journal_queue_init(&q, 4), 0);
+	q.metrics = &m;
 	for (int i = 0; i < 7; i++) {
 		struct journal_entry e;
 
@@ -53,7 +56,11 @@ static void test_queue_full_counts_drops_keeps_order(void **state)
 	memset(name, 'x', sizeof(name) - 1);
 	assert_int_equal(journal_queue_dropped(&q), 3);
 	assert_int_equal(journal_queue_dropped(&q), 0);
+	/* /metrics: the length waiting, and every drop (never reset) */
+	assert_int_equal(metrics_get(&m.journal_queued), 4);
+	assert_int_equal(metrics_get(&m.journal_dropped_full), 3);
 	assert_int_equal(journal_queue_take(&q, &b), 4);
+	assert_int_equal(metrics_get(&m.journal_queued), 0);
 	assert_int_equal(b.n, 4);
 	for (size_t i = 0; i < b.n; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
@@ -92,13 +99,14 @@ static void test_thread_writes_everything_before_free(void **state)
 	char dir[] = "/tmp/test_writer.XXXXXX", err[512], path[600];
 	struct store *loop, *check;
 	struct journal_writer *w;
+	struct site_metrics metrics = { 0 };
 	uint64_t v = 0;
 	int rows = 0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(store_open(dir, &loop, err, sizeof(err)), 0);
-	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &w), 0);
+	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &metrics, &w), 0);
 	assert_int_equal(journal_writer_open(w, err, sizeof(err)), 0);
 	assert_int_equal(journal_writer_start(w), 0);
 	assert_true(journal_writer_threaded(w));
@@ -141,6 +149,7 @@ static void test_bindings_written_once(void **state)
 	char dir[] = "/tmp/test_writer.XXXXXX", err[512], path[600];
 	struct store *loop;
 	struct journal_writer *w;
+	struct site_metrics metrics = { 0 };
 	struct device *d;
 
 	(void)state;
@@ -156,7 +165,7 @@ static void test_bindings_written_once(void **state)
 	assert_int_equal(store_device_set_var_once(loop, "0022ee000002", DIRECTORY_CERT_VAR, "old",
 						   err, sizeof(err)),
 			 0);
-	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &w), 0);
+	assert_int_equal(journal_writer_new(dir, loop, 0, 0, &metrics, &w), 0);
 	assert_int_equal(journal_writer_bind(w, "0022ee000001", "fp-one"), 0);
 	assert_int_equal(journal_writer_bind(w, "0022ee000002", "fp-two"), 0);
 	assert_int_equal(journal_writer_bind(w, "0022ee000003", "fp-three"), 0);

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+/* The site's counters (metrics.h): what the request path calls, kept to a few additions. */
+#include "site/metrics.h"
+
+#include <string.h>
+
+static const char *const proto_names[_METRICS_PROTO_MAX] = {
+	[METRICS_TFTP] = "tftp", [METRICS_HTTP] = "http", [METRICS_HTTPS] = "https",
+	[METRICS_FTP] = "ftp",	 [METRICS_SIP] = "sip",
+};
+
+static const uint64_t duration_bounds[] = METRICS_DURATION_BOUNDS;
+
+_Static_assert(sizeof(duration_bounds) / sizeof(duration_bounds[0]) + 1 == METRICS_DURATION_BUCKETS,
+	       "one bucket per bound, and +Inf");
+
+enum metrics_proto metrics_proto_of(const char *name)
+{
+	if (!name)
+		return _METRICS_PROTO_MAX;
+	for (unsigned p = 0; p < _METRICS_PROTO_MAX; p++)
+		if (strcmp(name, proto_names[p]) == 0)
+			return (enum metrics_proto)p;
+	return _METRICS_PROTO_MAX;
+}
+
+const char *metrics_proto_name(enum metrics_proto p)
+{
+	return (unsigned)p < _METRICS_PROTO_MAX ? proto_names[p] : "other";
+}
+
+void metrics_request(struct site_metrics *m, enum metrics_proto proto, enum outcome o,
+		     uint64_t bytes, uint64_t us)
+{
+	unsigned b = 0;
+
+	if ((unsigned)proto >= _METRICS_PROTO_MAX || (unsigned)o >= _OUTCOME_MAX)
+		return;
+	while (b < METRICS_DURATION_BUCKETS - 1 && us > duration_bounds[b])
+		b++;
+	metrics_add(&m->requests[proto][o], 1);
+	if (bytes)
+		metrics_add(&m->bytes[proto], bytes);
+	metrics_add(&m->duration_bucket[proto][b], 1);
+	metrics_add(&m->duration_sum_us[proto], us);
+}
