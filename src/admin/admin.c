@@ -37,6 +37,7 @@
 
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
+	admin_routes_doctor,
 };
 
 struct admin_server {

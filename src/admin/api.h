@@ -55,6 +55,7 @@ struct admin_route {
 
 /* The route tables of each resource (admin/api_*.c). */
 extern const struct admin_route admin_routes_status[];
+extern const struct admin_route admin_routes_doctor[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);

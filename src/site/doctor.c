@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/mac.h"
 #include "site/directory.h"
 #include "site/site.h"
@@ -183,7 +184,7 @@ __attribute__((format(printf, 5, 6))) static json_t *verdict(struct doc *doc, co
 	va_start(ap, title_fmt);
 	vsnprintf(title, sizeof(title), title_fmt, ap);
 	va_end(ap);
-	v = json_pack("{s:s, s:s, s:s, s:s, s:[]}", "code", code, "level", level, "title", title,
+	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "code", code, "level", level, "title", title,
 		      "detail", "", "action", action ? action : "", "rows");
 	if (v)
 		json_array_append_new(doc->verdicts, v);
@@ -320,7 +321,7 @@ static const char *dhcp_hint(const char *profile)
 
 static void never_seen(struct doc *doc)
 {
-	char site[1100], action[4096];
+	char site[1100], action[4096], option[ADDR_STRLEN + 128];
 	json_t *v;
 
 	site_arg(doc, site, sizeof(site));
@@ -338,10 +339,25 @@ static void never_seen(struct doc *doc)
 			 doc->colons);
 		return;
 	}
+	option[0] = '\0';
+	if (doc->opts && doc->opts->local_tftp) {
+		char host[ADDR_STRLEN];
+
+		addr_format_host(doc->opts->local_tftp, host, sizeof(host));
+		if (strcmp(doc->profile, "audiocodes") == 0)
+			snprintf(option, sizeof(option),
+				 " (for TFTP here: option 160 = tftp://%s/<firmware>;<configuration>)",
+				 host);
+		else if (strcmp(doc->profile, "panasonic") == 0)
+			snprintf(option, sizeof(option), " (for TFTP here: option 160 = tftp://%s/)",
+				 host);
+		else
+			snprintf(option, sizeof(option), " (for TFTP here: option 66 = %s)", host);
+	}
 	snprintf(action, sizeof(action),
 		 "Check the device's network and its DHCP answer: autoprov dhcp %s--format "
-		 "dnsmasq%s%s prints the options for it.%s",
-		 site, doc->profile[0] ? " --vendor " : "", doc->profile,
+		 "dnsmasq%s%s prints the options for it%s.%s",
+		 site, doc->profile[0] ? " --vendor " : "", doc->profile, option,
 		 doc->enabled ? "" : " It is disabled too: autoprov device set MAC --enable.");
 	v = verdict(doc, "never-seen", "error", action,
 		    "Never seen: no request from this device has reached the server");
