@@ -40,6 +40,7 @@ struct row {
 	char *proto, *peer, *path, *outcome, *md5, *ua, *detail;
 	enum journal_kind kind;
 	enum file_kind fkind;
+	bool attributed; /* no MAC: a generic file its address fetched meanwhile */
 };
 
 struct doc {
@@ -118,6 +119,100 @@ static int collect(void *arg, const struct journal_entry *e)
 	return doc->n >= DOCTOR_ROWS_MAX ? 1 : 0;
 }
 
+/* The address of a peer "ADDR:PORT" / "[V6]:PORT", without the port, into buf. */
+static void peer_host(const char *peer, char *buf, size_t size)
+{
+	const char *colon = peer ? strrchr(peer, ':') : NULL;
+
+	if (!peer)
+		buf[0] = '\0';
+	else if (colon && (peer[0] != '[' || colon > strchr(peer, ']')))
+		snprintf(buf, size, "%.*s", (int)(colon - peer), peer);
+	else
+		snprintf(buf, size, "%s", peer);
+}
+
+/* Rows of the device's addresses that name no device: generic files it asked for. */
+#define GENERIC_WINDOW_US (60 * 1000000ll) /* after its last row */
+#define GENERIC_SCAN_MAX  50000		   /* rows looked through at most */
+
+struct generic_scan {
+	struct doc *doc;
+	char hosts[4][64];
+	size_t nhosts;
+	int64_t until;
+	size_t scanned;
+	size_t added;
+};
+
+static int collect(void *arg, const struct journal_entry *e);
+
+static int generic_row(void *arg, const struct journal_entry *e)
+{
+	struct generic_scan *g = arg;
+	char host[64];
+	int r;
+
+	if (++g->scanned > GENERIC_SCAN_MAX ||
+	    (int64_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000 > g->until)
+		return 1;
+	/* a sampled scan's count ("N more misses") is no request of the device's */
+	if (e->mac || !e->peer || !e->outcome || strstr(e->outcome, "misses"))
+		return 0;
+	peer_host(e->peer, host, sizeof(host));
+	for (size_t i = 0; i < g->nhosts; i++)
+		if (strcmp(host, g->hosts[i]) == 0) {
+			r = collect(g->doc, e);
+			if (r < 0)
+				return r;
+			g->doc->rows[g->doc->n - 1].attributed = true;
+			g->added++;
+			return r;
+		}
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Adds the rows with no MAC of the device's addresses, from its newest rows' time on: a
+ * generic file (algop8188.conf, a firmware image) names no device, but the device asked for
+ * it. A NAT in front of several devices mixes theirs in: they are marked "attributed".
+ * Rows stay oldest first.
+ */
+static int add_generic_rows(struct doc *doc)
+{
+	struct generic_scan g = { .doc = doc };
+	size_t from = doc->n > 50 ? doc->n - 50 : 0;
+	int r;
+
+	if (doc->n == 0)
+		return 0;
+	for (size_t i = from; i < doc->n; i++) {
+		char host[64];
+		bool dup = false;
+
+		peer_host(doc->rows[i].peer, host, sizeof(host));
+		for (size_t k = 0; k < g.nhosts; k++)
+			dup |= strcmp(g.hosts[k], host) == 0;
+		if (!dup && host[0] && g.nhosts < 4)
+			snprintf(g.hosts[g.nhosts++], sizeof(g.hosts[0]), "%s", host);
+	}
+	g.until = doc->rows[doc->n - 1].usec + GENERIC_WINDOW_US;
+	r = store_journal_foreach(site_store(doc->site), NULL, doc->rows[from].usec, false,
+				  generic_row, &g);
+	if (r < 0)
+		return r;
+	if (g.added)
+		qsort(doc->rows, doc->n, sizeof(*doc->rows), by_id);
+	return 0;
+}
+
 /* ---- helpers ---- */
 
 static void iso_time(int64_t usec, char *buf, size_t size)
@@ -141,6 +236,8 @@ static json_t *row_json(const struct row *r)
 		json_object_set_new(j, "md5", json_string(r->md5));
 	if (j && r->detail)
 		json_object_set_new(j, "detail", json_string(r->detail));
+	if (j && r->attributed)
+		json_object_set_new(j, "attributed", json_true());
 	return j;
 }
 
@@ -367,18 +464,21 @@ static void never_seen(struct doc *doc)
 static void not_in_inventory(struct doc *doc)
 {
 	char site[1100], action[4096];
+	size_t named = 0;
 	json_t *v;
 
 	site_arg(doc, site, sizeof(site));
 	snprintf(action, sizeof(action), "Add it: autoprov device %sadd %s%s%s%s%s", site,
 		 doc->colons, doc->profile[0] ? " --profile " : "", doc->profile,
 		 doc->model[0] ? " --model " : "", doc->model);
+	for (size_t i = 0; i < doc->n; i++)
+		named += !doc->rows[i].attributed;
 	v = verdict(doc, "not-in-inventory", "error", action,
 		    "Seen, but not in the inventory: its own files are answered \"not found\"");
 	set_text(v, "detail",
 		 "The server had %zu request(s) naming %s; a device the inventory does not have "
 		 "gets only the site's generic files.",
-		 doc->n, doc->colons);
+		 named, doc->colons);
 	for (size_t i = doc->n, k = 0; i-- > 0 && k < 5; k++)
 		cite(v, &doc->rows[i]);
 }
@@ -1093,6 +1193,12 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		doc.rows[i] = doc.rows[doc.n - 1 - i];
 		doc.rows[doc.n - 1 - i] = t;
 	}
+	r = add_generic_rows(&doc);
+	if (r < 0) {
+		snprintf(err, errsz, "the journal cannot be read: %s",
+			 r == -ENOMEM ? "out of memory" : store_strerror(st));
+		goto fail;
+	}
 	if (doc.in_inventory) {
 		r = store_device_state_get(st, mac, &s);
 		if (r < 0 && r != -ENOENT) {
@@ -1103,6 +1209,14 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 	}
 	if (!doc.profile[0])
 		guess_profile(&doc);
+	/* a firmware image names no device: its rows are the attributed ones */
+	for (size_t i = doc.n; i-- > 0 && s.known;) {
+		struct journal_entry e = { .path = doc.rows[i].path, .outcome = doc.rows[i].outcome };
+
+		if (doc.rows[i].fkind == FILE_FIRMWARE &&
+		    store_firmware_of(&e, s.firmware, sizeof(s.firmware)) == 0)
+			break;
+	}
 
 	if (doc.n == 0) {
 		never_seen(&doc);
@@ -1137,6 +1251,13 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 	for (size_t i = 0; i < json_array_size(doc.verdicts); i++) {
 		json_t *v = json_array_get(doc.verdicts, i);
 		int rank = level_rank(json_string_value(json_object_get(v, "level")));
+
+		/*
+		 * An error the journal shows (a generic image missing, a denial) counts though
+		 * its rows may name no device: the stored state sees only the rows that do.
+		 */
+		if (rank == 3 && s.known && status != DEVICE_NEVER_SEEN)
+			status = DEVICE_FAILING;
 
 		if (rank > worst && rank > 1) {
 			worst = rank;
