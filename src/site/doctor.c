@@ -508,8 +508,13 @@ static void own_then_generic(struct doc *doc)
 	for (ssize_t i = g - 1; i >= 0 && i >= g - 12; i--) {
 		const struct row *r = &doc->rows[i];
 
-		if (r->kind == JOURNAL_CONFIG)
-			break;
+		if (r->kind == JOURNAL_CONFIG) {
+			/* a generic file before it in the same pass (FIP: boot, then cfg) */
+			if (own_name(doc, r->path))
+				break;
+			gen = r;
+			continue;
+		}
 		if (is(r->outcome, "not found") && r->fkind == FILE_CONFIG && own_name(doc, r->path)) {
 			own = r;
 			break;
