@@ -49,7 +49,8 @@ static void get_states(struct admin_request *r)
 	}
 	if (store_device_state_count(st, counts) < 0 ||
 	    (since && store_device_state_seen_since(st, (int64_t)s, &seen) < 0)) {
-		admin_problem(r, 503, NULL, NULL, "the store cannot be read: %s", store_strerror(st));
+		admin_problem(r, 503, NULL, NULL, "the store cannot be read: %s",
+			      store_strerror(st));
 		return;
 	}
 	by = json_object();

@@ -85,7 +85,8 @@ int cmd_doctor(int argc, char **argv)
 		return 2;
 	}
 	if (mac_parse(argv[optind], mac, &why) < 0) {
-		fprintf(stderr, "autoprov doctor: '%s': not a MAC address (%s)\n", argv[optind], why);
+		fprintf(stderr, "autoprov doctor: '%s': not a MAC address (%s)\n", argv[optind],
+			why);
 		return 2;
 	}
 	log_init(LOG_LEVEL_WARN, false);

@@ -271,8 +271,8 @@ static const char *base_name(const char *path)
 
 /* The verdict code, level, title, action; detail and rows added by the caller. */
 __attribute__((format(printf, 5, 6))) static json_t *verdict(struct doc *doc, const char *code,
-							    const char *level, const char *action,
-							    const char *title_fmt, ...)
+							     const char *level, const char *action,
+							     const char *title_fmt, ...)
 {
 	char title[1024];
 	va_list ap;
@@ -281,15 +281,15 @@ __attribute__((format(printf, 5, 6))) static json_t *verdict(struct doc *doc, co
 	va_start(ap, title_fmt);
 	vsnprintf(title, sizeof(title), title_fmt, ap);
 	va_end(ap);
-	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "code", code, "level", level, "title", title,
-		      "detail", "", "action", action ? action : "", "rows");
+	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "code", code, "level", level, "title",
+		      title, "detail", "", "action", action ? action : "", "rows");
 	if (v)
 		json_array_append_new(doc->verdicts, v);
 	return v;
 }
 
 __attribute__((format(printf, 3, 4))) static void set_text(json_t *v, const char *key,
-							 const char *fmt, ...)
+							   const char *fmt, ...)
 {
 	char text[2048];
 	va_list ap;
@@ -346,8 +346,8 @@ static const struct sockaddr *local_of(const struct doc *doc, const char *proto)
  * What the device would get now for path over proto: 0 with *ret (a reference), or the
  * resolver's error. No peer: nothing is journaled or counted by the defence.
  */
-static int resolve_now(struct doc *doc, const char *proto, const char *path,
-		       struct site_file **ret, char ret_mac[MAC_LEN + 1])
+static int resolve_now(struct doc *doc, const char *proto, const char *path, struct site_file **ret,
+		       char ret_mac[MAC_LEN + 1])
 {
 	struct site_request req = {
 		.proto = proto ? proto : "tftp",
@@ -423,17 +423,19 @@ static void never_seen(struct doc *doc)
 
 	site_arg(doc, site, sizeof(site));
 	if (!doc->in_inventory) {
-		snprintf(action, sizeof(action),
-			 "Add it: autoprov device %sadd %s --profile PROFILE --model MODEL; then give "
-			 "it the DHCP option that autoprov dhcp %s--format dnsmasq prints for its "
-			 "vendor.",
-			 site, doc->colons, site);
+		snprintf(
+			action, sizeof(action),
+			"Add it: autoprov device %sadd %s --profile PROFILE --model MODEL; then give "
+			"it the DHCP option that autoprov dhcp %s--format dnsmasq prints for its "
+			"vendor.",
+			site, doc->colons, site);
 		v = verdict(doc, "unknown", "error", action,
 			    "Never seen, and not in the inventory");
-		set_text(v, "detail",
-			 "No request naming %s has reached the server, and the inventory has no such "
-			 "device.",
-			 doc->colons);
+		set_text(
+			v, "detail",
+			"No request naming %s has reached the server, and the inventory has no such "
+			"device.",
+			doc->colons);
 		return;
 	}
 	option[0] = '\0';
@@ -442,12 +444,13 @@ static void never_seen(struct doc *doc)
 
 		addr_format_host(doc->opts->local_tftp, host, sizeof(host));
 		if (strcmp(doc->profile, "audiocodes") == 0)
-			snprintf(option, sizeof(option),
-				 " (for TFTP here: option 160 = tftp://%s/<firmware>;<configuration>)",
-				 host);
+			snprintf(
+				option, sizeof(option),
+				" (for TFTP here: option 160 = tftp://%s/<firmware>;<configuration>)",
+				host);
 		else if (strcmp(doc->profile, "panasonic") == 0)
-			snprintf(option, sizeof(option), " (for TFTP here: option 160 = tftp://%s/)",
-				 host);
+			snprintf(option, sizeof(option),
+				 " (for TFTP here: option 160 = tftp://%s/)", host);
 		else
 			snprintf(option, sizeof(option), " (for TFTP here: option 66 = %s)", host);
 	}
@@ -515,7 +518,8 @@ static void own_then_generic(struct doc *doc)
 			gen = r;
 			continue;
 		}
-		if (is(r->outcome, "not found") && r->fkind == FILE_CONFIG && own_name(doc, r->path)) {
+		if (is(r->outcome, "not found") && r->fkind == FILE_CONFIG &&
+		    own_name(doc, r->path)) {
 			own = r;
 			break;
 		}
@@ -611,23 +615,26 @@ static void algo_md5(struct doc *doc)
 		if (conf->md5 && resolve_now(doc, conf->proto, stem_md5, &f, NULL) == 0 &&
 		    f->size >= 32 && strncasecmp((const char *)f->data, conf->md5, 32) != 0) {
 			struct site_file *cf = NULL;
-			bool conf_same = resolve_now(doc, conf->proto, conf->path, &cf, NULL) == 0 &&
-					 site_file_md5(cf) && strcmp(site_file_md5(cf), conf->md5) == 0;
+			bool conf_same =
+				resolve_now(doc, conf->proto, conf->path, &cf, NULL) == 0 &&
+				site_file_md5(cf) && strcmp(site_file_md5(cf), conf->md5) == 0;
 
 			site_file_unref(cf);
 			if (conf_same) {
-				snprintf(action, sizeof(action),
-					 "Remove or fix files/%s: without it autoprov generates the "
-					 "right one.",
-					 stem_md5);
+				snprintf(
+					action, sizeof(action),
+					"Remove or fix files/%s: without it autoprov generates the "
+					"right one.",
+					stem_md5);
 				v = verdict(doc, "md5-mismatch", "error", action,
 					    "%s does not match %s: the device ignores the "
 					    "configuration",
 					    stem_md5, conf->path);
-				set_text(v, "detail",
-					 "%s was sent with MD5 %s; the site's %s says %.32s. A .md5 "
-					 "placed in files/ by hand wins over the generated one.",
-					 conf->path, conf->md5, stem_md5, (const char *)f->data);
+				set_text(
+					v, "detail",
+					"%s was sent with MD5 %s; the site's %s says %.32s. A .md5 "
+					"placed in files/ by hand wins over the generated one.",
+					conf->path, conf->md5, stem_md5, (const char *)f->data);
 				cite(v, conf);
 				cite(v, md5_row);
 			}
@@ -643,10 +650,11 @@ static void algo_md5(struct doc *doc)
 		v = verdict(doc, "md5-not-found", "error", action,
 			    "%s was sent over TFTP but %s was not found: an Algo device ignores it",
 			    conf->path, stem_md5);
-		set_text(v, "detail",
-			 "Over TFTP an Algo endpoint fetches the configuration's .md5 right after it "
-			 "and ignores a configuration whose .md5 is missing or does not match (Algo's "
-			 "provisioning guide).");
+		set_text(
+			v, "detail",
+			"Over TFTP an Algo endpoint fetches the configuration's .md5 right after it "
+			"and ignores a configuration whose .md5 is missing or does not match (Algo's "
+			"provisioning guide).");
 		cite(v, conf);
 		cite(v, md5_row);
 		return;
@@ -656,7 +664,8 @@ static void algo_md5(struct doc *doc)
 		 "it would get.",
 		 stem_md5, site, doc->colons, stem_md5);
 	v = verdict(doc, "md5-never-fetched", "warning", action,
-		    "%s was fetched over TFTP but never its .md5: an Algo device ignores it", conf->path);
+		    "%s was fetched over TFTP but never its .md5: an Algo device ignores it",
+		    conf->path);
 	set_text(v, "detail",
 		 "Over TFTP an Algo endpoint asks for %s right after %s and applies the "
 		 "configuration only when they match; no request for it followed. A transfer cut "
@@ -719,9 +728,10 @@ static void pending(struct doc *doc)
 			v = verdict(doc, "config-gone", "warning",
 				    "If it should still be served, put the file or template back.",
 				    "%s, sent at its last pass, is not found now", r->path);
-			set_text(v, "detail",
-				 "The device will get \"not found\" for it at its next pass and go on "
-				 "down its search order, if it has one.");
+			set_text(
+				v, "detail",
+				"The device will get \"not found\" for it at its next pass and go on "
+				"down its search order, if it has one.");
 			cite(v, r);
 			continue;
 		}
@@ -736,34 +746,38 @@ static void pending(struct doc *doc)
 		now_md5 = site_file_md5(f);
 		if (now_md5 && strcmp(now_md5, r->md5) != 0) {
 			doc->pending_exact = true;
-			snprintf(action, sizeof(action),
-				 "It gets the new file at its next check; to apply it now: autoprov "
-				 "resync %s%s.",
-				 site, doc->colons);
+			snprintf(
+				action, sizeof(action),
+				"It gets the new file at its next check; to apply it now: autoprov "
+				"resync %s%s.",
+				site, doc->colons);
 			v = verdict(doc, "change-pending", "warning", action,
 				    "Change pending: %s has changed since it was sent", r->path);
 			if (strcmp(doc->profile, "spa") == 0 &&
 			    profile_value(f, "DBID_DBASE_VERSION", dbv, sizeof(dbv)))
-				set_text(v, "detail",
-					 "Sent with MD5 %s; it renders now with MD5 %s. The new file "
-					 "carries DBID_DBASE_VERSION=%s: the device applies it only if "
-					 "that differs from the version it has (the Flying Voice "
-					 "guide), so raise it with every change.",
-					 r->md5, now_md5, dbv);
+				set_text(
+					v, "detail",
+					"Sent with MD5 %s; it renders now with MD5 %s. The new file "
+					"carries DBID_DBASE_VERSION=%s: the device applies it only if "
+					"that differs from the version it has (the Flying Voice "
+					"guide), so raise it with every change.",
+					r->md5, now_md5, dbv);
 			else if (strcmp(doc->profile, "algo") == 0)
 				set_text(v, "detail",
 					 "Sent with MD5 %s; it renders now with MD5 %s. An Algo "
 					 "endpoint applies a changed file and reboots at once.",
 					 r->md5, now_md5);
 			else if (strcmp(doc->profile, "audiocodes") == 0)
-				set_text(v, "detail",
-					 "Sent with MD5 %s; it renders now with MD5 %s. An AudioCodes "
-					 "phone reads its configuration only when no new firmware is "
-					 "due.",
-					 r->md5, now_md5);
+				set_text(
+					v, "detail",
+					"Sent with MD5 %s; it renders now with MD5 %s. An AudioCodes "
+					"phone reads its configuration only when no new firmware is "
+					"due.",
+					r->md5, now_md5);
 			else
-				set_text(v, "detail", "Sent with MD5 %s; it renders now with MD5 %s.",
-					 r->md5, now_md5);
+				set_text(v, "detail",
+					 "Sent with MD5 %s; it renders now with MD5 %s.", r->md5,
+					 now_md5);
 			cite(v, r);
 		}
 		site_file_unref(f);
@@ -792,33 +806,38 @@ static void missing_files(struct doc *doc)
 			continue;
 		snprintf(seen[nseen++], sizeof(seen[0]), "%s", r->path);
 		for (size_t k = i + 1; k < doc->n; k++)
-			later_ok |= is(doc->rows[k].path, r->path) &&
-				    (sent(&doc->rows[k]) || is(doc->rows[k].outcome, "not modified"));
+			later_ok |=
+				is(doc->rows[k].path, r->path) &&
+				(sent(&doc->rows[k]) || is(doc->rows[k].outcome, "not modified"));
 		if (later_ok)
 			continue;
 		what = r->fkind == FILE_FIRMWARE ? "firmware image" : "resource";
-		snprintf(action, sizeof(action), "Put it in %s/files/%s, as the vendor supplies it.",
+		snprintf(action, sizeof(action),
+			 "Put it in %s/files/%s, as the vendor supplies it.",
 			 doc->opts && doc->opts->site_dir ? doc->opts->site_dir : ".", r->path);
 		v = verdict(doc, "missing-file", "error", action,
 			    "It asked for the %s %s, which the site does not have", what, r->path);
 		if (strcmp(doc->profile, "algo") == 0 && r->fkind == FILE_FIRMWARE)
-			set_text(v, "detail",
-				 "Its configuration's prov.version.firmware names "
-				 "algo-<PRODUCT>-<version>.sfw; the device asks for it at every pass "
-				 "while its version differs, from the Firmware Download Path.");
+			set_text(
+				v, "detail",
+				"Its configuration's prov.version.firmware names "
+				"algo-<PRODUCT>-<version>.sfw; the device asks for it at every pass "
+				"while its version differs, from the Firmware Download Path.");
 		else if (strcmp(doc->profile, "audiocodes") == 0 && r->fkind == FILE_FIRMWARE)
-			set_text(v, "detail",
-				 "Option 160 names <firmware>;<configuration>: the phone checks the "
-				 "firmware first, and a configuration change reaches it only once the "
-				 "firmware question is settled.");
+			set_text(
+				v, "detail",
+				"Option 160 names <firmware>;<configuration>: the phone checks the "
+				"firmware first, and a configuration change reaches it only once the "
+				"firmware question is settled.");
 		else if (strcmp(doc->profile, "spa") == 0 && r->fkind == FILE_FIRMWARE)
 			set_text(v, "detail",
 				 "The device's Upgrade Rule names it; it retries after its Upgrade "
 				 "Error Retry Delay (3600 s by default).");
 		else
-			set_text(v, "detail",
-				 "Its configuration names it; until the site has it the device asks "
-				 "again at every pass.");
+			set_text(
+				v, "detail",
+				"Its configuration names it; until the site has it the device asks "
+				"again at every pass.");
 		cite(v, r);
 	}
 }
@@ -848,18 +867,20 @@ asked:
 			 "Give it templates/{mac}.boot or files/y000000000000.boot, whose "
 			 "include:config lines name its .cfg files.");
 	else if (strcmp(doc->profile, "spa") == 0)
-		snprintf(action, sizeof(action),
-			 "Serve the name it asks for: its Config File Name (option 66) or its Profile "
-			 "Rule's expansion (templates/fv{MAC}.conf for fv$(MAU).conf); it retries after "
-			 "Resync Error Retry Delay (3600 s by default).");
+		snprintf(
+			action, sizeof(action),
+			"Serve the name it asks for: its Config File Name (option 66) or its Profile "
+			"Rule's expansion (templates/fv{MAC}.conf for fv$(MAU).conf); it retries after "
+			"Resync Error Retry Delay (3600 s by default).");
 	else if (strcmp(doc->profile, "panasonic") == 0)
 		snprintf(action, sizeof(action),
 			 "Serve the initial file under the name it asks for; it names the device "
 			 "configuration and certificate URLs of step 2.");
 	else
-		snprintf(action, sizeof(action),
-			 "Serve one of the names it asked for (files/NAME, or a template whose route "
-			 "matches).");
+		snprintf(
+			action, sizeof(action),
+			"Serve one of the names it asked for (files/NAME, or a template whose route "
+			"matches).");
 	v = verdict(doc, "no-config", "error", action,
 		    "It has never got a configuration: every name it asked for was not found");
 	set_text(v, "detail", "%s", dhcp_hint(doc->profile));
@@ -898,7 +919,8 @@ static void fip_includes(struct doc *doc)
 
 		/* include:config <name> or include:config "name" (seed 002) */
 		if (ll > 15 && strncmp(p, "include:config", 14) == 0 &&
-		    (s = memchr(p + 14, '<', ll - 14)) != NULL && (e = memchr(s, '>', (size_t)(p + ll - s))) != NULL &&
+		    (s = memchr(p + 14, '<', ll - 14)) != NULL &&
+		    (e = memchr(s, '>', (size_t)(p + ll - s))) != NULL &&
 		    (size_t)(e - s - 1) < sizeof(name)) {
 			snprintf(name, sizeof(name), "%.*s", (int)(e - s - 1), s + 1);
 			/* a relative name is fetched beside the boot file */
@@ -915,23 +937,26 @@ static void fip_includes(struct doc *doc)
 				}
 			}
 			if (got && !sent(got)) {
-				snprintf(action, sizeof(action),
-					 "Add %s%s to the site (files/ or a template), or remove the "
-					 "include line.",
-					 dir, name);
+				snprintf(
+					action, sizeof(action),
+					"Add %s%s to the site (files/ or a template), or remove the "
+					"include line.",
+					dir, name);
 				v = verdict(doc, "include-missing", "error", action,
 					    "Its boot file %s includes %s, which was not found",
 					    doc->rows[b].path, name);
-				set_text(v, "detail",
-					 "A FIP phone fetches every include:config file its boot file "
-					 "names, then applies them in order, the later overriding the "
-					 "earlier (Flyingvoice's guide).");
+				set_text(
+					v, "detail",
+					"A FIP phone fetches every include:config file its boot file "
+					"names, then applies them in order, the later overriding the "
+					"earlier (Flyingvoice's guide).");
 				cite(v, &doc->rows[b]);
 				cite(v, got);
 			} else if (!got && (size_t)b + 1 >= doc->n) {
-				snprintf(action, sizeof(action),
-					 "Wait for the device's next request; if none comes, look at "
-					 "the device's own log.");
+				snprintf(
+					action, sizeof(action),
+					"Wait for the device's next request; if none comes, look at "
+					"the device's own log.");
 				v = verdict(doc, "include-not-fetched", "info", action,
 					    "Its boot file %s includes %s, not fetched yet",
 					    doc->rows[b].path, name);
@@ -987,8 +1012,9 @@ static void denials(struct doc *doc)
 		if (is(r->outcome, "not found"))
 			continue; /* missing_files() */
 		for (size_t k = i + 1; k < doc->n; k++)
-			later_ok |= (is(doc->rows[k].path, r->path) || is(r->outcome, "blocked")) &&
-				    (sent(&doc->rows[k]) || is(doc->rows[k].outcome, "not modified"));
+			later_ok |=
+				(is(doc->rows[k].path, r->path) || is(r->outcome, "blocked")) &&
+				(sent(&doc->rows[k]) || is(doc->rows[k].outcome, "not modified"));
 		if (later_ok)
 			continue;
 		if (is(r->outcome, "blocked")) {
@@ -1015,7 +1041,8 @@ static void denials(struct doc *doc)
 				 "prov_password=SECRET), a site user's is in [auth].",
 				 site, doc->colons);
 			v = verdict(doc, "wrong-password", "error", action,
-				    "Denied: it sent a wrong user name or password for %s", r->path);
+				    "Denied: it sent a wrong user name or password for %s",
+				    r->path);
 			set_text(v, "detail",
 				 "The server refused the credentials it sent (%s); failed logins "
 				 "also slow its next attempts down.",
@@ -1025,27 +1052,29 @@ static void denials(struct doc *doc)
 			if (said_ask)
 				continue;
 			said_ask = true;
-			v = verdict(doc, "no-credentials", "error",
-				    "Configure the provisioning user name and password on the device "
-				    "(or serve the file without a login).",
-				    "Denied: the server asked for credentials for %s and none came",
-				    r->path);
+			v = verdict(
+				doc, "no-credentials", "error",
+				"Configure the provisioning user name and password on the device "
+				"(or serve the file without a login).",
+				"Denied: the server asked for credentials for %s and none came",
+				r->path);
 			cite(v, r);
 		} else if (strstr(d, "certificate")) {
 			if (said_cert)
 				continue;
 			said_cert = true;
-			snprintf(action, sizeof(action),
-				 "Give the device its own certificate, or if the binding is wrong "
-				 "remove it: autoprov device %sset MAC --unset prov_cert_sha256 (the "
-				 "next certificate binds on first use).",
-				 site);
-			v = verdict(doc, "certificate", "error", action,
-				    "Denied: %s", d);
-			set_text(v, "detail",
-				 "Over HTTPS a device gets only its own files; the certificate it "
-				 "presented is bound (prov_cert_sha256) to another device, or names "
-				 "another MAC.");
+			snprintf(
+				action, sizeof(action),
+				"Give the device its own certificate, or if the binding is wrong "
+				"remove it: autoprov device %sset MAC --unset prov_cert_sha256 (the "
+				"next certificate binds on first use).",
+				site);
+			v = verdict(doc, "certificate", "error", action, "Denied: %s", d);
+			set_text(
+				v, "detail",
+				"Over HTTPS a device gets only its own files; the certificate it "
+				"presented is bound (prov_cert_sha256) to another device, or names "
+				"another MAC.");
 			cite(v, r);
 		} else if (is(r->outcome, "denied")) {
 			if (said_other)
@@ -1062,18 +1091,19 @@ static void denials(struct doc *doc)
 			said_tpl = true;
 			snprintf(action, sizeof(action), "autoprov render %s%s %s shows the error.",
 				 site, doc->colons, r->path);
-			v = verdict(doc, "server-error", "error", action, "The server failed on %s%s%s",
-				    r->path, d[0] ? ": " : "", d);
+			v = verdict(doc, "server-error", "error", action,
+				    "The server failed on %s%s%s", r->path, d[0] ? ": " : "", d);
 			cite(v, r);
 		} else {
 			if (said_xfer)
 				continue;
 			said_xfer = true;
-			v = verdict(doc, "transfer-failed", "warning",
-				    "Look at the network between them (a firewall passing the first "
-				    "TFTP packet but not the transfer's port, a lossy link) or the "
-				    "server's limits ([server], [tftp]).",
-				    "The transfer of %s %s", r->path, r->outcome);
+			v = verdict(
+				doc, "transfer-failed", "warning",
+				"Look at the network between them (a firewall passing the first "
+				"TFTP packet but not the transfer's port, a lossy link) or the "
+				"server's limits ([server], [tftp]).",
+				"The transfer of %s %s", r->path, r->outcome);
 			cite(v, r);
 		}
 	}
@@ -1092,15 +1122,15 @@ static void last_success(struct doc *doc)
 	v = verdict(doc, "last-provisioning", "info", NULL,
 		    "Last provisioning: %s sent over %s at %s", doc->rows[c].path,
 		    doc->rows[c].proto ? doc->rows[c].proto : "-", t);
-	set_text(v, "detail", "%llu bytes, MD5 %s, to %s.",
-		 (unsigned long long)doc->rows[c].bytes, doc->rows[c].md5 ? doc->rows[c].md5 : "-",
+	set_text(v, "detail", "%llu bytes, MD5 %s, to %s.", (unsigned long long)doc->rows[c].bytes,
+		 doc->rows[c].md5 ? doc->rows[c].md5 : "-",
 		 doc->rows[c].peer ? doc->rows[c].peer : "-");
 	cite(v, &doc->rows[c]);
 	for (size_t i = doc->n; i-- > 0;)
 		if (sent(&doc->rows[i]) && doc->rows[i].fkind == FILE_FIRMWARE) {
 			iso_time(doc->rows[i].usec, t, sizeof(t));
-			v = verdict(doc, "last-firmware", "info", NULL, "Last firmware image: %s at %s",
-				    doc->rows[i].path, t);
+			v = verdict(doc, "last-firmware", "info", NULL,
+				    "Last firmware image: %s at %s", doc->rows[i].path, t);
 			cite(v, &doc->rows[i]);
 			break;
 		}
@@ -1216,7 +1246,8 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		guess_profile(&doc);
 	/* a firmware image names no device: its rows are the attributed ones */
 	for (size_t i = doc.n; i-- > 0 && s.known;) {
-		struct journal_entry e = { .path = doc.rows[i].path, .outcome = doc.rows[i].outcome };
+		struct journal_entry e = { .path = doc.rows[i].path,
+					   .outcome = doc.rows[i].outcome };
 
 		if (doc.rows[i].fkind == FILE_FIRMWARE &&
 		    store_firmware_of(&e, s.firmware, sizeof(s.firmware)) == 0)
@@ -1277,8 +1308,8 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		verdict(&doc, "provisioned", "ok", NULL, "Provisioned: it has its current files");
 	out = json_pack("{s:s, s:b, s:s, s:s, s:o, s:s, s:I, s:O}", "mac", mac, "in_inventory",
 			doc.in_inventory, "profile", doc.profile, "model", doc.model, "state",
-			state_json(&s, status), "summary", summary, "rows_read",
-			(json_int_t)doc.n, "verdicts", doc.verdicts);
+			state_json(&s, status), "summary", summary, "rows_read", (json_int_t)doc.n,
+			"verdicts", doc.verdicts);
 	if (out && doc.in_inventory)
 		json_object_set_new(out, "enabled", json_boolean(doc.enabled));
 	if (!out) {
@@ -1315,7 +1346,8 @@ void doctor_print(const json_t *dg, FILE *out)
 			? json_string_value(json_object_get(dg, "profile"))
 			: "-");
 	fprintf(out, "state:     %s\n", json_string_value(json_object_get(state, "status")));
-	json_object_foreach((json_t *)state, key, val) {
+	json_object_foreach((json_t *)state, key, val)
+	{
 		if (strcmp(key, "status") == 0 || !json_is_string(val) || !json_string_length(val))
 			continue;
 		fprintf(out, "  %-16s %s\n", key, json_string_value(val));

@@ -230,8 +230,8 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		 */
 		const char *detail = o == OUTCOME_AUTH_REQUIRED ? "credentials asked for"
 				     : o == OUTCOME_AUTH_FAILED ? "wrong credentials"
-				     : o == OUTCOME_DENIED || o == OUTCOME_REFUSED || o == OUTCOME_ERROR ||
-						     o == OUTCOME_TOO_LARGE
+				     : o == OUTCOME_DENIED || o == OUTCOME_REFUSED ||
+						     o == OUTCOME_ERROR || o == OUTCOME_TOO_LARGE
 					     ? x->detail
 					     : NULL;
 		struct journal_entry e = {

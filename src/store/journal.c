@@ -365,12 +365,13 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 	 */
 	rc = sqlite3_prepare_v2(
 		st->db,
-		mac ? (newest_first ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				      " ORDER BY time DESC, id DESC"
-				    : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				      " ORDER BY time, id")
+		mac ? (newest_first
+			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
+				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
+				 " ORDER BY time DESC, id DESC"
+			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
+				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
+				 " ORDER BY time, id")
 		    : (newest_first
 			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
 				 " user_agent FROM journal WHERE time >= ?2 ORDER BY id DESC"

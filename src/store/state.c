@@ -143,7 +143,8 @@ int store_firmware_of(const struct journal_entry *e, char *buf, size_t size)
 			size_t n = (size_t)(ua + first - v);
 
 			/* Cisco/SPA504G-7.4.9c: the version follows the model's last '-' */
-			if (strncasecmp(ua, "Cisco/", 6) == 0 || strncasecmp(ua, "Linksys/", 8) == 0) {
+			if (strncasecmp(ua, "Cisco/", 6) == 0 ||
+			    strncasecmp(ua, "Linksys/", 8) == 0) {
 				const char *dash = NULL;
 
 				for (const char *p = v; p < ua + first; p++)
@@ -176,8 +177,8 @@ int store_state_begin(struct store *st, uint64_t *ret_rev)
 	return store_inventory_revision(st, ret_rev);
 }
 
-int store_state_record(struct store *st, const struct journal_entry *e, int64_t id,
-		       int64_t usec, uint64_t rev)
+int store_state_record(struct store *st, const struct journal_entry *e, int64_t id, int64_t usec,
+		       uint64_t rev)
 {
 	enum journal_kind kind = store_journal_kind(e);
 	bool sent = e->outcome && strcmp(e->outcome, "sent") == 0;
@@ -260,15 +261,14 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 
 /* The columns every read selects, in this order, then the current revision. */
 #define STATE_COLUMNS                                                                              \
-	"s.mac, s.first_seen, s.first_id, s.last_seen, s.last_id, s.last_proto, s.last_peer,"     \
-	" s.last_user_agent, s.last_path, s.last_outcome, s.sent_time, s.sent_id, s.sent_path,"  \
-	" s.sent_md5, s.config_time, s.config_id, s.config_path, s.config_md5, s.config_proto,"  \
-	" s.config_rev, s.fail_time, s.fail_id, s.fail_path, s.fail_outcome, s.fail_detail,"     \
+	"s.mac, s.first_seen, s.first_id, s.last_seen, s.last_id, s.last_proto, s.last_peer,"      \
+	" s.last_user_agent, s.last_path, s.last_outcome, s.sent_time, s.sent_id, s.sent_path,"    \
+	" s.sent_md5, s.config_time, s.config_id, s.config_path, s.config_md5, s.config_proto,"    \
+	" s.config_rev, s.fail_time, s.fail_id, s.fail_path, s.fail_outcome, s.fail_detail,"       \
 	" s.firmware, s.status"
 
 /* The revision a device's files are made from now: its own, its group's, the defaults'. */
-#define CURRENT_REV                                                                                \
-	"max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
+#define CURRENT_REV "max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
 
 static void text_col(sqlite3_stmt *stmt, int col, char *buf, size_t size)
 {
@@ -351,7 +351,7 @@ int store_device_state_get(struct store *st, const char *mac, struct device_stat
 
 /* The state as SQL, for counting and filtering (the rule of state_from_row). */
 #define STATE_SQL                                                                                  \
-	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND " CURRENT_REV " > s.config_rev"     \
+	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND " CURRENT_REV " > s.config_rev"      \
 	" THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1 END"
 
 int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX])

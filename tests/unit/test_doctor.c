@@ -161,12 +161,15 @@ static const char *status_text(json_t *dg)
 /* The ids of the rows verdict v cites. */
 static json_int_t cited(json_t *v, size_t i)
 {
-	return json_integer_value(json_object_get(json_array_get(json_object_get(v, "rows"), i), "id"));
+	return json_integer_value(
+		json_object_get(json_array_get(json_object_get(v, "rows"), i), "id"));
 }
 
 static void test_kinds(void **state)
 {
-	struct journal_entry e = { .proto = "tftp", .path = "algom" MAU ".conf", .outcome = "sent" };
+	struct journal_entry e = { .proto = "tftp",
+				   .path = "algom" MAU ".conf",
+				   .outcome = "sent" };
 	char v[64];
 
 	(void)state;
@@ -190,8 +193,10 @@ static void test_kinds(void **state)
 	e.proto = "sip";
 	assert_int_equal(store_journal_kind(&e), JOURNAL_NEUTRAL);
 
-	e = (struct journal_entry){ .path = "x.cfg", .outcome = "sent",
-				    .user_agent = "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; 00908F602AAC)" };
+	e = (struct journal_entry){ .path = "x.cfg",
+				    .outcome = "sent",
+				    .user_agent =
+					    "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; 00908F602AAC)" };
 	assert_int_equal(store_firmware_of(&e, v, sizeof(v)), 0);
 	assert_string_equal(v, "2.2.8.61");
 	e.user_agent = "Cisco/SPA504G-7.4.9c (001565000000)(CCQ162306EA)";
@@ -283,12 +288,13 @@ static void test_state_list(void **state)
 	add_device(f, "0022ee000002", "algo", NULL);
 	add_device(f, "0022ee000003", "algo", NULL);
 	row(f, "tftp", "192.0.2.1:1", "0022ee000002", "x.cfg", "sent", "aa", NULL);
-	assert_int_equal(store_device_state_list(f->st, DEVICE_NEVER_SEEN, false, "", 0, count_list,
-						 &n), 0);
+	assert_int_equal(
+		store_device_state_list(f->st, DEVICE_NEVER_SEEN, false, "", 0, count_list, &n), 0);
 	assert_int_equal(n, 2);
 	n = 0;
-	assert_int_equal(store_device_state_list(f->st, DEVICE_NEVER_SEEN, false, "0022ee000001",
-						 0, count_list, &n), 0);
+	assert_int_equal(store_device_state_list(f->st, DEVICE_NEVER_SEEN, false, "0022ee000001", 0,
+						 count_list, &n),
+			 0);
 	assert_int_equal(n, 1);
 	n = 0;
 	assert_int_equal(store_device_state_list(f->st, 0, true, "", 2, count_list, &n), 0);
@@ -308,7 +314,8 @@ static void test_doctor_never_seen_and_unknown(void **state)
 	dg = diagnose(f, "0022eeffffff");
 	v = find(dg, "unknown");
 	assert_non_null(v);
-	assert_non_null(strstr(json_string_value(json_object_get(v, "action")), "add 00:22:ee:ff:ff:ff"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(v, "action")), "add 00:22:ee:ff:ff:ff"));
 	json_decref(dg);
 }
 
@@ -384,7 +391,8 @@ static void test_doctor_denials(void **state)
 	assert_non_null(find(dg, "certificate"));
 	v = find(dg, "blocked");
 	assert_non_null(v);
-	assert_non_null(strstr(json_string_value(json_object_get(v, "detail")), "blocked for 60 s"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(v, "detail")), "blocked for 60 s"));
 	assert_string_equal(status_text(dg), "failing");
 	json_decref(dg);
 	/* the right password since: the old denial is not held against it */
@@ -405,7 +413,8 @@ static void test_doctor_missing_firmware_and_pending(void **state)
 
 	add_device(f, MAC, "algo", "2001");
 	assert_int_equal(site_resolve(f->site, "algom" MAU ".conf", strlen("algom" MAU ".conf"),
-				      &req, &file), 0);
+				      &req, &file),
+			 0);
 	memcpy(md5, site_file_md5(file), 33);
 	site_file_unref(file);
 	row(f, "tftp", "192.0.2.1:1", MAC, "algom" MAU ".conf", "sent", md5, NULL);
@@ -414,8 +423,8 @@ static void test_doctor_missing_firmware_and_pending(void **state)
 	dg = diagnose(f, MAC);
 	v = find(dg, "missing-file");
 	assert_non_null(v);
-	assert_non_null(strstr(json_string_value(json_object_get(v, "detail")),
-			       "prov.version.firmware"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(v, "detail")), "prov.version.firmware"));
 	assert_int_equal(cited(v, 0), 3);
 	assert_null(find(dg, "change-pending"));
 	assert_non_null(find(dg, "last-provisioning"));
@@ -440,8 +449,9 @@ static void test_doctor_fip_include(void **state)
 	struct fx *f = *state;
 	json_t *dg, *v;
 
-	write_file(f, "files/y000000000000.boot",
-		   "#!version:1.0.0.1\ninclude:config <y000000000000.cfg>\ninclude:config <extra.cfg>\n");
+	write_file(
+		f, "files/y000000000000.boot",
+		"#!version:1.0.0.1\ninclude:config <y000000000000.cfg>\ninclude:config <extra.cfg>\n");
 	write_file(f, "files/y000000000000.cfg", "common\n");
 	add_device(f, MAC, "fip", "1");
 	row(f, "tftp", "192.0.2.1:1", MAC, MAC ".boot", "not found", NULL, NULL);
@@ -461,14 +471,16 @@ static void test_doctor_spa_dbase_version(void **state)
 	struct fx *f = *state;
 	json_t *dg, *v;
 
-	write_file(f, "templates/fv{MAC}.conf", "DBID_DBASE_VERSION=7\nDBID_SIP_ACCOUNT={{sip_user}}\n");
+	write_file(f, "templates/fv{MAC}.conf",
+		   "DBID_DBASE_VERSION=7\nDBID_SIP_ACCOUNT={{sip_user}}\n");
 	add_device(f, MAC, "spa", "1");
-	row(f, "tftp", "192.0.2.1:1", MAC, "fv" MAU ".conf", "sent", "0123456789abcdef0123456789abcdef",
-	    NULL);
+	row(f, "tftp", "192.0.2.1:1", MAC, "fv" MAU ".conf", "sent",
+	    "0123456789abcdef0123456789abcdef", NULL);
 	dg = diagnose(f, MAC);
 	v = find(dg, "change-pending");
 	assert_non_null(v);
-	assert_non_null(strstr(json_string_value(json_object_get(v, "detail")), "DBID_DBASE_VERSION=7"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(v, "detail")), "DBID_DBASE_VERSION=7"));
 	assert_string_equal(status_text(dg), "change-pending");
 	assert_null(find(dg, "md5-never-fetched")); /* not an Algo device */
 	json_decref(dg);
