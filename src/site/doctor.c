@@ -583,12 +583,11 @@ static void algo_md5(struct doc *doc)
 	size_t len;
 	json_t *v;
 
-	for (size_t i = doc->n; i-- > 0;)
-		if (doc->rows[i].kind == JOURNAL_CONFIG && is(doc->rows[i].proto, "tftp") &&
-		    (algo_name(doc->rows[i].path) || strcmp(doc->profile, "algo") == 0)) {
-			c = (ssize_t)i;
-			break;
-		}
+	/* its latest configuration, if it came over TFTP (HTTP, FTP: no .md5 asked for) */
+	c = last_config_sent(doc, doc->n);
+	if (c >= 0 && (!is(doc->rows[c].proto, "tftp") ||
+		       !(algo_name(doc->rows[c].path) || strcmp(doc->profile, "algo") == 0)))
+		c = -1;
 	if (c < 0)
 		return;
 	conf = &doc->rows[c];
@@ -1049,7 +1048,12 @@ static void denials(struct doc *doc)
 				 r->proto ? r->proto : "-");
 			cite(v, r);
 		} else if (strcmp(d, "credentials asked for") == 0) {
-			if (said_ask)
+			bool answered = false;
+
+			/* the challenge is how a login starts: any later try for it answers it */
+			for (size_t k = i + 1; k < doc->n; k++)
+				answered |= is(doc->rows[k].path, r->path);
+			if (said_ask || answered)
 				continue;
 			said_ask = true;
 			v = verdict(

@@ -251,11 +251,21 @@ static void test_state_rules(void **state)
 	/* the inventory changes for it: change pending, by revisions */
 	add_device(f, MAC, "algo", "2002");
 	assert_int_equal(status_of(f, MAC), DEVICE_CHANGE_PENDING);
-	/* the group or the defaults too: the other device has never been seen */
+	/* the other device has never been seen */
 	assert_int_equal(store_device_state_count(f->st, counts), 0);
 	assert_int_equal(counts[DEVICE_CHANGE_PENDING], 1);
 	assert_int_equal(counts[DEVICE_NEVER_SEEN], 1);
 	assert_int_equal(counts[DEVICE_PROVISIONED], 0);
+	/* a configuration sent again: provisioned; then the defaults change: pending again */
+	row(f, "tftp", "192.0.2.1:1005", MAC, "algom" MAU ".conf", "sent", "aa", NULL);
+	assert_int_equal(status_of(f, MAC), DEVICE_PROVISIONED);
+	{
+		json_t *vars = json_pack("{s:s}", "ntp", "pool.ntp.org");
+
+		assert_int_equal(store_defaults_set(f->st, vars), 0);
+		json_decref(vars);
+	}
+	assert_int_equal(status_of(f, MAC), DEVICE_CHANGE_PENDING);
 	/* a firmware image missing: failing */
 	row(f, "tftp", "192.0.2.1:1005", MAC, "algo-8188-5.4f.sfw", "not found", NULL, NULL);
 	assert_int_equal(status_of(f, MAC), DEVICE_FAILING);
@@ -364,11 +374,11 @@ static void test_doctor_md5(void **state)
 	assert_non_null(v);
 	assert_int_equal(cited(v, 1), 2);
 	json_decref(dg);
-	/* over HTTP an Algo device asks for no .md5 */
+	/* over HTTP an Algo device asks for no .md5: its latest configuration says nothing */
 	row(f, "http", "192.0.2.1:3", MAC, "algom" MAU ".conf", "sent", "aa", NULL);
-	row(f, "tftp", "192.0.2.1:4", NULL, "algop8188.conf", "not found", NULL, NULL);
 	dg = diagnose(f, MAC);
-	assert_non_null(find(dg, "md5-not-found")); /* the TFTP fetch still stands */
+	assert_null(find(dg, "md5-not-found"));
+	assert_null(find(dg, "md5-never-fetched"));
 	json_decref(dg);
 }
 
@@ -378,6 +388,9 @@ static void test_doctor_denials(void **state)
 	json_t *dg, *v;
 
 	add_device(f, MAC, "spa", "1");
+	/* the challenge a login starts with, answered by a try: no "no-credentials" */
+	row(f, "http", "192.0.2.1:1", NULL, "fv" MAU ".conf", "denied", NULL,
+	    "credentials asked for");
 	row(f, "http", "192.0.2.1:1", MAC, "fv" MAU ".conf", "denied", NULL, "wrong credentials");
 	row(f, "https", "192.0.2.1:2", MAC, "fv" MAU ".conf", "denied", NULL,
 	    "the certificate is another device's");
@@ -387,7 +400,8 @@ static void test_doctor_denials(void **state)
 	v = find(dg, "wrong-password");
 	assert_non_null(v);
 	assert_non_null(strstr(json_string_value(json_object_get(v, "action")), "prov_password"));
-	assert_int_equal(cited(v, 0), 1);
+	assert_int_equal(cited(v, 0), 2);
+	assert_null(find(dg, "no-credentials"));
 	assert_non_null(find(dg, "certificate"));
 	v = find(dg, "blocked");
 	assert_non_null(v);
