@@ -403,11 +403,15 @@ static const char *dhcp_hint(const char *profile)
 	if (strcmp(profile, "spa") == 0)
 		return "An SPA-style device with Option 66 enabled (the default) asks the TFTP "
 		       "server of DHCP option 66 for its Config File Name; with it disabled, its "
-		       "Profile Rule names the URL.";
+		       "Profile Rule names the URL. The Config File Name is the same for every "
+		       "device (IP542N.conf): such requests name no MAC, so the journal cannot tell "
+		       "them apart; a Profile Rule with $MA or $MAU names the device.";
 	if (strcmp(profile, "audiocodes") == 0)
 		return "An AudioCodes phone reads DHCP option 160 "
 		       "(<proto>://server/<firmware>;<configuration>), else options 66 and 67 "
-		       "over TFTP; it publishes its model in options 60 and 77.";
+		       "over TFTP; it publishes its model in options 60 and 77. Its file names "
+		       "carry no MAC: over TFTP its requests name no device, over HTTP its "
+		       "User-Agent (AUDC-IPPhone/VERSION (MODEL; MAC)) does.";
 	if (strcmp(profile, "panasonic") == 0)
 		return "A Panasonic phone tries a manual URL, SIP PnP, then DHCP options 160, 159 "
 		       "and 66: the URL of the directory of its initial file.";

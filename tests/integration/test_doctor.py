@@ -170,6 +170,8 @@ def test_wrong_password(tmp_path, start_server):
     v = verdict(dg, "wrong-password")
     assert v["level"] == "error" and "prov_password" in v["action"]
     assert v["rows"][0]["detail"] == "wrong credentials"
+    # curl's first request got the challenge, and it answered: that is no verdict
+    assert "no-credentials" not in codes(dg)
     assert dg["state"]["status"] == "failing"
     assert dg["state"]["last_failure"]["detail"] == "wrong credentials"
     # the right password: provisioned, and the old denial is not held against it
