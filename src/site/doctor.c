@@ -471,7 +471,7 @@ static void never_seen(struct doc *doc)
 static void not_in_inventory(struct doc *doc)
 {
 	char site[1100], action[4096];
-	size_t named = 0;
+	size_t named = 0, first = 0;
 	json_t *v;
 
 	site_arg(doc, site, sizeof(site));
@@ -486,8 +486,15 @@ static void not_in_inventory(struct doc *doc)
 		 "The server had %zu request(s) naming %s; a device the inventory does not have "
 		 "gets only the site's generic files.",
 		 named, doc->colons);
-	for (size_t i = doc->n, k = 0; i-- > 0 && k < 5; k++)
-		cite(v, &doc->rows[i]);
+	/* its last five rows that name it, oldest first */
+	for (size_t i = doc->n, k = 0; i-- > 0 && k < 5;)
+		if (!doc->rows[i].attributed) {
+			first = i;
+			k++;
+		}
+	for (size_t i = first; i < doc->n; i++)
+		if (!doc->rows[i].attributed)
+			cite(v, &doc->rows[i]);
 }
 
 /* The newest row at or before index i that is a configuration sent, or -1. */
@@ -1149,20 +1156,22 @@ static int level_rank(const char *level)
 	return strcmp(level, "error") == 0 ? 3 : strcmp(level, "warning") == 0 ? 2 : 1;
 }
 
-static json_t *state_json(const struct device_state *s, enum device_status status)
+/* name: the status's, or "not-in-inventory" for a MAC seen that the inventory lacks */
+static json_t *state_json(const struct device_state *s, enum device_status status, const char *name)
 {
 	char first[32], last[32];
 	json_t *j;
 
 	if (!s->known)
-		return json_pack("{s:s}", "status", device_status_name(status));
+		return json_pack("{s:s}", "status", name);
 	iso_time(s->first_seen, first, sizeof(first));
 	iso_time(s->last_seen, last, sizeof(last));
-	j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "status",
-		      device_status_name(status), "first_seen", first, "first_id",
-		      (json_int_t)s->first_id, "last_seen", last, "last_id", (json_int_t)s->last_id,
-		      "last_address", s->last_peer, "last_user_agent", s->last_user_agent,
-		      "last_path", s->last_path, "last_outcome", s->last_outcome);
+	(void)status;
+	j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "status", name, "first_seen",
+		      first, "first_id", (json_int_t)s->first_id, "last_seen", last, "last_id",
+		      (json_int_t)s->last_id, "last_address", s->last_peer, "last_user_agent",
+		      s->last_user_agent, "last_path", s->last_path, "last_outcome",
+		      s->last_outcome);
 	if (j && s->sent_time) {
 		iso_time(s->sent_time, last, sizeof(last));
 		json_object_set_new(j, "last_sent",
@@ -1316,8 +1325,11 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		verdict(&doc, "provisioned", "ok", NULL, "Provisioned: it has its current files");
 	out = json_pack("{s:s, s:b, s:s, s:s, s:o, s:s, s:I, s:O}", "mac", mac, "in_inventory",
 			doc.in_inventory, "profile", doc.profile, "model", doc.model, "state",
-			state_json(&s, status), "summary", summary, "rows_read", (json_int_t)doc.n,
-			"verdicts", doc.verdicts);
+			state_json(&s, status,
+				   !doc.in_inventory && doc.n > 0 ? "not-in-inventory"
+								  : device_status_name(status)),
+			"summary", summary, "rows_read", (json_int_t)doc.n, "verdicts",
+			doc.verdicts);
 	if (out && doc.in_inventory)
 		json_object_set_new(out, "enabled", json_boolean(doc.enabled));
 	if (!out) {
@@ -1377,8 +1389,9 @@ void doctor_print(const json_t *dg, FILE *out)
 		for (size_t k = 0; k < json_array_size(rows); k++) {
 			const json_t *rw = json_array_get(rows, k);
 			const char *dt = json_string_value(json_object_get(rw, "detail"));
+			bool attributed = json_is_true(json_object_get(rw, "attributed"));
 
-			fprintf(out, "  row %lld %s %s %s \"%s\" %s%s%s\n",
+			fprintf(out, "  row %lld %s %s %s \"%s\" %s%s%s%s\n",
 				(long long)json_integer_value(json_object_get(rw, "id")),
 				json_string_value(json_object_get(rw, "time")),
 				json_string_value(json_object_get(rw, "proto"))
@@ -1389,7 +1402,7 @@ void doctor_print(const json_t *dg, FILE *out)
 					: "-",
 				json_string_value(json_object_get(rw, "path")),
 				json_string_value(json_object_get(rw, "outcome")), dt ? ": " : "",
-				dt ? dt : "");
+				dt ? dt : "", attributed ? " (no MAC: its address)" : "");
 		}
 	}
 }

@@ -104,6 +104,7 @@ def test_seen_but_not_in_the_inventory_gets_the_generic_file(tmp_path, start_ser
                  mac=other.upper())
     assert run_.code == 0, run_
     dg = doctor(site, other, server, token, until=has("generic-instead-of-own"))
+    assert dg["state"]["status"] == "not-in-inventory"
     v = verdict(dg, "not-in-inventory")
     assert f"add 00:22:ee:0a:0b:0c --profile algo --model 8188" in v["action"]
     g = verdict(dg, "generic-instead-of-own")
