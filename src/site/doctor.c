@@ -156,8 +156,12 @@ static int generic_row(void *arg, const struct journal_entry *e)
 	if (++g->scanned > GENERIC_SCAN_MAX ||
 	    (int64_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000 > g->until)
 		return 1;
-	/* a sampled scan's count ("N more misses") is no request of the device's */
-	if (e->mac || !e->peer || !e->outcome || strstr(e->outcome, "misses"))
+	/*
+	 * A sampled scan's count ("N more misses") is no request of the device's; the
+	 * defence's block of its address is, whichever MAC the scan named last.
+	 */
+	if (!e->peer || !e->outcome || strstr(e->outcome, "misses") ||
+	    (e->mac && (strcmp(e->outcome, "blocked") != 0 || strcmp(e->mac, g->doc->mac) == 0)))
 		return 0;
 	peer_host(e->peer, host, sizeof(host));
 	for (size_t i = 0; i < g->nhosts; i++)

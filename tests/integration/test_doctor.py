@@ -8,7 +8,7 @@ import json
 import time
 
 from admin import Api, make_token
-from harness import BIN, HANG_GUARD, Site, run, sanitizer_report, tftp_hpa_get
+from harness import BIN, HANG_GUARD, Site, curl_get, run, sanitizer_report, tftp_hpa_get
 from test_agent import agent, md5
 
 MAC = "0022ee010203"
@@ -241,6 +241,25 @@ def test_pending_change_and_states(tmp_path, start_server):
     assert "state:     change-pending" in show and f"last config:  algom{MAU}.conf" in show
     shown = json.loads(device(site, "show", MAC, "--json"))
     assert shown["state"]["last_config"] == f"algom{MAU}.conf"
+
+
+def test_blocked_address(tmp_path, start_server):
+    site = algo_site(tmp_path, "[defence]\nmax_misses = 3\nblock_time = 60\n")
+    device(site, "add", MAC, "--profile", "algo", "--var", "sip_user=1", "--var", "firmware=5")
+    token = make_token(site.root, "reader")
+    server = start(start_server, site)
+    out = tmp_path / "conf"
+    tftp_hpa_get(server.port, f"algom{MAU}.conf", out)
+    assert out.read_bytes().startswith(b"sip.user = 1")
+    # something at the same address asks for devices the site does not have: blocked
+    for i in range(6):
+        curl_get(server.port, f"algom0022EE99{i:04X}.conf", "--max-time", "2")
+    server.wait_log(r"blocked for 60 s on every protocol")
+    dg = doctor(site, MAC, server, token, until=has("blocked"))
+    v = verdict(dg, "blocked")
+    assert "[defence] trusted" in v["action"] and "blocked for 60 s" in v["detail"]
+    assert v["rows"][0]["outcome"] == "blocked" and v["rows"][0]["attributed"] is True
+    assert dg["state"]["status"] == "failing"
 
 
 def test_doctor_help_and_usage():
