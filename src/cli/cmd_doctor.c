@@ -108,6 +108,8 @@ int cmd_doctor(int argc, char **argv)
 		.local_http = usable(&cfg.http.listen),
 		.local_https = usable(&cfg.http.https_listen),
 		.local_ftp = usable(&cfg.ftp.listen),
+		.prefix_tftp = cfg.tftp.prefix,
+		.prefix_http = cfg.http.prefix,
 	};
 	r = doctor_diagnose(site, mac, &opts, &dg, err, sizeof(err));
 	if (r < 0) {

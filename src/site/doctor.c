@@ -353,12 +353,20 @@ static const struct sockaddr *local_of(const struct doc *doc, const char *proto)
 static int resolve_now(struct doc *doc, const char *proto, const char *path, struct site_file **ret,
 		       char ret_mac[MAC_LEN + 1])
 {
+	const struct doctor_options *o = doc->opts;
 	struct site_request req = {
 		.proto = proto ? proto : "tftp",
 		.local = local_of(doc, proto),
 	};
-	int r = site_resolve(doc->site, path, strlen(path), &req, ret);
 
+	if (o && proto && strcmp(proto, "tftp") == 0 && o->prefix_tftp && o->prefix_tftp[0])
+		req.prefix = o->prefix_tftp;
+	else if (o && proto && strncmp(proto, "http", 4) == 0 && o->prefix_http &&
+		 o->prefix_http[0])
+		req.prefix = o->prefix_http;
+	int r;
+
+	r = site_resolve(doc->site, path, strlen(path), &req, ret);
 	if (ret_mac)
 		memcpy(ret_mac, req.mac, MAC_LEN + 1);
 	return r;

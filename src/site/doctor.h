@@ -28,6 +28,8 @@ struct doctor_options {
 	 * rendered again to compare it with what was sent; NULL when unknown.
 	 */
 	const struct sockaddr *local_tftp, *local_http, *local_https, *local_ftp;
+	/* [tftp] prefix and [http] prefix (HTTPS too), stripped as the server strips them */
+	const char *prefix_tftp, *prefix_http;
 };
 
 /*

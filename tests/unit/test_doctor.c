@@ -458,6 +458,24 @@ static void test_doctor_missing_firmware_and_pending(void **state)
 	json_decref(dg);
 }
 
+static void test_doctor_prefix(void **state)
+{
+	struct fx *f = *state;
+	struct doctor_options opts = { .site_dir = f->dir, .prefix_tftp = "prov" };
+	char err[256];
+	json_t *dg = NULL;
+
+	add_device(f, MAC, "algo", "1");
+	row(f, "tftp", "192.0.2.1:1", MAC, "prov/algom" MAU ".conf", "sent", "aa", NULL);
+	dg = diagnose(f, MAC);
+	assert_non_null(find(dg, "config-gone")); /* without the prefix: no such file */
+	json_decref(dg);
+	assert_int_equal(doctor_diagnose(f->site, MAC, &opts, &dg, err, sizeof(err)), 0);
+	assert_null(find(dg, "config-gone"));
+	assert_non_null(find(dg, "change-pending")); /* "aa" is not its MD5 */
+	json_decref(dg);
+}
+
 static void test_doctor_fip_include(void **state)
 {
 	struct fx *f = *state;
@@ -512,6 +530,7 @@ int main(void)
 		T(test_doctor_md5),
 		T(test_doctor_denials),
 		T(test_doctor_missing_firmware_and_pending),
+		T(test_doctor_prefix),
 		T(test_doctor_fip_include),
 		T(test_doctor_spa_dbase_version),
 	};
