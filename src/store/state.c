@@ -383,22 +383,41 @@ int store_device_state_list(struct store *st, enum device_status status, bool al
 			    const char *after_mac, size_t limit,
 			    int (*fn)(void *arg, const struct device_state *s), void *arg)
 {
+	/*
+	 * A stored status goes by the index on (status, mac): a page of failing devices
+	 * reads that page, not the inventory. "Never seen" is the devices without a row, and
+	 * every state at once is the inventory in MAC order.
+	 */
+	static const char *const by_status =
+		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+		" FROM device_state s JOIN devices d ON d.mac = s.mac"
+		" LEFT JOIN groups g ON g.name = d.group_name"
+		" WHERE s.status = ?3 AND s.mac > ?1"
+		" AND (?3 <> 2 OR (" CURRENT_REV " > s.config_rev) = ?2)"
+		" ORDER BY s.mac LIMIT ?4";
+	static const char *const by_mac =
+		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+		" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
+		" LEFT JOIN groups g ON g.name = d.group_name"
+		" WHERE d.mac > ?1 AND (?2 OR s.mac IS NULL)"
+		" ORDER BY d.mac LIMIT ?4";
 	sqlite3_stmt *stmt = NULL;
 	struct device_state s;
-	int rc, r = 0;
+	bool stored = !all && status != DEVICE_NEVER_SEEN;
+	int rc, r = 0, code;
 
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
-				" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
-				" LEFT JOIN groups g ON g.name = d.group_name"
-				" WHERE d.mac > ?1 AND (?2 OR " STATE_SQL " = ?3)"
-				" ORDER BY d.mac LIMIT ?4",
-				-1, &stmt, NULL);
+	switch (status) {
+	case DEVICE_PROVISIONING: code = 1; break;
+	case DEVICE_FAILING: code = 3; break;
+	default: code = 2; break;
+	}
+	rc = sqlite3_prepare_v2(st->db, stored ? by_status : by_mac, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
 	sqlite3_bind_text(stmt, 1, after_mac ? after_mac : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 2, all);
-	sqlite3_bind_int(stmt, 3, (int)status);
+	/* by status: ?2 whether pending; by MAC: ?2 every state */
+	sqlite3_bind_int(stmt, 2, stored ? status == DEVICE_CHANGE_PENDING : all);
+	sqlite3_bind_int(stmt, 3, code);
 	sqlite3_bind_int64(stmt, 4, limit ? (sqlite3_int64)limit : -1);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		state_from_row(stmt, 1, &s);

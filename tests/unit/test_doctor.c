@@ -309,6 +309,32 @@ static void test_state_list(void **state)
 	n = 0;
 	assert_int_equal(store_device_state_list(f->st, 0, true, "", 2, count_list, &n), 0);
 	assert_int_equal(n, 2);
+	/* the stored states go by their index; pending by the revisions */
+	n = 0;
+	assert_int_equal(
+		store_device_state_list(f->st, DEVICE_PROVISIONED, false, "", 0, count_list, &n),
+		0);
+	assert_int_equal(n, 1);
+	add_device(f, "0022ee000002", "algo", "changed");
+	n = 0;
+	assert_int_equal(
+		store_device_state_list(f->st, DEVICE_PROVISIONED, false, "", 0, count_list, &n),
+		0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+		store_device_state_list(f->st, DEVICE_CHANGE_PENDING, false, "", 0, count_list, &n),
+		0);
+	assert_int_equal(n, 1);
+	row(f, "tftp", "192.0.2.1:1", "0022ee000003", "x.cfg", "timed out", NULL, NULL);
+	n = 0;
+	assert_int_equal(
+		store_device_state_list(f->st, DEVICE_FAILING, false, "", 0, count_list, &n), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(store_device_state_list(f->st, DEVICE_FAILING, false, "0022ee000003", 0,
+						 count_list, &n),
+			 0);
+	assert_int_equal(n, 0);
 }
 
 static void test_doctor_never_seen_and_unknown(void **state)
