@@ -54,6 +54,8 @@ struct admin_server {
 	bool started;
 	/* the body of the request being handled, NUL-terminated */
 	char *body;
+	/* copies of info's prefixes: the loop's configuration changes on SIGHUP */
+	char *tftp_prefix, *http_prefix;
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -491,6 +493,10 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 	}
 	srv->cfg = *cfg;
 	srv->info = *info;
+	srv->tftp_prefix = strdup(info->tftp_prefix ? info->tftp_prefix : "");
+	srv->http_prefix = strdup(info->http_prefix ? info->http_prefix : "");
+	srv->info.tftp_prefix = srv->tftp_prefix;
+	srv->info.http_prefix = srv->http_prefix;
 	srv->stop_fd[0] = srv->stop_fd[1] = -1;
 	r = site_open(site_dir, opts, &srv->site, err, errsz);
 	if (r < 0)
@@ -593,6 +599,8 @@ void admin_server_free(struct admin_server *srv)
 		SSL_CTX_free(srv->tls);
 	site_free(srv->site);
 	free(srv->body);
+	free(srv->tftp_prefix);
+	free(srv->http_prefix);
 	free(srv);
 }
 

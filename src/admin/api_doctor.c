@@ -18,7 +18,11 @@
 static void get_doctor(struct admin_request *r)
 {
 	const struct admin_info *info = admin_info(r);
-	struct doctor_options opts = { .site_dir = info->site_dir };
+	struct doctor_options opts = {
+		.site_dir = info->site_dir,
+		.prefix_tftp = info->tftp_prefix,
+		.prefix_http = info->http_prefix,
+	};
 	char mac[MAC_LEN + 1], err[512];
 	const char *why;
 	json_t *dg = NULL;

@@ -268,3 +268,20 @@ def test_doctor_help_and_usage():
     assert run([BIN, "doctor"]).returncode == 2
     assert run([BIN, "doctor", "not-a-mac"]).returncode == 2
     assert b"doctor" in run([BIN, "--help"]).stdout
+
+
+def test_pending_behind_a_tftp_prefix(tmp_path, start_server):
+    """The doctor strips [tftp] prefix as the server does, through the CLI and the API."""
+    site = algo_site(tmp_path, "[tftp]\nprefix = prov\n")
+    device(site, "add", MAC, "--profile", "algo", "--var", "sip_user=1", "--var", "firmware=5")
+    token = make_token(site.root, "reader")
+    server = start(start_server, site)
+    out = tmp_path / "conf"
+    tftp_hpa_get(server.port, f"prov/algom{MAU}.conf", out)
+    tftp_hpa_get(server.port, f"prov/algom{MAU}.md5", tmp_path / "md5")
+    assert out.read_bytes().startswith(b"sip.user = 1")
+    dg = doctor(site, MAC, server, token, until=has("last-provisioning"))
+    assert "config-gone" not in codes(dg) and "change-pending" not in codes(dg), dg
+    device(site, "set", MAC, "--var", "sip_user=2")
+    dg = doctor(site, MAC, server, token)
+    assert "change-pending" in codes(dg) and "config-gone" not in codes(dg), dg
