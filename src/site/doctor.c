@@ -474,7 +474,9 @@ static void never_seen(struct doc *doc)
 		 "Check the device's network and its DHCP answer: autoprov dhcp %s--format "
 		 "dnsmasq%s%s prints the options for it%s.%s",
 		 site, doc->profile[0] ? " --vendor " : "", doc->profile, option,
-		 doc->enabled ? "" : " It is disabled too: autoprov device set MAC --enable.");
+		 doc->enabled
+			 ? ""
+			 : " It is disabled too: enable it with autoprov device set --enable.");
 	v = verdict(doc, "never-seen", "error", action,
 		    "Never seen: no request from this device has reached the server");
 	set_text(v, "detail", "%s", dhcp_hint(doc->profile));
@@ -516,6 +518,17 @@ static ssize_t last_config_sent(const struct doc *doc, size_t before)
 		if (doc->rows[i].kind == JOURNAL_CONFIG)
 			return (ssize_t)i;
 	return -1;
+}
+
+static void disabled(struct doc *doc)
+{
+	char site[1100], action[4096];
+
+	site_arg(doc, site, sizeof(site));
+	snprintf(action, sizeof(action), "Enable it: autoprov device %sset %s --enable", site,
+		 doc->colons);
+	verdict(doc, "disabled", "error", action,
+		"The device is disabled: the server does not serve its files");
 }
 
 /* Its own file asked for and not found, then a generic one sent. */
@@ -1289,8 +1302,7 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		if (!doc.in_inventory)
 			not_in_inventory(&doc);
 		else if (!doc.enabled)
-			verdict(&doc, "disabled", "error", "autoprov device set MAC --enable",
-				"The device is disabled: the server does not serve its files");
+			disabled(&doc);
 		own_then_generic(&doc);
 		no_config(&doc);
 		denials(&doc);
