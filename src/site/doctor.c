@@ -1028,6 +1028,40 @@ static void panasonic_steps(struct doc *doc)
 	cite(v, &doc->rows[c]);
 }
 
+/*
+ * AudioCodes: the firmware's header first, the configuration only when no new firmware is
+ * due (seed 004). An image sent and no configuration asked for since: it is flashing, or
+ * option 160 names no configuration.
+ */
+static void audiocodes_order(struct doc *doc)
+{
+	ssize_t fw = -1;
+	json_t *v;
+
+	for (size_t i = doc->n; i-- > 0;)
+		if (doc->rows[i].fkind == FILE_FIRMWARE &&
+		    (sent(&doc->rows[i]) || is(doc->rows[i].outcome, "not modified"))) {
+			fw = (ssize_t)i;
+			break;
+		}
+	if (fw < 0)
+		return;
+	for (size_t i = (size_t)fw + 1; i < doc->n; i++)
+		if (doc->rows[i].fkind == FILE_CONFIG)
+			return;
+	v = verdict(doc, "audiocodes-firmware-first", "info",
+		    "If no configuration request follows after its reboot, check that option 160 "
+		    "names one: <proto>://host/<firmware>;<configuration>.",
+		    "It got the firmware image %s and has not asked for its configuration since",
+		    doc->rows[fw].path);
+	set_text(v, "detail",
+		 "An AudioCodes phone reads the firmware's header first; when the version differs "
+		 "from its own it downloads the whole image, writes it to flash and reboots, and "
+		 "only when no new firmware is due does it download its configuration (the 400HD "
+		 "manual). A phone powered off meanwhile needs the recovery procedure.");
+	cite(v, &doc->rows[fw]);
+}
+
 /* Denials and failures with no success for the same name since. */
 static void denials(struct doc *doc)
 {
@@ -1313,6 +1347,8 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 			fip_includes(&doc);
 		if (strcmp(doc.profile, "panasonic") == 0)
 			panasonic_steps(&doc);
+		if (strcmp(doc.profile, "audiocodes") == 0)
+			audiocodes_order(&doc);
 		if (doc.in_inventory)
 			pending(&doc);
 		last_success(&doc);

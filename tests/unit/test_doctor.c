@@ -544,6 +544,26 @@ static void test_doctor_spa_dbase_version(void **state)
 	json_decref(dg);
 }
 
+static void test_doctor_audiocodes_firmware_first(void **state)
+{
+	struct fx *f = *state;
+	json_t *dg, *v;
+
+	write_file(f, "files/450HD.img", "image");
+	write_file(f, "files/450hd.cfg", "cfg");
+	add_device(f, MAC, "audiocodes", "1");
+	row(f, "http", "192.0.2.1:1", MAC, "/450HD.img", "sent", "aa", NULL);
+	dg = diagnose(f, MAC);
+	v = find(dg, "audiocodes-firmware-first");
+	assert_non_null(v);
+	assert_int_equal(cited(v, 0), 1);
+	json_decref(dg);
+	row(f, "http", "192.0.2.1:2", MAC, "/450hd.cfg", "sent", "bb", NULL);
+	dg = diagnose(f, MAC);
+	assert_null(find(dg, "audiocodes-firmware-first"));
+	json_decref(dg);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -559,6 +579,7 @@ int main(void)
 		T(test_doctor_prefix),
 		T(test_doctor_fip_include),
 		T(test_doctor_spa_dbase_version),
+		T(test_doctor_audiocodes_firmware_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
