@@ -31,6 +31,7 @@
 #include "core/addr.h"
 #include "core/mac.h"
 #include "site/directory.h"
+#include "site/journal_sample.h"
 #include "site/site.h"
 #include "store/store.h"
 
@@ -119,19 +120,6 @@ static int collect(void *arg, const struct journal_entry *e)
 	return doc->n >= DOCTOR_ROWS_MAX ? 1 : 0;
 }
 
-/* The address of a peer "ADDR:PORT" / "[V6]:PORT", without the port, into buf. */
-static void peer_host(const char *peer, char *buf, size_t size)
-{
-	const char *colon = peer ? strrchr(peer, ':') : NULL;
-
-	if (!peer)
-		buf[0] = '\0';
-	else if (colon && (peer[0] != '[' || colon > strchr(peer, ']')))
-		snprintf(buf, size, "%.*s", (int)(colon - peer), peer);
-	else
-		snprintf(buf, size, "%s", peer);
-}
-
 /* Rows of the device's addresses that name no device: generic files it asked for. */
 #define GENERIC_WINDOW_US (60 * 1000000ll) /* after its last row */
 #define GENERIC_SCAN_MAX  50000		   /* rows looked through at most */
@@ -163,7 +151,7 @@ static int generic_row(void *arg, const struct journal_entry *e)
 	if (!e->peer || !e->outcome || strstr(e->outcome, "misses") ||
 	    (e->mac && (strcmp(e->outcome, "blocked") != 0 || strcmp(e->mac, g->doc->mac) == 0)))
 		return 0;
-	peer_host(e->peer, host, sizeof(host));
+	journal_peer_host(e->peer, host, sizeof(host));
 	for (size_t i = 0; i < g->nhosts; i++)
 		if (strcmp(host, g->hosts[i]) == 0) {
 			r = collect(g->doc, e);
@@ -201,7 +189,7 @@ static int add_generic_rows(struct doc *doc)
 		char host[64];
 		bool dup = false;
 
-		peer_host(doc->rows[i].peer, host, sizeof(host));
+		journal_peer_host(doc->rows[i].peer ? doc->rows[i].peer : "", host, sizeof(host));
 		for (size_t k = 0; k < g.nhosts; k++)
 			dup |= strcmp(g.hosts[k], host) == 0;
 		if (!dup && host[0] && g.nhosts < 4)
