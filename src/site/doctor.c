@@ -1050,6 +1050,57 @@ static void audiocodes_order(struct doc *doc)
 	cite(v, &doc->rows[fw]);
 }
 
+/*
+ * SIP PnP (docs/sip.md): a SUBSCRIBE answered with the provisioning URL in a NOTIFY, or
+ * ignored by [sip] answer; the phone fetches from the URL next.
+ */
+static void sip_pnp(struct doc *doc)
+{
+	ssize_t last = -1;
+	bool fetched = false;
+	const struct row *r;
+	json_t *v;
+
+	for (size_t i = doc->n; i-- > 0;)
+		if (is(doc->rows[i].proto, "sip")) {
+			last = (ssize_t)i;
+			break;
+		}
+	if (last < 0)
+		return;
+	r = &doc->rows[last];
+	for (size_t i = (size_t)last + 1; i < doc->n; i++)
+		fetched |= !is(doc->rows[i].proto, "sip");
+	if (fetched)
+		return;
+	if (strncmp(r->outcome, "ignored-", 8) == 0) {
+		v = verdict(doc, "pnp-ignored", "error",
+			    "With [sip] answer = known the device must be in the inventory and "
+			    "enabled; with answer = oui its OUI must be listed (docs/sip.md).",
+			    "Its SIP PnP SUBSCRIBE was not answered (%s)", r->outcome);
+		set_text(v, "detail",
+			 "The server stays silent for a SUBSCRIBE its [sip] answer policy does not "
+			 "cover, so that another PnP server on the segment may answer.");
+		cite(v, r);
+	} else if (is(r->outcome, "notify-timeout")) {
+		v = verdict(doc, "pnp-notify-unanswered", "warning",
+			    "Check that the phone's SIP port can be reached from the server (a "
+			    "firewall or NAT between them drops the NOTIFY).",
+			    "The NOTIFY carrying its provisioning URL got no answer");
+		set_text(v, "detail",
+			 "The server answered its SUBSCRIBE and sent the URL in a NOTIFY to the "
+			 "SUBSCRIBE's source address, resending it for 64*T1; the phone never "
+			 "answered and has fetched nothing since.");
+		cite(v, r);
+	} else if (is(r->outcome, "pnp-url-sent") || strncmp(r->outcome, "notify-2", 8) == 0) {
+		v = verdict(doc, "pnp-no-fetch", "warning",
+			    "Check that the URL sent ([sip] url, or the server's own) is reachable "
+			    "from the phone, over that protocol and port.",
+			    "It got its provisioning URL by SIP PnP and has fetched nothing since");
+		cite(v, r);
+	}
+}
+
 /* Denials and failures with no success for the same name since. */
 static void denials(struct doc *doc)
 {
@@ -1337,6 +1388,7 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 			panasonic_steps(&doc);
 		if (strcmp(doc.profile, "audiocodes") == 0)
 			audiocodes_order(&doc);
+		sip_pnp(&doc);
 		if (doc.in_inventory)
 			pending(&doc);
 		last_success(&doc);

@@ -564,6 +564,33 @@ static void test_doctor_audiocodes_firmware_first(void **state)
 	json_decref(dg);
 }
 
+static void test_doctor_sip_pnp(void **state)
+{
+	struct fx *f = *state;
+	json_t *dg, *v;
+
+	add_device(f, MAC, "fip", "1");
+	row(f, "sip", "192.0.2.1:5060", MAC, "sip:MAC" MAC "@224.0.1.75", "pnp-url-sent", NULL,
+	    NULL);
+	row(f, "sip", "192.0.2.1:5060", MAC, "sip:192.0.2.1:5060", "notify-timeout", NULL, NULL);
+	dg = diagnose(f, MAC);
+	v = find(dg, "pnp-notify-unanswered");
+	assert_non_null(v);
+	assert_int_equal(cited(v, 0), 2);
+	assert_string_equal(status_text(dg), "provisioning");
+	json_decref(dg);
+	/* it fetched since: nothing to say about PnP */
+	row(f, "tftp", "192.0.2.1:1000", MAC, MAC ".boot", "not found", NULL, NULL);
+	dg = diagnose(f, MAC);
+	assert_null(find(dg, "pnp-notify-unanswered"));
+	json_decref(dg);
+	row(f, "sip", "192.0.2.1:5060", MAC, "sip:MAC" MAC "@224.0.1.75", "ignored-unknown", NULL,
+	    NULL);
+	dg = diagnose(f, MAC);
+	assert_non_null(find(dg, "pnp-ignored"));
+	json_decref(dg);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -580,6 +607,7 @@ int main(void)
 		T(test_doctor_fip_include),
 		T(test_doctor_spa_dbase_version),
 		T(test_doctor_audiocodes_firmware_first),
+		T(test_doctor_sip_pnp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
