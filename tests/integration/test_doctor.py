@@ -7,7 +7,7 @@ state the journal's writer keeps (docs/admin.md, "Device state")."""
 import json
 import time
 
-from admin import Api, make_token
+from admin import Api, make_token, problem
 from harness import BIN, HANG_GUARD, Site, curl_get, run, sanitizer_report, tftp_hpa_get
 from test_agent import agent, md5
 
@@ -93,6 +93,15 @@ def test_never_seen_and_unknown(tmp_path, start_server):
     assert "autoprov device" in verdict(dg, "unknown")["action"]
     text = cli_doctor(site, "00:22:ee:00:00:ff")
     assert "Never seen, and not in the inventory" in text
+    # the API takes any MAC form, refuses what is not one, and wants a token
+    api = Api(server.ports["admin"], token)
+    assert api.json("GET", "/api/v1/devices/00-22-EE-01-02-03/doctor")["mac"] == MAC
+    assert "not a MAC" in problem(api.get("/api/v1/devices/xyz/doctor"), 400)["detail"]
+    problem(api.get(f"/api/v1/devices/{MAC}/doctor", token=None), 401)
+    states = api.json("GET", "/api/v1/device-states")["states"]
+    assert states == {"never-seen": 1, "provisioning": 0, "provisioned": 0, "failing": 0,
+                      "change-pending": 0}
+    problem(api.get("/api/v1/device-states?seen_since=yesterday"), 400)
 
 
 def test_seen_but_not_in_the_inventory_gets_the_generic_file(tmp_path, start_server):
