@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "site/directory.h"
 #include "store/store.h"
 
 struct outcome_info {
@@ -244,6 +245,7 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 			.md5 = o == OUTCOME_SENT ? md5 : NULL,
 			.user_agent = x->user_agent && x->user_agent[0] ? x->user_agent : NULL,
 			.detail = detail,
+			.rev = directory_revision(site_directory(x->site)),
 		};
 
 		clock_gettime(CLOCK_REALTIME, &e.time);

@@ -246,7 +246,8 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 	sqlite3_bind_int(stmt, 9, sent);
 	sqlite3_bind_text(stmt, 10, e->md5, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 11, kind == JOURNAL_CONFIG);
-	sqlite3_bind_int64(stmt, 12, (sqlite3_int64)rev);
+	/* the loop's revision when it served, else the one of this transaction */
+	sqlite3_bind_int64(stmt, 12, (sqlite3_int64)(e->rev && e->rev < rev ? e->rev : rev));
 	sqlite3_bind_int(stmt, 13, kind == JOURNAL_FAIL);
 	if (store_firmware_of(e, firmware, sizeof(firmware)) == 0)
 		sqlite3_bind_text(stmt, 14, firmware, -1, SQLITE_TRANSIENT);

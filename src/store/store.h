@@ -215,6 +215,12 @@ struct journal_entry {
 	 */
 	const char *detail;
 	int64_t id; /* the row's id when read (store_journal_foreach); ignored when appended */
+	/*
+	 * The inventory revision what was sent is made from, at the latest (the serving loop's
+	 * directory_revision()); 0: unknown, the revision when the row is written is taken.
+	 * Not stored in the journal: the devices' state keeps it (config_rev).
+	 */
+	uint64_t rev;
 };
 
 /*

@@ -289,6 +289,33 @@ static int count_list(void *arg, const struct device_state *s)
 	return 0;
 }
 
+/* A fetch served before the loop saw a change, written after it: still pending. */
+static void test_state_served_revision(void **state)
+{
+	struct fx *f = *state;
+	uint64_t before;
+	struct journal_entry e = {
+		.time = { .tv_sec = T0 },
+		.proto = "tftp",
+		.peer = "192.0.2.1:1",
+		.mac = MAC,
+		.path = "algom" MAU ".conf",
+		.outcome = "sent",
+		.md5 = "aa",
+	};
+
+	add_device(f, MAC, "algo", "1");
+	assert_int_equal(store_inventory_revision(f->st, &before), 0);
+	add_device(f, MAC, "algo", "2"); /* committed while the loop served the old file */
+	e.rev = before;
+	assert_int_equal(store_journal_append(f->st, &e, 1), 0);
+	assert_int_equal(status_of(f, MAC), DEVICE_CHANGE_PENDING);
+	/* the next fetch, served from the new revision */
+	e.rev = 0;
+	assert_int_equal(store_journal_append(f->st, &e, 1), 0);
+	assert_int_equal(status_of(f, MAC), DEVICE_PROVISIONED);
+}
+
 static void test_state_list(void **state)
 {
 	struct fx *f = *state;
@@ -597,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kinds),
 		T(test_state_rules),
+		T(test_state_served_revision),
 		T(test_state_list),
 		T(test_doctor_never_seen_and_unknown),
 		T(test_doctor_not_in_inventory_generic),
