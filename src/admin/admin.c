@@ -39,6 +39,7 @@
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
 	admin_routes_metrics,
+	admin_routes_doctor,
 };
 
 struct admin_server {
@@ -57,9 +58,11 @@ struct admin_server {
 	char *body;
 	/* the inventory's size for /metrics, kept by ev_count (admin_inventory_devices) */
 	struct event *ev_count;
-	uint64_t devices;
+	uint64_t devices, seen_24h; /* seen_24h: devices of the inventory seen in the last day */
 	bool devices_known;
 	int64_t count_next; /* CLOCK_MONOTONIC ms before which no count starts */
+	/* copies of info's prefixes: the loop's configuration changes on SIGHUP */
+	char *tftp_prefix, *http_prefix;
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -93,7 +96,13 @@ static int count_devices(struct admin_server *srv)
 	int64_t t0 = mono_ms();
 	uint64_t n;
 	int r = store_device_count(site_store(srv->site), &n);
-	int64_t took = mono_ms() - t0;
+	uint64_t seen = 0;
+	int64_t took;
+
+	if (r == 0)
+		r = store_device_state_seen_since(site_store(srv->site), (int64_t)time(NULL) - 86400,
+						  &seen);
+	took = mono_ms() - t0;
 
 	srv->count_next = t0 + took * COUNT_DUTY;
 	if (r < 0) {
@@ -102,6 +111,7 @@ static int count_devices(struct admin_server *srv)
 		return r;
 	}
 	srv->devices = n;
+	srv->seen_24h = seen;
 	srv->devices_known = true;
 	return 0;
 }
@@ -116,11 +126,12 @@ static void on_count(evutil_socket_t fd, short what, void *arg)
 		(void)count_devices(srv);
 }
 
-bool admin_inventory_devices(struct admin_request *r, uint64_t *ret)
+bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h)
 {
 	if (!r->srv->devices_known && count_devices(r->srv) < 0)
 		return false;
 	*ret = r->srv->devices;
+	*ret_seen_24h = r->srv->seen_24h;
 	return true;
 }
 
@@ -550,6 +561,10 @@ int admin_server_new(const char *site_dir, const struct site_options *opts,
 	}
 	srv->cfg = *cfg;
 	srv->info = *info;
+	srv->tftp_prefix = strdup(info->tftp_prefix ? info->tftp_prefix : "");
+	srv->http_prefix = strdup(info->http_prefix ? info->http_prefix : "");
+	srv->info.tftp_prefix = srv->tftp_prefix;
+	srv->info.http_prefix = srv->http_prefix;
 	srv->stop_fd[0] = srv->stop_fd[1] = -1;
 	r = site_open(site_dir, opts, &srv->site, err, errsz);
 	if (r < 0)
@@ -645,6 +660,8 @@ void admin_server_free(struct admin_server *srv)
 		SSL_CTX_free(srv->tls);
 	site_free(srv->site);
 	free(srv->body);
+	free(srv->tftp_prefix);
+	free(srv->http_prefix);
 	free(srv);
 }
 

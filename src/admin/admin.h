@@ -43,6 +43,8 @@ struct admin_info {
 	const char *site_dir;
 	int64_t started;	/* CLOCK_REALTIME seconds of the daemon's start */
 	struct site *serving;	/* the loop's site: only its counters are read from here */
+	/* [tftp] prefix and [http] prefix at start, for the doctor (it renders files again) */
+	const char *tftp_prefix, *http_prefix;
 };
 
 struct admin_server;

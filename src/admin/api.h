@@ -56,6 +56,7 @@ struct admin_route {
 /* The route tables of each resource (admin/api_*.c). */
 extern const struct admin_route admin_routes_status[];
 extern const struct admin_route admin_routes_metrics[];
+extern const struct admin_route admin_routes_doctor[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);
@@ -63,10 +64,10 @@ struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
 
 /*
- * The number of devices in the inventory, kept by the admin thread (counted again, within
- * a second, when the inventory changes): false when it cannot be read.
+ * The number of devices in the inventory, and of those seen in the last 24 hours, kept by
+ * the admin thread (counted again, within a second or two): false when they cannot be read.
  */
-bool admin_inventory_devices(struct admin_request *r, uint64_t *ret);
+bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h);
 
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);

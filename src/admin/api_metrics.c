@@ -246,7 +246,7 @@ static void get_metrics(struct admin_request *r)
 	struct store *st = admin_store(r);
 	char *text = NULL;
 	size_t len = 0;
-	uint64_t devices;
+	uint64_t devices, seen;
 	FILE *f = open_memstream(&text, &len);
 
 	if (!f) {
@@ -261,9 +261,12 @@ static void get_metrics(struct admin_request *r)
 	     "Requests to the admin listener with an unknown, removed or expired token.");
 	fprintf(f, "autoprov_admin_token_failures_total %llu\n",
 		(unsigned long long)metrics_get(&site_metrics(admin_site(r))->login_failures));
-	if (admin_inventory_devices(r, &devices)) {
+	if (admin_inventory_devices(r, &devices, &seen)) {
 		head(f, "autoprov_inventory_devices", "gauge", "Devices in the inventory.");
 		fprintf(f, "autoprov_inventory_devices %llu\n", (unsigned long long)devices);
+		head(f, "autoprov_devices_seen_24h", "gauge",
+		     "Devices of the inventory that made a request in the last 24 hours.");
+		fprintf(f, "autoprov_devices_seen_24h %llu\n", (unsigned long long)seen);
 	} else {
 		log_warnx(TAG, "/metrics: the inventory cannot be counted: %s", store_strerror(st));
 	}

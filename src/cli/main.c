@@ -15,6 +15,7 @@ static const struct {
 	{ "render", cmd_render, "print what the server would send a device for a path" },
 	{ "template", cmd_template, "render a template against JSON data" },
 	{ "log", cmd_log, "print the journal of requests" },
+	{ "doctor", cmd_doctor, "why a device did or did not provision, and what to do" },
 	{ "token", cmd_token, "bearer tokens of the admin API: add, list, rm" },
 	{ "md5", cmd_md5, "print a file's MD5 as .md5 companions carry it" },
 	{ "encrypt", cmd_encrypt, "encrypt a profile (openssl enc -aes-256-cbc -md md5)" },

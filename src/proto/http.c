@@ -556,7 +556,9 @@ static void finish(struct http_exchange *x, enum outcome o, int status, uint64_t
 	x->ex.verb = x->req && x->req->method_name ? x->req->method_name : "-";
 	x->ex.verb_quoted = true;
 	x->ex.user_agent = x->ua;
-	x->ex.login_mac = x->c->id.mac;
+	/* the device logged in, else the one a failed login claimed (challenge()) */
+	if (x->c->id.mac[0] || !x->ex.login_mac)
+		x->ex.login_mac = x->c->id.mac;
 	exchange_close(&x->ex, o, answer, bytes, md5, NULL);
 }
 
@@ -734,7 +736,8 @@ static void challenge(struct http_exchange *x, bool stale, bool failed, const ch
 	struct http_conn *c = x->c;
 	struct http_server *srv = c->srv;
 	const struct http_config *cfg = &srv->cfg;
-	char value[512];
+	char value[512], claimed[MAC_LEN + 1];
+	const char *why, *login_mac = x->ex.login_mac;
 
 	if (cfg->auth != HTTP_LOGIN_BASIC) {
 		for (unsigned i = 0; i < cfg->ndigest; i++) {
@@ -750,7 +753,13 @@ static void challenge(struct http_exchange *x, bool stale, bool failed, const ch
 	    digest_challenge_basic_format(value, sizeof(value), cfg->realm) == 0)
 		add_header(x, "WWW-Authenticate: %s", value);
 	x->ex.detail = detail;
+	/* a failed login names the device it claimed: the doctor finds the row by its MAC */
+	if (failed && user && (!x->ex.login_mac || !x->ex.login_mac[0]) &&
+	    mac_parse(user, claimed, &why) == 0)
+		x->ex.login_mac = claimed;
 	respond_outcome(x, failed ? OUTCOME_AUTH_FAILED : OUTCOME_AUTH_REQUIRED, 0, NULL);
+	if (x->ex.login_mac == claimed)
+		x->ex.login_mac = login_mac;
 	if (failed) {
 		/* a failed login: the defence's miss */
 		(void)site_miss(srv->site, &x->ex.req, NULL);

@@ -562,6 +562,8 @@ int serve_main(const struct serve_options *opts)
 			.site_dir = opts->site_dir,
 			.started = (int64_t)time(NULL),
 			.serving = s.site,
+			.tftp_prefix = s.cfg.tftp.prefix,
+			.http_prefix = s.cfg.http.prefix,
 		};
 
 		if (gethostname(s.node, sizeof(s.node) - 1) < 0)

@@ -57,6 +57,7 @@ struct directory {
 	json_t *groups;	  /* name -> vars or null */
 	json_t *defaults; /* NULL until loaded */
 	uint64_t seq;	  /* the last change applied */
+	uint64_t rev;	  /* the inventory revision read before the last sync (0: none yet) */
 
 	void (*dropped)(void *arg, const char *mac);
 	void *dropped_arg;
@@ -297,6 +298,12 @@ int directory_sync(struct directory *dir)
 		dir->synced = dir->iter;
 		dir->kick(dir->kick_arg);
 	}
+	/*
+	 * Read before the changes: what is served after this sync is made from this revision
+	 * or a later one (the devices' state compares it, store/state.c). A failure keeps the
+	 * older number, which only errs towards "change pending".
+	 */
+	(void)store_inventory_revision(dir->store, &dir->rev);
 	r = store_changes_since(dir->store, dir->seq, apply_change, dir);
 	if (r != -ESTALE)
 		return r;
@@ -309,6 +316,11 @@ int directory_sync(struct directory *dir)
 	forget_all(dir);
 	dir->seq = last;
 	return 0;
+}
+
+uint64_t directory_revision(const struct directory *dir)
+{
+	return dir->rev;
 }
 
 /* ---- devices ---- */

@@ -56,6 +56,12 @@ void directory_tick(struct directory *dir);
 
 /* Applies the changes recorded since the last call (if due). 0 or a negative errno. */
 int directory_sync(struct directory *dir);
+/*
+ * The inventory revision read before the last sync: whatever the directory answers now is
+ * made from it or a later one (0 before the first sync). The journal's rows carry it, for
+ * the devices' state ("change pending").
+ */
+uint64_t directory_revision(const struct directory *dir);
 
 /*
  * The device of canonical MAC mac (enabled or not): 0 with *ret, valid until the next call

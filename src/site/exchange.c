@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "site/metrics.h"
+#include "site/directory.h"
 #include "store/store.h"
 
 struct outcome_info {
@@ -241,6 +242,16 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		snprintf(text, sizeof(text), "%s", oi->text);
 	}
 	if (oi->journaled && x->site) {
+		/*
+		 * Why, when "denied" or "error" alone would not tell the doctor: a login asked
+		 * for or refused, another device's file, a refused name, a failing template.
+		 */
+		const char *detail = o == OUTCOME_AUTH_REQUIRED ? "credentials asked for"
+				     : o == OUTCOME_AUTH_FAILED ? "wrong credentials"
+				     : o == OUTCOME_DENIED || o == OUTCOME_REFUSED ||
+						     o == OUTCOME_ERROR || o == OUTCOME_TOO_LARGE
+					     ? x->detail
+					     : NULL;
 		struct journal_entry e = {
 			.proto = x->req.proto,
 			.peer = x->peer_text,
@@ -250,6 +261,8 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 			.bytes = bytes,
 			.md5 = o == OUTCOME_SENT ? md5 : NULL,
 			.user_agent = x->user_agent && x->user_agent[0] ? x->user_agent : NULL,
+			.detail = detail,
+			.rev = directory_revision(site_directory(x->site)),
 		};
 
 		clock_gettime(CLOCK_REALTIME, &e.time);

@@ -271,7 +271,7 @@ unsigned site_blocked(struct site *site, const struct sockaddr *peer)
 unsigned site_miss(struct site *site, const struct site_request *req, const char *mac)
 {
 	struct defence_event ev;
-	char pa[ADDR_STRLEN], what[ADDR_STRLEN + 32];
+	char pa[ADDR_STRLEN], what[ADDR_STRLEN + 32], detail[ADDR_STRLEN + 128];
 	unsigned s = defence_miss(site->defence, req->peer, mac, monotonic_s(), &ev);
 	struct journal_entry e = {
 		.proto = req->proto,
@@ -294,6 +294,9 @@ unsigned site_miss(struct site *site, const struct site_request *req, const char
 		  "in %u s (last over %s)",
 		  what, ev.seconds, ev.misses, site->opts.defence.miss_window_s,
 		  req->proto ? req->proto : "-");
+	snprintf(detail, sizeof(detail), "%s blocked for %u s: %u requests for devices it may not have",
+		 what, ev.seconds, ev.misses);
+	e.detail = detail;
 	clock_gettime(CLOCK_REALTIME, &e.time);
 	site_journal(site, &e);
 	return s;

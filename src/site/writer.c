@@ -124,7 +124,7 @@ static const char *pack(char **pos, const char *s)
 static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 {
 	const char *strs[] = {
-		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail
 	};
 	size_t total = 0;
 	char *pos;
@@ -143,6 +143,7 @@ static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 	slot->e.outcome = pack(&pos, e->outcome);
 	slot->e.md5 = pack(&pos, e->md5);
 	slot->e.user_agent = pack(&pos, e->user_agent);
+	slot->e.detail = pack(&pos, e->detail);
 	return 0;
 }
 

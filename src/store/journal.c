@@ -17,6 +17,7 @@
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
 	sqlite3_stmt *stmt;
+	uint64_t rev = 0;
 	int rc, r;
 
 	if (n == 0)
@@ -26,8 +27,12 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		return r;
 	r = store_stmt(st, STMT_JOURNAL_INSERT,
 		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		       " user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		       &stmt);
+	if (r < 0)
+		goto fail;
+	/* the devices' state follows their rows, in the same transaction (store/state.c) */
+	r = store_state_begin(st, &rev);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -48,11 +53,20 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 				   (sqlite3_int64)(j->bytes > INT64_MAX ? INT64_MAX : j->bytes));
 		sqlite3_bind_text(stmt, 8, j->md5, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 9, j->user_agent, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 10, j->detail, -1, SQLITE_STATIC);
 		rc = sqlite3_step(stmt);
 		if (rc != SQLITE_DONE) {
 			r = store_fail_sqlite(st, rc);
 			sqlite3_reset(stmt);
 			goto fail;
+		}
+		if (j->mac) {
+			r = store_state_record(st, j, (int64_t)sqlite3_last_insert_rowid(st->db),
+					       usec, rev);
+			if (r < 0) {
+				sqlite3_reset(stmt);
+				goto fail;
+			}
 		}
 	}
 	/* no pointer into the caller's entries may outlive the call */
@@ -351,16 +365,17 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 	 */
 	rc = sqlite3_prepare_v2(
 		st->db,
-		mac ? (newest_first ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
-				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				      " ORDER BY time DESC, id DESC"
-				    : "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
-				      " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				      " ORDER BY time, id")
+		mac ? (newest_first
+			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
+				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
+				 " ORDER BY time DESC, id DESC"
+			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
+				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
+				 " ORDER BY time, id")
 		    : (newest_first
-			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
+			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
 				 " user_agent FROM journal WHERE time >= ?2 ORDER BY id DESC"
-			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5,"
+			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
 				 " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
 				 " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
 				 " (SELECT max(id) + 1 FROM journal)) ORDER BY id"),
@@ -382,7 +397,9 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 			.outcome = (const char *)sqlite3_column_text(stmt, 5),
 			.bytes = (uint64_t)sqlite3_column_int64(stmt, 6),
 			.md5 = (const char *)sqlite3_column_text(stmt, 7),
-			.user_agent = (const char *)sqlite3_column_text(stmt, 8),
+			.id = sqlite3_column_int64(stmt, 8),
+			.detail = (const char *)sqlite3_column_text(stmt, 9),
+			.user_agent = (const char *)sqlite3_column_text(stmt, 10),
 		};
 		r = fn(arg, &e);
 		if (r != 0)

@@ -201,6 +201,46 @@ static const char *const migrations[] = {
 	"  expires INTEGER NOT NULL DEFAULT 0,"
 	"  last_used INTEGER NOT NULL DEFAULT 0"
 	");",
+
+	/*
+	 * 4 -> 5: the devices' state (store/state.c), kept by the journal's writer in the
+	 * transaction that appends the rows it follows, for the devices of the inventory (an
+	 * unknown MAC's history is the journal's: a scan must not grow this table); and why
+	 * a request was refused, in the journal (detail), which "denied" alone does not say.
+	 * Times are microseconds, as the journal's; *_id are journal ids. status: 1
+	 * provisioning, 2 provisioned, 3 failing ("never seen" is no row; "change pending" is
+	 * provisioned with an inventory revision above config_rev). Seeded from the journal
+	 * already there: first and last seen, provisioned when a configuration was sent.
+	 */
+	"ALTER TABLE journal ADD COLUMN detail TEXT;"
+	"CREATE TABLE device_state ("
+	"  mac TEXT PRIMARY KEY NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  first_id INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen INTEGER NOT NULL,"
+	"  last_id INTEGER NOT NULL DEFAULT 0,"
+	"  last_proto TEXT, last_peer TEXT, last_user_agent TEXT, last_path TEXT,"
+	"  last_outcome TEXT,"
+	"  sent_time INTEGER NOT NULL DEFAULT 0, sent_id INTEGER NOT NULL DEFAULT 0,"
+	"  sent_path TEXT, sent_md5 TEXT,"
+	"  config_time INTEGER NOT NULL DEFAULT 0, config_id INTEGER NOT NULL DEFAULT 0,"
+	"  config_path TEXT, config_md5 TEXT, config_proto TEXT,"
+	"  config_rev INTEGER NOT NULL DEFAULT 0,"
+	"  fail_time INTEGER NOT NULL DEFAULT 0, fail_id INTEGER NOT NULL DEFAULT 0,"
+	"  fail_path TEXT, fail_outcome TEXT, fail_detail TEXT,"
+	"  firmware TEXT,"
+	"  status INTEGER NOT NULL DEFAULT 1"
+	") WITHOUT ROWID;"
+	"CREATE INDEX device_state_seen ON device_state (last_seen);"
+	"CREATE INDEX device_state_status ON device_state (status, mac);"
+	"CREATE TRIGGER device_state_gone AFTER DELETE ON devices BEGIN"
+	"  DELETE FROM device_state WHERE mac = OLD.mac;"
+	"END;"
+	"INSERT INTO device_state (mac, first_seen, first_id, last_seen, last_id, status)"
+	"  SELECT j.mac, min(j.time), min(j.id), max(j.time), max(j.id),"
+	"    CASE WHEN max(j.outcome = 'sent') THEN 2 ELSE 1 END"
+	"  FROM journal j JOIN devices d ON d.mac = j.mac GROUP BY j.mac;"
+	"UPDATE device_state SET config_rev = (SELECT value FROM meta WHERE key = 'inventory_rev');",
 };
 
 

@@ -41,7 +41,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  4
+#define STORE_SCHEMA_VERSION  5
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -232,6 +232,18 @@ struct journal_entry {
 	uint64_t bytes;
 	const char *md5;	/* of what was sent, or NULL */
 	const char *user_agent; /* or NULL */
+	/*
+	 * Why a request was refused or failed, in words ("wrong credentials", "the certificate
+	 * is another device's", "the template fails"), or NULL (schema 5).
+	 */
+	const char *detail;
+	int64_t id; /* the row's id when read (store_journal_foreach); ignored when appended */
+	/*
+	 * The inventory revision what was sent is made from, at the latest (the serving loop's
+	 * directory_revision()); 0: unknown, the revision when the row is written is taken.
+	 * Not stored in the journal: the devices' state keeps it (config_rev).
+	 */
+	uint64_t rev;
 };
 
 /*
@@ -307,6 +319,104 @@ int store_journal_print(struct store *st, const char *mac, time_t since, FILE *o
 int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 			  bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
 			  void *arg);
+
+/* ---- the devices' state (store/state.c) ---- */
+
+/*
+ * What a device is doing, from its journal rows (docs/admin.md, "Device state"). Kept for
+ * the devices of the inventory by the journal's writer, in the transaction that appends
+ * the rows (store_journal_append): nothing on the serving loop.
+ */
+enum device_status {
+	DEVICE_NEVER_SEEN,    /* no row of the journal names it */
+	DEVICE_PROVISIONING,  /* seen, no configuration file sent yet */
+	DEVICE_PROVISIONED,   /* its last configuration was sent, nothing failed since */
+	DEVICE_FAILING,	      /* its last request that mattered failed (denied, missing...) */
+	DEVICE_CHANGE_PENDING, /* provisioned, and the inventory changed for it since */
+	_DEVICE_STATUS_MAX,
+};
+
+/* "never-seen", "provisioning", "provisioned", "failing", "change-pending". */
+const char *device_status_name(enum device_status s);
+/* The status named name: 0, or -EINVAL. */
+int device_status_parse(const char *name, enum device_status *ret);
+
+/* What a journal row tells about its device's provisioning. */
+enum journal_kind {
+	JOURNAL_CONFIG,	 /* a configuration file was sent */
+	JOURNAL_OK,	 /* another success: a .md5, firmware, a resource, "not modified" */
+	JOURNAL_STEP,	 /* a normal step: a configuration name not found (search orders) */
+	JOURNAL_FAIL,	 /* denied, error, timed out, aborted, busy, firmware or resource missing */
+	JOURNAL_NEUTRAL, /* SIP (PnP, check-sync), the defence's "blocked" row */
+};
+
+/* What a requested name is, by its extension. */
+enum file_kind {
+	FILE_CONFIG,   /* anything else: .conf .cfg .boot .xml ... */
+	FILE_MD5,      /* a .md5 companion */
+	FILE_FIRMWARE, /* .sfw .img .bin .fw .rom .ld */
+	FILE_RESOURCE, /* .zip .db .pem .crt .cer .der .wav .png .jpg .txt */
+};
+
+enum file_kind store_file_kind(const char *path);
+enum journal_kind store_journal_kind(const struct journal_entry *e);
+/*
+ * The firmware version a row shows, into buf: from a firmware image it was sent
+ * (algo-8180-5.4f.sfw gives 5.4f, another image its name without the extension), else from
+ * its User-Agent (PRODUCT/VERSION, or VENDOR MODEL VERSION ...). 0, or -ENOENT.
+ */
+int store_firmware_of(const struct journal_entry *e, char *buf, size_t size);
+
+#define DEVICE_STATE_TEXT 256
+
+struct device_state {
+	char mac[MAC_LEN + 1];
+	enum device_status status; /* with pending from revisions (store_device_state_get) */
+	bool known;		   /* the row exists (else: never seen) */
+	int64_t first_seen, last_seen; /* microseconds since the epoch */
+	int64_t first_id, last_id;     /* journal ids */
+	char last_proto[16], last_peer[64], last_user_agent[DEVICE_STATE_TEXT];
+	char last_path[DEVICE_STATE_TEXT], last_outcome[32];
+	/* the last file sent (any), and the last configuration file sent */
+	int64_t sent_time, sent_id;
+	char sent_path[DEVICE_STATE_TEXT], sent_md5[33];
+	int64_t config_time, config_id;
+	char config_path[DEVICE_STATE_TEXT], config_md5[33], config_proto[16];
+	uint64_t config_rev;   /* the inventory revision when it was written */
+	uint64_t current_rev;  /* max(device, group, defaults) revision now (0: no device) */
+	int64_t fail_time, fail_id;
+	char fail_path[DEVICE_STATE_TEXT], fail_outcome[32], fail_detail[DEVICE_STATE_TEXT];
+	char firmware[64];
+};
+
+/*
+ * Records the state a row appended in this transaction gives (store_journal_append calls
+ * them: store_state_begin once per batch, store_state_record for each row with a MAC).
+ */
+int store_state_begin(struct store *st, uint64_t *ret_rev);
+int store_state_record(struct store *st, const struct journal_entry *e, int64_t id,
+		       int64_t usec, uint64_t rev);
+
+/*
+ * The state of the device of canonical MAC mac: 0 with *ret (status NEVER_SEEN and known
+ * false when nothing recorded it), -ENOENT when it is not in the inventory and has no state.
+ */
+int store_device_state_get(struct store *st, const char *mac, struct device_state *ret);
+/*
+ * The devices of the inventory by state: counts[s] for each enum device_status. One pass
+ * over the inventory with a primary-key look-up per device (no rendering).
+ */
+int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX]);
+/*
+ * Calls fn for the devices of the inventory in MAC order after after_mac ("" from the
+ * start), at most limit (0: all), whose status is status (or any with all true); stops and
+ * returns fn's value if it is not 0. s lives only during the call.
+ */
+int store_device_state_list(struct store *st, enum device_status status, bool all,
+			    const char *after_mac, size_t limit,
+			    int (*fn)(void *arg, const struct device_state *s), void *arg);
+/* Devices of the inventory seen at or after since (seconds since the epoch): one index range. */
+int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret);
 
 /* ---- rendered-file versions ---- */
 

@@ -429,13 +429,21 @@ def test_schema_1_database_is_upgraded(tmp_path):
         db.execute(f"DROP TRIGGER {name}")
     db.execute("DROP TABLE changes")
     db.execute("DELETE FROM meta WHERE key = 'changes_pruned'")
+    # and without the tokens of schema 4, the devices' state of schema 5
+    db.execute("DROP TABLE tokens")
+    db.execute("DROP TRIGGER device_state_gone")
+    db.execute("DROP TABLE device_state")
+    db.execute("ALTER TABLE journal DROP COLUMN detail")
     db.execute("PRAGMA user_version = 1")
     db.close()
 
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    # schema 5 seeds the devices' state from the journal kept
+    assert db.execute("SELECT mac, first_seen, status FROM device_state").fetchall() == [
+        ("0022ee010203", 1, 2)]
     # the change log of schema 3 records what changes from now on
     result = run([BIN, "device", "set", "00:22:ee:01:02:03", "--site", site, "--model", "8180"])
     assert result.returncode == 0, result.stderr

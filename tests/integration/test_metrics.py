@@ -158,6 +158,8 @@ def test_prometheus_scrapes_with_a_token_and_counts_what_was_done(tmp_path, star
     prom.wait("autoprov_login_failures_total", equals({frozenset(): 1}), "failed logins")
     prom.wait("autoprov_defence_misses_total", equals({frozenset(): 1}), "the defence's misses")
     prom.wait("autoprov_inventory_devices", equals({frozenset(): 2}), "inventory size")
+    # both devices fetched their own file: seen in the last day (their state, schema 5)
+    prom.wait("autoprov_devices_seen_24h", equals({frozenset(): 2}), "devices seen")
     # everything ended: nothing in flight, the connections closed
     prom.wait("autoprov_transfers_in_flight",
               lambda v: len(v) == 5 and all(x == 0 for x in v.values()), "nothing in flight")
@@ -200,7 +202,7 @@ def test_a_scrape_passes_promtool_and_matches_the_docs(tmp_path, start_server):
     assert set(re.findall(r"^# HELP (\S+) ", text, re.MULTILINE)) == set(names)
     docs = (Path(REPO) / "docs" / "admin.md").read_text()
     section = docs.split("## Metrics", 1)[1].split("\n## ", 1)[0]
-    documented = dict(re.findall(r"^\| `([a-z_]+)(?:\{[^}]*\})?` \| (\w+) \|", section,
+    documented = dict(re.findall(r"^\| `([a-z0-9_]+)(?:\{[^}]*\})?` \| (\w+) \|", section,
                                  re.MULTILINE))
     assert documented == dict(families)
 

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The devices' state (store.h, "the devices' state"): what each device of the inventory is
+ * doing, kept by the journal's writer from the rows it appends, in the same transaction (one
+ * upsert by primary key per row with a MAC), so the serving loop pays nothing and a list of
+ * a million devices is filtered by state without reading the journal or rendering anything.
+ *
+ * The rules (docs/admin.md, "Device state"): a row is classified (store_journal_kind); a
+ * configuration sent makes the device provisioned and records the inventory revision of
+ * the moment (config_rev); a failure makes it failing; another success takes a failing
+ * device back to what it was; a normal step (a configuration name not found) changes
+ * nothing. "Change pending" is decided when read: provisioned, and the revision of the
+ * device, its group or the defaults is above config_rev. The doctor decides it exactly for
+ * one device by rendering what it would get now (site/doctor.c).
+ */
+#include "store/store_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <strings.h>
+
+static const char *const status_names[] = {
+	[DEVICE_NEVER_SEEN] = "never-seen",	    [DEVICE_PROVISIONING] = "provisioning",
+	[DEVICE_PROVISIONED] = "provisioned",	    [DEVICE_FAILING] = "failing",
+	[DEVICE_CHANGE_PENDING] = "change-pending",
+};
+
+const char *device_status_name(enum device_status s)
+{
+	return s < _DEVICE_STATUS_MAX ? status_names[s] : "?";
+}
+
+int device_status_parse(const char *name, enum device_status *ret)
+{
+	for (int s = 0; s < _DEVICE_STATUS_MAX; s++)
+		if (strcmp(name, status_names[s]) == 0) {
+			*ret = (enum device_status)s;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The extension of path's last segment, without the dot ("" for none). */
+static const char *extension(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+
+	return dot ? dot + 1 : "";
+}
+
+static bool ext_in(const char *ext, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcasecmp(ext, *list) == 0)
+			return true;
+	return false;
+}
+
+static const char *const firmware_ext[] = { "sfw", "img", "bin", "fw", "rom", "ld", NULL };
+static const char *const resource_ext[] = { "zip", "db",  "pem", "crt", "cer", "der",
+					    "wav", "png", "jpg", "txt", NULL };
+
+enum file_kind store_file_kind(const char *path)
+{
+	const char *ext = extension(path ? path : "");
+
+	if (strcasecmp(ext, "md5") == 0)
+		return FILE_MD5;
+	if (ext_in(ext, firmware_ext))
+		return FILE_FIRMWARE;
+	if (ext_in(ext, resource_ext))
+		return FILE_RESOURCE;
+	return FILE_CONFIG;
+}
+
+enum journal_kind store_journal_kind(const struct journal_entry *e)
+{
+	const char *o = e->outcome ? e->outcome : "";
+	enum file_kind k = store_file_kind(e->path);
+
+	if ((e->proto && strcmp(e->proto, "sip") == 0) || strcmp(o, "blocked") == 0)
+		return JOURNAL_NEUTRAL;
+	if (strcmp(o, "sent") == 0)
+		return k == FILE_CONFIG ? JOURNAL_CONFIG : JOURNAL_OK;
+	if (strcmp(o, "not modified") == 0)
+		return JOURNAL_OK;
+	if (strcmp(o, "not found") == 0)
+		return k == FILE_CONFIG || k == FILE_MD5 ? JOURNAL_STEP : JOURNAL_FAIL;
+	return JOURNAL_FAIL;
+}
+
+/* The part of s before any of stop, into buf when it has a digit: 0 or -ENOENT. */
+static int version_token(const char *s, size_t n, char *buf, size_t size)
+{
+	bool digit = false;
+
+	if (n == 0 || n >= size)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		if (!isprint((unsigned char)s[i]) || s[i] == '"')
+			return -ENOENT;
+		digit |= isdigit((unsigned char)s[i]) != 0;
+	}
+	if (!digit)
+		return -ENOENT;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int store_firmware_of(const struct journal_entry *e, char *buf, size_t size)
+{
+	const char *ua = e->user_agent;
+
+	if (e->path && e->outcome && strcmp(e->outcome, "sent") == 0 &&
+	    store_file_kind(e->path) == FILE_FIRMWARE) {
+		const char *base = strrchr(e->path, '/');
+		const char *dot;
+
+		base = base ? base + 1 : e->path;
+		dot = strrchr(base, '.');
+		/* Algo: algo-<PRODUCT>-<version>.sfw (seed 000) */
+		if (strncmp(base, "algo-", 5) == 0) {
+			const char *dash = strchr(base + 5, '-');
+
+			if (dash && dot > dash &&
+			    version_token(dash + 1, (size_t)(dot - dash - 1), buf, size) == 0)
+				return 0;
+		}
+		if (dot && version_token(base, (size_t)(dot - base), buf, size) == 0)
+			return 0;
+	}
+	if (ua && *ua) {
+		size_t first = strcspn(ua, " \t(");
+		const char *slash = memchr(ua, '/', first);
+
+		/* PRODUCT/VERSION (AUDC-IPPhone/2.2.8.61, Panasonic_KX-UT113/01.133) */
+		if (slash) {
+			const char *v = slash + 1;
+			size_t n = (size_t)(ua + first - v);
+
+			/* Cisco/SPA504G-7.4.9c: the version follows the model's last '-' */
+			if (strncasecmp(ua, "Cisco/", 6) == 0 ||
+			    strncasecmp(ua, "Linksys/", 8) == 0) {
+				const char *dash = NULL;
+
+				for (const char *p = v; p < ua + first; p++)
+					if (*p == '-')
+						dash = p;
+				if (dash) {
+					n = (size_t)(ua + first - dash - 1);
+					v = dash + 1;
+				}
+			}
+			return version_token(v, n, buf, size);
+		}
+		/* VENDOR MODEL VERSION [MAC] (Flyingvoice FIP13G V0.6.24, Yealink, Fanvil) */
+		{
+			const char *p = ua;
+
+			for (int tok = 0; tok < 2 && *p; tok++) {
+				p += strcspn(p, " \t");
+				p += strspn(p, " \t");
+			}
+			if (*p)
+				return version_token(p, strcspn(p, " \t"), buf, size);
+		}
+	}
+	return -ENOENT;
+}
+
+int store_state_begin(struct store *st, uint64_t *ret_rev)
+{
+	return store_inventory_revision(st, ret_rev);
+}
+
+int store_state_record(struct store *st, const struct journal_entry *e, int64_t id, int64_t usec,
+		       uint64_t rev)
+{
+	enum journal_kind kind = store_journal_kind(e);
+	bool sent = e->outcome && strcmp(e->outcome, "sent") == 0;
+	char firmware[64];
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	/*
+	 * ?1 mac, ?2 time, ?3 id, ?4..?8 proto, peer, user agent, path, outcome; ?9 sent,
+	 * ?10 md5, ?11 a configuration, ?12 the revision, ?13 a failure, ?14 firmware,
+	 * ?15 the kind, ?16 detail. Only for a device of the inventory.
+	 */
+	r = store_stmt(
+		st, STMT_STATE_UPSERT,
+		"INSERT INTO device_state (mac, first_seen, first_id, last_seen, last_id,"
+		" last_proto, last_peer, last_user_agent, last_path, last_outcome,"
+		" sent_time, sent_id, sent_path, sent_md5,"
+		" config_time, config_id, config_path, config_md5, config_proto, config_rev,"
+		" fail_time, fail_id, fail_path, fail_outcome, fail_detail, firmware, status)"
+		" SELECT ?1, ?2, ?3, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		"  CASE WHEN ?9 THEN ?2 ELSE 0 END, CASE WHEN ?9 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?9 THEN ?7 END, CASE WHEN ?9 THEN ?10 END,"
+		"  CASE WHEN ?11 THEN ?2 ELSE 0 END, CASE WHEN ?11 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?11 THEN ?7 END, CASE WHEN ?11 THEN ?10 END,"
+		"  CASE WHEN ?11 THEN ?4 END, CASE WHEN ?11 THEN ?12 ELSE 0 END,"
+		"  CASE WHEN ?13 THEN ?2 ELSE 0 END, CASE WHEN ?13 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?13 THEN ?7 END, CASE WHEN ?13 THEN ?8 END, CASE WHEN ?13 THEN ?16 END,"
+		"  ?14, CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3 ELSE 1 END"
+		" WHERE EXISTS (SELECT 1 FROM devices WHERE mac = ?1)"
+		" ON CONFLICT (mac) DO UPDATE SET last_seen = excluded.last_seen,"
+		"  last_id = excluded.last_id, last_proto = excluded.last_proto,"
+		"  last_peer = excluded.last_peer,"
+		"  last_user_agent = coalesce(excluded.last_user_agent, last_user_agent),"
+		"  last_path = excluded.last_path, last_outcome = excluded.last_outcome,"
+		"  sent_time = CASE WHEN ?9 THEN excluded.sent_time ELSE sent_time END,"
+		"  sent_id = CASE WHEN ?9 THEN excluded.sent_id ELSE sent_id END,"
+		"  sent_path = CASE WHEN ?9 THEN excluded.sent_path ELSE sent_path END,"
+		"  sent_md5 = CASE WHEN ?9 THEN excluded.sent_md5 ELSE sent_md5 END,"
+		"  config_time = CASE WHEN ?11 THEN excluded.config_time ELSE config_time END,"
+		"  config_id = CASE WHEN ?11 THEN excluded.config_id ELSE config_id END,"
+		"  config_path = CASE WHEN ?11 THEN excluded.config_path ELSE config_path END,"
+		"  config_md5 = CASE WHEN ?11 THEN excluded.config_md5 ELSE config_md5 END,"
+		"  config_proto = CASE WHEN ?11 THEN excluded.config_proto ELSE config_proto END,"
+		"  config_rev = CASE WHEN ?11 THEN excluded.config_rev ELSE config_rev END,"
+		"  fail_time = CASE WHEN ?13 THEN excluded.fail_time ELSE fail_time END,"
+		"  fail_id = CASE WHEN ?13 THEN excluded.fail_id ELSE fail_id END,"
+		"  fail_path = CASE WHEN ?13 THEN excluded.fail_path ELSE fail_path END,"
+		"  fail_outcome = CASE WHEN ?13 THEN excluded.fail_outcome ELSE fail_outcome END,"
+		"  fail_detail = CASE WHEN ?13 THEN excluded.fail_detail ELSE fail_detail END,"
+		"  firmware = coalesce(excluded.firmware, firmware),"
+		"  status = CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3"
+		"   WHEN 1 THEN (CASE WHEN status = 3 THEN (CASE WHEN config_time > 0 THEN 2"
+		"    ELSE 1 END) ELSE status END) ELSE status END",
+		&stmt);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(stmt, 1, e->mac, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, usec);
+	sqlite3_bind_int64(stmt, 3, id);
+	sqlite3_bind_text(stmt, 4, e->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, e->peer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, e->user_agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, e->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, e->outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 9, sent);
+	sqlite3_bind_text(stmt, 10, e->md5, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 11, kind == JOURNAL_CONFIG);
+	/* the loop's revision when it served, else the one of this transaction */
+	sqlite3_bind_int64(stmt, 12, (sqlite3_int64)(e->rev && e->rev < rev ? e->rev : rev));
+	sqlite3_bind_int(stmt, 13, kind == JOURNAL_FAIL);
+	if (store_firmware_of(e, firmware, sizeof(firmware)) == 0)
+		sqlite3_bind_text(stmt, 14, firmware, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(stmt, 15, (int)kind);
+	sqlite3_bind_text(stmt, 16, e->detail, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return r;
+}
+
+/* The columns every read selects, in this order, then the current revision. */
+#define STATE_COLUMNS                                                                              \
+	"s.mac, s.first_seen, s.first_id, s.last_seen, s.last_id, s.last_proto, s.last_peer,"      \
+	" s.last_user_agent, s.last_path, s.last_outcome, s.sent_time, s.sent_id, s.sent_path,"    \
+	" s.sent_md5, s.config_time, s.config_id, s.config_path, s.config_md5, s.config_proto,"    \
+	" s.config_rev, s.fail_time, s.fail_id, s.fail_path, s.fail_outcome, s.fail_detail,"       \
+	" s.firmware, s.status"
+
+/* The revision a device's files are made from now: its own, its group's, the defaults'. */
+#define CURRENT_REV "max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
+
+static void text_col(sqlite3_stmt *stmt, int col, char *buf, size_t size)
+{
+	const char *t = (const char *)sqlite3_column_text(stmt, col);
+
+	snprintf(buf, size, "%s", t ? t : ""); /* display texts: a long one is cut */
+}
+
+/* A row (STATE_COLUMNS at col, CURRENT_REV after, d.mac before) into s. */
+static void state_from_row(sqlite3_stmt *stmt, int col, struct device_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	text_col(stmt, 0, s->mac, sizeof(s->mac));
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL) {
+		s->status = DEVICE_NEVER_SEEN;
+		s->current_rev = (uint64_t)sqlite3_column_int64(stmt, col + 27);
+		return;
+	}
+	s->known = true;
+	s->first_seen = sqlite3_column_int64(stmt, col + 1);
+	s->first_id = sqlite3_column_int64(stmt, col + 2);
+	s->last_seen = sqlite3_column_int64(stmt, col + 3);
+	s->last_id = sqlite3_column_int64(stmt, col + 4);
+	text_col(stmt, col + 5, s->last_proto, sizeof(s->last_proto));
+	text_col(stmt, col + 6, s->last_peer, sizeof(s->last_peer));
+	text_col(stmt, col + 7, s->last_user_agent, sizeof(s->last_user_agent));
+	text_col(stmt, col + 8, s->last_path, sizeof(s->last_path));
+	text_col(stmt, col + 9, s->last_outcome, sizeof(s->last_outcome));
+	s->sent_time = sqlite3_column_int64(stmt, col + 10);
+	s->sent_id = sqlite3_column_int64(stmt, col + 11);
+	text_col(stmt, col + 12, s->sent_path, sizeof(s->sent_path));
+	text_col(stmt, col + 13, s->sent_md5, sizeof(s->sent_md5));
+	s->config_time = sqlite3_column_int64(stmt, col + 14);
+	s->config_id = sqlite3_column_int64(stmt, col + 15);
+	text_col(stmt, col + 16, s->config_path, sizeof(s->config_path));
+	text_col(stmt, col + 17, s->config_md5, sizeof(s->config_md5));
+	text_col(stmt, col + 18, s->config_proto, sizeof(s->config_proto));
+	s->config_rev = (uint64_t)sqlite3_column_int64(stmt, col + 19);
+	s->fail_time = sqlite3_column_int64(stmt, col + 20);
+	s->fail_id = sqlite3_column_int64(stmt, col + 21);
+	text_col(stmt, col + 22, s->fail_path, sizeof(s->fail_path));
+	text_col(stmt, col + 23, s->fail_outcome, sizeof(s->fail_outcome));
+	text_col(stmt, col + 24, s->fail_detail, sizeof(s->fail_detail));
+	text_col(stmt, col + 25, s->firmware, sizeof(s->firmware));
+	switch (sqlite3_column_int(stmt, col + 26)) {
+	case 2: s->status = DEVICE_PROVISIONED; break;
+	case 3: s->status = DEVICE_FAILING; break;
+	default: s->status = DEVICE_PROVISIONING; break;
+	}
+	s->current_rev = (uint64_t)sqlite3_column_int64(stmt, col + 27);
+	if (s->status == DEVICE_PROVISIONED && s->current_rev > s->config_rev)
+		s->status = DEVICE_CHANGE_PENDING;
+}
+
+int store_device_state_get(struct store *st, const char *mac, struct device_state *ret)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+				" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
+				" LEFT JOIN groups g ON g.name = d.group_name WHERE d.mac = ?1",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	sqlite3_bind_text(stmt, 1, mac, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		state_from_row(stmt, 1, ret);
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		r = store_fail(st, -ENOENT, "no device %s", mac);
+	} else {
+		r = store_fail_sqlite(st, rc);
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* The state as SQL, for counting and filtering (the rule of state_from_row). */
+#define STATE_SQL                                                                                  \
+	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND " CURRENT_REV " > s.config_rev"      \
+	" THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1 END"
+
+int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX])
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0;
+
+	memset(counts, 0, _DEVICE_STATUS_MAX * sizeof(counts[0]));
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT " STATE_SQL " AS state, count(*) FROM devices d"
+				" LEFT JOIN device_state s ON s.mac = d.mac"
+				" LEFT JOIN groups g ON g.name = d.group_name GROUP BY state",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int s = sqlite3_column_int(stmt, 0);
+
+		if (s >= 0 && s < _DEVICE_STATUS_MAX)
+			counts[s] = (uint64_t)sqlite3_column_int64(stmt, 1);
+	}
+	if (rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store_device_state_list(struct store *st, enum device_status status, bool all,
+			    const char *after_mac, size_t limit,
+			    int (*fn)(void *arg, const struct device_state *s), void *arg)
+{
+	/*
+	 * A stored status goes by the index on (status, mac): a page of failing devices
+	 * reads that page, not the inventory. "Never seen" is the devices without a row, and
+	 * every state at once is the inventory in MAC order.
+	 */
+	static const char *const by_status =
+		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+		" FROM device_state s JOIN devices d ON d.mac = s.mac"
+		" LEFT JOIN groups g ON g.name = d.group_name"
+		" WHERE s.status = ?3 AND s.mac > ?1"
+		" AND (?3 <> 2 OR (" CURRENT_REV " > s.config_rev) = ?2)"
+		" ORDER BY s.mac LIMIT ?4";
+	static const char *const by_mac =
+		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+		" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
+		" LEFT JOIN groups g ON g.name = d.group_name"
+		" WHERE d.mac > ?1 AND (?2 OR s.mac IS NULL)"
+		" ORDER BY d.mac LIMIT ?4";
+	sqlite3_stmt *stmt = NULL;
+	struct device_state s;
+	bool stored = !all && status != DEVICE_NEVER_SEEN;
+	int rc, r = 0, code;
+
+	switch (status) {
+	case DEVICE_PROVISIONING: code = 1; break;
+	case DEVICE_FAILING: code = 3; break;
+	default: code = 2; break;
+	}
+	rc = sqlite3_prepare_v2(st->db, stored ? by_status : by_mac, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	sqlite3_bind_text(stmt, 1, after_mac ? after_mac : "", -1, SQLITE_STATIC);
+	/* by status: ?2 whether pending; by MAC: ?2 every state */
+	sqlite3_bind_int(stmt, 2, stored ? status == DEVICE_CHANGE_PENDING : all);
+	sqlite3_bind_int(stmt, 3, code);
+	sqlite3_bind_int64(stmt, 4, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		state_from_row(stmt, 1, &s);
+		r = fn(arg, &s);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM device_state WHERE last_seen >= ?1",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)since * 1000000);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else {
+		r = store_fail_sqlite(st, rc);
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
