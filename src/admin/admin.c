@@ -37,6 +37,10 @@
 
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
+	admin_routes_devices,
+	admin_routes_groups,
+	admin_routes_journal,
+	admin_routes_openapi,
 };
 
 struct admin_server {

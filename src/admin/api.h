@@ -55,6 +55,11 @@ struct admin_route {
 
 /* The route tables of each resource (admin/api_*.c). */
 extern const struct admin_route admin_routes_status[];
+extern const struct admin_route admin_routes_devices[];
+extern const struct admin_route admin_routes_groups[];
+extern const struct admin_route admin_routes_journal[];
+extern const struct admin_route admin_routes_openapi[];
+extern const struct admin_route admin_routes_resync[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);

@@ -109,6 +109,51 @@ int store_device_foreach(struct store *st, int (*fn)(const struct device *d, voi
 int store_device_foreach_in(struct store *st, const char *group, const char *profile,
 			    int (*fn)(const struct device *d, void *arg), void *arg);
 
+/*
+ * Devices as JSON, the one shape the API and `autoprov device --json` print:
+ * {"mac", "model", "profile", "group", "enabled", "rev", "vars"} (a new reference, NULL
+ * if out of memory).
+ */
+json_t *store_device_json(const struct device *d);
+/*
+ * The device obj describes (that shape; absent or null fields take a new device's values:
+ * "" strings, enabled, no variables; "rev" is ignored; any other member is an error),
+ * checked as the store checks what it writes, but for the group's existence. With mac
+ * (any form), obj's "mac" may be absent and must be that MAC if present. 0 with *ret,
+ * -EINVAL with the reason in err, -ENOMEM.
+ */
+int store_device_from_json(const json_t *obj, const char *mac, struct device **ret, char *err,
+			   size_t errsz);
+/*
+ * A JSON array of such devices ("mac" required), imported as store_import_csv() imports
+ * rows: one transaction, all or none, err "ROW: reason" (rows count from 1). Returns the
+ * number imported.
+ */
+int store_import_json(struct store *st, const json_t *devices, bool replace, char *err,
+		      size_t errsz);
+
+/* What a page of devices is filtered by (NULL: no filter). */
+struct device_filter {
+	const char *group;   /* "" for the devices in no group */
+	const char *profile; /* exactly */
+	const char *model;   /* exactly */
+	/*
+	 * a substring, ASCII case-insensitive, of the model, of a variable's value (strings and
+	 * numbers, at any depth) or of the MAC in any form ("0022ee", "00:22:EE"); at most 128
+	 * bytes are used
+	 */
+	const char *text;
+};
+
+/*
+ * Calls fn for at most limit devices matching f with a MAC after after (canonical; NULL or
+ * "": from the first), in MAC order, as store_device_foreach does. Keyset paging: the cost
+ * of a page does not grow with the inventory (but filters that match few devices read on
+ * until they have found limit).
+ */
+int store_device_page(struct store *st, const struct device_filter *f, const char *after,
+		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg);
+
 /* Groups: variables by group name. Setting creates the group. */
 int store_group_set(struct store *st, const char *name, json_t *vars);
 int store_group_get(struct store *st, const char *name, json_t **ret_vars); /* -ENOENT */
@@ -209,6 +254,7 @@ struct journal_entry {
 	uint64_t bytes;
 	const char *md5;	/* of what was sent, or NULL */
 	const char *user_agent; /* or NULL */
+	int64_t id;		/* the row's id when read back (ignored by append) */
 };
 
 /*
@@ -284,6 +330,25 @@ int store_journal_print(struct store *st, const char *mac, time_t since, FILE *o
 int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 			  bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
 			  void *arg);
+
+/* What a page of the journal is filtered by (NULL, 0: no filter). */
+struct journal_filter {
+	const char *mac;     /* any form */
+	int64_t since_usec;  /* at or after (microseconds since the epoch) */
+	int64_t until_usec;  /* before */
+	const char *outcome; /* exactly ("sent", "not found", ...) */
+	const char *proto;   /* exactly ("tftp", ...) */
+};
+
+/*
+ * Calls fn for at most limit entries matching f with an id above after_id, in id order
+ * (the order they were appended, that is time order), as store_journal_foreach does; each
+ * entry has its id. Keyset paging by id; a time range is turned into ids by a binary
+ * search (ids grow with time), so no time index is needed. -EINVAL for a bad MAC.
+ */
+int store_journal_page(struct store *st, const struct journal_filter *f, int64_t after_id,
+		       size_t limit, int (*fn)(void *arg, const struct journal_entry *e),
+		       void *arg);
 
 /* ---- rendered-file versions ---- */
 
