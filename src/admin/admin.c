@@ -41,6 +41,7 @@ static const struct admin_route *const route_tables[] = {
 	admin_routes_groups,
 	admin_routes_journal,
 	admin_routes_openapi,
+	admin_routes_resync,
 };
 
 struct admin_server {
@@ -57,6 +58,7 @@ struct admin_server {
 	bool started;
 	/* the body of the request being handled, NUL-terminated */
 	char *body;
+	struct admin_jobs *jobs; /* resync jobs (api_resync.c) */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -81,6 +83,16 @@ struct store *admin_store(struct admin_request *r)
 const struct admin_info *admin_info(struct admin_request *r)
 {
 	return &r->srv->info;
+}
+
+struct event_base *admin_base(struct admin_request *r)
+{
+	return r->srv->base;
+}
+
+struct admin_jobs **admin_jobs(struct admin_request *r)
+{
+	return &r->srv->jobs;
 }
 
 const char *admin_query(struct admin_request *r, const char *name)
@@ -585,6 +597,8 @@ void admin_server_free(struct admin_server *srv)
 	}
 	if (srv->http)
 		evhttp_free(srv->http);
+	/* their events and sockets are the loop's: before the loop goes */
+	admin_jobs_free(srv->jobs);
 	if (srv->ev_stop)
 		event_free(srv->ev_stop);
 	if (srv->base)

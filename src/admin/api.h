@@ -65,6 +65,12 @@ extern const struct admin_route admin_routes_resync[];
 struct site *admin_site(struct admin_request *r);
 struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
+/* The admin thread's event loop: what a handler starts (a resync job) runs on it. */
+struct event_base *admin_base(struct admin_request *r);
+/* The server's resync jobs (admin/api_resync.c), made on first use, freed with the server. */
+struct admin_jobs;
+struct admin_jobs **admin_jobs(struct admin_request *r);
+void admin_jobs_free(struct admin_jobs *jobs);
 
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);
