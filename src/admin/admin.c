@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "site/site.h"
 
 #define TAG "admin"
+#define ADMIN_NICE 10 /* the admin thread's nice value: below the devices' loop */
 
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
@@ -573,6 +575,13 @@ static void *admin_main(void *arg)
 	struct admin_server *srv = arg;
 
 	log_set_thread_direct();
+	/*
+	 * The devices come first: on Linux a thread has a nice value of its own (PRIO_PROCESS
+	 * with 0 is the calling thread), so under contention for the CPU the serving loop wins
+	 * and an import or a page of a million devices waits instead.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, ADMIN_NICE) < 0)
+		log_warn(TAG, "cannot lower the admin thread's priority");
 	event_base_dispatch(srv->base);
 	return NULL;
 }
