@@ -634,8 +634,8 @@ static void get_file(struct admin_request *r)
 	};
 	e = site_resolve(admin_site(r), path, strlen(path), &req, &f);
 	if (e == 0 && req.mac[0] && strcmp(req.mac, mac) != 0) {
-		admin_problem(r, 404, NULL, NULL, "%s is device %s's file, not %s's", path,
-			      req.mac, mac);
+		admin_problem(r, 404, NULL, NULL, "%s is device %s's file, not %s's", path, req.mac,
+			      mac);
 		goto out;
 	}
 	switch (e) {
@@ -648,8 +648,10 @@ static void get_file(struct admin_request *r)
 		goto out;
 	case -EACCES: admin_problem(r, 403, NULL, NULL, "%s: refused name", path); goto out;
 	case -EIO:
-		admin_problem(r, 422, NULL, NULL, "%s: the template fails (the daemon's log says "
-						  "where)", path);
+		admin_problem(r, 422, NULL, NULL,
+			      "%s: the template fails (the daemon's log says "
+			      "where)",
+			      path);
 		goto out;
 	default: admin_problem(r, 503, NULL, NULL, "%s: %s", path, strerror(-e)); goto out;
 	}

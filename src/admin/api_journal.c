@@ -128,12 +128,14 @@ static void get_journal(struct admin_request *r)
 	}
 	if (since && parse_time(since, &f.since_usec) < 0) {
 		admin_problem(r, 400, NULL, NULL,
-			      "since: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff][Z]", since);
+			      "since: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff][Z]",
+			      since);
 		return;
 	}
 	if (until && parse_time(until, &f.until_usec) < 0) {
 		admin_problem(r, 400, NULL, NULL,
-			      "until: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff][Z]", until);
+			      "until: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff][Z]",
+			      until);
 		return;
 	}
 	if (cursor) {
@@ -152,7 +154,8 @@ static void get_journal(struct admin_request *r)
 	if (e < 0) {
 		json_decref(p.items);
 		if (e == -EINVAL)
-			admin_problem(r, 400, NULL, NULL, "mac: %s", store_strerror(admin_store(r)));
+			admin_problem(r, 400, NULL, NULL, "mac: %s",
+				      store_strerror(admin_store(r)));
 		else if (e == -ENOMEM)
 			admin_problem(r, 500, NULL, NULL, "out of memory");
 		else

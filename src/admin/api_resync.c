@@ -82,11 +82,11 @@ static json_t *job_json(const struct job *j, bool results)
 		}
 	}
 	format_time(j->created, created, sizeof(created));
-	o = json_pack("{s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "id",
-		      (json_int_t)j->id, "state", resync_job_finished(j->resync) ? "done" : "running",
-		      "created", created, "token", j->token, "counts", "devices", (json_int_t)n,
-		      "sent", (json_int_t)sent, "answered", (json_int_t)answered, "ok",
-		      (json_int_t)ok, "fetched", (json_int_t)fetched);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "id", (json_int_t)j->id,
+		      "state", resync_job_finished(j->resync) ? "done" : "running", "created",
+		      created, "token", j->token, "counts", "devices", (json_int_t)n, "sent",
+		      (json_int_t)sent, "answered", (json_int_t)answered, "ok", (json_int_t)ok,
+		      "fetched", (json_int_t)fetched);
 	if (o && items && json_object_set_new(o, "results", items) < 0) {
 		json_decref(o);
 		return NULL;
@@ -170,8 +170,9 @@ static void post_resync(struct admin_request *r)
 	all = json_object_get(body, "all");
 	if ((macs != NULL) + (group != NULL) + (all != NULL && json_is_true(all)) != 1 ||
 	    (all && !json_is_boolean(all))) {
-		admin_problem(r, 422, NULL, NULL,
-			      "give \"macs\": [...], \"group\": NAME or \"all\": true (one of them)");
+		admin_problem(
+			r, 422, NULL, NULL,
+			"give \"macs\": [...], \"group\": NAME or \"all\": true (one of them)");
 		goto out;
 	}
 	if ((macs && (!json_is_array(macs) || json_array_size(macs) == 0)) ||
@@ -229,8 +230,8 @@ static void post_resync(struct admin_request *r)
 			const char *why = "a string is expected";
 
 			if (!json_is_string(m) || mac_parse(json_string_value(m), mac, &why) < 0) {
-				admin_problem(r, 422, NULL, NULL, "macs[%zu]: not a MAC address (%s)",
-					      i, why);
+				admin_problem(r, 422, NULL, NULL,
+					      "macs[%zu]: not a MAC address (%s)", i, why);
 				goto out;
 			}
 			e = directory_device(dir, mac, &d);
@@ -292,7 +293,8 @@ static void post_resync(struct admin_request *r)
 		goto out;
 	}
 	log_info("admin", "resync job %llu: %zu device%s (token %s)", (unsigned long long)j->id,
-		 resync_job_count(j->resync), resync_job_count(j->resync) == 1 ? "" : "s", j->token);
+		 resync_job_count(j->resync), resync_job_count(j->resync) == 1 ? "" : "s",
+		 j->token);
 	{
 		char loc[64];
 
