@@ -17,7 +17,8 @@
 #include "site/directory.h"
 #include "store/store.h"
 
-#define RESYNC_POLL_MS 500
+#define RESYNC_POLL_MS	    500
+#define RESYNC_JOURNAL_PAGE 2000 /* journal rows read in one statement */
 
 struct resync_job {
 	struct directory *dir; /* device data: the variables after precedence */
@@ -32,6 +33,10 @@ struct resync_job {
 	size_t nsendable; /* targets with a contact */
 	size_t started;	  /* NOTIFYs started, for the pace */
 	int64_t start_mono_ms, last_send_mono_ms;
+	int64_t start_real_ms;	       /* wall clock: journal rows from then on */
+	int64_t journal_last;	       /* the id of the last journal row looked at */
+	size_t journal_rows;	       /* rows of the last page looked at */
+	struct resync_target **by_mac; /* the targets in MAC order, to find a row's */
 	struct event *ev_pace, *ev_poll;
 	bool running, finished;
 	void (*done)(void *arg);
@@ -124,20 +129,6 @@ static int last_peer_cb(void *arg, const struct journal_entry *e)
 	return 1;
 }
 
-/* The device's first fetch (any protocol but SIP) since the NOTIFY went out. */
-static int fetch_cb(void *arg, const struct journal_entry *e)
-{
-	struct resync_target *t = arg;
-
-	if (e->proto && strcmp(e->proto, "sip") == 0)
-		return 0;
-	str_copy(t->fetch_path, sizeof(t->fetch_path), e->path ? e->path : "");
-	t->fetched = true;
-	t->fetch_ms = (int64_t)e->time.tv_sec * 1000 + e->time.tv_nsec / 1000000;
-	str_copy(t->fetch_proto, sizeof(t->fetch_proto), e->proto ? e->proto : "");
-	return 1;
-}
-
 int resync_job_add(struct resync_job *job, const struct device *d)
 {
 	const char *contact, *user, *password;
@@ -220,15 +211,58 @@ int resync_job_add_group(struct resync_job *job, const char *group, size_t max)
 	return store_device_foreach_in(job->st, group, NULL, collect_cb, &c);
 }
 
+static int target_cmp(const void *a, const void *b)
+{
+	const struct resync_target *const *x = a, *const *y = b;
+
+	return strcmp((*x)->mac, (*y)->mac);
+}
+
+/* A journal row: the first fetch (any protocol but SIP) of a target since its NOTIFY. */
+static int fetch_cb(void *arg, const struct journal_entry *e)
+{
+	struct resync_job *job = arg;
+	struct resync_target key, *kp = &key, **found;
+
+	job->journal_last = e->id;
+	job->journal_rows++;
+	if (!e->mac || (e->proto && strcmp(e->proto, "sip") == 0) ||
+	    str_copy(key.mac, sizeof(key.mac), e->mac) < 0)
+		return 0;
+	found = bsearch(&kp, job->by_mac, job->n, sizeof(*job->by_mac), target_cmp);
+	if (!found)
+		return 0;
+	for (; found > job->by_mac && strcmp(found[-1]->mac, key.mac) == 0; found--)
+		;
+	for (; found < job->by_mac + job->n && strcmp((*found)->mac, key.mac) == 0; found++) {
+		struct resync_target *t = *found;
+		int64_t ms = (int64_t)e->time.tv_sec * 1000 + e->time.tv_nsec / 1000000;
+
+		if (t->fetched || t->state == RESYNC_WAITING || t->state == RESYNC_NO_CONTACT ||
+		    ms < t->sent_ms)
+			continue;
+		str_copy(t->fetch_path, sizeof(t->fetch_path), e->path ? e->path : "");
+		str_copy(t->fetch_proto, sizeof(t->fetch_proto), e->proto ? e->proto : "");
+		t->fetch_ms = ms;
+		t->fetched = true;
+	}
+	return 0;
+}
+
+/*
+ * The journal's rows since the last look, once for every target: the cost follows what
+ * the devices fetched meanwhile, not the number of targets.
+ */
 static void check_fetches(struct resync_job *job)
 {
-	for (size_t i = 0; i < job->n; i++) {
-		struct resync_target *t = &job->targets[i];
+	struct journal_filter f = { .since_usec = job->start_real_ms * 1000 };
 
-		if (t->state == RESYNC_WAITING || t->state == RESYNC_NO_CONTACT || t->fetched)
-			continue;
-		(void)store_journal_foreach(job->st, t->mac, t->sent_ms * 1000, false, fetch_cb, t);
-	}
+	do {
+		job->journal_rows = 0;
+		if (store_journal_page(job->st, &f, job->journal_last, RESYNC_JOURNAL_PAGE,
+				       fetch_cb, job) < 0)
+			return;
+	} while (job->journal_rows == RESYNC_JOURNAL_PAGE);
 }
 
 static bool all_fetched(const struct resync_job *job)
@@ -333,8 +367,15 @@ int resync_job_start(struct resync_job *job, struct event_base *base, struct sip
 	job->done_arg = arg;
 	job->ev_pace = event_new(base, -1, 0, on_pace, job);
 	job->ev_poll = event_new(base, -1, EV_PERSIST, on_poll, job);
-	if (!job->ev_pace || !job->ev_poll)
+	job->by_mac = malloc((job->n ? job->n : 1) * sizeof(*job->by_mac));
+	if (!job->ev_pace || !job->ev_poll || !job->by_mac)
 		return -ENOMEM;
+	for (size_t i = 0; i < job->n; i++) {
+		job->by_mac[i] = &job->targets[i];
+		job->targets[i].job = job;
+	}
+	qsort(job->by_mac, job->n, sizeof(*job->by_mac), target_cmp);
+	job->start_real_ms = now_ms(CLOCK_REALTIME);
 	job->running = true;
 	job->start_mono_ms = job->last_send_mono_ms = now_ms(CLOCK_MONOTONIC);
 	event_active(job->ev_pace, 0, 0);
@@ -392,5 +433,6 @@ void resync_job_free(struct resync_job *job)
 		free(job->targets[i].password);
 	}
 	free(job->targets);
+	free(job->by_mac);
 	free(job);
 }
