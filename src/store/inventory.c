@@ -1362,6 +1362,36 @@ out:
 
 /* ---- pages of devices ---- */
 
+/* Groups of at most this many devices are paged through their index. */
+#define PAGE_SMALL_GROUP 20000
+
+/*
+ * 1 when group ("" for none) has at most PAGE_SMALL_GROUP devices, 0 when more, or an
+ * error: the index is counted up to the bound, never further.
+ */
+static int group_is_small(struct store *st, const char *group)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(st->db,
+				group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+					   " group_name = ?1 LIMIT ?2)"
+					 : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+					   " group_name IS NULL LIMIT ?2)",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	if (group[0])
+		sqlite3_bind_text(stmt, 1, group, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, PAGE_SMALL_GROUP + 1);
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) <= PAGE_SMALL_GROUP
+			     : store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
 static bool has_control(const char *s)
 {
 	for (; *s; s++)
@@ -1380,16 +1410,22 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 
 	/*
 	 * Keyset paging in MAC order: each page starts where the last one ended, by the
-	 * primary key, so the first page of a million devices is as cheap as of ten.
-	 * group = ?1 is left to the MAC order (+group_name): a group's index would give its
-	 * devices out of MAC order, to be sorted whole for each page.
+	 * primary key, so the first page of a million devices is as cheap as of ten. A group
+	 * goes by its index only when it is small: the index gives its devices out of MAC
+	 * order, to be sorted for each page; a large group fills a page soon in MAC order.
 	 */
+	if (f && f->group) {
+		r = group_is_small(st, f->group);
+		if (r < 0)
+			return r;
+	}
 	snprintf(sql, sizeof(sql),
 		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s ORDER BY mac"
 		 " LIMIT ?6",
-		 !f || !f->group   ? ""
-		 : f->group[0] ? " AND +group_name = ?1"
-			       : " AND group_name IS NULL",
+		 !f || !f->group ? ""
+		 : f->group[0]	 ? (r ? " AND group_name = ?1" : " AND +group_name = ?1")
+		 : r		 ? " AND group_name IS NULL"
+				 : " AND +group_name IS NULL",
 		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
 		 f && f->text
 			 ? " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
