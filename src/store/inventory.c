@@ -1405,8 +1405,8 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 {
 	char sql[1024], pattern[3 * 130 + 3], macq[MAC_LEN + 1];
 	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0, small = 0;
 	size_t len;
-	int rc, r = 0;
 
 	/*
 	 * Keyset paging in MAC order: each page starts where the last one ended, by the
@@ -1415,16 +1415,16 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 	 * order, to be sorted for each page; a large group fills a page soon in MAC order.
 	 */
 	if (f && f->group) {
-		r = group_is_small(st, f->group);
-		if (r < 0)
-			return r;
+		small = group_is_small(st, f->group);
+		if (small < 0)
+			return small;
 	}
 	snprintf(sql, sizeof(sql),
 		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s ORDER BY mac"
 		 " LIMIT ?6",
 		 !f || !f->group ? ""
-		 : f->group[0]	 ? (r ? " AND group_name = ?1" : " AND +group_name = ?1")
-		 : r		 ? " AND group_name IS NULL"
+		 : f->group[0]	 ? (small ? " AND group_name = ?1" : " AND +group_name = ?1")
+		 : small	 ? " AND group_name IS NULL"
 				 : " AND +group_name IS NULL",
 		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
 		 f && f->text

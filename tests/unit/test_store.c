@@ -1368,6 +1368,8 @@ static void test_device_page(void **state)
 	assert_string_equal(c.macs[0], "0022ee000003");
 	PAGE(.profile = "spa");
 	assert_int_equal(c.n, 0);
+	PAGE(.group = "lobby", .model = "none");
+	assert_int_equal(c.n, 0);
 	/* free text: a value at any depth, numbers too, the model, the MAC in any form */
 	PAGE(.text = "2001");
 	assert_int_equal(c.n, 1);
