@@ -243,6 +243,21 @@ def test_read_token_cannot_change_anything(api):
     assert api.r.json("GET", "/api/v1/groups/lobby")["devices"] == 1
 
 
+def test_a_body_over_max_body_is_413(tmp_path, start_server):
+    site = api_site(tmp_path)
+    site.conf("[admin]\nmax_body = 4K\n")
+    token = make_token(site.root, "writer", "write")
+    server = start_server(site, args=("--admin", "127.0.0.1:0"))
+    api = Api(server.ports["admin"], token)
+    resp = api.call("POST", "/api/v1/devices/import", body="mac\n" + "0022ee000001\n" * 1000,
+                    headers={"Content-Type": "text/csv"})
+    doc = Doc(OPENAPI.read_text())
+    op = doc.doc["paths"]["/api/v1/devices/import"]["post"]
+    doc.check(op, resp)
+    assert resp.status == 413
+    assert api.json("GET", "/api/v1/status")["inventory"]["devices"] == 0
+
+
 # ---- devices ----
 
 def test_device_etag_if_match_and_merge_patch(api):
