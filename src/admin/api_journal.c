@@ -163,9 +163,12 @@ static void get_journal(struct admin_request *r)
 				      store_strerror(admin_store(r)));
 		return;
 	}
-	snprintf(next, sizeof(next), "j%lld", (long long)p.last);
-	body = json_pack("{s:o, s:o}", "entries", p.items, "next",
-			 p.more ? json_string(next) : json_null());
+	/*
+	 * next is always given, after the last row answered (or where this page started): the
+	 * journal grows, and a client that follows it asks again from there later
+	 */
+	snprintf(next, sizeof(next), "j%lld", (long long)(p.n ? p.last : after));
+	body = json_pack("{s:o, s:s, s:b}", "entries", p.items, "next", next, "more", p.more);
 	admin_reply_json(r, body ? 200 : 500, body);
 }
 
