@@ -68,7 +68,7 @@ static json_t *job_json(const struct job *j, bool results)
 	for (size_t i = 0; i < n; i++) {
 		const struct resync_target *t = resync_job_target(j->resync, i);
 
-		sent += t->state == RESYNC_SENT || t->state == RESYNC_ANSWERED;
+		sent += t->state != RESYNC_NO_CONTACT && t->sent_ms != 0;
 		answered += t->state == RESYNC_ANSWERED;
 		ok += t->res.status >= 200 && t->res.status < 300;
 		fetched += t->fetched;
