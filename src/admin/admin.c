@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,17 @@
 #include "site/site.h"
 
 #define TAG "admin"
+#define ADMIN_NICE 10 /* the admin thread's nice value: below the devices' loop */
 
 static const struct admin_route *const route_tables[] = {
 	admin_routes_status,
 	admin_routes_metrics,
 	admin_routes_doctor,
+	admin_routes_devices,
+	admin_routes_groups,
+	admin_routes_journal,
+	admin_routes_openapi,
+	admin_routes_resync,
 };
 
 struct admin_server {
@@ -63,6 +70,7 @@ struct admin_server {
 	int64_t count_next; /* CLOCK_MONOTONIC ms before which no count starts */
 	/* copies of info's prefixes: the loop's configuration changes on SIGHUP */
 	char *tftp_prefix, *http_prefix;
+	struct admin_jobs *jobs; /* resync jobs (api_resync.c) */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -150,6 +158,16 @@ struct store *admin_store(struct admin_request *r)
 const struct admin_info *admin_info(struct admin_request *r)
 {
 	return &r->srv->info;
+}
+
+struct event_base *admin_base(struct admin_request *r)
+{
+	return r->srv->base;
+}
+
+struct admin_jobs **admin_jobs(struct admin_request *r)
+{
+	return &r->srv->jobs;
 }
 
 const char *admin_query(struct admin_request *r, const char *name)
@@ -623,6 +641,13 @@ static void *admin_main(void *arg)
 
 	log_set_thread_direct();
 	event_active(srv->ev_count, EV_TIMEOUT, 0); /* the first count, before any scrape */
+	/*
+	 * The devices come first: on Linux a thread has a nice value of its own (PRIO_PROCESS
+	 * with 0 is the calling thread), so under contention for the CPU the serving loop wins
+	 * and an import or a page of a million devices waits instead.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, ADMIN_NICE) < 0)
+		log_warn(TAG, "cannot lower the admin thread's priority");
 	event_base_dispatch(srv->base);
 	return NULL;
 }
@@ -647,6 +672,8 @@ void admin_server_free(struct admin_server *srv)
 	}
 	if (srv->http)
 		evhttp_free(srv->http);
+	/* their events and sockets are the loop's: before the loop goes */
+	admin_jobs_free(srv->jobs);
 	if (srv->ev_stop)
 		event_free(srv->ev_stop);
 	if (srv->ev_count)

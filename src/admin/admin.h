@@ -35,6 +35,18 @@ struct admin_config {
 
 void admin_config_default(struct admin_config *cfg);
 
+/*
+ * A devices' listener, for GET /devices/{mac}/files/{path}: what a device asking over proto
+ * would get depends on the address it reached ({{server_url}}) and the prefix stripped.
+ */
+struct admin_local {
+	const char *proto; /* "tftp", "http", "https", "ftp" */
+	struct addr addr;  /* as bound (port included); a wildcard is answered for 127.0.0.1 */
+	const char *prefix; /* normalised, "" for none */
+};
+
+#define ADMIN_MAX_LOCALS 4
+
 /* What /api/v1/status tells about the daemon (strings owned by the caller, kept alive). */
 struct admin_info {
 	const char *version;
@@ -45,6 +57,8 @@ struct admin_info {
 	struct site *serving;	/* the loop's site: only its counters are read from here */
 	/* [tftp] prefix and [http] prefix at start, for the doctor (it renders files again) */
 	const char *tftp_prefix, *http_prefix;
+	struct admin_local locals[ADMIN_MAX_LOCALS];
+	size_t nlocals;
 };
 
 struct admin_server;

@@ -57,11 +57,22 @@ struct admin_route {
 extern const struct admin_route admin_routes_status[];
 extern const struct admin_route admin_routes_metrics[];
 extern const struct admin_route admin_routes_doctor[];
+extern const struct admin_route admin_routes_devices[];
+extern const struct admin_route admin_routes_groups[];
+extern const struct admin_route admin_routes_journal[];
+extern const struct admin_route admin_routes_openapi[];
+extern const struct admin_route admin_routes_resync[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);
 struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
+/* The admin thread's event loop: what a handler starts (a resync job) runs on it. */
+struct event_base *admin_base(struct admin_request *r);
+/* The server's resync jobs (admin/api_resync.c), made on first use, freed with the server. */
+struct admin_jobs;
+struct admin_jobs **admin_jobs(struct admin_request *r);
+void admin_jobs_free(struct admin_jobs *jobs);
 
 /*
  * The number of devices in the inventory, and of those seen in the last 24 hours, kept by

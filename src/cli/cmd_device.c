@@ -216,13 +216,6 @@ static int print_vars(json_t *vars)
 	return 0;
 }
 
-static json_t *device_json(const struct device *d)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:O}", "mac", d->mac, "model", d->model,
-			 "profile", d->profile, "group", d->group, "enabled", d->enabled, "rev",
-			 (json_int_t)d->rev, "vars", d->vars);
-}
-
 /* 0 when stdout took everything, else a message and -1. */
 static int flush_stdout(void)
 {
@@ -437,7 +430,7 @@ static int dev_show(struct device_cmd *cmd)
 	}
 
 	if (cmd->json) {
-		json_t *obj = device_json(d);
+		json_t *obj = store_device_json(d);
 
 		if (!obj || json_object_set(obj, "effective_vars", effective) < 0 ||
 		    json_object_set_new(obj, "state", state_json(&state)) < 0 ||
@@ -496,7 +489,7 @@ static int list_one(const struct device *d, void *arg)
 	char colons[MAC_LEN + 6];
 
 	if (ls->json) {
-		json_t *obj = device_json(d);
+		json_t *obj = store_device_json(d);
 
 		if (!obj)
 			return -ENOMEM;

@@ -6,6 +6,7 @@
  * Digest challenge with the device's SIP credentials. It then watches the site's journal
  * (which the daemon writes every 100 ms) for a request from each device after its NOTIFY,
  * and reports per device: sent, the final response, and whether the device fetched.
+ * The job itself is fleet/resync.c, which the admin API's POST /resync runs too.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -22,63 +23,14 @@
 #include "core/log.h"
 #include "core/mac.h"
 #include "core/str.h"
+#include "fleet/resync.h"
 #include "proto/sip.h"
 #include "site/directory.h"
 #include "store/store.h"
 
-#define RESYNC_DEFAULT_RATE	50  /* NOTIFYs per second */
-#define RESYNC_DEFAULT_INFLIGHT 200 /* transactions at once */
-#define RESYNC_DEFAULT_WAIT	30  /* seconds to wait for the fetches */
-#define RESYNC_POLL_MS		500
-
-enum target_state {
-	TARGET_WAITING,	   /* not sent yet */
-	TARGET_SENT,	   /* NOTIFY in flight */
-	TARGET_ANSWERED,   /* final response or timeout */
-	TARGET_NO_CONTACT, /* nowhere to send it */
-};
-
-struct target {
-	char mac[MAC_LEN + 1];
-	char profile[16];
-	char uri[300];
-	char contact[ADDR_STRLEN];
-	char event[64];
-	char *user, *password;
-	struct addr to;
-	enum target_state state;
-	int64_t sent_ms; /* wall clock, ms */
-	struct sip_notify_result res;
-	bool fetched;
-	char fetch_proto[16], fetch_path[256];
-	int64_t fetch_ms;
-};
-
-struct resync {
-	struct directory *dir; /* device data: the variables after precedence */
-	struct store *st;
-	struct event_base *base;
-	struct sip_server *sip;
-	struct target *targets;
-	size_t n, cap;
-	size_t next;	  /* the next target to send */
-	size_t answered;  /* of those sent, how many are done */
-	size_t nsendable; /* targets with a contact */
-	size_t started;	  /* NOTIFYs started, for the pace */
-	double rate;
-	unsigned max_inflight, wait_s;
-	bool reboot;
-	int64_t start_mono_ms, last_send_mono_ms;
-	struct event *ev_pace, *ev_poll;
-	char err[256];
-};
-
-static int64_t now_ms(clockid_t clk)
+static void on_done(void *arg)
 {
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	event_base_loopbreak(arg);
 }
 
 static void resync_usage(FILE *out)
@@ -112,254 +64,17 @@ static void resync_usage(FILE *out)
 		RESYNC_DEFAULT_WAIT, RESYNC_DEFAULT_RATE, RESYNC_DEFAULT_INFLIGHT);
 }
 
-/* A string variable of the device after precedence (the directory's); NULL when none. */
-static const char *device_var(struct directory *dir, const struct device *d, const char *name)
-{
-	json_t *v = directory_var(dir, d, name);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static const char *profile_event(const char *profile, bool reboot)
-{
-	if (strcmp(profile, "spa") == 0)
-		return reboot ? "reboot" : "resync";
-	if (reboot)
-		return "check-sync;reboot=true";
-	if (strcmp(profile, "fip") == 0 || strcmp(profile, "panasonic") == 0)
-		return "check-sync;reboot=false";
-	return "check-sync";
-}
-
-/* "sip:100@10.0.0.5:5060", "10.0.0.5:5062", "[::1]:5062" or "10.0.0.5" into t. 0 or -EINVAL. */
-static int parse_contact(const char *s, struct target *t)
-{
-	char buf[ADDR_STRLEN + 8];
-	struct sip_uri u;
-
-	if (strncasecmp(s, "sip:", 4) == 0) {
-		if (sip_uri_parse(s, strlen(s), &u) < 0)
-			return -EINVAL;
-		if (snprintf(buf, sizeof(buf), strchr(u.host, ':') ? "[%s]:%u" : "%s:%u", u.host,
-			     u.port ? u.port : 5060) >= (int)sizeof(buf) ||
-		    addr_parse(buf, &t->to) < 0)
-			return -EINVAL;
-		if (str_copy(t->uri, sizeof(t->uri), s) < 0)
-			return -EINVAL;
-	} else {
-		if (addr_parse(s, &t->to) < 0) {
-			if (snprintf(buf, sizeof(buf), strchr(s, ':') ? "[%s]:5060" : "%s:5060",
-				     s) >= (int)sizeof(buf) ||
-			    addr_parse(buf, &t->to) < 0)
-				return -EINVAL;
-		}
-		snprintf(t->uri, sizeof(t->uri), "sip:%s",
-			 addr_format((struct sockaddr *)&t->to.ss, buf, sizeof(buf)));
-	}
-	addr_format((struct sockaddr *)&t->to.ss, t->contact, sizeof(t->contact));
-	return 0;
-}
-
-/* The address the device's newest journal entry came from. */
-static int last_peer_cb(void *arg, const struct journal_entry *e)
-{
-	if (e->peer)
-		str_copy(arg, ADDR_STRLEN + 2, e->peer);
-	return 1;
-}
-
-/* The device's first fetch (any protocol but SIP) since the NOTIFY went out. */
-static int fetch_cb(void *arg, const struct journal_entry *e)
-{
-	struct target *t = arg;
-
-	if (e->proto && strcmp(e->proto, "sip") == 0)
-		return 0;
-	str_copy(t->fetch_path, sizeof(t->fetch_path), e->path ? e->path : "");
-	t->fetched = true;
-	t->fetch_ms = (int64_t)e->time.tv_sec * 1000 + e->time.tv_nsec / 1000000;
-	str_copy(t->fetch_proto, sizeof(t->fetch_proto), e->proto ? e->proto : "");
-	return 1;
-}
-
-struct collect {
-	struct resync *rs;
-	int r;
-};
-
-static int add_target(struct resync *rs, const struct device *d)
-{
-	const char *contact, *user, *password;
-	struct target *t;
-
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 64;
-		struct target *n = realloc(rs->targets, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rs->targets = n;
-		rs->cap = cap;
-	}
-	t = &rs->targets[rs->n];
-	memset(t, 0, sizeof(*t));
-	str_copy(t->mac, sizeof(t->mac), d->mac);
-	str_copy(t->profile, sizeof(t->profile), d->profile);
-	str_copy(t->event, sizeof(t->event), profile_event(d->profile, rs->reboot));
-	user = device_var(rs->dir, d, "sip_user");
-	t->user = user ? strdup(user) : NULL;
-	password = device_var(rs->dir, d, "sip_password");
-	t->password = password ? strdup(password) : NULL;
-	contact = device_var(rs->dir, d, "sip_contact");
-	rs->n++;
-	if (contact) {
-		if (parse_contact(contact, t) < 0) {
-			fprintf(stderr,
-				"autoprov resync: %s: sip_contact '%s' is not a SIP URI or "
-				"ADDR[:PORT]\n",
-				t->mac, contact);
-			t->state = TARGET_NO_CONTACT;
-			return 0;
-		}
-	} else {
-		char peer[ADDR_STRLEN + 2] = "", host[ADDR_STRLEN];
-		struct addr a;
-
-		(void)store_journal_foreach(rs->st, t->mac, 0, true, last_peer_cb, peer);
-		if (!peer[0] || addr_parse(peer, &a) < 0) {
-			t->state = TARGET_NO_CONTACT;
-			return 0;
-		}
-		addr_format_host((struct sockaddr *)&a.ss, host, sizeof(host));
-		if (parse_contact(host, t) < 0) {
-			t->state = TARGET_NO_CONTACT;
-			return 0;
-		}
-	}
-	rs->nsendable++;
-	return 0;
-}
-
-static int collect_cb(const struct device *d, void *arg)
-{
-	struct collect *c = arg;
-
-	return add_target(c->rs, d);
-}
-
-static void check_fetches(struct resync *rs)
-{
-	for (size_t i = 0; i < rs->n; i++) {
-		struct target *t = &rs->targets[i];
-
-		if (t->state == TARGET_WAITING || t->state == TARGET_NO_CONTACT || t->fetched)
-			continue;
-		(void)store_journal_foreach(rs->st, t->mac, t->sent_ms * 1000, false, fetch_cb, t);
-	}
-}
-
-static bool all_fetched(const struct resync *rs)
-{
-	for (size_t i = 0; i < rs->n; i++)
-		if (rs->targets[i].state == TARGET_ANSWERED && !rs->targets[i].fetched &&
-		    rs->targets[i].res.status >= 200 && rs->targets[i].res.status < 300)
-			return false;
-	return true;
-}
-
-static void maybe_finish(struct resync *rs)
-{
-	int64_t now = now_ms(CLOCK_MONOTONIC);
-
-	if (rs->next < rs->n || rs->answered < rs->nsendable)
-		return;
-	if (rs->wait_s == 0 || all_fetched(rs) ||
-	    now >= rs->last_send_mono_ms + (int64_t)rs->wait_s * 1000)
-		event_base_loopbreak(rs->base);
-}
-
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct resync *rs = arg;
-
-	if (rs->wait_s)
-		check_fetches(rs);
-	maybe_finish(rs);
-}
-
-struct done_ctx {
-	struct resync *rs;
-	struct target *t;
-};
-
-static void notify_done(void *arg, const struct sip_notify_result *res)
-{
-	struct done_ctx *c = arg;
-	struct resync *rs = c->rs;
-
-	c->t->res = *res;
-	c->t->state = TARGET_ANSWERED;
-	rs->answered++;
-	free(c);
-	maybe_finish(rs);
-}
-
-static void on_pace(evutil_socket_t fd, short what, void *arg)
-{
-	struct resync *rs = arg;
-	int64_t now = now_ms(CLOCK_MONOTONIC);
-	double allowed = (double)(now - rs->start_mono_ms) / 1000.0 * rs->rate + 1;
-
-	while (rs->next < rs->n && (double)rs->started < allowed &&
-	       sip_notify_pending(rs->sip) < rs->max_inflight) {
-		struct target *t = &rs->targets[rs->next++];
-		struct sip_notify n = { .to = t->to,
-					.uri = t->uri,
-					.event = t->event,
-					.user = t->user,
-					.password = t->password };
-		struct done_ctx *c;
-		int r;
-
-		if (t->state == TARGET_NO_CONTACT)
-			continue;
-		c = malloc(sizeof(*c));
-		if (!c) {
-			t->state = TARGET_ANSWERED;
-			snprintf(t->res.reason, sizeof(t->res.reason), "out of memory");
-			rs->answered++;
-			continue;
-		}
-		c->rs = rs;
-		c->t = t;
-		t->sent_ms = now_ms(CLOCK_REALTIME);
-		t->state = TARGET_SENT;
-		rs->started++;
-		rs->last_send_mono_ms = now;
-		r = sip_notify_start(rs->sip, &n, notify_done, c);
-		if (r < 0) {
-			free(c);
-			t->state = TARGET_ANSWERED;
-			snprintf(t->res.reason, sizeof(t->res.reason), "%s", strerror(-r));
-			rs->answered++;
-		}
-	}
-	if (rs->next < rs->n)
-		event_add(rs->ev_pace, &(struct timeval){ .tv_usec = 10000 });
-	maybe_finish(rs);
-}
-
-static void print_results(const struct resync *rs, bool json)
+static void print_results(const struct resync_job *job, bool json)
 {
 	if (!json)
 		printf("%-17s %-24s %-24s %-28s %s\n", "MAC", "CONTACT", "EVENT", "RESPONSE",
 		       "FETCHED");
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct target *t = &rs->targets[i];
+	for (size_t i = 0; i < resync_job_count(job); i++) {
+		const struct resync_target *t = resync_job_target(job, i);
 		char colons[MAC_LEN + 6], resp[96], fetched[300];
 
 		mac_colons(t->mac, colons);
-		if (t->state == TARGET_NO_CONTACT)
+		if (t->state == RESYNC_NO_CONTACT)
 			snprintf(resp, sizeof(resp), "not sent: no contact");
 		else if (t->res.status)
 			snprintf(resp, sizeof(resp), "%u %s%s", t->res.status, t->res.reason,
@@ -372,23 +87,11 @@ static void print_results(const struct resync *rs, bool json)
 				 t->fetch_proto, t->fetch_path,
 				 (long long)(t->fetch_ms - t->sent_ms));
 		else
-			snprintf(fetched, sizeof(fetched), rs->wait_s ? "no" : "-");
+			snprintf(fetched, sizeof(fetched), resync_job_waits(job) ? "no" : "-");
 		if (json) {
-			json_t *o = json_pack(
-				"{s:s, s:s, s:s, s:s, s:b, s:i, s:s, s:b, s:b}", "mac", t->mac,
-				"profile", t->profile, "contact", t->contact, "event", t->event,
-				"sent", t->state != TARGET_NO_CONTACT && t->sent_ms != 0, "status",
-				(int)t->res.status, "reason",
-				t->state == TARGET_NO_CONTACT ? "no contact" : t->res.reason,
-				"authenticated", t->res.authenticated, "fetched", t->fetched);
+			json_t *o = resync_target_json(t);
 			char *line;
 
-			if (o && t->fetched) {
-				json_object_set_new(o, "fetch_proto", json_string(t->fetch_proto));
-				json_object_set_new(o, "fetch_path", json_string(t->fetch_path));
-				json_object_set_new(o, "fetch_after_ms",
-						    json_integer(t->fetch_ms - t->sent_ms));
-			}
 			line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 			if (line)
 				printf("%s\n", line);
@@ -449,21 +152,26 @@ int cmd_resync(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *site_dir = ".", *group = NULL, *bind_to = "0.0.0.0:0";
-	struct resync rs = { .rate = RESYNC_DEFAULT_RATE,
-			     .max_inflight = RESYNC_DEFAULT_INFLIGHT,
-			     .wait_s = RESYNC_DEFAULT_WAIT };
+	struct resync_options ro;
+	struct resync_job *job = NULL;
+	struct directory *dir = NULL;
+	struct event_base *base = NULL;
+	struct sip_server *sip = NULL;
+	struct store *st = NULL;
 	struct sip_config cfg;
+	char err[256];
 	bool all = false, json = false;
 	uint64_t v;
 	int c, status = 1, r;
 
 	sip_config_default(&cfg);
+	resync_options_default(&ro);
 	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': site_dir = optarg; break;
 		case OPT_GROUP: group = optarg; break;
 		case OPT_ALL: all = true; break;
-		case OPT_REBOOT: rs.reboot = true; break;
+		case OPT_REBOOT: ro.reboot = true; break;
 		case OPT_JSON: json = true; break;
 		case OPT_BIND: bind_to = optarg; break;
 		case OPT_WAIT:
@@ -472,10 +180,10 @@ int cmd_resync(int argc, char **argv)
 					optarg);
 				return 2;
 			}
-			rs.wait_s = (unsigned)v;
+			ro.wait_s = (unsigned)v;
 			break;
 		case OPT_RATE:
-			if (parse_rate(optarg, &rs.rate) < 0) {
+			if (parse_rate(optarg, &ro.rate) < 0) {
 				fprintf(stderr,
 					"autoprov resync: --rate: '%s' is not N or N/s "
 					"(1..100000)\n",
@@ -491,7 +199,7 @@ int cmd_resync(int argc, char **argv)
 					optarg);
 				return 2;
 			}
-			rs.max_inflight = (unsigned)v;
+			ro.max_inflight = (unsigned)v;
 			break;
 		case OPT_T1:
 			if (str_to_u64(optarg, 10, 10000, &v) < 0) {
@@ -518,12 +226,12 @@ int cmd_resync(int argc, char **argv)
 	}
 	cfg.enabled = true;
 	log_init(LOG_LEVEL_WARN, false);
-	if (store_open(site_dir, &rs.st, rs.err, sizeof(rs.err)) < 0) {
-		fprintf(stderr, "autoprov resync: %s\n", rs.err);
+	if (store_open(site_dir, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "autoprov resync: %s\n", err);
 		return 1;
 	}
-	if (directory_new(rs.st, 64, &rs.dir) < 0) {
-		fprintf(stderr, "autoprov resync: %s\n", store_strerror(rs.st));
+	if (directory_new(st, 64, &dir) < 0 || resync_job_new(st, dir, &ro, &job) < 0) {
+		fprintf(stderr, "autoprov resync: %s\n", store_strerror(st));
 		goto out;
 	}
 	if (optind < argc) {
@@ -532,7 +240,7 @@ int cmd_resync(int argc, char **argv)
 			const struct device *d;
 
 			r = mac_parse(argv[i], mac, NULL) < 0 ? -EINVAL
-							       : directory_device(rs.dir, mac, &d);
+							       : directory_device(dir, mac, &d);
 			if (r < 0) {
 				fprintf(stderr, "autoprov resync: %s: %s\n", argv[i],
 					r == -ENOENT   ? "not in the inventory"
@@ -540,65 +248,57 @@ int cmd_resync(int argc, char **argv)
 						       : strerror(-r));
 				goto out;
 			}
-			r = add_target(&rs, d);
+			r = resync_job_add(job, d);
 			if (r < 0)
 				goto out;
 		}
 	} else {
-		struct collect col = { .rs = &rs };
-
-		r = store_device_foreach_in(rs.st, group, NULL, collect_cb, &col);
+		r = resync_job_add_group(job, group, 0);
 		if (r < 0) {
 			fprintf(stderr, "autoprov resync: cannot read the inventory: %s\n",
-				store_strerror(rs.st));
+				r == -ENOMEM ? "out of memory" : store_strerror(st));
 			goto out;
 		}
-		if (rs.n == 0) {
+		if (resync_job_count(job) == 0) {
 			fprintf(stderr, "autoprov resync: no device%s%s\n",
 				group ? " in group " : "", group ? group : "");
 			goto out;
 		}
 	}
-	rs.base = event_base_new();
-	if (!rs.base) {
+	for (size_t i = 0; i < resync_job_count(job); i++) {
+		const struct resync_target *t = resync_job_target(job, i);
+
+		if (t->note[0])
+			fprintf(stderr, "autoprov resync: %s: %s\n", t->mac, t->note);
+	}
+	base = event_base_new();
+	if (!base) {
 		fprintf(stderr, "autoprov resync: cannot create the event loop\n");
 		goto out;
 	}
-	if (sip_server_new(rs.base, NULL, &cfg, &rs.sip, rs.err, sizeof(rs.err)) < 0) {
-		fprintf(stderr, "autoprov resync: %s\n", rs.err);
+	if (sip_server_new(base, NULL, &cfg, &sip, err, sizeof(err)) < 0) {
+		fprintf(stderr, "autoprov resync: %s\n", err);
 		goto out;
 	}
-	rs.ev_pace = event_new(rs.base, -1, 0, on_pace, &rs);
-	rs.ev_poll = event_new(rs.base, -1, EV_PERSIST, on_poll, &rs);
-	if (!rs.ev_pace || !rs.ev_poll) {
+	if (resync_job_start(job, base, sip, on_done, base) < 0) {
 		fprintf(stderr, "autoprov resync: out of memory\n");
 		goto out;
 	}
-	rs.start_mono_ms = rs.last_send_mono_ms = now_ms(CLOCK_MONOTONIC);
-	event_active(rs.ev_pace, 0, 0);
-	event_add(rs.ev_poll, &(struct timeval){ .tv_usec = RESYNC_POLL_MS * 1000 });
-	event_base_dispatch(rs.base);
-	if (rs.wait_s)
-		check_fetches(&rs);
-	print_results(&rs, json);
+	event_base_dispatch(base);
+	print_results(job, json);
 	status = 0;
-	for (size_t i = 0; i < rs.n; i++)
-		if (rs.targets[i].res.status < 200 || rs.targets[i].res.status >= 300)
+	for (size_t i = 0; i < resync_job_count(job); i++) {
+		const struct resync_target *t = resync_job_target(job, i);
+
+		if (t->res.status < 200 || t->res.status >= 300)
 			status = 1;
-out:
-	if (rs.ev_pace)
-		event_free(rs.ev_pace);
-	if (rs.ev_poll)
-		event_free(rs.ev_poll);
-	sip_server_free(rs.sip);
-	if (rs.base)
-		event_base_free(rs.base);
-	for (size_t i = 0; i < rs.n; i++) {
-		free(rs.targets[i].user);
-		free(rs.targets[i].password);
 	}
-	free(rs.targets);
-	directory_free(rs.dir);
-	store_close(rs.st);
+out:
+	sip_server_free(sip);
+	resync_job_free(job);
+	if (base)
+		event_base_free(base);
+	directory_free(dir);
+	store_close(st);
 	return status;
 }

@@ -352,6 +352,24 @@ static void exposure_item(char *line, size_t linesz, size_t *o, const char *prot
  * certificates protect it; and a warning when logins or certificates guard HTTP while TFTP,
  * which has neither, still hands out every device's files.
  */
+/* A bound devices' listener, for the admin side's GET /devices/{mac}/files/{path}. */
+static void admin_local_add(struct admin_info *info, const char *proto, const struct addr *listen,
+			    uint16_t port, const char *prefix)
+{
+	struct admin_local *l;
+
+	if (!proto || info->nlocals == ADMIN_MAX_LOCALS)
+		return;
+	l = &info->locals[info->nlocals++];
+	l->proto = proto;
+	l->addr = *listen;
+	l->prefix = prefix;
+	if (l->addr.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&l->addr.ss)->sin_port = htons(port);
+	else if (l->addr.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&l->addr.ss)->sin6_port = htons(port);
+}
+
 static void log_exposure(struct server *s)
 {
 	const struct server_config *c = &s->cfg;
@@ -566,6 +584,14 @@ int serve_main(const struct serve_options *opts)
 			.http_prefix = s.cfg.http.prefix,
 		};
 
+		admin_local_add(&info, s.tftp ? "tftp" : NULL, &s.cfg.tftp.listen,
+				s.tftp ? tftp_server_port(s.tftp) : 0, s.cfg.tftp.prefix);
+		admin_local_add(&info, s.http ? "http" : NULL, &s.cfg.http.listen,
+				s.http ? http_server_port(s.http) : 0, s.cfg.http.prefix);
+		admin_local_add(&info, s.https ? "https" : NULL, &s.cfg.http.https_listen,
+				s.https ? http_server_port(s.https) : 0, s.cfg.http.prefix);
+		admin_local_add(&info, s.ftp ? "ftp" : NULL, &s.cfg.ftp.listen,
+				s.ftp ? ftp_server_port(s.ftp) : 0, "");
 		if (gethostname(s.node, sizeof(s.node) - 1) < 0)
 			str_copy(s.node, sizeof(s.node), "localhost");
 		r = s.cfg.admin.tls ? plain_tls_ctx(&s.cfg, opts->site_dir, "admin: [admin] tls",

@@ -800,6 +800,7 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 	struct partial_loader pl = { .rd = rd };
 	struct render_entry *e = calloc(1, sizeof(*e));
 	struct tpl_error te;
+	uint64_t version = 0;
 	char *out = NULL;
 	size_t len = 0;
 	int r;
@@ -823,7 +824,6 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 	}
 	if (t->version_var) {
 		char md5[MD5_HEX_LEN + 1];
-		uint64_t version;
 
 		r = md5_hex(out, len, md5);
 		if (r == 0)
@@ -860,6 +860,8 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 	}
 	e->path = strdup(key);
 	e->file = file_from(path, out, len);
+	if (e->file)
+		e->file->version = version;
 	if (!e->path || !e->file) {
 		if (!e->file)
 			free(out);

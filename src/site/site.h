@@ -71,6 +71,7 @@ struct site_file {
 	struct timespec mtime, ctime;
 	struct timespec read_at; /* wall-clock time the snapshot was read */
 
+	uint64_t version;	   /* a rendered file's version number (version =), or 0 */
 	char md5[MD5_HEX_LEN + 1]; /* "" until first asked for */
 	uint8_t *netascii;	   /* NULL until first asked for */
 	size_t netascii_size;

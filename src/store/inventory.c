@@ -1177,3 +1177,365 @@ out:
 	free(cols);
 	return r < 0 ? r : es.count;
 }
+
+/* ---- devices as JSON: one shape for the API and `device list/show --json` ---- */
+
+json_t *store_device_json(const struct device *d)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:O}", "mac", d->mac, "model", d->model,
+			 "profile", d->profile, "group", d->group, "enabled", d->enabled, "rev",
+			 (json_int_t)d->rev, "vars", d->vars ? d->vars : json_object());
+}
+
+/* A string field of obj: absent or null is "", else it must be a string. */
+static int json_field(const json_t *obj, const char *name, const char **ret, char *err,
+		      size_t errsz)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (!v || json_is_null(v)) {
+		*ret = "";
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errsz, "%s: a string is expected", name);
+		return -EINVAL;
+	}
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int store_device_from_json(const json_t *obj, const char *mac, struct device **ret, char *err,
+			   size_t errsz)
+{
+	static const char *const known[] = { "mac", "model", "profile", "group", "enabled",
+					     "vars", "rev" };
+	const char *key, *s, *why;
+	char canon[MAC_LEN + 1], given[MAC_LEN + 1];
+	struct device *d = NULL;
+	json_t *v;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, errsz, "a device is a JSON object");
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		bool ok = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			ok = ok || strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(err, errsz,
+				 "'%s': not a field of a device (mac, model, profile, group, "
+				 "enabled, vars)",
+				 key);
+			return -EINVAL;
+		}
+	}
+	v = json_object_get(obj, "mac");
+	if (v && !json_is_string(v)) {
+		snprintf(err, errsz, "mac: a string is expected");
+		return -EINVAL;
+	}
+	if (v && mac_parse(json_string_value(v), given, &why) < 0) {
+		snprintf(err, errsz, "'%s': not a MAC address (%s)", json_string_value(v), why);
+		return -EINVAL;
+	}
+	if (mac) {
+		if (mac_parse(mac, canon, &why) < 0) {
+			snprintf(err, errsz, "'%s': not a MAC address (%s)", mac, why);
+			return -EINVAL;
+		}
+		if (v && strcmp(given, canon) != 0) {
+			snprintf(err, errsz, "mac: %s is not the device's MAC %s", given, canon);
+			return -EINVAL;
+		}
+	} else if (!v) {
+		snprintf(err, errsz, "mac: required");
+		return -EINVAL;
+	} else {
+		memcpy(canon, given, sizeof(canon));
+	}
+	d = device_new(canon);
+	if (!d)
+		goto nomem;
+	if (json_field(obj, "model", &s, err, errsz) < 0)
+		goto fail;
+	if (store_check_model(s, &why) < 0) {
+		snprintf(err, errsz, "model '%s': %s", s, why);
+		goto fail;
+	}
+	free(d->model);
+	if (!(d->model = strdup(s)))
+		goto nomem;
+	if (json_field(obj, "profile", &s, err, errsz) < 0)
+		goto fail;
+	if (store_check_profile(s, &why) < 0) {
+		snprintf(err, errsz, "profile '%s': %s", s, why);
+		goto fail;
+	}
+	free(d->profile);
+	if (!(d->profile = strdup(s)))
+		goto nomem;
+	if (json_field(obj, "group", &s, err, errsz) < 0)
+		goto fail;
+	if (s[0] && store_check_group_name(s, &why) < 0) {
+		snprintf(err, errsz, "'%s': not a group name (%s)", s, why);
+		goto fail;
+	}
+	free(d->group);
+	if (!(d->group = strdup(s)))
+		goto nomem;
+	v = json_object_get(obj, "enabled");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, errsz, "enabled: true or false is expected");
+			goto fail;
+		}
+		d->enabled = json_is_true(v);
+	}
+	v = json_object_get(obj, "vars");
+	if (v && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			snprintf(err, errsz, "vars: a JSON object is expected");
+			goto fail;
+		}
+		json_t *value;
+
+		json_object_foreach(v, key, value)
+		{
+			if (store_check_var_name(key, &why) < 0) {
+				snprintf(err, errsz, "vars: '%s': not a variable name (%s)", key,
+					 why);
+				goto fail;
+			}
+		}
+		json_decref(d->vars);
+		d->vars = json_deep_copy(v);
+		if (!d->vars)
+			goto nomem;
+	}
+	*ret = d;
+	return 0;
+nomem:
+	snprintf(err, errsz, "out of memory");
+	device_free(d);
+	return -ENOMEM;
+fail:
+	device_free(d);
+	return -EINVAL;
+}
+
+int store_import_json(struct store *st, const json_t *devices, bool replace, char *err,
+		      size_t errsz)
+{
+	struct mac_seen seen = { 0 };
+	char why[256], colons[MAC_LEN + 6];
+	size_t i;
+	json_t *obj;
+	int r = 0;
+
+	if (!json_is_array(devices)) {
+		store_fail(st, -EINVAL, "a JSON array of devices is expected");
+		copy_err(st, err, errsz);
+		return -EINVAL;
+	}
+	if (json_array_size(devices) > INT32_MAX) {
+		store_fail(st, -E2BIG, "too many devices");
+		copy_err(st, err, errsz);
+		return -E2BIG;
+	}
+	r = store_begin(st, true);
+	if (r < 0)
+		goto out;
+	json_array_foreach(devices, i, obj)
+	{
+		struct device *d = NULL;
+		unsigned long prev;
+
+		/* rows count from 1, as a CSV's records do (there, row 1 is the header) */
+		r = store_device_from_json(obj, NULL, &d, why, sizeof(why));
+		if (r < 0) {
+			store_fail(st, r, "%zu: %s", i + 1, why);
+			break;
+		}
+		r = mac_seen_add(&seen, d->mac, i + 1, &prev);
+		if (r == 1) {
+			mac_colons(d->mac, colons);
+			r = store_fail(st, -EEXIST, "%zu: %s is also on row %lu", i + 1, colons,
+				       prev);
+		} else if (r < 0) {
+			store_fail(st, r, "out of memory");
+		} else {
+			r = device_write(st, d, replace);
+			if (r < 0) {
+				snprintf(why, sizeof(why), "%s", st->errmsg);
+				store_fail(st, r, "%zu: %s", i + 1, why);
+			}
+		}
+		device_free(d);
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		store_rollback(st);
+	else
+		r = store_commit(st);
+out:
+	mac_seen_done(&seen);
+	if (r < 0) {
+		copy_err(st, err, errsz);
+		return r;
+	}
+	return (int)json_array_size(devices);
+}
+
+/* ---- pages of devices ---- */
+
+/* Groups of at most this many devices are paged through their index. */
+#define PAGE_SMALL_GROUP 20000
+
+/*
+ * 1 when group ("" for none) has at most PAGE_SMALL_GROUP devices, 0 when more, or an
+ * error: the index is counted up to the bound, never further.
+ */
+static int group_is_small(struct store *st, const char *group)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(st->db,
+				group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+					   " group_name = ?1 LIMIT ?2)"
+					 : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+					   " group_name IS NULL LIMIT ?2)",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	if (group[0])
+		sqlite3_bind_text(stmt, 1, group, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, PAGE_SMALL_GROUP + 1);
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) <= PAGE_SMALL_GROUP
+			     : store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20)
+			return true;
+	return false;
+}
+
+int store_device_page(struct store *st, const struct device_filter *f, const char *after,
+		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg)
+{
+	char sql[1024], pattern[3 * 130 + 3], macq[MAC_LEN + 1];
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0, small = 0;
+	size_t len;
+
+	/*
+	 * Keyset paging in MAC order: each page starts where the last one ended, by the
+	 * primary key, so the first page of a million devices is as cheap as of ten. A group
+	 * goes by its index only when it is small: the index gives its devices out of MAC
+	 * order, to be sorted for each page; a large group fills a page soon in MAC order.
+	 */
+	if (f && f->group) {
+		small = group_is_small(st, f->group);
+		if (small < 0)
+			return small;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s ORDER BY mac"
+		 " LIMIT ?6",
+		 !f || !f->group ? ""
+		 : f->group[0]	 ? (small ? " AND group_name = ?1" : " AND +group_name = ?1")
+		 : small	 ? " AND group_name IS NULL"
+				 : " AND +group_name IS NULL",
+		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
+		 f && f->text
+			 ? " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
+			   " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+			   " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
+			   " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))"
+			 : "");
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	if (f && f->group && f->group[0])
+		sqlite3_bind_text(stmt, 1, f->group, -1, SQLITE_STATIC);
+	if (f && f->profile)
+		sqlite3_bind_text(stmt, 2, f->profile, -1, SQLITE_STATIC);
+	if (f && f->model)
+		sqlite3_bind_text(stmt, 3, f->model, -1, SQLITE_STATIC);
+	if (f && f->text) {
+		/* a substring, case-insensitive (ASCII); % _ \ are the text's own */
+		char *p = pattern;
+		size_t m = 0;
+
+		len = strlen(f->text);
+		if (len > 128)
+			len = 128;
+		*p++ = '%';
+		for (size_t i = 0; i < len; i++) {
+			if (f->text[i] == '%' || f->text[i] == '_' || f->text[i] == '\\')
+				*p++ = '\\';
+			*p++ = f->text[i];
+		}
+		*p++ = '%';
+		*p = '\0';
+		sqlite3_bind_text(stmt, 4, pattern, -1, SQLITE_TRANSIENT);
+		/*
+		 * a cheap test of the stored text first, where the text is as stored (JSON
+		 * escapes quotes, backslashes and control characters): the JSON walk only then
+		 */
+		if (strpbrk(f->text, "\"\\") || has_control(f->text))
+			sqlite3_bind_text(stmt, 8, "", -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_text(stmt, 8, f->text, (int)len, SQLITE_TRANSIENT);
+		/* the MAC in any form: its hex digits, in order, lower case */
+		for (size_t i = 0; i < len && m < MAC_LEN; i++) {
+			char c = f->text[i];
+
+			if (c >= 'A' && c <= 'F')
+				c = (char)(c - 'A' + 'a');
+			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+				macq[m++] = c;
+			else if (c != ':' && c != '-' && c != '.') {
+				m = 0;
+				break;
+			}
+		}
+		macq[m] = '\0';
+		if (m == 0) {
+			sqlite3_bind_null(stmt, 7);
+		} else {
+			char mp[MAC_LEN + 3];
+
+			snprintf(mp, sizeof(mp), "%%%s%%", macq);
+			sqlite3_bind_text(stmt, 7, mp, -1, SQLITE_TRANSIENT);
+		}
+	}
+	sqlite3_bind_text(stmt, 5, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct device d;
+
+		r = device_from_row(st, stmt, &d);
+		if (r < 0)
+			break;
+		r = fn(&d, arg);
+		json_decref(d.vars);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r;
+}

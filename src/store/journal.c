@@ -459,3 +459,122 @@ int store_journal_print(struct store *st, const char *mac, time_t since, FILE *o
 		r = store_fail(st, -EIO, "write error");
 	return r < 0 ? r : p.count;
 }
+
+/*
+ * The smallest id whose time is at or after usec (max(id) + 1 when none is): a binary
+ * search over ids, since entries are appended in time order. 0 or an error.
+ */
+static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
+{
+	sqlite3_stmt *stmt = NULL;
+	sqlite3_int64 lo, hi;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM journal",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = store_fail_sqlite(st, rc);
+		sqlite3_finalize(stmt);
+		return r;
+	}
+	lo = sqlite3_column_int64(stmt, 0);
+	hi = sqlite3_column_int64(stmt, 1) + 1;
+	sqlite3_finalize(stmt);
+	rc = sqlite3_prepare_v2(st->db, "SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	/* invariant: every id below lo is before usec; every id from hi on is at or after */
+	while (lo < hi) {
+		sqlite3_int64 mid = lo + (hi - lo) / 2;
+
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, mid);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_DONE) {
+			hi = mid;
+		} else if (rc != SQLITE_ROW) {
+			r = store_fail_sqlite(st, rc);
+			break;
+		} else if (sqlite3_column_int64(stmt, 1) >= usec) {
+			hi = mid;
+		} else {
+			/* the row found may be past mid (ids deleted by pruning): skip to it */
+			lo = sqlite3_column_int64(stmt, 0) + 1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	if (r == 0)
+		*ret = lo;
+	return r;
+}
+
+int store_journal_page(struct store *st, const struct journal_filter *f, int64_t after_id,
+		       size_t limit, int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+{
+	char canon[MAC_LEN + 1], sql[512];
+	int64_t lo = after_id + 1, hi = INT64_MAX;
+	sqlite3_stmt *stmt = NULL;
+	const char *why;
+	int rc, r = 0;
+
+	if (f->mac && mac_parse(f->mac, canon, &why) < 0)
+		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", f->mac, why);
+	if (f->since_usec > 0) {
+		int64_t id;
+
+		r = journal_id_at(st, f->since_usec, &id);
+		if (r < 0)
+			return r;
+		if (id > lo)
+			lo = id;
+	}
+	if (f->until_usec > 0) {
+		r = journal_id_at(st, f->until_usec, &hi);
+		if (r < 0)
+			return r;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id"
+		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s ORDER BY id LIMIT ?6",
+		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
+		 f->proto ? " AND proto = ?5" : "");
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail_sqlite(st, rc);
+	sqlite3_bind_int64(stmt, 1, lo);
+	sqlite3_bind_int64(stmt, 2, hi);
+	if (f->mac)
+		sqlite3_bind_text(stmt, 3, canon, -1, SQLITE_STATIC);
+	if (f->outcome)
+		sqlite3_bind_text(stmt, 4, f->outcome, -1, SQLITE_STATIC);
+	if (f->proto)
+		sqlite3_bind_text(stmt, 5, f->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		sqlite3_int64 usec = sqlite3_column_int64(stmt, 0);
+		struct journal_entry e = {
+			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
+			.proto = (const char *)sqlite3_column_text(stmt, 1),
+			.peer = (const char *)sqlite3_column_text(stmt, 2),
+			.mac = (const char *)sqlite3_column_text(stmt, 3),
+			.path = (const char *)sqlite3_column_text(stmt, 4),
+			.outcome = (const char *)sqlite3_column_text(stmt, 5),
+			.bytes = (uint64_t)sqlite3_column_int64(stmt, 6),
+			.md5 = (const char *)sqlite3_column_text(stmt, 7),
+			.user_agent = (const char *)sqlite3_column_text(stmt, 8),
+			.id = sqlite3_column_int64(stmt, 9),
+		};
+		r = fn(arg, &e);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail_sqlite(st, rc);
+	sqlite3_finalize(stmt);
+	return r < 0 ? r : 0;
+}

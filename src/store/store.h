@@ -125,6 +125,51 @@ int store_device_foreach(struct store *st, int (*fn)(const struct device *d, voi
 int store_device_foreach_in(struct store *st, const char *group, const char *profile,
 			    int (*fn)(const struct device *d, void *arg), void *arg);
 
+/*
+ * Devices as JSON, the one shape the API and `autoprov device --json` print:
+ * {"mac", "model", "profile", "group", "enabled", "rev", "vars"} (a new reference, NULL
+ * if out of memory).
+ */
+json_t *store_device_json(const struct device *d);
+/*
+ * The device obj describes (that shape; absent or null fields take a new device's values:
+ * "" strings, enabled, no variables; "rev" is ignored; any other member is an error),
+ * checked as the store checks what it writes, but for the group's existence. With mac
+ * (any form), obj's "mac" may be absent and must be that MAC if present. 0 with *ret,
+ * -EINVAL with the reason in err, -ENOMEM.
+ */
+int store_device_from_json(const json_t *obj, const char *mac, struct device **ret, char *err,
+			   size_t errsz);
+/*
+ * A JSON array of such devices ("mac" required), imported as store_import_csv() imports
+ * rows: one transaction, all or none, err "ROW: reason" (rows count from 1). Returns the
+ * number imported.
+ */
+int store_import_json(struct store *st, const json_t *devices, bool replace, char *err,
+		      size_t errsz);
+
+/* What a page of devices is filtered by (NULL: no filter). */
+struct device_filter {
+	const char *group;   /* "" for the devices in no group */
+	const char *profile; /* exactly */
+	const char *model;   /* exactly */
+	/*
+	 * a substring, ASCII case-insensitive, of the model, of a variable's value (strings and
+	 * numbers, at any depth) or of the MAC in any form ("0022ee", "00:22:EE"); at most 128
+	 * bytes are used
+	 */
+	const char *text;
+};
+
+/*
+ * Calls fn for at most limit devices matching f with a MAC after after (canonical; NULL or
+ * "": from the first), in MAC order, as store_device_foreach does. Keyset paging: the cost
+ * of a page does not grow with the inventory (but filters that match few devices read on
+ * until they have found limit).
+ */
+int store_device_page(struct store *st, const struct device_filter *f, const char *after,
+		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg);
+
 /* Groups: variables by group name. Setting creates the group. */
 int store_group_set(struct store *st, const char *name, json_t *vars);
 int store_group_get(struct store *st, const char *name, json_t **ret_vars); /* -ENOENT */
@@ -417,6 +462,24 @@ int store_device_state_list(struct store *st, enum device_status status, bool al
 			    int (*fn)(void *arg, const struct device_state *s), void *arg);
 /* Devices of the inventory seen at or after since (seconds since the epoch): one index range. */
 int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret);
+/* What a page of the journal is filtered by (NULL, 0: no filter). */
+struct journal_filter {
+	const char *mac;     /* any form */
+	int64_t since_usec;  /* at or after (microseconds since the epoch) */
+	int64_t until_usec;  /* before */
+	const char *outcome; /* exactly ("sent", "not found", ...) */
+	const char *proto;   /* exactly ("tftp", ...) */
+};
+
+/*
+ * Calls fn for at most limit entries matching f with an id above after_id, in id order
+ * (the order they were appended, that is time order), as store_journal_foreach does; each
+ * entry has its id. Keyset paging by id; a time range is turned into ids by a binary
+ * search (ids grow with time), so no time index is needed. -EINVAL for a bad MAC.
+ */
+int store_journal_page(struct store *st, const struct journal_filter *f, int64_t after_id,
+		       size_t limit, int (*fn)(void *arg, const struct journal_entry *e),
+		       void *arg);
 
 /* ---- rendered-file versions ---- */
 

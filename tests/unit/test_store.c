@@ -1370,6 +1370,221 @@ static void test_probe_write(void **state)
 	store_close(holder);
 }
 
+static void test_device_page(void **state)
+{
+	struct fixture *f = *state;
+	struct device_filter flt = { 0 };
+	struct collect c = { 0 };
+
+	group(f->st, "lobby", "{}");
+	add(f->st, "0022ee000003", "8180", "lobby", "{\"sip\":\"2001\",\"deep\":{\"a\":[42]}}");
+	add(f->st, "0022ee000001", "8180", "", "{\"label\":\"say \\\"hi\\\"\"}");
+	add(f->st, "0022ee000002", "SPA504G", "lobby", "{\"pct\":\"100%\"}");
+	add(f->st, "0004f2000004", "VVX", "", NULL);
+
+	/* pages of two in MAC order, each after the last MAC of the one before */
+	assert_int_equal(store_device_page(f->st, NULL, NULL, 2, collect_one, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.macs[0], "0004f2000004");
+	assert_string_equal(c.macs[1], "0022ee000001");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_page(f->st, NULL, "0022ee000001", 2, collect_one, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.macs[0], "0022ee000002");
+	assert_string_equal(c.macs[1], "0022ee000003");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_device_page(f->st, NULL, "0022ee000003", 2, collect_one, &c), 0);
+	assert_int_equal(c.n, 0);
+
+#define PAGE(...)                                                                                  \
+	do {                                                                                       \
+		flt = (struct device_filter){ __VA_ARGS__ };                                       \
+		memset(&c, 0, sizeof(c));                                                          \
+		assert_int_equal(store_device_page(f->st, &flt, NULL, 10, collect_one, &c), 0);    \
+	} while (0)
+	PAGE(.group = "lobby");
+	assert_int_equal(c.n, 2);
+	PAGE(.group = "");
+	assert_int_equal(c.n, 2);
+	PAGE(.group = "lobby", .model = "8180");
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000003");
+	PAGE(.profile = "spa");
+	assert_int_equal(c.n, 0);
+	PAGE(.group = "lobby", .model = "none");
+	assert_int_equal(c.n, 0);
+	/* free text: a value at any depth, numbers too, the model, the MAC in any form */
+	PAGE(.text = "2001");
+	assert_int_equal(c.n, 1);
+	PAGE(.text = "42");
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000003");
+	PAGE(.text = "spa5");
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000002");
+	PAGE(.text = "00:04:F2");
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0004f2000004");
+	PAGE(.text = "0022.EE00");
+	assert_int_equal(c.n, 3);
+	/* the text's own wildcards and quotes */
+	PAGE(.text = "100%");
+	assert_int_equal(c.n, 1);
+	PAGE(.text = "0%");
+	assert_int_equal(c.n, 1);
+	PAGE(.text = "_");
+	assert_int_equal(c.n, 0);
+	PAGE(.text = "say \"hi\"");
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.macs[0], "0022ee000001");
+	/* names are not values */
+	PAGE(.text = "label");
+	assert_int_equal(c.n, 0);
+#undef PAGE
+}
+
+static void test_device_json_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = NULL, *back = NULL;
+	char err[256];
+	json_t *obj;
+
+	group(f->st, "lobby", "{}");
+	add(f->st, "0022ee000001", "8180", "lobby", "{\"vlan\":20,\"s\":\"x\"}");
+	assert_int_equal(store_device_get(f->st, "0022ee000001", &d), 0);
+	obj = store_device_json(d);
+	assert_non_null(obj);
+	assert_int_equal(json_integer_value(json_object_get(obj, "rev")), (json_int_t)d->rev);
+	assert_int_equal(store_device_from_json(obj, "00:22:EE:00:00:01", &back, err, sizeof(err)), 0);
+	assert_string_equal(back->mac, d->mac);
+	assert_string_equal(back->model, "8180");
+	assert_string_equal(back->group, "lobby");
+	assert_true(json_equal(back->vars, d->vars));
+	device_free(back);
+	json_decref(obj);
+	device_free(d);
+
+	/* absent and null take a new device's values; the MAC comes from the path */
+	obj = json_loads("{\"model\":null,\"enabled\":null}", 0, NULL);
+	assert_int_equal(store_device_from_json(obj, "0022ee000009", &back, err, sizeof(err)), 0);
+	assert_string_equal(back->mac, "0022ee000009");
+	assert_string_equal(back->model, "");
+	assert_true(back->enabled);
+	device_free(back);
+	json_decref(obj);
+
+#define REFUSED(text, mac, why)                                                                    \
+	do {                                                                                       \
+		obj = json_loads(text, JSON_DECODE_ANY, NULL);                                     \
+		assert_non_null(obj);                                                              \
+		assert_int_equal(store_device_from_json(obj, mac, &back, err, sizeof(err)), -EINVAL); \
+		assert_non_null(strstr(err, why));                                                 \
+		json_decref(obj);                                                                  \
+	} while (0)
+	REFUSED("[]", NULL, "a JSON object");
+	REFUSED("{}", NULL, "mac: required");
+	REFUSED("{\"mac\":\"xyz\"}", NULL, "not a MAC address");
+	REFUSED("{\"mac\":\"0022ee000002\"}", "0022ee000001", "not the device's MAC");
+	REFUSED("{\"colour\":1}", "0022ee000001", "not a field");
+	REFUSED("{\"model\":3}", "0022ee000001", "model: a string");
+	REFUSED("{\"profile\":\"nokia\"}", "0022ee000001", "profile 'nokia'");
+	REFUSED("{\"group\":\"a/b\"}", "0022ee000001", "not a group name");
+	REFUSED("{\"enabled\":\"yes\"}", "0022ee000001", "true or false");
+	REFUSED("{\"vars\":[]}", "0022ee000001", "vars: a JSON object");
+	REFUSED("{\"vars\":{\"a.b\":1}}", "0022ee000001", "not a variable name");
+#undef REFUSED
+}
+
+static void test_import_json(void **state)
+{
+	struct fixture *f = *state;
+	json_t *devices;
+	char err[256];
+	size_t n = 0;
+
+	group(f->st, "lobby", "{}");
+	devices = json_loads("[{\"mac\":\"0022ee000001\",\"group\":\"lobby\",\"vars\":{\"v\":[1]}},"
+			     "{\"mac\":\"0022ee000002\"},{\"mac\":\"0022ee000003\",\"group\":\"x\"}]",
+			     0, NULL);
+	assert_int_equal(store_import_json(f->st, devices, false, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "3: no group 'x'");
+	assert_int_equal(store_device_foreach(f->st, count_one, &n), 0);
+	assert_int_equal(n, 0);
+	json_array_remove(devices, 2);
+	assert_int_equal(store_import_json(f->st, devices, false, err, sizeof(err)), 2);
+	assert_int_equal(store_import_json(f->st, devices, false, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "1: 00:22:ee:00:00:01 is already in the inventory");
+	assert_int_equal(store_import_json(f->st, devices, true, err, sizeof(err)), 2);
+	json_array_append_new(devices, json_pack("{s:s}", "mac", "00-22-EE-00-00-02"));
+	assert_int_equal(store_import_json(f->st, devices, true, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "3: 00:22:ee:00:00:02 is also on row 2");
+	json_decref(devices);
+}
+
+struct journal_ids {
+	int64_t ids[16];
+	size_t n;
+};
+
+static int journal_id_one(void *arg, const struct journal_entry *e)
+{
+	struct journal_ids *j = arg;
+
+	if (j->n < 16)
+		j->ids[j->n] = e->id;
+	j->n++;
+	return 0;
+}
+
+static void test_journal_page(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry e[6];
+	struct journal_filter flt = { 0 };
+	struct journal_ids j = { 0 };
+
+	for (int i = 0; i < 6; i++)
+		e[i] = (struct journal_entry){ .time = { .tv_sec = 1000 + i * 10 },
+					       .proto = i % 2 ? "http" : "tftp",
+					       .peer = "192.0.2.1:69",
+					       .mac = i < 3 ? "0022ee000001" : NULL,
+					       .path = "x",
+					       .outcome = i == 4 ? "not found" : "sent" };
+	assert_int_equal(store_journal_append(f->st, e, 6), 0);
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 4, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 4);
+	assert_int_equal(j.ids[0], 1);
+	assert_int_equal(j.ids[3], 4);
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_journal_page(f->st, &flt, 4, 4, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(j.ids[0], 5);
+	/* a time range, found by a binary search over the ids */
+	flt.since_usec = 1015 * 1000000ll;
+	flt.until_usec = 1040 * 1000000ll;
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(j.ids[0], 3);
+	assert_int_equal(j.ids[1], 4);
+	flt = (struct journal_filter){ .since_usec = 2000 * 1000000ll };
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 0);
+	flt = (struct journal_filter){ .mac = "00:22:ee:00:00:01", .proto = "tftp" };
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 2);
+	flt = (struct journal_filter){ .outcome = "not found" };
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 1);
+	assert_int_equal(j.ids[0], 5);
+	flt = (struct journal_filter){ .mac = "nope" };
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1386,6 +1601,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_json_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revision_seen_by_other_connection, setup,
 						teardown),
