@@ -66,6 +66,7 @@ def test_installed_layout(installed):
     assert (prefix / "bin" / "autoprov").is_file()
     for page in ("man1/autoprov.1", "man5/autoprov.conf.5", "man3/libautoprov.3"):
         assert (prefix / "share" / "man" / page).is_file(), page
+    assert (prefix / "share" / "bash-completion" / "completions" / "autoprov").is_file()
     units = list(dest.rglob("autoprov.service")) + list(dest.rglob("autoprov@.service"))
     assert len(units) == 2, units
     assert (prefix / "share" / "autoprov" / "examples" / "site" / "templates").is_dir()
