@@ -23,7 +23,7 @@ def test_layout_lists_the_other_top_folders():
     block = layout_block()
     for folder in ("include/autoprov/", "tests/unit/", "tests/integration/", "tests/fuzz/",
                    "tests/tools/", "scripts/", "docs/", "bench/", "examples/site/",
-                   "examples/embed/", "dist/"):
+                   "examples/embed/", "dist/", "debian/"):
         assert folder in block, folder
         assert (REPO / folder).is_dir()
 
