@@ -61,9 +61,10 @@ int notifier_open(struct notifier **ret, char *err, size_t errsz)
 	size_t plen;
 	int fd;
 
-	*ret = NULL;
-	if (!path || !*path)
+	if (!path || !*path) {
+		*ret = NULL;
 		return 0;
+	}
 	plen = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') || plen >= sizeof(sun.sun_path)) {
 		snprintf(err, errsz, "NOTIFY_SOCKET '%s' is not a socket path or @name", path);

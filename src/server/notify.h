@@ -17,8 +17,8 @@ struct notifier;
 /*
  * Reads $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID and connects the socket now, so that
  * the drop of privileges and Landlock later need no access to its path. 0 with *ret NULL
- * when there is no supervisor to tell; -errno (reason in err) when the variable is set but
- * unusable.
+ * when there is no supervisor to tell; -errno (reason in err, *ret untouched) when the
+ * variable is set but unusable.
  */
 int notifier_open(struct notifier **ret, char *err, size_t errsz);
 void notifier_free(struct notifier *n);
