@@ -4,12 +4,13 @@
 BUILD      ?= build
 TESTBUILD  ?= build-test
 FUZZBUILD  ?= build-fuzz
+DEBBUILD   ?= build-deb
 RUN_DIR    ?= $(BUILD)/run
 FUZZ_SECONDS ?= 10
 # Debian's interpreter, where python3-pytest is installed (a pyenv one may come first on PATH).
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps run test unit integration fuzz bench format clean
+.PHONY: all deps run test unit integration fuzz bench deb format clean
 
 # The default build needs only `scripts/deps build`; scripts/check-build-deps keeps it so.
 all: deps
@@ -25,7 +26,7 @@ run: all
 
 # The test build carries ASan and UBSan; the integration tests run its binary.
 test:
-	@scripts/deps build test fuzz
+	@scripts/deps build test fuzz deb
 	@scripts/check-build-deps
 	@test -f $(TESTBUILD)/build.ninja || meson setup $(TESTBUILD) -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(TESTBUILD)
@@ -41,6 +42,11 @@ fuzz:
 	ninja -C $(FUZZBUILD)
 	@scripts/fuzz-run $(FUZZBUILD) $(FUZZ_SECONDS)
 
+# The Debian packages autoprov, libautoprov0, libautoprov-dev in $(DEBBUILD)/, lintian-checked.
+deb:
+	@scripts/deps build deb
+	@scripts/make-deb $(DEBBUILD)
+
 bench: all
 	@scripts/deps bench
 	bench/tftp/run
@@ -49,4 +55,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD) $(DEBBUILD)

@@ -42,7 +42,9 @@ static void serve_usage(FILE *out)
 		"  -h, --help         this text\n"
 		"\n"
 		"Signals: TERM or INT stop; HUP re-reads the configuration and forgets cached files.\n"
-		"Documentation: docs/configuration.md, docs/http.md, docs/routes.md, docs/inventory.md,\n"
+		"Under systemd ($NOTIFY_SOCKET) it reports readiness, status, reloads and\n"
+		"watchdog keep-alives ($WATCHDOG_USEC); the daemon stays in the foreground.\n"
+		"Documentation: autoprov.conf(5), docs/configuration.md, docs/operations.md,\n"
 		"docs/admin.md.\n");
 }
 

@@ -260,7 +260,7 @@ static int clear_capabilities(char *err, size_t errsz)
 }
 
 /* /proc/self/status says what the kernel holds: every set empty, no-new-privs on. */
-static int verify_status(char *err, size_t errsz)
+static int verify_status(bool warn_bounding, char *err, size_t errsz)
 {
 	static const char *const sets[] = { "CapInh:", "CapPrm:", "CapEff:", "CapAmb:" };
 	char line[256];
@@ -287,7 +287,8 @@ static int verify_status(char *err, size_t errsz)
 				return -EPERM;
 			}
 		}
-		if (strncmp(line, "CapBnd:", 7) == 0 && strtoull(line + 7, NULL, 16) != 0)
+		if (strncmp(line, "CapBnd:", 7) == 0 && strtoull(line + 7, NULL, 16) != 0 &&
+		    warn_bounding)
 			log_warnx(TAG, "the capability bounding set is not empty");
 		if (strncmp(line, "NoNewPrivs:", 11) == 0)
 			nnp = strtoul(line + 11, NULL, 10) == 1;
@@ -427,6 +428,57 @@ static int confine(const struct access_list *l, char *err, size_t errsz)
 	return r < 0 ? r : abi;
 }
 
+/*
+ * Started as an ordinary user (systemd's User=, with CAP_NET_BIND_SERVICE as an ambient
+ * capability for the ports below 1024; or a user running it by hand): the uid stays, the
+ * user setting cannot apply, and the rest of the drop does: no capability left in any set,
+ * no-new-privileges, Landlock. The bounding set needs CAP_SETPCAP to empty, which such a
+ * process does not have (systemd's CapabilityBoundingSet= narrows it instead).
+ */
+static int drop_unprivileged(const struct serve_options *opts, const char *config_path,
+			     const struct server_config *cfg, const char *name, char *err,
+			     size_t errsz)
+{
+	struct access_list *paths = calloc(1, sizeof(*paths));
+	struct passwd *pw = getpwuid(geteuid());
+	int r, landlock;
+
+	if (!paths) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	if (!pw || strcmp(pw->pw_name, name) != 0)
+		log_debug(TAG, "started as uid %u, not root: user %s does not apply",
+			  (unsigned)geteuid(), name);
+	r = access_list_fill(paths, opts->site_dir, config_path, cfg);
+	if (r < 0) {
+		snprintf(err, errsz, "privileges: a path is too long, or too many");
+		goto out;
+	}
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	(void)RAND_status();
+	r = clear_capabilities(err, errsz);
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "cannot set no-new-privileges: %s", strerror(-r));
+	}
+	if (r == 0)
+		r = verify_status(false, err, errsz);
+	if (r < 0)
+		goto out;
+	landlock = confine(paths, err, errsz);
+	if (landlock < 0) {
+		r = landlock;
+		goto out;
+	}
+	log_info(TAG, "running as uid %u (started unprivileged), no capabilities, no new "
+		      "privileges%s",
+		 (unsigned)geteuid(), landlock > 0 ? "; Landlock: files confined to the site" : "");
+out:
+	free(paths);
+	return r;
+}
+
 int privs_drop(const struct serve_options *opts, const char *config_path,
 	       const struct server_config *cfg, char *err, size_t errsz)
 {
@@ -435,11 +487,8 @@ int privs_drop(const struct serve_options *opts, const char *config_path,
 	struct target *t = NULL;
 	int r, landlock;
 
-	if (geteuid() != 0) {
-		log_debug(TAG, "started as uid %u, not root: nothing to drop",
-			  (unsigned)geteuid());
-		return 0;
-	}
+	if (geteuid() != 0)
+		return drop_unprivileged(opts, config_path, cfg, name, err, errsz);
 	t = calloc(1, sizeof(*t));
 	paths = calloc(1, sizeof(*paths));
 	if (!t || !paths) {
@@ -478,7 +527,7 @@ int privs_drop(const struct serve_options *opts, const char *config_path,
 	if (r == 0)
 		r = check_access(paths, t, err, errsz);
 	if (r == 0)
-		r = verify_status(err, errsz);
+		r = verify_status(true, err, errsz);
 	if (r < 0)
 		goto out;
 	landlock = confine(paths, err, errsz);

@@ -28,6 +28,7 @@
 #include "proto/sip.h"
 #include "proto/tftp.h"
 #include "server/config.h"
+#include "server/notify.h"
 #include "server/privs.h"
 #include "site/metrics.h"
 #include "site/site.h"
@@ -52,7 +53,10 @@ struct server {
 	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
 	struct event *ev_metrics; /* samples for /metrics, every second */
 	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
+	struct notifier *notifier; /* systemd's NOTIFY_SOCKET, or NULL */
 };
+
+static void notify_serving(struct server *s, const char *prefix);
 
 /*
  * An error before the loop runs: "autoprov: reason" on stderr, as command-line tools
@@ -185,6 +189,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	struct server *s = arg;
 
 	log_info(NULL, "%s: stopping", strsignal((int)sig));
+	notifier_send(s->notifier, "STOPPING=1\nSTATUS=stopping (%s)", strsignal((int)sig));
 	event_base_loopbreak(s->base);
 }
 
@@ -195,13 +200,16 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	SSL_CTX *tls = NULL;
 	char err[512];
 
+	notifier_reloading(s->notifier);
 	if (server_load_config(s, &cfg, err, sizeof(err)) < 0) {
 		log_warnx(NULL, "reload refused, keeping the running configuration: %s", err);
+		notify_serving(s, "reload refused, see the log; ");
 		return;
 	}
 	if (s->https &&
 	    tls_server_ctx_new(&cfg.http.tls, s->opts->site_dir, &tls, err, sizeof(err)) < 0) {
 		log_warnx(NULL, "reload refused, keeping the running configuration: %s", err);
+		notify_serving(s, "reload refused, see the log; ");
 		return;
 	}
 	if (cfg.tftp.enabled != s->cfg.tftp.enabled ||
@@ -245,6 +253,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	if (tls)
 		SSL_CTX_free(tls);
 	log_info(NULL, "configuration re-read, file cache cleared");
+	notify_serving(s, "");
 }
 
 /*
@@ -311,6 +320,7 @@ static void server_done(struct server *s)
 		log_set_batching(NULL, NULL);
 		event_free(s->ev_log);
 	}
+	notifier_free(s->notifier);
 	tftp_server_free(s->tftp);
 	http_server_free(s->http);
 	http_server_free(s->https);
@@ -347,6 +357,58 @@ static void exposure_item(char *line, size_t linesz, size_t *o, const char *prot
 		*o += (size_t)n;
 }
 
+/* "tftp 0.0.0.0:69 (no login, every file), http ..." for every listener; "" for none. */
+static void exposure_line(const struct server *s, char *line, size_t linesz)
+{
+	const struct server_config *c = &s->cfg;
+	bool logins = c->http.auth != HTTP_LOGIN_OFF;
+	const char *http_guard = logins ? "logins" : "no login";
+	char https_guard[64];
+	size_t o = 0;
+
+	line[0] = '\0';
+	snprintf(https_guard, sizeof(https_guard), "%s%s", logins ? "logins" : "no login",
+		 c->http.tls.client_certs == TLS_CLIENT_REQUIRED ? ", client certificates required"
+		 : c->http.tls.client_certs == TLS_CLIENT_OPTIONAL
+			 ? ", client certificates optional"
+			 : "");
+	if (s->tftp)
+		exposure_item(line, linesz, &o, "tftp", &c->tftp.listen,
+			      tftp_server_port(s->tftp),
+			      c->tftp.device_files == TFTP_DEVICE_FILES_DENY
+				      ? "no login, generic files only"
+				      : "no login, every file");
+	if (s->http)
+		exposure_item(line, linesz, &o, "http", &c->http.listen,
+			      http_server_port(s->http), http_guard);
+	if (s->https)
+		exposure_item(line, linesz, &o, "https", &c->http.https_listen,
+			      http_server_port(s->https), https_guard);
+	if (s->ftp)
+		exposure_item(line, linesz, &o, "ftp", &c->ftp.listen,
+			      ftp_server_port(s->ftp),
+			      c->ftp.anonymous ? "logins, anonymous for generic files" : "logins");
+	if (s->sip)
+		exposure_item(line, linesz, &o, "sip", &c->sip.listen, sip_server_port(s->sip),
+			      "no login, answers only");
+	if (s->admin)
+		exposure_item(line, linesz, &o, "admin", &c->admin.listen,
+			      admin_server_port(s->admin),
+			      c->admin.metrics_open ? "tokens, /metrics open" : "tokens");
+}
+
+/* READY=1 and what is served, for `systemctl status`; prefix says what just happened. */
+static void notify_serving(struct server *s, const char *prefix)
+{
+	char line[1024];
+
+	if (!s->notifier)
+		return;
+	exposure_line(s, line, sizeof(line));
+	notifier_send(s->notifier, "READY=1\nSTATUS=%sserving %s (%zu templates): %s", prefix,
+		      s->opts->site_dir, site_nroutes(s->site), line[0] ? line : "no listener");
+}
+
 /*
  * One line at start saying what is exposed, each listener and whether logins or client
  * certificates protect it; and a warning when logins or certificates guard HTTP while TFTP,
@@ -375,40 +437,10 @@ static void log_exposure(struct server *s)
 	const struct server_config *c = &s->cfg;
 	bool logins = c->http.auth != HTTP_LOGIN_OFF;
 	bool certs = c->http.tls.client_certs != TLS_CLIENT_OFF;
-	const char *http_guard = logins ? "logins" : "no login";
-	char line[1024], https_guard[64];
-	size_t o = 0;
+	char line[1024];
 
-	line[0] = '\0';
-	snprintf(https_guard, sizeof(https_guard), "%s%s", logins ? "logins" : "no login",
-		 c->http.tls.client_certs == TLS_CLIENT_REQUIRED ? ", client certificates required"
-		 : c->http.tls.client_certs == TLS_CLIENT_OPTIONAL
-			 ? ", client certificates optional"
-			 : "");
-	if (s->tftp)
-		exposure_item(line, sizeof(line), &o, "tftp", &c->tftp.listen,
-			      tftp_server_port(s->tftp),
-			      c->tftp.device_files == TFTP_DEVICE_FILES_DENY
-				      ? "no login, generic files only"
-				      : "no login, every file");
-	if (s->http)
-		exposure_item(line, sizeof(line), &o, "http", &c->http.listen,
-			      http_server_port(s->http), http_guard);
-	if (s->https)
-		exposure_item(line, sizeof(line), &o, "https", &c->http.https_listen,
-			      http_server_port(s->https), https_guard);
-	if (s->ftp)
-		exposure_item(line, sizeof(line), &o, "ftp", &c->ftp.listen,
-			      ftp_server_port(s->ftp),
-			      c->ftp.anonymous ? "logins, anonymous for generic files" : "logins");
-	if (s->sip)
-		exposure_item(line, sizeof(line), &o, "sip", &c->sip.listen,
-			      sip_server_port(s->sip), "no login, answers only");
-	if (s->admin)
-		exposure_item(line, sizeof(line), &o, "admin", &c->admin.listen,
-			      admin_server_port(s->admin),
-			      c->admin.metrics_open ? "tokens, /metrics open" : "tokens");
-	if (o)
+	exposure_line(s, line, sizeof(line));
+	if (line[0])
 		log_info(NULL, "exposed: %s", line);
 	str_copy(s->listeners, sizeof(s->listeners), line);
 	if (s->tftp && c->tftp.device_files == TFTP_DEVICE_FILES_ALLOW &&
@@ -657,6 +689,10 @@ int serve_main(const struct serve_options *opts)
 	 */
 	if (site_journal_open(s.site, err, sizeof(err)) < 0)
 		log_warnx("journal", "the journal is written by the loop: %s", err);
+	/* connected now: after the drop its path may be out of reach */
+	r = notifier_open(&s.notifier, err, sizeof(err));
+	if (r < 0)
+		log_warnx("systemd", "%s: the service manager will not hear from us", err);
 	/* bound, port file written: root is no longer needed */
 	if (privs_drop(opts, s.config_path, &s.cfg, err, sizeof(err)) < 0) {
 		startup_error(opts, "%s", err);
@@ -672,6 +708,11 @@ int serve_main(const struct serve_options *opts)
 			  strerror(-r));
 	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
 		 site_nroutes(s.site));
+	notify_serving(&s, "");
+	if (notifier_start_watchdog(s.notifier, s.base) < 0) {
+		startup_error(opts, "cannot schedule the watchdog's keep-alives");
+		goto out;
+	}
 	if (event_base_dispatch(s.base) < 0) {
 		startup_error(opts, "event loop failed");
 		goto out;

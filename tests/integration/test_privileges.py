@@ -11,6 +11,7 @@ the sites live in a directory `nobody` can read (pytest's own are 0700 root), re
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import tftp_raw
 from harness import BIN, REPO, Server, Site, example_site, request, run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
@@ -270,3 +272,54 @@ def test_reload_reads_a_replaced_configuration_outside_the_site(servers, example
     assert "reload refused" not in server.log()
     with server.client() as client:
         assert client.expect_error(RENDERED).code == 2  # now too long a name
+
+
+def test_started_unprivileged_with_bind_capability_as_systemd_does(example, open_dir, nobody):
+    """autoprov.service starts the daemon as its user with CAP_NET_BIND_SERVICE as an ambient
+    capability: it binds a port below 1024, then holds no capability, sets no-new-privileges
+    and confines itself, as the drop from root does; [server] user does not fight User=.
+    Its notifications still reach systemd's socket once it is confined."""
+    work = open_dir / "work"
+    work.mkdir()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(work / "notify"))
+    os.chmod(work / "notify", 0o777)  # as /run/systemd/notify is
+    notify.settimeout(10)
+    for path in [work, example.root, *example.root.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    tftp = free_port(socket.SOCK_DGRAM, [69] + list(range(900, 1000)))
+    ports = work / "ports"
+    stderr = open(work / "stderr.log", "wb")
+    proc = subprocess.Popen(
+        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+         "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+         BIN, "serve", "--site", example.root, "--tftp", f"127.0.0.1:{tftp}",
+         "--port-file", ports],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        env=dict(os.environ, NOTIFY_SOCKET=str(work / "notify")))
+    try:
+        deadline = time.monotonic() + 10
+        log = work / "stderr.log"
+        while "started unprivileged" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert ports.read_text().split() == ["tftp", str(tftp)]
+        st = status(proc.pid)
+        assert st["Uid"] == [str(nobody.pw_uid)] * 4, st["Uid"]
+        caps = capabilities(st)
+        assert caps["CapInh"] == caps["CapPrm"] == caps["CapEff"] == caps["CapAmb"] == 0, caps
+        assert st["NoNewPrivs"] == ["1"]
+        with tftp_raw.Client(tftp, host="127.0.0.1") as client:
+            assert client.get(STATIC).data == (example.files / STATIC).read_bytes()
+        assert notify.recv(4096).decode().startswith("READY=1\nSTATUS=serving")
+        proc.send_signal(signal.SIGHUP)
+        assert notify.recv(4096).decode().startswith("RELOADING=1")
+        assert notify.recv(4096).decode().startswith("READY=1\nSTATUS=serving")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0, (work / "stderr.log").read_text()
+        stderr.close()
+        notify.close()
+    text = (work / "stderr.log").read_text()
+    assert "capability bounding set" not in text, text

@@ -22,6 +22,14 @@ def test_layout_lists_every_src_folder():
 def test_layout_lists_the_other_top_folders():
     block = layout_block()
     for folder in ("include/autoprov/", "tests/unit/", "tests/integration/", "tests/fuzz/",
-                   "tests/tools/", "scripts/", "docs/", "bench/", "examples/"):
+                   "tests/tools/", "scripts/", "docs/", "bench/", "examples/site/",
+                   "examples/embed/", "dist/", "debian/"):
         assert folder in block, folder
-        assert (REPO / folder.split("/")[0]).is_dir()
+        assert (REPO / folder).is_dir()
+
+
+def test_layout_lists_every_top_folder():
+    named = set(re.findall(r"^([a-z_]+)/", layout_block(), re.M))
+    folders = {p.name for p in REPO.iterdir()
+               if p.is_dir() and not p.name.startswith((".", "build")) and p.name != "__pycache__"}
+    assert folders <= named, f"README Layout does not name {sorted(folders - named)}"
