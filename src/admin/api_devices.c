@@ -202,6 +202,18 @@ static void list_devices(struct admin_request *r)
 	}
 	if (f.text && !f.text[0])
 		f.text = NULL;
+	if (admin_query(r, "state")) {
+		enum device_status s;
+
+		if (device_status_parse(admin_query(r, "state"), &s) < 0) {
+			admin_problem(r, 400, NULL, NULL,
+				      "state: never-seen, provisioning, provisioned, failing or "
+				      "change-pending expected");
+			return;
+		}
+		f.by_state = true;
+		f.state = (int)s;
+	}
 	p.items = json_array();
 	if (!p.items) {
 		admin_problem(r, 500, NULL, NULL, "out of memory");

@@ -1451,7 +1451,7 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 			return small;
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s ORDER BY mac"
+		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s%s ORDER BY mac"
 		 " LIMIT ?6",
 		 !f || !f->group ? ""
 		 : f->group[0]	 ? (small ? " AND group_name = ?1" : " AND +group_name = ?1")
@@ -1463,7 +1463,8 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 			   " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
 			   " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
 			   " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))"
-			 : "");
+			 : "",
+		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "");
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
@@ -1523,6 +1524,8 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 	}
 	sqlite3_bind_text(stmt, 5, after ? after : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+	if (f && f->by_state)
+		sqlite3_bind_int(stmt, 9, f->state);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct device d;
 

@@ -159,6 +159,13 @@ struct device_filter {
 	 * bytes are used
 	 */
 	const char *text;
+	/*
+	 * with by_state, only the devices whose state (enum device_status below, as
+	 * store_device_state_get tells it) is state: a per-device look-up of its state row, so
+	 * a state few devices have reads on until it has found limit
+	 */
+	bool by_state;
+	int state;
 };
 
 /*

@@ -70,6 +70,16 @@ struct store {
  */
 int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3_stmt **ret);
 
+/*
+ * The state (enum device_status) of the row of `devices` being read, as SQL: the rule of
+ * store/state.c's STATE_SQL, by correlated look-ups (its state row, its group's revision).
+ */
+#define STORE_STATE_OF_DEVICES_ROW                                                                 \
+	"coalesce((SELECT CASE WHEN s.status = 2 AND max(devices.rev, coalesce((SELECT g.rev"     \
+	" FROM groups g WHERE g.name = devices.group_name), 0), (SELECT rev FROM defaults"        \
+	" WHERE id = 1)) > s.config_rev THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1"   \
+	" END FROM device_state s WHERE s.mac = devices.mac), 0)"
+
 /* rc (a SQLite result code) as a negative errno. */
 int store_errno(int rc);
 /* Records SQLite's message for rc as the reason; returns store_errno(rc). */

@@ -242,6 +242,14 @@ def test_pending_change_and_states(tmp_path, start_server):
     assert dg["state"]["status"] == "change-pending"
     states = api.json("GET", "/api/v1/device-states")
     assert states["states"]["change-pending"] == 1 and "seen_since" not in states
+    # the device list filters by the same states
+    def listed(query):
+        return [d["mac"] for d in api.json("GET", f"/api/v1/devices?{query}")["devices"]]
+    assert listed("state=change-pending") == [MAC]
+    assert listed("state=never-seen") == ["0022ee010204"]
+    assert listed("state=provisioned") == [] and listed("state=failing") == []
+    assert listed("state=never-seen&profile=algo&q=0022ee0102") == ["0022ee010204"]
+    assert api.call("GET", "/api/v1/devices?state=asleep").status == 400
     # a change that does not touch its file: the revision says maybe, the render says no
     device(site, "set", MAC, "--var", "sip_user=2001", "--var", "unused=1")
     dg = doctor(site, MAC, server, token)
