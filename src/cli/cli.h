@@ -18,4 +18,14 @@ int cmd_sim(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
+/*
+ * What the commands that act as the daemon would (render, doctor, dhcp) read first: the
+ * defaults, then config (NULL: SITE/autoprov.conf, which may be missing). path gets the file
+ * read; errors are printed as "PROG: reason". Warnings only are logged. 0 or -1.
+ */
+#include <stddef.h>
+struct server_config;
+int cli_site_config(const char *prog, const char *site_dir, const char *config,
+		    struct server_config *cfg, char *path, size_t pathsz);
+
 #endif

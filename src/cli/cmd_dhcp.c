@@ -890,7 +890,7 @@ int cmd_dhcp(int argc, char **argv)
 	const char *format = NULL, *config = NULL, *server = NULL, *proto = NULL, *vendors = NULL;
 	const char *vclass[DHCP_MAX_MATCHES * DHCP_NVENDORS];
 	unsigned nvclass = 0;
-	char config_path[PATH_MAX], err[512];
+	char config_path[PATH_MAX];
 	struct server_config cfg;
 	struct dhcp_plan *plan;
 	int c, status = 1;
@@ -976,15 +976,10 @@ int cmd_dhcp(int argc, char **argv)
 	}
 
 	status = 1;
-	log_init(LOG_LEVEL_WARN, false);
-	snprintf(config_path, sizeof(config_path), "%s/autoprov.conf", plan->site_dir);
-	server_config_default(&cfg);
-	if (server_config_load(&cfg, config ? config : config_path, !config, err, sizeof(err)) <
-	    0) {
-		fprintf(stderr, PROG ": %s\n", err);
+	if (cli_site_config(PROG, plan->site_dir, config, &cfg, config_path, sizeof(config_path)) <
+	    0)
 		goto out;
-	}
-	if (plan_server(plan, &cfg, proto, server, config ? config : config_path) < 0) {
+	if (plan_server(plan, &cfg, proto, server, config_path) < 0) {
 		status = server || proto ? 2 : 1;
 		goto out;
 	}

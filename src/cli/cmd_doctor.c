@@ -89,14 +89,9 @@ int cmd_doctor(int argc, char **argv)
 			why);
 		return 2;
 	}
-	log_init(LOG_LEVEL_WARN, false);
-	snprintf(config_path, sizeof(config_path), "%s/autoprov.conf", site_dir);
-	server_config_default(&cfg);
-	if (server_config_load(&cfg, config ? config : config_path, !config, err, sizeof(err)) <
-	    0) {
-		fprintf(stderr, "autoprov doctor: %s\n", err);
+	if (cli_site_config("autoprov doctor", site_dir, config, &cfg, config_path,
+			    sizeof(config_path)) < 0)
 		return 1;
-	}
 	r = site_open(site_dir, &cfg.site, &site, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "autoprov doctor: %s\n", err);
