@@ -25,11 +25,6 @@ static bool known(const char *scheme)
 	       !strcmp(scheme, "https");
 }
 
-static bool eq(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 static void check_url(const char *s, const char *def)
 {
 	struct prov_url u = { .scheme = "" }, again = { .scheme = "" };
@@ -59,9 +54,14 @@ static void check_url(const char *s, const char *def)
 		return;
 	}
 	CHECK(r == 0);
-	CHECK(!strcmp(u.scheme, again.scheme) && eq(u.user, again.user) &&
-	      eq(u.password, again.password) && !strcmp(u.host, again.host) &&
-	      u.port == again.port && !strcmp(u.path, again.path));
+	/*
+	 * The parts survive the round trip; the path and the login as written or
+	 * percent-encoded (the parser keeps what it was given, the formatter encodes what RFC
+	 * 3986 requires): equal once formatted, below.
+	 */
+	CHECK(!strcmp(u.scheme, again.scheme) && !u.user == !again.user &&
+	      !u.password == !again.password && !strcmp(u.host, again.host) &&
+	      u.port == again.port);
 	f2 = prov_url_format(&again);
 	CHECK(f2 && strcmp(f, f2) == 0);
 	free(f);
