@@ -99,10 +99,27 @@ static bool if_match(struct admin_request *r, uint64_t rev)
 	return false;
 }
 
+/*
+ * A device as the API shows it: its JSON and its state (docs/admin.md, "Device state"; one
+ * look-up by primary key), as `device show --json` shows them. NULL when out of memory.
+ */
+static json_t *device_json(struct store *st, const struct device *d)
+{
+	json_t *obj = store_device_json(d);
+	struct device_state s;
+
+	if (obj && store_device_state_get(st, d->mac, &s) == 0 &&
+	    json_object_set_new(obj, "state", store_device_state_json(&s)) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static void reply_device(struct admin_request *r, int status, const struct device *d)
 {
 	set_etag(r, d->rev);
-	admin_reply_json(r, status, store_device_json(d));
+	admin_reply_json(r, status, device_json(admin_store(r), d));
 }
 
 /* The device of mac read back after a write, answered with status (in the transaction). */
@@ -143,6 +160,7 @@ static int cursor_parse(const char *s, char mac[MAC_LEN + 1])
 /* ---- GET /devices ---- */
 
 struct page {
+	struct store *st;
 	json_t *items;
 	size_t limit, n;
 	char last[MAC_LEN + 1];
@@ -158,7 +176,7 @@ static int page_add(const struct device *d, void *arg)
 		p->more = true;
 		return 1;
 	}
-	obj = store_device_json(d);
+	obj = device_json(p->st, d);
 	if (!obj || json_array_append_new(p->items, obj) < 0)
 		return -ENOMEM;
 	str_copy(p->last, sizeof(p->last), d->mac);
@@ -189,7 +207,7 @@ static void list_devices(struct admin_request *r)
 		.text = admin_query(r, "q"),
 	};
 	const char *cursor = admin_query(r, "cursor");
-	struct page p = { 0 };
+	struct page p = { .st = admin_store(r) };
 	char after[MAC_LEN + 1] = "", next[MAC_LEN + 2];
 	json_t *body;
 	int e;

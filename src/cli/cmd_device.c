@@ -325,45 +325,6 @@ out:
 	return ret;
 }
 
-/* Microseconds since the epoch as 2024-05-01T12:00:00Z. */
-static const char *usec_text(int64_t usec, char *buf, size_t size)
-{
-	time_t sec = (time_t)(usec / 1000000);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, size, "-");
-	return buf;
-}
-
-static json_t *state_json(const struct device_state *s)
-{
-	char t[32];
-	json_t *j = json_pack("{s:s}", "status", device_status_name(s->status));
-
-	if (!j || !s->known)
-		return j;
-	json_object_set_new(j, "first_seen", json_string(usec_text(s->first_seen, t, sizeof(t))));
-	json_object_set_new(j, "last_seen", json_string(usec_text(s->last_seen, t, sizeof(t))));
-	json_object_set_new(j, "last_address", json_string(s->last_peer));
-	json_object_set_new(j, "last_user_agent", json_string(s->last_user_agent));
-	if (s->sent_time) {
-		json_object_set_new(j, "last_sent", json_string(s->sent_path));
-		json_object_set_new(j, "last_sent_md5", json_string(s->sent_md5));
-		json_object_set_new(j, "last_sent_at",
-				    json_string(usec_text(s->sent_time, t, sizeof(t))));
-	}
-	if (s->config_time) {
-		json_object_set_new(j, "last_config", json_string(s->config_path));
-		json_object_set_new(j, "last_config_md5", json_string(s->config_md5));
-		json_object_set_new(j, "last_config_at",
-				    json_string(usec_text(s->config_time, t, sizeof(t))));
-	}
-	if (s->firmware[0])
-		json_object_set_new(j, "firmware", json_string(s->firmware));
-	return j;
-}
-
 static void print_state(const struct device_state *s)
 {
 	char t[32];
@@ -371,21 +332,22 @@ static void print_state(const struct device_state *s)
 	printf("state:     %s\n", device_status_name(s->status));
 	if (!s->known)
 		return;
-	printf("  first seen:   %s\n", usec_text(s->first_seen, t, sizeof(t)));
-	printf("  last seen:    %s from %s\n", usec_text(s->last_seen, t, sizeof(t)),
+	printf("  first seen:   %s\n", store_time_text(s->first_seen, t, sizeof(t)));
+	printf("  last seen:    %s from %s\n", store_time_text(s->last_seen, t, sizeof(t)),
 	       s->last_peer[0] ? s->last_peer : "-");
 	printf("  user agent:   %s\n", s->last_user_agent[0] ? s->last_user_agent : "-");
 	if (s->sent_time)
 		printf("  last sent:    %s (MD5 %s) at %s\n", s->sent_path,
-		       s->sent_md5[0] ? s->sent_md5 : "-", usec_text(s->sent_time, t, sizeof(t)));
+		       s->sent_md5[0] ? s->sent_md5 : "-",
+		       store_time_text(s->sent_time, t, sizeof(t)));
 	if (s->config_time)
 		printf("  last config:  %s (MD5 %s) at %s\n", s->config_path,
 		       s->config_md5[0] ? s->config_md5 : "-",
-		       usec_text(s->config_time, t, sizeof(t)));
+		       store_time_text(s->config_time, t, sizeof(t)));
 	if (s->fail_time)
 		printf("  last failure: %s %s%s%s at %s\n", s->fail_path, s->fail_outcome,
 		       s->fail_detail[0] ? ": " : "", s->fail_detail,
-		       usec_text(s->fail_time, t, sizeof(t)));
+		       store_time_text(s->fail_time, t, sizeof(t)));
 	printf("  firmware:     %s\n", s->firmware[0] ? s->firmware : "-");
 }
 
@@ -433,7 +395,7 @@ static int dev_show(struct device_cmd *cmd)
 		json_t *obj = store_device_json(d);
 
 		if (!obj || json_object_set(obj, "effective_vars", effective) < 0 ||
-		    json_object_set_new(obj, "state", state_json(&state)) < 0 ||
+		    json_object_set_new(obj, "state", store_device_state_json(&state)) < 0 ||
 		    json_object_set(obj, "origins", origins) < 0) {
 			json_decref(obj);
 			fprintf(stderr, PROG ": out of memory\n");

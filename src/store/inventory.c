@@ -1208,8 +1208,9 @@ static int json_field(const json_t *obj, const char *name, const char **ret, cha
 int store_device_from_json(const json_t *obj, const char *mac, struct device **ret, char *err,
 			   size_t errsz)
 {
-	static const char *const known[] = { "mac", "model", "profile", "group", "enabled",
-					     "vars", "rev" };
+	/* rev and state: what the API shows, accepted back and ignored (a GET, then a PUT) */
+	static const char *const known[] = { "mac",	"model", "profile", "group",
+					     "enabled", "vars",	 "rev",	    "state" };
 	const char *key, *s, *why;
 	char canon[MAC_LEN + 1], given[MAC_LEN + 1];
 	struct device *d = NULL;
@@ -1458,12 +1459,11 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		 : small	 ? " AND group_name IS NULL"
 				 : " AND +group_name IS NULL",
 		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
-		 f && f->text
-			 ? " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
-			   " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
-			   " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
-			   " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))"
-			 : "",
+		 f && f->text ? " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
+				" OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+				" json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
+				" 'real') AND j.atom LIKE ?4 ESCAPE '\\')))"
+			      : "",
 		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "");
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)

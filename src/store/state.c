@@ -20,6 +20,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const status_names[] = {
 	[DEVICE_NEVER_SEEN] = "never-seen",	    [DEVICE_PROVISIONING] = "provisioning",
@@ -451,4 +452,45 @@ int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret
 	}
 	sqlite3_finalize(stmt);
 	return r;
+}
+
+/* Microseconds since the epoch as 2024-05-01T12:00:00Z. */
+const char *store_time_text(int64_t usec, char *buf, size_t size)
+{
+	time_t sec = (time_t)(usec / 1000000);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "-");
+	return buf;
+}
+
+json_t *store_device_state_json(const struct device_state *s)
+{
+	char t[32];
+	json_t *j = json_pack("{s:s}", "status", device_status_name(s->status));
+
+	if (!j || !s->known)
+		return j;
+	json_object_set_new(j, "first_seen",
+			    json_string(store_time_text(s->first_seen, t, sizeof(t))));
+	json_object_set_new(j, "last_seen",
+			    json_string(store_time_text(s->last_seen, t, sizeof(t))));
+	json_object_set_new(j, "last_address", json_string(s->last_peer));
+	json_object_set_new(j, "last_user_agent", json_string(s->last_user_agent));
+	if (s->sent_time) {
+		json_object_set_new(j, "last_sent", json_string(s->sent_path));
+		json_object_set_new(j, "last_sent_md5", json_string(s->sent_md5));
+		json_object_set_new(j, "last_sent_at",
+				    json_string(store_time_text(s->sent_time, t, sizeof(t))));
+	}
+	if (s->config_time) {
+		json_object_set_new(j, "last_config", json_string(s->config_path));
+		json_object_set_new(j, "last_config_md5", json_string(s->config_md5));
+		json_object_set_new(j, "last_config_at",
+				    json_string(store_time_text(s->config_time, t, sizeof(t))));
+	}
+	if (s->firmware[0])
+		json_object_set_new(j, "firmware", json_string(s->firmware));
+	return j;
 }

@@ -467,6 +467,14 @@ int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MA
 int store_device_state_list(struct store *st, enum device_status status, bool all,
 			    const char *after_mac, size_t limit,
 			    int (*fn)(void *arg, const struct device_state *s), void *arg);
+/*
+ * The state as JSON, as `device show --json` and the admin API show it: {"status", and when
+ * it was seen: "first_seen", "last_seen", "last_address", "last_user_agent", "last_sent",
+ * "last_config"... "firmware"}. NULL when out of memory.
+ */
+json_t *store_device_state_json(const struct device_state *s);
+/* Microseconds since the epoch as 2024-05-01T12:00:00Z into buf ("-" if it cannot be). */
+const char *store_time_text(int64_t usec, char *buf, size_t size);
 /* Devices of the inventory seen at or after since (seconds since the epoch): one index range. */
 int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret);
 /* What a page of the journal is filtered by (NULL, 0: no filter). */

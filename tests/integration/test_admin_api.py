@@ -271,7 +271,8 @@ def test_device_etag_if_match_and_merge_patch(api):
     resp = api.r.get(url)
     dev = json.loads(resp.body)
     assert dev == {"mac": "0022ee010203", "model": "", "profile": "algo", "group": "lobby",
-                   "enabled": True, "rev": dev["rev"], "vars": {"sip": "2001"}}
+                   "enabled": True, "rev": dev["rev"], "vars": {"sip": "2001"},
+                   "state": {"status": "never-seen"}}
     etag = resp.headers["ETag"]
     assert etag == f'"{dev["rev"]}"'
     patch = {"model": "8180", "vars": {"sip": "2002", "vlan": 20, "x": {"a": [1]}}}

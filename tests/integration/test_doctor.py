@@ -250,6 +250,14 @@ def test_pending_change_and_states(tmp_path, start_server):
     assert listed("state=provisioned") == [] and listed("state=failing") == []
     assert listed("state=never-seen&profile=algo&q=0022ee0102") == ["0022ee010204"]
     assert api.call("GET", "/api/v1/devices?state=asleep").status == 400
+    # each device shows its state, and what GET shows can be PUT back as it is
+    one = api.json("GET", f"/api/v1/devices/{MAC}")
+    assert one["state"]["status"] == "change-pending"
+    assert one["state"]["last_config"] == f"algom{MAU}.conf"
+    assert [d["state"]["status"] for d in api.json("GET", "/api/v1/devices")["devices"]] == \
+        ["change-pending", "never-seen"]
+    writer = Api(server.ports["admin"], make_token(site.root, "writer", scope="write"))
+    assert writer.call("PUT", f"/api/v1/devices/{MAC}", body=one).status == 200
     # a change that does not touch its file: the revision says maybe, the render says no
     device(site, "set", MAC, "--var", "sip_user=2001", "--var", "unused=1")
     dg = doctor(site, MAC, server, token)
