@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/* A connection's byte stream, plain or TLS, and its events (net/stream.h). */
+#include "net/stream.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/str.h"
+
+#define HELLO_PEEK 2048 /* a ClientHello this long is checked with one peek */
+/* a first record longer than TLS allows is handed to OpenSSL at once, to be refused */
+#define RECORD_MAX (5 + 16384 + 2048)
+
+enum tls_phase {
+	TLS_NONE,      /* plain */
+	TLS_HELLO,     /* waiting for the whole ClientHello; no OpenSSL connection yet */
+	TLS_HANDSHAKE, /* OpenSSL is handshaking */
+	TLS_OPEN,      /* reads and writes go through TLS */
+};
+
+struct net_stream {
+	int fd;
+	const struct net_stream_ops *ops;
+	void *arg;
+	SSL_CTX *ctx; /* the context for the connection made when the hello came */
+	SSL *ssl;
+	enum tls_phase tls;
+	bool tls_failed; /* a fatal TLS error: no close_notify may follow */
+	bool drained;	 /* the last TLS read wanted the socket: nothing held is readable */
+	bool closed;
+	bool events_set; /* rev, wev and timer were assigned */
+	unsigned watching, wants;
+	unsigned running; /* callbacks of this stream on the stack */
+	struct event *rev, *wev, *timer;
+	char why[120];
+	/* the three events, event_get_struct_event_size() bytes each */
+	alignas(max_align_t) unsigned char events[];
+};
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_stream *s = arg;
+
+	(void)fd;
+	net_stream_dispatch(s, (what & EV_READ ? NET_READABLE : 0) |
+				       (what & EV_WRITE ? NET_WRITABLE : 0) |
+				       (what & EV_TIMEOUT ? NET_TIMEOUT : 0));
+}
+
+static size_t event_slot(void)
+{
+	size_t a = alignof(max_align_t);
+
+	return (event_get_struct_event_size() + a - 1) / a * a;
+}
+
+int net_stream_new(struct event_base *base, int fd, const struct net_stream_ops *ops, void *arg,
+		   struct net_stream **ret)
+{
+	size_t slot = event_slot();
+	struct net_stream *s = malloc(sizeof(*s) + 3 * slot);
+
+	if (!s)
+		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->ops = ops;
+	s->arg = arg;
+	s->rev = (struct event *)s->events;
+	s->wev = (struct event *)(s->events + slot);
+	s->timer = (struct event *)(s->events + 2 * slot);
+	if (event_assign(s->rev, base, fd, EV_READ | EV_PERSIST, on_event, s) < 0 ||
+	    event_assign(s->wev, base, fd, EV_WRITE | EV_PERSIST, on_event, s) < 0 ||
+	    event_assign(s->timer, base, -1, 0, on_event, s) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->events_set = true;
+	*ret = s;
+	return 0;
+}
+
+static void stream_free(struct net_stream *s)
+{
+	void (*closed)(void *) = s->ops ? s->ops->closed : NULL;
+	void *arg = s->arg;
+
+	free(s);
+	if (closed)
+		closed(arg);
+}
+
+void net_stream_close(struct net_stream *s)
+{
+	if (!s || s->closed)
+		return;
+	s->closed = true;
+	if (s->events_set) {
+		event_del(s->rev);
+		event_del(s->wev);
+		event_del(s->timer);
+	}
+	s->watching = 0;
+	if (s->ssl) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->running == 0)
+		stream_free(s);
+}
+
+bool net_stream_is_closed(const struct net_stream *s)
+{
+	return s->closed;
+}
+
+void net_stream_dispatch(struct net_stream *s, unsigned what)
+{
+	if (s->closed)
+		return;
+	s->running++;
+	s->ops->event(s, what, s->arg);
+	s->running--;
+	if (s->closed && s->running == 0)
+		stream_free(s);
+}
+
+void net_stream_watch(struct net_stream *s, unsigned what)
+{
+	unsigned change = (what ^ s->watching) & (NET_READABLE | NET_WRITABLE);
+
+	if (s->closed)
+		return;
+	if (change & NET_READABLE) {
+		if (what & NET_READABLE)
+			event_add(s->rev, NULL);
+		else
+			event_del(s->rev);
+	}
+	if (change & NET_WRITABLE) {
+		if (what & NET_WRITABLE)
+			event_add(s->wev, NULL);
+		else
+			event_del(s->wev);
+	}
+	s->watching = what & (NET_READABLE | NET_WRITABLE);
+}
+
+void net_stream_watch_wants(struct net_stream *s)
+{
+	net_stream_watch(s, s->wants);
+}
+
+unsigned net_stream_wants(const struct net_stream *s)
+{
+	return s->wants;
+}
+
+void net_stream_timer(struct net_stream *s, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (s->closed)
+		return;
+	if (ms)
+		event_add(s->timer, &tv);
+	else
+		event_del(s->timer);
+}
+
+int net_stream_fd(const struct net_stream *s)
+{
+	return s->fd;
+}
+
+/* ---- TLS ---- */
+
+/* Records why TLS failed: OpenSSL's first error, else dflt. The error queue is emptied. */
+static void tls_failure(struct net_stream *s, const char *dflt)
+{
+	unsigned long e = ERR_get_error();
+
+	s->tls_failed = true;
+	if (e)
+		ERR_error_string_n(e, s->why, sizeof(s->why));
+	else
+		str_copy(s->why, sizeof(s->why), dflt);
+	ERR_clear_error();
+}
+
+/* -EAGAIN with what OpenSSL waits for, or the failure (e: SSL_get_error's answer). */
+static int tls_result(struct net_stream *s, int e)
+{
+	switch (e) {
+	case SSL_ERROR_WANT_READ: s->wants = NET_READABLE; return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE: s->wants = NET_WRITABLE; return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN: return 0;
+	case SSL_ERROR_SYSCALL:
+		/* the socket's own error, or the peer gone without a word */
+		tls_failure(s, errno && errno != EAGAIN ? strerror(errno) : "connection closed");
+		return -ECONNRESET;
+	default: tls_failure(s, "TLS error"); return -EPROTO;
+	}
+}
+
+int net_stream_tls_accept(struct net_stream *s, SSL_CTX *ctx)
+{
+	if (s->closed || s->tls != TLS_NONE)
+		return -EINVAL;
+	s->ctx = ctx;
+	s->tls = TLS_HELLO;
+	return 0;
+}
+
+/*
+ * Whether the first record (the ClientHello) is all in the socket: 1, 0 (wait), or a
+ * negative errno. Anything that is not a handshake record goes to OpenSSL at once, which
+ * says what is wrong with it.
+ */
+static int hello_here(struct net_stream *s)
+{
+	uint8_t head[HELLO_PEEK];
+	ssize_t n = recv(s->fd, head, sizeof(head), MSG_PEEK);
+	size_t need;
+	int avail;
+
+	if (n == 0) {
+		str_copy(s->why, sizeof(s->why), "connection closed");
+		return -ECONNRESET;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		str_copy(s->why, sizeof(s->why), strerror(errno));
+		return -ECONNRESET;
+	}
+	if (head[0] != 0x16)
+		return 1;
+	if (n < 5)
+		return 0;
+	need = 5 + ((size_t)head[3] << 8 | head[4]);
+	if ((size_t)n >= need || need > RECORD_MAX)
+		return 1;
+	if ((size_t)n < sizeof(head))
+		return 0;
+	/* a hello longer than the peek: is the rest in the socket too? */
+	return ioctl(s->fd, FIONREAD, &avail) == 0 && (size_t)avail >= need ? 1 : 0;
+}
+
+int net_stream_handshake(struct net_stream *s)
+{
+	int r;
+
+	if (s->closed)
+		return -EBADF;
+	if (s->tls == TLS_OPEN)
+		return 0;
+	if (s->tls == TLS_HELLO) {
+		r = hello_here(s);
+		if (r <= 0) {
+			s->wants = NET_READABLE;
+			return r == 0 ? -EAGAIN : r;
+		}
+		ERR_clear_error();
+		s->ssl = SSL_new(s->ctx);
+		if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
+			ERR_clear_error();
+			SSL_free(s->ssl);
+			s->ssl = NULL;
+			str_copy(s->why, sizeof(s->why), "out of memory");
+			return -ENOMEM;
+		}
+		SSL_set_accept_state(s->ssl);
+		s->tls = TLS_HANDSHAKE;
+	}
+	if (s->tls != TLS_HANDSHAKE)
+		return -EINVAL;
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(s->ssl);
+	if (r == 1) {
+		s->tls = TLS_OPEN;
+		s->wants = 0;
+		return 0;
+	}
+	r = tls_result(s, SSL_get_error(s->ssl, r));
+	return r == 0 ? -ECONNRESET : r; /* close_notify in a handshake: the peer left */
+}
+
+SSL *net_stream_ssl(const struct net_stream *s)
+{
+	return s->ssl;
+}
+
+bool net_stream_tls_started(const struct net_stream *s)
+{
+	return s->ssl != NULL;
+}
+
+const char *net_stream_tls_error(const struct net_stream *s)
+{
+	return s->why[0] ? s->why : "?";
+}
+
+void net_stream_close_notify(struct net_stream *s)
+{
+	if (s->closed || !s->ssl || s->tls != TLS_OPEN || s->tls_failed ||
+	    (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(s->ssl);
+	ERR_clear_error();
+}
+
+void net_stream_shutdown_write(struct net_stream *s)
+{
+	if (s->closed)
+		return;
+	net_stream_close_notify(s);
+	(void)shutdown(s->fd, SHUT_WR);
+}
+
+/* ---- reading and writing ---- */
+
+ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (s->closed)
+		return -EBADF;
+	if (s->tls == TLS_OPEN) {
+		int r;
+
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_read(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+		if (r > 0) {
+			s->drained = false;
+			return r;
+		}
+		r = tls_result(s, SSL_get_error(s->ssl, r));
+		if (r == -EAGAIN && s->wants == NET_READABLE)
+			s->drained = true;
+		return r;
+	}
+	if (s->tls != TLS_NONE)
+		return -ENOTCONN;
+	n = recv(s->fd, buf, len, 0);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EINTR) {
+		s->wants = NET_READABLE;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
+bool net_stream_pending(const struct net_stream *s)
+{
+	if (s->closed || s->tls != TLS_OPEN)
+		return false;
+	return SSL_pending(s->ssl) > 0 || (!s->drained && SSL_has_pending(s->ssl));
+}
+
+/* Over TLS: one SSL_write of len bytes; bytes taken, -EAGAIN or a failure. */
+static ssize_t tls_write(struct net_stream *s, const void *buf, size_t len)
+{
+	int r;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_write(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (r > 0)
+		return r;
+	r = tls_result(s, SSL_get_error(s->ssl, r));
+	return r == 0 ? -EPIPE : r;
+}
+
+ssize_t net_stream_writev(struct net_stream *s, const struct iovec *iov, int n)
+{
+	/* small answers (a head and a short body) leave in one record, one system call */
+	static _Thread_local unsigned char gather[NET_TLS_RECORD];
+	size_t len = 0;
+	ssize_t w;
+
+	if (s->closed)
+		return -EBADF;
+	if (n <= 0)
+		return 0;
+	if (s->tls == TLS_OPEN) {
+		if (n == 1 || iov[0].iov_len >= sizeof(gather))
+			return tls_write(s, iov[0].iov_base, iov[0].iov_len);
+		for (int i = 0; i < n && len < sizeof(gather); i++) {
+			size_t take = iov[i].iov_len;
+
+			if (take > sizeof(gather) - len)
+				take = sizeof(gather) - len;
+			memcpy(gather + len, iov[i].iov_base, take);
+			len += take;
+		}
+		return tls_write(s, gather, len);
+	}
+	if (s->tls != TLS_NONE)
+		return -ENOTCONN;
+	{
+		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
+
+		w = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (w >= 0)
+		return w;
+	if (errno == EAGAIN || errno == EINTR) {
+		s->wants = NET_WRITABLE;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
+ssize_t net_stream_write(struct net_stream *s, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return net_stream_writev(s, &iov, 1);
+}
