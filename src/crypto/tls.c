@@ -154,6 +154,8 @@ int tls_server_ctx_new(const struct tls_config *cfg, const char *base_dir, SSL_C
 					 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS);
+	/* one read takes what the socket has (a Finished and the request behind it) */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	/*
 	 * Resumption: a server-side cache for TLS 1.2 session ids, and tickets (TLS 1.2 and 1.3)

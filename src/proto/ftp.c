@@ -296,9 +296,7 @@ static void set_port(struct sockaddr_storage *ss, uint16_t port)
 
 static void session_set_state(struct session *s, enum session_state state)
 {
-	if (s->state != state)
-		log_debug(TAG, "%s: session %s -> %s", s->peer_str, session_state_names[s->state],
-			  session_state_names[state]);
+	log_transition(TAG, s->peer_str, "session", session_state_names, s->state, state);
 	s->state = state;
 	if (state == SESSION_READY)
 		wait_leave(s); /* logged in: never dropped for a newcomer */
@@ -306,9 +304,7 @@ static void session_set_state(struct session *s, enum session_state state)
 
 static void data_set_state(struct session *s, enum data_state state)
 {
-	if (s->dstate != state)
-		log_debug(TAG, "%s: data %s -> %s", s->peer_str, data_state_names[s->dstate],
-			  data_state_names[state]);
+	log_transition(TAG, s->peer_str, "data", data_state_names, s->dstate, state);
 	s->dstate = state;
 }
 
