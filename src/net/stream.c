@@ -169,6 +169,13 @@ unsigned net_stream_wants(const struct net_stream *s)
 	return s->wants;
 }
 
+void net_stream_wake(struct net_stream *s, unsigned what)
+{
+	if (!s->closed)
+		event_active(what & NET_WRITABLE ? s->wev : s->rev,
+			     what & NET_WRITABLE ? EV_WRITE : EV_READ, 0);
+}
+
 void net_stream_timer(struct net_stream *s, unsigned ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -349,6 +356,7 @@ ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
 		r = SSL_read(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
 		if (r > 0) {
 			s->drained = false;
+			s->wants = 0;
 			return r;
 		}
 		r = tls_result(s, SSL_get_error(s->ssl, r));
@@ -359,8 +367,10 @@ ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
 	if (s->tls != TLS_NONE)
 		return -ENOTCONN;
 	n = recv(s->fd, buf, len, 0);
-	if (n >= 0)
+	if (n >= 0) {
+		s->wants = 0;
 		return n;
+	}
 	if (errno == EAGAIN || errno == EINTR) {
 		s->wants = NET_READABLE;
 		return -EAGAIN;
@@ -383,8 +393,10 @@ static ssize_t tls_write(struct net_stream *s, const void *buf, size_t len)
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_write(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-	if (r > 0)
+	if (r > 0) {
+		s->wants = 0;
 		return r;
+	}
 	r = tls_result(s, SSL_get_error(s->ssl, r));
 	return r == 0 ? -EPIPE : r;
 }
@@ -420,8 +432,10 @@ ssize_t net_stream_writev(struct net_stream *s, const struct iovec *iov, int n)
 
 		w = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	if (w >= 0)
+	if (w >= 0) {
+		s->wants = 0;
 		return w;
+	}
 	if (errno == EAGAIN || errno == EINTR) {
 		s->wants = NET_WRITABLE;
 		return -EAGAIN;

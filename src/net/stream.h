@@ -66,9 +66,14 @@ void net_stream_dispatch(struct net_stream *s, unsigned what);
 
 /* Watch readability / writability (both persist until changed). */
 void net_stream_watch(struct net_stream *s, unsigned what);
-/* Watch what the last -EAGAIN waits for (a read, write or handshake step). */
+/*
+ * What the last read, write or handshake step waits for when it answered -EAGAIN
+ * (NET_READABLE or NET_WRITABLE; 0 after one that went through), and watching just that.
+ */
 void net_stream_watch_wants(struct net_stream *s);
 unsigned net_stream_wants(const struct net_stream *s);
+/* The callback runs with what soon, from the loop (input TLS holds, which the socket won't say). */
+void net_stream_wake(struct net_stream *s, unsigned what);
 /* One timer: NET_TIMEOUT after ms milliseconds (again from now); 0 stops it. */
 void net_stream_timer(struct net_stream *s, unsigned ms);
 
