@@ -162,8 +162,18 @@ int tls_server_ctx_new(const struct tls_config *cfg, const char *base_dir, SSL_C
 	 * under keys this context makes, so sessions do not outlive it. The session id context
 	 * is what lets a session with a client certificate be resumed at all.
 	 */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/*
+	 * The cache is bounded (the least recently used session goes when it is full, an
+	 * expired one is refused when asked for), so it is never walked whole: OpenSSL's
+	 * automatic flush scans every entry each 255 handshakes.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	/*
+	 * One TLS 1.3 ticket per full handshake, not OpenSSL's two: a phone resumes one
+	 * connection at a time, and each ticket costs an encryption and a write.
+	 */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_timeout(ctx, cfg->session_timeout_s);
 	SSL_CTX_sess_set_cache_size(ctx, 20000);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {

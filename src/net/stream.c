@@ -40,11 +40,21 @@ struct net_stream {
 	bool events_set; /* rev, wev and timer were assigned */
 	unsigned watching, wants;
 	unsigned running; /* callbacks of this stream on the stack */
+	/*
+	 * TLS output held back: what a handshake step wrote, sent in one go when the step
+	 * ends, and TLS 1.3's session ticket, which leaves with the first answer's record.
+	 */
+	bool holding;
+	unsigned char *held;
+	size_t held_len, held_off, held_cap;
 	struct event *rev, *wev, *timer;
 	char why[120];
 	/* the three events, event_get_struct_event_size() bytes each */
 	alignas(max_align_t) unsigned char events[];
 };
+
+static int held_flush(struct net_stream *s);
+static int tls_bios(struct net_stream *s);
 
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -94,6 +104,7 @@ static void stream_free(struct net_stream *s)
 	void (*closed)(void *) = s->ops ? s->ops->closed : NULL;
 	void *arg = s->arg;
 
+	free(s->held);
 	free(s);
 	if (closed)
 		closed(arg);
@@ -111,6 +122,7 @@ void net_stream_close(struct net_stream *s)
 	}
 	s->watching = 0;
 	if (s->ssl) {
+		(void)held_flush(s); /* a ticket or close_notify still held: best effort */
 		SSL_free(s->ssl);
 		s->ssl = NULL;
 	}
@@ -191,6 +203,115 @@ void net_stream_timer(struct net_stream *s, unsigned ms)
 int net_stream_fd(const struct net_stream *s)
 {
 	return s->fd;
+}
+
+/* ---- TLS output: the socket, with what is held sent first ---- */
+
+/* Sends what is held: 0 when nothing is left, -EAGAIN, or a negative errno. */
+static int held_flush(struct net_stream *s)
+{
+	while (s->held_off < s->held_len) {
+		ssize_t n = send(s->fd, s->held + s->held_off, s->held_len - s->held_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+		s->held_off += (size_t)n;
+	}
+	s->held_off = s->held_len = 0;
+	return 0;
+}
+
+/* Keeps len bytes to send later; false when out of memory. */
+static bool hold(struct net_stream *s, const void *data, size_t len)
+{
+	if (s->held_off > 0) {
+		memmove(s->held, s->held + s->held_off, s->held_len - s->held_off);
+		s->held_len -= s->held_off;
+		s->held_off = 0;
+	}
+	if (s->held_len + len > s->held_cap) {
+		size_t cap = s->held_cap ? s->held_cap : 2048;
+		unsigned char *p;
+
+		while (cap < s->held_len + len)
+			cap *= 2;
+		p = realloc(s->held, cap);
+		if (!p)
+			return false;
+		s->held = p;
+		s->held_cap = cap;
+	}
+	memcpy(s->held + s->held_len, data, len);
+	s->held_len += len;
+	return true;
+}
+
+/*
+ * OpenSSL's output: held while s->holding, else sent behind what is held, in one system
+ * call. Bytes of data taken, or -1 with BIO_should_retry for "wait for writable".
+ */
+static int sink_write(BIO *b, const char *data, int len)
+{
+	struct net_stream *s = BIO_get_data(b);
+	size_t held = s->held_len - s->held_off;
+	struct iovec iov[2] = { { s->held + s->held_off, held }, { (void *)data, (size_t)len } };
+	struct msghdr msg = { .msg_iov = held ? iov : iov + 1, .msg_iovlen = held ? 2 : 1 };
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (s->holding)
+		return hold(s, data, (size_t)len) ? len : -1;
+	n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			BIO_set_retry_write(b);
+		return -1;
+	}
+	if ((size_t)n <= held) {
+		s->held_off += (size_t)n;
+		BIO_set_retry_write(b); /* nothing of data went: again when writable */
+		return -1;
+	}
+	s->held_off = s->held_len = 0;
+	return (int)((size_t)n - held);
+}
+
+static long sink_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct net_stream *s = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH: return 1; /* held output goes when the stream says */
+	case BIO_CTRL_WPENDING: return (long)(s->held_len - s->held_off);
+	case BIO_CTRL_DUP: return 1;
+	default: return 0;
+	}
+}
+
+static int sink_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO_METHOD *sink_method(void)
+{
+	static _Thread_local BIO_METHOD *m; /* one per thread: no lock */
+
+	if (!m) {
+		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "net_stream");
+		if (m && (!BIO_meth_set_write(m, sink_write) || !BIO_meth_set_ctrl(m, sink_ctrl) ||
+			  !BIO_meth_set_create(m, sink_create))) {
+			BIO_meth_free(m);
+			m = NULL;
+		}
+	}
+	return m;
 }
 
 /* ---- TLS ---- */
@@ -283,7 +404,7 @@ int net_stream_handshake(struct net_stream *s)
 		}
 		ERR_clear_error();
 		s->ssl = SSL_new(s->ctx);
-		if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
+		if (!s->ssl || tls_bios(s) < 0) {
 			ERR_clear_error();
 			SSL_free(s->ssl);
 			s->ssl = NULL;
@@ -295,16 +416,60 @@ int net_stream_handshake(struct net_stream *s)
 	}
 	if (s->tls != TLS_HANDSHAKE)
 		return -EINVAL;
+	r = held_flush(s); /* what the last step could not send */
+	if (r == -EAGAIN) {
+		s->wants = NET_WRITABLE;
+		return r;
+	}
+	if (r < 0) {
+		tls_failure(s, strerror(-r));
+		return -ECONNRESET;
+	}
+	/* a step's records leave in one system call */
+	s->holding = true;
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_do_handshake(s->ssl);
+	s->holding = false;
 	if (r == 1) {
 		s->tls = TLS_OPEN;
 		s->wants = 0;
-		return 0;
+		/* TLS 1.3 ends with the server's ticket: it goes with the first answer */
+		if (SSL_version(s->ssl) == TLS1_3_VERSION)
+			return 0;
+		r = held_flush(s);
+		if (r == -EAGAIN)
+			return 0; /* the next write sends it first */
+		return r == 0 ? 0 : -ECONNRESET;
 	}
 	r = tls_result(s, SSL_get_error(s->ssl, r));
+	if (r == -EAGAIN) {
+		int f = held_flush(s);
+
+		if (f == -EAGAIN)
+			s->wants = NET_WRITABLE; /* this step's output first */
+		else if (f < 0)
+			r = -ECONNRESET;
+		return r;
+	}
+	(void)held_flush(s);		 /* an alert, best effort */
 	return r == 0 ? -ECONNRESET : r; /* close_notify in a handshake: the peer left */
+}
+
+/* OpenSSL reads the socket (read-ahead) and writes through the sink. 0, or -ENOMEM. */
+static int tls_bios(struct net_stream *s)
+{
+	BIO_METHOD *m = sink_method();
+	BIO *rbio = BIO_new_socket(s->fd, BIO_NOCLOSE), *wbio = m ? BIO_new(m) : NULL;
+
+	if (!rbio || !wbio) {
+		BIO_free(rbio);
+		BIO_free(wbio);
+		return -ENOMEM;
+	}
+	BIO_set_data(wbio, s);
+	SSL_set_bio(s->ssl, rbio, wbio);
+	return 0;
 }
 
 SSL *net_stream_ssl(const struct net_stream *s)
@@ -328,7 +493,7 @@ void net_stream_close_notify(struct net_stream *s)
 	    (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))
 		return;
 	ERR_clear_error();
-	(void)SSL_shutdown(s->ssl);
+	(void)SSL_shutdown(s->ssl); /* with a ticket still held, if any */
 	ERR_clear_error();
 }
 
