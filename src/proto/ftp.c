@@ -9,9 +9,9 @@
  * listener on the configured port range, or (when allowed) a connection to the control
  * peer's own address, with a timer of its own; a transfer sends a snapshot from the site's
  * resolver (or a listing built in memory) with non-blocking send(), converting LF to CR LF
- * on the way for TYPE A. Explicit FTPS (RFC 4217): after AUTH TLS the control connection,
- * and after PROT P each data connection, go through OpenSSL (non-blocking, driven by the
- * same events). Callbacks never free a session in the middle of their work: they mark it,
+ * on the way for TYPE A. Both connections are net/streams: explicit FTPS (RFC 4217) is the
+ * stream's TLS, on the control connection after AUTH TLS and on each data connection after
+ * PROT P (the control connection's TLS context, so that its session resumes there). Callbacks never free a session in the middle of their work: they mark it,
  * and session_settle() at their end frees it or updates its events.
  *
  * Sessions are limited per peer address, per prefix (/24, /64) and overall; sessions not

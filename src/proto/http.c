@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * HTTP/1.1 and HTTPS server. Each connection is a non-blocking socket with a read event,
- * a write event (added only while an answer does not fit in the socket) and one timer; a
- * read parses every complete request in the buffer (pipelining), each is answered through
- * the site's resolver, and the answers leave in one writev (or SSL_write per piece): the
+ * HTTP/1.1 and HTTPS server. Each connection is a net/stream (plain or TLS, a read event,
+ * a write event watched only while an answer does not fit in the socket, one timer) and an
+ * explicit state (enum http_state); a read parses every complete request in the buffer
+ * (pipelining), each is answered through the site's resolver, and the answers leave in one
+ * write (over TLS, small pieces gathered into one record): the
  * header lines from a small per-connection arena, the body the file's snapshot itself,
  * referenced until sent. Limits: the head's size and the target's length, connections
  * per peer address and per prefix (/24, /64), and overall, a header timeout running from the
