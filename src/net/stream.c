@@ -507,6 +507,20 @@ void net_stream_shutdown_write(struct net_stream *s)
 
 /* ---- reading and writing ---- */
 
+/* A plain recv/send's n as the stream answers it: -EAGAIN waits for what (errno read). */
+static ssize_t plain_result(struct net_stream *s, ssize_t n, unsigned what)
+{
+	if (n >= 0) {
+		s->wants = 0;
+		return n;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		s->wants = what;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
 ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
 {
 	ssize_t n;
@@ -532,15 +546,7 @@ ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
 	if (s->tls != TLS_NONE)
 		return -ENOTCONN;
 	n = recv(s->fd, buf, len, 0);
-	if (n >= 0) {
-		s->wants = 0;
-		return n;
-	}
-	if (errno == EAGAIN || errno == EINTR) {
-		s->wants = NET_READABLE;
-		return -EAGAIN;
-	}
-	return -errno;
+	return plain_result(s, n, NET_READABLE);
 }
 
 bool net_stream_pending(const struct net_stream *s)
@@ -597,15 +603,7 @@ ssize_t net_stream_writev(struct net_stream *s, const struct iovec *iov, int n)
 
 		w = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	if (w >= 0) {
-		s->wants = 0;
-		return w;
-	}
-	if (errno == EAGAIN || errno == EINTR) {
-		s->wants = NET_WRITABLE;
-		return -EAGAIN;
-	}
-	return -errno;
+	return plain_result(s, w, NET_WRITABLE);
 }
 
 ssize_t net_stream_write(struct net_stream *s, const void *buf, size_t len)
