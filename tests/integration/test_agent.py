@@ -204,6 +204,10 @@ def test_algo_discovery_priority_66_over_160_over_150(site, start_server):
 def test_algo_disabled_does_nothing(site, start_server):
     run = agent("algo", "--model", "8188", "--set", "enabled=0", "--server", "tftp://127.0.0.1:9")
     assert run.said("provisioning is disabled") and not run.fetched() and run.code == 0, run
+    # disabled is checked first (seed 000, step 1): with no server at all, no discovery runs
+    bare = agent("algo", "--model", "8188", "--set", "enabled=0")
+    assert bare.said("provisioning is disabled") and bare.code == 0, bare
+    assert not bare.said("no provisioning server") and not bare.said("server from"), bare
 
 
 def test_fip_boot_include_override_order(site, start_server, tmp_path):
