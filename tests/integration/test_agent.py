@@ -313,6 +313,30 @@ def test_spa_upgrade_rule_runs_at_the_boot_after_a_new_profile(site, start_serve
                    if e["event"] == "step" and e["text"].startswith("pass")), run
 
 
+def test_spa_upgrade_rule_without_a_server_takes_option_66s(site, start_server, tmp_path):
+    """"[scheme://][server[:port]]/file path" (seed 001 2.2): an Upgrade Rule naming no
+    server takes DHCP option 66's, also in the upgrade's own pass at the boot after a new
+    profile, where no resync found a server."""
+    site.write("G502N.conf", "DBID_DBASE_VERSION=1\n")
+    site.write("G502_F107_S334.bin", b"\x7fFV firmware" * 500)
+    server = start_server(site)
+    out = tmp_path / "out"
+    run = agent("spa", "--model", "G502N", "--set", "random_delay=0", "--set",
+                "upgrade_rule=/G502_F107_S334.bin", "--dhcp-option",
+                f"66=127.0.0.1:{server.port}", mac=SPA_MAC, output=out)
+    kinds = [e["event"] for e in run.events if e["event"] in ("apply", "firmware", "reboot",
+                                                               "done")]
+    assert kinds == ["apply", "reboot", "firmware", "reboot", "done"], run
+    assert run.said("the Upgrade Rule names no server: DHCP option 66's") and run.code == 0, run
+    assert (out / "firmware-G502_F107_S334").exists()
+    # without option 66 the rule cannot be completed: a clear failure, nothing fetched
+    bare = agent("spa", "--model", "G502N", "--set", "random_delay=0", "--set",
+                 "resync_on_reset=0", "--set", "upgrade_rule=/G502_F107_S334.bin",
+                 mac=SPA_MAC)
+    assert bare.said("it names no server and no DHCP option 66 was received"), bare
+    assert not bare.fetched(), bare
+
+
 def test_spa_upgrade_error_retry_runs_the_upgrade_alone(site, start_server):
     """A failed upgrade is retried after Upgrade Error Retry Delay, on its own timer: the
     retry asks for the image only (no resync), and the periodic resync stays scheduled."""
