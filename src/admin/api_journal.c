@@ -88,13 +88,14 @@ static int page_add(void *arg, const struct journal_entry *e)
 		return 1;
 	}
 	format_time(e->time.tv_sec, e->time.tv_nsec, when, sizeof(when));
-	obj = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
+	obj = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "id",
 			(json_int_t)e->id, "time", when, "time_us",
 			(json_int_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000, "proto",
 			str_or_null(e->proto), "peer", str_or_null(e->peer), "mac",
 			str_or_null(e->mac), "path", str_or_null(e->path), "outcome",
 			str_or_null(e->outcome), "bytes", (json_int_t)e->bytes, "md5",
-			str_or_null(e->md5), "user_agent", str_or_null(e->user_agent));
+			str_or_null(e->md5), "user_agent", str_or_null(e->user_agent), "node",
+			str_or_null(e->node));
 	if (!obj || json_array_append_new(p->items, obj) < 0)
 		return -ENOMEM;
 	p->last = e->id;
@@ -108,6 +109,7 @@ static void get_journal(struct admin_request *r)
 		.mac = admin_query(r, "mac"),
 		.outcome = admin_query(r, "outcome"),
 		.proto = admin_query(r, "proto"),
+		.node = admin_query(r, "node"),
 	};
 	const char *since = admin_query(r, "since"), *until = admin_query(r, "until");
 	const char *limit = admin_query(r, "limit"), *cursor = admin_query(r, "cursor");
