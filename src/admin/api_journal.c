@@ -60,6 +60,7 @@ static void get_journal(struct admin_request *r)
 		.mac = admin_query(r, "mac"),
 		.outcome = admin_query(r, "outcome"),
 		.proto = admin_query(r, "proto"),
+		.node = admin_query(r, "node"),
 	};
 	const char *since = admin_query(r, "since"), *until = admin_query(r, "until");
 	const char *limit = admin_query(r, "limit"), *cursor = admin_query(r, "cursor");

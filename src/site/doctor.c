@@ -49,6 +49,7 @@ static void rows_free(struct doc *doc)
 		free(r->md5);
 		free(r->ua);
 		free(r->detail);
+		free(r->node);
 	}
 	free(doc->rows);
 }
@@ -93,6 +94,7 @@ static int collect(void *arg, const struct journal_entry *e)
 	r->md5 = dup_or_null(e->md5, &oom);
 	r->ua = dup_or_null(e->user_agent, &oom);
 	r->detail = dup_or_null(e->detail, &oom);
+	r->node = dup_or_null(e->node, &oom);
 	r->kind = store_journal_kind(e);
 	r->fkind = store_file_kind(e->path);
 	if (oom)
@@ -208,6 +210,9 @@ static json_t *row_json(const struct row *r)
 		json_object_set_new(j, "md5", json_string(r->md5));
 	if (j && r->detail)
 		json_object_set_new(j, "detail", json_string(r->detail));
+	/* which node served it: every node's rows are in the one journal */
+	if (j && r->node)
+		json_object_set_new(j, "node", json_string(r->node));
 	if (j && r->attributed)
 		json_object_set_new(j, "attributed", json_true());
 	return j;

@@ -23,7 +23,7 @@ struct site_file;
 struct row {
 	int64_t id, usec;
 	uint64_t bytes;
-	char *proto, *peer, *path, *outcome, *md5, *ua, *detail;
+	char *proto, *peer, *path, *outcome, *md5, *ua, *detail, *node;
 	enum journal_kind kind;
 	enum file_kind fkind;
 	bool attributed; /* no MAC: a generic file its address fetched meanwhile */
