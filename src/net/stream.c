@@ -31,7 +31,7 @@ struct net_stream {
 	int fd;
 	const struct net_stream_ops *ops;
 	void *arg;
-	SSL_CTX *ctx; /* the context for the connection made when the hello came */
+	SSL_CTX *ctx; /* referenced until the connection is made from it, when the hello came */
 	SSL *ssl;
 	enum tls_phase tls;
 	bool tls_failed; /* a fatal TLS error: no close_notify may follow */
@@ -121,6 +121,10 @@ void net_stream_close(struct net_stream *s)
 		event_del(s->timer);
 	}
 	s->watching = 0;
+	if (s->ctx) {
+		SSL_CTX_free(s->ctx);
+		s->ctx = NULL;
+	}
 	if (s->ssl) {
 		(void)held_flush(s); /* a ticket or close_notify still held: best effort */
 		SSL_free(s->ssl);
@@ -348,6 +352,7 @@ int net_stream_tls_accept(struct net_stream *s, SSL_CTX *ctx)
 {
 	if (s->closed || s->tls != TLS_NONE)
 		return -EINVAL;
+	SSL_CTX_up_ref(ctx); /* a reload may drop the server's before the hello comes */
 	s->ctx = ctx;
 	s->tls = TLS_HELLO;
 	return 0;
@@ -404,6 +409,8 @@ int net_stream_handshake(struct net_stream *s)
 		}
 		ERR_clear_error();
 		s->ssl = SSL_new(s->ctx);
+		SSL_CTX_free(s->ctx); /* the connection holds it now */
+		s->ctx = NULL;
 		if (!s->ssl || tls_bios(s) < 0) {
 			ERR_clear_error();
 			SSL_free(s->ssl);

@@ -268,6 +268,32 @@ static void test_tls_waits_for_whole_hello(void **state)
 	event_base_free(base);
 }
 
+/* The context a stream waits with stays until the hello comes, though its owner dropped it. */
+static void test_tls_context_held_until_hello(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct record rec = { 0 };
+	struct net_stream *s;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL *client;
+	int sv[2];
+
+	(void)state;
+	pair(sv);
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, SSL_CTX_get0_certificate(sctx)), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, SSL_CTX_get0_privatekey(sctx)), 1);
+	assert_int_equal(net_stream_new(base, sv[0], &rec_ops, &rec, &s), 0);
+	assert_int_equal(net_stream_tls_accept(s, ctx), 0);
+	SSL_CTX_free(ctx); /* a reload replaced the server's context */
+	client = client_on(sv[1]);
+	finish_handshake(s, client);
+	SSL_free(client);
+	net_stream_close(s);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 /* After the handshake: a read waits for readability, a write for writability. */
 static void test_tls_data_waits_both_ways(void **state)
 {
@@ -472,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_half_built_close),
 		cmocka_unit_test(test_tls_handshake_waits_both_ways),
 		cmocka_unit_test(test_tls_waits_for_whole_hello),
+		cmocka_unit_test(test_tls_context_held_until_hello),
 		cmocka_unit_test(test_tls_data_waits_both_ways),
 	};
 
