@@ -71,7 +71,8 @@ static int listen_socket(const char *proto, const struct addr *a, bool reuseport
 	addr_format((const struct sockaddr *)&a->ss, la, sizeof(la));
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    (reuseport && net_reuseport(fd) < 0) || bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, SOMAXCONN) < 0) {
+	    (reuseport && net_reuseport(fd) < 0) ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, SOMAXCONN) < 0) {
 		e = errno;
 		snprintf(err, errsz, "%s: cannot listen on %s: %s", proto, la, strerror(e));
 		goto fail;

@@ -27,7 +27,6 @@ struct server_config {
 
 #define SERVER_WORKERS_MAX 256
 
-
 void server_config_default(struct server_config *cfg);
 /*
  * Loads path over the defaults. A missing file is fine when optional (the site's default

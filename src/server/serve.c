@@ -262,8 +262,9 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warnx(NULL, "%s: FTPS keeps its certificate", err);
 	/* each worker on its own thread, one after the other; all have it when this returns */
 	for (unsigned i = 0; i < s->nworkers; i++)
-		worker_call(&s->workers[i], reload_worker,
-			    &(struct reload){ .cfg = &s->cfg, .https_tls = tls, .ftp_tls = ftp_tls });
+		worker_call(
+			&s->workers[i], reload_worker,
+			&(struct reload){ .cfg = &s->cfg, .https_tls = tls, .ftp_tls = ftp_tls });
 	if (ftp_tls)
 		SSL_CTX_free(ftp_tls);
 	if (tls)

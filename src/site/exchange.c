@@ -151,8 +151,8 @@ void exchange_begin(struct exchange *x, struct site *site, const char *proto,
 	clock_gettime(CLOCK_MONOTONIC, &x->started);
 }
 
-static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw,
-				size_t len, const struct principal *who);
+static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw, size_t len,
+				const struct principal *who);
 
 /* Under the site's lock: the defence's count and its answer are one step for every worker. */
 enum outcome exchange_open(struct exchange *x, const char *prefix, const char *raw, size_t len,
@@ -166,8 +166,8 @@ enum outcome exchange_open(struct exchange *x, const char *prefix, const char *r
 	return o;
 }
 
-static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw,
-				size_t len, const struct principal *who)
+static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw, size_t len,
+				const struct principal *who)
 {
 	const char *why = NULL;
 	unsigned blocked;

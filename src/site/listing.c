@@ -439,9 +439,8 @@ out:
 	return r;
 }
 
-static int list_locked(struct site *site, struct site_tree *tree, const char *path,
-		       const char *mac, const struct site_request *req, struct site_dirent **ret,
-		       size_t *ret_n);
+static int list_locked(struct site *site, struct site_tree *tree, const char *path, const char *mac,
+		       const struct site_request *req, struct site_dirent **ret, size_t *ret_n);
 
 int site_list(struct site *site, struct site_tree *tree, const char *path, const char *mac,
 	      const struct site_request *req, struct site_dirent **ret, size_t *ret_n)
@@ -454,9 +453,8 @@ int site_list(struct site *site, struct site_tree *tree, const char *path, const
 	return r;
 }
 
-static int list_locked(struct site *site, struct site_tree *tree, const char *path,
-		       const char *mac, const struct site_request *req, struct site_dirent **ret,
-		       size_t *ret_n)
+static int list_locked(struct site *site, struct site_tree *tree, const char *path, const char *mac,
+		       const struct site_request *req, struct site_dirent **ret, size_t *ret_n)
 {
 	struct listing l = { 0 };
 	bool any;
