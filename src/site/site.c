@@ -247,11 +247,15 @@ static void journal_aggregate(void *arg, const struct journal_aggregate *a)
 
 int site_journal_flush(struct site *site)
 {
+	int r;
+
+	/* without the writer's thread the round runs on the site's connection: the workers' */
 	site_lock(site);
 	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
 			       false, journal_aggregate, site);
+	r = journal_writer_flush(site->writer);
 	site_unlock(site);
-	return journal_writer_flush(site->writer);
+	return r;
 }
 
 int site_journal_open(struct site *site, char *err, size_t errsz)
