@@ -407,7 +407,14 @@ void site_tick(struct site *site)
 
 size_t site_nroutes(const struct site *site)
 {
-	return renderer_nroutes(site->renderer);
+	/* the templates are scanned again on whichever worker notices a change */
+	pthread_mutex_t *lock = (pthread_mutex_t *)&site->lock;
+	size_t n;
+
+	pthread_mutex_lock(lock);
+	n = renderer_nroutes(site->renderer);
+	pthread_mutex_unlock(lock);
+	return n;
 }
 
 static bool is_hex(char c)
