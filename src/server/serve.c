@@ -317,6 +317,14 @@ static void server_done(struct server *s)
 		event_free(s->ev_int);
 	if (s->ev_hup)
 		event_free(s->ev_hup);
+	/*
+	 * Stopping already: a second TERM (a supervisor repeating itself) must not kill the
+	 * process before the journal's last rows are written (freeing the events gave the
+	 * signals their default action back).
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	site_free(s->site);
 	if (s->base)
 		event_base_free(s->base);
