@@ -27,7 +27,9 @@ void log_set_level(enum log_level level);
  * Batching for a busy daemon: with a kick function set, stderr lines are kept in a buffer
  * and kick(arg) is called when the buffer stops being empty; the caller then calls
  * log_flush() soon (the daemon does it once per loop iteration). A full buffer is
- * written at once. kick == NULL writes every line as it comes (the default).
+ * written at once. kick == NULL writes every line as it comes (the default). Both are the
+ * calling thread's: each worker's loop batches its own lines (a line is whole in one
+ * write(2) either way).
  */
 void log_set_batching(void (*kick)(void *arg), void *arg);
 void log_flush(void);

@@ -1985,7 +1985,7 @@ static void session_settle(struct session *s)
 	}
 	if (s->dead) {
 		session_free(s);
-		if (srv->nsessions < srv->cfg.max_sessions && srv->listener)
+		if (peer_table_total(&srv->peers) < srv->cfg.max_sessions && srv->listener)
 			net_listener_resume(srv->listener);
 		return;
 	}
@@ -2198,7 +2198,9 @@ static bool session_room(void *arg)
 	struct ftp_server *srv = arg;
 	unsigned held;
 
-	if (srv->nsessions < srv->cfg.max_sessions || drop_waiting(srv, NULL, "max_sessions"))
+	/* every worker's sessions (ftp_server_share) */
+	if (peer_table_total(&srv->peers) < srv->cfg.max_sessions ||
+	    drop_waiting(srv, NULL, "max_sessions"))
 		return true;
 	if (log_limit_ok(&srv->log_full, &held))
 		log_warnx(TAG,
@@ -2306,8 +2308,14 @@ void ftp_server_set_config(struct ftp_server *srv, const struct ftp_config *cfg,
 	}
 	passive_range(&srv->cfg, &srv->passive_min, &srv->passive_span);
 	srv->next_passive %= srv->passive_span;
-	if (srv->nsessions < srv->cfg.max_sessions)
+	if (peer_table_total(&srv->peers) < srv->cfg.max_sessions)
 		net_listener_resume(srv->listener);
+}
+
+void ftp_server_share(struct ftp_server *srv, struct ftp_server *first)
+{
+	peer_table_share(&srv->peers, &first->peers);
+	peer_table_share(&srv->prefixes, &first->prefixes);
 }
 
 uint16_t ftp_server_port(const struct ftp_server *srv)

@@ -174,7 +174,8 @@ struct http_server {
 	struct http_conn *conns;
 	unsigned nconns;
 	struct peer_table peers; /* connections per address */
-	struct digest_nonces *nonces;
+	struct digest_nonces *nonces; /* the first worker's when shared */
+	bool shared;		      /* http_server_share(): limits and nonces are another's */
 	time_t limit_logged; /* the last second a limit was logged (at most one line a second) */
 	struct peer_table prefixes; /* connections per /24 or /64 */
 	/*
@@ -873,8 +874,18 @@ static void redirect(struct http_exchange *x, const char *mac_text, const char *
 	int enabled = -ENOENT;
 	json_t *v;
 
-	if (mac_parse(mac_text, mac, NULL) < 0 || (enabled = directory_enabled(dir, mac)) <= 0 ||
-	    (who[0] && strcmp(who, mac) != 0)) {
+	if (mac_parse(mac_text, mac, NULL) == 0) {
+		site_lock(srv->site); /* the directory is the workers' (site.h) */
+		enabled = directory_enabled(dir, mac);
+		if (enabled > 0) {
+			/* the device's prov_url, else its group's, else the site's (directory.h) */
+			v = directory_var_of(dir, mac, HTTP_URL_VAR);
+			if (json_is_string(v))
+				var = strdup(json_string_value(v));
+		}
+		site_unlock(srv->site);
+	}
+	if (enabled <= 0 || (who[0] && strcmp(who, mac) != 0)) {
 		unsigned blocked = 0;
 
 		/* unknown, or another device's (told apart from unknown by nothing): a miss */
@@ -886,13 +897,10 @@ static void redirect(struct http_exchange *x, const char *mac_text, const char *
 		x->ex.blocked_for = blocked;
 		respond_outcome(x, blocked > 0 ? OUTCOME_BLOCKED : OUTCOME_NOT_FOUND, 0,
 				blocked > 0 ? NULL : "unknown device\n");
+		free(var);
 		return;
 	}
 	memcpy(x->ex.req.mac, mac, sizeof(mac));
-	/* the device's prov_url, else its group's, else the site's (directory.h) */
-	v = directory_var_of(dir, mac, HTTP_URL_VAR);
-	if (json_is_string(v))
-		var = strdup(json_string_value(v));
 	if (var || srv->cfg.redirect_url[0]) {
 		expand_mac(url, sizeof(url), var ? var : srv->cfg.redirect_url, mac);
 	} else {
@@ -934,7 +942,19 @@ static const char *redirect_mac(const struct http_server *srv, const char *path)
  * A certificate bound to devices (HTTP_BIND_*): the file's device must have it recorded
  * (prov_cert_sha256), or record it now under first-use. 0, or -EACCES with *why set.
  */
+static int check_binding_locked(struct http_conn *c, const char *mac, const char **why);
+
 static int check_binding(struct http_conn *c, const char *mac, const char **why)
+{
+	int r;
+
+	site_lock(c->srv->site); /* the directory is the workers' (site.h) */
+	r = check_binding_locked(c, mac, why);
+	site_unlock(c->srv->site);
+	return r;
+}
+
+static int check_binding_locked(struct http_conn *c, const char *mac, const char **why)
 {
 	struct directory *dir = site_directory(c->srv->site);
 	const char *fp = NULL;
@@ -1444,7 +1464,7 @@ static void conn_close(struct http_conn *c)
 	 */
 	net_stream_close_notify(c->stream);
 	net_stream_close(c->stream); /* frees c, now or when its callback returns */
-	if (srv->nconns < srv->cfg.max_connections && srv->listener)
+	if (peer_table_total(&srv->peers) < srv->cfg.max_connections && srv->listener)
 		net_listener_resume(srv->listener);
 }
 
@@ -1545,7 +1565,9 @@ static bool conn_room(void *arg)
 	struct http_server *srv = arg;
 	unsigned held;
 
-	if (srv->nconns < srv->cfg.max_connections || drop_waiting(srv, NULL, "max_connections"))
+	/* every worker's connections (http_server_share) */
+	if (peer_table_total(&srv->peers) < srv->cfg.max_connections ||
+	    drop_waiting(srv, NULL, "max_connections"))
 		return true;
 	if (log_limit_ok(&srv->log_full, &held))
 		log_warnx(srv->proto,
@@ -1617,7 +1639,8 @@ void http_server_free(struct http_server *srv)
 		conn_close(srv->conns);
 	if (srv->tls)
 		SSL_CTX_free(srv->tls);
-	digest_nonces_free(srv->nonces);
+	if (!srv->shared)
+		digest_nonces_free(srv->nonces);
 	peer_table_destroy(&srv->peers);
 	peer_table_destroy(&srv->prefixes);
 	free(srv);
@@ -1635,8 +1658,17 @@ void http_server_set_config(struct http_server *srv, const struct http_config *c
 		SSL_CTX_free(srv->tls);
 		srv->tls = tls;
 	}
-	if (srv->nconns < srv->cfg.max_connections)
+	if (peer_table_total(&srv->peers) < srv->cfg.max_connections)
 		net_listener_resume(srv->listener);
+}
+
+void http_server_share(struct http_server *srv, struct http_server *first)
+{
+	peer_table_share(&srv->peers, &first->peers);
+	peer_table_share(&srv->prefixes, &first->prefixes);
+	digest_nonces_free(srv->nonces);
+	srv->nonces = first->nonces;
+	srv->shared = true;
 }
 
 uint16_t http_server_port(const struct http_server *srv)
