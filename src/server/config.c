@@ -10,6 +10,7 @@
 #include "core/conf.h"
 #include "core/path.h"
 #include "core/str.h"
+#include "store/store.h"
 
 void server_config_default(struct server_config *cfg)
 {
@@ -73,6 +74,25 @@ static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 		return -EINVAL;
 	}
 	memcpy(field, norm, strlen(norm) + 1);
+	return 0;
+}
+
+/* [store] url: a PostgreSQL connection URI ("" keeps the site's SQLite file). */
+static int parse_store_url(void *field, const char *value, char *err, size_t errsz)
+{
+	size_t size = sizeof(((struct site_options *)0)->store_url);
+	char shown[256];
+
+	if (value[0] != '\0' && !store_url_is_pg(value)) {
+		snprintf(err, errsz, "'%s' is not a PostgreSQL URI (postgresql://...)",
+			 store_redact_url(value, shown, sizeof(shown)));
+		return -EINVAL;
+	}
+	if (strlen(value) >= size) {
+		snprintf(err, errsz, "the URI is longer than %zu bytes", size - 1);
+		return -EINVAL;
+	}
+	memcpy(field, value, strlen(value) + 1);
 	return 0;
 }
 
@@ -301,6 +321,7 @@ static const struct conf_key config_keys[] = {
 	{ "defence", "prefix_v6", CONF_UINT, SITE(defence.prefix_v6), sizeof(unsigned), 16, 128,
 	  NULL },
 	{ "defence", "trusted", CONF_CUSTOM, SITE(defence), 0, 0, 0, parse_defence_trusted },
+	{ "store", "url", CONF_CUSTOM, SITE(store_url), 0, 0, 0, parse_store_url },
 	{ "journal", "max_age_days", CONF_UINT, SITE(journal.max_age_days), sizeof(unsigned), 0,
 	  36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, SITE(journal.max_rows), sizeof(uint64_t), 0,

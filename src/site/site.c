@@ -121,13 +121,13 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	r = store_open(dir, &site->store, err, errsz);
+	r = store_open_url(opts->store_url, dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
 	store_count_errors(site->store, site->metrics.store_errors);
 	r = directory_new(site->store, opts->device_cache, &site->directory);
 	if (r < 0) {
-		snprintf(err, errsz, "%s/autoprov.db: %s", dir, store_strerror(site->store));
+		snprintf(err, errsz, "%s: %s", store_name(site->store), store_strerror(site->store));
 		goto fail;
 	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,

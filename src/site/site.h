@@ -39,6 +39,8 @@ struct site_options {
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 	struct site_journal_options journal;
 	struct defence_config defence; /* the enumeration defence (site/defence.h) */
+	/* [store] url: a PostgreSQL connection URI, or "" for the site's autoprov.db */
+	char store_url[1024];
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
