@@ -248,6 +248,8 @@ int pg_fail(struct store *st, const PGresult *res)
 	}
 	if (st->error_counters)
 		__atomic_fetch_add(&st->error_counters[kind], 1, __ATOMIC_RELAXED);
+	if (getenv("AUTOPROV_PG_DEBUG"))
+		fprintf(stderr, "PGDEBUG %s: %s\n", state ? state : "-", st->errmsg);
 	return err;
 }
 
@@ -275,8 +277,12 @@ int pg_begin_write(struct store *st)
 		res = PQexec(st->pg, sql);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			r = pg_fail(st, res);
-		else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 			r = store_fail(st, -EBUSY, "the database is busy (another writer)");
+			if (st->error_counters)
+				__atomic_fetch_add(&st->error_counters[STORE_ERROR_BUSY], 1,
+						   __ATOMIC_RELAXED);
+		}
 		PQclear(res);
 		return r;
 	}

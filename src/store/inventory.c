@@ -1409,9 +1409,9 @@ static int group_is_small(struct store *st, const char *group)
 	int rc, r;
 
 	rc = stmt_prepare(st, group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name = ?1 LIMIT ?2)"
+					   " group_name = ?1 LIMIT ?2) AS g"
 					 : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name IS NULL LIMIT ?2)", &stmt);
+					   " group_name IS NULL LIMIT ?2) AS g", &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	if (group[0])

@@ -224,7 +224,7 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
-			" journal ORDER BY id LIMIT ?2) WHERE time < ?1)",
+			" journal ORDER BY id LIMIT ?2) AS oldest WHERE time < ?1)",
 			(int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
 			ret);
 }

@@ -15,11 +15,12 @@
 #include <string.h>
 
 /* sql with SQLite's ?N and ? parameters as $N (string literals and quoted names kept). */
-static char *pg_translate(const char *sql, int *ret_nparams)
+static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 {
 	size_t n = strlen(sql);
 	char *out = malloc(n * 2 + 1), *o = out;
 	int next = 1, max = 0;
+	uint32_t used = 0;
 
 	if (!out)
 		return NULL;
@@ -48,6 +49,8 @@ static char *pg_translate(const char *sql, int *ret_nparams)
 			next = num + 1;
 			if (num > max)
 				max = num;
+			if (num >= 1 && num <= 32)
+				used |= 1u << (num - 1);
 			o += sprintf(o, "$%d", num);
 			continue;
 		}
@@ -55,6 +58,7 @@ static char *pg_translate(const char *sql, int *ret_nparams)
 	}
 	*o = '\0';
 	*ret_nparams = max;
+	*ret_used = used;
 	return out;
 }
 
@@ -75,7 +79,10 @@ int stmt_prepare(struct store *st, const char *sql, struct stmt **ret)
 		*ret = s;
 		return 0;
 	}
-	s->sql = pg_translate(sql, &s->nparams);
+	uint32_t used = 0;
+
+	s->sql = pg_translate(sql, &s->nparams, &used);
+	s->unused = ~used;
 	if (!s->sql) {
 		free(s);
 		return store_fail(st, -ENOMEM, "out of memory");
@@ -88,7 +95,11 @@ int stmt_prepare(struct store *st, const char *sql, struct stmt **ret)
 	return 0;
 }
 
-static void pg_param(struct stmt *s, int i, char *v)
+/* PostgreSQL's OIDs of the types given to parameters */
+#define OID_INT8 20
+#define OID_TEXT 25
+
+static void pg_param(struct stmt *s, int i, char *v, Oid type)
 {
 	if (i < 1 || i > s->nparams) {
 		free(v);
@@ -96,6 +107,7 @@ static void pg_param(struct stmt *s, int i, char *v)
 	}
 	free(s->params[i - 1]);
 	s->params[i - 1] = v;
+	s->types[i - 1] = type;
 }
 
 void stmt_bind_textn(struct stmt *s, int i, const char *v, size_t len)
@@ -104,7 +116,7 @@ void stmt_bind_textn(struct stmt *s, int i, const char *v, size_t len)
 		sqlite3_bind_text(s->lite, i, v, (int)len, SQLITE_TRANSIENT);
 		return;
 	}
-	pg_param(s, i, strndup(v, len));
+	pg_param(s, i, strndup(v, len), 0);
 }
 
 void stmt_bind_text(struct stmt *s, int i, const char *v)
@@ -124,7 +136,7 @@ void stmt_bind_int64(struct stmt *s, int i, int64_t v)
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	pg_param(s, i, strdup(buf));
+	pg_param(s, i, strdup(buf), OID_INT8);
 }
 
 void stmt_bind_null(struct stmt *s, int i)
@@ -132,7 +144,7 @@ void stmt_bind_null(struct stmt *s, int i)
 	if (s->lite)
 		sqlite3_bind_null(s->lite, i);
 	else
-		pg_param(s, i, NULL);
+		pg_param(s, i, NULL, 0);
 }
 
 static int pg_run(struct stmt *s)
@@ -142,8 +154,12 @@ static int pg_run(struct stmt *s)
 
 	if (!st->pg)
 		return store_fail(st, -ENOTCONN, "not connected to the database");
+	for (int i = 0; i < s->nparams; i++)
+		if (s->unused & (1u << i))
+			s->types[i] = OID_TEXT;
 	if (s->name[0] && !s->prepared) {
-		PGresult *res = PQprepare(st->pg, s->name, s->sql, 0, NULL);
+		/* typed by the first binding: the statement's slots bind the same types */
+		PGresult *res = PQprepare(st->pg, s->name, s->sql, s->nparams, s->types);
 		int r = 0;
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -157,7 +173,7 @@ static int pg_run(struct stmt *s)
 		s->res = PQexecPrepared(st->pg, s->name, s->nparams, (const char *const *)s->params,
 					NULL, NULL, 0);
 	else
-		s->res = PQexecParams(st->pg, s->sql, s->nparams, NULL,
+		s->res = PQexecParams(st->pg, s->sql, s->nparams, s->types,
 				      (const char *const *)s->params, NULL, NULL, 0);
 	s->ran = true;
 	status = PQresultStatus(s->res);
@@ -248,6 +264,7 @@ void stmt_reset(struct stmt *s)
 	for (int i = 0; i < s->nparams; i++) {
 		free(s->params[i]);
 		s->params[i] = NULL;
+		s->types[i] = 0;
 	}
 }
 

@@ -645,7 +645,7 @@ int store_probe_write(struct store *st)
 	 * nothing): a page for the WAL, nothing anybody reads.
 	 */
 	r = store_exec(st, "INSERT INTO meta (key, value) VALUES ('write_probe', 1)"
-			   " ON CONFLICT (key) DO UPDATE SET value = value + 1");
+			   " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1");
 	if (r < 0) {
 		store_rollback(st);
 		return r;

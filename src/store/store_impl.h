@@ -50,6 +50,8 @@ struct stmt {
 	bool prepared;
 	int nparams;
 	char *params[32];
+	Oid types[32];	    /* bigint for what was bound as an integer, else inferred */
+	uint32_t unused;    /* parameters the SQL does not name (given a type: text) */
 	PGresult *res;
 	int row, nrows;
 	bool ran;
