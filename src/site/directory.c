@@ -65,6 +65,8 @@ struct directory {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	unsigned long iter, synced;
+	/* directory_set_watched: the change log is read only once told of changes */
+	bool watched, changed;
 
 	int (*bind)(void *arg, const char *mac, const char *fingerprint);
 	void *bind_arg;
@@ -235,6 +237,17 @@ void directory_tick(struct directory *dir)
 	dir->iter++;
 }
 
+void directory_set_watched(struct directory *dir, bool on)
+{
+	dir->watched = on;
+	dir->changed = true;
+}
+
+void directory_changed(struct directory *dir)
+{
+	dir->changed = true;
+}
+
 /* ---- the change log ---- */
 
 /*
@@ -292,12 +305,16 @@ int directory_sync(struct directory *dir)
 	uint64_t last;
 	int r;
 
+	if (dir->watched && !dir->changed)
+		return 0; /* a remote database: no round trip until told of a change */
 	if (dir->kick) {
 		if (dir->synced == dir->iter)
 			return 0;
 		dir->synced = dir->iter;
 		dir->kick(dir->kick_arg);
 	}
+	/* a change announced while the log is read is read on the next sync */
+	dir->changed = false;
 	/*
 	 * Read before the changes: what is served after this sync is made from this revision
 	 * or a later one (the devices' state compares it, store/state.c). A failure keeps the

@@ -54,6 +54,14 @@ void directory_set_listener(struct directory *dir, void (*dropped)(void *arg, co
 void directory_set_tick(struct directory *dir, void (*kick)(void *arg), void *arg);
 void directory_tick(struct directory *dir);
 
+/*
+ * For a daemon on a database others write too, whose change log is a network round trip
+ * away: with on, the log is read only after directory_changed() (a notification, a
+ * reconnection, a slow poll: the caller's), at most once per loop iteration as above.
+ */
+void directory_set_watched(struct directory *dir, bool on);
+void directory_changed(struct directory *dir);
+
 /* Applies the changes recorded since the last call (if due). 0 or a negative errno. */
 int directory_sync(struct directory *dir);
 /*

@@ -558,7 +558,8 @@ static int store_connect_any(struct store *st, const char *path)
 
 bool store_url_is_pg(const char *url)
 {
-	return url && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+	return url &&
+	       (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
 }
 
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
@@ -595,7 +596,8 @@ int store_open_url(const char *url, const char *site_dir, struct store **ret, ch
 		if (stat(site_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
 			n = (size_t)snprintf(st->path, sizeof(st->path), "%s", site_dir);
 		else
-			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db", site_dir);
+			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db",
+					     site_dir);
 		if (n >= sizeof(st->path)) {
 			snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
 			pthread_mutex_destroy(&st->pending_lock);
@@ -667,6 +669,7 @@ void store_close(struct store *st)
 	}
 	pending_clear(st);
 	free(st->pending);
+	store_watch_close(st);
 	store_disconnect(st);
 	if (st->url)
 		explicit_bzero(st->url, strlen(st->url));
@@ -871,7 +874,7 @@ int store_inventory_revision(struct store *st, uint64_t *ret)
 	rc = stmt_step(stmt);
 	if (rc != STMT_ROW) {
 		r = rc == STMT_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
-				      : store_failed(st, rc);
+				    : store_failed(st, rc);
 		stmt_reset(stmt);
 		return r;
 	}

@@ -289,6 +289,20 @@ int store_changes_since(struct store *st, uint64_t seq,
 			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
 			void *arg);
 
+/*
+ * Watching for changes, for a daemon on a shared database (PostgreSQL): another connection
+ * that LISTENs to the notification every change of the inventory sends at commit, only a
+ * wake-up (the changes are read from the change log, by sequence number).
+ * store_watch_open() returns the socket to watch for reading (-ENOTSUP for SQLite, whose
+ * daemon reads the change log on every loop iteration: a local read); store_watch_read(),
+ * when it is readable, 1 when changes were announced, 0 when not, or a negative errno when
+ * the connection is lost (it is closed: open it again later, and read the change log, since
+ * notifications sent meanwhile are lost). Never blocks but for store_watch_open's connect.
+ */
+int store_watch_open(struct store *st);
+int store_watch_read(struct store *st);
+void store_watch_close(struct store *st); /* store_close closes it too */
+
 /* ---- journal ---- */
 
 struct journal_entry {
