@@ -16,6 +16,7 @@ int cmd_resync(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 /*

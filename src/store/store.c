@@ -593,7 +593,9 @@ int store_open_url(const char *url, const char *site_dir, struct store **ret, ch
 		/* a site directory, an SQLite file, or sqlite:PATH of either */
 		if (url && *url)
 			site_dir = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
-		if (stat(site_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		n = strlen(site_dir);
+		if (stat(site_dir, &sb) == 0 ? !S_ISDIR(sb.st_mode)
+					     : n > 3 && strcmp(site_dir + n - 3, ".db") == 0)
 			n = (size_t)snprintf(st->path, sizeof(st->path), "%s", site_dir);
 		else
 			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db",

@@ -563,6 +563,22 @@ int store_versions_sync_to(struct store *st, struct store *to);
 /* Whether SQLite was built to be used from several threads (one connection per thread). */
 bool store_threadsafe(void);
 
+/* ---- copying a site's data between stores (store/copy.c) ---- */
+
+struct store_copy_counts {
+	uint64_t devices, groups, versions, tokens, journal;
+};
+
+/*
+ * Copies the defaults, groups, devices (their variables: the certificate bindings too),
+ * rendered-file versions and tokens of from, and with journal its journal, into to, which
+ * must hold no device, group, token or version (-EEXIST). All or nothing: one write
+ * transaction on to, reading one snapshot of from. The backends may differ (SQLite to
+ * PostgreSQL and back). 0 with the counts, or a negative errno with the reason in err.
+ */
+int store_copy(struct store *from, struct store *to, bool journal,
+	       struct store_copy_counts *ret_counts, char *err, size_t errsz);
+
 /* ---- admin API tokens (store/tokens.c) ---- */
 
 enum token_scope { TOKEN_READ, TOKEN_WRITE };
