@@ -24,6 +24,7 @@
 #include "site/filecache.h"
 #include "site/journal_sample.h"
 #include "site/metrics.h"
+#include "site/outage.h"
 #include "site/render.h"
 #include "site/site_internal.h"
 #include "site/writer.h"
@@ -44,6 +45,8 @@ struct site {
 	struct auth_failures auth_failures;
 	struct defence *defence;
 	struct site_metrics metrics; /* relaxed atomics only: another thread reads them */
+	struct outage outage;	     /* the store's, for the directory and the writer */
+	bool outage_ready;
 };
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
@@ -152,6 +155,11 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	snprintf(path, sizeof(path), "the store of %s", dir);
+	r = outage_init(&site->outage, path, &site->metrics);
+	if (r < 0)
+		goto fail;
+	site->outage_ready = true;
 	r = store_open(dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
@@ -168,6 +176,8 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		goto fail;
 	}
 	journal_writer_set_node(site->writer, opts->node);
+	journal_writer_set_outage(site->writer, &site->outage);
+	directory_set_outage(site->directory, &site->outage);
 	directory_set_binder(site->directory, bind_cert, site->writer);
 	r = renderer_new(dir, site->store, site->directory, opts, &site->metrics, &site->renderer,
 			 err, errsz);
@@ -204,6 +214,8 @@ void site_free(struct site *site)
 	store_close(site->store);
 	filecache_free(site->cache);
 	defence_free(site->defence);
+	if (site->outage_ready)
+		outage_destroy(&site->outage);
 	free(site->dir);
 	free(site);
 }
@@ -254,6 +266,8 @@ int site_journal_flush(struct site *site)
 {
 	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
 			       false, journal_aggregate, site);
+	/* an outage ends when the store answers again, requests or not */
+	directory_retry(site->directory);
 	return journal_writer_flush(site->writer);
 }
 
@@ -421,7 +435,7 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
 			mac[MAC_LEN] = '\0';
 			r = renderer_device_known(site->renderer, mac);
 			if (r < 0)
-				return -EIO;
+				return r == DIRECTORY_UNAVAILABLE ? r : -EIO;
 			if (r > 0 || found == -ENOENT)
 				memcpy(ret_mac, mac, MAC_LEN + 1);
 			if (r > 0)
@@ -437,14 +451,15 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
  * A static file whose name carries the MAC of a device of the inventory is that device's,
  * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
  * or SEP0022EE010203.cnf.xml under files/). Sets req->mac, or leaves it empty. Returns 0,
- * or -EIO when the inventory cannot be read.
+ * or DIRECTORY_UNAVAILABLE (-EIO) when the inventory cannot be read (fails): whose file it is
+ * decides who may have it.
  */
 static int static_file_owner(struct site *site, const char *path, struct site_request *req)
 {
 	char mac[MAC_LEN + 1];
 	int r = name_mac(site, path, mac);
 
-	if (r == -EIO)
+	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 1)
 		memcpy(req->mac, mac, sizeof(req->mac));

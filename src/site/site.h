@@ -110,7 +110,8 @@ void site_reload(struct site *site, const struct site_options *opts);
  * route bound its MAC, or a static file's name carries a known device's MAC. Errors:
  * -EACCES refused name or a path leaving files/; -ENOENT not found; -EFBIG over
  * max_file_size; -EAGAIN the file kept changing while read; -EIO a template that fails
- * (logged); other negative errnos for I/O failures.
+ * (logged); DIRECTORY_UNAVAILABLE (site/directory.h) when the answer needs the store and the
+ * store cannot be asked (an outage: site/outage.h); other negative errnos for I/O failures.
  */
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
