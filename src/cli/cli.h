@@ -27,5 +27,13 @@ int cmd_doctor(int argc, char **argv);
 struct server_config;
 int cli_site_config(const char *prog, const char *site_dir, const char *config,
 		    struct server_config *cfg, char *path, size_t pathsz);
+/*
+ * The site's store: the one its configuration (config, NULL: SITE/autoprov.conf) names in
+ * [store] url, else SITE/autoprov.db. A bad configuration is printed (-1); a store that
+ * does not open returns its error with the reason in err (no password in it).
+ */
+struct store;
+int cli_open_store(const char *prog, const char *site_dir, const char *config,
+		   struct store **ret, char *err, size_t errsz);
 
 #endif

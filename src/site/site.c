@@ -51,6 +51,16 @@ struct site {
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
 
+bool site_store_url_is_pg(const char *url)
+{
+	return store_url_is_pg(url);
+}
+
+const char *site_redact_store_url(const char *url, char *buf, size_t size)
+{
+	return store_redact_url(url, buf, size);
+}
+
 int site_check_node_name(const char *name, const char **ret_why)
 {
 	size_t n = strlen(name);
@@ -155,18 +165,24 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "the store of %s", dir);
+	if (opts->store_url[0]) {
+		char shown[256];
+
+		snprintf(path, sizeof(path), "the store %s",
+			 store_redact_url(opts->store_url, shown, sizeof(shown)));
+	} else
+		snprintf(path, sizeof(path), "the store of %s", dir);
 	r = outage_init(&site->outage, path, &site->metrics);
 	if (r < 0)
 		goto fail;
 	site->outage_ready = true;
-	r = store_open(dir, &site->store, err, errsz);
+	r = store_open_url(opts->store_url, dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
 	store_count_errors(site->store, site->metrics.store_errors);
 	r = directory_new(site->store, opts->device_cache, &site->directory);
 	if (r < 0) {
-		snprintf(err, errsz, "%s/autoprov.db: %s", dir, store_strerror(site->store));
+		snprintf(err, errsz, "%s: %s", store_name(site->store), store_strerror(site->store));
 		goto fail;
 	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,

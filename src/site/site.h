@@ -47,6 +47,8 @@ struct site_options {
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 	struct site_journal_options journal;
 	struct defence_config defence; /* the enumeration defence (site/defence.h) */
+	/* [store] url: a PostgreSQL connection URI, or "" for the site's autoprov.db */
+	char store_url[1024];
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -64,6 +66,12 @@ struct site_request {
 };
 
 void site_options_default(struct site_options *opts);
+/*
+ * For the configuration's [store] url (server/ does not include store/): whether url names
+ * a PostgreSQL database, and url with its password as "***" into buf (store/store.h).
+ */
+bool site_store_url_is_pg(const char *url);
+const char *site_redact_store_url(const char *url, char *buf, size_t size);
 /* Whether name is a node's name (SITE_NODE_MAX): 0, or -EINVAL with *ret_why. */
 int site_check_node_name(const char *name, const char **ret_why);
 

@@ -656,7 +656,7 @@ int journal_writer_open(struct journal_writer *w, char *err, size_t errsz)
 		snprintf(err, errsz, "%s/autoprov.db is open exclusively", w->dir);
 		return -EBUSY;
 	}
-	r = store_open(w->dir, &w->own, err, errsz);
+	r = store_open_like(w->loop_st, &w->own, err, errsz);
 	if (r < 0)
 		w->own = NULL;
 	else

@@ -26,6 +26,23 @@ struct store;
  * wait up to STORE_BUSY_TIMEOUT_MS for each other, readers never wait (WAL).
  */
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz);
+/*
+ * Opens the store url names: a PostgreSQL connection URI (postgresql://... or
+ * postgres://...: the password from the URI, ~/.pgpass or PGPASSWORD, never shown in a
+ * message), an SQLite file, a site directory (its autoprov.db) or sqlite:PATH of either;
+ * NULL or "": site_dir's autoprov.db, as store_open. A PostgreSQL database is given the
+ * schema on first use, as an SQLite file is. err gets a reason, without the password.
+ */
+int store_open_url(const char *url, const char *site_dir, struct store **ret, char *err,
+		   size_t errsz);
+/* Another connection to the store st is connected to. */
+int store_open_like(const struct store *st, struct store **ret, char *err, size_t errsz);
+/* url with its password (in the authority or a password= parameter) as "***", into buf. */
+const char *store_redact_url(const char *url, char *buf, size_t size);
+/* Whether url names a PostgreSQL database. */
+bool store_url_is_pg(const char *url);
+/* What st is, for messages: the SQLite file, or the URI without its password. */
+const char *store_name(const struct store *st);
 void store_close(struct store *st); /* accepts NULL */
 
 /*
@@ -320,7 +337,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
  */
 #define STORE_JOURNAL_MISS_SQL                                                                     \
 	"(outcome IS NULL OR (outcome NOT IN ('sent', 'not modified', 'pnp-url-sent')"             \
-	" AND outcome NOT GLOB 'notify-2*'))"
+	" AND outcome NOT LIKE 'notify-2%'))"
 
 /* Rows one prune step deletes at most, and ids it looks through at most. */
 #define STORE_JOURNAL_PRUNE_BATCH 2000
