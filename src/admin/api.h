@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "site/inventory.h" /* token_info */
 
 struct admin_server;
 struct site;
@@ -65,7 +65,6 @@ extern const struct admin_route admin_routes_resync[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);
-struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
 /* The admin thread's event loop: what a handler starts (a resync job) runs on it. */
 struct event_base *admin_base(struct admin_request *r);
@@ -79,6 +78,12 @@ void admin_jobs_free(struct admin_jobs *jobs);
  * the admin thread (counted again, within a second or two): false when they cannot be read.
  */
 bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h);
+
+/*
+ * Answers a failed inventory call (site/inventory.h): 404, 409, 422, 500 or 503 with the
+ * inventory's reason.
+ */
+void admin_inventory_problem(struct admin_request *r, int e);
 
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);

@@ -10,7 +10,6 @@
 #include "core/conf.h"
 #include "core/path.h"
 #include "core/str.h"
-#include "store/store.h"
 
 void server_config_default(struct server_config *cfg)
 {
@@ -77,15 +76,27 @@ static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+static int parse_node(void *field, const char *value, char *err, size_t errsz)
+{
+	const char *why;
+
+	if (site_check_node_name(value, &why) < 0) {
+		snprintf(err, errsz, "'%s' is not a node name: %s", value, why);
+		return -EINVAL;
+	}
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
 /* [store] url: a PostgreSQL connection URI ("" keeps the site's SQLite file). */
 static int parse_store_url(void *field, const char *value, char *err, size_t errsz)
 {
 	size_t size = sizeof(((struct site_options *)0)->store_url);
 	char shown[256];
 
-	if (value[0] != '\0' && !store_url_is_pg(value)) {
+	if (value[0] != '\0' && !site_store_url_is_pg(value)) {
 		snprintf(err, errsz, "'%s' is not a PostgreSQL URI (postgresql://...)",
-			 store_redact_url(value, shown, sizeof(shown)));
+			 site_redact_store_url(value, shown, sizeof(shown)));
 		return -EINVAL;
 	}
 	if (strlen(value) >= size) {
@@ -297,6 +308,7 @@ static const struct conf_key config_keys[] = {
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
 	{ "server", "user", CONF_CUSTOM, offsetof(struct server_config, user), 0, 0, 0,
 	  parse_user },
+	{ "server", "node", CONF_CUSTOM, SITE(node), 0, 0, 0, parse_node },
 	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
 	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },
 	{ "auth", "failure_delay", CONF_UINT, SITE(auth.failure_delay_ms), sizeof(unsigned), 0,

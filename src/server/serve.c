@@ -22,7 +22,6 @@
 #include "admin/admin.h"
 #include "core/log.h"
 #include "core/str.h"
-#include "store/store.h"
 #include "crypto/tls.h"
 #include "proto/ftp.h"
 #include "proto/http.h"
@@ -57,7 +56,6 @@ struct server {
 	/* a shared store (PostgreSQL): its notifications, and the poll every second */
 	struct event *ev_watch, *ev_watch_poll;
 	unsigned watch_ticks;
-	bool watch_lost;
 	struct notifier *notifier; /* systemd's NOTIFY_SOCKET, or NULL */
 };
 
@@ -296,21 +294,15 @@ static void on_site_tick(evutil_socket_t fd, short what, void *arg)
 	site_tick(s->site);
 }
 
-/* Every STORE_POLL_S the change log is read anyway: a notification lost is late, not lost. */
-#define STORE_POLL_S 5
-
+/* The change log is read every SITE_POLL_S anyway: a notification lost is late, not lost. */
 static void on_store_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 
 	if (site_watch_read(s->site) < 0) {
-		log_warnx("store",
-			  "the store's notifications are lost (%s): polling the change log "
-			  "every second until they are back",
-			  store_strerror(site_store(s->site)));
+		/* site_watch_read said so; the poll opens it again */
 		event_free(s->ev_watch);
 		s->ev_watch = NULL;
-		s->watch_lost = true;
 	}
 }
 
@@ -325,7 +317,7 @@ static int store_watch_start(struct server *s)
 		if (s->ev_watch)
 			event_free(s->ev_watch);
 		s->ev_watch = NULL;
-		store_watch_close(site_store(s->site));
+		site_watch_close(s->site);
 		return -ENOMEM;
 	}
 	return fd;
@@ -338,13 +330,10 @@ static void on_store_poll(evutil_socket_t fd, short what, void *arg)
 	if (!s->ev_watch) {
 		/* lost: every second, the log (changes are then a second late at most) */
 		site_changes_poll(s->site);
-		if (store_watch_start(s) >= 0 && s->watch_lost) {
-			log_info("store", "the store's notifications are back");
-			s->watch_lost = false;
-		}
+		(void)store_watch_start(s);
 		return;
 	}
-	if (++s->watch_ticks % STORE_POLL_S == 0)
+	if (++s->watch_ticks % SITE_POLL_S == 0)
 		site_changes_poll(s->site);
 }
 
@@ -730,10 +719,6 @@ int serve_main(const struct serve_options *opts)
 	site_set_tick(s.site, site_kick, &s);
 	/* a shared store: changes other nodes make are announced (SQLite: none needed) */
 	if (store_watch_start(&s) >= 0) {
-		log_info("store",
-			 "%s: changes made by other nodes are announced (LISTEN), the change "
-			 "log is read when they are and every %d s",
-			 store_name(site_store(s.site)), STORE_POLL_S);
 		s.ev_watch_poll = event_new(s.base, -1, EV_PERSIST, on_store_poll, &s);
 		if (!s.ev_watch_poll ||
 		    event_add(s.ev_watch_poll, &(struct timeval){ .tv_sec = 1 }) < 0) {

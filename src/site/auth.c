@@ -77,6 +77,7 @@ int auth_config_add_user(struct auth_config *cfg, const char *value, char *err, 
 int site_auth_lookup(struct site *site, const char *user, struct auth_principal *ret)
 {
 	const struct auth_config *cfg = &site_options(site)->auth;
+	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	for (unsigned i = 0; i < cfg->nusers; i++) {
@@ -88,10 +89,11 @@ int site_auth_lookup(struct site *site, const char *user, struct auth_principal 
 	if (mac_parse(user, ret->mac, NULL) < 0)
 		return -ENOENT;
 	/* the rule (enabled, its own non-empty prov_password) is the directory's */
-	if (directory_login(site_directory(site), ret->mac, ret->password,
-			    AUTH_PASSWORD_MAX + 1) < 0) {
+	r = directory_login(site_directory(site), ret->mac, ret->password, AUTH_PASSWORD_MAX + 1);
+	if (r < 0) {
 		ret->mac[0] = '\0';
-		return -ENOENT;
+		/* the store could not be asked: not a wrong login */
+		return r == DIRECTORY_UNAVAILABLE ? r : -ENOENT;
 	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "site/filecache.h"
 #include "site/journal_sample.h"
 #include "site/metrics.h"
+#include "site/outage.h"
 #include "site/render.h"
 #include "site/site_internal.h"
 #include "site/writer.h"
@@ -44,13 +45,56 @@ struct site {
 	struct auth_failures auth_failures;
 	struct defence *defence;
 	struct site_metrics metrics; /* relaxed atomics only: another thread reads them */
+	struct outage outage;	     /* the store's, for the directory and the writer */
+	bool outage_ready;
 };
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
 
+bool site_store_url_is_pg(const char *url)
+{
+	return store_url_is_pg(url);
+}
+
+const char *site_redact_store_url(const char *url, char *buf, size_t size)
+{
+	return store_redact_url(url, buf, size);
+}
+
+int site_check_node_name(const char *name, const char **ret_why)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SITE_NODE_MAX) {
+		*ret_why = "1 to 63 characters expected";
+		return -EINVAL;
+	}
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')) {
+			*ret_why = "only letters, digits, '.', '-' and '_'";
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The host name, up to its first dot if the whole does not fit; "autoprov" without one. */
+static void default_node(char *buf, size_t size)
+{
+	char host[256] = "";
+	const char *why;
+
+	if (gethostname(host, sizeof(host) - 1) == 0 && strlen(host) > SITE_NODE_MAX)
+		host[strcspn(host, ".")] = '\0';
+	if (site_check_node_name(host, &why) < 0)
+		str_copy(host, sizeof(host), "autoprov");
+	str_copy(buf, size, host);
+}
+
 void site_options_default(struct site_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
+	default_node(opts->node, sizeof(opts->node));
 	opts->cache_size = 64ull << 20;
 	opts->max_file_size = 1ull << 30;
 	opts->max_name_length = 255;
@@ -121,6 +165,17 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (opts->store_url[0]) {
+		char shown[256];
+
+		snprintf(path, sizeof(path), "the store %s",
+			 store_redact_url(opts->store_url, shown, sizeof(shown)));
+	} else
+		snprintf(path, sizeof(path), "the store of %s", dir);
+	r = outage_init(&site->outage, path, &site->metrics);
+	if (r < 0)
+		goto fail;
+	site->outage_ready = true;
 	r = store_open_url(opts->store_url, dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
@@ -137,6 +192,9 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
 		goto fail;
 	}
+	journal_writer_set_node(site->writer, opts->node);
+	journal_writer_set_outage(site->writer, &site->outage);
+	directory_set_outage(site->directory, &site->outage);
 	directory_set_binder(site->directory, bind_cert, site->writer);
 	r = renderer_new(dir, site->store, site->directory, opts, &site->metrics, &site->renderer,
 			 err, errsz);
@@ -173,6 +231,8 @@ void site_free(struct site *site)
 	store_close(site->store);
 	filecache_free(site->cache);
 	defence_free(site->defence);
+	if (site->outage_ready)
+		outage_destroy(&site->outage);
 	free(site->dir);
 	free(site);
 }
@@ -223,6 +283,8 @@ int site_journal_flush(struct site *site)
 {
 	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
 			       false, journal_aggregate, site);
+	/* an outage ends when the store answers again, requests or not */
+	directory_retry(site->directory);
 	return journal_writer_flush(site->writer);
 }
 
@@ -337,6 +399,10 @@ int site_watch_open(struct site *site)
 	if (fd < 0)
 		return fd;
 	directory_set_watched(site->directory, true); /* and catches up */
+	log_info("store",
+		 "%s: changes made by other nodes are announced (LISTEN), the change log is read "
+		 "when they are and every %d s",
+		 store_name(site->store), SITE_POLL_S);
 	return fd;
 }
 
@@ -346,7 +412,17 @@ int site_watch_read(struct site *site)
 
 	if (r != 0)
 		directory_changed(site->directory);
+	if (r < 0)
+		log_warnx("store",
+			  "%s: the notifications are lost (%s): the change log is read every "
+			  "second until they are back",
+			  store_name(site->store), store_strerror(site->store));
 	return r < 0 ? r : 0;
+}
+
+void site_watch_close(struct site *site)
+{
+	store_watch_close(site->store);
 }
 
 void site_changes_poll(struct site *site)
@@ -414,7 +490,7 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
 			mac[MAC_LEN] = '\0';
 			r = renderer_device_known(site->renderer, mac);
 			if (r < 0)
-				return -EIO;
+				return r == DIRECTORY_UNAVAILABLE ? r : -EIO;
 			if (r > 0 || found == -ENOENT)
 				memcpy(ret_mac, mac, MAC_LEN + 1);
 			if (r > 0)
@@ -430,14 +506,15 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
  * A static file whose name carries the MAC of a device of the inventory is that device's,
  * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
  * or SEP0022EE010203.cnf.xml under files/). Sets req->mac, or leaves it empty. Returns 0,
- * or -EIO when the inventory cannot be read.
+ * or DIRECTORY_UNAVAILABLE (-EIO) when the inventory cannot be read (fails): whose file it is
+ * decides who may have it.
  */
 static int static_file_owner(struct site *site, const char *path, struct site_request *req)
 {
 	char mac[MAC_LEN + 1];
 	int r = name_mac(site, path, mac);
 
-	if (r == -EIO)
+	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 1)
 		memcpy(req->mac, mac, sizeof(req->mac));

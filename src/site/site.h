@@ -29,7 +29,15 @@ struct site_journal_options {
 	unsigned miss_window;  /* seconds */
 };
 
+/* A node's name: 1 to 63 of [A-Za-z0-9._-] (a host name fits). */
+#define SITE_NODE_MAX 63
+
 struct site_options {
+	/*
+	 * the name of this node ([server] node, the host name by default), written in each
+	 * journal row it makes: several nodes write one journal (docs/scale-out.md)
+	 */
+	char node[SITE_NODE_MAX + 1];
 	uint64_t cache_size;	  /* bytes of unreferenced files kept */
 	uint64_t max_file_size;	  /* larger files are refused */
 	unsigned device_cache;	  /* devices the directory keeps (and as many unknown MACs) */
@@ -58,6 +66,14 @@ struct site_request {
 };
 
 void site_options_default(struct site_options *opts);
+/*
+ * For the configuration's [store] url (server/ does not include store/): whether url names
+ * a PostgreSQL database, and url with its password as "***" into buf (store/store.h).
+ */
+bool site_store_url_is_pg(const char *url);
+const char *site_redact_store_url(const char *url, char *buf, size_t size);
+/* Whether name is a node's name (SITE_NODE_MAX): 0, or -EINVAL with *ret_why. */
+int site_check_node_name(const char *name, const char **ret_why);
 
 struct filecache;
 
@@ -102,7 +118,8 @@ void site_reload(struct site *site, const struct site_options *opts);
  * route bound its MAC, or a static file's name carries a known device's MAC. Errors:
  * -EACCES refused name or a path leaving files/; -ENOENT not found; -EFBIG over
  * max_file_size; -EAGAIN the file kept changing while read; -EIO a template that fails
- * (logged); other negative errnos for I/O failures.
+ * (logged); DIRECTORY_UNAVAILABLE (site/directory.h) when the answer needs the store and the
+ * store cannot be asked (an outage: site/outage.h); other negative errnos for I/O failures.
  */
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
@@ -163,7 +180,10 @@ struct store *site_store(struct site *site);
  */
 int site_watch_open(struct site *site);
 int site_watch_read(struct site *site);
+void site_watch_close(struct site *site);
 void site_changes_poll(struct site *site);
+/* How often the caller polls (site_changes_poll) while the watch is open, in seconds. */
+#define SITE_POLL_S 5
 /* The device directory (site/directory.h), owned by the site: where device data comes from. */
 struct directory;
 struct directory *site_directory(struct site *site);

@@ -21,6 +21,8 @@
 #include "core/str.h"
 #include "site/directory.h"
 #include "site/metrics.h"
+#include "site/outage.h"
+#include "site/site.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
 #define DROP_SAY_MS  1000
@@ -38,6 +40,7 @@ struct bindings {
 
 struct journal_writer {
 	char *dir;
+	char node[SITE_NODE_MAX + 1]; /* what rows without a node are written with */
 	struct site_metrics *metrics;
 	struct store *loop_st; /* the loop's connection: its versions, and rounds without a thread */
 	struct store *own;     /* the thread's connection, or NULL */
@@ -61,6 +64,9 @@ struct journal_writer {
 	int64_t dropped_said;
 	uint64_t dropped;
 	bool versions_said;
+	struct outage *outage; /* NULL: none (unreachable is read-only) */
+	struct outage_backoff backoff;
+	bool outage_drops_said; /* the drops of this outage were said */
 };
 
 static int64_t mono_ms(void)
@@ -124,7 +130,8 @@ static const char *pack(char **pos, const char *s)
 static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 {
 	const char *strs[] = {
-		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail,
+		e->node,
 	};
 	size_t total = 0;
 	char *pos;
@@ -144,6 +151,7 @@ static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 	slot->e.md5 = pack(&pos, e->md5);
 	slot->e.user_agent = pack(&pos, e->user_agent);
 	slot->e.detail = pack(&pos, e->detail);
+	slot->e.node = pack(&pos, e->node);
 	return 0;
 }
 
@@ -187,7 +195,10 @@ int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
 	if (r < 0) {
 		q->dropped++;
 		if (q->metrics)
-			metrics_add(&q->metrics->journal_dropped_full, 1);
+			metrics_add(q->outage && outage_down(q->outage, OUTAGE_WRITES)
+					    ? &q->metrics->journal_dropped_outage
+					    : &q->metrics->journal_dropped_full,
+				    1);
 		pthread_mutex_unlock(&q->lock);
 		free(slot.strings); /* NULL when the copy failed */
 		return r;
@@ -271,6 +282,42 @@ int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint
 	return 0;
 }
 
+void journal_writer_set_node(struct journal_writer *w, const char *node)
+{
+	str_copy(w->node, sizeof(w->node), node ? node : "");
+}
+
+void journal_writer_set_outage(struct journal_writer *w, struct outage *o)
+{
+	w->outage = o;
+	w->q.outage = o;
+}
+
+bool journal_writer_unreachable(int r, bool threaded)
+{
+	switch (r) {
+	case -EBUSY: return threaded; /* without a thread, a busy database is waited for */
+	case -ENOTCONN:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
+	case -ENETUNREACH:
+	case -ENETDOWN:
+	case -EPIPE:
+	case -ESHUTDOWN: return true;
+	default: return false;
+	}
+}
+
+/* Whether the writer is in an outage of the store. */
+static bool writer_down(const struct journal_writer *w)
+{
+	return w->outage && outage_down(w->outage, OUTAGE_WRITES);
+}
+
 bool journal_writer_threaded(const struct journal_writer *w)
 {
 	return w->threaded;
@@ -334,8 +381,11 @@ static int batch_write(struct journal_writer *w)
 	entries = malloc(n * sizeof(*entries));
 	if (!entries)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		entries[i] = w->inflight.slots[i].e;
+		if (!entries[i].node && w->node[0])
+			entries[i].node = w->node;
+	}
 	r = store_journal_append(writer_store(w), entries, n);
 	free(entries);
 	if (r < 0)
@@ -369,7 +419,7 @@ static void bindings_write(struct journal_writer *w, bool final)
 		int r = store_device_set_var_once(writer_store(w), b->mac, DIRECTORY_CERT_VAR,
 						  b->fingerprint, err, sizeof(err));
 
-		if (r == -EBUSY)
+		if (r == -EBUSY || journal_writer_unreachable(r, true))
 			break;
 		if (r < 0)
 			log_warnx("journal",
@@ -465,6 +515,16 @@ static int writer_round(struct journal_writer *w, bool final)
 	}
 	pthread_mutex_unlock(&w->q.lock);
 	dropped = journal_queue_dropped(&w->q);
+	if (writer_down(w)) {
+		/* one line per outage: the line that ends it says how many */
+		if (dropped && !w->outage_drops_said)
+			log_warnx("journal",
+				  "%zu journal rows are held for the store: requests beyond are "
+				  "not recorded until it is back (counted)",
+				  w->inflight.n + JOURNAL_QUEUE_MAX);
+		w->outage_drops_said |= dropped > 0;
+		dropped = 0;
+	}
 	w->dropped += dropped;
 	if (w->dropped && (final || now - w->dropped_said >= DROP_SAY_MS)) {
 		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
@@ -472,6 +532,8 @@ static int writer_round(struct journal_writer *w, bool final)
 		w->dropped = 0;
 		w->dropped_said = now;
 	}
+	if (writer_down(w) && !final && !outage_due(&w->backoff))
+		return 0; /* the store is not asked before the backoff says so */
 	/*
 	 * The loop must not wait for a command-line import holding the database: without a
 	 * thread a busy database keeps the batch for the next round (its size is bounded). The
@@ -482,7 +544,9 @@ static int writer_round(struct journal_writer *w, bool final)
 		/* the first round: say at once if the disk takes no writes */
 		w->probed = true;
 		r = store_probe_write(st);
-		if (r < 0 && r != -EBUSY)
+		if (r < 0 && w->outage && journal_writer_unreachable(r, true))
+			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);
+		else if (r < 0 && r != -EBUSY)
 			go_readonly(w, r, now);
 		r = 0;
 	}
@@ -495,11 +559,29 @@ static int writer_round(struct journal_writer *w, bool final)
 			drop_inflight(w);
 		}
 	} else {
+		size_t n = w->inflight.n;
+
 		r = batch_write(w);
-		if (r < 0 && r != -EBUSY) {
+		if (r < 0 && w->outage && journal_writer_unreachable(r, w->threaded || final)) {
+			/* held, not dropped: written once the store answers */
+			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);
+			metrics_set(&w->metrics->journal_held, w->inflight.n);
+			store_set_wait(st, STORE_BUSY_TIMEOUT_MS);
+			if (final)
+				log_warnx("journal",
+					  "%zu journal rows held are lost: the store cannot be "
+					  "reached at the stop",
+					  w->inflight.n);
+			return final ? r : 0;
+		} else if (r < 0 && r != -EBUSY) {
 			go_readonly(w, r, now);
 			drop_inflight(w);
 			r = 0;
+		} else if (r == 0 && writer_down(w)) {
+			outage_held_written(w->outage, n);
+			metrics_set(&w->metrics->journal_held, 0);
+			w->outage_drops_said = false;
+			outage_ok(w->outage, OUTAGE_WRITES, &w->backoff);
 		}
 	}
 	if (!w->ro && store_versions_pending(w->loop_st) > 0 &&

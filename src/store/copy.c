@@ -109,6 +109,7 @@ static void batch_free(struct journal_entry *b, size_t n)
 		free((char *)b[i].md5);
 		free((char *)b[i].user_agent);
 		free((char *)b[i].detail);
+		free((char *)b[i].node);
 	}
 }
 
@@ -125,7 +126,7 @@ static int copy_journal(struct copy *c)
 		return -ENOMEM;
 	r = stmt_prepare(c->from,
 			 "SELECT id, time, proto, peer, mac, path, outcome, bytes, md5, user_agent,"
-			 " detail FROM journal WHERE id > ?1 ORDER BY id LIMIT ?2",
+			 " detail, node FROM journal WHERE id > ?1 ORDER BY id LIMIT ?2",
 			 &rd);
 	if (r < 0) {
 		free(b);
@@ -152,6 +153,7 @@ static int copy_journal(struct copy *c)
 			e->md5 = dup_or_null(stmt_text(rd, 8));
 			e->user_agent = dup_or_null(stmt_text(rd, 9));
 			e->detail = dup_or_null(stmt_text(rd, 10));
+			e->node = dup_or_null(stmt_text(rd, 11));
 		}
 		if (rc != STMT_DONE) {
 			r = copy_fail(c, c->from, store_failed(c->from, rc), "reading the journal");

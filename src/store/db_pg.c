@@ -164,7 +164,12 @@ static const char pg_schema[] =
  * Forward migrations from PG_SCHEMA_FIRST: never edit a step that shipped, add the next
  * (each ends by setting meta's schema_version).
  */
-static const char *const pg_migrations[] = { NULL };
+static const char *const pg_migrations[] = {
+	/* 5 -> 6: the node that served each request ([server] node), as SQLite's 5 -> 6 */
+	"ALTER TABLE journal ADD COLUMN node TEXT;"
+	"UPDATE meta SET value = 6 WHERE key = 'schema_version';",
+	NULL, /* the end: the step from STORE_SCHEMA_VERSION is the next to write */
+};
 
 _Static_assert(PG_SCHEMA_FIRST + sizeof(pg_migrations) / sizeof(pg_migrations[0]) - 1 ==
 		       STORE_SCHEMA_VERSION,

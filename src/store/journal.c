@@ -27,8 +27,8 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		return r;
 	r = store_stmt(st, STMT_JOURNAL_INSERT,
 		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-		       " RETURNING id",
+		       " user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		       " ?10, ?11) RETURNING id",
 		       &stmt);
 	if (r < 0)
 		goto fail;
@@ -52,6 +52,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		stmt_bind_text(stmt, 8, j->md5);
 		stmt_bind_text(stmt, 9, j->user_agent);
 		stmt_bind_text(stmt, 10, j->detail);
+		stmt_bind_text(stmt, 11, j->node);
 		rc = stmt_step(stmt);
 		if (rc != STMT_ROW) {
 			r = store_failed(st, rc);
@@ -341,10 +342,12 @@ static void print_time(FILE *out, int64_t usec)
 	fprintf(out, "%s.%03ldZ", buf, msec);
 }
 
-int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec, bool newest_first,
-			  int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+/* store_journal_foreach, of the rows node wrote (NULL: any). */
+static int journal_foreach(struct store *st, const char *mac, const char *node, int64_t since_usec,
+			   bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
+			   void *arg)
 {
-	char canon[MAC_LEN + 1];
+	char canon[MAC_LEN + 1], sql[512];
 	struct stmt *stmt = NULL;
 	const char *why;
 	int rc, r = 0;
@@ -355,25 +358,22 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
 	 * the time, in id order (entries are appended in time order).
 	 */
-	rc = stmt_prepare(
-		st,
-		mac ? (newest_first
-			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				 " ORDER BY time DESC, id DESC"
-			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				 " ORDER BY time, id")
-		    : (newest_first
-			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE time >= ?2 ORDER BY id DESC"
-			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
-				 " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
-				 " (SELECT max(id) + 1 FROM journal)) ORDER BY id"),
-		&stmt);
+	snprintf(sql, sizeof(sql),
+		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent,"
+		 " node FROM journal WHERE %s%s ORDER BY %s",
+		 mac ? "mac = ?1 AND time >= ?2"
+		 : newest_first
+			 ? "time >= ?2"
+			 : "id >= coalesce((SELECT id FROM journal WHERE time >= ?2 ORDER BY id"
+			   " LIMIT 1), (SELECT max(id) + 1 FROM journal))",
+		 node ? " AND node = ?3" : "",
+		 mac ? (newest_first ? "time DESC, id DESC" : "time, id")
+		     : (newest_first ? "id DESC" : "id"));
+	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
+	if (node)
+		stmt_bind_text(stmt, 3, node);
 	if (mac)
 		stmt_bind_text(stmt, 1, canon);
 	stmt_bind_int64(stmt, 2, since_usec > 0 ? (int64_t)since_usec : 0);
@@ -392,6 +392,7 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 			.id = stmt_int64(stmt, 8),
 			.detail = stmt_text(stmt, 9),
 			.user_agent = stmt_text(stmt, 10),
+			.node = stmt_text(stmt, 11),
 		};
 		r = fn(arg, &e);
 		if (r != 0)
@@ -401,6 +402,12 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 		r = store_failed(st, rc);
 	stmt_finalize(stmt);
 	return r < 0 ? r : 0;
+}
+
+int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec, bool newest_first,
+			  int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+{
+	return journal_foreach(st, mac, NULL, since_usec, newest_first, fn, arg);
 }
 
 struct journal_printer {
@@ -431,6 +438,8 @@ static int print_entry(void *arg, const struct journal_entry *e)
 	print_text(p->out, (const unsigned char *)e->outcome, TEXT_PHRASE);
 	fprintf(p->out, " %llu ", (unsigned long long)e->bytes);
 	print_text(p->out, (const unsigned char *)e->md5, TEXT_WORD);
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->node, TEXT_WORD);
 	if (e->user_agent) {
 		fputc(' ', p->out);
 		print_text(p->out, (const unsigned char *)e->user_agent, TEXT_QUOTED);
@@ -441,11 +450,12 @@ static int print_entry(void *arg, const struct journal_entry *e)
 	return 0;
 }
 
-int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out)
+int store_journal_print(struct store *st, const char *mac, const char *node, time_t since,
+			FILE *out)
 {
 	struct journal_printer p = { .out = out };
-	int r = store_journal_foreach(st, mac, since > 0 ? (int64_t)since * USEC_PER_SEC : 0, false,
-				      print_entry, &p);
+	int r = journal_foreach(st, mac, node, since > 0 ? (int64_t)since * USEC_PER_SEC : 0,
+				false, print_entry, &p);
 
 	if (r == 0 && ferror(out))
 		r = store_fail(st, -EIO, "write error");
@@ -530,10 +540,10 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			return r;
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id"
-		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s ORDER BY id LIMIT ?6",
+		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id, node"
+		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
 		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
-		 f->proto ? " AND proto = ?5" : "");
+		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "");
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
@@ -546,6 +556,8 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 	if (f->proto)
 		stmt_bind_text(stmt, 5, f->proto);
 	stmt_bind_int64(stmt, 6, (int64_t)limit);
+	if (f->node)
+		stmt_bind_text(stmt, 7, f->node);
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		int64_t usec = stmt_int64(stmt, 0);
 		struct journal_entry e = {
@@ -560,6 +572,7 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			.md5 = stmt_text(stmt, 7),
 			.user_agent = stmt_text(stmt, 8),
 			.id = stmt_int64(stmt, 9),
+			.node = stmt_text(stmt, 10),
 		};
 		r = fn(arg, &e);
 		if (r != 0)
