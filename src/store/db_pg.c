@@ -349,10 +349,7 @@ static int pg_migrate(struct store *st)
 	if (r < 0)
 		goto fail;
 	if (version > STORE_SCHEMA_VERSION || version < PG_SCHEMA_FIRST) {
-		r = store_fail(st, -EPROTO,
-			       "schema version %d is not one this autoprov knows (%d): the "
-			       "database was written by a newer version",
-			       version, STORE_SCHEMA_VERSION);
+		r = store_fail_schema(st, version);
 		goto fail;
 	}
 	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {

@@ -153,8 +153,16 @@ int store_failed(struct store *st, int rc);
 int store_fail(struct store *st, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A schema version this autoprov does not know: -EPROTO with the reason. */
+int store_fail_schema(struct store *st, int version);
+
 /* Runs one statement without results (bound to nothing). 0 or store_fail_sqlite. */
 int store_exec(struct store *st, const char *sql);
+
+/* A journal row read as STORE_JOURNAL_COLUMNS, into e (its texts are the statement's). */
+#define STORE_JOURNAL_COLUMNS                                                                      \
+	"time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent, node"
+void store_journal_row(struct stmt *stmt, struct journal_entry *e);
 
 /* vars (NULL: {}) as stored: compact JSON with sorted keys; NULL if out of memory. */
 char *store_vars_dump(const json_t *vars);
