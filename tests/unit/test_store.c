@@ -250,6 +250,29 @@ static void test_open_wal_and_foreign_keys(void **state)
 	sqlite3_close(db);
 }
 
+static void test_redact_url(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "postgresql://u:pw@db/site", "postgresql://u:***@db/site" },
+		{ "postgres://u:p%40w@db:5433/site?sslmode=require",
+		  "postgres://u:***@db:5433/site?sslmode=require" },
+		{ "postgresql://u@db/site?password=pw&sslmode=require",
+		  "postgresql://u@db/site?password=***&sslmode=require" },
+		{ "postgresql:///site?host=/run/pg&password=pw",
+		  "postgresql:///site?host=/run/pg&password=***" },
+		{ "postgresql://db/site", "postgresql://db/site" },
+		{ "postgresql://u@%2Frun%2Fpg/site", "postgresql://u@%2Frun%2Fpg/site" },
+	};
+	char buf[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(store_redact_url(cases[i][0], buf, sizeof(buf)), cases[i][1]);
+	assert_true(store_url_is_pg("postgres://db/x") && store_url_is_pg("postgresql://db/x"));
+	assert_false(store_url_is_pg("/srv/site") || store_url_is_pg("sqlite:/srv/x.db") ||
+		     store_url_is_pg(NULL));
+}
+
 static void test_open_missing_dir(void **state)
 {
 	struct store *st = NULL;
@@ -1665,6 +1688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_wal_and_foreign_keys, setup, teardown),
 		cmocka_unit_test(test_open_missing_dir),
+		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test_setup_teardown(test_device_count_follows_the_revision, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
