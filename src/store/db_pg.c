@@ -212,7 +212,7 @@ static void pg_notice_ignore(void *arg, const char *message)
 }
 
 /* A message of libpq as one line, without its newline; the URI's secret never is in it. */
-static void pg_message(struct store *st, const char *msg)
+void pg_message(struct store *st, const char *msg)
 {
 	size_t n;
 
@@ -480,4 +480,39 @@ void store_watch_close(struct store *st)
 {
 	PQfinish(st->listen);
 	st->listen = NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int pg_journal_ids(struct store *st, size_t n, int64_t **ret)
+{
+	char sql[96];
+	PGresult *res;
+	int64_t *ids;
+	int r = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT nextval('journal_id_seq') FROM generate_series(1, %zu)",
+		 n);
+	res = PQexec(st->pg, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t)PQntuples(res) != n) {
+		r = pg_fail(st, res);
+		PQclear(res);
+		return r;
+	}
+	ids = malloc(n * sizeof(*ids));
+	if (!ids) {
+		PQclear(res);
+		return store_fail(st, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+	PQclear(res);
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	*ret = ids;
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define USEC_PER_SEC 1000000ll
@@ -17,6 +18,7 @@
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
 	struct stmt *stmt;
+	int64_t *ids = NULL;
 	uint64_t rev = 0;
 	int rc, r;
 
@@ -25,15 +27,32 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 	r = store_begin(st, true);
 	if (r < 0)
 		return r;
-	r = store_stmt(st, STMT_JOURNAL_INSERT,
-		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		       " ?10, ?11) RETURNING id",
-		       &stmt);
+	/*
+	 * PostgreSQL: the batch in one round trip (a pipeline), so its ids are taken first
+	 * (they follow the order the rows are appended in, the write lock held).
+	 */
+	if (st->pg) {
+		r = pg_journal_ids(st, n, &ids);
+		if (r < 0)
+			goto fail;
+	}
+	r = store_stmt(
+		st, STMT_JOURNAL_INSERT,
+		store_sql(st,
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			  " ?7, ?8, ?9, ?10, ?11) RETURNING id",
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node, id) VALUES (?1, ?2, ?3, ?4, ?5,"
+			  " ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+		&stmt);
 	if (r < 0)
 		goto fail;
 	/* the devices' state follows their rows, in the same transaction (store/state.c) */
 	r = store_state_begin(st, &rev);
+	if (r < 0)
+		goto fail;
+	r = store_pipeline_begin(st);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -53,25 +72,35 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		stmt_bind_text(stmt, 9, j->user_agent);
 		stmt_bind_text(stmt, 10, j->detail);
 		stmt_bind_text(stmt, 11, j->node);
+		if (ids)
+			stmt_bind_int64(stmt, 12, ids[i]);
 		rc = stmt_step(stmt);
-		if (rc != STMT_ROW) {
+		if (rc != (ids ? STMT_DONE : STMT_ROW)) {
 			r = store_failed(st, rc);
 			stmt_reset(stmt);
 			goto fail;
 		}
 		if (j->mac) {
-			r = store_state_record(st, j, stmt_int64(stmt, 0), usec, rev);
+			r = store_state_record(st, j, ids ? ids[i] : stmt_int64(stmt, 0), usec,
+					       rev);
 			if (r < 0) {
 				stmt_reset(stmt);
 				goto fail;
 			}
 		}
 	}
+	r = store_pipeline_end(st);
 	/* no pointer into the caller's entries may outlive the call */
 	stmt_reset(stmt);
+	free(ids);
+	ids = NULL;
+	if (r < 0)
+		goto fail;
 	return store_commit(st);
 
 fail:
+	(void)store_pipeline_end(st);
+	free(ids);
 	store_rollback(st);
 	return r;
 }
