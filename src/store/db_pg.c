@@ -363,12 +363,27 @@ fail:
 	return r;
 }
 
+/*
+ * A connection to url, given up after PG_CONNECT_TIMEOUT seconds unless the URI says
+ * otherwise (its connect_timeout comes after ours): a daemon's loop connects again after an
+ * outage and must not hang on a host that drops packets.
+ */
+#define PG_CONNECT_TIMEOUT "3"
+
+static PGconn *pg_connectdb(const char *url)
+{
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const values[] = { PG_CONNECT_TIMEOUT, url, NULL };
+
+	return PQconnectdbParams(keys, values, 1);
+}
+
 int pg_connect(struct store *st, const char *url)
 {
 	char sql[64];
 	int r;
 
-	st->pg = PQconnectdb(url);
+	st->pg = pg_connectdb(url);
 	if (!st->pg)
 		return store_fail(st, -ENOMEM, "out of memory");
 	if (PQstatus(st->pg) != CONNECTION_OK) {
@@ -433,7 +448,7 @@ int store_watch_open(struct store *st)
 		return -ENOTSUP;
 	if (st->listen)
 		return PQsocket(st->listen);
-	st->listen = PQconnectdb(st->url);
+	st->listen = pg_connectdb(st->url);
 	if (!st->listen)
 		return -ENOMEM;
 	if (PQstatus(st->listen) != CONNECTION_OK) {
