@@ -1369,6 +1369,68 @@ static void test_versions(void **state)
 	store_close(again);
 }
 
+/*
+ * Two daemons (nodes) rendering the same change: each keeps the new number in memory
+ * (deferred, as the serving loop does) and its writer writes it; both serve the same number,
+ * and the database ends with it, once.
+ */
+static void test_versions_two_nodes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *b = open_second(f), *wa = open_second(f), *wb = open_second(f);
+	uint64_t va = 0, vb = 0;
+
+	assert_int_equal(store_version(f->st, "k", "aaa", &va), 0);
+	assert_int_equal(store_version(b, "k", "aaa", &vb), 0);
+	assert_int_equal(va, 1);
+	assert_int_equal(vb, 1);
+	store_set_versions_deferred(f->st, true);
+	store_set_versions_deferred(b, true);
+	assert_int_equal(store_version(f->st, "k", "bbb", &va), 0);
+	assert_int_equal(store_version(b, "k", "bbb", &vb), 0);
+	assert_int_equal(va, 2);
+	assert_int_equal(vb, 2);
+	assert_int_equal(store_versions_sync_to(f->st, wa), 0);
+	assert_int_equal(store_versions_sync_to(b, wb), 0);
+	assert_int_equal(store_versions_pending(f->st) + store_versions_pending(b), 0);
+	store_set_versions_deferred(f->st, false);
+	assert_int_equal(store_version(f->st, "k", "bbb", &va), 0);
+	assert_int_equal(store_version(wb, "k", "bbb", &vb), 0);
+	assert_int_equal(va, 2);
+	assert_int_equal(vb, 2);
+	store_close(wb);
+	store_close(wa);
+	store_close(b);
+}
+
+/* A first-use binding (store_device_set_var_once) is decided once, whichever connection asks. */
+static void test_binding_decided_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store *b = open_second(f);
+	struct device *d = device_new("0022ee010203");
+	char err[256];
+
+	assert_non_null(d);
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), 0);
+	device_free(d);
+	assert_int_equal(
+		store_device_set_var_once(f->st, "0022ee010203", "cert", "fp-a", err, sizeof(err)),
+		0);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010203", "cert", "fp-b", err, sizeof(err)),
+		-EEXIST);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010203", "cert", "fp-a", err, sizeof(err)), 0);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010299", "cert", "fp-a", err, sizeof(err)),
+		-ENOENT);
+	assert_int_equal(store_device_get(b, "0022ee010203", &d), 0);
+	assert_string_equal(json_string_value(json_object_get(d->vars, "cert")), "fp-a");
+	device_free(d);
+	store_close(b);
+}
+
 static void test_versions_kept_in_memory(void **state)
 {
 	struct fixture *f = *state;
@@ -1727,6 +1789,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_batch_speed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_kept_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_two_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_decided_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_versions_kept_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_write, setup, teardown),
 	};
