@@ -18,7 +18,7 @@
 static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 {
 	size_t n = strlen(sql);
-	char *out = malloc(n * 2 + 1), *o = out;
+	char *out = malloc(n * 3 + 1), *o = out; /* "?" becomes at most "$32" */
 	int next = 1, max = 0;
 	uint32_t used = 0;
 
@@ -46,11 +46,16 @@ static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 			} else {
 				num = next;
 			}
+			if (num < 1 || num > 32) {
+				/* more than struct stmt holds, and more than "$32" in the buffer */
+				free(out);
+				*ret_nparams = -1;
+				return NULL;
+			}
 			next = num + 1;
 			if (num > max)
 				max = num;
-			if (num >= 1 && num <= 32)
-				used |= 1u << (num - 1);
+			used |= 1u << (num - 1);
 			o += sprintf(o, "$%d", num);
 			continue;
 		}
@@ -84,8 +89,11 @@ int stmt_prepare(struct store *st, const char *sql, struct stmt **ret)
 	s->sql = pg_translate(sql, &s->nparams, &used);
 	s->unused = ~used;
 	if (!s->sql) {
+		bool too_many = s->nparams < 0;
+
 		free(s);
-		return store_fail(st, -ENOMEM, "out of memory");
+		return too_many ? store_fail(st, -E2BIG, "too many parameters")
+				: store_fail(st, -ENOMEM, "out of memory");
 	}
 	if (s->nparams > (int)(sizeof(s->params) / sizeof(s->params[0]))) {
 		stmt_finalize(s);
