@@ -1276,3 +1276,8 @@ int store_open_like(const struct store *st, struct store **ret, char *err, size_
 {
 	return store_open_url(st->url ? st->url : st->path, NULL, ret, err, errsz);
 }
+
+bool store_is_pg(const struct store *st)
+{
+	return st->url != NULL;
+}
