@@ -67,6 +67,7 @@ struct journal_writer {
 	struct outage *outage; /* NULL: none (unreachable is read-only) */
 	struct outage_backoff backoff;
 	bool outage_drops_said; /* the drops of this outage were said */
+	bool lost; /* the connection broke (-ENOTCONN): connect again before the next try */
 };
 
 static int64_t mono_ms(void)
@@ -561,7 +562,12 @@ static int writer_round(struct journal_writer *w, bool final)
 	} else {
 		size_t n = w->inflight.n;
 
-		r = batch_write(w);
+		r = w->lost ? store_reconnect(st) : 0;
+		if (r == 0) {
+			w->lost = false;
+			r = batch_write(w);
+		}
+		w->lost |= r == -ENOTCONN;
 		if (r < 0 && w->outage && journal_writer_unreachable(r, w->threaded || final)) {
 			/* held, not dropped: written once the store answers */
 			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);
