@@ -16,6 +16,7 @@ int cmd_resync(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 /*
@@ -33,7 +34,7 @@ int cli_site_config(const char *prog, const char *site_dir, const char *config,
  * does not open returns its error with the reason in err (no password in it).
  */
 struct store;
-int cli_open_store(const char *prog, const char *site_dir, const char *config,
-		   struct store **ret, char *err, size_t errsz);
+int cli_open_store(const char *prog, const char *site_dir, const char *config, struct store **ret,
+		   char *err, size_t errsz);
 
 #endif

@@ -26,8 +26,8 @@ int cli_site_config(const char *prog, const char *site_dir, const char *config,
 	return 0;
 }
 
-int cli_open_store(const char *prog, const char *site_dir, const char *config,
-		   struct store **ret, char *err, size_t errsz)
+int cli_open_store(const char *prog, const char *site_dir, const char *config, struct store **ret,
+		   char *err, size_t errsz)
 {
 	struct server_config cfg;
 	char path[4096];

@@ -69,6 +69,8 @@ struct directory {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	unsigned long iter, synced;
+	/* directory_set_watched: the change log is read only once told of changes */
+	bool watched, changed;
 
 	int (*bind)(void *arg, const char *mac, const char *fingerprint);
 	void *bind_arg;
@@ -239,6 +241,17 @@ void directory_tick(struct directory *dir)
 	dir->iter++;
 }
 
+void directory_set_watched(struct directory *dir, bool on)
+{
+	dir->watched = on;
+	dir->changed = true;
+}
+
+void directory_changed(struct directory *dir)
+{
+	dir->changed = true;
+}
+
 /* ---- the change log ---- */
 
 /*
@@ -361,6 +374,10 @@ failed:
 
 int directory_sync(struct directory *dir)
 {
+	int r;
+
+	if (dir->watched && !dir->changed)
+		return 0; /* a remote database: no round trip until told of a change */
 	if (dir->kick) {
 		if (dir->synced == dir->iter)
 			return 0;
@@ -369,7 +386,12 @@ int directory_sync(struct directory *dir)
 	}
 	if (down(dir) && !outage_due(&dir->backoff))
 		return 0;
-	return sync_now(dir);
+	/* a change announced while the log is read is read on the next sync */
+	dir->changed = false;
+	r = sync_now(dir);
+	if (down(dir))
+		dir->changed = true; /* read it all once the store answers */
+	return r;
 }
 
 void directory_retry(struct directory *dir)

@@ -65,6 +65,15 @@ void directory_set_tick(struct directory *dir, void (*kick)(void *arg), void *ar
 void directory_tick(struct directory *dir);
 
 /*
+
+ * For a daemon on a database others write too, whose change log is a network round trip
+ * away: with on, the log is read only after directory_changed() (a notification, a
+ * reconnection, a slow poll: the caller's), at most once per loop iteration as above.
+ */
+void directory_set_watched(struct directory *dir, bool on);
+void directory_changed(struct directory *dir);
+
+/*
  * The site's outage state (site/outage.h; NULL: none, a failure is only returned). With
  * one, a store that fails puts the directory's reads in an outage: what is cached is
  * served as it is (the changes cannot be read, so nothing is known to have changed), what

@@ -182,7 +182,8 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 	store_count_errors(site->store, site->metrics.store_errors);
 	r = directory_new(site->store, opts->device_cache, &site->directory);
 	if (r < 0) {
-		snprintf(err, errsz, "%s: %s", store_name(site->store), store_strerror(site->store));
+		snprintf(err, errsz, "%s: %s", store_name(site->store),
+			 store_strerror(site->store));
 		goto fail;
 	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,
@@ -389,6 +390,44 @@ void site_metrics_sample(struct site *site)
 	metrics_set(&m->defence_refused, st.refused);
 	for (unsigned i = 0; i < 3; i++)
 		metrics_set(&m->defence_blocked[i], blocked[i]);
+}
+
+int site_watch_open(struct site *site)
+{
+	int fd = store_watch_open(site->store);
+
+	if (fd < 0)
+		return fd;
+	directory_set_watched(site->directory, true); /* and catches up */
+	log_info("store",
+		 "%s: changes made by other nodes are announced (LISTEN), the change log is read "
+		 "when they are and every %d s",
+		 store_name(site->store), SITE_POLL_S);
+	return fd;
+}
+
+int site_watch_read(struct site *site)
+{
+	int r = store_watch_read(site->store);
+
+	if (r != 0)
+		directory_changed(site->directory);
+	if (r < 0)
+		log_warnx("store",
+			  "%s: the notifications are lost (%s): the change log is read every "
+			  "second until they are back",
+			  store_name(site->store), store_strerror(site->store));
+	return r < 0 ? r : 0;
+}
+
+void site_watch_close(struct site *site)
+{
+	store_watch_close(site->store);
+}
+
+void site_changes_poll(struct site *site)
+{
+	directory_changed(site->directory);
 }
 
 struct store *site_store(struct site *site)

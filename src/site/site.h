@@ -170,6 +170,20 @@ struct defence *site_defence(struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);
+/*
+ * Changes other nodes make, on a shared database (PostgreSQL): site_watch_open() gives the
+ * socket to watch for reading (-ENOTSUP when the store needs none: SQLite) and from then
+ * on the directory reads the change log only when told; site_watch_read() when it is
+ * readable (a negative errno: the watch is lost and closed; open it again later);
+ * site_changes_poll() tells the directory to read the change log anyway (the slow poll, a
+ * reconnection).
+ */
+int site_watch_open(struct site *site);
+int site_watch_read(struct site *site);
+void site_watch_close(struct site *site);
+void site_changes_poll(struct site *site);
+/* How often the caller polls (site_changes_poll) while the watch is open, in seconds. */
+#define SITE_POLL_S 5
 /* The device directory (site/directory.h), owned by the site: where device data comes from. */
 struct directory;
 struct directory *site_directory(struct site *site);

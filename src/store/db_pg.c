@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PG_SCHEMA_FIRST	  5
 #define PG_WRITE_LOCK_KEY 0x6175746f70 /* "autop" */
@@ -204,6 +205,12 @@ const char *store_redact_url(const char *url, char *buf, size_t size)
 	return buf;
 }
 
+static void pg_notice_ignore(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* A message of libpq as one line, without its newline; the URI's secret never is in it. */
 static void pg_message(struct store *st, const char *msg)
 {
@@ -236,8 +243,8 @@ int pg_fail(struct store *st, const PGresult *res)
 		}
 	} else if (strncmp(state, "23505", 5) == 0 || strncmp(state, "23", 2) == 0) {
 		err = -EEXIST;
-	} else if (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
-		   !strcmp(state, "55P03") || !strcmp(state, "57014")) {
+	} else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+		   !strcmp(state, "57014")) {
 		err = -EBUSY;
 		kind = STORE_ERROR_BUSY;
 	} else if (!strcmp(state, "53100")) {
@@ -260,10 +267,14 @@ int pg_fail(struct store *st, const PGresult *res)
 
 int pg_exec(struct store *st, const char *sql)
 {
-	PGresult *res = PQexec(st->pg, sql);
-	ExecStatusType status = PQresultStatus(res);
+	PGresult *res;
+	ExecStatusType status;
 	int r = 0;
 
+	if (pg_ensure(st) < 0)
+		return -ENOTCONN;
+	res = PQexec(st->pg, sql);
+	status = PQresultStatus(res);
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
 		r = pg_fail(st, res);
 	PQclear(res);
@@ -355,12 +366,6 @@ fail:
 	return r;
 }
 
-static void pg_notice_ignore(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int pg_connect(struct store *st, const char *url)
 {
 	char sql[64];
@@ -388,4 +393,94 @@ void pg_disconnect(struct store *st)
 {
 	PQfinish(st->pg);
 	st->pg = NULL;
+}
+
+/*
+ * A connection lost (the server restarted, a network cut) is made again on the next use
+ * outside a transaction, at most once a second; the statements kept prepared are prepared
+ * again on their next run. 0 when connected.
+ */
+int pg_ensure(struct store *st)
+{
+	struct timespec now;
+	int64_t ms;
+
+	if (PQstatus(st->pg) == CONNECTION_OK)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (st->tx_depth > 0 || (st->reset_at && ms - st->reset_at < 1000))
+		return store_fail(st, -ENOTCONN, "the connection to PostgreSQL is lost");
+	st->reset_at = ms;
+	PQreset(st->pg);
+	if (PQstatus(st->pg) != CONNECTION_OK) {
+		pg_message(st, PQerrorMessage(st->pg));
+		if (st->error_counters)
+			__atomic_fetch_add(&st->error_counters[STORE_ERROR_IO], 1,
+					   __ATOMIC_RELAXED);
+		return -ENOTCONN;
+	}
+	PQsetNoticeProcessor(st->pg, pg_notice_ignore, NULL);
+	for (size_t i = 0; i < STMT__MAX; i++)
+		if (st->stmts[i])
+			st->stmts[i]->prepared = false;
+	return 0;
+}
+
+int store_watch_open(struct store *st)
+{
+	PGresult *res;
+	int r = 0;
+
+	if (!st->url)
+		return -ENOTSUP;
+	if (st->listen)
+		return PQsocket(st->listen);
+	st->listen = PQconnectdb(st->url);
+	if (!st->listen)
+		return -ENOMEM;
+	if (PQstatus(st->listen) != CONNECTION_OK) {
+		pg_message(st, PQerrorMessage(st->listen));
+		store_watch_close(st);
+		return -ENOTCONN;
+	}
+	PQsetNoticeProcessor(st->listen, pg_notice_ignore, NULL);
+	res = PQexec(st->listen, "LISTEN autoprov_changes");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_message(st, PQresultErrorMessage(res));
+		r = -EIO;
+	}
+	PQclear(res);
+	if (r == 0 && PQsetnonblocking(st->listen, 1) != 0)
+		r = -EIO;
+	if (r < 0) {
+		store_watch_close(st);
+		return r;
+	}
+	return PQsocket(st->listen);
+}
+
+int store_watch_read(struct store *st)
+{
+	PGnotify *n;
+	int any = 0;
+
+	if (!st->listen)
+		return -ENOTCONN;
+	if (!PQconsumeInput(st->listen) || PQstatus(st->listen) != CONNECTION_OK) {
+		pg_message(st, PQerrorMessage(st->listen));
+		store_watch_close(st);
+		return -ENOTCONN;
+	}
+	while ((n = PQnotifies(st->listen)) != NULL) {
+		any = 1;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+void store_watch_close(struct store *st)
+{
+	PQfinish(st->listen);
+	st->listen = NULL;
 }

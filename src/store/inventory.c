@@ -363,9 +363,8 @@ int store_device_get(struct store *st, const char *mac, struct device **ret)
 		char colons[MAC_LEN + 6];
 
 		mac_colons(canon, colons);
-		r = rc == STMT_DONE
-			    ? store_fail(st, -ENOENT, "%s is not in the inventory", colons)
-			    : store_failed(st, rc);
+		r = rc == STMT_DONE ? store_fail(st, -ENOENT, "%s is not in the inventory", colons)
+				    : store_failed(st, rc);
 		goto out;
 	}
 	r = device_from_row(st, stmt, &row);
@@ -540,8 +539,10 @@ int store_group_count_devices(struct store *st, const char *name, uint64_t *ret)
 	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = stmt_prepare(st, name ? "SELECT count(*) FROM devices WHERE group_name = ?1"
-				     : "SELECT count(*) FROM devices", &stmt);
+	rc = stmt_prepare(st,
+			  name ? "SELECT count(*) FROM devices WHERE group_name = ?1"
+			       : "SELECT count(*) FROM devices",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	if (name)
@@ -1408,18 +1409,19 @@ static int group_is_small(struct store *st, const char *group)
 	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = stmt_prepare(st, group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name = ?1 LIMIT ?2) AS g"
-					 : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name IS NULL LIMIT ?2) AS g", &stmt);
+	rc = stmt_prepare(st,
+			  group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+				     " group_name = ?1 LIMIT ?2) AS g"
+				   : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+				     " group_name IS NULL LIMIT ?2) AS g",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	if (group[0])
 		stmt_bind_text(stmt, 1, group);
 	stmt_bind_int64(stmt, 2, PAGE_SMALL_GROUP + 1);
 	rc = stmt_step(stmt);
-	r = rc == STMT_ROW ? (int)stmt_int64(stmt, 0) <= PAGE_SMALL_GROUP
-			     : store_failed(st, rc);
+	r = rc == STMT_ROW ? (int)stmt_int64(stmt, 0) <= PAGE_SMALL_GROUP : store_failed(st, rc);
 	stmt_finalize(stmt);
 	return r;
 }
@@ -1455,21 +1457,21 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s%s ORDER BY mac"
 		 " LIMIT ?6",
 		 !f || !f->group ? ""
-		 : f->group[0]	 ? (small || st->pg ? " AND group_name = ?1" : " AND +group_name = ?1")
+		 : f->group[0]
+			 ? (small || st->pg ? " AND group_name = ?1" : " AND +group_name = ?1")
 		 : small || st->pg ? " AND group_name IS NULL"
 				   : " AND +group_name IS NULL",
 		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
 		 !f || !f->text ? ""
-		 : st->pg
-			 ? " AND (mac LIKE ?7 ESCAPE '\\' OR model ILIKE ?4 ESCAPE '\\'"
-			   " OR (strpos(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
-			   " jsonb_path_query(devices.vars::jsonb, 'strict $.**') AS j WHERE"
-			   " jsonb_typeof(j) IN ('string', 'number') AND j #>> '{}' ILIKE ?4"
-			   " ESCAPE '\\')))"
-			 : " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
-			   " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
-			   " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
-			   " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))",
+		 : st->pg	? " AND (mac LIKE ?7 ESCAPE '\\' OR model ILIKE ?4 ESCAPE '\\'"
+				  " OR (strpos(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+				  " jsonb_path_query(devices.vars::jsonb, 'strict $.**') AS j WHERE"
+				  " jsonb_typeof(j) IN ('string', 'number') AND j #>> '{}' ILIKE ?4"
+				  " ESCAPE '\\')))"
+				: " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
+				  " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+				  " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
+				  " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))",
 		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "");
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)

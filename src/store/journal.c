@@ -38,8 +38,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		const struct journal_entry *j = &e[i];
-		int64_t usec =
-			(int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
+		int64_t usec = (int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
 
 		stmt_reset(stmt);
 		stmt_bind_int64(stmt, 1, usec);
@@ -49,8 +48,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		stmt_bind_text(stmt, 4, j->mac);
 		stmt_bind_text(stmt, 5, j->path);
 		stmt_bind_text(stmt, 6, j->outcome);
-		stmt_bind_int64(stmt, 7,
-				   (int64_t)(j->bytes > INT64_MAX ? INT64_MAX : j->bytes));
+		stmt_bind_int64(stmt, 7, (int64_t)(j->bytes > INT64_MAX ? INT64_MAX : j->bytes));
 		stmt_bind_text(stmt, 8, j->md5);
 		stmt_bind_text(stmt, 9, j->user_agent);
 		stmt_bind_text(stmt, 10, j->detail);
@@ -156,8 +154,7 @@ static int prune_count(struct store *st, struct journal_pruner *p)
 	if (r < 0)
 		return r;
 	r = run_with(st, "SELECT count(*) FROM journal WHERE id >= ?1 AND id < ?2",
-		     (int64_t[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2,
-		     &n);
+		     (int64_t[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2, &n);
 	if (r < 0)
 		return r;
 	p->rows += (uint64_t)n;
@@ -190,9 +187,8 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 			st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
 			" AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
-			(int64_t[]){ from, from + STORE_JOURNAL_SCAN_IDS,
-					   (int64_t)limit },
-			3, &deleted);
+			(int64_t[]){ from, from + STORE_JOURNAL_SCAN_IDS, (int64_t)limit }, 3,
+			&deleted);
 		if (r < 0)
 			return r;
 		/* a window that gave less than asked holds no miss any more */
@@ -219,15 +215,13 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	int64_t cutoff;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	cutoff = (int64_t)now.tv_sec - (int64_t)(p->max_age > (uint64_t)now.tv_sec
-								     ? (uint64_t)now.tv_sec
-								     : p->max_age);
+	cutoff = (int64_t)now.tv_sec -
+		 (int64_t)(p->max_age > (uint64_t)now.tv_sec ? (uint64_t)now.tv_sec : p->max_age);
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
 			" journal ORDER BY id LIMIT ?2) AS oldest WHERE time < ?1)",
-			(int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
-			ret);
+			(int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2, ret);
 }
 
 int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *ret_more)
@@ -478,7 +472,8 @@ static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
 	int64_t lo, hi;
 	int rc, r = 0;
 
-	rc = stmt_prepare(st, "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM journal", &stmt);
+	rc = stmt_prepare(st, "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM journal",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	rc = stmt_step(stmt);
@@ -490,7 +485,8 @@ static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
 	lo = stmt_int64(stmt, 0);
 	hi = stmt_int64(stmt, 1) + 1;
 	stmt_finalize(stmt);
-	rc = stmt_prepare(st, "SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1", &stmt);
+	rc = stmt_prepare(st, "SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	/* invariant: every id below lo is before usec; every id from hi on is at or after */

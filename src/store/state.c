@@ -329,9 +329,11 @@ int store_device_state_get(struct store *st, const char *mac, struct device_stat
 	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = stmt_prepare(st, "SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
-				" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
-				" LEFT JOIN groups g ON g.name = d.group_name WHERE d.mac = ?1", &stmt);
+	rc = stmt_prepare(st,
+			  "SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+			  " FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
+			  " LEFT JOIN groups g ON g.name = d.group_name WHERE d.mac = ?1",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	stmt_bind_text(stmt, 1, mac);
@@ -359,9 +361,11 @@ int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MA
 	int rc, r = 0;
 
 	memset(counts, 0, _DEVICE_STATUS_MAX * sizeof(counts[0]));
-	rc = stmt_prepare(st, "SELECT " STATE_SQL " AS state, count(*) FROM devices d"
-				" LEFT JOIN device_state s ON s.mac = d.mac"
-				" LEFT JOIN groups g ON g.name = d.group_name GROUP BY state", &stmt);
+	rc = stmt_prepare(st,
+			  "SELECT " STATE_SQL " AS state, count(*) FROM devices d"
+			  " LEFT JOIN device_state s ON s.mac = d.mac"
+			  " LEFT JOIN groups g ON g.name = d.group_name GROUP BY state",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
@@ -385,13 +389,13 @@ int store_device_state_list(struct store *st, enum device_status status, bool al
 	 * reads that page, not the inventory. "Never seen" is the devices without a row, and
 	 * every state at once is the inventory in MAC order.
 	 */
-	static const char *const by_status =
-		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
-		" FROM device_state s JOIN devices d ON d.mac = s.mac"
-		" LEFT JOIN groups g ON g.name = d.group_name"
-		" WHERE s.status = ?3 AND s.mac > ?1"
-		" AND (?3 <> 2 OR (CASE WHEN " CURRENT_REV " > s.config_rev THEN 1 ELSE 0 END) = ?2)"
-		" ORDER BY s.mac LIMIT ?4";
+	static const char *const by_status = "SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+					     " FROM device_state s JOIN devices d ON d.mac = s.mac"
+					     " LEFT JOIN groups g ON g.name = d.group_name"
+					     " WHERE s.status = ?3 AND s.mac > ?1"
+					     " AND (?3 <> 2 OR (CASE WHEN " CURRENT_REV
+					     " > s.config_rev THEN 1 ELSE 0 END) = ?2)"
+					     " ORDER BY s.mac LIMIT ?4";
 	static const char *const by_mac =
 		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
 		" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"

@@ -154,6 +154,8 @@ static int pg_run(struct stmt *s)
 
 	if (!st->pg)
 		return store_fail(st, -ENOTCONN, "not connected to the database");
+	if (pg_ensure(st) < 0)
+		return -ENOTCONN;
 	for (int i = 0; i < s->nparams; i++)
 		if (s->unused & (1u << i))
 			s->types[i] = OID_TEXT;

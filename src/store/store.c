@@ -567,7 +567,8 @@ static int store_connect_any(struct store *st, const char *path)
 
 bool store_url_is_pg(const char *url)
 {
-	return url && (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+	return url &&
+	       (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
 }
 
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
@@ -601,10 +602,13 @@ int store_open_url(const char *url, const char *site_dir, struct store **ret, ch
 		/* a site directory, an SQLite file, or sqlite:PATH of either */
 		if (url && *url)
 			site_dir = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
-		if (stat(site_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		n = strlen(site_dir);
+		if (stat(site_dir, &sb) == 0 ? !S_ISDIR(sb.st_mode)
+					     : n > 3 && strcmp(site_dir + n - 3, ".db") == 0)
 			n = (size_t)snprintf(st->path, sizeof(st->path), "%s", site_dir);
 		else
-			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db", site_dir);
+			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db",
+					     site_dir);
 		if (n >= sizeof(st->path)) {
 			snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
 			pthread_mutex_destroy(&st->pending_lock);
@@ -676,6 +680,7 @@ void store_close(struct store *st)
 	}
 	pending_clear(st);
 	free(st->pending);
+	store_watch_close(st);
 	store_disconnect(st);
 	if (st->url)
 		explicit_bzero(st->url, strlen(st->url));
@@ -880,7 +885,7 @@ int store_inventory_revision(struct store *st, uint64_t *ret)
 	rc = stmt_step(stmt);
 	if (rc != STMT_ROW) {
 		r = rc == STMT_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
-				      : store_failed(st, rc);
+				    : store_failed(st, rc);
 		stmt_reset(stmt);
 		return r;
 	}

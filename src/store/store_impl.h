@@ -50,8 +50,8 @@ struct stmt {
 	bool prepared;
 	int nparams;
 	char *params[32];
-	Oid types[32];	    /* bigint for what was bound as an integer, else inferred */
-	uint32_t unused;    /* parameters the SQL does not name (given a type: text) */
+	Oid types[32];	 /* bigint for what was bound as an integer, else inferred */
+	uint32_t unused; /* parameters the SQL does not name (given a type: text) */
 	PGresult *res;
 	int row, nrows;
 	bool ran;
@@ -83,6 +83,7 @@ int pg_exec(struct store *st, const char *sql);
 int pg_fail(struct store *st, const PGresult *res);
 int pg_schema_version(struct store *st, int *ret);
 int pg_begin_write(struct store *st);
+int pg_ensure(struct store *st);
 
 /* A rendered-file version that could not be written yet (store_version). */
 struct pending_version {
@@ -92,11 +93,13 @@ struct pending_version {
 };
 
 struct store {
-	sqlite3 *db;	     /* SQLite, or NULL */
-	PGconn *pg;	     /* PostgreSQL, or NULL */
-	char *url;	     /* PostgreSQL: the connection URI (with its secret: never shown) */
-	char path[PATH_MAX]; /* DIR/autoprov.db, or the URI without its password */
-	unsigned wait_ms;    /* store_set_wait */
+	sqlite3 *db;	      /* SQLite, or NULL */
+	PGconn *pg;	      /* PostgreSQL, or NULL */
+	PGconn *listen;	      /* PostgreSQL: the connection that LISTENs (store_watch_open) */
+	int64_t reset_at;     /* PostgreSQL: CLOCK_MONOTONIC ms of the last reconnection tried */
+	char *url;	      /* PostgreSQL: the connection URI (with its secret: never shown) */
+	char path[PATH_MAX];  /* DIR/autoprov.db, or the URI without its password */
+	unsigned wait_ms;     /* store_set_wait */
 	int64_t last_changes; /* PostgreSQL: rows the last statement changed */
 	unsigned stmt_serial; /* PostgreSQL: names of prepared statements */
 	bool exclusive;	     /* opened in the exclusive locking mode (store_exclusive) */

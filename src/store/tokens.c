@@ -88,8 +88,10 @@ int store_token_add(struct store *st, const char *name, enum token_scope scope, 
 		return store_fail(st, -EINVAL, "'%s': %s", name, why);
 	if (token_make(secret, secretsz) < 0 || token_hash(secret, hash) < 0)
 		return store_fail(st, -EIO, "cannot make a random token");
-	rc = stmt_prepare(st, "INSERT INTO tokens (name, hash, scope, created, expires)"
-				" VALUES (?1, ?2, ?3, ?5, ?4)", &stmt);
+	rc = stmt_prepare(st,
+			  "INSERT INTO tokens (name, hash, scope, created, expires)"
+			  " VALUES (?1, ?2, ?3, ?5, ?4)",
+			  &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
 	stmt_bind_text(stmt, 1, name);

@@ -436,18 +436,19 @@ def test_schema_1_database_is_upgraded(tmp_path):
         db.execute(f"DROP TRIGGER {name}")
     db.execute("DROP TABLE changes")
     db.execute("DELETE FROM meta WHERE key = 'changes_pruned'")
-    # and without the tokens of schema 4, the devices' state of schema 5
+    # and without the tokens of schema 4, the devices' state of schema 5, the node of 6
     db.execute("DROP TABLE tokens")
     db.execute("DROP TRIGGER device_state_gone")
     db.execute("DROP TABLE device_state")
     db.execute("ALTER TABLE journal DROP COLUMN detail")
+    db.execute("ALTER TABLE journal DROP COLUMN node")
     db.execute("PRAGMA user_version = 1")
     db.close()
 
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     # schema 5 seeds the devices' state from the journal kept
     assert db.execute("SELECT mac, first_seen, status FROM device_state").fetchall() == [
         ("0022ee010203", 1, 2)]
