@@ -54,6 +54,7 @@ struct directory {
 	struct store *store;
 	struct outage *outage; /* NULL: failures are only returned */
 	struct outage_backoff backoff;
+	bool lost; /* the last failure lost the connection: connect again before asking */
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	struct lru devices, unknown;
@@ -322,6 +323,7 @@ int directory_failed(struct directory *dir, int r)
 {
 	if (!outage_is_store_failure(r))
 		return r;
+	dir->lost |= r == -ENOTCONN;
 	if (dir->outage)
 		outage_fail(dir->outage, OUTAGE_READS, store_strerror(dir->store), &dir->backoff);
 	return DIRECTORY_UNAVAILABLE;
@@ -333,6 +335,13 @@ static int sync_now(struct directory *dir)
 	uint64_t last, rev;
 	int r;
 
+	if (dir->lost) {
+		/* a PostgreSQL connection that broke is made again, at the backoff's pace */
+		r = store_reconnect(dir->store);
+		if (r < 0)
+			goto failed;
+		dir->lost = false;
+	}
 	/*
 	 * Read before the changes: what is served after this sync is made from this revision
 	 * or a later one (the devices' state compares it, store/state.c).

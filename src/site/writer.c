@@ -2,7 +2,7 @@
 /*
  * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
  * rounds that write it. One round: take what is queued (unless the last batch is still
- * waiting for a busy database), write it in one transaction, write the file versions the
+ * waiting for a busy database), write it in transactions of at most 1 000 rows, write the file versions the
  * loop keeps in memory, take one bounded pruning step. A database that refuses writes makes
  * the journal read-only: one warning, entries dropped and counted, a write tried again
  * every second, a line when it resumes. A thread runs rounds ten times a second on its own
@@ -25,6 +25,7 @@
 #include "site/site.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
+#define JOURNAL_TX_MAX 1000 /* rows written in one transaction at most */
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
 
@@ -67,6 +68,7 @@ struct journal_writer {
 	struct outage *outage; /* NULL: none (unreachable is read-only) */
 	struct outage_backoff backoff;
 	bool outage_drops_said; /* the drops of this outage were said */
+	bool lost; /* the connection broke (-ENOTCONN): connect again before the next try */
 };
 
 static int64_t mono_ms(void)
@@ -369,12 +371,15 @@ static struct store *writer_store(struct journal_writer *w)
 	return w->own ? w->own : w->loop_st;
 }
 
-/* Writes the batch in flight in one transaction: 0 (it is emptied) or a negative errno. */
+/*
+ * Writes the batch in flight, JOURNAL_TX_MAX rows a transaction: 0 (it is emptied) or a
+ * negative errno (what was written left it; the rest is kept).
+ */
 static int batch_write(struct journal_writer *w)
 {
 	struct journal_entry *entries;
-	size_t n = w->inflight.n;
-	int r;
+	size_t n = w->inflight.n, done = 0;
+	int r = 0;
 
 	if (n == 0)
 		return 0;
@@ -386,13 +391,32 @@ static int batch_write(struct journal_writer *w)
 		if (!entries[i].node && w->node[0])
 			entries[i].node = w->node;
 	}
-	r = store_journal_append(writer_store(w), entries, n);
+	/*
+	 * A transaction per JOURNAL_TX_MAX rows: the store's write lock (one for every node
+	 * on PostgreSQL) is never held for a whole backlog, so the CLI, the admin API and the
+	 * other nodes get it between two.
+	 */
+	while (done < n) {
+		size_t k = n - done < JOURNAL_TX_MAX ? n - done : JOURNAL_TX_MAX;
+
+		r = store_journal_append(writer_store(w), entries + done, k);
+		if (r < 0)
+			break;
+		store_journal_pruner_appended(&w->pruner, k);
+		done += k;
+	}
 	free(entries);
-	if (r < 0)
-		return r;
-	store_journal_pruner_appended(&w->pruner, n);
-	journal_batch_clear(&w->inflight);
-	return 0;
+	if (done == n) {
+		journal_batch_clear(&w->inflight);
+		return 0;
+	}
+	/* what was written leaves the batch; the rest is kept, in order */
+	for (size_t i = 0; i < done; i++)
+		free(w->inflight.slots[i].strings);
+	memmove(w->inflight.slots, w->inflight.slots + done,
+		(n - done) * sizeof(*w->inflight.slots));
+	w->inflight.n = n - done;
+	return r;
 }
 
 /*
@@ -561,7 +585,12 @@ static int writer_round(struct journal_writer *w, bool final)
 	} else {
 		size_t n = w->inflight.n;
 
-		r = batch_write(w);
+		r = w->lost ? store_reconnect(st) : 0;
+		if (r == 0) {
+			w->lost = false;
+			r = batch_write(w);
+		}
+		w->lost |= r == -ENOTCONN;
 		if (r < 0 && w->outage && journal_writer_unreachable(r, w->threaded || final)) {
 			/* held, not dropped: written once the store answers */
 			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);

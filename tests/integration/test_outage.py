@@ -166,3 +166,67 @@ def test_store_outage_serves_what_is_held(tmp_path, start_server):
     m = metrics(admin)
     assert m["autoprov_store_up"] == 1 and m["autoprov_journal_held"] == 0
     assert m['autoprov_journal_dropped_total{reason="outage"}'] == 0
+
+
+def pg_node(tmp_path, name, url):
+    site = Site(tmp_path / name)
+    site.write("generic.cfg", b"generic\n")
+    (site.root / "templates").mkdir()
+    (site.root / "templates" / "{mac}.cfg").write_text(TEMPLATE)
+    site.conf(f"[server]\nnode = {name}\n[store]\nurl = {url}\n[journal]\nmiss_rows = 0\n")
+    return site
+
+
+def test_two_nodes_when_postgresql_stops(tmp_path, start_server, pg, pg_url):
+    """Two nodes on one PostgreSQL: stopped, both serve what they hold and answer "try later"
+    for the rest, nothing wrong; started again, the journal holds every request of both."""
+    sites = [pg_node(tmp_path, n, pg_url) for n in ("node-a", "node-b")]
+    for args in (["group", "set", "lobby", "--var", "tz=UTC"],
+                 ["add", DEV_A, "--group", "lobby", "--var", "sip=1"],
+                 ["add", DEV_B, "--group", "lobby", "--var", "sip=2"]):
+        result = run([BIN, "device", "--site", sites[0].root, *args])
+        assert result.returncode == 0, result.stderr.decode()
+    servers = [start_server(s, args=("--http", "127.0.0.1:0")) for s in sites]
+    held = b"sip=1 tz=UTC v=1\n"
+    for server in servers:
+        assert request(server.ports["http"], f"/{DEV_A}.cfg").body == held
+        assert server.get(f"{DEV_A}.cfg").data == held
+    before = len(journal(sites[0]))
+    assert before == 4
+
+    pg.stop()
+    try:
+        asked = 0
+        for server in servers:
+            http = server.ports["http"]
+            for _ in range(2):
+                assert request(http, f"/{DEV_A}.cfg").body == held
+                assert server.get(f"{DEV_A}.cfg").data == held
+                assert request(http, "/generic.cfg").body == b"generic\n"
+                resp = request(http, f"/{DEV_B}.cfg")
+                assert resp.status == 503 and resp.headers["Retry-After"] == "10", resp
+                with server.client() as client:
+                    pkt = client.expect_error(f"{UNKNOWN}.cfg")
+                assert (pkt.code, pkt.message) == (0, "try later")
+                asked += 5
+            server.wait_log(r"cannot be reached \(")
+    finally:
+        pg.start()
+
+    for server in servers:
+        server.wait_log(r"is back after", timeout=30)
+        http = server.ports["http"]
+        assert request(http, f"/{DEV_B}.cfg").body == b"sip=2 tz=UTC v=1\n"
+        log = server.log()
+        assert len(re.findall(r"cannot be reached \(", log)) == 1, log
+        assert len(re.findall(r"is back after", log)) == 1, log
+        assert re.search(r"is back after [0-9.]+ s: 4 requests were answered \"try later\", "
+                         r"\d+ journal rows held were written, 0 dropped", log), log
+    # every request of both nodes is in the one journal (none dropped: the lines say 0)
+    rows = wait_for(lambda: r if len(r := journal(sites[0])) >= before + asked + 2 else None,
+                    20, "every row")
+    assert len(rows) == before + asked + 2
+    assert sum(" unavailable " in r for r in rows) == 8
+    for name in ("node-a", "node-b"):
+        mine = run([BIN, "log", "--site", sites[1].root, "--node", name]).stdout.decode()
+        assert len(mine.splitlines()) == (before + asked + 2) // 2
