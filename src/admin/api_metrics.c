@@ -48,7 +48,8 @@ static void label_value(FILE *f, const char *v)
 static bool outcome_applies(enum metrics_proto proto, enum outcome o)
 {
 	if (proto == METRICS_SIP)
-		return o >= OUTCOME_PNP_URL_SENT || o == OUTCOME_BUSY || o == OUTCOME_ERROR;
+		return o >= OUTCOME_PNP_URL_SENT || o == OUTCOME_BUSY || o == OUTCOME_ERROR ||
+		       o == OUTCOME_UNAVAILABLE;
 	return o < OUTCOME_PNP_URL_SENT;
 }
 
@@ -140,11 +141,19 @@ static void site_counters(FILE *f, const struct site_metrics *m)
 	fprintf(f, "autoprov_journal_queue_length %llu\n",
 		(unsigned long long)metrics_get(&m->journal_queued));
 	head(f, "autoprov_journal_dropped_total", "counter",
-	     "Journal rows not recorded: the queue was full, or the database refused writes.");
+	     "Journal rows not recorded: the queue was full, the database refused writes, or "
+	     "the store could not be reached beyond the rows held.");
 	fprintf(f, "autoprov_journal_dropped_total{reason=\"queue_full\"} %llu\n",
 		(unsigned long long)metrics_get(&m->journal_dropped_full));
 	fprintf(f, "autoprov_journal_dropped_total{reason=\"read_only\"} %llu\n",
 		(unsigned long long)metrics_get(&m->journal_dropped_readonly));
+	fprintf(f, "autoprov_journal_dropped_total{reason=\"outage\"} %llu\n",
+		(unsigned long long)metrics_get(&m->journal_dropped_outage));
+	head(f, "autoprov_journal_held", "gauge",
+	     "Journal rows the writer holds while the store cannot be reached (written once it "
+	     "answers).");
+	fprintf(f, "autoprov_journal_held %llu\n",
+		(unsigned long long)metrics_get(&m->journal_held));
 	head(f, "autoprov_journal_read_only", "gauge",
 	     "1 while the database refuses the journal's writes (a full disk), else 0.");
 	fprintf(f, "autoprov_journal_read_only %llu\n",
@@ -180,6 +189,14 @@ static void site_counters(FILE *f, const struct site_metrics *m)
 	for (unsigned k = 0; k < _STORE_ERROR_MAX; k++)
 		fprintf(f, "autoprov_store_errors_total{kind=\"%s\"} %llu\n", store_kinds[k],
 			(unsigned long long)metrics_get(&m->store_errors[k]));
+	head(f, "autoprov_store_up", "gauge",
+	     "0 during an outage of the store (it cannot be reached: what is held is served, "
+	     "the rest answered \"try later\"), else 1.");
+	fprintf(f, "autoprov_store_up %d\n", metrics_get(&m->store_down) ? 0 : 1);
+	head(f, "autoprov_store_outages_total", "counter",
+	     "Outages of the store the serving daemon went through.");
+	fprintf(f, "autoprov_store_outages_total %llu\n",
+		(unsigned long long)metrics_get(&m->store_outages));
 }
 
 /* The process: the names and meanings client libraries' process collectors use. */

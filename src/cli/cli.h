@@ -16,6 +16,7 @@ int cmd_resync(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 /*
@@ -27,5 +28,13 @@ int cmd_doctor(int argc, char **argv);
 struct server_config;
 int cli_site_config(const char *prog, const char *site_dir, const char *config,
 		    struct server_config *cfg, char *path, size_t pathsz);
+/*
+ * The site's store: the one its configuration (config, NULL: SITE/autoprov.conf) names in
+ * [store] url, else SITE/autoprov.db. A bad configuration is printed (-1); a store that
+ * does not open returns its error with the reason in err (no password in it).
+ */
+struct store;
+int cli_open_store(const char *prog, const char *site_dir, const char *config, struct store **ret,
+		   char *err, size_t errsz);
 
 #endif

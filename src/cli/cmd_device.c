@@ -120,7 +120,7 @@ static int open_store(const struct device_cmd *cmd, struct store **ret)
 {
 	char err[512];
 
-	if (store_open(cmd->site, ret, err, sizeof(err)) < 0) {
+	if (cli_open_store(PROG, cmd->site, NULL, ret, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": cannot open the inventory: %s\n", err);
 		return -1;
 	}

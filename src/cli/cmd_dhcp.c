@@ -77,6 +77,7 @@ struct dhcp_class {
 struct dhcp_plan {
 	enum dhcp_format format;
 	const char *site_dir;
+	const char *store_url; /* [store] url, or "" */
 	bool wanted[DHCP_NVENDORS];
 	const char *proto;
 	char host[256]; /* a name, an IPv4 or an IPv6 address (no brackets) */
@@ -435,9 +436,9 @@ static int load_inventory(struct dhcp_plan *plan)
 
 	/* opening would create the database: a site without one has no inventory */
 	snprintf(path, sizeof(path), "%s/autoprov.db", plan->site_dir);
-	if (access(path, F_OK) < 0)
+	if (!store_url_is_pg(plan->store_url) && access(path, F_OK) < 0)
 		return 0;
-	r = store_open(plan->site_dir, &st, err, sizeof(err));
+	r = store_open_url(plan->store_url, plan->site_dir, &st, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, PROG ": %s: %s\n", path, err);
 		return r;
@@ -983,6 +984,7 @@ int cmd_dhcp(int argc, char **argv)
 		status = server || proto ? 2 : 1;
 		goto out;
 	}
+	plan->store_url = cfg.site.store_url;
 	if (load_inventory(plan) < 0)
 		goto out;
 	if (plan->nskipped)

@@ -150,7 +150,7 @@ int cmd_log(int argc, char **argv)
 		fprintf(stderr, "autoprov log: '%s': not a MAC address (%s)\n", mac_arg, why);
 		return 1;
 	}
-	if (store_open(site, &st, err, sizeof(err)) < 0) {
+	if (cli_open_store("autoprov log", site, NULL, &st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "autoprov log: cannot open the journal: %s\n", err);
 		return 1;
 	}

@@ -226,7 +226,7 @@ int cmd_resync(int argc, char **argv)
 	}
 	cfg.enabled = true;
 	log_init(LOG_LEVEL_WARN, false);
-	if (store_open(site_dir, &st, err, sizeof(err)) < 0) {
+	if (cli_open_store("autoprov resync", site_dir, NULL, &st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "autoprov resync: %s\n", err);
 		return 1;
 	}

@@ -142,7 +142,7 @@ int cmd_token(int argc, char **argv)
 		fprintf(stderr, PROG ": '%s': %s\n", argv[optind], why);
 		return 2;
 	}
-	if (store_open(site, &st, err, sizeof(err)) < 0) {
+	if (cli_open_store(PROG, site, NULL, &st, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": cannot open the site's database: %s\n", err);
 		return 1;
 	}

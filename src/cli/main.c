@@ -17,6 +17,7 @@ static const struct {
 	{ "log", cmd_log, "print the journal of requests" },
 	{ "doctor", cmd_doctor, "why a device did or did not provision, and what to do" },
 	{ "token", cmd_token, "bearer tokens of the admin API: add, list, rm" },
+	{ "store", cmd_store, "copy a site's data between stores (SQLite, PostgreSQL)" },
 	{ "md5", cmd_md5, "print a file's MD5 as .md5 companions carry it" },
 	{ "encrypt", cmd_encrypt, "encrypt a profile (openssl enc -aes-256-cbc -md md5)" },
 	{ "decrypt", cmd_decrypt, "decrypt a profile encrypted that way" },

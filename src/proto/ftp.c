@@ -44,6 +44,7 @@
 #include "net/listener.h"
 #include "net/stream.h"
 #include "proto/ftp_parse.h"
+#include "site/directory.h"
 #include "site/exchange.h"
 #include "site/metrics.h"
 #include "site/site.h"
@@ -416,6 +417,7 @@ static const struct ftp_answer {
 	[OUTCOME_BLOCKED] = { 421, "Blocked: too many requests for unknown devices, closing." },
 	[OUTCOME_TOO_LARGE] = { 550, "File too large to serve." },
 	[OUTCOME_BUSY] = { 421, "Too many sessions, try again later." },
+	[OUTCOME_UNAVAILABLE] = { 421, "Service not available, try again later; closing." },
 	[OUTCOME_BAD_REQUEST] = { 501, "Syntax error." },
 	[OUTCOME_NOT_IMPLEMENTED] = { 502, "Command not implemented." },
 	[OUTCOME_ERROR] = { 451, "Cannot read the file, try again later." },
@@ -1073,7 +1075,8 @@ static void resolve_failed(struct session *s, enum outcome o, const char *path)
 	if (o == OUTCOME_NOT_FOUND && !path[0])
 		text = "Not a plain file.";
 	reply(s, code, "%s", text);
-	if (o == OUTCOME_BLOCKED)
+	/* 421 closes the control connection (RFC 959) */
+	if (o == OUTCOME_BLOCKED || o == OUTCOME_UNAVAILABLE)
 		session_close_after(s);
 }
 
@@ -1415,6 +1418,7 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 	struct auth_principal who;
 	char user[AUTH_NAME_MAX * 4 + 8];
 	bool ok = false;
+	int r = 0;
 
 	if (s->state == SESSION_READY) {
 		reply(s, 230, "Already logged in.");
@@ -1427,13 +1431,22 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 	if (s->srv->cfg.anonymous && !s->user_bad && is_anonymous_name(s->user)) {
 		s->login = LOGIN_ANONYMOUS;
 		ok = true;
-	} else if (!s->user_bad && site_auth_lookup(s->srv->site, s->user, &who) == 0) {
+	} else if (!s->user_bad && (r = site_auth_lookup(s->srv->site, s->user, &who)) == 0) {
 		ok = password_matches(&who, c->arg, c->arg_len);
 		if (ok) {
 			s->login = who.mac[0] ? LOGIN_DEVICE : LOGIN_USER;
 			memcpy(s->mac, who.mac, sizeof(s->mac));
 		}
 		OPENSSL_cleanse(&who, sizeof(who));
+	}
+	if (r == DIRECTORY_UNAVAILABLE) {
+		/* the device's password cannot be read now: "try later", not a failed login */
+		unsigned code = 421;
+		const char *text = ftp_outcome_reply(OUTCOME_UNAVAILABLE, &code);
+
+		reply(s, code, "%s", text);
+		session_close_after(s);
+		return;
 	}
 	if (ok) {
 		site_auth_succeeded(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);

@@ -59,6 +59,7 @@
 #define IN_FIRST     1024 /* the input buffer's first size; it doubles up to the limit */
 #define PREFIX_V4    24	  /* the prefix of max_connections_per_prefix */
 #define PREFIX_V6    64
+#define HTTP_UNAVAILABLE_RETRY_S 10 /* Retry-After of "unavailable": the store cannot be reached */
 
 void http_config_default(struct http_config *cfg)
 {
@@ -522,6 +523,7 @@ static const struct http_answer {
 	[OUTCOME_BLOCKED] = { 429, "blocked: too many requests for unknown devices\n" },
 	[OUTCOME_TOO_LARGE] = { 500, "file too large to serve\n" },
 	[OUTCOME_BUSY] = { 503, "busy, retry later\n" },
+	[OUTCOME_UNAVAILABLE] = { 503, "unavailable, retry later\n" },
 	[OUTCOME_BAD_REQUEST] = { 400, "bad request\n" },
 	[OUTCOME_NOT_IMPLEMENTED] = { 405, "only GET and HEAD\n" },
 	[OUTCOME_ERROR] = { 500, "server error\n" },
@@ -628,6 +630,9 @@ static void respond_outcome(struct http_exchange *x, enum outcome o, int status,
 	if (o == OUTCOME_BLOCKED) {
 		x->c->close_after = true;
 		add_header(x, "Retry-After: %u", x->ex.blocked_for);
+	} else if (o == OUTCOME_UNAVAILABLE) {
+		/* the store cannot be reached: the device's own retry comes back later */
+		add_header(x, "Retry-After: %u", HTTP_UNAVAILABLE_RETRY_S);
 	}
 	add_header(x, "Content-Type: text/plain; charset=utf-8");
 	respond(x, st, strlen(t), t, strlen(t), NULL);
@@ -812,6 +817,11 @@ static int check_login(struct http_exchange *x, char who[MAC_LEN + 1])
 		return 0;
 	}
 	r = site_auth_lookup(srv->site, a.username, &p);
+	if (r == DIRECTORY_UNAVAILABLE) {
+		/* the device's password cannot be read now: "try later", not a failed login */
+		respond_outcome(x, OUTCOME_UNAVAILABLE, 0, NULL);
+		return 0;
+	}
 	if (a.scheme == HTTP_AUTH_BASIC)
 		ok = http_basic_verify(&a, a.username, r == 0 ? p.password : "");
 	else
@@ -962,10 +972,14 @@ static int check_binding_locked(struct http_conn *c, const char *mac, const char
 
 	if (c->srv->cfg.cert_binding == HTTP_BIND_OFF)
 		return 0;
-	if (directory_cert(dir, mac, &fp) < 0) {
+	r = directory_cert(dir, mac, &fp);
+	if (r == DIRECTORY_UNAVAILABLE)
+		return r; /* cannot tell: "try later" */
+	if (r < 0) {
 		*why = "no device row to bind the certificate to";
 		return -EACCES;
 	}
+	r = -EACCES;
 	if (fp) {
 		if (strcasecmp(fp, c->id.fingerprint) == 0)
 			r = 0;

@@ -366,6 +366,7 @@ static const struct sip_outcome_answer {
 	[OUTCOME_BLOCKED] = { 0, "" },
 	[OUTCOME_TOO_LARGE] = { 500, "Server Internal Error" },
 	[OUTCOME_BUSY] = { 503, "Service Unavailable" },
+	[OUTCOME_UNAVAILABLE] = { 503, "Service Unavailable" },
 	[OUTCOME_BAD_REQUEST] = { 400, "Bad Request" },
 	[OUTCOME_NOT_IMPLEMENTED] = { 501, "Not Implemented" },
 	[OUTCOME_ERROR] = { 500, "Server Internal Error" },
@@ -847,7 +848,7 @@ static void tftp_url(const struct sip_server *srv, const char *server_host, char
  * its own variables, SN for serial), as for rendered files.
  */
 static json_t *url_context(struct sip_server *srv, const char *mac, const char *event_params,
-			   const char *server_host, const struct sockaddr *peer)
+			   const char *server_host, const struct sockaddr *peer, int *ret_err)
 {
 	json_t *ctx = json_object();
 	char v[128], port[8];
@@ -872,6 +873,7 @@ static json_t *url_context(struct sip_server *srv, const char *mac, const char *
 		site_unlock(srv->site);
 	}
 	if (r) {
+		*ret_err = r == DIRECTORY_UNAVAILABLE ? r : -ENOMEM;
 		json_decref(ctx);
 		return NULL;
 	}
@@ -899,9 +901,10 @@ static int render_url(struct sip_server *srv, const char *mac, const char *event
 		site_unlock(srv->site);
 	}
 	src = sip_config_url(&srv->cfg, vendor, model);
-	ctx = url_context(srv, mac, event_params, server_host, peer);
+	r = -ENOMEM;
+	ctx = url_context(srv, mac, event_params, server_host, peer, &r);
 	if (!ctx)
-		return -ENOMEM;
+		return r;
 	r = tpl_compile("[sip] url", src, strlen(src), &t, &err);
 	if (r == 0)
 		r = tpl_render(t, ctx, NULL, &opts, &out, &len, &err);
@@ -1127,7 +1130,15 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		site_lock(srv->site);
 		known = directory_enabled(site_directory(srv->site), mac);
 		site_unlock(srv->site);
-		if (known < 0 && known != -ENOENT)
+		if (known == DIRECTORY_UNAVAILABLE && srv->cfg.answer == SIP_ANSWER_KNOWN) {
+			/* cannot tell whether it is known: "try later", never a miss */
+			outcome_response(srv, m, peer, plen, OUTCOME_UNAVAILABLE, "Retry-After",
+					 "10");
+			journal(srv, peer, mac, m->uri, OUTCOME_UNAVAILABLE, 0, 0,
+				"the store cannot be reached");
+			return;
+		}
+		if (known < 0 && known != -ENOENT && known != DIRECTORY_UNAVAILABLE)
 			log_warnx(TAG, "inventory: %s", strerror(-known));
 	}
 	if ((srv->cfg.answer == SIP_ANSWER_KNOWN && known != 1) ||
@@ -1153,6 +1164,12 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 	local_hostport(srv, peer, local, sizeof(local), host, sizeof(host));
 	r = render_url(srv, mac, params, host, peer, &url);
+	if (r == DIRECTORY_UNAVAILABLE) {
+		outcome_response(srv, m, peer, plen, OUTCOME_UNAVAILABLE, "Retry-After", "10");
+		journal(srv, peer, mac, m->uri, OUTCOME_UNAVAILABLE, 0, 0,
+			"the store cannot be reached");
+		return;
+	}
 	if (r < 0) {
 		outcome_response(srv, m, peer, plen, OUTCOME_ERROR, NULL, NULL);
 		journal(srv, peer, mac, m->uri, OUTCOME_ERROR, 0, 0, "the provisioning URL");

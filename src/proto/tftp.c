@@ -241,6 +241,7 @@ static const struct tftp_answer {
 	[OUTCOME_BLOCKED] = { TFTP_EUNDEF, "blocked" },
 	[OUTCOME_TOO_LARGE] = { TFTP_EUNDEF, "file too large to serve" },
 	[OUTCOME_BUSY] = { TFTP_EUNDEF, "server busy, retry later" },
+	[OUTCOME_UNAVAILABLE] = { TFTP_EUNDEF, "try later" },
 	[OUTCOME_BAD_REQUEST] = { TFTP_EBADOP, "malformed request" },
 	[OUTCOME_NOT_IMPLEMENTED] = { TFTP_EOPTNEG, "option negotiation refused" },
 	[OUTCOME_ERROR] = { TFTP_EUNDEF, "server error" },

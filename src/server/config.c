@@ -120,6 +120,25 @@ static int parse_node(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+/* [store] url: a PostgreSQL connection URI ("" keeps the site's SQLite file). */
+static int parse_store_url(void *field, const char *value, char *err, size_t errsz)
+{
+	size_t size = sizeof(((struct site_options *)0)->store_url);
+	char shown[256];
+
+	if (value[0] != '\0' && !site_store_url_is_pg(value)) {
+		snprintf(err, errsz, "'%s' is not a PostgreSQL URI (postgresql://...)",
+			 site_redact_store_url(value, shown, sizeof(shown)));
+		return -EINVAL;
+	}
+	if (strlen(value) >= size) {
+		snprintf(err, errsz, "the URI is longer than %zu bytes", size - 1);
+		return -EINVAL;
+	}
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
 /* Each line adds a user: the field is the whole auth_config. */
 static int parse_auth_user(void *field, const char *value, char *err, size_t errsz)
 {
@@ -357,6 +376,7 @@ static const struct conf_key config_keys[] = {
 	{ "defence", "prefix_v6", CONF_UINT, SITE(defence.prefix_v6), sizeof(unsigned), 16, 128,
 	  NULL },
 	{ "defence", "trusted", CONF_CUSTOM, SITE(defence), 0, 0, 0, parse_defence_trusted },
+	{ "store", "url", CONF_CUSTOM, SITE(store_url), 0, 0, 0, parse_store_url },
 	{ "journal", "max_age_days", CONF_UINT, SITE(journal.max_age_days), sizeof(unsigned), 0,
 	  36500, NULL },
 	{ "journal", "max_rows", CONF_UINT, SITE(journal.max_rows), sizeof(uint64_t), 0,

@@ -57,6 +57,9 @@ struct server {
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
 	struct event *ev_metrics; /* samples for /metrics, every second */
+	/* a shared store (PostgreSQL): its notifications, and the poll every second */
+	struct event *ev_watch, *ev_watch_poll;
+	unsigned watch_ticks;
 	struct notifier *notifier; /* systemd's NOTIFY_SOCKET, or NULL */
 };
 
@@ -297,8 +300,55 @@ static void on_metrics_tick(evutil_socket_t fd, short what, void *arg)
 	site_metrics_sample(s->site);
 }
 
+/* The change log is read every SITE_POLL_S anyway: a notification lost is late, not lost. */
+static void on_store_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (site_watch_read(s->site) < 0) {
+		/* site_watch_read said so; the poll opens it again */
+		event_free(s->ev_watch);
+		s->ev_watch = NULL;
+	}
+}
+
+static int store_watch_start(struct server *s)
+{
+	int fd = site_watch_open(s->site);
+
+	if (fd < 0)
+		return fd;
+	s->ev_watch = event_new(s->base, fd, EV_READ | EV_PERSIST, on_store_watch, s);
+	if (!s->ev_watch || event_add(s->ev_watch, NULL) < 0) {
+		if (s->ev_watch)
+			event_free(s->ev_watch);
+		s->ev_watch = NULL;
+		site_watch_close(s->site);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
+static void on_store_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (!s->ev_watch) {
+		/* lost: every second, the log (changes are then a second late at most) */
+		site_changes_poll(s->site);
+		(void)store_watch_start(s);
+		return;
+	}
+	if (++s->watch_ticks % SITE_POLL_S == 0)
+		site_changes_poll(s->site);
+}
+
 static void server_done(struct server *s)
 {
+	if (s->ev_watch)
+		event_free(s->ev_watch);
+	if (s->ev_watch_poll)
+		event_free(s->ev_watch_poll);
 	if (s->ev_journal)
 		event_free(s->ev_journal);
 	if (s->ev_metrics)
@@ -657,6 +707,15 @@ int serve_main(const struct serve_options *opts)
 	if (!s.ev_metrics || event_add(s.ev_metrics, &(struct timeval){ .tv_sec = 1 }) < 0) {
 		startup_error(opts, "cannot schedule the metrics' samples");
 		goto out;
+	}
+	/* a shared store: changes other nodes make are announced (SQLite: none needed) */
+	if (store_watch_start(&s) >= 0) {
+		s.ev_watch_poll = event_new(s.base, -1, EV_PERSIST, on_store_poll, &s);
+		if (!s.ev_watch_poll ||
+		    event_add(s.ev_watch_poll, &(struct timeval){ .tv_sec = 1 }) < 0) {
+			startup_error(opts, "cannot schedule the store's poll");
+			goto out;
+		}
 	}
 	/* before the port file, which tells a supervisor (and the tests) that start-up is done */
 	log_exposure(&s);

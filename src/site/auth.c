@@ -89,6 +89,7 @@ int site_auth_lookup(struct site *site, const char *user, struct auth_principal 
 static int lookup_locked(struct site *site, const char *user, struct auth_principal *ret)
 {
 	const struct auth_config *cfg = &site_options(site)->auth;
+	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	for (unsigned i = 0; i < cfg->nusers; i++) {
@@ -100,10 +101,11 @@ static int lookup_locked(struct site *site, const char *user, struct auth_princi
 	if (mac_parse(user, ret->mac, NULL) < 0)
 		return -ENOENT;
 	/* the rule (enabled, its own non-empty prov_password) is the directory's */
-	if (directory_login(site_directory(site), ret->mac, ret->password,
-			    AUTH_PASSWORD_MAX + 1) < 0) {
+	r = directory_login(site_directory(site), ret->mac, ret->password, AUTH_PASSWORD_MAX + 1);
+	if (r < 0) {
 		ret->mac[0] = '\0';
-		return -ENOENT;
+		/* the store could not be asked: not a wrong login */
+		return r == DIRECTORY_UNAVAILABLE ? r : -ENOENT;
 	}
 	return 0;
 }

@@ -49,7 +49,8 @@ struct auth_principal {
 struct site;
 /*
  * Looks user up: the site users first, then a device whose MAC user is and which has an
- * enabled row with a string prov_password. 0, or -ENOENT (no such user, or no password).
+ * enabled row with a string prov_password. 0, or -ENOENT (no such user, or no password), or
+ * DIRECTORY_UNAVAILABLE when the store could not be asked (site/directory.h).
  */
 int site_auth_lookup(struct site *site, const char *user, struct auth_principal *ret);
 

@@ -22,6 +22,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "site/outage.h"
 #include "store/store.h"
 
 #define TAG "directory"
@@ -51,6 +52,9 @@ struct lru {
 
 struct directory {
 	struct store *store;
+	struct outage *outage; /* NULL: failures are only returned */
+	struct outage_backoff backoff;
+	bool lost; /* the last failure lost the connection: connect again before asking */
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	struct lru devices, unknown;
@@ -65,6 +69,8 @@ struct directory {
 	void (*kick)(void *arg);
 	void *kick_arg;
 	unsigned long iter, synced;
+	/* directory_set_watched: the change log is read only once told of changes */
+	bool watched, changed;
 
 	int (*bind)(void *arg, const char *mac, const char *fingerprint);
 	void *bind_arg;
@@ -235,6 +241,17 @@ void directory_tick(struct directory *dir)
 	dir->iter++;
 }
 
+void directory_set_watched(struct directory *dir, bool on)
+{
+	dir->watched = on;
+	dir->changed = true;
+}
+
+void directory_changed(struct directory *dir)
+{
+	dir->changed = true;
+}
+
 /* ---- the change log ---- */
 
 /*
@@ -287,35 +304,100 @@ static int apply_change(void *arg, uint64_t seq, enum store_change kind, const c
 	return 0;
 }
 
-int directory_sync(struct directory *dir)
+void directory_set_outage(struct directory *dir, struct outage *o)
 {
-	uint64_t last;
+	dir->outage = o;
+}
+
+bool directory_down(const struct directory *dir)
+{
+	return dir->outage && outage_down(dir->outage, OUTAGE_READS);
+}
+
+static bool down(const struct directory *dir)
+{
+	return directory_down(dir);
+}
+
+int directory_failed(struct directory *dir, int r)
+{
+	if (!outage_is_store_failure(r))
+		return r;
+	dir->lost |= r == -ENOTCONN;
+	if (dir->outage)
+		outage_fail(dir->outage, OUTAGE_READS, store_strerror(dir->store), &dir->backoff);
+	return DIRECTORY_UNAVAILABLE;
+}
+
+/* directory_sync() now. */
+static int sync_now(struct directory *dir)
+{
+	uint64_t last, rev;
 	int r;
 
+	if (dir->lost) {
+		/* a PostgreSQL connection that broke is made again, at the backoff's pace */
+		r = store_reconnect(dir->store);
+		if (r < 0)
+			goto failed;
+		dir->lost = false;
+	}
+	/*
+	 * Read before the changes: what is served after this sync is made from this revision
+	 * or a later one (the devices' state compares it, store/state.c).
+	 */
+	r = store_inventory_revision(dir->store, &rev);
+	if (r < 0)
+		goto failed;
+	dir->rev = rev;
+	r = store_changes_since(dir->store, dir->seq, apply_change, dir);
+	if (r == -ESTALE) {
+		/* too far behind (or back from a long outage): start again, nothing cached */
+		r = store_changes_last(dir->store, &last);
+		if (r < 0)
+			goto failed;
+		log_debug(TAG, "change log pruned past %llu: forgetting what is cached",
+			  (unsigned long long)dir->seq);
+		forget_all(dir);
+		dir->seq = last;
+	} else if (r < 0) {
+		goto failed;
+	}
+	if (dir->outage)
+		outage_ok(dir->outage, OUTAGE_READS, &dir->backoff);
+	return 0;
+failed:
+	r = directory_failed(dir, r);
+	/* in an outage what is cached is served: nothing is known to have changed */
+	return dir->outage && r == DIRECTORY_UNAVAILABLE ? 0 : r;
+}
+
+int directory_sync(struct directory *dir)
+{
+	int r;
+
+	if (dir->watched && !dir->changed)
+		return 0; /* a remote database: no round trip until told of a change */
 	if (dir->kick) {
 		if (dir->synced == dir->iter)
 			return 0;
 		dir->synced = dir->iter;
 		dir->kick(dir->kick_arg);
 	}
-	/*
-	 * Read before the changes: what is served after this sync is made from this revision
-	 * or a later one (the devices' state compares it, store/state.c). A failure keeps the
-	 * older number, which only errs towards "change pending".
-	 */
-	(void)store_inventory_revision(dir->store, &dir->rev);
-	r = store_changes_since(dir->store, dir->seq, apply_change, dir);
-	if (r != -ESTALE)
-		return r;
-	/* too far behind: start again from now, with nothing cached */
-	r = store_changes_last(dir->store, &last);
-	if (r < 0)
-		return r;
-	log_debug(TAG, "change log pruned past %llu: forgetting what is cached",
-		  (unsigned long long)dir->seq);
-	forget_all(dir);
-	dir->seq = last;
-	return 0;
+	if (down(dir) && !outage_due(&dir->backoff))
+		return 0;
+	/* a change announced while the log is read is read on the next sync */
+	dir->changed = false;
+	r = sync_now(dir);
+	if (down(dir))
+		dir->changed = true; /* read it all once the store answers */
+	return r;
+}
+
+void directory_retry(struct directory *dir)
+{
+	if (down(dir) && outage_due(&dir->backoff))
+		(void)sync_now(dir);
 }
 
 uint64_t directory_revision(const struct directory *dir)
@@ -346,9 +428,11 @@ int directory_device(struct directory *dir, const char *mac, const struct device
 		*ret = e->device;
 		return 0;
 	}
+	if (down(dir))
+		return DIRECTORY_UNAVAILABLE; /* not asked again before the backoff says so */
 	r = store_device_get(dir->store, mac, &d);
 	if (r < 0 && r != -ENOENT)
-		return r;
+		return directory_failed(dir, r);
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		device_free(d);
@@ -384,11 +468,13 @@ static int defaults_of(struct directory *dir, json_t **ret)
 	int r;
 
 	if (!dir->defaults) {
+		if (down(dir))
+			return DIRECTORY_UNAVAILABLE;
 		r = store_defaults_get(dir->store, &dir->defaults);
 		if (r == -ENOENT)
 			dir->defaults = json_object();
 		else if (r < 0)
-			return r;
+			return directory_failed(dir, r);
 		if (!dir->defaults)
 			return -ENOMEM;
 	}
@@ -403,11 +489,13 @@ static int group_of(struct directory *dir, const char *name, json_t **ret)
 	int r;
 
 	if (!vars) {
+		if (down(dir))
+			return DIRECTORY_UNAVAILABLE;
 		r = store_group_get(dir->store, name, &vars);
 		if (r == -ENOENT)
 			vars = json_null();
 		else if (r < 0)
-			return r;
+			return directory_failed(dir, r);
 		if (json_object_size(dir->groups) >= MAX_GROUPS)
 			json_object_clear(dir->groups);
 		if (json_object_set_new(dir->groups, name, vars) < 0)
@@ -578,8 +666,11 @@ int directory_login(struct directory *dir, const char *mac, char *password, size
 {
 	const struct device *d;
 	json_t *pw;
+	int r = directory_device(dir, mac, &d);
 
-	if (directory_device(dir, mac, &d) < 0)
+	if (r == DIRECTORY_UNAVAILABLE)
+		return r; /* not "no such login": the store could not be asked */
+	if (r < 0)
 		return -ENOENT;
 	pw = json_object_get(d->vars, DIRECTORY_PASSWORD_VAR);
 	if (!d->enabled || !json_is_string(pw) || json_string_length(pw) == 0 ||

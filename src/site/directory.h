@@ -18,6 +18,7 @@
 #ifndef AUTOPROV_SITE_DIRECTORY_H
 #define AUTOPROV_SITE_DIRECTORY_H
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,15 @@
 struct directory;
 struct device; /* store/store.h: for the site's own modules */
 struct store;
+struct outage;
+
+/*
+ * What every call below returns when the store could not be asked (it cannot be reached,
+ * or failed): never -ENOENT, which says the inventory has no such thing. Requests that
+ * need what the directory does not hold then get the protocol's "try later"
+ * (OUTCOME_UNAVAILABLE).
+ */
+#define DIRECTORY_UNAVAILABLE (-ENOTCONN)
 
 #define DIRECTORY_CACHE_DEFAULT 20000
 
@@ -54,8 +64,39 @@ void directory_set_listener(struct directory *dir, void (*dropped)(void *arg, co
 void directory_set_tick(struct directory *dir, void (*kick)(void *arg), void *arg);
 void directory_tick(struct directory *dir);
 
-/* Applies the changes recorded since the last call (if due). 0 or a negative errno. */
+/*
+
+ * For a daemon on a database others write too, whose change log is a network round trip
+ * away: with on, the log is read only after directory_changed() (a notification, a
+ * reconnection, a slow poll: the caller's), at most once per loop iteration as above.
+ */
+void directory_set_watched(struct directory *dir, bool on);
+void directory_changed(struct directory *dir);
+
+/*
+ * The site's outage state (site/outage.h; NULL: none, a failure is only returned). With
+ * one, a store that fails puts the directory's reads in an outage: what is cached is
+ * served as it is (the changes cannot be read, so nothing is known to have changed), what
+ * is not is DIRECTORY_UNAVAILABLE at once, without asking the store, until the backoff lets
+ * the directory ask again; the first sync that succeeds applies every change made meanwhile
+ * (or forgets everything, when the log was pruned past it) before anything is served.
+ */
+void directory_set_outage(struct directory *dir, struct outage *o);
+/*
+ * r, a store's error on the directory's connection: when it is a failure of the store
+ * (outage_is_store_failure) it is noted as for the directory's own reads (the renderer's
+ * file versions share the connection), and DIRECTORY_UNAVAILABLE is returned; else r.
+ */
+int directory_failed(struct directory *dir, int r);
+/*
+ * Applies the changes recorded since the last call (if due). 0 or a negative errno; with
+ * an outage state, a store that fails is 0 (what is cached stays served) and noted.
+ */
 int directory_sync(struct directory *dir);
+/* Whether the directory's reads are in an outage now (the store is not asked). */
+bool directory_down(const struct directory *dir);
+/* In an outage, asks the store again when the backoff says so (a timer's, without requests). */
+void directory_retry(struct directory *dir);
 /*
  * The inventory revision read before the last sync: whatever the directory answers now is
  * made from it or a later one (0 before the first sync). The journal's rows carry it, for
@@ -114,7 +155,7 @@ json_t *directory_var_of(struct directory *dir, const char *mac, const char *nam
 /*
  * The login password of the device of canonical MAC mac into password (size bytes): its
  * own variable prov_password (not its group's), a non-empty string shorter than size.
- * 0, or -ENOENT (no such device, disabled, no password).
+ * 0, -ENOENT (no such device, disabled, no password), or DIRECTORY_UNAVAILABLE.
  */
 int directory_login(struct directory *dir, const char *mac, char *password, size_t size);
 

@@ -41,6 +41,7 @@ static const struct outcome_info outcomes[_OUTCOME_MAX] = {
 	[OUTCOME_BLOCKED] = { "blocked", LOG_LEVEL_DEBUG, false, false, "blocked" },
 	[OUTCOME_TOO_LARGE] = { "error", W, false, true, "too_large" },
 	[OUTCOME_BUSY] = { "busy", W, false, true, "busy" },
+	[OUTCOME_UNAVAILABLE] = { "unavailable", I, false, true, "unavailable" },
 	[OUTCOME_BAD_REQUEST] = { "error", W, false, true, "bad_request" },
 	[OUTCOME_NOT_IMPLEMENTED] = { "error", I, false, true, "not_implemented" },
 	[OUTCOME_ERROR] = { "error", W, false, true, "error" },
@@ -99,6 +100,7 @@ enum outcome exchange_outcome_of(int r)
 	case -EACCES: return OUTCOME_REFUSED;
 	case -EPERM: return OUTCOME_DENIED;
 	case -EFBIG: return OUTCOME_TOO_LARGE;
+	case DIRECTORY_UNAVAILABLE: return OUTCOME_UNAVAILABLE;
 	default: return OUTCOME_ERROR; /* -EIO (a template that fails), -EAGAIN, -ENOMEM, ... */
 	}
 }
@@ -106,6 +108,7 @@ enum outcome exchange_outcome_of(int r)
 int exchange_access(const struct principal *p, const char *mac, const char **why)
 {
 	const char *w = NULL;
+	int r;
 
 	if (!mac || !mac[0])
 		return 0; /* a file of no device: anyone's */
@@ -124,8 +127,12 @@ int exchange_access(const struct principal *p, const char *mac, const char **why
 	case PRINCIPAL_NOBODY: w = p->nobody_why ? p->nobody_why : "no device"; break;
 	case _PRINCIPAL_KIND_MAX: w = "no device"; break;
 	}
-	if (!w && p->check && p->check(p->check_arg, mac, &w) < 0 && !w)
-		w = "refused";
+	if (!w && p->check && (r = p->check(p->check_arg, mac, &w)) < 0) {
+		if (r == DIRECTORY_UNAVAILABLE)
+			return r; /* the check could not ask the store */
+		if (!w)
+			w = "refused";
+	}
 	if (!w && p->claim_binds && p->claimed_mac[0] && strcmp(p->claimed_mac, mac) != 0)
 		w = "the User-Agent names another device";
 	if (w) {
@@ -171,7 +178,7 @@ static enum outcome open_locked(struct exchange *x, const char *prefix, const ch
 {
 	const char *why = NULL;
 	unsigned blocked;
-	int r;
+	int r, a;
 
 	x->req.prefix = prefix;
 	if (x->req.peer) {
@@ -198,9 +205,13 @@ static enum outcome open_locked(struct exchange *x, const char *prefix, const ch
 	if (x->req.mac[0] &&
 	    (r == 0 ||
 	     (r == -ENOENT && who->kind == PRINCIPAL_ANONYMOUS && !who->anonymous_device_files)) &&
-	    exchange_access(who, x->req.mac, &why) < 0) {
+	    (a = exchange_access(who, x->req.mac, &why)) < 0) {
 		site_file_unref(x->file);
 		x->file = NULL;
+		if (a == DIRECTORY_UNAVAILABLE) {
+			x->detail = "the store cannot be reached";
+			return OUTCOME_UNAVAILABLE;
+		}
 		x->detail = why;
 		if (r == 0 && x->req.peer &&
 		    (who->kind != PRINCIPAL_ANONYMOUS || who->anonymous_device_files)) {
@@ -223,6 +234,8 @@ static enum outcome open_locked(struct exchange *x, const char *prefix, const ch
 		memcpy(x->req.mac, who->claimed_mac, sizeof(x->req.mac));
 	if (r == -EIO && !x->detail)
 		x->detail = "the template fails";
+	else if (r == DIRECTORY_UNAVAILABLE && !x->detail)
+		x->detail = "the store cannot be reached";
 	else if (r == -EFBIG && !x->detail)
 		x->detail = "over max_file_size";
 	return exchange_outcome_of(r);
@@ -264,7 +277,8 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		const char *detail = o == OUTCOME_AUTH_REQUIRED ? "credentials asked for"
 				     : o == OUTCOME_AUTH_FAILED ? "wrong credentials"
 				     : o == OUTCOME_DENIED || o == OUTCOME_REFUSED ||
-						     o == OUTCOME_ERROR || o == OUTCOME_TOO_LARGE
+						     o == OUTCOME_ERROR || o == OUTCOME_TOO_LARGE ||
+						     o == OUTCOME_UNAVAILABLE
 					     ? x->detail
 					     : NULL;
 		struct journal_entry e = {

@@ -39,6 +39,12 @@ enum outcome {
 	OUTCOME_BLOCKED,       /* the enumeration defence blocks the peer: not journaled */
 	OUTCOME_TOO_LARGE,     /* over max_file_size: "error", warning */
 	OUTCOME_BUSY,	       /* a limit of the server: "busy", warning */
+	/*
+	 * the store could not be asked for what the answer needs (site/outage.h): the
+	 * protocol's "try later"; "unavailable" (the outage is warned about once, not per
+	 * request)
+	 */
+	OUTCOME_UNAVAILABLE,
 	OUTCOME_BAD_REQUEST,   /* a request that could not be parsed: "error", warning */
 	OUTCOME_NOT_IMPLEMENTED, /* a method or option the server does not do: "error" */
 	OUTCOME_ERROR,	   /* the server's fault (-EIO: a template that fails): "error", warning */
@@ -93,7 +99,7 @@ struct principal {
 	bool claim_binds;
 	/*
 	 * One more check of a device's file, or NULL: 0, or -EACCES with *why (HTTPS's
-	 * certificate binding).
+	 * certificate binding), or DIRECTORY_UNAVAILABLE when it could not ask the store.
 	 */
 	int (*check)(void *arg, const char *mac, const char **why);
 	void *check_arg;
@@ -101,7 +107,8 @@ struct principal {
 
 /*
  * The access rule: whether p may have a file of the device mac ("" a file of no device).
- * 0, or -EPERM with *why (the log's detail) when it may not.
+ * 0, or -EPERM with *why (the log's detail) when it may not, or DIRECTORY_UNAVAILABLE when
+ * p's check could not ask the store.
  */
 int exchange_access(const struct principal *p, const char *mac, const char **why);
 

@@ -52,6 +52,11 @@ struct site_metrics {
 	uint64_t journal_dropped_full;
 	uint64_t journal_dropped_readonly;
 	uint64_t journal_readonly; /* gauge: 1 while the database refuses writes */
+	uint64_t journal_dropped_outage; /* beyond the bound while the store was unreachable */
+	uint64_t journal_held;		 /* gauge: rows the writer holds for an unreachable store */
+	/* site/outage.c */
+	uint64_t store_down;	/* gauge: 1 during an outage of the store */
+	uint64_t store_outages; /* outages started */
 	/* auth.c */
 	uint64_t login_failures;
 	/* the store's connections (store_count_errors) */

@@ -636,16 +636,16 @@ static void server_url(const struct site_request *req, char *buf, size_t bufsz)
  * The context of a render: the request's built-ins, then what the directory adds (the
  * device's built-ins, the defaults, its group's and its own variables).
  */
-static json_t *build_context(struct renderer *rd, const struct template *t,
-			     const struct route_match *m, const struct device *d,
-			     const struct site_request *req)
+static int build_context(struct renderer *rd, const struct template *t,
+			 const struct route_match *m, const struct device *d,
+			 const struct site_request *req, json_t **ret)
 {
 	json_t *ctx = json_object();
 	char buf[256];
 	int r = 0;
 
 	if (!ctx)
-		return NULL;
+		return -ENOMEM;
 	r |= set_str(ctx, "proto", req->proto);
 	server_url(req, buf, sizeof(buf));
 	r |= set_str(ctx, "server_url", buf);
@@ -655,14 +655,23 @@ static json_t *build_context(struct renderer *rd, const struct template *t,
 		r |= set_str(ctx, "peer", addr_format_host(req->peer, buf, sizeof(buf)));
 	for (unsigned i = 0; i < m->nvars; i++)
 		r |= set_str(ctx, m->vars[i].name, m->vars[i].value);
-	if (r < 0 || directory_merge(rd->dir, d, NULL, ctx) < 0)
+	if (r < 0) {
+		r = -ENOMEM;
 		goto fail;
-	if (t->version_var && set_str(ctx, t->version_var, VERSION_SENTINEL) < 0)
+	}
+	/* the defaults and the group may have to be read: the store may not answer */
+	r = directory_merge(rd->dir, d, NULL, ctx);
+	if (r < 0)
 		goto fail;
-	return ctx;
+	if (t->version_var && set_str(ctx, t->version_var, VERSION_SENTINEL) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*ret = ctx;
+	return 0;
 fail:
 	json_decref(ctx);
-	return NULL;
+	return r == DIRECTORY_UNAVAILABLE ? r : -ENOMEM;
 }
 
 /* ---- rendering ---- */
@@ -827,8 +836,17 @@ static int render(struct renderer *rd, const struct template *t, const char *pat
 		char md5[MD5_HEX_LEN + 1];
 
 		r = md5_hex(out, len, md5);
-		if (r == 0)
-			r = store_version(rd->store, path, md5, &version);
+		if (r == 0) {
+			/* a store in an outage is not asked before its backoff says so */
+			r = directory_down(rd->dir) ? DIRECTORY_UNAVAILABLE
+						    : store_version(rd->store, path, md5, &version);
+			/* the version cannot be known: "try later", not a failing template */
+			if (r < 0 && (r == DIRECTORY_UNAVAILABLE ||
+				      directory_failed(rd->dir, r) == DIRECTORY_UNAVAILABLE)) {
+				r = DIRECTORY_UNAVAILABLE;
+				goto fail;
+			}
+		}
 		if (r == 0)
 			r = apply_version(&out, &len, version);
 		if (r < 0) {
@@ -903,7 +921,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		memcpy(req->mac, m.mac, sizeof(req->mac));
 		r = directory_device(rd->dir, m.mac, &d);
 		if (r < 0 && r != -ENOENT)
-			return -EIO;
+			return r == DIRECTORY_UNAVAILABLE ? r : -EIO;
 		/* an unknown or disabled device is told what any missing file tells it */
 		if (r == -ENOENT || !d->enabled)
 			return -ENOENT;
@@ -916,8 +934,8 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 			if (field && field[0] && strcmp(field, m.vars[i].value) != 0)
 				return -ENOENT;
 		}
-	} else if (directory_sync(rd->dir) < 0) {
-		return -EIO;
+	} else if ((r = directory_sync(rd->dir)) < 0) {
+		return r == DIRECTORY_UNAVAILABLE ? r : -EIO;
 	}
 	if (!t->tpl)
 		return -EIO; /* its error was logged when it was loaded */
@@ -937,9 +955,9 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		goto hit;
 
 	metrics_add(&rd->metrics->render_misses, 1);
-	ctx = build_context(rd, t, &m, d, req);
-	if (!ctx)
-		return -ENOMEM;
+	r = build_context(rd, t, &m, d, req, &ctx);
+	if (r < 0)
+		return r;
 	r = render(rd, t, path, key, ctx, d, &e);
 	if (r == 0 && !t->uses_peer) {
 		if (d)

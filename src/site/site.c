@@ -25,6 +25,7 @@
 #include "site/filecache.h"
 #include "site/journal_sample.h"
 #include "site/metrics.h"
+#include "site/outage.h"
 #include "site/render.h"
 #include "site/site_internal.h"
 #include "site/writer.h"
@@ -46,9 +47,21 @@ struct site {
 	struct defence *defence;
 	struct site_metrics metrics; /* relaxed atomics only: another thread reads them */
 	pthread_mutex_t lock;	     /* recursive: the workers share the site (site_lock) */
+	struct outage outage;	     /* the store's, for the directory and the writer */
+	bool outage_ready;
 };
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
+
+bool site_store_url_is_pg(const char *url)
+{
+	return store_url_is_pg(url);
+}
+
+const char *site_redact_store_url(const char *url, char *buf, size_t size)
+{
+	return store_redact_url(url, buf, size);
+}
 
 int site_check_node_name(const char *name, const char **ret_why)
 {
@@ -162,13 +175,25 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	r = store_open(dir, &site->store, err, errsz);
+	if (opts->store_url[0]) {
+		char shown[256];
+
+		snprintf(path, sizeof(path), "the store %s",
+			 store_redact_url(opts->store_url, shown, sizeof(shown)));
+	} else
+		snprintf(path, sizeof(path), "the store of %s", dir);
+	r = outage_init(&site->outage, path, &site->metrics);
+	if (r < 0)
+		goto fail;
+	site->outage_ready = true;
+	r = store_open_url(opts->store_url, dir, &site->store, err, errsz);
 	if (r < 0)
 		goto fail;
 	store_count_errors(site->store, site->metrics.store_errors);
 	r = directory_new(site->store, opts->device_cache, &site->directory);
 	if (r < 0) {
-		snprintf(err, errsz, "%s/autoprov.db: %s", dir, store_strerror(site->store));
+		snprintf(err, errsz, "%s: %s", store_name(site->store),
+			 store_strerror(site->store));
 		goto fail;
 	}
 	r = journal_writer_new(dir, site->store, journal_max_age(opts), opts->journal.max_rows,
@@ -178,6 +203,8 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		goto fail;
 	}
 	journal_writer_set_node(site->writer, opts->node);
+	journal_writer_set_outage(site->writer, &site->outage);
+	directory_set_outage(site->directory, &site->outage);
 	directory_set_binder(site->directory, bind_cert, site->writer);
 	r = renderer_new(dir, site->store, site->directory, opts, &site->metrics, &site->renderer,
 			 err, errsz);
@@ -214,6 +241,8 @@ void site_free(struct site *site)
 	store_close(site->store);
 	filecache_free(site->cache);
 	defence_free(site->defence);
+	if (site->outage_ready)
+		outage_destroy(&site->outage);
 	free(site->dir);
 	pthread_mutex_destroy(&site->lock);
 	free(site);
@@ -231,8 +260,16 @@ void site_unlock(struct site *site)
 
 void site_reload(struct site *site, const struct site_options *opts)
 {
+	char url[sizeof(site->opts.store_url)];
+
 	site_lock(site);
+	/* the store in use stays the one the site was opened with */
+	memcpy(url, site->opts.store_url, sizeof(url));
+	if (strcmp(url, opts->store_url) != 0)
+		log_warnx("store", "[store] url changed: it applies at the next start; %s stays in use",
+			  store_name(site->store));
 	site->opts = *opts;
+	memcpy(site->opts.store_url, url, sizeof(url));
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);
@@ -285,6 +322,8 @@ int site_journal_flush(struct site *site)
 	site_lock(site);
 	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
 			       false, journal_aggregate, site);
+	/* an outage ends when the store answers again, requests or not */
+	directory_retry(site->directory);
 	r = journal_writer_flush(site->writer);
 	site_unlock(site);
 	return r;
@@ -413,6 +452,55 @@ void site_metrics_sample(struct site *site)
 		metrics_set(&m->defence_blocked[i], blocked[i]);
 }
 
+int site_watch_open(struct site *site)
+{
+	int fd;
+
+	site_lock(site); /* the store's connection and the directory are the workers' */
+	fd = store_watch_open(site->store);
+	if (fd >= 0)
+		directory_set_watched(site->directory, true); /* and catches up */
+	site_unlock(site);
+	if (fd < 0)
+		return fd;
+	log_info("store",
+		 "%s: changes made by other nodes are announced (LISTEN), the change log is read "
+		 "when they are and every %d s",
+		 store_name(site->store), SITE_POLL_S);
+	return fd;
+}
+
+int site_watch_read(struct site *site)
+{
+	int r;
+
+	site_lock(site);
+	r = store_watch_read(site->store);
+	if (r != 0)
+		directory_changed(site->directory);
+	site_unlock(site);
+	if (r < 0)
+		log_warnx("store",
+			  "%s: the notifications are lost (%s): the change log is read every "
+			  "second until they are back",
+			  store_name(site->store), store_strerror(site->store));
+	return r < 0 ? r : 0;
+}
+
+void site_watch_close(struct site *site)
+{
+	site_lock(site);
+	store_watch_close(site->store);
+	site_unlock(site);
+}
+
+void site_changes_poll(struct site *site)
+{
+	site_lock(site);
+	directory_changed(site->directory);
+	site_unlock(site);
+}
+
 struct store *site_store(struct site *site)
 {
 	return site->store;
@@ -482,7 +570,7 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
 			mac[MAC_LEN] = '\0';
 			r = renderer_device_known(site->renderer, mac);
 			if (r < 0)
-				return -EIO;
+				return r == DIRECTORY_UNAVAILABLE ? r : -EIO;
 			if (r > 0 || found == -ENOENT)
 				memcpy(ret_mac, mac, MAC_LEN + 1);
 			if (r > 0)
@@ -498,14 +586,15 @@ static int name_mac(struct site *site, const char *path, char ret_mac[MAC_LEN + 
  * A static file whose name carries the MAC of a device of the inventory is that device's,
  * like a rendered one (a site migrated from a plain TFTP server keeps algom0022ee010203.conf
  * or SEP0022EE010203.cnf.xml under files/). Sets req->mac, or leaves it empty. Returns 0,
- * or -EIO when the inventory cannot be read.
+ * or DIRECTORY_UNAVAILABLE (-EIO) when the inventory cannot be read (fails): whose file it is
+ * decides who may have it.
  */
 static int static_file_owner(struct site *site, const char *path, struct site_request *req)
 {
 	char mac[MAC_LEN + 1];
 	int r = name_mac(site, path, mac);
 
-	if (r == -EIO)
+	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 1)
 		memcpy(req->mac, mac, sizeof(req->mac));

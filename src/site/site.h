@@ -47,6 +47,8 @@ struct site_options {
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 	struct site_journal_options journal;
 	struct defence_config defence; /* the enumeration defence (site/defence.h) */
+	/* [store] url: a PostgreSQL connection URI, or "" for the site's autoprov.db */
+	char store_url[1024];
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -64,6 +66,12 @@ struct site_request {
 };
 
 void site_options_default(struct site_options *opts);
+/*
+ * For the configuration's [store] url (server/ does not include store/): whether url names
+ * a PostgreSQL database, and url with its password as "***" into buf (store/store.h).
+ */
+bool site_store_url_is_pg(const char *url);
+const char *site_redact_store_url(const char *url, char *buf, size_t size);
 /* Whether name is a node's name (SITE_NODE_MAX): 0, or -EINVAL with *ret_why. */
 int site_check_node_name(const char *name, const char **ret_why);
 
@@ -110,7 +118,8 @@ void site_reload(struct site *site, const struct site_options *opts);
  * route bound its MAC, or a static file's name carries a known device's MAC. Errors:
  * -EACCES refused name or a path leaving files/; -ENOENT not found; -EFBIG over
  * max_file_size; -EAGAIN the file kept changing while read; -EIO a template that fails
- * (logged); other negative errnos for I/O failures.
+ * (logged); DIRECTORY_UNAVAILABLE (site/directory.h) when the answer needs the store and the
+ * store cannot be asked (an outage: site/outage.h); other negative errnos for I/O failures.
  */
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
@@ -161,6 +170,20 @@ struct defence *site_defence(struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);
+/*
+ * Changes other nodes make, on a shared database (PostgreSQL): site_watch_open() gives the
+ * socket to watch for reading (-ENOTSUP when the store needs none: SQLite) and from then
+ * on the directory reads the change log only when told; site_watch_read() when it is
+ * readable (a negative errno: the watch is lost and closed; open it again later);
+ * site_changes_poll() tells the directory to read the change log anyway (the slow poll, a
+ * reconnection).
+ */
+int site_watch_open(struct site *site);
+int site_watch_read(struct site *site);
+void site_watch_close(struct site *site);
+void site_changes_poll(struct site *site);
+/* How often the caller polls (site_changes_poll) while the watch is open, in seconds. */
+#define SITE_POLL_S 5
 /* The device directory (site/directory.h), owned by the site: where device data comes from. */
 struct directory;
 struct directory *site_directory(struct site *site);

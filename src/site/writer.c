@@ -2,7 +2,7 @@
 /*
  * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
  * rounds that write it. One round: take what is queued (unless the last batch is still
- * waiting for a busy database), write it in one transaction, write the file versions the
+ * waiting for a busy database), write it in transactions of at most 1 000 rows, write the file versions the
  * loop keeps in memory, take one bounded pruning step. A database that refuses writes makes
  * the journal read-only: one warning, entries dropped and counted, a write tried again
  * every second, a line when it resumes. A thread runs rounds ten times a second on its own
@@ -21,9 +21,11 @@
 #include "core/str.h"
 #include "site/directory.h"
 #include "site/metrics.h"
+#include "site/outage.h"
 #include "site/site.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
+#define JOURNAL_TX_MAX 1000 /* rows written in one transaction at most */
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
 
@@ -63,6 +65,10 @@ struct journal_writer {
 	int64_t dropped_said;
 	uint64_t dropped;
 	bool versions_said;
+	struct outage *outage; /* NULL: none (unreachable is read-only) */
+	struct outage_backoff backoff;
+	bool outage_drops_said; /* the drops of this outage were said */
+	bool lost; /* the connection broke (-ENOTCONN): connect again before the next try */
 };
 
 static int64_t mono_ms(void)
@@ -191,7 +197,10 @@ int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
 	if (r < 0) {
 		q->dropped++;
 		if (q->metrics)
-			metrics_add(&q->metrics->journal_dropped_full, 1);
+			metrics_add(q->outage && outage_down(q->outage, OUTAGE_WRITES)
+					    ? &q->metrics->journal_dropped_outage
+					    : &q->metrics->journal_dropped_full,
+				    1);
 		pthread_mutex_unlock(&q->lock);
 		free(slot.strings); /* NULL when the copy failed */
 		return r;
@@ -280,6 +289,37 @@ void journal_writer_set_node(struct journal_writer *w, const char *node)
 	str_copy(w->node, sizeof(w->node), node ? node : "");
 }
 
+void journal_writer_set_outage(struct journal_writer *w, struct outage *o)
+{
+	w->outage = o;
+	w->q.outage = o;
+}
+
+bool journal_writer_unreachable(int r, bool threaded)
+{
+	switch (r) {
+	case -EBUSY: return threaded; /* without a thread, a busy database is waited for */
+	case -ENOTCONN:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -EHOSTDOWN:
+	case -ENETUNREACH:
+	case -ENETDOWN:
+	case -EPIPE:
+	case -ESHUTDOWN: return true;
+	default: return false;
+	}
+}
+
+/* Whether the writer is in an outage of the store. */
+static bool writer_down(const struct journal_writer *w)
+{
+	return w->outage && outage_down(w->outage, OUTAGE_WRITES);
+}
+
 bool journal_writer_threaded(const struct journal_writer *w)
 {
 	return w->threaded;
@@ -331,12 +371,15 @@ static struct store *writer_store(struct journal_writer *w)
 	return w->own ? w->own : w->loop_st;
 }
 
-/* Writes the batch in flight in one transaction: 0 (it is emptied) or a negative errno. */
+/*
+ * Writes the batch in flight, JOURNAL_TX_MAX rows a transaction: 0 (it is emptied) or a
+ * negative errno (what was written left it; the rest is kept).
+ */
 static int batch_write(struct journal_writer *w)
 {
 	struct journal_entry *entries;
-	size_t n = w->inflight.n;
-	int r;
+	size_t n = w->inflight.n, done = 0;
+	int r = 0;
 
 	if (n == 0)
 		return 0;
@@ -348,13 +391,32 @@ static int batch_write(struct journal_writer *w)
 		if (!entries[i].node && w->node[0])
 			entries[i].node = w->node;
 	}
-	r = store_journal_append(writer_store(w), entries, n);
+	/*
+	 * A transaction per JOURNAL_TX_MAX rows: the store's write lock (one for every node
+	 * on PostgreSQL) is never held for a whole backlog, so the CLI, the admin API and the
+	 * other nodes get it between two.
+	 */
+	while (done < n) {
+		size_t k = n - done < JOURNAL_TX_MAX ? n - done : JOURNAL_TX_MAX;
+
+		r = store_journal_append(writer_store(w), entries + done, k);
+		if (r < 0)
+			break;
+		store_journal_pruner_appended(&w->pruner, k);
+		done += k;
+	}
 	free(entries);
-	if (r < 0)
-		return r;
-	store_journal_pruner_appended(&w->pruner, n);
-	journal_batch_clear(&w->inflight);
-	return 0;
+	if (done == n) {
+		journal_batch_clear(&w->inflight);
+		return 0;
+	}
+	/* what was written leaves the batch; the rest is kept, in order */
+	for (size_t i = 0; i < done; i++)
+		free(w->inflight.slots[i].strings);
+	memmove(w->inflight.slots, w->inflight.slots + done,
+		(n - done) * sizeof(*w->inflight.slots));
+	w->inflight.n = n - done;
+	return r;
 }
 
 /*
@@ -381,7 +443,7 @@ static void bindings_write(struct journal_writer *w, bool final)
 		int r = store_device_set_var_once(writer_store(w), b->mac, DIRECTORY_CERT_VAR,
 						  b->fingerprint, err, sizeof(err));
 
-		if (r == -EBUSY)
+		if (r == -EBUSY || journal_writer_unreachable(r, true))
 			break;
 		if (r < 0)
 			log_warnx("journal",
@@ -477,6 +539,16 @@ static int writer_round(struct journal_writer *w, bool final)
 	}
 	pthread_mutex_unlock(&w->q.lock);
 	dropped = journal_queue_dropped(&w->q);
+	if (writer_down(w)) {
+		/* one line per outage: the line that ends it says how many */
+		if (dropped && !w->outage_drops_said)
+			log_warnx("journal",
+				  "%zu journal rows are held for the store: requests beyond are "
+				  "not recorded until it is back (counted)",
+				  w->inflight.n + JOURNAL_QUEUE_MAX);
+		w->outage_drops_said |= dropped > 0;
+		dropped = 0;
+	}
 	w->dropped += dropped;
 	if (w->dropped && (final || now - w->dropped_said >= DROP_SAY_MS)) {
 		log_warnx("journal", "%llu requests not recorded: the journal could not keep up",
@@ -484,6 +556,8 @@ static int writer_round(struct journal_writer *w, bool final)
 		w->dropped = 0;
 		w->dropped_said = now;
 	}
+	if (writer_down(w) && !final && !outage_due(&w->backoff))
+		return 0; /* the store is not asked before the backoff says so */
 	/*
 	 * The loop must not wait for a command-line import holding the database: without a
 	 * thread a busy database keeps the batch for the next round (its size is bounded). The
@@ -494,7 +568,9 @@ static int writer_round(struct journal_writer *w, bool final)
 		/* the first round: say at once if the disk takes no writes */
 		w->probed = true;
 		r = store_probe_write(st);
-		if (r < 0 && r != -EBUSY)
+		if (r < 0 && w->outage && journal_writer_unreachable(r, true))
+			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);
+		else if (r < 0 && r != -EBUSY)
 			go_readonly(w, r, now);
 		r = 0;
 	}
@@ -507,11 +583,34 @@ static int writer_round(struct journal_writer *w, bool final)
 			drop_inflight(w);
 		}
 	} else {
-		r = batch_write(w);
-		if (r < 0 && r != -EBUSY) {
+		size_t n = w->inflight.n;
+
+		r = w->lost ? store_reconnect(st) : 0;
+		if (r == 0) {
+			w->lost = false;
+			r = batch_write(w);
+		}
+		w->lost |= r == -ENOTCONN;
+		if (r < 0 && w->outage && journal_writer_unreachable(r, w->threaded || final)) {
+			/* held, not dropped: written once the store answers */
+			outage_fail(w->outage, OUTAGE_WRITES, store_strerror(st), &w->backoff);
+			metrics_set(&w->metrics->journal_held, w->inflight.n);
+			store_set_wait(st, STORE_BUSY_TIMEOUT_MS);
+			if (final)
+				log_warnx("journal",
+					  "%zu journal rows held are lost: the store cannot be "
+					  "reached at the stop",
+					  w->inflight.n);
+			return final ? r : 0;
+		} else if (r < 0 && r != -EBUSY) {
 			go_readonly(w, r, now);
 			drop_inflight(w);
 			r = 0;
+		} else if (r == 0 && writer_down(w)) {
+			outage_held_written(w->outage, n);
+			metrics_set(&w->metrics->journal_held, 0);
+			w->outage_drops_said = false;
+			outage_ok(w->outage, OUTAGE_WRITES, &w->backoff);
 		}
 	}
 	if (!w->ro && store_versions_pending(w->loop_st) > 0 &&
@@ -586,7 +685,7 @@ int journal_writer_open(struct journal_writer *w, char *err, size_t errsz)
 		snprintf(err, errsz, "%s/autoprov.db is open exclusively", w->dir);
 		return -EBUSY;
 	}
-	r = store_open(w->dir, &w->own, err, errsz);
+	r = store_open_like(w->loop_st, &w->own, err, errsz);
 	if (r < 0)
 		w->own = NULL;
 	else

@@ -5,7 +5,7 @@
  * mutex-protected double buffer: the loop fills one array while the writer writes the
  * other); a full queue counts the entry as dropped, and the drops are logged at most once a
  * second. In a daemon a thread of its own, with its own SQLite connection, wakes ten times
- * a second (or sooner when the queue fills up), writes the batch in one transaction, writes
+ * a second (or sooner when the queue fills up), writes the batch in transactions of at most 1 000 rows, writes
  * the file versions the loop keeps in memory (store_set_versions_deferred), takes one
  * bounded step of pruning, and handles a database that refuses writes (a full disk). So the
  * loop never waits for the database. Without a thread (the command-line tools, or a daemon
@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 struct site_metrics;
+struct outage;
 
 /* Entries the queue holds (the writer may hold as many more, being written). */
 #define JOURNAL_QUEUE_MAX 65536
@@ -55,6 +56,7 @@ struct journal_queue {
 	uint64_t dropped; /* since the last journal_queue_dropped() */
 	bool stop;
 	struct site_metrics *metrics; /* its length and drops are counted there, or NULL */
+	struct outage *outage; /* drops during the store's outage are counted as such, or NULL */
 };
 
 int journal_queue_init(struct journal_queue *q, size_t max); /* 0 or -errno */
@@ -101,6 +103,22 @@ bool journal_writer_threaded(const struct journal_writer *w);
  * before journal_writer_start(): the thread reads it without a lock.
  */
 void journal_writer_set_node(struct journal_writer *w, const char *node);
+/*
+ * The site's outage state (site/outage.h), set before journal_writer_start(). With it, a
+ * store that cannot be reached (journal_writer_unreachable) is an outage, not a read-only
+ * journal: the batch taken is held, not dropped, the queue fills up to JOURNAL_QUEUE_MAX
+ * (beyond, entries are dropped and counted as the outage's), and the store is asked again
+ * when the backoff says so; the rows held are written, in order, once it answers.
+ */
+void journal_writer_set_outage(struct journal_writer *w, struct outage *o);
+/*
+ * Whether r, a store's error on a write, means the store could not be reached (the rows
+ * are held): a database held by another process longer than the wait (-EBUSY, with a
+ * thread), a server that cannot be reached (-ENOTCONN, -ECONNREFUSED, -ECONNRESET,
+ * -ETIMEDOUT, -EHOSTUNREACH, ...). Other failures (-ENOSPC, -EROFS, -EIO...) make the
+ * journal read-only (rows dropped) as before.
+ */
+bool journal_writer_unreachable(int r, bool threaded);
 
 /* Queues e (a copy); a full queue counts it as dropped. */
 void journal_writer_push(struct journal_writer *w, const struct journal_entry *e);

@@ -21,7 +21,7 @@ static const char *const profiles[] = { "algo", "fip", "spa", "audiocodes", "pan
 /* The CSV's own columns: fields of every device, so never variable names. */
 static const char *const device_columns[] = { "mac", "model", "profile", "group", "enabled" };
 
-#define DEVICE_COLUMNS "mac, model, profile, ifnull(group_name, ''), enabled, vars, rev"
+#define DEVICE_COLUMNS "mac, model, profile, coalesce(group_name, ''), enabled, vars, rev"
 
 struct device *device_new(const char *mac)
 {
@@ -167,16 +167,16 @@ static int check_vars(struct store *st, const json_t *vars)
 /* 1 if group name exists, 0 if not, or a negative errno. */
 static int group_exists(struct store *st, const char *name)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
 	r = store_stmt(st, STMT_GROUP_EXISTS, "SELECT 1 FROM groups WHERE name = ?1", &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
-	sqlite3_reset(stmt);
+	stmt_bind_text(stmt, 1, name);
+	rc = stmt_step(stmt);
+	r = rc == STMT_ROW ? 1 : rc == STMT_DONE ? 0 : store_failed(st, rc);
+	stmt_reset(stmt);
 	return r;
 }
 
@@ -188,7 +188,7 @@ static int device_write(struct store *st, const struct device *d, bool replace)
 	const char *model = d->model ? d->model : "", *profile = d->profile ? d->profile : "";
 	const char *group = d->group ? d->group : "", *why;
 	char mac[MAC_LEN + 1], colons[MAC_LEN + 6];
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	char *vars;
 	int rc, r;
 
@@ -231,25 +231,25 @@ static int device_write(struct store *st, const struct device *d, bool replace)
 	vars = store_vars_dump(d->vars);
 	if (!vars)
 		return store_fail(st, -ENOMEM, "out of memory");
-	sqlite3_bind_text(stmt, 1, mac, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(stmt, 2, model, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, profile, -1, SQLITE_STATIC);
+	stmt_bind_text(stmt, 1, mac);
+	stmt_bind_text(stmt, 2, model);
+	stmt_bind_text(stmt, 3, profile);
 	if (group[0] != '\0')
-		sqlite3_bind_text(stmt, 4, group, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 5, d->enabled ? 1 : 0);
-	sqlite3_bind_text(stmt, 6, vars, -1, free);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
+		stmt_bind_text(stmt, 4, group);
+	stmt_bind_int64(stmt, 5, d->enabled ? 1 : 0);
+	stmt_bind_text(stmt, 6, vars);
+	free(vars);
+	rc = stmt_step(stmt);
+	if (rc == STMT_DONE) {
 		r = 0;
-	} else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+	} else if (rc == -EEXIST) {
 		mac_colons(mac, colons);
 		r = store_fail(st, -EEXIST, "%s is already in the inventory", colons);
 	} else {
-		r = store_fail_sqlite(st, rc);
+		r = store_failed(st, rc);
 	}
-	/* sqlite3_clear_bindings at the next use frees vars; do not keep pointers to d */
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	/* do not keep pointers to d */
+	stmt_reset(stmt);
 	return r;
 }
 
@@ -321,22 +321,22 @@ out:
 }
 
 /* The row at stmt (DEVICE_COLUMNS) into d: strings borrowed from stmt, vars a new reference. */
-static int device_from_row(struct store *st, sqlite3_stmt *stmt, struct device *d)
+static int device_from_row(struct store *st, struct stmt *stmt, struct device *d)
 {
-	const char *mac = (const char *)sqlite3_column_text(stmt, 0);
+	const char *mac = stmt_text(stmt, 0);
 	int r;
 
 	memset(d, 0, sizeof(*d));
 	if (!mac || str_copy(d->mac, sizeof(d->mac), mac) < 0)
 		return store_fail(st, -EBADMSG, "a device with a bad MAC in the database");
-	d->model = (char *)sqlite3_column_text(stmt, 1);
-	d->profile = (char *)sqlite3_column_text(stmt, 2);
-	d->group = (char *)sqlite3_column_text(stmt, 3);
-	d->enabled = sqlite3_column_int(stmt, 4) != 0;
-	d->rev = (uint64_t)sqlite3_column_int64(stmt, 6);
+	d->model = (char *)stmt_text(stmt, 1);
+	d->profile = (char *)stmt_text(stmt, 2);
+	d->group = (char *)stmt_text(stmt, 3);
+	d->enabled = (int)stmt_int64(stmt, 4) != 0;
+	d->rev = (uint64_t)stmt_int64(stmt, 6);
 	if (!d->model || !d->profile || !d->group)
 		return store_fail(st, -ENOMEM, "out of memory");
-	r = store_vars_load(st, (const char *)sqlite3_column_text(stmt, 5), &d->vars);
+	r = store_vars_load(st, stmt_text(stmt, 5), &d->vars);
 	if (r < 0)
 		return store_fail(st, r, "device %s: stored variables are not a JSON object",
 				  d->mac);
@@ -347,7 +347,7 @@ int store_device_get(struct store *st, const char *mac, struct device **ret)
 {
 	char canon[MAC_LEN + 1];
 	struct device row, *d = NULL;
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	const char *why;
 	int rc, r;
 
@@ -357,15 +357,14 @@ int store_device_get(struct store *st, const char *mac, struct device **ret)
 		       &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
+	stmt_bind_text(stmt, 1, canon);
+	rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
 		char colons[MAC_LEN + 6];
 
 		mac_colons(canon, colons);
-		r = rc == SQLITE_DONE
-			    ? store_fail(st, -ENOENT, "%s is not in the inventory", colons)
-			    : store_fail_sqlite(st, rc);
+		r = rc == STMT_DONE ? store_fail(st, -ENOENT, "%s is not in the inventory", colons)
+				    : store_failed(st, rc);
 		goto out;
 	}
 	r = device_from_row(st, stmt, &row);
@@ -388,33 +387,33 @@ int store_device_get(struct store *st, const char *mac, struct device **ret)
 	}
 	*ret = d;
 out:
-	sqlite3_reset(stmt);
+	stmt_reset(stmt);
 	return r;
 }
 
 int store_device_remove(struct store *st, const char *mac)
 {
 	char canon[MAC_LEN + 1], colons[MAC_LEN + 6];
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	const char *why;
 	int rc, r;
 
 	if (mac_parse(mac, canon, &why) < 0)
 		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", mac, why);
-	rc = sqlite3_prepare_v2(st->db, "DELETE FROM devices WHERE mac = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE) {
-		r = store_fail_sqlite(st, rc);
-	} else if (sqlite3_changes(st->db) == 0) {
+	rc = stmt_prepare(st, "DELETE FROM devices WHERE mac = ?1", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_text(stmt, 1, canon);
+	rc = stmt_step(stmt);
+	if (rc != STMT_DONE) {
+		r = store_failed(st, rc);
+	} else if (store_changes(st) == 0) {
 		mac_colons(canon, colons);
 		r = store_fail(st, -ENOENT, "%s is not in the inventory", colons);
 	} else {
 		r = 0;
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -422,24 +421,24 @@ int store_device_foreach_in(struct store *st, const char *group, const char *pro
 			    int (*fn)(const struct device *d, void *arg), void *arg)
 {
 	char sql[256];
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r = 0;
 
 	/* spelled out so that the index on group_name serves "--group G" */
 	snprintf(sql, sizeof(sql),
-		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE 1%s%s ORDER BY mac",
+		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE TRUE%s%s ORDER BY mac",
 		 !group	    ? ""
 		 : group[0] ? " AND group_name = ?1"
 			    : " AND group_name IS NULL",
 		 profile ? " AND profile = ?2" : "");
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (group && group[0])
-		sqlite3_bind_text(stmt, 1, group, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 1, group);
 	if (profile)
-		sqlite3_bind_text(stmt, 2, profile, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		stmt_bind_text(stmt, 2, profile);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		struct device d;
 
 		r = device_from_row(st, stmt, &d);
@@ -450,9 +449,9 @@ int store_device_foreach_in(struct store *st, const char *group, const char *pro
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -466,41 +465,41 @@ int store_device_foreach(struct store *st, int (*fn)(const struct device *d, voi
 /* Runs sql with ?1 = text1 (or NULL) and ?2 = text2 (or NULL); no result rows. */
 static int exec_bound(struct store *st, const char *sql, const char *text1, const char *text2)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (text1)
-		sqlite3_bind_text(stmt, 1, text1, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 1, text1);
 	if (text2)
-		sqlite3_bind_text(stmt, 2, text2, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+		stmt_bind_text(stmt, 2, text2);
+	rc = stmt_step(stmt);
+	r = rc == STMT_DONE ? 0 : store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
 /* The vars of the first row of sql with ?1 = name: 0, -ENOENT, or an error. */
 static int vars_query(struct store *st, const char *sql, const char *name, json_t **ret_vars)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (name)
-		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		r = store_vars_load(st, (const char *)sqlite3_column_text(stmt, 0), ret_vars);
-	else if (rc == SQLITE_DONE)
+		stmt_bind_text(stmt, 1, name);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW)
+		r = store_vars_load(st, stmt_text(stmt, 0), ret_vars);
+	else if (rc == STMT_DONE)
 		r = -ENOENT;
 	else
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -537,25 +536,25 @@ int store_group_get(struct store *st, const char *name, json_t **ret_vars)
 
 int store_group_count_devices(struct store *st, const char *name, uint64_t *ret)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db,
-				name ? "SELECT count(*) FROM devices WHERE group_name = ?1"
-				     : "SELECT count(*) FROM devices",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st,
+			  name ? "SELECT count(*) FROM devices WHERE group_name = ?1"
+			       : "SELECT count(*) FROM devices",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (name)
-		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+		stmt_bind_text(stmt, 1, name);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW) {
+		*ret = (uint64_t)stmt_int64(stmt, 0);
 		r = 0;
 	} else {
-		r = store_fail_sqlite(st, rc);
+		r = store_failed(st, rc);
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -609,7 +608,7 @@ int store_group_remove(struct store *st, const char *name)
 	r = exec_bound(st, "DELETE FROM groups WHERE name = ?1", name, NULL);
 	if (r < 0)
 		goto fail;
-	if (sqlite3_changes(st->db) == 0) {
+	if (store_changes(st) == 0) {
 		r = store_fail(st, -ENOENT, "no group '%s'", name);
 		goto fail;
 	}
@@ -623,18 +622,17 @@ fail:
 int store_group_foreach(struct store *st, int (*fn)(const char *name, json_t *vars, void *arg),
 			void *arg)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r = 0;
 
-	rc = sqlite3_prepare_v2(st->db, "SELECT name, vars FROM groups ORDER BY name", -1, &stmt,
-				NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+	rc = stmt_prepare(st, "SELECT name, vars FROM groups ORDER BY name", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		const char *name = stmt_text(stmt, 0);
 		json_t *vars;
 
-		r = store_vars_load(st, (const char *)sqlite3_column_text(stmt, 1), &vars);
+		r = store_vars_load(st, stmt_text(stmt, 1), &vars);
 		if (r < 0)
 			break;
 		r = fn(name ? name : "", vars, arg);
@@ -642,9 +640,9 @@ int store_group_foreach(struct store *st, int (*fn)(const char *name, json_t *va
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -1045,18 +1043,23 @@ static int export_columns(struct store *st, struct export_column **ret, size_t *
 {
 	struct export_column *cols = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r = 0;
 
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT j.key, max(j.type <> 'text' OR j.atom = '')"
-				" FROM devices, json_each(devices.vars) AS j"
-				" GROUP BY j.key ORDER BY j.key",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+	rc = stmt_prepare(st,
+			  store_sql(st,
+				    "SELECT j.key, max(j.type <> 'text' OR j.atom = '')"
+				    " FROM devices, json_each(devices.vars) AS j"
+				    " GROUP BY j.key ORDER BY j.key",
+				    "SELECT j.key, bool_or(jsonb_typeof(j.value) <> 'string'"
+				    " OR j.value = '\"\"'::jsonb) FROM devices,"
+				    " jsonb_each(devices.vars::jsonb) AS j"
+				    " GROUP BY j.key ORDER BY j.key COLLATE \"C\""),
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		const char *name = stmt_text(stmt, 0);
 
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -1070,17 +1073,17 @@ static int export_columns(struct store *st, struct export_column **ret, size_t *
 			cap = ncap;
 		}
 		cols[n].name = strdup(name ? name : "");
-		cols[n].json = sqlite3_column_int(stmt, 1) != 0;
+		cols[n].json = (int)stmt_int64(stmt, 1) != 0;
 		if (!cols[n].name) {
 			r = store_fail(st, -ENOMEM, "out of memory");
 			goto out;
 		}
 		n++;
 	}
-	if (rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
+	if (rc != STMT_DONE)
+		r = store_failed(st, rc);
 out:
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	if (r < 0) {
 		for (size_t i = 0; i < n; i++)
 			free(cols[i].name);
@@ -1403,24 +1406,23 @@ out:
  */
 static int group_is_small(struct store *st, const char *group)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db,
-				group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name = ?1 LIMIT ?2)"
-					 : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
-					   " group_name IS NULL LIMIT ?2)",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st,
+			  group[0] ? "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+				     " group_name = ?1 LIMIT ?2) AS g"
+				   : "SELECT count(*) FROM (SELECT 1 FROM devices WHERE"
+				     " group_name IS NULL LIMIT ?2) AS g",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (group[0])
-		sqlite3_bind_text(stmt, 1, group, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 2, PAGE_SMALL_GROUP + 1);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) <= PAGE_SMALL_GROUP
-			     : store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+		stmt_bind_text(stmt, 1, group);
+	stmt_bind_int64(stmt, 2, PAGE_SMALL_GROUP + 1);
+	rc = stmt_step(stmt);
+	r = rc == STMT_ROW ? (int)stmt_int64(stmt, 0) <= PAGE_SMALL_GROUP : store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -1436,7 +1438,7 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg)
 {
 	char sql[1024], pattern[3 * 130 + 3], macq[MAC_LEN + 1];
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r = 0, small = 0;
 	size_t len;
 
@@ -1455,25 +1457,31 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s%s ORDER BY mac"
 		 " LIMIT ?6",
 		 !f || !f->group ? ""
-		 : f->group[0]	 ? (small ? " AND group_name = ?1" : " AND +group_name = ?1")
-		 : small	 ? " AND group_name IS NULL"
-				 : " AND +group_name IS NULL",
+		 : f->group[0]
+			 ? (small || st->pg ? " AND group_name = ?1" : " AND +group_name = ?1")
+		 : small || st->pg ? " AND group_name IS NULL"
+				   : " AND +group_name IS NULL",
 		 f && f->profile ? " AND profile = ?2" : "", f && f->model ? " AND model = ?3" : "",
-		 f && f->text ? " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
-				" OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
-				" json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
-				" 'real') AND j.atom LIKE ?4 ESCAPE '\\')))"
-			      : "",
+		 !f || !f->text ? ""
+		 : st->pg	? " AND (mac LIKE ?7 ESCAPE '\\' OR model ILIKE ?4 ESCAPE '\\'"
+				  " OR (strpos(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+				  " jsonb_path_query(devices.vars::jsonb, 'strict $.**') AS j WHERE"
+				  " jsonb_typeof(j) IN ('string', 'number') AND j #>> '{}' ILIKE ?4"
+				  " ESCAPE '\\')))"
+				: " AND (mac LIKE ?7 ESCAPE '\\' OR model LIKE ?4 ESCAPE '\\'"
+				  " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
+				  " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
+				  " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))",
 		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "");
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (f && f->group && f->group[0])
-		sqlite3_bind_text(stmt, 1, f->group, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 1, f->group);
 	if (f && f->profile)
-		sqlite3_bind_text(stmt, 2, f->profile, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 2, f->profile);
 	if (f && f->model)
-		sqlite3_bind_text(stmt, 3, f->model, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 3, f->model);
 	if (f && f->text) {
 		/* a substring, case-insensitive (ASCII); % _ \ are the text's own */
 		char *p = pattern;
@@ -1490,15 +1498,15 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		}
 		*p++ = '%';
 		*p = '\0';
-		sqlite3_bind_text(stmt, 4, pattern, -1, SQLITE_TRANSIENT);
+		stmt_bind_text(stmt, 4, pattern);
 		/*
 		 * a cheap test of the stored text first, where the text is as stored (JSON
 		 * escapes quotes, backslashes and control characters): the JSON walk only then
 		 */
 		if (strpbrk(f->text, "\"\\") || has_control(f->text))
-			sqlite3_bind_text(stmt, 8, "", -1, SQLITE_STATIC);
+			stmt_bind_text(stmt, 8, "");
 		else
-			sqlite3_bind_text(stmt, 8, f->text, (int)len, SQLITE_TRANSIENT);
+			stmt_bind_textn(stmt, 8, f->text, len);
 		/* the MAC in any form: its hex digits, in order, lower case */
 		for (size_t i = 0; i < len && m < MAC_LEN; i++) {
 			char c = f->text[i];
@@ -1514,19 +1522,19 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		}
 		macq[m] = '\0';
 		if (m == 0) {
-			sqlite3_bind_null(stmt, 7);
+			stmt_bind_null(stmt, 7);
 		} else {
 			char mp[MAC_LEN + 3];
 
 			snprintf(mp, sizeof(mp), "%%%s%%", macq);
-			sqlite3_bind_text(stmt, 7, mp, -1, SQLITE_TRANSIENT);
+			stmt_bind_text(stmt, 7, mp);
 		}
 	}
-	sqlite3_bind_text(stmt, 5, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+	stmt_bind_text(stmt, 5, after ? after : "");
+	stmt_bind_int64(stmt, 6, (int64_t)limit);
 	if (f && f->by_state)
-		sqlite3_bind_int(stmt, 9, f->state);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		stmt_bind_int64(stmt, 9, f->state);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		struct device d;
 
 		r = device_from_row(st, stmt, &d);
@@ -1537,8 +1545,8 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }

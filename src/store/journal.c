@@ -10,13 +10,15 @@
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define USEC_PER_SEC 1000000ll
 
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
+	int64_t *ids = NULL;
 	uint64_t rev = 0;
 	int rc, r;
 
@@ -25,58 +27,80 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 	r = store_begin(st, true);
 	if (r < 0)
 		return r;
-	r = store_stmt(st, STMT_JOURNAL_INSERT,
-		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		       " ?10, ?11)",
-		       &stmt);
+	/*
+	 * PostgreSQL: the batch in one round trip (a pipeline), so its ids are taken first
+	 * (they follow the order the rows are appended in, the write lock held).
+	 */
+	if (st->pg) {
+		r = pg_journal_ids(st, n, &ids);
+		if (r < 0)
+			goto fail;
+	}
+	r = store_stmt(
+		st, STMT_JOURNAL_INSERT,
+		store_sql(st,
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			  " ?7, ?8, ?9, ?10, ?11) RETURNING id",
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node, id) VALUES (?1, ?2, ?3, ?4, ?5,"
+			  " ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+		&stmt);
 	if (r < 0)
 		goto fail;
 	/* the devices' state follows their rows, in the same transaction (store/state.c) */
 	r = store_state_begin(st, &rev);
 	if (r < 0)
 		goto fail;
+	r = store_pipeline_begin(st);
+	if (r < 0)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		const struct journal_entry *j = &e[i];
-		sqlite3_int64 usec =
-			(sqlite3_int64)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
+		int64_t usec = (int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
 
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-		sqlite3_bind_int64(stmt, 1, usec);
+		stmt_reset(stmt);
+		stmt_bind_int64(stmt, 1, usec);
 		/* bind_text with NULL binds SQL NULL: unknown stays unknown */
-		sqlite3_bind_text(stmt, 2, j->proto, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 3, j->peer, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 4, j->mac, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 5, j->path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, j->outcome, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 7,
-				   (sqlite3_int64)(j->bytes > INT64_MAX ? INT64_MAX : j->bytes));
-		sqlite3_bind_text(stmt, 8, j->md5, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 9, j->user_agent, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 10, j->detail, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 11, j->node, -1, SQLITE_STATIC);
-		rc = sqlite3_step(stmt);
-		if (rc != SQLITE_DONE) {
-			r = store_fail_sqlite(st, rc);
-			sqlite3_reset(stmt);
+		stmt_bind_text(stmt, 2, j->proto);
+		stmt_bind_text(stmt, 3, j->peer);
+		stmt_bind_text(stmt, 4, j->mac);
+		stmt_bind_text(stmt, 5, j->path);
+		stmt_bind_text(stmt, 6, j->outcome);
+		stmt_bind_int64(stmt, 7, (int64_t)(j->bytes > INT64_MAX ? INT64_MAX : j->bytes));
+		stmt_bind_text(stmt, 8, j->md5);
+		stmt_bind_text(stmt, 9, j->user_agent);
+		stmt_bind_text(stmt, 10, j->detail);
+		stmt_bind_text(stmt, 11, j->node);
+		if (ids)
+			stmt_bind_int64(stmt, 12, ids[i]);
+		rc = stmt_step(stmt);
+		if (rc != (ids ? STMT_DONE : STMT_ROW)) {
+			r = store_failed(st, rc);
+			stmt_reset(stmt);
 			goto fail;
 		}
 		if (j->mac) {
-			r = store_state_record(st, j, (int64_t)sqlite3_last_insert_rowid(st->db),
-					       usec, rev);
+			r = store_state_record(st, j, ids ? ids[i] : stmt_int64(stmt, 0), usec,
+					       rev);
 			if (r < 0) {
-				sqlite3_reset(stmt);
+				stmt_reset(stmt);
 				goto fail;
 			}
 		}
 	}
+	r = store_pipeline_end(st);
 	/* no pointer into the caller's entries may outlive the call */
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	stmt_reset(stmt);
+	free(ids);
+	ids = NULL;
+	if (r < 0)
+		goto fail;
 	return store_commit(st);
 
 fail:
+	(void)store_pipeline_end(st);
+	free(ids);
 	store_rollback(st);
 	return r;
 }
@@ -85,27 +109,27 @@ fail:
  * Runs sql (a DELETE or a SELECT of one integer) with ?1.. bound to the n values; a
  * DELETE's changes, or the SELECT's value (0 for NULL), go to *ret.
  */
-static int run_with(struct store *st, const char *sql, const sqlite3_int64 *v, int n, int64_t *ret)
+static int run_with(struct store *st, const char *sql, const int64_t *v, int n, int64_t *ret)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	for (int i = 0; i < n; i++)
-		sqlite3_bind_int64(stmt, i + 1, v[i]);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(stmt, 0);
+		stmt_bind_int64(stmt, i + 1, v[i]);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW) {
+		*ret = stmt_int64(stmt, 0);
 		r = 0;
-	} else if (rc == SQLITE_DONE) {
-		*ret = sqlite3_changes64(st->db);
+	} else if (rc == STMT_DONE) {
+		*ret = store_changes(st);
 		r = 0;
 	} else {
-		r = store_fail_sqlite(st, rc);
+		r = store_failed(st, rc);
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -159,8 +183,7 @@ static int prune_count(struct store *st, struct journal_pruner *p)
 	if (r < 0)
 		return r;
 	r = run_with(st, "SELECT count(*) FROM journal WHERE id >= ?1 AND id < ?2",
-		     (sqlite3_int64[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2,
-		     &n);
+		     (int64_t[]){ p->count_next, p->count_next + STORE_JOURNAL_COUNT_IDS }, 2, &n);
 	if (r < 0)
 		return r;
 	p->rows += (uint64_t)n;
@@ -193,9 +216,8 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 			st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
 			" AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
-			(sqlite3_int64[]){ from, from + STORE_JOURNAL_SCAN_IDS,
-					   (sqlite3_int64)limit },
-			3, &deleted);
+			(int64_t[]){ from, from + STORE_JOURNAL_SCAN_IDS, (int64_t)limit }, 3,
+			&deleted);
 		if (r < 0)
 			return r;
 		/* a window that gave less than asked holds no miss any more */
@@ -205,7 +227,7 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 		r = run_with(st,
 			     "DELETE FROM journal WHERE id IN (SELECT id FROM journal ORDER BY id"
 			     " LIMIT ?1)",
-			     (sqlite3_int64[]){ (sqlite3_int64)limit }, 1, &deleted);
+			     (int64_t[]){ (int64_t)limit }, 1, &deleted);
 		if (r < 0)
 			return r;
 		if (deleted == 0)
@@ -219,18 +241,16 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 {
 	struct timespec now;
-	sqlite3_int64 cutoff;
+	int64_t cutoff;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(p->max_age > (uint64_t)now.tv_sec
-								     ? (uint64_t)now.tv_sec
-								     : p->max_age);
+	cutoff = (int64_t)now.tv_sec -
+		 (int64_t)(p->max_age > (uint64_t)now.tv_sec ? (uint64_t)now.tv_sec : p->max_age);
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
-			" journal ORDER BY id LIMIT ?2) WHERE time < ?1)",
-			(sqlite3_int64[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
-			ret);
+			" journal ORDER BY id LIMIT ?2) AS oldest WHERE time < ?1)",
+			(int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2, ret);
 }
 
 int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *ret_more)
@@ -336,7 +356,7 @@ static void print_text(FILE *out, const unsigned char *s, enum text_form form)
 		fputc('"', out);
 }
 
-static void print_time(FILE *out, sqlite3_int64 usec)
+static void print_time(FILE *out, int64_t usec)
 {
 	time_t sec = (time_t)(usec / USEC_PER_SEC);
 	long msec = (long)(usec % USEC_PER_SEC / 1000);
@@ -351,14 +371,34 @@ static void print_time(FILE *out, sqlite3_int64 usec)
 	fprintf(out, "%s.%03ldZ", buf, msec);
 }
 
+void store_journal_row(struct stmt *stmt, struct journal_entry *e)
+{
+	int64_t usec = stmt_int64(stmt, 0);
+
+	*e = (struct journal_entry){
+		.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+			  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
+		.proto = stmt_text(stmt, 1),
+		.peer = stmt_text(stmt, 2),
+		.mac = stmt_text(stmt, 3),
+		.path = stmt_text(stmt, 4),
+		.outcome = stmt_text(stmt, 5),
+		.bytes = (uint64_t)stmt_int64(stmt, 6),
+		.md5 = stmt_text(stmt, 7),
+		.id = stmt_int64(stmt, 8),
+		.detail = stmt_text(stmt, 9),
+		.user_agent = stmt_text(stmt, 10),
+		.node = stmt_text(stmt, 11),
+	};
+}
+
 /* store_journal_foreach, of the rows node wrote (NULL: any). */
 static int journal_foreach(struct store *st, const char *mac, const char *node, int64_t since_usec,
 			   bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
 			   void *arg)
 {
-	char sql[512];
-	char canon[MAC_LEN + 1];
-	sqlite3_stmt *stmt = NULL;
+	char canon[MAC_LEN + 1], sql[512];
+	struct stmt *stmt = NULL;
 	const char *why;
 	int rc, r = 0;
 
@@ -369,8 +409,7 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 	 * the time, in id order (entries are appended in time order).
 	 */
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent,"
-		 " node FROM journal WHERE %s%s ORDER BY %s",
+		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE %s%s ORDER BY %s",
 		 mac ? "mac = ?1 AND time >= ?2"
 		 : newest_first
 			 ? "time >= ?2"
@@ -379,38 +418,25 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 		 node ? " AND node = ?3" : "",
 		 mac ? (newest_first ? "time DESC, id DESC" : "time, id")
 		     : (newest_first ? "id DESC" : "id"));
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	if (node)
-		sqlite3_bind_text(stmt, 3, node, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 3, node);
 	if (mac)
-		sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, since_usec > 0 ? (sqlite3_int64)since_usec : 0);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		sqlite3_int64 usec = sqlite3_column_int64(stmt, 0);
-		struct journal_entry e = {
-			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
-				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
-			.proto = (const char *)sqlite3_column_text(stmt, 1),
-			.peer = (const char *)sqlite3_column_text(stmt, 2),
-			.mac = (const char *)sqlite3_column_text(stmt, 3),
-			.path = (const char *)sqlite3_column_text(stmt, 4),
-			.outcome = (const char *)sqlite3_column_text(stmt, 5),
-			.bytes = (uint64_t)sqlite3_column_int64(stmt, 6),
-			.md5 = (const char *)sqlite3_column_text(stmt, 7),
-			.id = sqlite3_column_int64(stmt, 8),
-			.detail = (const char *)sqlite3_column_text(stmt, 9),
-			.user_agent = (const char *)sqlite3_column_text(stmt, 10),
-			.node = (const char *)sqlite3_column_text(stmt, 11),
-		};
+		stmt_bind_text(stmt, 1, canon);
+	stmt_bind_int64(stmt, 2, since_usec > 0 ? (int64_t)since_usec : 0);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		struct journal_entry e;
+
+		store_journal_row(stmt, &e);
 		r = fn(arg, &e);
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r < 0 ? r : 0;
 }
 
@@ -430,7 +456,7 @@ static int print_entry(void *arg, const struct journal_entry *e)
 	struct journal_printer *p = arg;
 	char colons[MAC_LEN + 6];
 
-	print_time(p->out, (sqlite3_int64)e->time.tv_sec * USEC_PER_SEC + e->time.tv_nsec / 1000);
+	print_time(p->out, (int64_t)e->time.tv_sec * USEC_PER_SEC + e->time.tv_nsec / 1000);
 	fputc(' ', p->out);
 	print_text(p->out, (const unsigned char *)e->proto, TEXT_WORD);
 	fputc(' ', p->out);
@@ -478,47 +504,47 @@ int store_journal_print(struct store *st, const char *mac, const char *node, tim
  */
 static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
 {
-	sqlite3_stmt *stmt = NULL;
-	sqlite3_int64 lo, hi;
+	struct stmt *stmt = NULL;
+	int64_t lo, hi;
 	int rc, r = 0;
 
-	rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM journal",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = store_fail_sqlite(st, rc);
-		sqlite3_finalize(stmt);
+	rc = stmt_prepare(st, "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM journal",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
+		r = store_failed(st, rc);
+		stmt_finalize(stmt);
 		return r;
 	}
-	lo = sqlite3_column_int64(stmt, 0);
-	hi = sqlite3_column_int64(stmt, 1) + 1;
-	sqlite3_finalize(stmt);
-	rc = sqlite3_prepare_v2(st->db, "SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	lo = stmt_int64(stmt, 0);
+	hi = stmt_int64(stmt, 1) + 1;
+	stmt_finalize(stmt);
+	rc = stmt_prepare(st, "SELECT id, time FROM journal WHERE id >= ?1 ORDER BY id LIMIT 1",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
 	/* invariant: every id below lo is before usec; every id from hi on is at or after */
 	while (lo < hi) {
-		sqlite3_int64 mid = lo + (hi - lo) / 2;
+		int64_t mid = lo + (hi - lo) / 2;
 
-		sqlite3_reset(stmt);
-		sqlite3_bind_int64(stmt, 1, mid);
-		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_DONE) {
+		stmt_reset(stmt);
+		stmt_bind_int64(stmt, 1, mid);
+		rc = stmt_step(stmt);
+		if (rc == STMT_DONE) {
 			hi = mid;
-		} else if (rc != SQLITE_ROW) {
-			r = store_fail_sqlite(st, rc);
+		} else if (rc != STMT_ROW) {
+			r = store_failed(st, rc);
 			break;
-		} else if (sqlite3_column_int64(stmt, 1) >= usec) {
+		} else if (stmt_int64(stmt, 1) >= usec) {
 			hi = mid;
 		} else {
 			/* the row found may be past mid (ids deleted by pruning): skip to it */
-			lo = sqlite3_column_int64(stmt, 0) + 1;
+			lo = stmt_int64(stmt, 0) + 1;
 		}
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	if (r == 0)
 		*ret = lo;
 	return r;
@@ -529,7 +555,7 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 {
 	char canon[MAC_LEN + 1], sql[512];
 	int64_t lo = after_id + 1, hi = INT64_MAX;
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	const char *why;
 	int rc, r = 0;
 
@@ -550,46 +576,33 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			return r;
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id, node"
-		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
+		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
 		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
 		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "");
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_int64(stmt, 1, lo);
-	sqlite3_bind_int64(stmt, 2, hi);
+	rc = stmt_prepare(st, sql, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_int64(stmt, 1, lo);
+	stmt_bind_int64(stmt, 2, hi);
 	if (f->mac)
-		sqlite3_bind_text(stmt, 3, canon, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 3, canon);
 	if (f->outcome)
-		sqlite3_bind_text(stmt, 4, f->outcome, -1, SQLITE_STATIC);
+		stmt_bind_text(stmt, 4, f->outcome);
 	if (f->proto)
-		sqlite3_bind_text(stmt, 5, f->proto, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+		stmt_bind_text(stmt, 5, f->proto);
+	stmt_bind_int64(stmt, 6, (int64_t)limit);
 	if (f->node)
-		sqlite3_bind_text(stmt, 7, f->node, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		sqlite3_int64 usec = sqlite3_column_int64(stmt, 0);
-		struct journal_entry e = {
-			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
-				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
-			.proto = (const char *)sqlite3_column_text(stmt, 1),
-			.peer = (const char *)sqlite3_column_text(stmt, 2),
-			.mac = (const char *)sqlite3_column_text(stmt, 3),
-			.path = (const char *)sqlite3_column_text(stmt, 4),
-			.outcome = (const char *)sqlite3_column_text(stmt, 5),
-			.bytes = (uint64_t)sqlite3_column_int64(stmt, 6),
-			.md5 = (const char *)sqlite3_column_text(stmt, 7),
-			.user_agent = (const char *)sqlite3_column_text(stmt, 8),
-			.id = sqlite3_column_int64(stmt, 9),
-			.node = (const char *)sqlite3_column_text(stmt, 10),
-		};
+		stmt_bind_text(stmt, 7, f->node);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		struct journal_entry e;
+
+		store_journal_row(stmt, &e);
 		r = fn(arg, &e);
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r < 0 ? r : 0;
 }

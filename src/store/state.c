@@ -184,7 +184,7 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 	enum journal_kind kind = store_journal_kind(e);
 	bool sent = e->outcome && strcmp(e->outcome, "sent") == 0;
 	char firmware[64];
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
 	/*
@@ -200,64 +200,63 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 		" config_time, config_id, config_path, config_md5, config_proto, config_rev,"
 		" fail_time, fail_id, fail_path, fail_outcome, fail_detail, firmware, status)"
 		" SELECT ?1, ?2, ?3, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		"  CASE WHEN ?9 THEN ?2 ELSE 0 END, CASE WHEN ?9 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?9 THEN ?7 END, CASE WHEN ?9 THEN ?10 END,"
-		"  CASE WHEN ?11 THEN ?2 ELSE 0 END, CASE WHEN ?11 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?11 THEN ?7 END, CASE WHEN ?11 THEN ?10 END,"
-		"  CASE WHEN ?11 THEN ?4 END, CASE WHEN ?11 THEN ?12 ELSE 0 END,"
-		"  CASE WHEN ?13 THEN ?2 ELSE 0 END, CASE WHEN ?13 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?13 THEN ?7 END, CASE WHEN ?13 THEN ?8 END, CASE WHEN ?13 THEN ?16 END,"
+		"  CASE WHEN ?9 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?9 <> 0 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?9 <> 0 THEN ?7 END, CASE WHEN ?9 <> 0 THEN ?10 END,"
+		"  CASE WHEN ?11 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?11 <> 0 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?11 <> 0 THEN ?7 END, CASE WHEN ?11 <> 0 THEN ?10 END,"
+		"  CASE WHEN ?11 <> 0 THEN ?4 END, CASE WHEN ?11 <> 0 THEN ?12 ELSE 0 END,"
+		"  CASE WHEN ?13 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?13 <> 0 THEN ?3 ELSE 0 END,"
+		"  CASE WHEN ?13 <> 0 THEN ?7 END, CASE WHEN ?13 <> 0 THEN ?8 END, CASE WHEN ?13 <> 0 THEN ?16 END,"
 		"  ?14, CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3 ELSE 1 END"
 		" WHERE EXISTS (SELECT 1 FROM devices WHERE mac = ?1)"
 		" ON CONFLICT (mac) DO UPDATE SET last_seen = excluded.last_seen,"
 		"  last_id = excluded.last_id, last_proto = excluded.last_proto,"
 		"  last_peer = excluded.last_peer,"
-		"  last_user_agent = coalesce(excluded.last_user_agent, last_user_agent),"
+		"  last_user_agent = coalesce(excluded.last_user_agent, device_state.last_user_agent),"
 		"  last_path = excluded.last_path, last_outcome = excluded.last_outcome,"
-		"  sent_time = CASE WHEN ?9 THEN excluded.sent_time ELSE sent_time END,"
-		"  sent_id = CASE WHEN ?9 THEN excluded.sent_id ELSE sent_id END,"
-		"  sent_path = CASE WHEN ?9 THEN excluded.sent_path ELSE sent_path END,"
-		"  sent_md5 = CASE WHEN ?9 THEN excluded.sent_md5 ELSE sent_md5 END,"
-		"  config_time = CASE WHEN ?11 THEN excluded.config_time ELSE config_time END,"
-		"  config_id = CASE WHEN ?11 THEN excluded.config_id ELSE config_id END,"
-		"  config_path = CASE WHEN ?11 THEN excluded.config_path ELSE config_path END,"
-		"  config_md5 = CASE WHEN ?11 THEN excluded.config_md5 ELSE config_md5 END,"
-		"  config_proto = CASE WHEN ?11 THEN excluded.config_proto ELSE config_proto END,"
-		"  config_rev = CASE WHEN ?11 THEN excluded.config_rev ELSE config_rev END,"
-		"  fail_time = CASE WHEN ?13 THEN excluded.fail_time ELSE fail_time END,"
-		"  fail_id = CASE WHEN ?13 THEN excluded.fail_id ELSE fail_id END,"
-		"  fail_path = CASE WHEN ?13 THEN excluded.fail_path ELSE fail_path END,"
-		"  fail_outcome = CASE WHEN ?13 THEN excluded.fail_outcome ELSE fail_outcome END,"
-		"  fail_detail = CASE WHEN ?13 THEN excluded.fail_detail ELSE fail_detail END,"
-		"  firmware = coalesce(excluded.firmware, firmware),"
+		"  sent_time = CASE WHEN ?9 <> 0 THEN excluded.sent_time ELSE device_state.sent_time END,"
+		"  sent_id = CASE WHEN ?9 <> 0 THEN excluded.sent_id ELSE device_state.sent_id END,"
+		"  sent_path = CASE WHEN ?9 <> 0 THEN excluded.sent_path ELSE device_state.sent_path END,"
+		"  sent_md5 = CASE WHEN ?9 <> 0 THEN excluded.sent_md5 ELSE device_state.sent_md5 END,"
+		"  config_time = CASE WHEN ?11 <> 0 THEN excluded.config_time ELSE device_state.config_time END,"
+		"  config_id = CASE WHEN ?11 <> 0 THEN excluded.config_id ELSE device_state.config_id END,"
+		"  config_path = CASE WHEN ?11 <> 0 THEN excluded.config_path ELSE device_state.config_path END,"
+		"  config_md5 = CASE WHEN ?11 <> 0 THEN excluded.config_md5 ELSE device_state.config_md5 END,"
+		"  config_proto = CASE WHEN ?11 <> 0 THEN excluded.config_proto ELSE device_state.config_proto END,"
+		"  config_rev = CASE WHEN ?11 <> 0 THEN excluded.config_rev ELSE device_state.config_rev END,"
+		"  fail_time = CASE WHEN ?13 <> 0 THEN excluded.fail_time ELSE device_state.fail_time END,"
+		"  fail_id = CASE WHEN ?13 <> 0 THEN excluded.fail_id ELSE device_state.fail_id END,"
+		"  fail_path = CASE WHEN ?13 <> 0 THEN excluded.fail_path ELSE device_state.fail_path END,"
+		"  fail_outcome = CASE WHEN ?13 <> 0 THEN excluded.fail_outcome ELSE device_state.fail_outcome END,"
+		"  fail_detail = CASE WHEN ?13 <> 0 THEN excluded.fail_detail ELSE device_state.fail_detail END,"
+		"  firmware = coalesce(excluded.firmware, device_state.firmware),"
 		"  status = CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3"
-		"   WHEN 1 THEN (CASE WHEN status = 3 THEN (CASE WHEN config_time > 0 THEN 2"
-		"    ELSE 1 END) ELSE status END) ELSE status END",
+		"   WHEN 1 THEN (CASE WHEN device_state.status = 3 THEN (CASE WHEN device_state.config_time > 0 THEN 2"
+		"    ELSE 1 END) ELSE device_state.status END) ELSE device_state.status END",
 		&stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, e->mac, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, usec);
-	sqlite3_bind_int64(stmt, 3, id);
-	sqlite3_bind_text(stmt, 4, e->proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, e->peer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, e->user_agent, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 7, e->path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 8, e->outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 9, sent);
-	sqlite3_bind_text(stmt, 10, e->md5, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 11, kind == JOURNAL_CONFIG);
+	stmt_bind_text(stmt, 1, e->mac);
+	stmt_bind_int64(stmt, 2, usec);
+	stmt_bind_int64(stmt, 3, id);
+	stmt_bind_text(stmt, 4, e->proto);
+	stmt_bind_text(stmt, 5, e->peer);
+	stmt_bind_text(stmt, 6, e->user_agent);
+	stmt_bind_text(stmt, 7, e->path);
+	stmt_bind_text(stmt, 8, e->outcome);
+	stmt_bind_int64(stmt, 9, sent);
+	stmt_bind_text(stmt, 10, e->md5);
+	stmt_bind_int64(stmt, 11, kind == JOURNAL_CONFIG);
 	/* the loop's revision when it served, else the one of this transaction */
-	sqlite3_bind_int64(stmt, 12, (sqlite3_int64)(e->rev && e->rev < rev ? e->rev : rev));
-	sqlite3_bind_int(stmt, 13, kind == JOURNAL_FAIL);
+	stmt_bind_int64(stmt, 12, (int64_t)(e->rev && e->rev < rev ? e->rev : rev));
+	stmt_bind_int64(stmt, 13, kind == JOURNAL_FAIL);
 	if (store_firmware_of(e, firmware, sizeof(firmware)) == 0)
-		sqlite3_bind_text(stmt, 14, firmware, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(stmt, 15, (int)kind);
-	sqlite3_bind_text(stmt, 16, e->detail, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+		stmt_bind_text(stmt, 14, firmware);
+	stmt_bind_int64(stmt, 15, (int)kind);
+	stmt_bind_text(stmt, 16, e->detail);
+	rc = stmt_step(stmt);
+	r = rc == STMT_DONE ? 0 : store_failed(st, rc);
+	stmt_reset(stmt);
 	return r;
 }
 
@@ -272,82 +271,82 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 /* The revision a device's files are made from now: its own, its group's, the defaults'. */
 #define CURRENT_REV "max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
 
-static void text_col(sqlite3_stmt *stmt, int col, char *buf, size_t size)
+static void text_col(struct stmt *stmt, int col, char *buf, size_t size)
 {
-	const char *t = (const char *)sqlite3_column_text(stmt, col);
+	const char *t = stmt_text(stmt, col);
 
 	snprintf(buf, size, "%s", t ? t : ""); /* display texts: a long one is cut */
 }
 
 /* A row (STATE_COLUMNS at col, CURRENT_REV after, d.mac before) into s. */
-static void state_from_row(sqlite3_stmt *stmt, int col, struct device_state *s)
+static void state_from_row(struct stmt *stmt, int col, struct device_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	text_col(stmt, 0, s->mac, sizeof(s->mac));
-	if (sqlite3_column_type(stmt, col) == SQLITE_NULL) {
+	if (stmt_is_null(stmt, col)) {
 		s->status = DEVICE_NEVER_SEEN;
-		s->current_rev = (uint64_t)sqlite3_column_int64(stmt, col + 27);
+		s->current_rev = (uint64_t)stmt_int64(stmt, col + 27);
 		return;
 	}
 	s->known = true;
-	s->first_seen = sqlite3_column_int64(stmt, col + 1);
-	s->first_id = sqlite3_column_int64(stmt, col + 2);
-	s->last_seen = sqlite3_column_int64(stmt, col + 3);
-	s->last_id = sqlite3_column_int64(stmt, col + 4);
+	s->first_seen = stmt_int64(stmt, col + 1);
+	s->first_id = stmt_int64(stmt, col + 2);
+	s->last_seen = stmt_int64(stmt, col + 3);
+	s->last_id = stmt_int64(stmt, col + 4);
 	text_col(stmt, col + 5, s->last_proto, sizeof(s->last_proto));
 	text_col(stmt, col + 6, s->last_peer, sizeof(s->last_peer));
 	text_col(stmt, col + 7, s->last_user_agent, sizeof(s->last_user_agent));
 	text_col(stmt, col + 8, s->last_path, sizeof(s->last_path));
 	text_col(stmt, col + 9, s->last_outcome, sizeof(s->last_outcome));
-	s->sent_time = sqlite3_column_int64(stmt, col + 10);
-	s->sent_id = sqlite3_column_int64(stmt, col + 11);
+	s->sent_time = stmt_int64(stmt, col + 10);
+	s->sent_id = stmt_int64(stmt, col + 11);
 	text_col(stmt, col + 12, s->sent_path, sizeof(s->sent_path));
 	text_col(stmt, col + 13, s->sent_md5, sizeof(s->sent_md5));
-	s->config_time = sqlite3_column_int64(stmt, col + 14);
-	s->config_id = sqlite3_column_int64(stmt, col + 15);
+	s->config_time = stmt_int64(stmt, col + 14);
+	s->config_id = stmt_int64(stmt, col + 15);
 	text_col(stmt, col + 16, s->config_path, sizeof(s->config_path));
 	text_col(stmt, col + 17, s->config_md5, sizeof(s->config_md5));
 	text_col(stmt, col + 18, s->config_proto, sizeof(s->config_proto));
-	s->config_rev = (uint64_t)sqlite3_column_int64(stmt, col + 19);
-	s->fail_time = sqlite3_column_int64(stmt, col + 20);
-	s->fail_id = sqlite3_column_int64(stmt, col + 21);
+	s->config_rev = (uint64_t)stmt_int64(stmt, col + 19);
+	s->fail_time = stmt_int64(stmt, col + 20);
+	s->fail_id = stmt_int64(stmt, col + 21);
 	text_col(stmt, col + 22, s->fail_path, sizeof(s->fail_path));
 	text_col(stmt, col + 23, s->fail_outcome, sizeof(s->fail_outcome));
 	text_col(stmt, col + 24, s->fail_detail, sizeof(s->fail_detail));
 	text_col(stmt, col + 25, s->firmware, sizeof(s->firmware));
-	switch (sqlite3_column_int(stmt, col + 26)) {
+	switch ((int)stmt_int64(stmt, col + 26)) {
 	case 2: s->status = DEVICE_PROVISIONED; break;
 	case 3: s->status = DEVICE_FAILING; break;
 	default: s->status = DEVICE_PROVISIONING; break;
 	}
-	s->current_rev = (uint64_t)sqlite3_column_int64(stmt, col + 27);
+	s->current_rev = (uint64_t)stmt_int64(stmt, col + 27);
 	if (s->status == DEVICE_PROVISIONED && s->current_rev > s->config_rev)
 		s->status = DEVICE_CHANGE_PENDING;
 }
 
 int store_device_state_get(struct store *st, const char *mac, struct device_state *ret)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
-				" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
-				" LEFT JOIN groups g ON g.name = d.group_name WHERE d.mac = ?1",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, mac, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	rc = stmt_prepare(st,
+			  "SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+			  " FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
+			  " LEFT JOIN groups g ON g.name = d.group_name WHERE d.mac = ?1",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_text(stmt, 1, mac);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW) {
 		state_from_row(stmt, 1, ret);
 		r = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == STMT_DONE) {
 		r = store_fail(st, -ENOENT, "no device %s", mac);
 	} else {
-		r = store_fail_sqlite(st, rc);
+		r = store_failed(st, rc);
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -358,26 +357,26 @@ int store_device_state_get(struct store *st, const char *mac, struct device_stat
 
 int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX])
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r = 0;
 
 	memset(counts, 0, _DEVICE_STATUS_MAX * sizeof(counts[0]));
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT " STATE_SQL " AS state, count(*) FROM devices d"
-				" LEFT JOIN device_state s ON s.mac = d.mac"
-				" LEFT JOIN groups g ON g.name = d.group_name GROUP BY state",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int s = sqlite3_column_int(stmt, 0);
+	rc = stmt_prepare(st,
+			  "SELECT " STATE_SQL " AS state, count(*) FROM devices d"
+			  " LEFT JOIN device_state s ON s.mac = d.mac"
+			  " LEFT JOIN groups g ON g.name = d.group_name GROUP BY state",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		int s = (int)stmt_int64(stmt, 0);
 
 		if (s >= 0 && s < _DEVICE_STATUS_MAX)
-			counts[s] = (uint64_t)sqlite3_column_int64(stmt, 1);
+			counts[s] = (uint64_t)stmt_int64(stmt, 1);
 	}
-	if (rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
@@ -390,20 +389,20 @@ int store_device_state_list(struct store *st, enum device_status status, bool al
 	 * reads that page, not the inventory. "Never seen" is the devices without a row, and
 	 * every state at once is the inventory in MAC order.
 	 */
-	static const char *const by_status =
-		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
-		" FROM device_state s JOIN devices d ON d.mac = s.mac"
-		" LEFT JOIN groups g ON g.name = d.group_name"
-		" WHERE s.status = ?3 AND s.mac > ?1"
-		" AND (?3 <> 2 OR (" CURRENT_REV " > s.config_rev) = ?2)"
-		" ORDER BY s.mac LIMIT ?4";
+	static const char *const by_status = "SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
+					     " FROM device_state s JOIN devices d ON d.mac = s.mac"
+					     " LEFT JOIN groups g ON g.name = d.group_name"
+					     " WHERE s.status = ?3 AND s.mac > ?1"
+					     " AND (?3 <> 2 OR (CASE WHEN " CURRENT_REV
+					     " > s.config_rev THEN 1 ELSE 0 END) = ?2)"
+					     " ORDER BY s.mac LIMIT ?4";
 	static const char *const by_mac =
 		"SELECT d.mac, " STATE_COLUMNS ", " CURRENT_REV
 		" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
 		" LEFT JOIN groups g ON g.name = d.group_name"
 		" WHERE d.mac > ?1 AND (?2 OR s.mac IS NULL)"
 		" ORDER BY d.mac LIMIT ?4";
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	struct device_state s;
 	bool stored = !all && status != DEVICE_NEVER_SEEN;
 	int rc, r = 0, code;
@@ -413,44 +412,43 @@ int store_device_state_list(struct store *st, enum device_status status, bool al
 	case DEVICE_FAILING: code = 3; break;
 	default: code = 2; break;
 	}
-	rc = sqlite3_prepare_v2(st->db, stored ? by_status : by_mac, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, after_mac ? after_mac : "", -1, SQLITE_STATIC);
+	rc = stmt_prepare(st, stored ? by_status : by_mac, &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_text(stmt, 1, after_mac ? after_mac : "");
 	/* by status: ?2 whether pending; by MAC: ?2 every state */
-	sqlite3_bind_int(stmt, 2, stored ? status == DEVICE_CHANGE_PENDING : all);
-	sqlite3_bind_int(stmt, 3, code);
-	sqlite3_bind_int64(stmt, 4, limit ? (sqlite3_int64)limit : -1);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	stmt_bind_int64(stmt, 2, stored ? status == DEVICE_CHANGE_PENDING : all);
+	stmt_bind_int64(stmt, 3, code);
+	stmt_bind_int64(stmt, 4, limit ? (int64_t)limit : -1);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		state_from_row(stmt, 1, &s);
 		r = fn(arg, &s);
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
 int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM device_state WHERE last_seen >= ?1",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)since * 1000000);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+	rc = stmt_prepare(st, "SELECT count(*) FROM device_state WHERE last_seen >= ?1", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_int64(stmt, 1, (int64_t)since * 1000000);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW) {
+		*ret = (uint64_t)stmt_int64(stmt, 0);
 		r = 0;
 	} else {
-		r = store_fail_sqlite(st, rc);
+		r = store_failed(st, rc);
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 

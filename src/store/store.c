@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/hash.h"
 
@@ -258,15 +259,24 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSIO
 
 void store_set_wait(struct store *st, unsigned ms)
 {
-	sqlite3_busy_timeout(st->db, (int)ms);
+	char sql[48];
+
+	st->wait_ms = ms;
+	if (st->db) {
+		sqlite3_busy_timeout(st->db, (int)ms);
+	} else if (st->pg) {
+		/* 0 is "never wait" here, "wait forever" to PostgreSQL: take a millisecond */
+		snprintf(sql, sizeof(sql), "SET lock_timeout = %u", ms ? ms : 1);
+		(void)pg_exec(st, sql);
+	}
 }
 
 int store_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE: return 0;
+	case STMT_ROW:
+	case STMT_DONE: return 0;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED: return -EBUSY;
 	case SQLITE_NOMEM: return -ENOMEM;
@@ -315,6 +325,14 @@ int store_fail_sqlite(struct store *st, int rc)
 	return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
 }
 
+int store_fail_schema(struct store *st, int version)
+{
+	return store_fail(st, -EPROTO,
+			  "schema version %d is not one this autoprov knows (%d): the database was "
+			  "written by a newer version",
+			  version, STORE_SCHEMA_VERSION);
+}
+
 int store_fail(struct store *st, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -332,25 +350,44 @@ const char *store_strerror(struct store *st)
 
 int store_exec(struct store *st, const char *sql)
 {
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	int rc;
 
+	if (st->pg)
+		return pg_exec(st, sql);
+	if (!st->db)
+		return store_fail(st, -ENOTCONN, "not connected to the database");
+	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : store_fail_sqlite(st, rc);
 }
 
-int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3_stmt **ret)
+int store_stmt(struct store *st, enum store_stmt which, const char *sql, struct stmt **ret)
 {
-	sqlite3_stmt *stmt = st->stmts[which];
+	struct stmt *stmt = st->stmts[which];
 	int rc;
 
 	if (stmt) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
+		stmt_reset(stmt);
 		*ret = stmt;
 		return 0;
 	}
-	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
+	if (st->pg) {
+		/* prepared on the server once, on first use */
+		rc = stmt_prepare(st, sql, &stmt);
+		if (rc < 0)
+			return rc;
+		snprintf(stmt->name, sizeof(stmt->name), "ap%u_%d", st->stmt_serial, (int)which);
+	} else {
+		stmt = calloc(1, sizeof(*stmt));
+		if (!stmt)
+			return store_fail(st, -ENOMEM, "out of memory");
+		stmt->st = st;
+		rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt->lite,
+					NULL);
+		if (rc != SQLITE_OK) {
+			free(stmt);
+			return store_fail_sqlite(st, rc);
+		}
+	}
 	st->stmts[which] = stmt;
 	*ret = stmt;
 	return 0;
@@ -378,26 +415,28 @@ int store_vars_load(struct store *st, const char *text, json_t **ret)
 
 static int read_user_version(struct store *st, int *ret)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, "PRAGMA user_version", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
+		r = store_failed(st, rc);
 		goto out;
 	}
-	*ret = sqlite3_column_int(stmt, 0);
+	*ret = (int)stmt_int64(stmt, 0);
 	r = 0;
 out:
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
 int store_schema_version(struct store *st, int *ret)
 {
+	if (st->pg)
+		return pg_schema_version(st, ret);
 	return read_user_version(st, ret);
 }
 
@@ -412,10 +451,7 @@ static int store_migrate(struct store *st)
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	if (version > STORE_SCHEMA_VERSION || version < 0)
-		return store_fail(st, -EPROTO,
-				  "schema version %d is not one this autoprov knows (%d): the "
-				  "database was written by a newer version",
-				  version, STORE_SCHEMA_VERSION);
+		return store_fail_schema(st, version);
 
 	r = store_begin(st, true);
 	if (r < 0)
@@ -449,7 +485,7 @@ static void pending_clear(struct store *st);
 
 static int store_connect(struct store *st, const char *path, bool exclusive)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
 	/* one connection per thread at a time: SQLite's own mutexes would only cost */
@@ -471,19 +507,19 @@ static int store_connect(struct store *st, const char *path, bool exclusive)
 	if (r < 0)
 		return r;
 	/* WAL is persistent in the file; asking again costs nothing and repairs a copied db */
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, "PRAGMA journal_mode = WAL", &stmt);
+	if (rc == 0)
+		rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
+		r = store_failed(st, rc);
 		goto out;
 	}
-	if (strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0) {
+	if (strcmp(stmt_text(stmt, 0), "wal") != 0) {
 		r = store_fail(st, -ENOTSUP, "cannot use WAL mode (journal mode stays '%s')",
-			       (const char *)sqlite3_column_text(stmt, 0));
+			       stmt_text(stmt, 0));
 		goto out;
 	}
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	stmt = NULL;
 	/* with WAL, NORMAL loses at most the last commits on power loss, never consistency */
 	r = store_exec(st, "PRAGMA synchronous = NORMAL");
@@ -494,26 +530,38 @@ static int store_connect(struct store *st, const char *path, bool exclusive)
 		goto out;
 	st->exclusive = exclusive;
 out:
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
 static void store_disconnect(struct store *st)
 {
 	for (size_t i = 0; i < STMT__MAX; i++) {
-		sqlite3_finalize(st->stmts[i]);
+		stmt_finalize(st->stmts[i]);
 		st->stmts[i] = NULL;
 	}
-	/* close_v2: a statement we forgot would leak a connection, not abort the process */
-	sqlite3_close_v2(st->db);
-	st->db = NULL;
+	if (st->pg) {
+		pg_disconnect(st);
+	} else {
+		/* close_v2: a statement we forgot would leak a connection, not abort the process */
+		sqlite3_close_v2(st->db);
+		st->db = NULL;
+	}
+	st->stmt_serial++;
 	st->tx_depth = 0;
 }
 
-/* Connects, falling back to the exclusive mode when the -shm file cannot be made. */
+/*
+ * Connects: to PostgreSQL, or to the SQLite file falling back to the exclusive mode when
+ * the -shm file cannot be made.
+ */
 static int store_connect_any(struct store *st, const char *path)
 {
-	int r = store_connect(st, path, false);
+	int r;
+
+	if (st->url)
+		return pg_connect(st, st->url);
+	r = store_connect(st, path, false);
 
 	if (r == -EIO || r == -ENOSPC) {
 		store_disconnect(st);
@@ -522,23 +570,56 @@ static int store_connect_any(struct store *st, const char *path)
 	return r;
 }
 
+bool store_url_is_pg(const char *url)
+{
+	return url &&
+	       (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0);
+}
+
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz)
 {
+	return store_open_url(NULL, site_dir, ret, err, errsz);
+}
+
+int store_open_url(const char *url, const char *site_dir, struct store **ret, char *err,
+		   size_t errsz)
+{
 	struct store *st;
+	struct stat sb;
+	size_t n;
 	int r;
 
 	st = calloc(1, sizeof(*st));
 	if (!st || pthread_mutex_init(&st->pending_lock, NULL) != 0) {
 		free(st);
-		snprintf(err, errsz, "%s/autoprov.db: out of memory", site_dir);
+		snprintf(err, errsz, "%s: out of memory", url && *url ? "store" : site_dir);
 		return -ENOMEM;
 	}
-	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db", site_dir) >=
-	    sizeof(st->path)) {
-		snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
-		pthread_mutex_destroy(&st->pending_lock);
-		free(st);
-		return -ENAMETOOLONG;
+	st->wait_ms = STORE_BUSY_TIMEOUT_MS;
+	if (store_url_is_pg(url)) {
+		st->url = strdup(url);
+		store_redact_url(url, st->path, sizeof(st->path));
+		if (!st->url) {
+			r = store_fail(st, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	} else {
+		/* a site directory, an SQLite file, or sqlite:PATH of either */
+		if (url && *url)
+			site_dir = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+		n = strlen(site_dir);
+		if (stat(site_dir, &sb) == 0 ? !S_ISDIR(sb.st_mode)
+					     : n > 3 && strcmp(site_dir + n - 3, ".db") == 0)
+			n = (size_t)snprintf(st->path, sizeof(st->path), "%s", site_dir);
+		else
+			n = (size_t)snprintf(st->path, sizeof(st->path), "%s/autoprov.db",
+					     site_dir);
+		if (n >= sizeof(st->path)) {
+			snprintf(err, errsz, "%s/autoprov.db: path too long", site_dir);
+			pthread_mutex_destroy(&st->pending_lock);
+			free(st);
+			return -ENAMETOOLONG;
+		}
 	}
 	r = store_connect_any(st, st->path);
 	if (r < 0)
@@ -565,6 +646,8 @@ int store_reconnect(struct store *st)
 	if (st->tx_depth > 0)
 		return store_fail(st, -EBUSY, "reconnect inside a transaction");
 	store_disconnect(st);
+	if (st->url)
+		return pg_connect(st, st->url);
 	r = store_connect_any(st, st->path);
 	return r;
 }
@@ -580,7 +663,7 @@ int store_probe_write(struct store *st)
 	 * nothing): a page for the WAL, nothing anybody reads.
 	 */
 	r = store_exec(st, "INSERT INTO meta (key, value) VALUES ('write_probe', 1)"
-			   " ON CONFLICT (key) DO UPDATE SET value = value + 1");
+			   " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1");
 	if (r < 0) {
 		store_rollback(st);
 		return r;
@@ -593,26 +676,34 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	/* a command-line render's versions get one more chance */
-	if (st->db && store_versions_pending(st) > 0)
+	if ((st->db || st->pg) && store_versions_pending(st) > 0)
 		(void)store_versions_sync(st);
 	/* whoever wrote many changes prunes them (cheap when there is nothing to do) */
-	if (st->db && st->tx_depth == 0) {
+	if ((st->db || (st->pg && PQstatus(st->pg) == CONNECTION_OK)) && st->tx_depth == 0) {
 		store_set_wait(st, 0);
 		(void)store_changes_prune(st);
 	}
 	pending_clear(st);
 	free(st->pending);
+	store_watch_close(st);
 	store_disconnect(st);
+	if (st->url)
+		explicit_bzero(st->url, strlen(st->url));
+	free(st->url);
 	pthread_mutex_destroy(&st->pending_lock);
 	free(st);
 }
 
 int store_begin(struct store *st, bool write)
 {
-	char sql[32];
+	char sql[48];
 	int r;
 
-	if (st->tx_depth == 0)
+	if (st->tx_depth == 0 && st->pg)
+		/* a read is one snapshot, as SQLite's; a write takes the store's write lock */
+		snprintf(sql, sizeof(sql), "%s",
+			 write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	else if (st->tx_depth == 0)
 		snprintf(sql, sizeof(sql), "%s", write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
 	else if (write && !st->tx_write)
 		/* upgrading a read snapshot can fail at once with SQLITE_BUSY: refuse it */
@@ -622,6 +713,13 @@ int store_begin(struct store *st, bool write)
 	r = store_exec(st, sql);
 	if (r < 0)
 		return r;
+	if (st->tx_depth == 0 && st->pg && write) {
+		r = pg_begin_write(st);
+		if (r < 0) {
+			(void)pg_exec(st, "ROLLBACK");
+			return r;
+		}
+	}
 	if (st->tx_depth == 0)
 		st->tx_write = write;
 	st->tx_depth++;
@@ -660,34 +758,42 @@ void store_rollback(struct store *st)
 		snprintf(sql, sizeof(sql), "ROLLBACK TO s%u; RELEASE s%u", st->tx_depth - 1,
 			 st->tx_depth - 1);
 	/* the reason already recorded is the one worth keeping: no store_exec here */
-	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (st->pg)
+		PQclear(PQexec(st->pg, sql));
+	else if (st->db)
+		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	st->tx_depth--;
 }
 
 int store_changes_last(struct store *st, uint64_t *ret)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
+	/* PostgreSQL: seqs are given in commit order (db_pg.c), the newest row is the last */
 	r = store_stmt(st, STMT_CHANGES_LAST,
-		       "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+		       store_sql(st,
+				 "SELECT coalesce((SELECT seq FROM sqlite_sequence"
+				 " WHERE name = 'changes'), 0)",
+				 "SELECT max(coalesce((SELECT max(seq) FROM changes), 0),"
+				 " (SELECT value FROM meta WHERE key = 'changes_pruned'))"),
 		       &stmt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = store_fail_sqlite(st, rc);
-		sqlite3_reset(stmt);
+	rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
+		r = store_failed(st, rc);
+		stmt_reset(stmt);
 		return r;
 	}
-	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
+	*ret = (uint64_t)stmt_int64(stmt, 0);
+	stmt_reset(stmt);
 	return 0;
 }
 
 int store_changes_prune(struct store *st)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	uint64_t last = 0, pruned = 0;
 	char sql[160];
 	int rc, r;
@@ -695,13 +801,12 @@ int store_changes_prune(struct store *st)
 	r = store_changes_last(st, &last);
 	if (r < 0)
 		return r;
-	rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'changes_pruned'", -1,
-				&stmt, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_prepare(st, "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
+	if (rc == 0 && (rc = stmt_step(stmt)) == STMT_ROW)
+		pruned = (uint64_t)stmt_int64(stmt, 0);
+	stmt_finalize(stmt);
+	if (rc != STMT_ROW && rc != STMT_DONE)
+		return store_failed(st, rc);
 	if (last < pruned + STORE_CHANGES_KEEP + STORE_CHANGES_PRUNE_EVERY)
 		return 0;
 	r = store_begin(st, true);
@@ -724,7 +829,7 @@ int store_changes_since(struct store *st, uint64_t seq,
 			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
 			void *arg)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	uint64_t pruned = 0;
 	bool any = false;
 	int rc, r;
@@ -739,21 +844,21 @@ int store_changes_since(struct store *st, uint64_t seq,
 		       "SELECT seq, kind, key FROM changes WHERE seq > ?1 ORDER BY seq", &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(stmt, 1);
+	stmt_bind_int64(stmt, 1, (int64_t)seq);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
+		int kind = (int)stmt_int64(stmt, 1);
 
 		any = true;
 		if (kind < STORE_CHANGE_DEVICE || kind > STORE_CHANGE_DEFAULTS)
 			continue;
-		r = fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (enum store_change)kind,
-		       (const char *)sqlite3_column_text(stmt, 2));
+		r = fn(arg, (uint64_t)stmt_int64(stmt, 0), (enum store_change)kind,
+		       stmt_text(stmt, 2));
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_reset(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_reset(stmt);
 	if (r != 0 || !any)
 		return r;
 
@@ -761,12 +866,12 @@ int store_changes_since(struct store *st, uint64_t seq,
 		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		pruned = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail_sqlite(st, rc);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW)
+		pruned = (uint64_t)stmt_int64(stmt, 0);
+	stmt_reset(stmt);
+	if (rc != STMT_ROW && rc != STMT_DONE)
+		return store_failed(st, rc);
 	if (seq < pruned)
 		return store_fail(st, -ESTALE, "changes after %llu are pruned",
 				  (unsigned long long)seq);
@@ -775,23 +880,23 @@ int store_changes_since(struct store *st, uint64_t seq,
 
 int store_inventory_revision(struct store *st, uint64_t *ret)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
 	r = store_stmt(st, STMT_INVENTORY_REV, "SELECT value FROM meta WHERE key = 'inventory_rev'",
 		       &stmt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
-				      : store_fail_sqlite(st, rc);
-		sqlite3_reset(stmt);
+	rc = stmt_step(stmt);
+	if (rc != STMT_ROW) {
+		r = rc == STMT_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
+				    : store_failed(st, rc);
+		stmt_reset(stmt);
 		return r;
 	}
-	*ret = (uint64_t)sqlite3_column_int64(stmt, 0);
+	*ret = (uint64_t)stmt_int64(stmt, 0);
 	/* reset now: a statement left on a row would hold a read snapshot open */
-	sqlite3_reset(stmt);
+	stmt_reset(stmt);
 	return 0;
 }
 
@@ -799,29 +904,29 @@ int store_inventory_revision(struct store *st, uint64_t *ret)
 static int version_get(struct store *st, const char *key, const char *content_md5,
 		       uint64_t *ret_version, bool *ret_same)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
 	r = store_stmt(st, STMT_VERSION_GET,
 		       "SELECT content_md5, version FROM versions WHERE key = ?1", &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret_same = strcmp((const char *)sqlite3_column_text(stmt, 0), content_md5) == 0;
-		*ret_version = (uint64_t)sqlite3_column_int64(stmt, 1);
+	stmt_bind_text(stmt, 1, key);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW) {
+		*ret_same = strcmp(stmt_text(stmt, 0), content_md5) == 0;
+		*ret_version = (uint64_t)stmt_int64(stmt, 1);
 		r = 0;
 	} else {
-		r = rc == SQLITE_DONE ? -ENOENT : store_fail_sqlite(st, rc);
+		r = rc == STMT_DONE ? -ENOENT : store_failed(st, rc);
 	}
-	sqlite3_reset(stmt);
+	stmt_reset(stmt);
 	return r;
 }
 
 static int version_put(struct store *st, const char *key, const char *content_md5, uint64_t version)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	int rc, r;
 
 	r = store_stmt(st, STMT_VERSION_PUT,
@@ -831,13 +936,12 @@ static int version_put(struct store *st, const char *key, const char *content_md
 		       &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, content_md5, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)version);
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_DONE ? 0 : store_fail_sqlite(st, rc);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	stmt_bind_text(stmt, 1, key);
+	stmt_bind_text(stmt, 2, content_md5);
+	stmt_bind_int64(stmt, 3, (int64_t)version);
+	rc = stmt_step(stmt);
+	r = rc == STMT_DONE ? 0 : store_failed(st, rc);
+	stmt_reset(stmt);
 	return r;
 }
 
@@ -1161,4 +1265,19 @@ keep:
 		return r_write;
 	*ret_version = next;
 	return 0;
+}
+
+const char *store_name(const struct store *st)
+{
+	return st->path;
+}
+
+int store_open_like(const struct store *st, struct store **ret, char *err, size_t errsz)
+{
+	return store_open_url(st->url ? st->url : st->path, NULL, ret, err, errsz);
+}
+
+bool store_is_pg(const struct store *st)
+{
+	return st->url != NULL;
 }

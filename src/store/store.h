@@ -26,6 +26,25 @@ struct store;
  * wait up to STORE_BUSY_TIMEOUT_MS for each other, readers never wait (WAL).
  */
 int store_open(const char *site_dir, struct store **ret, char *err, size_t errsz);
+/*
+ * Opens the store url names: a PostgreSQL connection URI (postgresql://... or
+ * postgres://...: the password from the URI, ~/.pgpass or PGPASSWORD, never shown in a
+ * message), an SQLite file, a site directory (its autoprov.db) or sqlite:PATH of either;
+ * NULL or "": site_dir's autoprov.db, as store_open. A PostgreSQL database is given the
+ * schema on first use, as an SQLite file is. err gets a reason, without the password.
+ */
+int store_open_url(const char *url, const char *site_dir, struct store **ret, char *err,
+		   size_t errsz);
+/* Another connection to the store st is connected to. */
+int store_open_like(const struct store *st, struct store **ret, char *err, size_t errsz);
+/* url with its password (in the authority or a password= parameter) as "***", into buf. */
+const char *store_redact_url(const char *url, char *buf, size_t size);
+/* Whether st is a PostgreSQL database. */
+bool store_is_pg(const struct store *st);
+/* Whether url names a PostgreSQL database. */
+bool store_url_is_pg(const char *url);
+/* What st is, for messages: the SQLite file, or the URI without its password. */
+const char *store_name(const struct store *st);
 void store_close(struct store *st); /* accepts NULL */
 
 /*
@@ -272,6 +291,20 @@ int store_changes_since(struct store *st, uint64_t seq,
 			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
 			void *arg);
 
+/*
+ * Watching for changes, for a daemon on a shared database (PostgreSQL): another connection
+ * that LISTENs to the notification every change of the inventory sends at commit, only a
+ * wake-up (the changes are read from the change log, by sequence number).
+ * store_watch_open() returns the socket to watch for reading (-ENOTSUP for SQLite, whose
+ * daemon reads the change log on every loop iteration: a local read); store_watch_read(),
+ * when it is readable, 1 when changes were announced, 0 when not, or a negative errno when
+ * the connection is lost (it is closed: open it again later, and read the change log, since
+ * notifications sent meanwhile are lost). Never blocks but for store_watch_open's connect.
+ */
+int store_watch_open(struct store *st);
+int store_watch_read(struct store *st);
+void store_watch_close(struct store *st); /* store_close closes it too */
+
 /* ---- journal ---- */
 
 struct journal_entry {
@@ -320,7 +353,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
  */
 #define STORE_JOURNAL_MISS_SQL                                                                     \
 	"(outcome IS NULL OR (outcome NOT IN ('sent', 'not modified', 'pnp-url-sent')"             \
-	" AND outcome NOT GLOB 'notify-2*'))"
+	" AND outcome NOT LIKE 'notify-2%'))"
 
 /* Rows one prune step deletes at most, and ids it looks through at most. */
 #define STORE_JOURNAL_PRUNE_BATCH 2000
@@ -539,6 +572,22 @@ void store_set_versions_deferred(struct store *st, bool on);
 int store_versions_sync_to(struct store *st, struct store *to);
 /* Whether SQLite was built to be used from several threads (one connection per thread). */
 bool store_threadsafe(void);
+
+/* ---- copying a site's data between stores (store/copy.c) ---- */
+
+struct store_copy_counts {
+	uint64_t devices, groups, versions, tokens, journal;
+};
+
+/*
+ * Copies the defaults, groups, devices (their variables: the certificate bindings too),
+ * rendered-file versions and tokens of from, and with journal its journal, into to, which
+ * must hold no device, group, token or version (-EEXIST). All or nothing: one write
+ * transaction on to, reading one snapshot of from. The backends may differ (SQLite to
+ * PostgreSQL and back). 0 with the counts, or a negative errno with the reason in err.
+ */
+int store_copy(struct store *from, struct store *to, bool journal,
+	       struct store_copy_counts *ret_counts, char *err, size_t errsz);
 
 /* ---- admin API tokens (store/tokens.c) ---- */
 

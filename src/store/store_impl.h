@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -32,6 +33,72 @@ enum store_stmt {
 	STMT__MAX,
 };
 
+/*
+ * A statement of either backend (store/stmt.c). The SQL is SQLite's dialect with ?N
+ * parameters; where PostgreSQL's differs, the caller picks with store_sql(). Steps return
+ * STMT_ROW, STMT_DONE or a negative errno whose reason is already recorded on the store.
+ */
+#define STMT_ROW  100 /* SQLITE_ROW */
+#define STMT_DONE 101 /* SQLITE_DONE */
+
+struct stmt {
+	struct store *st;
+	sqlite3_stmt *lite; /* SQLite */
+	/* PostgreSQL: the translated SQL, its parameters as text, the result being read */
+	char *sql;
+	char name[16]; /* a server-side prepared statement's name ("" for none) */
+	bool prepared;
+	int nparams;
+	char *params[32];
+	Oid types[32];	 /* bigint for what was bound as an integer, else inferred */
+	uint32_t unused; /* parameters the SQL does not name (given a type: text) */
+	PGresult *res;
+	int row, nrows;
+	bool ran;
+};
+
+int stmt_prepare(struct store *st, const char *sql, struct stmt **ret);
+void stmt_bind_text(struct stmt *s, int i, const char *v);
+void stmt_bind_textn(struct stmt *s, int i, const char *v, size_t len);
+void stmt_bind_int64(struct stmt *s, int i, int64_t v);
+void stmt_bind_null(struct stmt *s, int i);
+int stmt_step(struct stmt *s);
+/* Columns of the current row: text (NULL for NULL), integer (0 for NULL; true is 1). */
+const char *stmt_text(struct stmt *s, int i);
+int64_t stmt_int64(struct stmt *s, int i);
+bool stmt_is_null(struct stmt *s, int i);
+/* Ready to run again, with no parameters bound. */
+void stmt_reset(struct stmt *s);
+void stmt_finalize(struct stmt *s); /* accepts NULL */
+/*
+ * PostgreSQL: statements stepped between these are sent without waiting for their answers
+ * (libpq's pipeline mode: one round trip for a batch); each step is STMT_DONE at once, no
+ * rows are read, and store_pipeline_end() reads the answers: 0, or the first failure (the
+ * caller rolls back). begin is 1 when pipelining, 0 on SQLite (which has no round trips:
+ * steps run as usual), or a negative errno.
+ */
+int store_pipeline_begin(struct store *st);
+int store_pipeline_end(struct store *st);
+
+/* Rows the last INSERT, UPDATE or DELETE run on st changed. */
+int64_t store_changes(struct store *st);
+
+/* The SQL of the store's backend: sqlite's or pg's. */
+#define store_sql(st, lite_sql, pg_sql) ((st)->pg ? (pg_sql) : (lite_sql))
+
+/* PostgreSQL (store/db_pg.c) */
+int pg_connect(struct store *st, const char *url);
+void pg_disconnect(struct store *st);
+int pg_exec(struct store *st, const char *sql);
+int pg_fail(struct store *st, const PGresult *res);
+/* libpq's message msg as st's reason, on one line */
+void pg_message(struct store *st, const char *msg);
+int pg_schema_version(struct store *st, int *ret);
+int pg_begin_write(struct store *st);
+int pg_ensure(struct store *st);
+/* n new journal ids, in increasing order (store_journal_append's batch) */
+int pg_journal_ids(struct store *st, size_t n, int64_t **ret);
+
 /* A rendered-file version that could not be written yet (store_version). */
 struct pending_version {
 	char *key;
@@ -40,8 +107,24 @@ struct pending_version {
 };
 
 struct store {
-	sqlite3 *db;
-	char path[PATH_MAX]; /* DIR/autoprov.db */
+	sqlite3 *db;	      /* SQLite, or NULL */
+	PGconn *pg;	      /* PostgreSQL, or NULL */
+	PGconn *listen;	      /* PostgreSQL: the connection that LISTENs (store_watch_open) */
+	int64_t reset_at;     /* PostgreSQL: CLOCK_MONOTONIC ms of the last reconnection tried */
+	char *url;	      /* PostgreSQL: the connection URI (with its secret: never shown) */
+	char path[PATH_MAX];  /* DIR/autoprov.db, or the URI without its password */
+	unsigned wait_ms;     /* store_set_wait */
+	int64_t last_changes; /* PostgreSQL: rows the last statement changed */
+	unsigned stmt_serial; /* PostgreSQL: names of prepared statements */
+	/* PostgreSQL: store_pipeline_begin; queries sent and not yet read, and the
+	 * preparations among them (which query, which statement) */
+	bool pipeline;
+	unsigned pipe_sent;
+	unsigned pipe_nprep;
+	struct {
+		unsigned at;
+		struct stmt *stmt;
+	} pipe_prep[STMT__MAX];
 	bool exclusive;	     /* opened in the exclusive locking mode (store_exclusive) */
 	/*
 	 * Versions kept in memory until they can be written, under pending_lock: another
@@ -54,7 +137,7 @@ struct store {
 	uint32_t *pending_index;
 	size_t pending_slots, pending_gone;
 	bool versions_deferred; /* store_set_versions_deferred */
-	sqlite3_stmt *stmts[STMT__MAX];
+	struct stmt *stmts[STMT__MAX];
 	unsigned tx_depth; /* store_begin nesting: 0 outside a transaction */
 	bool tx_write;	   /* the outermost begin took the write lock */
 	char errmsg[256];  /* reason for the last failure */
@@ -68,7 +151,7 @@ struct store {
  * The statement in slot which, prepared from sql on first use, reset and unbound: ready to
  * bind. The store owns it (finalized by store_close).
  */
-int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3_stmt **ret);
+int store_stmt(struct store *st, enum store_stmt which, const char *sql, struct stmt **ret);
 
 /*
  * The state (enum device_status) of the row of `devices` being read, as SQL: the rule of
@@ -84,12 +167,25 @@ int store_stmt(struct store *st, enum store_stmt which, const char *sql, sqlite3
 int store_errno(int rc);
 /* Records SQLite's message for rc as the reason; returns store_errno(rc). */
 int store_fail_sqlite(struct store *st, int rc);
+/*
+ * What a statement's failure returns: rc, a negative errno from stmt_*, already recorded;
+ * anything else (a step that gave a row where none was expected) is -EIO.
+ */
+int store_failed(struct store *st, int rc);
 /* Records a reason of our own; returns err. */
 int store_fail(struct store *st, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A schema version this autoprov does not know: -EPROTO with the reason. */
+int store_fail_schema(struct store *st, int version);
+
 /* Runs one statement without results (bound to nothing). 0 or store_fail_sqlite. */
 int store_exec(struct store *st, const char *sql);
+
+/* A journal row read as STORE_JOURNAL_COLUMNS, into e (its texts are the statement's). */
+#define STORE_JOURNAL_COLUMNS                                                                      \
+	"time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent, node"
+void store_journal_row(struct stmt *stmt, struct journal_entry *e);
 
 /* vars (NULL: {}) as stored: compact JSON with sorted keys; NULL if out of memory. */
 char *store_vars_dump(const json_t *vars);

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/str.h"
 
@@ -80,31 +81,32 @@ int store_token_add(struct store *st, const char *name, enum token_scope scope, 
 {
 	char hash[65];
 	const char *why;
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
 	if (store_check_token_name(name, &why) < 0)
 		return store_fail(st, -EINVAL, "'%s': %s", name, why);
 	if (token_make(secret, secretsz) < 0 || token_hash(secret, hash) < 0)
 		return store_fail(st, -EIO, "cannot make a random token");
-	rc = sqlite3_prepare_v2(st->db,
-				"INSERT INTO tokens (name, hash, scope, created, expires)"
-				" VALUES (?1, ?2, ?3, strftime('%s', 'now'), ?4)",
-				-1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, scope_text(scope), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, expires);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE)
+	rc = stmt_prepare(st,
+			  "INSERT INTO tokens (name, hash, scope, created, expires)"
+			  " VALUES (?1, ?2, ?3, ?5, ?4)",
+			  &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_text(stmt, 1, name);
+	stmt_bind_text(stmt, 2, hash);
+	stmt_bind_text(stmt, 3, scope_text(scope));
+	stmt_bind_int64(stmt, 4, expires);
+	stmt_bind_int64(stmt, 5, (int64_t)time(NULL));
+	rc = stmt_step(stmt);
+	if (rc == STMT_DONE)
 		r = 0;
-	else if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT)
+	else if (rc == -EEXIST)
 		r = store_fail(st, -EEXIST, "a token named '%s' exists", name);
 	else
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	if (r < 0)
 		explicit_bzero(secret, secretsz);
 	return r;
@@ -112,35 +114,35 @@ int store_token_add(struct store *st, const char *name, enum token_scope scope, 
 
 int store_token_remove(struct store *st, const char *name)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, "DELETE FROM tokens WHERE name = ?1", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	else if (sqlite3_changes(st->db) == 0)
+	rc = stmt_prepare(st, "DELETE FROM tokens WHERE name = ?1", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	stmt_bind_text(stmt, 1, name);
+	rc = stmt_step(stmt);
+	if (rc != STMT_DONE)
+		r = store_failed(st, rc);
+	else if (store_changes(st) == 0)
 		r = store_fail(st, -ENOENT, "no token named '%s'", name);
 	else
 		r = 0;
-	sqlite3_finalize(stmt);
+	stmt_finalize(stmt);
 	return r;
 }
 
-static void token_from_row(sqlite3_stmt *stmt, struct token_info *t)
+static void token_from_row(struct stmt *stmt, struct token_info *t)
 {
-	const char *name = (const char *)sqlite3_column_text(stmt, 0);
-	const char *scope = (const char *)sqlite3_column_text(stmt, 1);
+	const char *name = stmt_text(stmt, 0);
+	const char *scope = stmt_text(stmt, 1);
 
 	memset(t, 0, sizeof(*t));
 	str_copy(t->name, sizeof(t->name), name ? name : "");
 	t->scope = scope && strcmp(scope, "write") == 0 ? TOKEN_WRITE : TOKEN_READ;
-	t->created = sqlite3_column_int64(stmt, 2);
-	t->expires = sqlite3_column_int64(stmt, 3);
-	t->last_used = sqlite3_column_int64(stmt, 4);
+	t->created = stmt_int64(stmt, 2);
+	t->expires = stmt_int64(stmt, 3);
+	t->last_used = stmt_int64(stmt, 4);
 }
 
 #define TOKEN_COLUMNS "name, scope, created, expires, last_used"
@@ -148,29 +150,28 @@ static void token_from_row(sqlite3_stmt *stmt, struct token_info *t)
 int store_token_foreach(struct store *st, int (*fn)(void *arg, const struct token_info *t),
 			void *arg)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct stmt *stmt = NULL;
 	struct token_info t;
 	int rc, r = 0;
 
-	rc = sqlite3_prepare_v2(st->db, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY name", -1,
-				&stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_fail_sqlite(st, rc);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	rc = stmt_prepare(st, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY name", &stmt);
+	if (rc < 0)
+		return store_failed(st, rc);
+	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		token_from_row(stmt, &t);
 		r = fn(arg, &t);
 		if (r != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail_sqlite(st, rc);
-	sqlite3_finalize(stmt);
+	if (r == 0 && rc != STMT_DONE)
+		r = store_failed(st, rc);
+	stmt_finalize(stmt);
 	return r;
 }
 
 int store_token_check(struct store *st, const char *secret, int64_t now, struct token_info *ret)
 {
-	sqlite3_stmt *stmt;
+	struct stmt *stmt;
 	char hash[65];
 	int rc, r;
 
@@ -180,16 +181,15 @@ int store_token_check(struct store *st, const char *secret, int64_t now, struct 
 		       &stmt);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	stmt_bind_text(stmt, 1, hash);
+	rc = stmt_step(stmt);
+	if (rc == STMT_ROW)
 		token_from_row(stmt, ret);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (rc == SQLITE_DONE)
+	stmt_reset(stmt);
+	if (rc == STMT_DONE)
 		return store_fail(st, -ENOENT, "no such token");
-	if (rc != SQLITE_ROW)
-		return store_fail_sqlite(st, rc);
+	if (rc != STMT_ROW)
+		return store_failed(st, rc);
 	if (ret->expires && ret->expires <= now)
 		return store_fail(st, -EKEYEXPIRED, "token '%s' expired", ret->name);
 	if (now - ret->last_used < USED_EVERY_S)
@@ -198,11 +198,10 @@ int store_token_check(struct store *st, const char *secret, int64_t now, struct 
 		       &stmt);
 	if (r < 0)
 		return 0; /* a token that works is not refused for want of a note */
-	sqlite3_bind_text(stmt, 1, ret->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
-	(void)sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	stmt_bind_text(stmt, 1, ret->name);
+	stmt_bind_int64(stmt, 2, now);
+	(void)stmt_step(stmt);
+	stmt_reset(stmt);
 	ret->last_used = now;
 	return 0;
 }

@@ -4,6 +4,9 @@
 import pytest
 
 from harness import BIG_SIZE, SHARED_FILES, Server, Site, md5, pattern_bytes
+from pg import pg_fixtures
+
+pg, pg_url = pg_fixtures(pytest)
 
 
 @pytest.fixture
