@@ -42,9 +42,10 @@ struct net_stream {
 	unsigned running; /* callbacks of this stream on the stack */
 	/*
 	 * TLS output held back: what a handshake step wrote, sent in one go when the step
-	 * ends, and TLS 1.3's session ticket, which leaves with the first answer's record.
+	 * ends (what a full socket did not take then goes before anything else).
 	 */
 	bool holding;
+	int more; /* MSG_MORE while the end follows, else 0 */
 	unsigned char *held;
 	size_t held_len, held_off, held_cap;
 	struct event *rev, *wev, *timer;
@@ -126,7 +127,7 @@ void net_stream_close(struct net_stream *s)
 		s->ctx = NULL;
 	}
 	if (s->ssl) {
-		(void)held_flush(s); /* a ticket or close_notify still held: best effort */
+		(void)held_flush(s); /* the last step's output still held: best effort */
 		SSL_free(s->ssl);
 		s->ssl = NULL;
 	}
@@ -268,7 +269,7 @@ static int sink_write(BIO *b, const char *data, int len)
 		return 0;
 	if (s->holding)
 		return hold(s, data, (size_t)len) ? len : -1;
-	n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | s->more);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			BIO_set_retry_write(b);
@@ -441,9 +442,10 @@ int net_stream_handshake(struct net_stream *s)
 	if (r == 1) {
 		s->tls = TLS_OPEN;
 		s->wants = 0;
-		/* TLS 1.3 ends with the server's ticket: it goes with the first answer */
-		if (SSL_version(s->ssl) == TLS1_3_VERSION)
-			return 0;
+		/*
+		 * TLS 1.3 ends with the server's ticket: sent now, it acknowledges the client's
+		 * Finished (held for the first answer, it would cost a bare ACK instead)
+		 */
 		r = held_flush(s);
 		if (r == -EAGAIN)
 			return 0; /* the next write sends it first */
@@ -500,7 +502,8 @@ void net_stream_close_notify(struct net_stream *s)
 	    (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))
 		return;
 	ERR_clear_error();
-	(void)SSL_shutdown(s->ssl); /* with a ticket still held, if any */
+	s->more = 0;		    /* the last record: what was held back goes with it */
+	(void)SSL_shutdown(s->ssl); /* pushes what MSG_MORE held in the kernel */
 	ERR_clear_error();
 }
 
@@ -556,6 +559,11 @@ ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len)
 	return plain_result(s, n, NET_READABLE);
 }
 
+void net_stream_more(struct net_stream *s, bool more)
+{
+	s->more = more ? MSG_MORE : 0;
+}
+
 bool net_stream_pending(const struct net_stream *s)
 {
 	if (s->closed || s->tls != TLS_OPEN)
@@ -608,7 +616,7 @@ ssize_t net_stream_writev(struct net_stream *s, const struct iovec *iov, int n)
 	{
 		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
 
-		w = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | s->more);
 	}
 	return plain_result(s, w, NET_WRITABLE);
 }

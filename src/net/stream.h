@@ -91,6 +91,12 @@ ssize_t net_stream_read(struct net_stream *s, void *buf, size_t len);
  */
 ssize_t net_stream_writev(struct net_stream *s, const struct iovec *iov, int n);
 ssize_t net_stream_write(struct net_stream *s, const void *buf, size_t len);
+/*
+ * More follows what is written now (the end of the connection does): the kernel may hold a
+ * last partial segment until the next write, the shutdown or the close, which it then
+ * carries (an answer and its FIN in one segment). Until turned off.
+ */
+void net_stream_more(struct net_stream *s, bool more);
 /* Whether TLS holds input already read from the socket: read again without waiting. */
 bool net_stream_pending(const struct net_stream *s);
 

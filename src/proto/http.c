@@ -1273,6 +1273,8 @@ static int conn_run(struct http_conn *c)
 			return 0;
 		}
 		if (c->out_n > 0) {
+			/* the connection's end follows: its FIN may share the answer's last segment */
+			net_stream_more(c->stream, c->close_after);
 			if (conn_flush(c) < 0)
 				return -1;
 			if (c->out_n > 0) {
