@@ -29,7 +29,7 @@ from harness import BIN, Server, Site, request, run, sanitizer_report, tftp_hpa_
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -178,7 +178,15 @@ def browser(fleet):
     driver.base = f"http://127.0.0.1:{fleet.admin}/"
     shots = Path(os.environ.get("AUTOPROV_SCREENSHOTS") or fleet.tmp / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    driver.shot = lambda name: driver.save_screenshot(str(shots / f"{name}.png"))
+
+    def shot(name):
+        # the whole page: the window as tall as the document, for the picture only
+        size = driver.get_window_size()
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(size["width"], min(max(height, size["height"]), 3000))
+        driver.save_screenshot(str(shots / f"{name}.png"))
+        driver.set_window_size(size["width"], size["height"])
+    driver.shot = shot
     try:
         yield driver
     finally:
@@ -187,7 +195,14 @@ def browser(fleet):
 
 
 def wait(driver, cond, timeout=WAIT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+    except TimeoutException:
+        driver.shot("failed")
+        logs = [e["message"] for e in driver.get_log("browser")]
+        raise AssertionError(f"page {driver.current_url} never got there; it shows:\n"
+                             f"{driver.find_element(By.TAG_NAME, 'body').text}\n"
+                             f"browser log: {logs}") from None
 
 
 def by_id(driver, id_):
@@ -201,6 +216,18 @@ def text_of(driver, css):
 def go(driver, route, ready_css):
     driver.get(driver.base + route)
     return wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+
+
+def rows(driver, table="devices"):
+    """The MACs of a table's rows, read at once (the page may redraw between two reads)."""
+    return driver.execute_script(
+        f"return [...document.querySelectorAll('#{table}-rows tr')].map(r => r.dataset.mac)")
+
+
+def timeline_ids(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#device-timeline li[data-id]')]"
+        ".map(li => Number(li.dataset.id))")
 
 
 def csp_errors(driver):
@@ -220,7 +247,7 @@ def test_login(fleet, browser):
     pw = d.find_element(By.ID, "login-password")
     pw.clear()
     pw.send_keys(PASSWORD + Keys.ENTER)
-    by_id(d, "fleet-count-provisioned")
+    wait(d, EC.text_to_be_present_in_element((By.ID, "whoami"), USER))
     assert text_of(d, "#whoami") == f"{USER} (write)"
     # the session cookie is out of the scripts' reach, strict and for the whole listener
     cookie = d.get_cookie("autoprov_session")
@@ -275,27 +302,23 @@ def test_fleet_counts_equal_the_api(fleet, browser):
 def test_search_finds_a_device(fleet, browser):
     d = browser
     go(d, "#/devices", "#devices-rows tr")
-    rows = d.find_elements(By.CSS_SELECTOR, "#devices-rows tr")
-    assert len(rows) == len(PROVISIONED + FAILING + NEVER_SEEN) + 1
+    assert len(rows(d)) == len(PROVISIONED + FAILING + NEVER_SEEN) + 1
     d.shot("devices")
     # a variable's value ("name"), typed: the list follows without a button
     q = d.find_element(By.ID, "devices-q")
     q.send_keys("Door 6")
-    wait(d, lambda _: [r.get_attribute("data-mac") for r in
-                       d.find_elements(By.CSS_SELECTOR, "#devices-rows tr")] == [FAILING[1]])
+    wait(d, lambda _: rows(d) == [FAILING[1]])
     # a filter by state, and the address keeps the filters
     q.clear()
     q.send_keys(Keys.BACKSPACE)
     Select(d.find_element(By.ID, "devices-state")).select_by_value("failing")
-    wait(d, lambda _: sorted(r.get_attribute("data-mac") for r in
-                             d.find_elements(By.CSS_SELECTOR, "#devices-rows tr")) == FAILING)
+    wait(d, lambda _: sorted(rows(d)) == FAILING)
     assert "state=failing" in d.current_url
     # sorting by MAC, descending, from the column's header
     Select(d.find_element(By.ID, "devices-state")).select_by_value("")
-    wait(d, lambda _: len(d.find_elements(By.CSS_SELECTOR, "#devices-rows tr")) == 9)
+    wait(d, lambda _: len(rows(d)) == 9)
     d.find_element(By.ID, "sort-mac").click()
-    wait(d, lambda _: d.find_element(By.CSS_SELECTOR, "#devices-rows tr")
-         .get_attribute("data-mac") == AGENT)
+    wait(d, lambda _: rows(d)[:1] == [AGENT])
     # a phone's width
     d.set_window_size(390, 844)
     d.shot("devices-phone")
@@ -310,10 +333,8 @@ def test_device_page_timeline_and_doctor(fleet, browser):
     doctor = fleet.api.json("GET", f"/api/v1/devices/{mac}/doctor")
     assert text_of(d, "#doctor-summary") == doctor["summary"]
     assert f"9.9-{upper(mac)}" in doctor["summary"]
-    rows = fleet.api.json("GET", f"/api/v1/journal?mac={mac}&limit=1000")["entries"]
-    shown = [int(li.get_attribute("data-id")) for li in
-             d.find_elements(By.CSS_SELECTOR, "#device-timeline li[data-id]")]
-    assert shown == sorted((r["id"] for r in rows), reverse=True)
+    journal = fleet.api.json("GET", f"/api/v1/journal?mac={mac}&limit=1000")["entries"]
+    assert timeline_ids(d) == sorted((r["id"] for r in journal), reverse=True)
     assert d.find_element(By.ID, "device-state").get_attribute("data-state") == "failing"
     # variables with their origin
     assert text_of(d, "#origin-vol") == "group lobby"
@@ -356,16 +377,14 @@ def test_resync_now_reaches_the_endpoint_and_the_timeline_follows_live(fleet, br
     d = browser
     go(d, f"#/device/{AGENT}", "#device-timeline li[data-id]")
     d.execute_script("window.notReloaded = true")
-    before = max(int(li.get_attribute("data-id")) for li in
-                 d.find_elements(By.CSS_SELECTOR, "#device-timeline li[data-id]"))
+    before = max(timeline_ids(d))
     by_id(d, "device-resync").click()
     # the job's result: NOTIFY answered and the endpoint fetched again
     wait(d, lambda _: d.find_element(By.ID, "resync-result").get_attribute("data-fetched") == "yes",
          timeout=40)
     assert "fetched" in text_of(d, "#resync-result")
     # its new rows came over the event stream, the page never reloaded
-    wait(d, lambda _: max(int(li.get_attribute("data-id")) for li in
-                          d.find_elements(By.CSS_SELECTOR, "#device-timeline li[data-id]")) > before)
+    wait(d, lambda _: max(timeline_ids(d)) > before)
     assert d.execute_script("return window.notReloaded") is True
     assert d.find_elements(By.CSS_SELECTOR, "#device-timeline li.fresh")
     d.shot("device-resync")
@@ -386,7 +405,7 @@ def test_an_unknown_device_is_approved_and_gets_its_file(fleet, browser):
     Select(d.find_element(By.ID, "unknown-group")).select_by_value("annex")
     d.find_element(By.ID, "unknown-approve").click()
     wait(d, EC.text_to_be_present_in_element((By.ID, "unknown-status"), "1 added to annex"))
-    wait(d, lambda _: not d.find_elements(By.CSS_SELECTOR, f"#unknown-rows tr[data-mac='{mac}']"))
+    wait(d, lambda _: mac not in rows(d, "unknown"))
     assert fleet.api.json("GET", f"/api/v1/devices/{mac}")["group"] == "annex"
     tftp_hpa_get(fleet.server.port, name, out)
     assert out.read_text() == "audio.spk.vol = 4\n"
@@ -421,7 +440,7 @@ def test_no_change_without_a_session_or_with_a_forged_csrf_token(fleet, browser)
 def test_logout_ends_the_session(fleet, browser):
     d = browser
     cookie = d.get_cookie("autoprov_session")["value"]
-    go(d, "#/fleet", "#fleet-count-provisioned")
+    go(d, "#/devices", "#devices-rows tr")
     d.find_element(By.ID, "logout").click()
     by_id(d, "login-user")
     assert request(fleet.admin, "/api/v1/session",
