@@ -49,6 +49,7 @@ static const struct admin_route *const route_tables[] = {
 	admin_routes_resync,
 	admin_routes_session,
 	admin_routes_dashboard,
+	admin_routes_fleet,
 };
 
 struct admin_server {

@@ -20,6 +20,7 @@
 #include "core/md5.h"
 #include "site/auth.h"
 #include "site/defence.h"
+#include "site/fleet.h"
 
 /* The journal's limits ([journal] in the configuration). */
 struct site_journal_options {
@@ -39,6 +40,7 @@ struct site_options {
 	struct auth_config auth;  /* logins of every protocol (site/auth.h) */
 	struct site_journal_options journal;
 	struct defence_config defence; /* the enumeration defence (site/defence.h) */
+	enum unknown_devices_mode unknown_devices; /* [server] unknown_devices (site/fleet.h) */
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -151,6 +153,8 @@ struct defence *site_defence(struct site *site);
 
 /* The site's database (inventory, journal), owned by the site. */
 struct store *site_store(struct site *site);
+/* The options the site was opened with (or last set). */
+const struct site_options *site_get_options(const struct site *site);
 /* The device directory (site/directory.h), owned by the site: where device data comes from. */
 struct directory;
 struct directory *site_directory(struct site *site);

@@ -63,6 +63,8 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		if (j->mac) {
 			r = store_state_record(st, j, (int64_t)sqlite3_last_insert_rowid(st->db),
 					       usec, rev);
+			if (r == 0)
+				r = store_unknown_record(st, j, usec);
 			if (r < 0) {
 				sqlite3_reset(stmt);
 				goto fail;
@@ -223,6 +225,16 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	cutoff = (sqlite3_int64)now.tv_sec - (sqlite3_int64)(p->max_age > (uint64_t)now.tv_sec
 								     ? (uint64_t)now.tv_sec
 								     : p->max_age);
+	/* the unknown devices not seen since, a batch at a time (the index on last_seen) */
+	int64_t forgotten, r;
+
+	r = run_with(st,
+		     "DELETE FROM unknown_devices WHERE mac IN (SELECT mac FROM unknown_devices"
+		     " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
+		     (sqlite3_int64[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
+		     &forgotten);
+	if (r < 0)
+		return (int)r;
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from admin import Api, make_token, problem
-from harness import BIN, Site, request, run
+from harness import BIN, Site, curl_get, request, run
 
 TEMPLATE = "sip={{sip}} tz={{tz}} name={{name}}\n"
 
@@ -132,3 +132,90 @@ def test_csrf_refuses_changes(dash):
                 headers={"Content-Type": "application/merge-patch+json"})
     assert ok.status == 200, ok
     assert dash.w.json("GET", path)["vars"]["sip"] == "9999"
+
+
+def until(fn, what, timeout=15.0):
+    """Polls fn until it returns something true (the journal's writer is asynchronous)."""
+    end = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        assert time.monotonic() < end, f"never: {what}"
+        time.sleep(0.05)
+
+
+def test_fleet_counts_and_variables(dash):
+    assert curl_get(dash.server.port, "0022ee000001.cfg").stdout == b"sip=2001 tz=UTC name=zulu\n"
+    fleet = until(lambda: (lambda f: f if f["states"]["provisioned"] == 1 else None)(
+        dash.w.json("GET", "/api/v1/fleet")), "the device provisioned")
+    assert fleet["states"] == dash.w.json("GET", "/api/v1/device-states")["states"]
+    assert fleet["states"]["never-seen"] == 2
+    rows = [r for r in fleet["requests"] if r["protocol"] == "tftp" and r["outcome"] == "sent"]
+    assert sum(r["count"] for r in rows) == 1 and rows[0]["minute"].endswith(":00Z")
+    assert isinstance(fleet["firmware"], list) and isinstance(fleet["alerts"], list)
+
+    items = dash.w.json("GET", "/api/v1/devices/00:22:EE:00:00:02/variables")["items"]
+    by = {i["name"]: i for i in items}
+    assert by["name"] == {"name": "name", "value": "alpha", "origin": "device"}
+    assert by["tz"] == {"name": "tz", "value": "CET", "origin": "group", "group": "desks"}
+    assert by["mac"]["origin"] == "builtin"
+    assert [i["name"] for i in items] == sorted(by)
+    problem(dash.w.get("/api/v1/devices/0022ee0000ff/variables"), 404)
+
+
+def test_unknown_devices_approved_then_served(dash):
+    for name in ("0022ee0000aa.cfg", "0021f20000bb.cfg", "0021f20000bb.boot"):
+        assert curl_get(dash.server.port, name).returncode != 0  # not found
+    page = until(lambda: (lambda p: p if sum(i["requests"] for i in p["items"]) == 3 else None)(
+        dash.w.json("GET", "/api/v1/unknown-devices")), "three requests of two unknown devices")
+    by = {i["mac"]: i for i in page["items"]}
+    assert by["0022ee0000aa"]["vendor"] == "Algo" and by["0022ee0000aa"]["requests"] == 1
+    assert by["0021f20000bb"]["vendor"] == "Flyingvoice"
+    assert sorted(by["0021f20000bb"]["files"]) == ["0021f20000bb.boot", "0021f20000bb.cfg"]
+    assert by["0021f20000bb"]["pending"] is False and page["next"] is None
+    assert by["0021f20000bb"]["last_address"].startswith("127.0.0.1:")
+    first = dash.w.json("GET", "/api/v1/unknown-devices?limit=1")
+    assert len(first["items"]) == 1 and first["next"]
+    rest = dash.w.json("GET", "/api/v1/unknown-devices?limit=1&cursor=" + first["next"])
+    assert {first["items"][0]["mac"], rest["items"][0]["mac"]} == set(by)
+    assert dash.w.json("GET", "/api/v1/fleet")["unknown"] == 2
+
+    problem(dash.w.call("POST", "/api/v1/unknown-devices/approve",
+                        body={"macs": ["0022ee0000aa"], "group": "nowhere"}), 422)
+    problem(dash.w.call("POST", "/api/v1/unknown-devices/approve",
+                        body={"macs": ["0022ee0000aa", "zz"], "group": "lobby"}), 422)
+    problem(dash.anon.call("POST", "/api/v1/unknown-devices/approve",
+                           body={"macs": ["0022ee0000aa"], "group": "lobby"}), 401)
+    assert dash.w.get("/api/v1/devices/0022ee0000aa").status == 404  # nothing half-done
+    assert dash.w.json("POST", "/api/v1/unknown-devices/approve",
+                       body={"macs": ["00:22:ee:00:00:aa", "0021F20000BB"],
+                             "group": "lobby"}) == {"approved": 2}
+    assert dash.w.json("GET", "/api/v1/unknown-devices")["items"] == []
+    got = until(lambda: (lambda p: p.returncode == 0 and p)(
+        curl_get(dash.server.port, "0022ee0000aa.cfg")), "the approved device served")
+    assert got.stdout == b"sip= tz=UTC name=\n"
+
+
+def test_register_mode(tmp_path, start_server):
+    site = dash_site(tmp_path, "[server]\nunknown_devices = register\n")
+    token = make_token(site.root, "dash", "write")
+    server = start_server(site, args=("--admin", "127.0.0.1:0", "--tftp", "127.0.0.1:0"))
+    api = Api(server.ports["admin"], token)
+    assert curl_get(server.port, "0022ee0000cc.cfg").returncode != 0
+    device = until(lambda: (lambda r: r.status == 200 and json.loads(r.body))(
+        api.get("/api/v1/devices/0022ee0000cc")), "the device registered")
+    assert device["group"] == "pending" and device["enabled"] is False
+    # pending: listed as such, and served nothing
+    page = until(lambda: (lambda p: p if p["items"] and p["items"][0]["requests"] >= 1 else None)(
+        api.json("GET", "/api/v1/unknown-devices")), "the pending device listed")
+    assert page["items"][0]["mac"] == "0022ee0000cc" and page["items"][0]["pending"] is True
+    assert curl_get(server.port, "0022ee0000cc.cfg").returncode != 0
+    assert api.json("POST", "/api/v1/unknown-devices/approve",
+                    body={"macs": ["0022ee0000cc"], "group": "desks"}) == {"approved": 1}
+    device = api.json("GET", "/api/v1/devices/0022ee0000cc")
+    assert device["group"] == "desks" and device["enabled"] is True
+    got = until(lambda: (lambda p: p.returncode == 0 and p)(
+        curl_get(server.port, "0022ee0000cc.cfg")), "the approved device served")
+    assert got.stdout == b"sip= tz=CET name=\n"
+    assert api.json("GET", "/api/v1/unknown-devices")["items"] == []
