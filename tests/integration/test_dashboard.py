@@ -60,6 +60,7 @@ trusted = 127.0.0.0/8
 """
 
 PROVISIONED = [f"0022ee00000{i}" for i in range(1, 5)]
+FIRMWARE = {mac: "5.4f" for mac in PROVISIONED[2:]}  # these are sent an image
 # their firmware image is missing; its name carries their MAC, so the rows name them (a
 # generic image's rows name no device, and only the doctor attributes them by address)
 FAILING = ["0022ee000005", "0022ee000006"]
@@ -115,6 +116,7 @@ def fleet(tmp_path_factory):
     site = Site(tmp / "site")
     site.conf(CONF)
     site.write("algop8188.conf", "audio.spk.vol = 3\n")   # generic: unknown MACs get it
+    site.write("algo-8188-5.4f.sfw", b"image 5.4f\n")
     (site.root / "templates").mkdir()
     (site.root / "templates" / "algom{MAC}.conf").write_text(TEMPLATE)
     run([BIN, "device", "--site", site.root, "group", "set", "lobby", "--var", "vol=5"])
@@ -125,8 +127,8 @@ def fleet(tmp_path_factory):
         w = csv.writer(f)
         w.writerow(["mac", "model", "profile", "group", "name", "fw", "sip_contact"])
         for i, mac in enumerate(PROVISIONED + FAILING + NEVER_SEEN):
-            w.writerow([mac, "8188", "algo", "lobby", f"Door {i + 1}",
-                        f"9.9-{upper(mac)}" if mac in FAILING else "", ""])
+            fw = {**FIRMWARE, **{m: f"9.9-{upper(m)}" for m in FAILING}}.get(mac, "")
+            w.writerow([mac, "8188", "algo", "lobby", f"Door {i + 1}", fw, ""])
         w.writerow([AGENT, "8188", "algo", "annex", "Paging", "",
                     f"sip:{AGENT}@127.0.0.1:{sip_port}"])
     proc = run([BIN, "device", "--site", site.root, "import", inventory])
@@ -207,6 +209,13 @@ def wait(driver, cond, timeout=WAIT):
 
 def by_id(driver, id_):
     return wait(driver, EC.visibility_of_element_located((By.ID, id_)))
+
+
+def click(driver, id_):
+    """Click a button once it can be clicked, in the middle of the window."""
+    el = wait(driver, EC.element_to_be_clickable((By.ID, id_)))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
 
 
 def text_of(driver, css):
@@ -293,9 +302,11 @@ def test_fleet_counts_equal_the_api(fleet, browser):
     # the charts: the requests of the hour (TFTP sent and not found) and the firmware
     total = int(d.find_element(By.ID, "chart-requests").get_attribute("data-total"))
     assert total == sum(r["count"] for r in api["requests"]) and total > 0
-    legend = text_of(d, "#chart-requests .legend")
-    assert "tftp sent" in legend and "tftp not found" in legend
-    assert d.find_elements(By.CSS_SELECTOR, "#chart-firmware rect") or not api["firmware"]
+    legend = text_of(d, "#chart-requests .legend").splitlines()
+    assert sorted(legend) == sorted({f"{r['protocol']} {r['outcome']}" for r in api["requests"]})
+    assert any(line.startswith("tftp sent") for line in legend), legend
+    assert {(f["model"], f["version"], f["count"]) for f in api["firmware"]} == {("8188", "5.4f", 2)}
+    assert "8188 5.4f" in text_of(d, "#chart-firmware")
     d.shot("fleet")
 
 
@@ -317,7 +328,7 @@ def test_search_finds_a_device(fleet, browser):
     # sorting by MAC, descending, from the column's header
     Select(d.find_element(By.ID, "devices-state")).select_by_value("")
     wait(d, lambda _: len(rows(d)) == 9)
-    d.find_element(By.ID, "sort-mac").click()
+    click(d, "sort-mac")
     wait(d, lambda _: rows(d)[:1] == [AGENT])
     # a phone's width
     d.set_window_size(390, 844)
@@ -354,7 +365,7 @@ def test_edit_on_the_page_changes_what_tftp_serves(fleet, browser):
     vol = d.find_element(By.ID, "var-vol")
     vol.clear()
     vol.send_keys("7")
-    d.find_element(By.ID, "var-save").click()
+    click(d, "var-save")
     # saved: the variable is now the device's own
     wait(d, EC.text_to_be_present_in_element((By.ID, "origin-vol"), "device"))
     after = fleet.tmp / "after.conf"
@@ -366,10 +377,10 @@ def test_edit_on_the_page_changes_what_tftp_serves(fleet, browser):
     assert text_of(d, "#file-md5") == hashlib.md5(after.read_bytes()).hexdigest()
     d.shot("device")
     # disable, then enable: the device's file is refused, then served again
-    d.find_element(By.ID, "device-enable").click()
+    click(d, "device-enable")
     wait(d, EC.text_to_be_present_in_element((By.ID, "device-enabled"), "no"))
     assert fleet.api.json("GET", f"/api/v1/devices/{mac}")["enabled"] is False
-    d.find_element(By.ID, "device-enable").click()
+    click(d, "device-enable")
     wait(d, EC.text_to_be_present_in_element((By.ID, "device-enabled"), "yes"))
 
 
@@ -378,7 +389,7 @@ def test_resync_now_reaches_the_endpoint_and_the_timeline_follows_live(fleet, br
     go(d, f"#/device/{AGENT}", "#device-timeline li[data-id]")
     d.execute_script("window.notReloaded = true")
     before = max(timeline_ids(d))
-    by_id(d, "device-resync").click()
+    click(d, "device-resync")
     # the job's result: NOTIFY answered and the endpoint fetched again
     wait(d, lambda _: d.find_element(By.ID, "resync-result").get_attribute("data-fetched") == "yes",
          timeout=40)
@@ -403,7 +414,7 @@ def test_an_unknown_device_is_approved_and_gets_its_file(fleet, browser):
     d.shot("unknown")
     d.find_element(By.ID, f"unknown-select-{mac}").send_keys(Keys.SPACE)
     Select(d.find_element(By.ID, "unknown-group")).select_by_value("annex")
-    d.find_element(By.ID, "unknown-approve").click()
+    click(d, "unknown-approve")
     wait(d, EC.text_to_be_present_in_element((By.ID, "unknown-status"), "1 added to annex"))
     wait(d, lambda _: mac not in rows(d, "unknown"))
     assert fleet.api.json("GET", f"/api/v1/devices/{mac}")["group"] == "annex"

@@ -163,9 +163,13 @@ AP.pages.device = function (root, params, mac) {
 		const show = v => typeof v === 'string' ? v : JSON.stringify(v);
 		for (const it of items) {
 			const id = 'var-' + it.name;
-			const input = h('input', {id, value: show(it.value), 'aria-label': 'Value of ' + it.name,
-						  dataset: {name: it.name, origin: it.origin, orig: show(it.value)}});
-			inputs.push([input, it]);
+			// builtins (mac, model, group...) are the device's identity: read, not set here
+			const input = it.origin === 'builtin'
+				? h('code', {id, text: show(it.value)})
+				: h('input', {id, value: show(it.value), 'aria-label': 'Value of ' + it.name,
+					      dataset: {name: it.name, origin: it.origin, orig: show(it.value)}});
+			if (it.origin !== 'builtin')
+				inputs.push([input, it]);
 			const del = it.origin === 'device'
 				? h('button.small', {type: 'button', text: 'Remove', 'aria-label': 'Remove ' + it.name,
 						     onclick: () => save({[it.name]: null})})
@@ -205,13 +209,13 @@ AP.pages.device = function (root, params, mac) {
 		AP.clear(vars).append(form,
 			h('p.hint', {text: 'A value changed here is set on the device, over its group\'s and the defaults.'}));
 	}
-	// keep the type the variable had (a number stays a number); a new one: JSON if it parses
+	// keep the type the variable had (a number stays a number, a string a string); a new
+	// one, or one that was not a string: JSON if it parses (20, true, [1,2]), else a string
 	function typed(text, before) {
 		if (typeof before === 'string')
 			return text;
 		try {
-			const v = JSON.parse(text);
-			return before === undefined && typeof v === 'object' && v !== null ? v : v;
+			return JSON.parse(text);
 		} catch (e) {
 			return text;
 		}

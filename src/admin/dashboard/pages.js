@@ -87,7 +87,7 @@ AP.pages.devices = function (root, params) {
 	const f = {q: params.get('q') || '', group: params.get('group') ?? '', profile: params.get('profile') || '',
 		   model: params.get('model') || '', state: params.get('state') || '',
 		   sort: params.get('sort') || 'mac', order: params.get('order') || 'asc'};
-	const groupAny = '\u0000any';
+	const groupAny = '*'; // no group is named so (letters, digits, '_', '-')
 	if (!params.has('group'))
 		f.group = groupAny;
 	const q = h('input#devices-q', {type: 'search', value: f.q, placeholder: 'MAC, name or any variable',
