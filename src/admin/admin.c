@@ -50,6 +50,7 @@ static const struct admin_route *const route_tables[] = {
 	admin_routes_session,
 	admin_routes_dashboard,
 	admin_routes_fleet,
+	admin_routes_events,
 };
 
 struct admin_server {
@@ -75,6 +76,7 @@ struct admin_server {
 	char *tftp_prefix, *http_prefix;
 	struct admin_jobs *jobs; /* resync jobs (api_resync.c) */
 	struct admin_sessions *sessions; /* the dashboard's sessions (api_session.c) */
+	struct admin_events *events;	 /* the live streams (api_events.c) */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -172,6 +174,11 @@ struct event_base *admin_base(struct admin_request *r)
 struct admin_jobs **admin_jobs(struct admin_request *r)
 {
 	return &r->srv->jobs;
+}
+
+struct admin_events **admin_events(struct admin_request *r)
+{
+	return &r->srv->events;
 }
 
 struct admin_sessions **admin_sessions(struct admin_request *r)
@@ -725,6 +732,8 @@ void admin_server_free(struct admin_server *srv)
 		(void)!write(srv->stop_fd[1], "", 1);
 		pthread_join(srv->thread, NULL);
 	}
+	/* the streams first: their connections are the server's */
+	admin_events_free(srv->events);
 	if (srv->http)
 		evhttp_free(srv->http);
 	/* their events and sockets are the loop's: before the loop goes */

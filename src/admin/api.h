@@ -117,6 +117,13 @@ void admin_auth_succeeded(struct admin_request *r, const char *principal);
  */
 bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h);
 
+/* A journal row as GET /api/v1/journal shows it (a new reference, NULL if out of memory). */
+json_t *admin_journal_entry_json(const struct journal_entry *e);
+/* The live streams (admin/api_events.c), made on first use, freed with the server. */
+struct admin_events;
+struct admin_events **admin_events(struct admin_request *r);
+void admin_events_free(struct admin_events *ev);
+
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);
 /* A request header, or NULL. */

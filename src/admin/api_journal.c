@@ -77,24 +77,30 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static int page_add(void *arg, const struct journal_entry *e)
+json_t *admin_journal_entry_json(const struct journal_entry *e)
 {
-	struct page *p = arg;
 	char when[64];
-	json_t *obj;
 
-	if (p->n == p->limit) {
-		p->more = true;
-		return 1;
-	}
 	format_time(e->time.tv_sec, e->time.tv_nsec, when, sizeof(when));
-	obj = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
+	return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
 			(json_int_t)e->id, "time", when, "time_us",
 			(json_int_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000, "proto",
 			str_or_null(e->proto), "peer", str_or_null(e->peer), "mac",
 			str_or_null(e->mac), "path", str_or_null(e->path), "outcome",
 			str_or_null(e->outcome), "bytes", (json_int_t)e->bytes, "md5",
 			str_or_null(e->md5), "user_agent", str_or_null(e->user_agent));
+}
+
+static int page_add(void *arg, const struct journal_entry *e)
+{
+	struct page *p = arg;
+	json_t *obj;
+
+	if (p->n == p->limit) {
+		p->more = true;
+		return 1;
+	}
+	obj = admin_journal_entry_json(e);
 	if (!obj || json_array_append_new(p->items, obj) < 0)
 		return -ENOMEM;
 	p->last = e->id;

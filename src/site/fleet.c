@@ -459,3 +459,54 @@ fail:
 	store_rollback(st);
 	return r;
 }
+
+/* ---- the live stream ---- */
+
+static int newest(void *arg, const struct journal_entry *e)
+{
+	*(int64_t *)arg = e->id;
+	return 1;
+}
+
+int fleet_journal_last(struct site *site, int64_t *ret_id)
+{
+	*ret_id = 0;
+	return store_journal_foreach(site_store(site), NULL, 0, true, newest, ret_id);
+}
+
+int fleet_journal_after(struct site *site, int64_t after_id, size_t limit,
+			int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+{
+	struct journal_filter f = { 0 };
+
+	return store_journal_page(site_store(site), &f, after_id, limit, fn, arg);
+}
+
+int fleet_changes_last(struct site *site, uint64_t *ret_seq)
+{
+	return store_changes_last(site_store(site), ret_seq);
+}
+
+struct changed {
+	int (*fn)(void *arg, const char *mac);
+	void *arg;
+	uint64_t seq;
+};
+
+static int on_change(void *arg, uint64_t seq, enum store_change kind, const char *key)
+{
+	struct changed *c = arg;
+
+	c->seq = seq;
+	return kind == STORE_CHANGE_DEVICE ? c->fn(c->arg, key) : 0;
+}
+
+int fleet_devices_changed(struct site *site, uint64_t after_seq, uint64_t *ret_seq,
+			  int (*fn)(void *arg, const char *mac), void *arg)
+{
+	struct changed c = { .fn = fn, .arg = arg, .seq = after_seq };
+	int r = store_changes_since(site_store(site), after_seq, on_change, &c);
+
+	*ret_seq = c.seq;
+	return r;
+}

@@ -67,4 +67,19 @@ int fleet_unknown_page(struct site *site, const char *cursor, size_t limit, json
 int fleet_approve(struct site *site, const json_t *macs, const char *group, size_t *ret_n,
 		  char *err, size_t errsz);
 
+/*
+ * For the live stream: the id of the journal's newest row (0: none) and the seq of the last
+ * change of the inventory; then the rows after an id (at most limit, oldest first:
+ * fn(arg, e) as store_journal_page) and the devices changed after a seq (fn(arg, mac) for
+ * each change of a device; -ESTALE when changes after seq were pruned: start again from
+ * fleet_changes_last).
+ */
+struct journal_entry;
+int fleet_journal_last(struct site *site, int64_t *ret_id);
+int fleet_journal_after(struct site *site, int64_t after_id, size_t limit,
+			int (*fn)(void *arg, const struct journal_entry *e), void *arg);
+int fleet_changes_last(struct site *site, uint64_t *ret_seq);
+int fleet_devices_changed(struct site *site, uint64_t after_seq, uint64_t *ret_seq,
+			  int (*fn)(void *arg, const char *mac), void *arg);
+
 #endif

@@ -219,3 +219,53 @@ def test_register_mode(tmp_path, start_server):
         curl_get(server.port, "0022ee0000cc.cfg")), "the approved device served")
     assert got.stdout == b"sip= tz=CET name=\n"
     assert api.json("GET", "/api/v1/unknown-devices")["items"] == []
+
+
+def read_events(resp, want, timeout=15.0):
+    """Server-Sent Events from an open answer until want(event, data) is true: its data."""
+    end = time.monotonic() + timeout
+    event, data = None, []
+    while time.monotonic() < end:
+        line = resp.fp.readline()
+        assert line, "the stream ended"
+        line = line.decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and event:
+            doc = json.loads("\n".join(data))
+            if want(event, doc):
+                return doc
+            event, data = None, []
+    raise AssertionError("no such event")
+
+
+def test_events_stream(dash):
+    value, doc, _ = login(dash.port, {"token": dash.token})
+    conn = http.client.HTTPConnection("127.0.0.1", dash.port, timeout=15)
+    conn.request("GET", "/api/v1/events", headers={"Cookie": f"autoprov_session={value}"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+    try:
+        fleet = read_events(resp, lambda e, d: e == "fleet")
+        assert fleet == dash.w.json("GET", "/api/v1/device-states")["states"]
+        assert curl_get(dash.server.port, "0022ee000003.cfg").returncode == 0
+        row = read_events(resp, lambda e, d: e == "journal" and d["mac"] == "0022ee000003")
+        assert row["proto"] == "tftp" and row["outcome"] == "sent" and row["id"] > 0
+        read_events(resp, lambda e, d: e == "device" and d == {"mac": "0022ee000003"})
+        fleet = read_events(resp, lambda e, d: e == "fleet" and d["provisioned"] == 1)
+        assert fleet["never-seen"] == 2
+        # a bounded number of streams: 16 open, the 17th is refused
+        more = []
+        for _ in range(15):
+            c = http.client.HTTPConnection("127.0.0.1", dash.port, timeout=15)
+            c.request("GET", "/api/v1/events", headers={"Authorization": f"Bearer {dash.token}"})
+            more.append(c)
+            assert c.getresponse().status == 200
+        problem(dash.w.get("/api/v1/events"), 503)
+        for c in more:
+            c.close()
+    finally:
+        conn.close()
+    problem(request(dash.port, "/api/v1/events"), 401)
