@@ -409,6 +409,8 @@ def test_an_unknown_device_is_approved_and_gets_its_file(fleet, browser):
     out = fleet.tmp / "unknown.conf"
     got = tftp_hpa_get(fleet.server.port, name, out)
     assert not out.exists() or out.stat().st_size == 0, got
+    listed = fleet.api.json("GET", "/api/v1/unknown-devices")["items"]
+    assert mac in [u["mac"] for u in listed], listed
     go(d, "#/unknown", f"#unknown-rows tr[data-mac='{mac}']")
     row = d.find_element(By.CSS_SELECTOR, f"#unknown-rows tr[data-mac='{mac}']")
     assert name in row.text

@@ -39,6 +39,7 @@ AP.pages.device = function (root, params, mac) {
 			AP.clear(identity).append(h('p', {text: e.status === 404
 				? 'Not in the inventory.' : 'Error: ' + e.message}));
 			AP.clear(actions);
+			toggle = null;
 			AP.clear(vars).append(h('p.empty', {text: 'No variables: the device is not in the inventory.'}));
 			return;
 		}
@@ -67,24 +68,29 @@ AP.pages.device = function (root, params, mac) {
 		]);
 	}
 
+	// the buttons are made once and only updated: a live update never replaces a button
+	// under the pointer, nor the result of a resync being followed
+	let toggle = null;
 	function drawActions() {
-		const d = device;
-		const toggle = h('button#device-enable', {type: 'button', text: d.enabled ? 'Disable' : 'Enable',
-			'aria-pressed': d.enabled ? 'false' : 'true'});
-		toggle.addEventListener('click', async () => {
-			toggle.disabled = true;
-			try {
-				await patch({enabled: !d.enabled});
-				AP.toast(d.enabled ? 'Enabled' : 'Disabled');
-			} catch (e) {
-				AP.toast('Not changed: ' + e.message, true);
-			}
-			toggle.disabled = false;
-		});
-		const resync = h('button#device-resync', {type: 'button', text: 'Resync now'});
-		const result = h('p.status#resync-result', {role: 'status', 'aria-live': 'polite'});
-		resync.addEventListener('click', () => doResync(resync, result));
-		AP.clear(actions).append(toggle, resync, result);
+		if (!toggle) {
+			toggle = h('button#device-enable', {type: 'button'});
+			toggle.addEventListener('click', async () => {
+				const enable = !device.enabled;
+				toggle.disabled = true;
+				try {
+					await patch({enabled: enable});
+					AP.toast(enable ? 'Enabled' : 'Disabled');
+				} catch (e) {
+					AP.toast('Not changed: ' + e.message, true);
+				}
+				toggle.disabled = false;
+			});
+			const resync = h('button#device-resync', {type: 'button', text: 'Resync now'});
+			const result = h('p.status#resync-result', {role: 'status', 'aria-live': 'polite'});
+			resync.addEventListener('click', () => doResync(resync, result));
+			AP.clear(actions).append(toggle, resync, result);
+		}
+		toggle.textContent = device.enabled ? 'Disable' : 'Enable';
 	}
 
 	// a merge patch with If-Match: a change made meanwhile elsewhere is not overwritten
@@ -148,8 +154,14 @@ AP.pages.device = function (root, params, mac) {
 
 	// ---- variables ----
 
-	async function loadVars() {
+	// live: a change seen on the event stream; the form is left alone while it is being edited
+	async function loadVars(live) {
 		if (!device)
+			return;
+		const editing = vars.querySelector('#vars-form');
+		if (live && editing && (editing.contains(document.activeElement) ||
+				     [...editing.querySelectorAll('input')].some(i => i.dataset.orig !== undefined
+									       ? i.value !== i.dataset.orig : i.value)))
 			return;
 		let items;
 		try {
@@ -342,7 +354,7 @@ AP.pages.device = function (root, params, mac) {
 	refreshAll();
 
 	const doctorLater = AP.debounce(loadDoctor, 1000);
-	const deviceLater = AP.debounce(async () => { await loadDevice(); loadVars(); }, 500);
+	const deviceLater = AP.debounce(async () => { await loadDevice(); loadVars(true); }, 500);
 	return {
 		event(type, data) {
 			if (type === 'journal' && data && data.mac === mac && data.id > lastId) {

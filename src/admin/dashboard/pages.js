@@ -313,9 +313,10 @@ AP.pages.unknown = function (root) {
 		approve.disabled = true;
 		try {
 			const r = await AP.api('POST', '/api/v1/unknown-devices/approve', {macs, group: group.value});
-			status.textContent = `${r.data.approved} added to ${group.value}.`;
-			AP.toast(`${r.data.approved} device(s) added to ${group.value}`);
+			const done = `${r.data.approved} added to ${group.value}.`;
+			AP.toast(done);
 			await load(false);
+			status.textContent = done + ' ' + status.textContent;
 		} catch (e) {
 			status.textContent = 'Not added: ' + e.message;
 			AP.toast('Not added: ' + e.message, true);
