@@ -30,7 +30,7 @@ def api_site(tmp_path):
     site.write("generic.cfg", "generic\n")
     (site.root / "templates").mkdir()
     (site.root / "templates" / "{mac}.cfg").write_text(TEMPLATE)
-    site.conf("[auth]\nfailure_delay = 200\nmax_failure_delay = 800\n")
+    site.conf("[server]\nnode = node-a\n[auth]\nfailure_delay = 200\nmax_failure_delay = 800\n")
     return site
 
 
@@ -469,6 +469,9 @@ def test_journal_pages_and_filters(api):
     assert entries("until=" + urllib.parse.quote(first)) == []
     assert entries("since=2999-01-01") == []
     assert everything[0]["md5"] == hashlib.md5(b"sip=2001 tz=UTC v=1\n").hexdigest()
+    # every row says which node served it ([server] node)
+    assert {e["node"] for e in everything} == {"node-a"}
+    assert len(entries("node=node-a")) == 7 and entries("node=node-b") == []
     problem(api.r.get("/api/v1/journal?mac=xyz"), 400)
     # following the journal: the last page's cursor gives what came since
     last = api.r.json("GET", "/api/v1/journal?limit=1000")
