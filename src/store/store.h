@@ -166,7 +166,40 @@ struct device_filter {
 	 */
 	bool by_state;
 	int state;
+	/*
+	 * The order (DEVICE_SORT_MAC by default), descending with desc; ties go by MAC. With
+	 * another order than the MAC's, a page after the first starts after the keyset
+	 * (after_key or after_num, and the MAC given as after) of the previous page's last
+	 * device, which store_device_page writes into *key before it hands each device to fn.
+	 */
+	int sort; /* enum device_sort */
+	bool desc;
+	bool keyed; /* after_key / after_num are given (else: from the first) */
+	const char *after_key;
+	int64_t after_num;
+	struct device_sort_key *key; /* out, or NULL */
 };
+
+/* The orders of a page: by MAC, the variable "name", model, group, state or last seen. */
+enum device_sort {
+	DEVICE_SORT_MAC,
+	DEVICE_SORT_NAME,
+	DEVICE_SORT_MODEL,
+	DEVICE_SORT_GROUP,
+	DEVICE_SORT_STATE,
+	DEVICE_SORT_LAST_SEEN,
+	_DEVICE_SORT_MAX,
+};
+
+/* A device's sort key: text (name, model, group) or a number (state, last seen). */
+struct device_sort_key {
+	bool numeric;
+	char text[256];
+	int64_t num;
+};
+
+/* "mac", "name", "model", "group", "state", "last_seen": 0 or -EINVAL. */
+int device_sort_parse(const char *name, enum device_sort *ret);
 
 /*
  * Calls fn for at most limit devices matching f with a MAC after after (canonical; NULL or
