@@ -33,6 +33,7 @@
 #include "core/str.h"
 #include "net/listener.h"
 #include "site/auth.h"
+#include "site/inventory.h"
 #include "site/site.h"
 
 #define TAG "admin"
@@ -100,7 +101,7 @@ static int64_t mono_ms(void)
 }
 
 /*
- * Once a second: the inventory's size, from store_device_count (one indexed read while the
+ * Once a second: the inventory's size, from inventory_device_count (one indexed read while the
  * inventory does not change; a count(*), tens of milliseconds at 1 000 000 devices, when it
  * did). So a scrape never waits for a count, and during a long import the counts take at
  * most 1 / COUNT_DUTY of the admin thread.
@@ -109,19 +110,18 @@ static int count_devices(struct admin_server *srv)
 {
 	int64_t t0 = mono_ms();
 	uint64_t n;
-	int r = store_device_count(site_store(srv->site), &n);
+	int r = inventory_device_count(srv->site, &n);
 	uint64_t seen = 0;
 	int64_t took;
 
 	if (r == 0)
-		r = store_device_state_seen_since(site_store(srv->site), (int64_t)time(NULL) - 86400,
-						  &seen);
+		r = inventory_seen_since(srv->site, (int64_t)time(NULL) - 86400, &seen);
 	took = mono_ms() - t0;
 
 	srv->count_next = t0 + took * COUNT_DUTY;
 	if (r < 0) {
 		log_debug(TAG, "the inventory cannot be counted: %s",
-			  store_strerror(site_store(srv->site)));
+			  inventory_strerror(srv->site));
 		return r;
 	}
 	srv->devices = n;
@@ -156,9 +156,21 @@ struct site *admin_site(struct admin_request *r)
 	return r->srv->site;
 }
 
-struct store *admin_store(struct admin_request *r)
+void admin_inventory_problem(struct admin_request *r, int e)
 {
-	return site_store(r->srv->site);
+	const char *why = inventory_strerror(admin_site(r));
+
+	switch (e) {
+	case -ENOENT: admin_problem(r, 404, NULL, NULL, "%s", why); break;
+	case -EINVAL: admin_problem(r, 422, NULL, NULL, "%s", why); break;
+	case -ENOMEM: admin_problem(r, 500, NULL, NULL, "out of memory"); break;
+	case -EEXIST: admin_problem(r, 409, NULL, NULL, "%s", why); break;
+	case -EBUSY:
+		/* locked: try again; else a conflict with the inventory (a group in use) */
+		admin_problem(r, strstr(why, "locked") ? 503 : 409, NULL, NULL, "%s", why);
+		break;
+	default: admin_problem(r, 503, NULL, NULL, "the store: %s", why); break;
+	}
 }
 
 const struct admin_info *admin_info(struct admin_request *r)
@@ -491,17 +503,18 @@ static bool authorize(struct admin_request *r, enum admin_need need)
 			      "a token is required: Authorization: Bearer TOKEN (autoprov token add)");
 		return false;
 	}
-	r_check = store_token_check(admin_store(r), h + 7, (int64_t)time(NULL), &r->token);
+	r_check = inventory_token_check(admin_site(r), h + 7, (int64_t)time(NULL), &r->token);
 	if (r_check == -ENOENT || r_check == -EKEYEXPIRED) {
 		memset(&r->token, 0, sizeof(r->token));
 		admin_unauthorized(r, "admin token",
-				   r_check == -ENOENT ? "unknown token" : store_strerror(admin_store(r)));
+				   r_check == -ENOENT ? "unknown token"
+						      : inventory_strerror(admin_site(r)));
 		return false;
 	}
 	if (r_check < 0) {
 		memset(&r->token, 0, sizeof(r->token));
 		admin_problem(r, 503, NULL, NULL, "cannot check the token: %s",
-			      store_strerror(admin_store(r)));
+			      inventory_strerror(admin_site(r)));
 		return false;
 	}
 	if (need == ADMIN_WRITE && r->token.scope != TOKEN_WRITE) {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "site/inventory.h" /* token_info */
 
 struct admin_server;
 struct site;
@@ -85,7 +85,6 @@ extern const struct admin_route admin_routes_events[];
 
 /* The admin side's own site (its store, directory and renderer). */
 struct site *admin_site(struct admin_request *r);
-struct store *admin_store(struct admin_request *r);
 const struct admin_info *admin_info(struct admin_request *r);
 /* The admin thread's event loop: what a handler starts (a resync job) runs on it. */
 struct event_base *admin_base(struct admin_request *r);
@@ -117,12 +116,15 @@ void admin_auth_succeeded(struct admin_request *r, const char *principal);
  */
 bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h);
 
-/* A journal row as GET /api/v1/journal shows it (a new reference, NULL if out of memory). */
-json_t *admin_journal_entry_json(const struct journal_entry *e);
 /* The live streams (admin/api_events.c), made on first use, freed with the server. */
 struct admin_events;
 struct admin_events **admin_events(struct admin_request *r);
 void admin_events_free(struct admin_events *ev);
+/*
+ * Answers a failed inventory call (site/inventory.h): 404, 409, 422, 500 or 503 with the
+ * inventory's reason.
+ */
+void admin_inventory_problem(struct admin_request *r, int e);
 
 /* A query parameter, or NULL. */
 const char *admin_query(struct admin_request *r, const char *name);

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * /api/v1/devices (docs/admin.md): the inventory's devices, as `autoprov device` edits
- * them and through the same store functions and checks (store_device_from_json and
- * store_device_json are the one JSON shape of a device): pages of the list with filters,
- * one device with its ETag (its revision), PUT / PATCH (JSON merge patch, RFC 7396) /
+ * /api/v1/devices (docs/admin.md): the inventory's devices, through the site's inventory
+ * (site/inventory.h: the same JSON shape and checks as `autoprov device`): pages of the list with
+ * filters, one device with its ETag (its revision), PUT / PATCH (JSON merge patch, RFC 7396) /
  * DELETE with an optional If-Match, bulk imports (CSV or JSON, all or nothing), and the
  * files a device would get, resolved by the admin side's own site as `autoprov render`
  * resolves them.
@@ -19,8 +18,8 @@
 #include "core/addr.h"
 #include "core/mac.h"
 #include "core/str.h"
+#include "site/inventory.h"
 #include "site/site.h"
-#include "store/store.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX     1000
@@ -40,24 +39,6 @@ static int path_mac(struct admin_request *r, char mac[MAC_LEN + 1])
 	return 0;
 }
 
-/* The answer to a store error: 404, 409, 422 or 503, with the store's reason. */
-static void store_problem(struct admin_request *r, int err)
-{
-	struct store *st = admin_store(r);
-
-	switch (err) {
-	case -ENOENT: admin_problem(r, 404, NULL, NULL, "%s", store_strerror(st)); break;
-	case -EEXIST:
-	case -EBUSY:
-		admin_problem(r, err == -EBUSY && strstr(store_strerror(st), "locked") ? 503 : 409,
-			      NULL, NULL, "%s", store_strerror(st));
-		break;
-	case -EINVAL: admin_problem(r, 422, NULL, NULL, "%s", store_strerror(st)); break;
-	case -ENOMEM: admin_problem(r, 500, NULL, NULL, "out of memory"); break;
-	default: admin_problem(r, 503, NULL, NULL, "the store: %s", store_strerror(st)); break;
-	}
-}
-
 static void set_etag(struct admin_request *r, uint64_t rev)
 {
 	char etag[32];
@@ -67,87 +48,86 @@ static void set_etag(struct admin_request *r, uint64_t rev)
 }
 
 /*
- * If-Match against the device's revision (rev 0: the device does not exist): true when
- * the request may go on, else 412 answered. "*" matches any existing device.
+ * If-Match (a list of ETags, weak ones compared as strong: the revision is exact, or "*")
+ * and If-None-Match: * as what the write expects of the device's revision.
  */
-static bool if_match(struct admin_request *r, uint64_t rev)
+static void expectation(struct admin_request *r, struct inventory_expect *x)
 {
-	const char *h = admin_header(r, "If-Match");
-	char etag[32];
+	const char *h = admin_header(r, "If-Match"), *none = admin_header(r, "If-None-Match");
 
+	*x = (struct inventory_expect){ .absent = none && strcmp(none, "*") == 0 };
 	if (!h)
-		return true;
-	snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long long)rev);
-	if (rev && strcmp(h, "*") == 0)
-		return true;
-	/* a list of ETags, weak ones compared as strong (the revision is exact) */
-	for (const char *p = h; rev && *p;) {
+		return;
+	x->given = true;
+	for (const char *p = h; *p;) {
 		size_t n;
 
 		p += strspn(p, " \t,");
 		if (strncmp(p, "W/", 2) == 0)
 			p += 2;
 		n = strcspn(p, " \t,");
-		if (n == strlen(etag) && strncmp(p, etag, n) == 0)
-			return true;
+		if (n == 1 && *p == '*') {
+			x->any = true;
+		} else if (n > 2 && p[0] == '"' && p[n - 1] == '"' &&
+			   x->nrevs < INVENTORY_EXPECT_MAX) {
+			char num[24];
+			uint64_t v;
+
+			if (n - 2 < sizeof(num)) {
+				memcpy(num, p + 1, n - 2);
+				num[n - 2] = '\0';
+				if (str_to_u64(num, 1, UINT64_MAX, &v) == 0)
+					x->revs[x->nrevs++] = v;
+			}
+		}
 		p += n;
 	}
-	admin_problem(r, 412, NULL, NULL,
-		      rev ? "If-Match: the device has changed (its ETag is now %s)"
-			  : "If-Match: the device does not exist%s",
-		      rev ? etag : "");
-	return false;
 }
 
-/*
- * A device as the API shows it: its JSON and its state (docs/admin.md, "Device state"; one
- * look-up by primary key), as `device show --json` shows them. NULL when out of memory.
- */
-static json_t *device_json(struct store *st, const struct device *d)
+/* The answer to an expectation that did not hold (-ESTALE): 412. */
+static void stale(struct admin_request *r, const struct inventory_expect *x, uint64_t rev)
 {
-	json_t *obj = store_device_json(d);
-	struct device_state s;
-
-	if (obj && store_device_state_get(st, d->mac, &s) == 0 &&
-	    json_object_set_new(obj, "state", store_device_state_json(&s)) < 0) {
-		json_decref(obj);
-		return NULL;
-	}
-	return obj;
+	if (x->absent && rev)
+		admin_problem(r, 412, NULL, NULL, "If-None-Match: the device exists");
+	else if (rev)
+		admin_problem(r, 412, NULL, NULL,
+			      "If-Match: the device has changed (its ETag is now \"%llu\")",
+			      (unsigned long long)rev);
+	else
+		admin_problem(r, 412, NULL, NULL, "If-Match: the device does not exist");
 }
 
-static void reply_device(struct admin_request *r, int status, const struct device *d)
+/* The answer to a failed write: err (the body's fault) or the inventory's reason. */
+static void write_problem(struct admin_request *r, int e, const struct inventory_expect *x,
+			  uint64_t rev, const char *err)
 {
-	set_etag(r, d->rev);
-	admin_reply_json(r, status, device_json(admin_store(r), d));
+	if (e == -ESTALE)
+		stale(r, x, rev);
+	else if (e == -EINVAL && err[0])
+		admin_problem(r, 422, NULL, NULL, "%s", err);
+	else
+		admin_inventory_problem(r, e);
 }
 
-/* The device of mac read back after a write, answered with status (in the transaction). */
-static void reply_written(struct admin_request *r, int status, const char *mac)
+static void reply_device(struct admin_request *r, int status, json_t *dev, uint64_t rev)
 {
-	struct device *d = NULL;
-	int e = store_device_get(admin_store(r), mac, &d);
-
-	if (e < 0) {
-		store_problem(r, e);
-		return;
-	}
+	set_etag(r, rev);
 	if (status == 201) {
 		char loc[64];
 
-		snprintf(loc, sizeof(loc), ADMIN_API_PREFIX "/devices/%s", d->mac);
+		snprintf(loc, sizeof(loc), ADMIN_API_PREFIX "/devices/%s",
+			 json_string_value(json_object_get(dev, "mac")));
 		admin_add_header(r, "Location", loc);
 	}
-	reply_device(r, status, d);
-	device_free(d);
+	admin_reply_json(r, status, dev);
 }
 
-/* ---- cursors: opaque to the client, "d" + the last MAC of the page ---- */
-
-static void cursor_make(const char *mac, char *buf, size_t size)
-{
-	snprintf(buf, size, "d%s", mac);
-}
+/*
+ * ---- cursors: opaque to the client ----
+ * In MAC order "d" + the last MAC of the page; in another order (or descending) "k", the
+ * order's number, "a" or "d", "-", the last MAC, "-", and its sort key (a decimal number,
+ * or the text in hex), so a cursor only continues the order it came from.
+ */
 
 static int cursor_parse(const char *s, char mac[MAC_LEN + 1])
 {
@@ -157,32 +137,61 @@ static int cursor_parse(const char *s, char mac[MAC_LEN + 1])
 	return 0;
 }
 
-/* ---- GET /devices ---- */
-
-struct page {
-	struct store *st;
-	json_t *items;
-	size_t limit, n;
-	char last[MAC_LEN + 1];
-	bool more;
-};
-
-static int page_add(const struct device *d, void *arg)
+static int keyed_cursor_parse(const char *s, struct device_filter *f, char mac[MAC_LEN + 1],
+			      char *text, size_t size)
 {
-	struct page *p = arg;
-	json_t *obj;
+	const char *k;
+	size_t n;
 
-	if (p->n == p->limit) {
-		p->more = true;
-		return 1;
+	if (strlen(s) < 5 + MAC_LEN || s[0] != 'k' || s[1] != (char)('0' + f->sort) ||
+	    s[2] != (f->desc ? 'd' : 'a') || s[3] != '-' || s[4 + MAC_LEN] != '-')
+		return -EINVAL;
+	memcpy(mac, s + 4, MAC_LEN);
+	mac[MAC_LEN] = '\0';
+	if (mac_parse(mac, text, NULL) < 0 || strcmp(mac, text) != 0)
+		return -EINVAL;
+	k = s + 5 + MAC_LEN;
+	f->keyed = true;
+	if (f->sort == DEVICE_SORT_STATE || f->sort == DEVICE_SORT_LAST_SEEN) {
+		uint64_t v;
+
+		if (str_to_u64(k, 0, INT64_MAX, &v) < 0)
+			return -EINVAL;
+		f->after_num = (int64_t)v;
+		return 0;
 	}
-	obj = device_json(p->st, d);
-	if (!obj || json_array_append_new(p->items, obj) < 0)
-		return -ENOMEM;
-	str_copy(p->last, sizeof(p->last), d->mac);
-	p->n++;
+	n = strlen(k);
+	if (n % 2 || n / 2 >= size)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned c;
+
+		if (sscanf(k + 2 * i, "%2x", &c) != 1 || !c)
+			return -EINVAL;
+		text[i] = (char)c;
+	}
+	text[n / 2] = '\0';
+	f->after_key = text;
 	return 0;
 }
+
+static void keyed_cursor_make(const struct device_filter *f, const char *mac,
+			      const struct device_sort_key *key, char *buf, size_t size)
+{
+	size_t o =
+		(size_t)snprintf(buf, size, "k%c%c-%s-", '0' + f->sort, f->desc ? 'd' : 'a', mac);
+
+	if (f->sort == DEVICE_SORT_MAC)
+		return;
+	if (key->numeric) {
+		snprintf(buf + o, size - o, "%lld", (long long)key->num);
+		return;
+	}
+	for (const char *p = key->text; *p && o + 3 < size; p++)
+		o += (size_t)snprintf(buf + o, size - o, "%02x", (unsigned char)*p);
+}
+
+/* ---- GET /devices ---- */
 
 /* ?limit= as 1..PAGE_MAX (PAGE_DEFAULT when absent); false after a 400. */
 static bool page_limit(struct admin_request *r, size_t *ret)
@@ -206,15 +215,32 @@ static void list_devices(struct admin_request *r)
 		.model = admin_query(r, "model"),
 		.text = admin_query(r, "q"),
 	};
-	const char *cursor = admin_query(r, "cursor");
-	struct page p = { .st = admin_store(r) };
-	char after[MAC_LEN + 1] = "", next[MAC_LEN + 2];
-	json_t *body;
+	const char *cursor = admin_query(r, "cursor"), *sort = admin_query(r, "sort");
+	const char *order = admin_query(r, "order");
+	char after[MAC_LEN + 1] = "", last[MAC_LEN + 1], next[1024], keytext[256];
+	struct device_sort_key key = { 0 };
+	enum device_sort by = DEVICE_SORT_MAC;
+	json_t *items, *body;
+	size_t limit;
+	bool more, keyed;
 	int e;
 
-	if (!page_limit(r, &p.limit))
+	if (!page_limit(r, &limit))
 		return;
-	if (cursor && cursor_parse(cursor, after) < 0) {
+	if (sort && device_sort_parse(sort, &by) < 0) {
+		admin_problem(r, 400, NULL, NULL,
+			      "sort: mac, name, model, group, state or last_seen expected");
+		return;
+	}
+	if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+		admin_problem(r, 400, NULL, NULL, "order: asc or desc expected");
+		return;
+	}
+	f.sort = (int)by;
+	f.desc = order && strcmp(order, "desc") == 0;
+	keyed = by != DEVICE_SORT_MAC || f.desc;
+	if (cursor && (keyed ? keyed_cursor_parse(cursor, &f, after, keytext, sizeof(keytext))
+			     : cursor_parse(cursor, after)) < 0) {
 		admin_problem(r, 400, NULL, NULL, "cursor: not one this server gave");
 		return;
 	}
@@ -232,21 +258,23 @@ static void list_devices(struct admin_request *r)
 		f.by_state = true;
 		f.state = (int)s;
 	}
-	p.items = json_array();
-	if (!p.items) {
+	items = json_array();
+	if (!items) {
 		admin_problem(r, 500, NULL, NULL, "out of memory");
 		return;
 	}
-	/* one more than the page: whether there is a next one */
-	e = store_device_page(admin_store(r), &f, after, p.limit + 1, page_add, &p);
+	e = inventory_device_page(admin_site(r), &f, after, limit, items, last, &more, &key);
 	if (e < 0) {
-		json_decref(p.items);
-		store_problem(r, e);
+		json_decref(items);
+		admin_inventory_problem(r, e);
 		return;
 	}
-	cursor_make(p.last, next, sizeof(next));
-	body = json_pack("{s:o, s:o}", "devices", p.items, "next",
-			 p.more ? json_string(next) : json_null());
+	if (keyed)
+		keyed_cursor_make(&f, last, &key, next, sizeof(next));
+	else
+		snprintf(next, sizeof(next), "d%s", last);
+	body = json_pack("{s:o, s:o}", "devices", items, "next",
+			 more ? json_string(next) : json_null());
 	admin_reply_json(r, body ? 200 : 500, body);
 }
 
@@ -255,177 +283,74 @@ static void list_devices(struct admin_request *r)
 static void get_device(struct admin_request *r)
 {
 	char mac[MAC_LEN + 1];
-	struct device *d = NULL;
+	json_t *dev = NULL;
+	uint64_t rev = 0;
 	int e;
 
 	if (path_mac(r, mac) < 0)
 		return;
-	e = store_device_get(admin_store(r), mac, &d);
+	e = inventory_device_get(admin_site(r), mac, &dev, &rev);
 	if (e < 0) {
-		store_problem(r, e);
+		admin_inventory_problem(r, e);
 		return;
 	}
-	reply_device(r, 200, d);
-	device_free(d);
+	reply_device(r, 200, dev, rev);
 }
 
-/*
- * Writes d (a new device, or in place of the one there), in the caller's write
- * transaction, and answers. Returns 0 when the caller commits, else the answer is given.
- */
-static int write_device(struct admin_request *r, const struct device *d, bool replace)
+/* POST, PUT and PATCH: the body written as how says, answered with the device written. */
+static void write_device(struct admin_request *r, enum inventory_write how, const char *mac,
+			 json_t *body)
 {
+	struct inventory_expect x;
+	json_t *dev = NULL;
+	uint64_t rev = 0;
+	bool created = false;
 	char err[512];
-	int e = store_device_put(admin_store(r), d, replace, err, sizeof(err));
+	int e;
 
-	/* a group that does not exist is the body's fault, not a missing resource */
-	if (e == -ENOENT)
-		admin_problem(r, 422, NULL, NULL, "%s", err);
-	else if (e < 0)
-		store_problem(r, e);
-	return e;
-}
-
-/* Ends the write transaction: commits, or answers the store's error. 0 when committed. */
-static int finish(struct admin_request *r, int e)
-{
-	struct store *st = admin_store(r);
-
+	expectation(r, &x);
+	e = inventory_device_write(admin_site(r), how, mac, body,
+				   how == INVENTORY_CREATE ? NULL : &x, &dev, &rev, &created, err,
+				   sizeof(err));
 	if (e < 0) {
-		store_rollback(st);
-		return e;
+		write_problem(r, e, &x, rev, err);
+		return;
 	}
-	e = store_commit(st);
-	if (e < 0)
-		store_problem(r, e);
-	return e;
+	reply_device(r, created ? 201 : 200, dev, rev);
 }
 
 static void create_device(struct admin_request *r)
 {
 	json_t *body = admin_body_json(r);
-	struct store *st = admin_store(r);
-	struct device *d = NULL;
-	char err[512];
-	int e;
 
 	if (!body)
 		return;
-	e = store_device_from_json(body, NULL, &d, err, sizeof(err));
+	write_device(r, INVENTORY_CREATE, NULL, body);
 	json_decref(body);
-	if (e < 0) {
-		admin_problem(r, e == -ENOMEM ? 500 : 422, NULL, NULL, "%s", err);
-		return;
-	}
-	e = store_begin(st, true);
-	if (e < 0) {
-		store_problem(r, e);
-		device_free(d);
-		return;
-	}
-	e = write_device(r, d, false);
-	if (finish(r, e) == 0)
-		reply_written(r, 201, d->mac);
-	device_free(d);
 }
 
 static void put_device(struct admin_request *r)
 {
-	struct store *st = admin_store(r);
-	struct device *d = NULL, *old = NULL;
-	char mac[MAC_LEN + 1], err[512];
+	char mac[MAC_LEN + 1];
 	json_t *body;
-	int e;
 
 	if (path_mac(r, mac) < 0)
 		return;
 	body = admin_body_json(r);
 	if (!body)
 		return;
-	e = store_device_from_json(body, mac, &d, err, sizeof(err));
+	write_device(r, INVENTORY_PUT, mac, body);
 	json_decref(body);
-	if (e < 0) {
-		admin_problem(r, e == -ENOMEM ? 500 : 422, NULL, NULL, "%s", err);
-		return;
-	}
-	/* the check and the write under one lock: nobody writes in between */
-	e = store_begin(st, true);
-	if (e < 0) {
-		store_problem(r, e);
-		goto out;
-	}
-	e = store_device_get(st, mac, &old);
-	if (e < 0 && e != -ENOENT) {
-		store_problem(r, e);
-		store_rollback(st);
-		goto out;
-	}
-	if (!if_match(r, old ? old->rev : 0)) {
-		store_rollback(st);
-		goto out;
-	}
-	if (!old && admin_header(r, "If-None-Match") == NULL) {
-		/* PUT makes the device: fine */
-	} else if (old && admin_header(r, "If-None-Match") &&
-		   strcmp(admin_header(r, "If-None-Match"), "*") == 0) {
-		admin_problem(r, 412, NULL, NULL, "If-None-Match: the device exists");
-		store_rollback(st);
-		goto out;
-	}
-	e = write_device(r, d, old != NULL);
-	if (finish(r, e) == 0)
-		reply_written(r, old ? 200 : 201, mac);
-out:
-	device_free(old);
-	device_free(d);
-}
-
-/*
- * RFC 7396: patch applied to target (modified in place, or replaced: the result is
- * returned, a new reference; target's reference is taken). NULL if out of memory.
- */
-static json_t *merge_patch(json_t *target, json_t *patch)
-{
-	const char *key;
-	json_t *value;
-
-	if (!json_is_object(patch)) {
-		json_decref(target);
-		return json_incref(patch);
-	}
-	if (!json_is_object(target)) {
-		json_decref(target);
-		target = json_object();
-		if (!target)
-			return NULL;
-	}
-	json_object_foreach(patch, key, value)
-	{
-		if (json_is_null(value)) {
-			json_object_del(target, key);
-		} else {
-			json_t *sub = merge_patch(json_incref(json_object_get(target, key)), value);
-
-			if (!sub || json_object_set_new(target, key, sub) < 0) {
-				json_decref(target);
-				return NULL;
-			}
-		}
-	}
-	return target;
 }
 
 static void patch_device(struct admin_request *r)
 {
 	const char *type = admin_header(r, "Content-Type");
-	struct store *st = admin_store(r);
-	struct device *old = NULL, *d = NULL;
-	char mac[MAC_LEN + 1], err[512];
-	json_t *patch = NULL, *doc = NULL;
+	char mac[MAC_LEN + 1];
+	json_t *patch;
 	json_error_t jerr;
 	const char *text;
 	size_t len;
-	int e;
 
 	if (path_mac(r, mac) < 0)
 		return;
@@ -442,89 +367,24 @@ static void patch_device(struct admin_request *r)
 			      text ? jerr.text : "");
 		return;
 	}
-	if (!json_is_object(patch)) {
-		admin_problem(r, 422, NULL, NULL, "a merge patch of a device is a JSON object");
-		goto out;
-	}
-	e = store_begin(st, true);
-	if (e < 0) {
-		store_problem(r, e);
-		goto out;
-	}
-	e = store_device_get(st, mac, &old);
-	if (e < 0) {
-		if (e == -ENOENT && admin_header(r, "If-Match"))
-			if_match(r, 0);
-		else
-			store_problem(r, e);
-		store_rollback(st);
-		goto out;
-	}
-	if (!if_match(r, old->rev)) {
-		store_rollback(st);
-		goto out;
-	}
-	doc = store_device_json(old);
-	if (doc) {
-		/* the revision is the server's: a patch cannot set it */
-		json_object_del(doc, "rev");
-		json_object_del(patch, "rev");
-	}
-	doc = doc ? merge_patch(doc, patch) : NULL;
-	if (!doc) {
-		admin_problem(r, 500, NULL, NULL, "out of memory");
-		store_rollback(st);
-		goto out;
-	}
-	e = store_device_from_json(doc, mac, &d, err, sizeof(err));
-	if (e < 0) {
-		admin_problem(r, e == -ENOMEM ? 500 : 422, NULL, NULL, "%s", err);
-		store_rollback(st);
-		goto out;
-	}
-	e = write_device(r, d, true);
-	if (finish(r, e) == 0)
-		reply_written(r, 200, mac);
-out:
+	write_device(r, INVENTORY_PATCH, mac, patch);
 	json_decref(patch);
-	json_decref(doc);
-	device_free(old);
-	device_free(d);
 }
 
 static void delete_device(struct admin_request *r)
 {
-	struct store *st = admin_store(r);
-	struct device *old = NULL;
+	struct inventory_expect x;
 	char mac[MAC_LEN + 1];
+	uint64_t rev = 0;
 	int e;
 
 	if (path_mac(r, mac) < 0)
 		return;
-	e = store_begin(st, true);
-	if (e < 0) {
-		store_problem(r, e);
-		return;
-	}
-	e = store_device_get(st, mac, &old);
-	if (e < 0) {
-		if (e == -ENOENT && admin_header(r, "If-Match"))
-			if_match(r, 0);
-		else
-			store_problem(r, e);
-		store_rollback(st);
-		return;
-	}
-	if (!if_match(r, old->rev)) {
-		store_rollback(st);
-		device_free(old);
-		return;
-	}
-	device_free(old);
-	e = store_device_remove(st, mac);
+	expectation(r, &x);
+	e = inventory_device_remove(admin_site(r), mac, &x, &rev);
 	if (e < 0)
-		store_problem(r, e);
-	if (finish(r, e) == 0)
+		write_problem(r, e, &x, rev, "");
+	else
 		admin_reply(r, 204, NULL, NULL, 0);
 }
 
@@ -557,7 +417,6 @@ static void import_problem(struct admin_request *r, int e, const char *err)
 static void import_devices(struct admin_request *r)
 {
 	const char *type = admin_header(r, "Content-Type"), *replace_s = admin_query(r, "replace");
-	struct store *st = admin_store(r);
 	bool replace = false;
 	char err[512];
 	int n;
@@ -575,14 +434,14 @@ static void import_devices(struct admin_request *r)
 			admin_problem(r, 500, NULL, NULL, "out of memory");
 			return;
 		}
-		n = store_import_csv(st, in, replace, err, sizeof(err));
+		n = inventory_import_csv(admin_site(r), in, replace, err, sizeof(err));
 		fclose(in);
 	} else if (type && strncasecmp(type, "application/json", 16) == 0) {
 		json_t *devices = admin_body_json(r);
 
 		if (!devices)
 			return;
-		n = store_import_json(st, devices, replace, err, sizeof(err));
+		n = inventory_import_json(admin_site(r), devices, replace, err, sizeof(err));
 		json_decref(devices);
 	} else {
 		admin_problem(r, 415, NULL, NULL,

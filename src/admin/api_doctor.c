@@ -13,7 +13,7 @@
 #include "core/mac.h"
 #include "core/str.h"
 #include "site/doctor.h"
-#include "store/store.h"
+#include "site/inventory.h"
 
 static void get_doctor(struct admin_request *r)
 {
@@ -42,7 +42,6 @@ static void get_doctor(struct admin_request *r)
 /* ?seen_since=SECONDS (since the epoch) adds how many devices were seen since then. */
 static void get_states(struct admin_request *r)
 {
-	struct store *st = admin_store(r);
 	const char *since = admin_query(r, "seen_since");
 	uint64_t counts[_DEVICE_STATUS_MAX], seen = 0, s = 0;
 	json_t *body, *by;
@@ -51,10 +50,9 @@ static void get_states(struct admin_request *r)
 		admin_problem(r, 400, NULL, NULL, "seen_since: seconds since the epoch expected");
 		return;
 	}
-	if (store_device_state_count(st, counts) < 0 ||
-	    (since && store_device_state_seen_since(st, (int64_t)s, &seen) < 0)) {
+	if (inventory_state_counts(admin_site(r), counts, since ? (int64_t)s : -1, &seen) < 0) {
 		admin_problem(r, 503, NULL, NULL, "the store cannot be read: %s",
-			      store_strerror(st));
+			      inventory_strerror(admin_site(r)));
 		return;
 	}
 	by = json_object();

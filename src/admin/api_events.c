@@ -28,6 +28,7 @@
 #include "admin/api.h"
 #include "core/log.h"
 #include "site/fleet.h"
+#include "site/inventory.h"
 
 #define TAG "admin"
 
@@ -167,7 +168,7 @@ static int on_row(void *arg, const struct journal_entry *e)
 {
 	struct admin_events *ev = arg;
 
-	send_event(ev, "journal", admin_journal_entry_json(e));
+	send_event(ev, "journal", inventory_journal_json(e));
 	ev->last_id = e->id;
 	ev->moved = true;
 	return note_device(ev, e->mac);

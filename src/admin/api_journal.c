@@ -2,7 +2,7 @@
 /*
  * GET /api/v1/journal (docs/admin.md): the journal `autoprov log` prints, as JSON pages
  * filtered by device, time range, outcome and protocol, keyset-paged by the rows' ids
- * (store_journal_page).
+ * (site/inventory.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 #include "admin/api.h"
 #include "core/str.h"
-#include "store/store.h"
+#include "site/inventory.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX     1000
@@ -54,74 +54,22 @@ static int parse_time(const char *s, int64_t *ret)
 	return 0;
 }
 
-static void format_time(int64_t sec, long nsec, char *buf, size_t size)
-{
-	time_t t = (time_t)sec;
-	struct tm tm;
-	char day[32];
-
-	gmtime_r(&t, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", day, nsec / 1000000);
-}
-
-struct page {
-	json_t *items;
-	size_t limit, n;
-	int64_t last;
-	bool more;
-};
-
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-json_t *admin_journal_entry_json(const struct journal_entry *e)
-{
-	char when[64];
-
-	format_time(e->time.tv_sec, e->time.tv_nsec, when, sizeof(when));
-	return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
-			(json_int_t)e->id, "time", when, "time_us",
-			(json_int_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000, "proto",
-			str_or_null(e->proto), "peer", str_or_null(e->peer), "mac",
-			str_or_null(e->mac), "path", str_or_null(e->path), "outcome",
-			str_or_null(e->outcome), "bytes", (json_int_t)e->bytes, "md5",
-			str_or_null(e->md5), "user_agent", str_or_null(e->user_agent));
-}
-
-static int page_add(void *arg, const struct journal_entry *e)
-{
-	struct page *p = arg;
-	json_t *obj;
-
-	if (p->n == p->limit) {
-		p->more = true;
-		return 1;
-	}
-	obj = admin_journal_entry_json(e);
-	if (!obj || json_array_append_new(p->items, obj) < 0)
-		return -ENOMEM;
-	p->last = e->id;
-	p->n++;
-	return 0;
-}
-
 static void get_journal(struct admin_request *r)
 {
 	struct journal_filter f = {
 		.mac = admin_query(r, "mac"),
 		.outcome = admin_query(r, "outcome"),
 		.proto = admin_query(r, "proto"),
+		.node = admin_query(r, "node"),
 	};
 	const char *since = admin_query(r, "since"), *until = admin_query(r, "until");
 	const char *limit = admin_query(r, "limit"), *cursor = admin_query(r, "cursor");
-	struct page p = { .limit = PAGE_DEFAULT };
-	int64_t after = 0;
+	size_t n = PAGE_DEFAULT;
+	int64_t after = 0, last;
+	bool more;
+	json_t *items, *body;
 	uint64_t v;
 	char next[32];
-	json_t *body;
 	int e;
 
 	if (limit) {
@@ -130,7 +78,7 @@ static void get_journal(struct admin_request *r)
 				      PAGE_MAX);
 			return;
 		}
-		p.limit = (size_t)v;
+		n = (size_t)v;
 	}
 	if (since && parse_time(since, &f.since_usec) < 0) {
 		admin_problem(r, 400, NULL, NULL,
@@ -151,30 +99,27 @@ static void get_journal(struct admin_request *r)
 		}
 		after = (int64_t)v;
 	}
-	p.items = json_array();
-	if (!p.items) {
+	items = json_array();
+	if (!items) {
 		admin_problem(r, 500, NULL, NULL, "out of memory");
 		return;
 	}
-	e = store_journal_page(admin_store(r), &f, after, p.limit + 1, page_add, &p);
+	e = inventory_journal_page(admin_site(r), &f, after, n, items, &last, &more);
 	if (e < 0) {
-		json_decref(p.items);
+		json_decref(items);
 		if (e == -EINVAL)
 			admin_problem(r, 400, NULL, NULL, "mac: %s",
-				      store_strerror(admin_store(r)));
-		else if (e == -ENOMEM)
-			admin_problem(r, 500, NULL, NULL, "out of memory");
+				      inventory_strerror(admin_site(r)));
 		else
-			admin_problem(r, 503, NULL, NULL, "the store: %s",
-				      store_strerror(admin_store(r)));
+			admin_inventory_problem(r, e);
 		return;
 	}
 	/*
 	 * next is always given, after the last row answered (or where this page started): the
 	 * journal grows, and a client that follows it asks again from there later
 	 */
-	snprintf(next, sizeof(next), "j%lld", (long long)(p.n ? p.last : after));
-	body = json_pack("{s:o, s:s, s:b}", "entries", p.items, "next", next, "more", p.more);
+	snprintf(next, sizeof(next), "j%lld", (long long)last);
+	body = json_pack("{s:o, s:s, s:b}", "entries", items, "next", next, "more", more);
 	admin_reply_json(r, body ? 200 : 500, body);
 }
 

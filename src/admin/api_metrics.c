@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "site/metrics.h"
 #include "site/site.h"
-#include "store/store.h"
+#include "site/inventory.h"
 
 #define TAG "admin"
 
@@ -243,7 +243,6 @@ static void process(FILE *f, const struct admin_info *info)
 static void get_metrics(struct admin_request *r)
 {
 	const struct admin_info *info = admin_info(r);
-	struct store *st = admin_store(r);
 	char *text = NULL;
 	size_t len = 0;
 	uint64_t devices, seen;
@@ -268,7 +267,8 @@ static void get_metrics(struct admin_request *r)
 		     "Devices of the inventory that made a request in the last 24 hours.");
 		fprintf(f, "autoprov_devices_seen_24h %llu\n", (unsigned long long)seen);
 	} else {
-		log_warnx(TAG, "/metrics: the inventory cannot be counted: %s", store_strerror(st));
+		log_warnx(TAG, "/metrics: the inventory cannot be counted: %s",
+			  inventory_strerror(admin_site(r)));
 	}
 	process(f, info);
 	if (fclose(f) != 0 || !text) {

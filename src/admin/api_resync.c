@@ -19,6 +19,7 @@
 #include "fleet/resync.h"
 #include "proto/sip.h"
 #include "site/directory.h"
+#include "site/inventory.h"
 #include "site/site.h"
 
 #define ADMIN_JOBS_MAX	      16
@@ -133,7 +134,7 @@ static bool body_uint(struct admin_request *r, json_t *body, const char *name, u
 static void post_resync(struct admin_request *r)
 {
 	struct admin_jobs **jobsp = admin_jobs(r), *jobs;
-	struct store *st = admin_store(r);
+	struct site *site = admin_site(r);
 	struct directory *dir = site_directory(admin_site(r));
 	json_t *body = admin_body_json(r), *macs, *group, *all, *v;
 	struct resync_options ro;
@@ -215,7 +216,7 @@ static void post_resync(struct admin_request *r)
 			goto out;
 		}
 	}
-	if (resync_job_new(st, dir, &ro, &rj) < 0) {
+	if (resync_job_new(site_store(site), dir, &ro, &rj) < 0) {
 		admin_problem(r, 500, NULL, NULL, "out of memory");
 		goto out;
 	}
@@ -243,20 +244,19 @@ static void post_resync(struct admin_request *r)
 						      "macs[%zu]: %s is not in the inventory", i,
 						      json_string_value(m));
 				else
-					admin_problem(r, 503, NULL, NULL, "the store: %s",
-						      store_strerror(st));
+					admin_inventory_problem(r, e);
 				goto out;
 			}
 		}
 	} else {
 		const char *g = group ? json_string_value(group) : NULL;
-		json_t *gvars = NULL;
+		json_t *gj = NULL;
 
-		if (g && store_group_get(st, g, &gvars) < 0) {
-			admin_problem(r, 422, NULL, NULL, "group: %s", store_strerror(st));
+		if (g && inventory_group_get(site, g, &gj) < 0) {
+			admin_problem(r, 422, NULL, NULL, "group: %s", inventory_strerror(site));
 			goto out;
 		}
-		json_decref(gvars);
+		json_decref(gj);
 		e = resync_job_add_group(rj, g, ADMIN_JOB_MAX_DEVICES);
 		if (e == -E2BIG) {
 			admin_problem(r, 422, NULL, NULL,
@@ -266,7 +266,7 @@ static void post_resync(struct admin_request *r)
 			goto out;
 		}
 		if (e < 0) {
-			admin_problem(r, 503, NULL, NULL, "the store: %s", store_strerror(st));
+			admin_inventory_problem(r, e);
 			goto out;
 		}
 		if (resync_job_count(rj) == 0) {

@@ -19,6 +19,7 @@
 #include "admin/api.h"
 #include "core/str.h"
 #include "site/auth.h"
+#include "site/inventory.h"
 #include "site/site.h"
 
 #define COOKIE "autoprov_session"
@@ -182,7 +183,7 @@ static void login(struct admin_request *r)
 		return;
 	}
 	if (token) {
-		e = store_token_check(admin_store(r), token, (int64_t)time(NULL), &ti);
+		e = inventory_token_check(admin_site(r), token, (int64_t)time(NULL), &ti);
 		if (e == -ENOENT || e == -EKEYEXPIRED) {
 			admin_unauthorized(r, "admin token",
 					   e == -ENOENT ? "unknown token" : "expired token");
@@ -191,7 +192,7 @@ static void login(struct admin_request *r)
 		}
 		if (e < 0) {
 			admin_problem(r, 503, NULL, NULL, "cannot check the token: %s",
-				      store_strerror(admin_store(r)));
+				      inventory_strerror(admin_site(r)));
 			json_decref(body);
 			return;
 		}

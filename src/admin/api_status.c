@@ -4,19 +4,19 @@
 
 #include "admin/admin.h"
 #include "admin/api.h"
-#include "store/store.h"
+#include "site/inventory.h"
 
 static void get_status(struct admin_request *r)
 {
 	const struct admin_info *info = admin_info(r);
-	struct store *st = admin_store(r);
+	struct site *site = admin_site(r);
 	uint64_t devices = 0;
 	int schema = 0;
 	json_t *body;
 
-	if (store_group_count_devices(st, NULL, &devices) < 0 ||
-	    store_schema_version(st, &schema) < 0) {
-		admin_problem(r, 503, NULL, NULL, "the store cannot be read: %s", store_strerror(st));
+	if (inventory_device_count(site, &devices) < 0 || inventory_schema(site, &schema) < 0) {
+		admin_problem(r, 503, NULL, NULL, "the store cannot be read: %s",
+			      inventory_strerror(site));
 		return;
 	}
 	body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s, s:i}, s:{s:I}}", "version",

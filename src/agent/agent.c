@@ -853,6 +853,10 @@ void agent_pass_start(struct ap_agent *a, const char *trigger)
 	a->stats.passes++;
 	agent_event(a, AP_EV_STEP, NULL, "pass %u (%s)", a->stats.passes, trigger);
 	agent_set_state(a, AGENT_DISCOVERING);
+	if (a->profile->disabled && a->profile->disabled(a)) {
+		agent_pass_end(a, true, "provisioning is disabled: nothing to do");
+		return;
+	}
 	agent_discover(a);
 }
 

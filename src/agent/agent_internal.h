@@ -47,6 +47,11 @@ struct agent_profile {
 	const struct agent_config_setting *config_settings;
 	/* After power-on: whether and when to start a pass (NULL: a pass now). */
 	void (*boot)(struct ap_agent *a);
+	/*
+	 * Whether provisioning is off (NULL: never): a pass then ends at once, before looking
+	 * for a server (seed 000: "Verify provisioning is enabled. Exit if disabled.").
+	 */
+	bool (*disabled)(const struct ap_agent *a);
 	/* A pass, with a->server found; it ends with agent_pass_end(). */
 	void (*pass)(struct ap_agent *a);
 	/* A periodic or retry resync is due (NULL: a pass now). */

@@ -619,6 +619,12 @@ static void classify(struct fetch *x, CURLcode rc)
 		set_result(x, FETCH_DNS, "cannot resolve host name '%s'", x->host ? x->host : "?");
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
+		/* libcurl reports an FTP 421 (a server full or going down) as a timeout */
+		if (x->scheme == SCHEME_FTP && code == 421) {
+			set_result(x, FETCH_PROTOCOL, "FTP 421%s%s from %s: the server is busy or "
+				   "closing (try later)", *x->reason ? " " : "", x->reason, peer);
+			return;
+		}
 		curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
 		if (x->scheme == SCHEME_TFTP && r->len == 0)
 			set_result(x, FETCH_TIMEOUT, "no answer from %s within %.1f s", peer,

@@ -14,18 +14,21 @@
 #include "cli/cli.h"
 #include "core/mac.h"
 #include "core/str.h"
+#include "site/site.h"
 #include "store/store.h"
 
 static void log_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: autoprov log [--site DIR] [--mac MAC] [--since T]\n"
+		"usage: autoprov log [--site DIR] [--mac MAC] [--node NAME] [--since T]\n"
 		"\n"
 		"Prints the journal of requests of the site DIR, oldest first, one line each:\n"
-		"TIME PROTO PEER MAC \"PATH\" OUTCOME BYTES MD5 [\"USER-AGENT\"] ('-': unknown).\n"
+		"TIME PROTO PEER MAC \"PATH\" OUTCOME BYTES MD5 NODE [\"USER-AGENT\"]\n"
+		"('-': unknown). NODE is the node that served the request ([server] node).\n"
 		"\n"
 		"  --site DIR         the site (default: the current directory)\n"
 		"  --mac MAC          only the requests of this device\n"
+		"  --node NAME        only the requests this node served\n"
 		"  --since T          only requests from T on: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS\n"
 		"                     (UTC), or a period back from now: 30s, 10m, 2h, 3d, 1w\n"
 		"  -h, --help         this text\n");
@@ -102,11 +105,12 @@ int cmd_log(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
 		{ "mac", required_argument, NULL, 'm' },
+		{ "node", required_argument, NULL, 'n' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *site = ".", *mac_arg = NULL, *why;
+	const char *site = ".", *mac_arg = NULL, *node = NULL, *why;
 	char mac[MAC_LEN + 1], err[512];
 	struct store *st = NULL;
 	time_t since = 0;
@@ -116,6 +120,13 @@ int cmd_log(int argc, char **argv)
 		switch (c) {
 		case 's': site = optarg; break;
 		case 'm': mac_arg = optarg; break;
+		case 'n':
+			node = optarg;
+			if (site_check_node_name(node, &why) < 0) {
+				fprintf(stderr, "autoprov log: --node '%s': %s\n", node, why);
+				return 2;
+			}
+			break;
 		case 'S':
 			if (parse_since(optarg, time(NULL), &since) < 0) {
 				fprintf(stderr,
@@ -143,7 +154,7 @@ int cmd_log(int argc, char **argv)
 		fprintf(stderr, "autoprov log: cannot open the journal: %s\n", err);
 		return 1;
 	}
-	r = store_journal_print(st, mac_arg ? mac : NULL, since, stdout);
+	r = store_journal_print(st, mac_arg ? mac : NULL, node, since, stdout);
 	if (r < 0)
 		fprintf(stderr, "autoprov log: %s\n", store_strerror(st));
 	store_close(st);

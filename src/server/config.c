@@ -85,6 +85,18 @@ static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+static int parse_node(void *field, const char *value, char *err, size_t errsz)
+{
+	const char *why;
+
+	if (site_check_node_name(value, &why) < 0) {
+		snprintf(err, errsz, "'%s' is not a node name: %s", value, why);
+		return -EINVAL;
+	}
+	memcpy(field, value, strlen(value) + 1);
+	return 0;
+}
+
 /* Each line adds a user: the field is the whole auth_config. */
 static int parse_auth_user(void *field, const char *value, char *err, size_t errsz)
 {
@@ -288,6 +300,7 @@ static const struct conf_key config_keys[] = {
 	  parse_unknown_devices },
 	{ "server", "user", CONF_CUSTOM, offsetof(struct server_config, user), 0, 0, 0,
 	  parse_user },
+	{ "server", "node", CONF_CUSTOM, SITE(node), 0, 0, 0, parse_node },
 	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
 	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },
 	{ "auth", "failure_delay", CONF_UINT, SITE(auth.failure_delay_ms), sizeof(unsigned), 0,

@@ -3,7 +3,8 @@
  * The doctor (site/doctor.h). It reads the device's newest journal rows, oldest first, its
  * state and its inventory row, renders again what it was sent, and gives verdicts: each a
  * code, a level (error, warning, info, ok), a title and a detail in plain words, what to do,
- * and the rows it rests on. The vendor knowledge is here, taken from docs/vendors/:
+ * and the rows it rests on. The vendor knowledge, taken from docs/vendors/ (the verdicts of
+ * each flow are in doctor_vendor.c):
  *
  *  algo        algom<MAC>.conf -> algom<MAC>-i.conf -> algop<PRODUCT>.conf -> -i; over TFTP a
  *              configuration without its .md5 is ignored; prov.version.firmware names
@@ -33,29 +34,8 @@
 #include "site/directory.h"
 #include "site/journal_sample.h"
 #include "site/site.h"
+#include "site/doctor_internal.h"
 #include "store/store.h"
-
-struct row {
-	int64_t id, usec;
-	uint64_t bytes;
-	char *proto, *peer, *path, *outcome, *md5, *ua, *detail;
-	enum journal_kind kind;
-	enum file_kind fkind;
-	bool attributed; /* no MAC: a generic file its address fetched meanwhile */
-};
-
-struct doc {
-	struct site *site;
-	const struct doctor_options *opts;
-	char mac[MAC_LEN + 1], mau[MAC_LEN + 1], colons[MAC_LEN + 6];
-	bool in_inventory, enabled;
-	char profile[32], model[65];
-	struct row *rows; /* oldest first */
-	size_t n, cap;
-	json_t *verdicts;
-	bool pending_exact; /* a file sent differs from its rendering now */
-	bool pending_checked;
-};
 
 static void rows_free(struct doc *doc)
 {
@@ -69,6 +49,7 @@ static void rows_free(struct doc *doc)
 		free(r->md5);
 		free(r->ua);
 		free(r->detail);
+		free(r->node);
 	}
 	free(doc->rows);
 }
@@ -113,6 +94,7 @@ static int collect(void *arg, const struct journal_entry *e)
 	r->md5 = dup_or_null(e->md5, &oom);
 	r->ua = dup_or_null(e->user_agent, &oom);
 	r->detail = dup_or_null(e->detail, &oom);
+	r->node = dup_or_null(e->node, &oom);
 	r->kind = store_journal_kind(e);
 	r->fkind = store_file_kind(e->path);
 	if (oom)
@@ -228,19 +210,22 @@ static json_t *row_json(const struct row *r)
 		json_object_set_new(j, "md5", json_string(r->md5));
 	if (j && r->detail)
 		json_object_set_new(j, "detail", json_string(r->detail));
+	/* which node served it: every node's rows are in the one journal */
+	if (j && r->node)
+		json_object_set_new(j, "node", json_string(r->node));
 	if (j && r->attributed)
 		json_object_set_new(j, "attributed", json_true());
 	return j;
 }
 
-static bool is(const char *a, const char *b)
+bool doctor_is(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
 }
 
-static bool sent(const struct row *r)
+bool doctor_sent(const struct row *r)
 {
-	return is(r->outcome, "sent");
+	return doctor_is(r->outcome, "sent");
 }
 
 /* Whether path carries the device's MAC (its own file, whatever the case). */
@@ -254,7 +239,7 @@ static bool own_name(const struct doc *doc, const char *path)
 	return false;
 }
 
-static const char *base_name(const char *path)
+const char *doctor_base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
@@ -262,9 +247,8 @@ static const char *base_name(const char *path)
 }
 
 /* The verdict code, level, title, action; detail and rows added by the caller. */
-__attribute__((format(printf, 5, 6))) static json_t *verdict(struct doc *doc, const char *code,
-							     const char *level, const char *action,
-							     const char *title_fmt, ...)
+json_t *doctor_verdict(struct doc *doc, const char *code, const char *level, const char *action,
+		       const char *title_fmt, ...)
 {
 	char title[1024];
 	va_list ap;
@@ -280,8 +264,7 @@ __attribute__((format(printf, 5, 6))) static json_t *verdict(struct doc *doc, co
 	return v;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_text(json_t *v, const char *key,
-							   const char *fmt, ...)
+void doctor_set_text(json_t *v, const char *key, const char *fmt, ...)
 {
 	char text[2048];
 	va_list ap;
@@ -294,7 +277,7 @@ __attribute__((format(printf, 3, 4))) static void set_text(json_t *v, const char
 	json_object_set_new(v, key, json_string(text));
 }
 
-static void cite(json_t *v, const struct row *r)
+void doctor_cite(json_t *v, const struct row *r)
 {
 	json_t *rows = v ? json_object_get(v, "rows") : NULL;
 
@@ -307,7 +290,7 @@ static void cite(json_t *v, const struct row *r)
 }
 
 /* "--site DIR " for the commands suggested, or "" when it is the current directory. */
-static void site_arg(const struct doc *doc, char *buf, size_t size)
+void doctor_site_arg(const struct doc *doc, char *buf, size_t size)
 {
 	const char *d = doc->opts && doc->opts->site_dir ? doc->opts->site_dir : ".";
 
@@ -338,7 +321,7 @@ static const struct sockaddr *local_of(const struct doc *doc, const char *proto)
  * What the device would get now for path over proto: 0 with *ret (a reference), or the
  * resolver's error. No peer: nothing is journaled or counted by the defence.
  */
-static int resolve_now(struct doc *doc, const char *proto, const char *path, struct site_file **ret,
+int doctor_resolve_now(struct doc *doc, const char *proto, const char *path, struct site_file **ret,
 		       char ret_mac[MAC_LEN + 1])
 {
 	const struct doctor_options *o = doc->opts;
@@ -364,7 +347,7 @@ static int resolve_now(struct doc *doc, const char *proto, const char *path, str
 static void guess_profile(struct doc *doc)
 {
 	for (size_t i = doc->n; i-- > 0 && !doc->profile[0];) {
-		const char *b = base_name(doc->rows[i].path);
+		const char *b = doctor_base_name(doc->rows[i].path);
 		const char *ua = doc->rows[i].ua ? doc->rows[i].ua : "";
 
 		if (strncmp(b, "algom", 5) == 0 || strncmp(b, "algop", 5) == 0 ||
@@ -381,7 +364,7 @@ static void guess_profile(struct doc *doc)
 	}
 	/* an Algo product number from algop<PRODUCT>.conf */
 	for (size_t i = doc->n; i-- > 0 && !doc->model[0];) {
-		const char *b = base_name(doc->rows[i].path);
+		const char *b = doctor_base_name(doc->rows[i].path);
 
 		if (strncmp(b, "algop", 5) == 0 && isdigit((unsigned char)b[5]))
 			snprintf(doc->model, sizeof(doc->model), "%.*s",
@@ -425,7 +408,7 @@ static void never_seen(struct doc *doc)
 	char site[1100], action[4096], option[ADDR_STRLEN + 128];
 	json_t *v;
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	if (!doc->in_inventory) {
 		snprintf(
 			action, sizeof(action),
@@ -433,9 +416,9 @@ static void never_seen(struct doc *doc)
 			"it the DHCP option that autoprov dhcp %s--format dnsmasq prints for its "
 			"vendor.",
 			site, doc->colons, site);
-		v = verdict(doc, "unknown", "error", action,
-			    "Never seen, and not in the inventory");
-		set_text(
+		v = doctor_verdict(doc, "unknown", "error", action,
+				   "Never seen, and not in the inventory");
+		doctor_set_text(
 			v, "detail",
 			"No request naming %s has reached the server, and the inventory has no such "
 			"device.",
@@ -465,9 +448,9 @@ static void never_seen(struct doc *doc)
 		 doc->enabled
 			 ? ""
 			 : " It is disabled too: enable it with autoprov device set --enable.");
-	v = verdict(doc, "never-seen", "error", action,
-		    "Never seen: no request from this device has reached the server");
-	set_text(v, "detail", "%s", dhcp_hint(doc->profile));
+	v = doctor_verdict(doc, "never-seen", "error", action,
+			   "Never seen: no request from this device has reached the server");
+	doctor_set_text(v, "detail", "%s", dhcp_hint(doc->profile));
 }
 
 static void not_in_inventory(struct doc *doc)
@@ -476,18 +459,20 @@ static void not_in_inventory(struct doc *doc)
 	size_t named = 0, first = 0;
 	json_t *v;
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	snprintf(action, sizeof(action), "Add it: autoprov device %sadd %s%s%s%s%s", site,
 		 doc->colons, doc->profile[0] ? " --profile " : "", doc->profile,
 		 doc->model[0] ? " --model " : "", doc->model);
 	for (size_t i = 0; i < doc->n; i++)
 		named += !doc->rows[i].attributed;
-	v = verdict(doc, "not-in-inventory", "error", action,
-		    "Seen, but not in the inventory: its own files are answered \"not found\"");
-	set_text(v, "detail",
-		 "The server had %zu request(s) naming %s; a device the inventory does not have "
-		 "gets only the site's generic files.",
-		 named, doc->colons);
+	v = doctor_verdict(
+		doc, "not-in-inventory", "error", action,
+		"Seen, but not in the inventory: its own files are answered \"not found\"");
+	doctor_set_text(
+		v, "detail",
+		"The server had %zu request(s) naming %s; a device the inventory does not have "
+		"gets only the site's generic files.",
+		named, doc->colons);
 	/* its last five rows that name it, oldest first */
 	for (size_t i = doc->n, k = 0; i-- > 0 && k < 5;)
 		if (!doc->rows[i].attributed) {
@@ -496,11 +481,11 @@ static void not_in_inventory(struct doc *doc)
 		}
 	for (size_t i = first; i < doc->n; i++)
 		if (!doc->rows[i].attributed)
-			cite(v, &doc->rows[i]);
+			doctor_cite(v, &doc->rows[i]);
 }
 
 /* The newest row at or before index i that is a configuration sent, or -1. */
-static ssize_t last_config_sent(const struct doc *doc, size_t before)
+ssize_t doctor_last_config_sent(const struct doc *doc, size_t before)
 {
 	for (size_t i = before; i-- > 0;)
 		if (doc->rows[i].kind == JOURNAL_CONFIG)
@@ -512,17 +497,17 @@ static void disabled(struct doc *doc)
 {
 	char site[1100], action[4096];
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	snprintf(action, sizeof(action), "Enable it: autoprov device %sset %s --enable", site,
 		 doc->colons);
-	verdict(doc, "disabled", "error", action,
-		"The device is disabled: the server does not serve its files");
+	doctor_verdict(doc, "disabled", "error", action,
+		       "The device is disabled: the server does not serve its files");
 }
 
 /* Its own file asked for and not found, then a generic one sent. */
 static void own_then_generic(struct doc *doc)
 {
-	ssize_t g = last_config_sent(doc, doc->n);
+	ssize_t g = doctor_last_config_sent(doc, doc->n);
 	const struct row *gen, *own = NULL;
 	char site[1100], action[4096], why[512];
 	struct site_file *f = NULL;
@@ -542,7 +527,7 @@ static void own_then_generic(struct doc *doc)
 			gen = r;
 			continue;
 		}
-		if (is(r->outcome, "not found") && r->fkind == FILE_CONFIG &&
+		if (doctor_is(r->outcome, "not found") && r->fkind == FILE_CONFIG &&
 		    own_name(doc, r->path)) {
 			own = r;
 			break;
@@ -550,7 +535,7 @@ static void own_then_generic(struct doc *doc)
 	}
 	if (!own)
 		return;
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	if (!doc->in_inventory) {
 		snprintf(why, sizeof(why), "the device is not in the inventory");
 		snprintf(action, sizeof(action), "Add it: autoprov device %sadd %s --profile %s",
@@ -559,7 +544,7 @@ static void own_then_generic(struct doc *doc)
 		snprintf(why, sizeof(why), "the device is disabled");
 		snprintf(action, sizeof(action), "Enable it: autoprov device %sset %s --enable",
 			 site, doc->colons);
-	} else if (resolve_now(doc, own->proto, own->path, &f, NULL) == 0) {
+	} else if (doctor_resolve_now(doc, own->proto, own->path, &f, NULL) == 0) {
 		snprintf(why, sizeof(why), "it was missing then; the site has it now");
 		snprintf(action, sizeof(action),
 			 "Nothing to change: it gets %s at its next pass (now: autoprov resync "
@@ -581,121 +566,16 @@ static void own_then_generic(struct doc *doc)
 			 site, doc->colons, own->path);
 	}
 	site_file_unref(f);
-	v = verdict(doc, "generic-instead-of-own", "warning", action,
-		    "It asked for its own file %s and got the generic %s", own->path, gen->path);
-	set_text(v, "detail",
-		 "%s was not found because %s; the device went on down its search order and took "
-		 "%s, which carries no per-device settings (no SIP account).",
-		 own->path, why, gen->path);
-	cite(v, own);
-	cite(v, gen);
-}
-
-static bool algo_name(const char *path)
-{
-	const char *b = base_name(path);
-
-	return strncmp(b, "algom", 5) == 0 || strncmp(b, "algop", 5) == 0;
-}
-
-/* Over TFTP an Algo configuration without its .md5 is ignored (seed 000, step 3). */
-static void algo_md5(struct doc *doc)
-{
-	ssize_t c = -1;
-	const struct row *conf, *md5_row = NULL;
-	char stem_md5[1024], site[1100], action[4096];
-	size_t len;
-	json_t *v;
-
-	/* its latest configuration, if it came over TFTP (HTTP, FTP: no .md5 asked for) */
-	c = last_config_sent(doc, doc->n);
-	if (c >= 0 && (!is(doc->rows[c].proto, "tftp") ||
-		       !(algo_name(doc->rows[c].path) || strcmp(doc->profile, "algo") == 0)))
-		c = -1;
-	if (c < 0)
-		return;
-	conf = &doc->rows[c];
-	len = strlen(conf->path);
-	if (len < 5 || strcmp(conf->path + len - 5, ".conf") != 0 || len + 4 >= sizeof(stem_md5))
-		return;
-	snprintf(stem_md5, sizeof(stem_md5), "%.*s.md5", (int)(len - 5), conf->path);
-	for (size_t i = (size_t)c + 1; i < doc->n; i++) {
-		const struct row *r = &doc->rows[i];
-
-		if (r->kind == JOURNAL_CONFIG)
-			break;
-		if (is(r->path, stem_md5)) {
-			md5_row = r;
-			if (sent(r))
-				break;
-		}
-	}
-	site_arg(doc, site, sizeof(site));
-	if (md5_row && sent(md5_row)) {
-		struct site_file *f = NULL;
-
-		/* the companion the site gives now must carry the MD5 of what was sent */
-		if (conf->md5 && resolve_now(doc, conf->proto, stem_md5, &f, NULL) == 0 &&
-		    f->size >= 32 && strncasecmp((const char *)f->data, conf->md5, 32) != 0) {
-			struct site_file *cf = NULL;
-			bool conf_same =
-				resolve_now(doc, conf->proto, conf->path, &cf, NULL) == 0 &&
-				site_file_md5(cf) && strcmp(site_file_md5(cf), conf->md5) == 0;
-
-			site_file_unref(cf);
-			if (conf_same) {
-				snprintf(
-					action, sizeof(action),
-					"Remove or fix files/%s: without it autoprov generates the "
-					"right one.",
-					stem_md5);
-				v = verdict(doc, "md5-mismatch", "error", action,
-					    "%s does not match %s: the device ignores the "
-					    "configuration",
-					    stem_md5, conf->path);
-				set_text(
-					v, "detail",
-					"%s was sent with MD5 %s; the site's %s says %.32s. A .md5 "
-					"placed in files/ by hand wins over the generated one.",
-					conf->path, conf->md5, stem_md5, (const char *)f->data);
-				cite(v, conf);
-				cite(v, md5_row);
-			}
-		}
-		site_file_unref(f);
-		return;
-	}
-	if (md5_row) {
-		snprintf(action, sizeof(action),
-			 "autoprov generates %s from %s when 'conf' is in [server] md5_extensions; "
-			 "check with autoprov render %s%s %s.",
-			 stem_md5, conf->path, site, doc->colons, stem_md5);
-		v = verdict(doc, "md5-not-found", "error", action,
-			    "%s was sent over TFTP but %s was not found: an Algo device ignores it",
-			    conf->path, stem_md5);
-		set_text(
-			v, "detail",
-			"Over TFTP an Algo endpoint fetches the configuration's .md5 right after it "
-			"and ignores a configuration whose .md5 is missing or does not match (Algo's "
-			"provisioning guide).");
-		cite(v, conf);
-		cite(v, md5_row);
-		return;
-	}
-	snprintf(action, sizeof(action),
-		 "Check the device: it should ask for %s next. autoprov render %s%s %s shows what "
-		 "it would get.",
-		 stem_md5, site, doc->colons, stem_md5);
-	v = verdict(doc, "md5-never-fetched", "warning", action,
-		    "%s was fetched over TFTP but never its .md5: an Algo device ignores it",
-		    conf->path);
-	set_text(v, "detail",
-		 "Over TFTP an Algo endpoint asks for %s right after %s and applies the "
-		 "configuration only when they match; no request for it followed. A transfer cut "
-		 "short, a client that is not an Algo endpoint, or a firewall dropping the second "
-		 "transfer would look like this.",
-		 stem_md5, conf->path);
-	cite(v, conf);
+	v = doctor_verdict(doc, "generic-instead-of-own", "warning", action,
+			   "It asked for its own file %s and got the generic %s", own->path,
+			   gen->path);
+	doctor_set_text(
+		v, "detail",
+		"%s was not found because %s; the device went on down its search order and took "
+		"%s, which carries no per-device settings (no SIP account).",
+		own->path, why, gen->path);
+	doctor_cite(v, own);
+	doctor_cite(v, gen);
 }
 
 /* The value of NAME= in a profile, or NULL. */
@@ -728,7 +608,7 @@ static void pending(struct doc *doc)
 	char site[1100], action[4096], seen[8][DEVICE_STATE_TEXT];
 	size_t nseen = 0;
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	for (size_t i = doc->n; i-- > 0 && nseen < 8;) {
 		const struct row *r = &doc->rows[i];
 		struct site_file *f = NULL;
@@ -746,24 +626,25 @@ static void pending(struct doc *doc)
 			continue;
 		snprintf(seen[nseen++], sizeof(seen[0]), "%s", r->path);
 		doc->pending_checked = true;
-		e = resolve_now(doc, r->proto, r->path, &f, mac);
+		e = doctor_resolve_now(doc, r->proto, r->path, &f, mac);
 		if (e == -ENOENT) {
-			v = verdict(doc, "config-gone", "warning",
-				    "If it should still be served, put the file or template back.",
-				    "%s, sent at its last pass, is not found now", r->path);
-			set_text(
+			v = doctor_verdict(
+				doc, "config-gone", "warning",
+				"If it should still be served, put the file or template back.",
+				"%s, sent at its last pass, is not found now", r->path);
+			doctor_set_text(
 				v, "detail",
 				"The device will get \"not found\" for it at its next pass and go on "
 				"down its search order, if it has one.");
-			cite(v, r);
+			doctor_cite(v, r);
 			continue;
 		}
 		if (e < 0) {
 			snprintf(action, sizeof(action), "autoprov render %s%s %s shows the error.",
 				 site, doc->colons, r->path);
-			v = verdict(doc, "render-fails", "error", action,
-				    "%s cannot be rendered now (%s)", r->path, strerror(-e));
-			cite(v, r);
+			v = doctor_verdict(doc, "render-fails", "error", action,
+					   "%s cannot be rendered now (%s)", r->path, strerror(-e));
+			doctor_cite(v, r);
 			continue;
 		}
 		now_md5 = site_file_md5(f);
@@ -774,11 +655,12 @@ static void pending(struct doc *doc)
 				"It gets the new file at its next check; to apply it now: autoprov "
 				"resync %s%s.",
 				site, doc->colons);
-			v = verdict(doc, "change-pending", "warning", action,
-				    "Change pending: %s has changed since it was sent", r->path);
+			v = doctor_verdict(doc, "change-pending", "warning", action,
+					   "Change pending: %s has changed since it was sent",
+					   r->path);
 			if (strcmp(doc->profile, "spa") == 0 &&
 			    profile_value(f, "DBID_DBASE_VERSION", dbv, sizeof(dbv)))
-				set_text(
+				doctor_set_text(
 					v, "detail",
 					"Sent with MD5 %s; it renders now with MD5 %s. The new file "
 					"carries DBID_DBASE_VERSION=%s: the device applies it only if "
@@ -786,22 +668,23 @@ static void pending(struct doc *doc)
 					"guide), so raise it with every change.",
 					r->md5, now_md5, dbv);
 			else if (strcmp(doc->profile, "algo") == 0)
-				set_text(v, "detail",
-					 "Sent with MD5 %s; it renders now with MD5 %s. An Algo "
-					 "endpoint applies a changed file and reboots at once.",
-					 r->md5, now_md5);
+				doctor_set_text(
+					v, "detail",
+					"Sent with MD5 %s; it renders now with MD5 %s. An Algo "
+					"endpoint applies a changed file and reboots at once.",
+					r->md5, now_md5);
 			else if (strcmp(doc->profile, "audiocodes") == 0)
-				set_text(
+				doctor_set_text(
 					v, "detail",
 					"Sent with MD5 %s; it renders now with MD5 %s. An AudioCodes "
 					"phone reads its configuration only when no new firmware is "
 					"due.",
 					r->md5, now_md5);
 			else
-				set_text(v, "detail",
-					 "Sent with MD5 %s; it renders now with MD5 %s.", r->md5,
-					 now_md5);
-			cite(v, r);
+				doctor_set_text(v, "detail",
+						"Sent with MD5 %s; it renders now with MD5 %s.",
+						r->md5, now_md5);
+			doctor_cite(v, r);
 		}
 		site_file_unref(f);
 	}
@@ -827,14 +710,14 @@ static void missing_files(struct doc *doc)
 	char site[1100], action[4096], seen[8][DEVICE_STATE_TEXT];
 	size_t nseen = 0;
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	for (size_t i = doc->n; i-- > 0 && nseen < 8;) {
 		const struct row *r = &doc->rows[i];
 		bool later_ok = false, dup = false;
 		const char *what;
 		json_t *v;
 
-		if (!is(r->outcome, "not found") ||
+		if (!doctor_is(r->outcome, "not found") ||
 		    (r->fkind != FILE_FIRMWARE && r->fkind != FILE_RESOURCE))
 			continue;
 		for (size_t k = 0; k < nseen; k++)
@@ -846,9 +729,10 @@ static void missing_files(struct doc *doc)
 			const struct row *o = &doc->rows[k];
 			bool same = r->fkind == FILE_FIRMWARE && o->fkind == FILE_FIRMWARE
 					    ? same_image(o->path, r->path)
-					    : is(o->path, r->path);
+					    : doctor_is(o->path, r->path);
 
-			later_ok |= same && (sent(o) || is(o->outcome, "not modified"));
+			later_ok |=
+				same && (doctor_sent(o) || doctor_is(o->outcome, "not modified"));
 		}
 		if (later_ok)
 			continue;
@@ -856,30 +740,32 @@ static void missing_files(struct doc *doc)
 		snprintf(action, sizeof(action),
 			 "Put it in %s/files/%s, as the vendor supplies it.",
 			 doc->opts && doc->opts->site_dir ? doc->opts->site_dir : ".", r->path);
-		v = verdict(doc, "missing-file", "error", action,
-			    "It asked for the %s %s, which the site does not have", what, r->path);
+		v = doctor_verdict(doc, "missing-file", "error", action,
+				   "It asked for the %s %s, which the site does not have", what,
+				   r->path);
 		if (strcmp(doc->profile, "algo") == 0 && r->fkind == FILE_FIRMWARE)
-			set_text(
+			doctor_set_text(
 				v, "detail",
 				"Its configuration's prov.version.firmware names "
 				"algo-<PRODUCT>-<version>.sfw; the device asks for it at every pass "
 				"while its version differs, from the Firmware Download Path.");
 		else if (strcmp(doc->profile, "audiocodes") == 0 && r->fkind == FILE_FIRMWARE)
-			set_text(
+			doctor_set_text(
 				v, "detail",
 				"Option 160 names <firmware>;<configuration>: the phone checks the "
 				"firmware first, and a configuration change reaches it only once the "
 				"firmware question is settled.");
 		else if (strcmp(doc->profile, "spa") == 0 && r->fkind == FILE_FIRMWARE)
-			set_text(v, "detail",
-				 "The device's Upgrade Rule names it; it retries after its Upgrade "
-				 "Error Retry Delay (3600 s by default).");
+			doctor_set_text(
+				v, "detail",
+				"The device's Upgrade Rule names it; it retries after its Upgrade "
+				"Error Retry Delay (3600 s by default).");
 		else
-			set_text(
+			doctor_set_text(
 				v, "detail",
 				"Its configuration names it; until the site has it the device asks "
 				"again at every pass.");
-		cite(v, r);
+		doctor_cite(v, r);
 	}
 }
 
@@ -889,9 +775,9 @@ static void no_config(struct doc *doc)
 	char site[1100], action[4096];
 	json_t *v;
 
-	if (last_config_sent(doc, doc->n) >= 0 || !doc->in_inventory)
+	if (doctor_last_config_sent(doc, doc->n) >= 0 || !doc->in_inventory)
 		return;
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	for (size_t i = 0; i < doc->n; i++)
 		if (doc->rows[i].kind == JOURNAL_STEP && doc->rows[i].fkind == FILE_CONFIG)
 			goto asked;
@@ -922,201 +808,15 @@ asked:
 			action, sizeof(action),
 			"Serve one of the names it asked for (files/NAME, or a template whose route "
 			"matches).");
-	v = verdict(doc, "no-config", "error", action,
-		    "It has never got a configuration: every name it asked for was not found");
-	set_text(v, "detail", "%s", dhcp_hint(doc->profile));
+	v = doctor_verdict(
+		doc, "no-config", "error", action,
+		"It has never got a configuration: every name it asked for was not found");
+	doctor_set_text(v, "detail", "%s", dhcp_hint(doc->profile));
 	for (size_t i = doc->n, k = 0; i-- > 0 && k < 8;)
 		if (doc->rows[i].kind == JOURNAL_STEP) {
-			cite(v, &doc->rows[i]);
+			doctor_cite(v, &doc->rows[i]);
 			k++;
 		}
-}
-
-/* FIP: the include:config lines of the last boot file sent, fetched after it or not. */
-static void fip_includes(struct doc *doc)
-{
-	ssize_t b = -1;
-	struct site_file *f = NULL;
-	const char *p, *end;
-	char site[1100], action[4096];
-
-	for (size_t i = doc->n; i-- > 0;)
-		if (doc->rows[i].kind == JOURNAL_CONFIG && strstr(doc->rows[i].path, ".boot")) {
-			b = (ssize_t)i;
-			break;
-		}
-	if (b < 0 || resolve_now(doc, doc->rows[b].proto, doc->rows[b].path, &f, NULL) < 0)
-		return;
-	site_arg(doc, site, sizeof(site));
-	p = (const char *)f->data;
-	end = p + f->size;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = eol ? (size_t)(eol - p) : (size_t)(end - p);
-		char name[512], dir[512];
-		const struct row *got = NULL;
-		const char *s, *e;
-		json_t *v;
-
-		/* include:config <name> or include:config "name" (seed 002) */
-		if (ll > 15 && strncmp(p, "include:config", 14) == 0 &&
-		    (s = memchr(p + 14, '<', ll - 14)) != NULL &&
-		    (e = memchr(s, '>', (size_t)(p + ll - s))) != NULL &&
-		    (size_t)(e - s - 1) < sizeof(name)) {
-			snprintf(name, sizeof(name), "%.*s", (int)(e - s - 1), s + 1);
-			/* a relative name is fetched beside the boot file */
-			snprintf(dir, sizeof(dir), "%.*s",
-				 (int)(base_name(doc->rows[b].path) - doc->rows[b].path),
-				 doc->rows[b].path);
-			for (size_t k = (size_t)b + 1; k < doc->n; k++) {
-				const char *rp = doc->rows[k].path;
-
-				if (strcmp(base_name(rp), base_name(name)) == 0) {
-					got = &doc->rows[k];
-					if (sent(got))
-						break;
-				}
-			}
-			if (got && !sent(got)) {
-				snprintf(
-					action, sizeof(action),
-					"Add %s%s to the site (files/ or a template), or remove the "
-					"include line.",
-					dir, name);
-				v = verdict(doc, "include-missing", "error", action,
-					    "Its boot file %s includes %s, which was not found",
-					    doc->rows[b].path, name);
-				set_text(
-					v, "detail",
-					"A FIP phone fetches every include:config file its boot file "
-					"names, then applies them in order, the later overriding the "
-					"earlier (Flyingvoice's guide).");
-				cite(v, &doc->rows[b]);
-				cite(v, got);
-			} else if (!got && (size_t)b + 1 >= doc->n) {
-				snprintf(
-					action, sizeof(action),
-					"Wait for the device's next request; if none comes, look at "
-					"the device's own log.");
-				v = verdict(doc, "include-not-fetched", "info", action,
-					    "Its boot file %s includes %s, not fetched yet",
-					    doc->rows[b].path, name);
-				cite(v, &doc->rows[b]);
-			}
-		}
-		p += ll + 1;
-	}
-	site_file_unref(f);
-}
-
-/* Panasonic: the initial file, then step 2 (the files it names). */
-static void panasonic_steps(struct doc *doc)
-{
-	ssize_t c = last_config_sent(doc, doc->n);
-	size_t distinct = 0;
-	json_t *v;
-
-	if (c < 0)
-		return;
-	for (size_t i = 0; i < doc->n; i++)
-		if (doc->rows[i].kind == JOURNAL_CONFIG &&
-		    !is(doc->rows[i].path, doc->rows[c].path))
-			distinct++;
-	if (distinct > 0 || (size_t)c + 1 < doc->n)
-		return;
-	v = verdict(doc, "panasonic-step-2", "info",
-		    "If nothing follows, check the device configuration and certificate URLs "
-		    "written in the initial file: the server only serves what they name.",
-		    "It got %s and has not asked for the files of step 2 yet", doc->rows[c].path);
-	set_text(v, "detail",
-		 "A Panasonic phone provisions in two steps: the initial file, then the device "
-		 "configuration and the certificate at the URLs the initial file gives.");
-	cite(v, &doc->rows[c]);
-}
-
-/*
- * AudioCodes: the firmware's header first, the configuration only when no new firmware is
- * due (seed 004). An image sent and no configuration asked for since: it is flashing, or
- * option 160 names no configuration.
- */
-static void audiocodes_order(struct doc *doc)
-{
-	ssize_t fw = -1;
-	json_t *v;
-
-	for (size_t i = doc->n; i-- > 0;)
-		if (doc->rows[i].fkind == FILE_FIRMWARE &&
-		    (sent(&doc->rows[i]) || is(doc->rows[i].outcome, "not modified"))) {
-			fw = (ssize_t)i;
-			break;
-		}
-	if (fw < 0)
-		return;
-	for (size_t i = (size_t)fw + 1; i < doc->n; i++)
-		if (doc->rows[i].fkind == FILE_CONFIG)
-			return;
-	v = verdict(doc, "audiocodes-firmware-first", "info",
-		    "If no configuration request follows after its reboot, check that option 160 "
-		    "names one: <proto>://host/<firmware>;<configuration>.",
-		    "It got the firmware image %s and has not asked for its configuration since",
-		    doc->rows[fw].path);
-	set_text(v, "detail",
-		 "An AudioCodes phone reads the firmware's header first; when the version differs "
-		 "from its own it downloads the whole image, writes it to flash and reboots, and "
-		 "only when no new firmware is due does it download its configuration (the 400HD "
-		 "manual). A phone powered off meanwhile needs the recovery procedure.");
-	cite(v, &doc->rows[fw]);
-}
-
-/*
- * SIP PnP (docs/sip.md): a SUBSCRIBE answered with the provisioning URL in a NOTIFY, or
- * ignored by [sip] answer; the phone fetches from the URL next.
- */
-static void sip_pnp(struct doc *doc)
-{
-	ssize_t last = -1;
-	bool fetched = false;
-	const struct row *r;
-	json_t *v;
-
-	for (size_t i = doc->n; i-- > 0;)
-		if (is(doc->rows[i].proto, "sip")) {
-			last = (ssize_t)i;
-			break;
-		}
-	if (last < 0)
-		return;
-	r = &doc->rows[last];
-	for (size_t i = (size_t)last + 1; i < doc->n; i++)
-		fetched |= !is(doc->rows[i].proto, "sip");
-	if (fetched)
-		return;
-	if (strncmp(r->outcome, "ignored-", 8) == 0) {
-		v = verdict(doc, "pnp-ignored", "error",
-			    "With [sip] answer = known the device must be in the inventory and "
-			    "enabled; with answer = oui its OUI must be listed (docs/sip.md).",
-			    "Its SIP PnP SUBSCRIBE was not answered (%s)", r->outcome);
-		set_text(v, "detail",
-			 "The server stays silent for a SUBSCRIBE its [sip] answer policy does not "
-			 "cover, so that another PnP server on the segment may answer.");
-		cite(v, r);
-	} else if (is(r->outcome, "notify-timeout")) {
-		v = verdict(doc, "pnp-notify-unanswered", "warning",
-			    "Check that the phone's SIP port can be reached from the server (a "
-			    "firewall or NAT between them drops the NOTIFY).",
-			    "The NOTIFY carrying its provisioning URL got no answer");
-		set_text(v, "detail",
-			 "The server answered its SUBSCRIBE and sent the URL in a NOTIFY to the "
-			 "SUBSCRIBE's source address, resending it for 64*T1; the phone never "
-			 "answered and has fetched nothing since.");
-		cite(v, r);
-	} else if (is(r->outcome, "pnp-url-sent") || strncmp(r->outcome, "notify-2", 8) == 0) {
-		v = verdict(doc, "pnp-no-fetch", "warning",
-			    "Check that the URL sent ([sip] url, or the server's own) is reachable "
-			    "from the phone, over that protocol and port.",
-			    "It got its provisioning URL by SIP PnP and has fetched nothing since");
-		cite(v, r);
-	}
 }
 
 /* Denials and failures with no success for the same name since. */
@@ -1126,37 +826,40 @@ static void denials(struct doc *doc)
 	bool said_pw = false, said_ask = false, said_cert = false, said_block = false,
 	     said_other = false, said_tpl = false, said_xfer = false;
 
-	site_arg(doc, site, sizeof(site));
+	doctor_site_arg(doc, site, sizeof(site));
 	for (size_t i = doc->n; i-- > 0;) {
 		const struct row *r = &doc->rows[i];
 		const char *d = r->detail ? r->detail : "";
 		bool later_ok = false;
 		json_t *v;
 
-		if (r->kind != JOURNAL_FAIL && !is(r->outcome, "blocked"))
+		if (r->kind != JOURNAL_FAIL && !doctor_is(r->outcome, "blocked"))
 			continue;
-		if (is(r->outcome, "not found"))
+		if (doctor_is(r->outcome, "not found"))
 			continue; /* missing_files() */
 		for (size_t k = i + 1; k < doc->n; k++)
-			later_ok |=
-				(is(doc->rows[k].path, r->path) || is(r->outcome, "blocked")) &&
-				(sent(&doc->rows[k]) || is(doc->rows[k].outcome, "not modified"));
+			later_ok |= (doctor_is(doc->rows[k].path, r->path) ||
+				     doctor_is(r->outcome, "blocked")) &&
+				    (doctor_sent(&doc->rows[k]) ||
+				     doctor_is(doc->rows[k].outcome, "not modified"));
 		if (later_ok)
 			continue;
-		if (is(r->outcome, "blocked")) {
+		if (doctor_is(r->outcome, "blocked")) {
 			if (said_block)
 				continue;
 			said_block = true;
-			v = verdict(doc, "blocked", "error",
-				    "The block ends by itself after [defence] block_time; a NAT or "
-				    "relay in front of many devices belongs in [defence] trusted "
-				    "(docs/security.md).",
-				    "Its address was blocked by the enumeration defence");
-			set_text(v, "detail",
-				 "%s. While blocked, every request from the address is refused on "
-				 "every protocol.",
-				 d[0] ? d : "It asked for too many devices it may not have");
-			cite(v, r);
+			v = doctor_verdict(
+				doc, "blocked", "error",
+				"The block ends by itself after [defence] block_time; a NAT or "
+				"relay in front of many devices belongs in [defence] trusted "
+				"(docs/security.md).",
+				"Its address was blocked by the enumeration defence");
+			doctor_set_text(
+				v, "detail",
+				"%s. While blocked, every request from the address is refused on "
+				"every protocol.",
+				d[0] ? d : "It asked for too many devices it may not have");
+			doctor_cite(v, r);
 		} else if (strcmp(d, "wrong credentials") == 0) {
 			if (said_pw)
 				continue;
@@ -1166,30 +869,31 @@ static void denials(struct doc *doc)
 				 "prov_password variable (autoprov device %sset %s --var "
 				 "prov_password=SECRET), a site user's is in [auth].",
 				 site, doc->colons);
-			v = verdict(doc, "wrong-password", "error", action,
-				    "Denied: it sent a wrong user name or password for %s",
-				    r->path);
-			set_text(v, "detail",
-				 "The server refused the credentials it sent (%s); failed logins "
-				 "also slow its next attempts down.",
-				 r->proto ? r->proto : "-");
-			cite(v, r);
+			v = doctor_verdict(doc, "wrong-password", "error", action,
+					   "Denied: it sent a wrong user name or password for %s",
+					   r->path);
+			doctor_set_text(
+				v, "detail",
+				"The server refused the credentials it sent (%s); failed logins "
+				"also slow its next attempts down.",
+				r->proto ? r->proto : "-");
+			doctor_cite(v, r);
 		} else if (strcmp(d, "credentials asked for") == 0) {
 			bool answered = false;
 
 			/* the challenge is how a login starts: any later try for it answers it */
 			for (size_t k = i + 1; k < doc->n; k++)
-				answered |= is(doc->rows[k].path, r->path);
+				answered |= doctor_is(doc->rows[k].path, r->path);
 			if (said_ask || answered)
 				continue;
 			said_ask = true;
-			v = verdict(
+			v = doctor_verdict(
 				doc, "no-credentials", "error",
 				"Configure the provisioning user name and password on the device "
 				"(or serve the file without a login).",
 				"Denied: the server asked for credentials for %s and none came",
 				r->path);
-			cite(v, r);
+			doctor_cite(v, r);
 		} else if (strstr(d, "certificate")) {
 			if (said_cert)
 				continue;
@@ -1200,42 +904,44 @@ static void denials(struct doc *doc)
 				"remove it: autoprov device %sset MAC --unset prov_cert_sha256 (the "
 				"next certificate binds on first use).",
 				site);
-			v = verdict(doc, "certificate", "error", action, "Denied: %s", d);
-			set_text(
+			v = doctor_verdict(doc, "certificate", "error", action, "Denied: %s", d);
+			doctor_set_text(
 				v, "detail",
 				"Over HTTPS a device gets only its own files; the certificate it "
 				"presented is bound (prov_cert_sha256) to another device, or names "
 				"another MAC.");
-			cite(v, r);
-		} else if (is(r->outcome, "denied")) {
+			doctor_cite(v, r);
+		} else if (doctor_is(r->outcome, "denied")) {
 			if (said_other)
 				continue;
 			said_other = true;
-			v = verdict(doc, "denied", "error",
-				    "A device gets only its own files, and anonymous TFTP may be "
-				    "refused device files ([tftp] device_files): docs/security.md.",
-				    "Denied: %s (%s)", r->path, d[0] ? d : "refused");
-			cite(v, r);
-		} else if (is(r->outcome, "error")) {
+			v = doctor_verdict(
+				doc, "denied", "error",
+				"A device gets only its own files, and anonymous TFTP may be "
+				"refused device files ([tftp] device_files): docs/security.md.",
+				"Denied: %s (%s)", r->path, d[0] ? d : "refused");
+			doctor_cite(v, r);
+		} else if (doctor_is(r->outcome, "error")) {
 			if (said_tpl)
 				continue;
 			said_tpl = true;
 			snprintf(action, sizeof(action), "autoprov render %s%s %s shows the error.",
 				 site, doc->colons, r->path);
-			v = verdict(doc, "server-error", "error", action,
-				    "The server failed on %s%s%s", r->path, d[0] ? ": " : "", d);
-			cite(v, r);
+			v = doctor_verdict(doc, "server-error", "error", action,
+					   "The server failed on %s%s%s", r->path, d[0] ? ": " : "",
+					   d);
+			doctor_cite(v, r);
 		} else {
 			if (said_xfer)
 				continue;
 			said_xfer = true;
-			v = verdict(
+			v = doctor_verdict(
 				doc, "transfer-failed", "warning",
 				"Look at the network between them (a firewall passing the first "
 				"TFTP packet but not the transfer's port, a lossy link) or the "
 				"server's limits ([server], [tftp]).",
 				"The transfer of %s %s", r->path, r->outcome);
-			cite(v, r);
+			doctor_cite(v, r);
 		}
 	}
 }
@@ -1243,26 +949,27 @@ static void denials(struct doc *doc)
 /* The last configuration and firmware sent: what, when. */
 static void last_success(struct doc *doc)
 {
-	ssize_t c = last_config_sent(doc, doc->n);
+	ssize_t c = doctor_last_config_sent(doc, doc->n);
 	char t[32];
 	json_t *v;
 
 	if (c < 0)
 		return;
 	iso_time(doc->rows[c].usec, t, sizeof(t));
-	v = verdict(doc, "last-provisioning", "info", NULL,
-		    "Last provisioning: %s sent over %s at %s", doc->rows[c].path,
-		    doc->rows[c].proto ? doc->rows[c].proto : "-", t);
-	set_text(v, "detail", "%llu bytes, MD5 %s, to %s.", (unsigned long long)doc->rows[c].bytes,
-		 doc->rows[c].md5 ? doc->rows[c].md5 : "-",
-		 doc->rows[c].peer ? doc->rows[c].peer : "-");
-	cite(v, &doc->rows[c]);
+	v = doctor_verdict(doc, "last-provisioning", "info", NULL,
+			   "Last provisioning: %s sent over %s at %s", doc->rows[c].path,
+			   doc->rows[c].proto ? doc->rows[c].proto : "-", t);
+	doctor_set_text(v, "detail", "%llu bytes, MD5 %s, to %s.",
+			(unsigned long long)doc->rows[c].bytes,
+			doc->rows[c].md5 ? doc->rows[c].md5 : "-",
+			doc->rows[c].peer ? doc->rows[c].peer : "-");
+	doctor_cite(v, &doc->rows[c]);
 	for (size_t i = doc->n; i-- > 0;)
-		if (sent(&doc->rows[i]) && doc->rows[i].fkind == FILE_FIRMWARE) {
+		if (doctor_sent(&doc->rows[i]) && doc->rows[i].fkind == FILE_FIRMWARE) {
 			iso_time(doc->rows[i].usec, t, sizeof(t));
-			v = verdict(doc, "last-firmware", "info", NULL,
-				    "Last firmware image: %s at %s", doc->rows[i].path, t);
-			cite(v, &doc->rows[i]);
+			v = doctor_verdict(doc, "last-firmware", "info", NULL,
+					   "Last firmware image: %s at %s", doc->rows[i].path, t);
+			doctor_cite(v, &doc->rows[i]);
 			break;
 		}
 }
@@ -1399,14 +1106,14 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 		denials(&doc);
 		missing_files(&doc);
 		if (strcmp(doc.profile, "algo") == 0 || doc.profile[0] == '\0')
-			algo_md5(&doc);
+			doctor_algo_md5(&doc);
 		if (strcmp(doc.profile, "fip") == 0)
-			fip_includes(&doc);
+			doctor_fip_includes(&doc);
 		if (strcmp(doc.profile, "panasonic") == 0)
-			panasonic_steps(&doc);
+			doctor_panasonic_steps(&doc);
 		if (strcmp(doc.profile, "audiocodes") == 0)
-			audiocodes_order(&doc);
-		sip_pnp(&doc);
+			doctor_audiocodes_order(&doc);
+		doctor_sip_pnp(&doc);
 		if (doc.in_inventory)
 			pending(&doc);
 		last_success(&doc);
@@ -1440,7 +1147,8 @@ int doctor_diagnose(struct site *site, const char *mac, const struct doctor_opti
 			  : doc.n == 0		       ? "Never seen"
 						       : "Nothing wrong found in its journal";
 	if (worst == 0 && status == DEVICE_PROVISIONED)
-		verdict(&doc, "provisioned", "ok", NULL, "Provisioned: it has its current files");
+		doctor_verdict(&doc, "provisioned", "ok", NULL,
+			       "Provisioned: it has its current files");
 	out = json_pack("{s:s, s:b, s:s, s:s, s:o, s:s, s:I, s:O}", "mac", mac, "in_inventory",
 			doc.in_inventory, "profile", doc.profile, "model", doc.model, "state",
 			state_json(&s, status,

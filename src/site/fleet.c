@@ -83,7 +83,7 @@ static json_t *states_json(const uint64_t counts[_DEVICE_STATUS_MAX])
 int fleet_states(struct site *site, json_t **ret)
 {
 	uint64_t counts[_DEVICE_STATUS_MAX];
-	int r = store_fleet_counts(site_store(site), counts, NULL, NULL);
+	int r = store_device_state_count(site_store(site), counts);
 
 	if (r < 0)
 		return r;

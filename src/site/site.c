@@ -48,9 +48,40 @@ struct site {
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
 
+int site_check_node_name(const char *name, const char **ret_why)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SITE_NODE_MAX) {
+		*ret_why = "1 to 63 characters expected";
+		return -EINVAL;
+	}
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')) {
+			*ret_why = "only letters, digits, '.', '-' and '_'";
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The host name, up to its first dot if the whole does not fit; "autoprov" without one. */
+static void default_node(char *buf, size_t size)
+{
+	char host[256] = "";
+	const char *why;
+
+	if (gethostname(host, sizeof(host) - 1) == 0 && strlen(host) > SITE_NODE_MAX)
+		host[strcspn(host, ".")] = '\0';
+	if (site_check_node_name(host, &why) < 0)
+		str_copy(host, sizeof(host), "autoprov");
+	str_copy(buf, size, host);
+}
+
 void site_options_default(struct site_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
+	default_node(opts->node, sizeof(opts->node));
 	opts->cache_size = 64ull << 20;
 	opts->max_file_size = 1ull << 30;
 	opts->max_name_length = 255;
@@ -136,6 +167,7 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		snprintf(err, errsz, "%s: the journal's writer: %s", dir, strerror(-r));
 		goto fail;
 	}
+	journal_writer_set_node(site->writer, opts->node);
 	directory_set_binder(site->directory, bind_cert, site->writer);
 	r = renderer_new(dir, site->store, site->directory, opts, &site->metrics, &site->renderer,
 			 err, errsz);

@@ -30,7 +30,15 @@ struct site_journal_options {
 	unsigned miss_window;  /* seconds */
 };
 
+/* A node's name: 1 to 63 of [A-Za-z0-9._-] (a host name fits). */
+#define SITE_NODE_MAX 63
+
 struct site_options {
+	/*
+	 * the name of this node ([server] node, the host name by default), written in each
+	 * journal row it makes: several nodes write one journal (docs/scale-out.md)
+	 */
+	char node[SITE_NODE_MAX + 1];
 	uint64_t cache_size;	  /* bytes of unreferenced files kept */
 	uint64_t max_file_size;	  /* larger files are refused */
 	unsigned device_cache;	  /* devices the directory keeps (and as many unknown MACs) */
@@ -58,6 +66,8 @@ struct site_request {
 };
 
 void site_options_default(struct site_options *opts);
+/* Whether name is a node's name (SITE_NODE_MAX): 0, or -EINVAL with *ret_why. */
+int site_check_node_name(const char *name, const char **ret_why);
 
 struct filecache;
 

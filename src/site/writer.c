@@ -21,6 +21,7 @@
 #include "core/str.h"
 #include "site/directory.h"
 #include "site/metrics.h"
+#include "site/site.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
 #define DROP_SAY_MS  1000
@@ -39,6 +40,7 @@ struct bindings {
 
 struct journal_writer {
 	char *dir;
+	char node[SITE_NODE_MAX + 1]; /* what rows without a node are written with */
 	struct site_metrics *metrics;
 	struct store *loop_st; /* the loop's connection: its versions, and rounds without a thread */
 	struct store *own;     /* the thread's connection, or NULL */
@@ -125,7 +127,8 @@ static const char *pack(char **pos, const char *s)
 static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 {
 	const char *strs[] = {
-		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail,
+		e->node,
 	};
 	size_t total = 0;
 	char *pos;
@@ -145,6 +148,7 @@ static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 	slot->e.md5 = pack(&pos, e->md5);
 	slot->e.user_agent = pack(&pos, e->user_agent);
 	slot->e.detail = pack(&pos, e->detail);
+	slot->e.node = pack(&pos, e->node);
 	return 0;
 }
 
@@ -272,6 +276,11 @@ int journal_writer_new(const char *dir, struct store *st, uint64_t max_age, uint
 	return 0;
 }
 
+void journal_writer_set_node(struct journal_writer *w, const char *node)
+{
+	str_copy(w->node, sizeof(w->node), node ? node : "");
+}
+
 bool journal_writer_threaded(const struct journal_writer *w)
 {
 	return w->threaded;
@@ -340,8 +349,11 @@ static int batch_write(struct journal_writer *w)
 	entries = malloc(n * sizeof(*entries));
 	if (!entries)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		entries[i] = w->inflight.slots[i].e;
+		if (!entries[i].node && w->node[0])
+			entries[i].node = w->node;
+	}
 	r = store_journal_append(writer_store(w), entries, n);
 	free(entries);
 	if (r < 0)

@@ -96,6 +96,11 @@ int journal_writer_open(struct journal_writer *w, char *err, size_t errsz);
  */
 int journal_writer_start(struct journal_writer *w);
 bool journal_writer_threaded(const struct journal_writer *w);
+/*
+ * The node name rows are written with when they name none ([server] node; "" none). Set
+ * before journal_writer_start(): the thread reads it without a lock.
+ */
+void journal_writer_set_node(struct journal_writer *w, const char *node);
 
 /* Queues e (a copy); a full queue counts it as dropped. */
 void journal_writer_push(struct journal_writer *w, const struct journal_entry *e);

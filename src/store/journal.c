@@ -27,7 +27,8 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		return r;
 	r = store_stmt(st, STMT_JOURNAL_INSERT,
 		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		       " user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		       " ?10, ?11)",
 		       &stmt);
 	if (r < 0)
 		goto fail;
@@ -54,6 +55,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		sqlite3_bind_text(stmt, 8, j->md5, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 9, j->user_agent, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 10, j->detail, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 11, j->node, -1, SQLITE_STATIC);
 		rc = sqlite3_step(stmt);
 		if (rc != SQLITE_DONE) {
 			r = store_fail_sqlite(st, rc);
@@ -361,9 +363,12 @@ static void print_time(FILE *out, sqlite3_int64 usec)
 	fprintf(out, "%s.%03ldZ", buf, msec);
 }
 
-int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec, bool newest_first,
-			  int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+/* store_journal_foreach, of the rows node wrote (NULL: any). */
+static int journal_foreach(struct store *st, const char *mac, const char *node, int64_t since_usec,
+			   bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
+			   void *arg)
 {
+	char sql[512];
 	char canon[MAC_LEN + 1];
 	sqlite3_stmt *stmt = NULL;
 	const char *why;
@@ -375,25 +380,22 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
 	 * the time, in id order (entries are appended in time order).
 	 */
-	rc = sqlite3_prepare_v2(
-		st->db,
-		mac ? (newest_first
-			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				 " ORDER BY time DESC, id DESC"
-			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE mac = ?1 AND time >= ?2"
-				 " ORDER BY time, id")
-		    : (newest_first
-			       ? "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE time >= ?2 ORDER BY id DESC"
-			       : "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail,"
-				 " user_agent FROM journal WHERE id >= coalesce((SELECT id FROM"
-				 " journal WHERE time >= ?2 ORDER BY id LIMIT 1),"
-				 " (SELECT max(id) + 1 FROM journal)) ORDER BY id"),
-		-1, &stmt, NULL);
+	snprintf(sql, sizeof(sql),
+		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent,"
+		 " node FROM journal WHERE %s%s ORDER BY %s",
+		 mac ? "mac = ?1 AND time >= ?2"
+		 : newest_first
+			 ? "time >= ?2"
+			 : "id >= coalesce((SELECT id FROM journal WHERE time >= ?2 ORDER BY id"
+			   " LIMIT 1), (SELECT max(id) + 1 FROM journal))",
+		 node ? " AND node = ?3" : "",
+		 mac ? (newest_first ? "time DESC, id DESC" : "time, id")
+		     : (newest_first ? "id DESC" : "id"));
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
+	if (node)
+		sqlite3_bind_text(stmt, 3, node, -1, SQLITE_STATIC);
 	if (mac)
 		sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, since_usec > 0 ? (sqlite3_int64)since_usec : 0);
@@ -412,6 +414,7 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 			.id = sqlite3_column_int64(stmt, 8),
 			.detail = (const char *)sqlite3_column_text(stmt, 9),
 			.user_agent = (const char *)sqlite3_column_text(stmt, 10),
+			.node = (const char *)sqlite3_column_text(stmt, 11),
 		};
 		r = fn(arg, &e);
 		if (r != 0)
@@ -421,6 +424,12 @@ int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec,
 		r = store_fail_sqlite(st, rc);
 	sqlite3_finalize(stmt);
 	return r < 0 ? r : 0;
+}
+
+int store_journal_foreach(struct store *st, const char *mac, int64_t since_usec, bool newest_first,
+			  int (*fn)(void *arg, const struct journal_entry *e), void *arg)
+{
+	return journal_foreach(st, mac, NULL, since_usec, newest_first, fn, arg);
 }
 
 struct journal_printer {
@@ -451,6 +460,8 @@ static int print_entry(void *arg, const struct journal_entry *e)
 	print_text(p->out, (const unsigned char *)e->outcome, TEXT_PHRASE);
 	fprintf(p->out, " %llu ", (unsigned long long)e->bytes);
 	print_text(p->out, (const unsigned char *)e->md5, TEXT_WORD);
+	fputc(' ', p->out);
+	print_text(p->out, (const unsigned char *)e->node, TEXT_WORD);
 	if (e->user_agent) {
 		fputc(' ', p->out);
 		print_text(p->out, (const unsigned char *)e->user_agent, TEXT_QUOTED);
@@ -461,11 +472,12 @@ static int print_entry(void *arg, const struct journal_entry *e)
 	return 0;
 }
 
-int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out)
+int store_journal_print(struct store *st, const char *mac, const char *node, time_t since,
+			FILE *out)
 {
 	struct journal_printer p = { .out = out };
-	int r = store_journal_foreach(st, mac, since > 0 ? (int64_t)since * USEC_PER_SEC : 0, false,
-				      print_entry, &p);
+	int r = journal_foreach(st, mac, node, since > 0 ? (int64_t)since * USEC_PER_SEC : 0,
+				false, print_entry, &p);
 
 	if (r == 0 && ferror(out))
 		r = store_fail(st, -EIO, "write error");
@@ -550,10 +562,10 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			return r;
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id"
-		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s ORDER BY id LIMIT ?6",
+		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id, node"
+		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
 		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
-		 f->proto ? " AND proto = ?5" : "");
+		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "");
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail_sqlite(st, rc);
@@ -566,6 +578,8 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 	if (f->proto)
 		sqlite3_bind_text(stmt, 5, f->proto, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit);
+	if (f->node)
+		sqlite3_bind_text(stmt, 7, f->node, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		sqlite3_int64 usec = sqlite3_column_int64(stmt, 0);
 		struct journal_entry e = {
@@ -580,6 +594,7 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			.md5 = (const char *)sqlite3_column_text(stmt, 7),
 			.user_agent = (const char *)sqlite3_column_text(stmt, 8),
 			.id = sqlite3_column_int64(stmt, 9),
+			.node = (const char *)sqlite3_column_text(stmt, 10),
 		};
 		r = fn(arg, &e);
 		if (r != 0)

@@ -23,7 +23,9 @@
  *   defaults(id PK = 1, vars, rev)        one row, created with the schema.
  *   journal(id PK, time, proto, peer,     time: microseconds since the epoch (UTC); indexes
  *           mac, path, outcome, bytes,    on (mac, time) for a device's history and on time
- *           md5, user_agent)              for the whole journal and for pruning.
+ *           md5, user_agent)              for the whole journal and for pruning
+ *                                         (version 5 adds detail, version 6 node: the
+ *                                         node that served the request).
  *   versions(key PK, content_md5,         rendered-file versions (store_version).
  *            version)
  *   changes(seq PK AUTOINCREMENT,         the change log (version 3): one row per change of
@@ -243,7 +245,14 @@ static const char *const migrations[] = {
 	"UPDATE device_state SET config_rev = (SELECT value FROM meta WHERE key = 'inventory_rev');",
 
 	/*
-	 * 5 -> 6: the MACs that asked and are not in the inventory (or wait in the group
+	 * 5 -> 6: the node that served each request ([server] node): several nodes write one
+	 * journal (docs/scale-out.md). No index: `autoprov log --node` and the API's node
+	 * filter read the rows they look through anyway, and an index costs every append.
+	 */
+	"ALTER TABLE journal ADD COLUMN node TEXT;",
+
+	/*
+	 * 6 -> 7: the MACs that asked and are not in the inventory (or wait in the group
 	 * "pending", [server] unknown_devices = register), kept by the journal's writer as the
 	 * devices' state is (store_state_record): the dashboard lists them without reading the
 	 * journal. A device entering the inventory elsewhere than "pending" leaves the list.

@@ -41,7 +41,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  6
+#define STORE_SCHEMA_VERSION  7
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -166,7 +166,40 @@ struct device_filter {
 	 */
 	bool by_state;
 	int state;
+	/*
+	 * The order (DEVICE_SORT_MAC by default), descending with desc; ties go by MAC. With
+	 * another order than the MAC's, a page after the first starts after the keyset
+	 * (after_key or after_num, and the MAC given as after) of the previous page's last
+	 * device, which store_device_page writes into *key before it hands each device to fn.
+	 */
+	int sort; /* enum device_sort */
+	bool desc;
+	bool keyed; /* after_key / after_num are given (else: from the first) */
+	const char *after_key;
+	int64_t after_num;
+	struct device_sort_key *key; /* out, or NULL */
 };
+
+/* The orders of a page: by MAC, the variable "name", model, group, state or last seen. */
+enum device_sort {
+	DEVICE_SORT_MAC,
+	DEVICE_SORT_NAME,
+	DEVICE_SORT_MODEL,
+	DEVICE_SORT_GROUP,
+	DEVICE_SORT_STATE,
+	DEVICE_SORT_LAST_SEEN,
+	_DEVICE_SORT_MAX,
+};
+
+/* A device's sort key: text (name, model, group) or a number (state, last seen). */
+struct device_sort_key {
+	bool numeric;
+	char text[256];
+	int64_t num;
+};
+
+/* "mac", "name", "model", "group", "state", "last_seen": 0 or -EINVAL. */
+int device_sort_parse(const char *name, enum device_sort *ret);
 
 /*
  * Calls fn for at most limit devices matching f with a MAC after after (canonical; NULL or
@@ -289,6 +322,11 @@ struct journal_entry {
 	 * is another device's", "the template fails"), or NULL (schema 5).
 	 */
 	const char *detail;
+	/*
+	 * The node that served the request ([server] node: several nodes write one journal),
+	 * or NULL: unknown (rows written before schema 6).
+	 */
+	const char *node;
 	int64_t id; /* the row's id when read (store_journal_foreach); ignored when appended */
 	/*
 	 * The inventory revision what was sent is made from, at the latest (the serving loop's
@@ -358,11 +396,13 @@ int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *r
  */
 int store_journal_prune(struct store *st, uint64_t max_age, uint64_t max_rows);
 /*
- * Prints entries (oldest first) matching mac (NULL: all) since t (0: all), one per line:
- * TIME PROTO PEER MAC "PATH" OUTCOME BYTES MD5 ["USER-AGENT"], with TIME in UTC
- * (2024-05-01T12:00:00.123Z), "-" for what is unknown. Returns the number printed.
+ * Prints entries (oldest first) matching mac (NULL: all), written by node (NULL: any) since
+ * t (0: all), one per line: TIME PROTO PEER MAC "PATH" OUTCOME BYTES MD5 NODE
+ * ["USER-AGENT"], with TIME in UTC (2024-05-01T12:00:00.123Z), "-" for what is unknown.
+ * Returns the number printed.
  */
-int store_journal_print(struct store *st, const char *mac, time_t since, FILE *out);
+int store_journal_print(struct store *st, const char *mac, const char *node, time_t since,
+			FILE *out);
 /*
  * Calls fn for each entry matching mac (NULL: all) from since_usec (microseconds since the
  * epoch; 0: all), oldest first or newest first. The entry is valid during the call; fn
@@ -535,6 +575,7 @@ struct journal_filter {
 	int64_t until_usec;  /* before */
 	const char *outcome; /* exactly ("sent", "not found", ...) */
 	const char *proto;   /* exactly ("tftp", ...) */
+	const char *node;    /* exactly: the rows one node wrote */
 };
 
 /*

@@ -265,7 +265,7 @@ class Vsftpd(Peer):
     """vsftpd, anonymous and read-only, serving root (passive and active)."""
     name = "vsftpd"
 
-    def __init__(self, root, workdir):
+    def __init__(self, root, workdir, extra=""):
         super().__init__(workdir)
         skip_unless_root("vsftpd")
         exe = need("vsftpd")
@@ -276,7 +276,7 @@ class Vsftpd(Peer):
         self.port = free_port()
         conf = self.workdir / "vsftpd.conf"
         conf.write_text(VSFTPD_CONF.format(port=self.port, root=root, work=self.workdir,
-                                           empty=empty))
+                                           empty=empty) + extra)
         self._spawn([exe, str(conf)])
         self._wait(lambda: _ftp_ready(self.port))
 

@@ -204,6 +204,10 @@ def test_algo_discovery_priority_66_over_160_over_150(site, start_server):
 def test_algo_disabled_does_nothing(site, start_server):
     run = agent("algo", "--model", "8188", "--set", "enabled=0", "--server", "tftp://127.0.0.1:9")
     assert run.said("provisioning is disabled") and not run.fetched() and run.code == 0, run
+    # disabled is checked first (seed 000, step 1): with no server at all, no discovery runs
+    bare = agent("algo", "--model", "8188", "--set", "enabled=0")
+    assert bare.said("provisioning is disabled") and bare.code == 0, bare
+    assert not bare.said("no provisioning server") and not bare.said("server from"), bare
 
 
 def test_fip_boot_include_override_order(site, start_server, tmp_path):
@@ -307,6 +311,30 @@ def test_spa_upgrade_rule_runs_at_the_boot_after_a_new_profile(site, start_serve
     assert (out / "firmware-G502_F107_S334").exists()
     assert not any("periodic" in e["text"] for e in run.events
                    if e["event"] == "step" and e["text"].startswith("pass")), run
+
+
+def test_spa_upgrade_rule_without_a_server_takes_option_66s(site, start_server, tmp_path):
+    """"[scheme://][server[:port]]/file path" (seed 001 2.2): an Upgrade Rule naming no
+    server takes DHCP option 66's, also in the upgrade's own pass at the boot after a new
+    profile, where no resync found a server."""
+    site.write("G502N.conf", "DBID_DBASE_VERSION=1\n")
+    site.write("G502_F107_S334.bin", b"\x7fFV firmware" * 500)
+    server = start_server(site)
+    out = tmp_path / "out"
+    run = agent("spa", "--model", "G502N", "--set", "random_delay=0", "--set",
+                "upgrade_rule=/G502_F107_S334.bin", "--dhcp-option",
+                f"66=127.0.0.1:{server.port}", mac=SPA_MAC, output=out)
+    kinds = [e["event"] for e in run.events if e["event"] in ("apply", "firmware", "reboot",
+                                                               "done")]
+    assert kinds == ["apply", "reboot", "firmware", "reboot", "done"], run
+    assert run.said("the Upgrade Rule names no server: DHCP option 66's") and run.code == 0, run
+    assert (out / "firmware-G502_F107_S334").exists()
+    # without option 66 the rule cannot be completed: a clear failure, nothing fetched
+    bare = agent("spa", "--model", "G502N", "--set", "random_delay=0", "--set",
+                 "resync_on_reset=0", "--set", "upgrade_rule=/G502_F107_S334.bin",
+                 mac=SPA_MAC)
+    assert bare.said("it names no server and no DHCP option 66 was received"), bare
+    assert not bare.fetched(), bare
 
 
 def test_spa_upgrade_error_retry_runs_the_upgrade_alone(site, start_server):

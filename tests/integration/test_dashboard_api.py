@@ -269,3 +269,27 @@ def test_events_stream(dash):
     finally:
         conn.close()
     problem(request(dash.port, "/api/v1/events"), 401)
+
+
+def test_sorted_pages(dash):
+    def macs(query):
+        out, cursor = [], None
+        while True:
+            page = dash.w.json("GET", "/api/v1/devices?limit=1&" + query
+                               + (f"&cursor={cursor}" if cursor else ""))
+            out += [d["mac"] for d in page["devices"]]
+            cursor = page["next"]
+            if not cursor:
+                return out
+    assert macs("sort=name") == ["0022ee000002", "0022ee000003", "0022ee000001"]
+    assert macs("sort=name&order=desc") == ["0022ee000001", "0022ee000003", "0022ee000002"]
+    assert macs("sort=group") == ["0022ee000002", "0022ee000001", "0022ee000003"]
+    assert macs("order=desc") == ["0022ee000003", "0022ee000002", "0022ee000001"]
+    assert macs("sort=name&q=zul") == ["0022ee000001"]
+    assert curl_get(dash.server.port, "0022ee000002.cfg").returncode == 0
+    until(lambda: dash.w.json("GET", "/api/v1/devices/0022ee000002")["state"]["status"]
+          == "provisioned", "the device provisioned")
+    assert macs("sort=state&order=desc")[0] == "0022ee000002"
+    assert macs("sort=last_seen&order=desc")[0] == "0022ee000002"
+    problem(dash.w.get("/api/v1/devices?sort=colour"), 400)
+    problem(dash.w.get("/api/v1/devices?sort=name&cursor=d0022ee000001"), 400)

@@ -351,8 +351,8 @@ def journal_rows(site, rows):
     inv_db = site.root / "autoprov.db"
     db = sqlite3.connect(inv_db)
     db.executemany(
-        "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5, user_agent)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5, user_agent, node)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [tuple(r) + (None,) * (10 - len(r)) for r in rows])
     db.commit()
     db.close()
 
@@ -362,11 +362,11 @@ def test_log(inv):
     now = int(time.time())
     journal_rows(inv.site, [
         (1714564800_123000, "tftp", "192.0.2.10:1024", "0022ee010203", "algom0022ee010203.conf",
-         "sent", 1428, "0123456789abcdef0123456789abcdef", None),
+         "sent", 1428, "0123456789abcdef0123456789abcdef", None, "prov1"),
         (1714564801_000000, "tftp", "192.0.2.10:1025", "0022ee010203",
-         "algom-i0022ee010203.conf", "not found", 0, None, None),
+         "algom-i0022ee010203.conf", "not found", 0, None, None, "prov1"),
         (1714651200_000000, "http", "192.0.2.11:4000", "0022ee0102ff", "spa.xml", "sent", 10,
-         None, "Cisco/SPA504G"),
+         None, "Cisco/SPA504G", "prov2"),
         ((now - 600) * 1_000_000, "tftp", "192.0.2.12:1024", None, "firmware.bin", "timed out",
          512, None, None),
     ])
@@ -378,13 +378,20 @@ def test_log(inv):
 
     lines = log()
     assert lines[0] == ("2024-05-01T12:00:00.123Z tftp 192.0.2.10:1024 00:22:ee:01:02:03 "
-                        "\"algom0022ee010203.conf\" sent 1428 0123456789abcdef0123456789abcdef")
+                        "\"algom0022ee010203.conf\" sent 1428 0123456789abcdef0123456789abcdef"
+                        " prov1")
     assert lines[1] == ("2024-05-01T12:00:01.000Z tftp 192.0.2.10:1025 00:22:ee:01:02:03 "
-                        "\"algom-i0022ee010203.conf\" not found 0 -")
+                        "\"algom-i0022ee010203.conf\" not found 0 - prov1")
     assert lines[2] == ("2024-05-02T12:00:00.000Z http 192.0.2.11:4000 00:22:ee:01:02:ff "
-                        "\"spa.xml\" sent 10 - \"Cisco/SPA504G\"")
-    assert lines[3].endswith(" tftp 192.0.2.12:1024 - \"firmware.bin\" timed out 512 -")
+                        "\"spa.xml\" sent 10 - prov2 \"Cisco/SPA504G\"")
+    assert lines[3].endswith(" tftp 192.0.2.12:1024 - \"firmware.bin\" timed out 512 - -")
     assert len(lines) == 4
+
+    assert log("--node", "prov2") == [lines[2]]
+    assert log("--node", "prov1", "--mac", "0022ee010203", "--since", "2024-05-01T12:00:01") == \
+        [lines[1]]
+    assert log("--node", "nobody") == []
+    assert "--node" in err(autoprov("log", "--site", inv.site.root, "--node", "a b"))
 
     assert len(log("--mac", "00-22-EE-01-02-03")) == 2
     assert len(log("--since", "2024-05-02")) == 2
@@ -429,12 +436,13 @@ def test_schema_1_database_is_upgraded(tmp_path):
         db.execute(f"DROP TRIGGER {name}")
     db.execute("DROP TABLE changes")
     db.execute("DELETE FROM meta WHERE key = 'changes_pruned'")
-    # and without the tokens of schema 4, the devices' state of schema 5
+    # and without the tokens of schema 4, the devices' state of schema 5, the node of 6
     db.execute("DROP TABLE tokens")
     db.execute("DROP TRIGGER device_state_gone")
     db.execute("DROP TABLE device_state")
     db.execute("ALTER TABLE journal DROP COLUMN detail")
-    # and the unknown devices of schema 6
+    db.execute("ALTER TABLE journal DROP COLUMN node")
+    # and the unknown devices of schema 7
     db.execute("DROP TRIGGER unknown_devices_added")
     db.execute("DROP TRIGGER unknown_devices_moved")
     db.execute("DROP TABLE unknown_devices")
@@ -444,7 +452,7 @@ def test_schema_1_database_is_upgraded(tmp_path):
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
     # schema 5 seeds the devices' state from the journal kept
     assert db.execute("SELECT mac, first_seen, status FROM device_state").fetchall() == [
         ("0022ee010203", 1, 2)]

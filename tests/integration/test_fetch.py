@@ -16,6 +16,7 @@ build/tests/tools/fetch_tool.
 
 import os
 import re
+import socket
 import subprocess
 import time
 from collections import namedtuple
@@ -363,6 +364,29 @@ def test_ftp_vsftpd_anonymous_passive_and_active(vsftpd):
     assert row.message.startswith("FTP 550 ") and f"127.0.0.1:{vsftpd.port}" in row.message
     row = one("--max-size", "1000", f"{base}/big.bin")
     assert row.status == "too big", row
+
+
+def test_ftp_421_is_a_refusal_not_a_timeout(tree, work):
+    """vsftpd with every session taken greets with 421 and closes: libcurl calls that a
+    timeout; the fetch says what the server said."""
+    peer = Vsftpd(tree, work / "vsftpd-full", extra="max_clients=1\n")
+    try:
+        held = None
+        deadline = time.monotonic() + 10
+        while held is None:  # the readiness probe's session may still count for a moment
+            s = socket.create_connection(("127.0.0.1", peer.port), timeout=10)
+            if s.recv(100).startswith(b"220"):
+                held = s
+            else:
+                s.close()
+                assert time.monotonic() < deadline, "vsftpd never had a free session"
+                time.sleep(0.1)
+        with held:
+            row = one(f"ftp://127.0.0.1:{peer.port}/a.cfg")
+        assert (row.status, row.code) == ("protocol error", 421), row
+        assert row.message.startswith("FTP 421 ") and "busy" in row.message, row
+    finally:
+        peer.stop()
 
 
 def test_ftp_autoprov_credentials(autoprov):

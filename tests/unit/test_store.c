@@ -1042,6 +1042,19 @@ static void test_export_empty(void **state)
 
 /* ---- journal ---- */
 
+static char *journal_node_text(struct store *st, const char *mac, const char *node, time_t since,
+			       int *ret_n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	*ret_n = store_journal_print(st, mac, node, since, out);
+	fclose(out);
+	return buf;
+}
+
 static char *journal_text(struct store *st, const char *mac, time_t since, int *ret_n)
 {
 	char *buf = NULL;
@@ -1049,7 +1062,7 @@ static char *journal_text(struct store *st, const char *mac, time_t since, int *
 	FILE *out = open_memstream(&buf, &len);
 
 	assert_non_null(out);
-	*ret_n = store_journal_print(st, mac, since, out);
+	*ret_n = store_journal_print(st, mac, NULL, since, out);
 	fclose(out);
 	return buf;
 }
@@ -1065,13 +1078,15 @@ static void test_journal(void **state)
 		  .path = "algom0022ee010203.conf",
 		  .outcome = "sent",
 		  .bytes = 1428,
-		  .md5 = "0123456789abcdef0123456789abcdef" },
+		  .md5 = "0123456789abcdef0123456789abcdef",
+		  .node = "node-a" },
 		{ .time = { 1714564801, 0 },
 		  .proto = "tftp",
 		  .peer = "192.0.2.10:1025",
 		  .mac = "0022ee010203",
 		  .path = "algom-i0022ee010203.conf",
-		  .outcome = "not found" },
+		  .outcome = "not found",
+		  .node = "node-b" },
 		{ .time = { 1714651200, 5000000 }, /* a day later */
 		  .proto = "http",
 		  .peer = "[2001:db8::1]:4000",
@@ -1090,11 +1105,22 @@ static void test_journal(void **state)
 	assert_string_equal(text,
 			    "2024-05-01T12:00:00.123Z tftp 192.0.2.10:1024 00:22:ee:01:02:03 "
 			    "\"algom0022ee010203.conf\" sent 1428 "
-			    "0123456789abcdef0123456789abcdef\n"
+			    "0123456789abcdef0123456789abcdef node-a\n"
 			    "2024-05-01T12:00:01.000Z tftp 192.0.2.10:1025 00:22:ee:01:02:03 "
-			    "\"algom-i0022ee010203.conf\" not found 0 -\n"
+			    "\"algom-i0022ee010203.conf\" not found 0 - node-b\n"
 			    "2024-05-02T12:00:00.005Z http [2001:db8::1]:4000 - "
-			    "\"with \\x22quote\\x22\\x0a\" denied 0 - \"Algo/8180 \\x22x\\x22\"\n");
+			    "\"with \\x22quote\\x22\\x0a\" denied 0 - - \"Algo/8180 \\x22x\\x22\"\n");
+	free(text);
+	/* one node's rows, alone or with a device and a time */
+	text = journal_node_text(f->st, NULL, "node-b", 0, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(text, "algom-i0022ee010203.conf"));
+	free(text);
+	text = journal_node_text(f->st, "0022ee010203", "node-a", 0, &n);
+	assert_int_equal(n, 1);
+	free(text);
+	text = journal_node_text(f->st, NULL, "node-a", 1714564801, &n);
+	assert_int_equal(n, 0);
 	free(text);
 
 	text = journal_text(f->st, "00-22-EE-01-02-03", 0, &n);

@@ -99,10 +99,6 @@ static bool algo_disabled(const struct ap_agent *a)
 
 static void algo_pass(struct ap_agent *a)
 {
-	if (algo_disabled(a)) {
-		agent_pass_end(a, true, "provisioning is disabled: nothing to do");
-		return;
-	}
 	a->step = 0;
 	algo_try_config(a);
 }
@@ -448,6 +444,7 @@ const struct agent_profile agent_profile_algo = {
 	.name = "algo",
 	.defaults = algo_defaults,
 	.config_settings = algo_config_settings,
+	.disabled = algo_disabled,
 	.pass = algo_pass,
 	.check_sync = algo_check_sync,
 };

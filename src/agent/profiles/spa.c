@@ -17,6 +17,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/cfgfile.h"
+#include "agent/discovery.h"
 #include "agent/url.h"
 #include "core/md5.h"
 #include "crypto/enc.h"
@@ -318,6 +319,52 @@ static void spa_upgrade_got(struct ap_agent *a, struct fetch_result *r)
 	agent_reboot(a, AGENT_BOOT_FIRMWARE, "firmware upgraded");
 }
 
+/* DHCP option 66 as text (malloc'd), or NULL when none was received (or DHCP is off). */
+static char *spa_option66(const struct ap_agent *a)
+{
+	size_t len = 0;
+	const uint8_t *v = a->dhcp && agent_setting_bool(a, "dhcp")
+				   ? dhcp_options_get(a->dhcp, false, 66, &len)
+				   : NULL;
+	const char *why;
+	char *s = NULL;
+	if (v && dhcp_decode_text(v, len, &s, &why) < 0)
+		s = NULL;
+	return s;
+}
+
+/*
+ * The Upgrade Rule's URL, expanded and complete: "[scheme://][server[:port]]/file path"
+ * (seed 001 2.2), a rule naming no server takes DHCP option 66's, as a Profile Rule does,
+ * also in the upgrade's own pass at a boot without resync. NULL after ending the pass.
+ */
+static char *spa_upgrade_url(struct ap_agent *a, const char *rule)
+{
+	char *expanded = agent_expand(a, rule), *url = NULL, *opt66 = NULL;
+	const char *why = "";
+	int err = expanded ? prov_url_on_server(expanded, NULL, agent_setting(a, "protocol"),
+						&url, &why)
+			   : -ENOMEM;
+	if (err < 0 && strcmp(why, PROV_URL_NO_SERVER) == 0) {
+		opt66 = a->server_detail && a->server_source == DISC_PROFILE_RULE
+				? strdup(a->server_detail)
+				: spa_option66(a);
+		err = prov_url_on_server(expanded, opt66, agent_setting(a, "protocol"), &url, &why);
+		if (err == 0)
+			agent_event(a, AP_EV_DECISION, url,
+				    "the Upgrade Rule names no server: DHCP option 66's, %s", opt66);
+	}
+	if (err < 0)
+		agent_pass_end(a, false, "bad Upgrade Rule %s: %s", rule,
+			       err == -ENOMEM			     ? strerror(ENOMEM)
+			       : strcmp(why, PROV_URL_NO_SERVER) == 0 ? "it names no server and no "
+									"DHCP option 66 was received"
+								      : why);
+	free(expanded);
+	free(opt66);
+	return err < 0 ? NULL : url;
+}
+
 static void spa_upgrade(struct ap_agent *a)
 {
 	const char *rule = agent_setting(a, "upgrade_rule");
@@ -328,7 +375,9 @@ static void spa_upgrade(struct ap_agent *a)
 		spa_end(a, a->server ? done : "no Upgrade Rule (or Upgrade Enable off)");
 		return;
 	}
-	char *url = agent_expand(a, rule);
+	char *url = spa_upgrade_url(a, rule);
+	if (!url)
+		return; /* the pass is ended */
 	const char *installed = kvmap_get(&a->memo, "upgrade_url");
 	if (url && installed && strcmp(installed, url) == 0) {
 		agent_event(a, AP_EV_DECISION, NULL, "the Upgrade Rule's image is installed");
@@ -346,10 +395,6 @@ static void spa_upgrade(struct ap_agent *a)
 	}
 	free(a->scratch);
 	a->scratch = url;
-	if (!url) {
-		agent_pass_end(a, false, "out of memory");
-		return;
-	}
 	agent_fetch(a, url, spa_upgrade_got);
 }
 
