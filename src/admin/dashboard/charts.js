@@ -8,6 +8,19 @@ AP.charts = {};
 
 const SERIES = 10; // series-0 .. series-9 in app.css
 
+// the journal's outcomes, as the fleet's counters name them ("not found" or "not-found")
+const OUTCOMES = ['sent', 'not-modified', 'not-found', 'denied', 'blocked', 'busy', 'timed-out',
+		  'aborted', 'error'];
+function outcomeClass(outcome) {
+	const o = String(outcome).replace(/\W+/g, '-');
+	return OUTCOMES.includes(o) ? o : 'other';
+}
+function outcomeRank(outcome) {
+	const i = OUTCOMES.indexOf(outcomeClass(outcome));
+	return i < 0 ? OUTCOMES.length : i;
+}
+const PROTO_SHADE = {tftp: 1, http: 0.8, https: 0.65, ftp: 0.5, sip: 0.35};
+
 // requests: [{minute, protocol, outcome, count}], the last hour. now: Date of the right edge.
 AP.charts.requests = function (requests, now) {
 	const h = AP.h, s = AP.svg;
@@ -29,7 +42,12 @@ AP.charts.requests = function (requests, now) {
 		row.set(key, (row.get(key) || 0) + r.count);
 		total += r.count;
 	}
-	keys.sort();
+	// colour by outcome (green sent, amber not found, red refused...), shade by protocol
+	const outcomeOf = key => key.slice(key.indexOf(' ') + 1);
+	const protoOf = key => key.slice(0, key.indexOf(' '));
+	keys.sort((a, b) => outcomeRank(outcomeOf(a)) - outcomeRank(outcomeOf(b)) || a.localeCompare(b));
+	const cls = key => 'o-' + outcomeClass(outcomeOf(key));
+	const shade = key => PROTO_SHADE[protoOf(key)] || 0.5;
 	let max = 1;
 	for (const row of byMinute.values()) {
 		let sum = 0;
@@ -60,8 +78,8 @@ AP.charts.requests = function (requests, now) {
 			const y0 = y(acc), y1 = y(acc + v);
 			acc += v;
 			svg.append(s('rect', {x: L + i * bw + 0.5, y: y1, width: Math.max(bw - 1, 1),
-					      height: Math.max(y0 - y1, 0.5),
-					      class: 'series-' + (k % SERIES)},
+					      height: Math.max(y0 - y1, 0.5), class: cls(key),
+					      'fill-opacity': shade(key)},
 				     s('title', {text: `${new Date(m).toISOString().slice(11, 16)} ${key}: ${v}`})));
 		});
 		if (i % 15 === 0)
@@ -69,7 +87,8 @@ AP.charts.requests = function (requests, now) {
 					      text: new Date(m).toISOString().slice(11, 16)}));
 	});
 	const legend = h('ul.legend', {'aria-hidden': 'true'},
-			 keys.map((key, k) => h('li', {}, h('span.swatch.series-' + (k % SERIES)), key)));
+			 keys.map(key => h('li', {}, AP.svg('svg', {class: 'swatch', viewBox: '0 0 10 10'},
+				AP.svg('rect', {width: 10, height: 10, class: cls(key), 'fill-opacity': shade(key)})), key)));
 	// the numbers, for screen readers: totals per series over the hour
 	const table = h('table.sr-only', {},
 			h('caption', {text: 'Requests in the last hour by protocol and outcome'}),
