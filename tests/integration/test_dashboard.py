@@ -184,7 +184,8 @@ def browser(fleet):
         size = driver.get_window_size()
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(size["width"], min(max(height, size["height"]), 3000))
-        driver.execute_script("window.scrollTo(0, 0)")
+        driver.execute_script("window.scrollTo(0, 0);"
+                              "document.getElementById('toast').classList.remove('shown')")
         driver.save_screenshot(str(shots / f"{name}.png"))
         driver.set_window_size(size["width"], size["height"])
     driver.shot = shot
