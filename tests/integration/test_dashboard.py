@@ -10,14 +10,13 @@ Each page is saved as a screenshot to $AUTOPROV_SCREENSHOTS (default: a temporar
 directory); docs/dashboard/ holds the ones the guide shows."""
 
 import csv
+import hashlib
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pytest
 import peers
 from admin import Api, make_token
 from harness import BIN, Server, Site, request, run, sanitizer_report, tftp_hpa_get
+from test_agent import LiveAgent
 
 try:
     from selenium import webdriver
@@ -73,27 +73,12 @@ def upper(mac):
     return mac.upper()
 
 
-class Agent:
-    """`autoprov agent --stay` listening for check-sync on a UDP port; its JSON events."""
-
-    def __init__(self, mac, tftp_port, sip_port):
-        self.proc = subprocess.Popen(
-            [str(BIN), "agent", "--json", "--stay", "--timeout", "600", "--profile", "algo",
-             "--mac", upper(mac), "--model", "8188", "--server", f"tftp://127.0.0.1:{tftp_port}",
-             "--set", f"sip_listen=127.0.0.1:{sip_port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.events = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                self.events.put(json.loads(line))
-
-    def stop(self):
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=10)
-        assert not sanitizer_report(err), err
+def served(fleet, name):
+    """What a real TFTP client (tftp-hpa) gets for `name`: its text, or None when refused."""
+    out = fleet.tmp / "fetched"
+    out.unlink(missing_ok=True)
+    got = tftp_hpa_get(fleet.server.port, name, out)
+    return None if b"Error code" in got.stdout or not out.exists() else out.read_text()
 
 
 def wait_api(pred, what, timeout=WAIT):
@@ -134,7 +119,10 @@ def fleet(tmp_path_factory):
     write = make_token(site.root, "dash-writer", "write")
     server = Server(site, tmp / "server", args=("--admin", "127.0.0.1:0"))
     api = Api(server.ports["admin"], write)
-    agent = Agent(AGENT, server.port, sip_port)
+    # the agent that stays, listening for check-sync (never timing out: the module ends it)
+    agent = LiveAgent("--timeout", "0", "--profile", "algo", "--mac", upper(AGENT), "--model",
+                      "8188", "--server", f"tftp://127.0.0.1:{server.port}", "--set",
+                      f"sip_listen=127.0.0.1:{sip_port}")
     try:
         # the fleet boots: provisioned, failing on the missing image, and unknown MACs
         endpoints = tmp / "endpoints.csv"
@@ -335,6 +323,9 @@ def test_search_finds_a_device(fleet, browser):
     wait(d, lambda _: rows(d)[:1] == [AGENT])
     # a phone's width
     d.set_window_size(390, 844)
+    # nothing wider than the phone: the page never scrolls sideways
+    wait(d, lambda _: d.execute_script(
+        "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
     d.shot("devices-phone")
     d.set_window_size(1280, 900)
 
@@ -360,9 +351,7 @@ def test_edit_on_the_page_changes_what_tftp_serves(fleet, browser):
     d = browser
     mac = PROVISIONED[0]
     name = f"algom{upper(mac)}.conf"
-    out = fleet.tmp / "before.conf"
-    tftp_hpa_get(fleet.server.port, name, out)
-    assert out.read_text() == "audio.spk.vol = 5\n"
+    assert served(fleet, name) == "audio.spk.vol = 5\n"
     go(d, f"#/device/{mac}", "#var-vol")
     wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#file-md5")))
     vol = d.find_element(By.ID, "var-vol")
@@ -371,13 +360,11 @@ def test_edit_on_the_page_changes_what_tftp_serves(fleet, browser):
     click(d, "var-save")
     # saved: the variable is now the device's own
     wait(d, EC.text_to_be_present_in_element((By.ID, "origin-vol"), "device"))
-    after = fleet.tmp / "after.conf"
-    tftp_hpa_get(fleet.server.port, name, after)
-    assert after.read_text() == "audio.spk.vol = 7\n"
+    after = served(fleet, name)
+    assert after == "audio.spk.vol = 7\n"
     # the preview shows the same bytes and MD5
     wait(d, EC.text_to_be_present_in_element((By.ID, "file-content"), "audio.spk.vol = 7"))
-    import hashlib
-    assert text_of(d, "#file-md5") == hashlib.md5(after.read_bytes()).hexdigest()
+    assert text_of(d, "#file-md5") == hashlib.md5(after.encode()).hexdigest()
     d.shot("device")
     # disable, then enable: the device's file is refused, then served again
     click(d, "device-enable")
@@ -408,9 +395,7 @@ def test_an_unknown_device_is_approved_and_gets_its_file(fleet, browser):
     d = browser
     mac = UNKNOWN[0]
     name = f"algom{upper(mac)}.conf"
-    out = fleet.tmp / "unknown.conf"
-    got = tftp_hpa_get(fleet.server.port, name, out)
-    assert not out.exists() or out.stat().st_size == 0, got
+    assert served(fleet, name) is None
     listed = fleet.api.json("GET", "/api/v1/unknown-devices")["items"]
     assert mac in [u["mac"] for u in listed], listed
     go(d, "#/unknown", f"#unknown-rows tr[data-mac='{mac}']")
@@ -423,8 +408,7 @@ def test_an_unknown_device_is_approved_and_gets_its_file(fleet, browser):
     wait(d, EC.text_to_be_present_in_element((By.ID, "unknown-status"), "1 added to annex"))
     wait(d, lambda _: mac not in rows(d, "unknown"))
     assert fleet.api.json("GET", f"/api/v1/devices/{mac}")["group"] == "annex"
-    tftp_hpa_get(fleet.server.port, name, out)
-    assert out.read_text() == "audio.spk.vol = 4\n"
+    assert served(fleet, name) == "audio.spk.vol = 4\n"
 
 
 def test_no_change_without_a_session_or_with_a_forged_csrf_token(fleet, browser):
@@ -451,6 +435,21 @@ def test_no_change_without_a_session_or_with_a_forged_csrf_token(fleet, browser)
                    headers={"Authorization": f"Bearer {fleet.api.token}"}).status == 404
     # the page itself sends the right one (the edits above went through); no CSP violation
     assert csp_errors(d) == []
+
+
+def test_every_page_fits_a_phone(fleet, browser):
+    d = browser
+    d.set_window_size(390, 844)
+    try:
+        for route, ready in (("#/fleet", "#fleet-count-unknown"),
+                             (f"#/device/{FAILING[0]}", "#doctor-summary"),
+                             ("#/unknown", "#unknown-rows tr")):
+            go(d, route, ready)
+            wait(d, lambda _: d.execute_script(
+                "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+        d.shot("device-phone")
+    finally:
+        d.set_window_size(1280, 900)
 
 
 def test_logout_ends_the_session(fleet, browser):

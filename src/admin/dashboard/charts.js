@@ -90,7 +90,7 @@ AP.charts.requests = function (requests, now) {
 			 keys.map(key => h('li', {}, AP.svg('svg', {class: 'swatch', viewBox: '0 0 10 10'},
 				AP.svg('rect', {width: 10, height: 10, class: cls(key), 'fill-opacity': shade(key)})), key)));
 	// the numbers, for screen readers: totals per series over the hour
-	const table = h('table.sr-only', {},
+	const table = h('table', {},
 			h('caption', {text: 'Requests in the last hour by protocol and outcome'}),
 			h('tr', {}, h('th', {text: 'protocol and outcome'}), h('th', {text: 'requests'})),
 			keys.map(key => {
@@ -99,7 +99,8 @@ AP.charts.requests = function (requests, now) {
 					n += row.get(key) || 0;
 				return h('tr', {}, h('td', {text: key}), h('td', {text: String(n)}));
 			}));
-	return h('figure.chart-box#chart-requests', {dataset: {total: String(total)}}, svg, legend, table,
+	return h('figure.chart-box#chart-requests', {dataset: {total: String(total)}}, svg, legend,
+		 h('div.sr-only', {}, table),
 		 keys.length ? null : h('p.empty', {text: 'No requests in the last hour.'}));
 };
 
@@ -124,11 +125,11 @@ AP.charts.firmware = function (firmware) {
 			     s('title', {text: `${r.model} ${r.version}: ${r.count}`})),
 			   s('text', {x: L + w + 4, y: i * RH + 15, class: 'axis', text: String(r.count)}));
 	});
-	const table = h('table.sr-only', {},
+	const table = h('table', {},
 			h('caption', {text: 'Devices by model and firmware version'}),
 			h('tr', {}, h('th', {text: 'model'}), h('th', {text: 'version'}), h('th', {text: 'devices'})),
 			rows.map(r => h('tr', {}, h('td', {text: r.model}), h('td', {text: r.version}),
 					h('td', {text: String(r.count)}))));
-	return h('figure.chart-box#chart-firmware', {}, svg, table,
+	return h('figure.chart-box#chart-firmware', {}, svg, h('div.sr-only', {}, table),
 		 rows.length ? null : h('p.empty', {text: 'No firmware known yet.'}));
 };
