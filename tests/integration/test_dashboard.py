@@ -437,16 +437,25 @@ def test_no_change_without_a_session_or_with_a_forged_csrf_token(fleet, browser)
     assert csp_errors(d) == []
 
 
-def test_every_page_fits_a_phone(fleet, browser):
+# every control a screen reader can name: a label, aria-label, or its own text
+UNNAMED = """return [...document.querySelectorAll('#main input, #main select, #main button, #main a')]
+    .filter(e => e.offsetParent !== null && !(e.labels && e.labels.length)
+                 && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map(e => e.outerHTML.slice(0, 120))"""
+
+
+def test_every_page_fits_a_phone_and_names_its_controls(fleet, browser):
     d = browser
     d.set_window_size(390, 844)
     try:
         for route, ready in (("#/fleet", "#fleet-count-unknown"),
+                             ("#/devices", "#devices-rows tr"),
                              (f"#/device/{FAILING[0]}", "#doctor-summary"),
                              ("#/unknown", "#unknown-rows tr")):
             go(d, route, ready)
             wait(d, lambda _: d.execute_script(
                 "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+            assert d.execute_script(UNNAMED) == [], route
         d.shot("device-phone")
     finally:
         d.set_window_size(1280, 900)
