@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The dashboard's shell: the session (log in, log out), the hash router (#/fleet,
 // #/devices, #/device/<mac>, #/unknown) and the live updates (one EventSource on
-// /api/v1/events, its events handed to the page shown).
+// /api/v1/events, or ?mac= for a device's page, its events handed to the page shown).
 'use strict';
 
 (function () {
@@ -32,7 +32,6 @@
 		$('top').hidden = false;
 		$('whoami').textContent = `${session.user} (${session.scope})`;
 		document.body.classList.toggle('read-only', session.scope !== 'write');
-		startEvents();
 		route();
 	}
 
@@ -80,11 +79,16 @@
 		l.classList.toggle('off', !on);
 		l.title = on ? 'Pages update as things happen' : 'No live updates (reconnecting)';
 	}
-	function startEvents() {
+	// one stream at a time, the one the page shown asks for (a device's page: only its own
+	// rows, ?mac=; the others: the whole fleet's)
+	function startEvents(url) {
+		url = url || '/api/v1/events';
+		if (events && events.url.endsWith(url))
+			return;
 		stopEvents();
 		if (!window.EventSource)
 			return;
-		events = new EventSource('/api/v1/events');
+		events = new EventSource(url);
 		events.onopen = () => setLive(true);
 		// EventSource reconnects by itself; a session gone shows as errors until login
 		events.onerror = () => setLive(false);
@@ -136,6 +140,7 @@
 		const root = AP.clear($('page'));
 		root.dataset.page = name;
 		page = AP.pages[name](root, new URLSearchParams(query || ''), m[1]);
+		startEvents(page && page.stream);
 		// keyboard users land on the page's heading
 		const h1 = root.querySelector('h1');
 		if (h1) {

@@ -356,6 +356,7 @@ AP.pages.device = function (root, params, mac) {
 	const doctorLater = AP.debounce(loadDoctor, 1000);
 	const deviceLater = AP.debounce(async () => { await loadDevice(); loadVars(true); }, 500);
 	return {
+		stream: '/api/v1/events?mac=' + enc,
 		event(type, data) {
 			if (type === 'journal' && data && data.mac === mac && data.id > lastId) {
 				const empty = timeline.querySelector('#timeline-empty');
