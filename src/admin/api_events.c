@@ -5,10 +5,10 @@
  * what is new every EVENTS_POLL_MS through the admin side's own connection: the journal's
  * rows after the last id sent (event "journal", the row as GET /api/v1/journal shows it),
  * the devices they name and those the inventory's change log names (event "device"), and,
- * at most once a second when something moved, the counts by state (event "fleet", when
- * they differ from the last sent). A comment every EVENTS_KEEPALIVE_S keeps proxies from
- * closing an idle stream. Nothing here touches the serving loop: it writes the journal,
- * this reads it.
+ * once a second, the counts by state of the overview the admin thread keeps (api_fleet.c;
+ * event "fleet", when they differ from the last sent). A comment every EVENTS_KEEPALIVE_S keeps
+ * proxies from closing an idle stream. Nothing here touches the serving loop: it writes the
+ * journal, this reads it.
  *
  * At most EVENTS_STREAMS_MAX streams (503 beyond). A reader that does not keep up, whose
  * connection holds more than EVENTS_BUFFER_MAX bytes unsent, is dropped: the admin loop
@@ -49,13 +49,13 @@ struct stream {
 
 struct admin_events {
 	struct site *site;
+	struct admin_fleet *fleet; /* the overview kept (api_fleet.c): the "fleet" events' */
 	struct event_base *base;
 	struct event *timer;
 	struct stream *streams[EVENTS_STREAMS_MAX];
 	size_t n;
 	int64_t last_id;		  /* the last journal row sent */
 	uint64_t last_seq;		  /* the last change of the inventory seen */
-	bool moved;			  /* rows or changes since the last "fleet" */
 	int64_t fleet_due, keepalive_due; /* CLOCK_MONOTONIC ms */
 	char *fleet_last;		  /* the last "fleet" data sent */
 	/* the MACs of this poll's "device" events */
@@ -170,7 +170,6 @@ static int on_row(void *arg, const struct journal_entry *e)
 
 	send_event(ev, "journal", inventory_journal_json(e));
 	ev->last_id = e->id;
-	ev->moved = true;
 	return note_device(ev, e->mac);
 }
 
@@ -190,29 +189,22 @@ static void poll_once(struct admin_events *ev)
 	if (r < 0)
 		log_debug(TAG, "events: the change log cannot be read: %s",
 			  fleet_strerror(ev->site));
-	if (seq != ev->last_seq)
-		ev->moved = true;
 	ev->last_seq = seq;
 	for (size_t i = 0; i < ev->nmacs && ev->n; i++)
 		send_event(ev, "device", json_pack("{s:s}", "mac", ev->macs[i]));
-	if (ev->moved && now >= ev->fleet_due && ev->n) {
-		json_t *states = NULL;
+	if (now >= ev->fleet_due && ev->n) {
+		const json_t *o = admin_fleet_overview(ev->fleet);
+		json_t *states = json_object_get(o, "states");
+		char *text = states ? json_dumps(states, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 		ev->fleet_due = now + EVENTS_FLEET_MS;
-		ev->moved = false;
-		if (fleet_states(ev->site, &states) == 0) {
-			char *text = json_dumps(states, JSON_COMPACT | JSON_SORT_KEYS);
-
-			if (text && (!ev->fleet_last || strcmp(text, ev->fleet_last) != 0)) {
-				free(ev->fleet_last);
-				ev->fleet_last = text;
-				send_event(ev, "fleet", states);
-				states = NULL;
-				text = NULL;
-			}
-			free(text);
-			json_decref(states);
+		if (text && (!ev->fleet_last || strcmp(text, ev->fleet_last) != 0)) {
+			free(ev->fleet_last);
+			ev->fleet_last = text;
+			text = NULL;
+			send_event(ev, "fleet", json_incref(states));
 		}
+		free(text);
 	}
 	if (now >= ev->keepalive_due && ev->n) {
 		ev->keepalive_due = now + EVENTS_KEEPALIVE_S * 1000;
@@ -257,6 +249,13 @@ static void get_events(struct admin_request *r)
 		}
 		ev->site = admin_site(r);
 		ev->base = admin_base(r);
+		ev->fleet = admin_fleet(r);
+		if (!ev->fleet) {
+			event_free(ev->timer);
+			free(ev);
+			admin_problem(r, 500, NULL, NULL, "out of memory");
+			return;
+		}
 		*evp = ev;
 	}
 	if (ev->n == EVENTS_STREAMS_MAX) {
@@ -280,7 +279,6 @@ static void get_events(struct admin_request *r)
 		}
 		free(ev->fleet_last);
 		ev->fleet_last = NULL;
-		ev->moved = true;
 		ev->fleet_due = 0;
 		ev->keepalive_due = mono_ms() + EVENTS_KEEPALIVE_S * 1000;
 		evtimer_add(ev->timer, &(struct timeval){ .tv_usec = EVENTS_POLL_MS * 1000 });
