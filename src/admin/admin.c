@@ -204,6 +204,11 @@ struct admin_sessions **admin_sessions(struct admin_request *r)
 	return &r->srv->sessions;
 }
 
+int64_t admin_mono_ms(void)
+{
+	return mono_ms();
+}
+
 bool admin_is_tls(struct admin_request *r)
 {
 	return r->srv->tls != NULL;

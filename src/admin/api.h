@@ -100,6 +100,8 @@ void admin_sessions_free(struct admin_sessions *t);
 struct admin_session *admin_session_of(struct admin_request *r);
 /* Whether header (X-CSRF-Token) is s's CSRF token (constant time). */
 bool admin_session_csrf_ok(const struct admin_session *s, const char *header);
+/* CLOCK_MONOTONIC in milliseconds (the admin thread's timers). */
+int64_t admin_mono_ms(void);
 /* Whether the listener is HTTPS (cookies are then Secure). */
 bool admin_is_tls(struct admin_request *r);
 /*

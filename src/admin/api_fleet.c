@@ -74,22 +74,14 @@ struct admin_fleet {
 	uint64_t seq;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* Counts again now: 0, or the error (the last overview is kept). */
 static int fleet_count(struct admin_fleet *f, int64_t journal_id, uint64_t seq)
 {
-	int64_t t0 = mono_ms();
+	int64_t t0 = admin_mono_ms();
 	json_t *o = NULL;
 	int e = fleet_overview(f->site, f->serving, (int64_t)time(NULL), f->mode, &o);
 
-	f->took_ms = mono_ms() - t0;
+	f->took_ms = admin_mono_ms() - t0;
 	f->next_ms = t0 + (f->took_ms * FLEET_DUTY > FLEET_POLL_MS ? f->took_ms * FLEET_DUTY
 								   : FLEET_POLL_MS);
 	if (e < 0) {
@@ -107,7 +99,7 @@ static int fleet_count(struct admin_fleet *f, int64_t journal_id, uint64_t seq)
 static void on_fleet_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_fleet *f = arg;
-	int64_t now = mono_ms(), id = 0;
+	int64_t now = admin_mono_ms(), id = 0;
 	uint64_t seq = 0;
 
 	(void)fd;
@@ -156,7 +148,7 @@ void admin_fleet_free(struct admin_fleet *f)
 
 const json_t *admin_fleet_overview(struct admin_fleet *f)
 {
-	int64_t now = mono_ms(), id = 0;
+	int64_t now = admin_mono_ms(), id = 0;
 	uint64_t seq = 0;
 
 	f->wanted_until_ms = now + FLEET_WANTED_MS;
@@ -192,7 +184,7 @@ static void get_fleet(struct admin_request *r)
 		json_object_set_new(body, "requests",
 				    fleet_requests(serving_metrics(r), (int64_t)time(NULL)));
 	/* how old the counts are, in seconds (RFC 9111's Age) */
-	snprintf(age, sizeof(age), "%lld", (long long)((mono_ms() - f->computed_ms) / 1000));
+	snprintf(age, sizeof(age), "%lld", (long long)((admin_mono_ms() - f->computed_ms) / 1000));
 	admin_add_header(r, "Age", age);
 	admin_reply_json(r, body ? 200 : 500, body);
 }
