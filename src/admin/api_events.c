@@ -318,6 +318,17 @@ static void get_events(struct admin_request *r)
 	r->answered = true;
 	log_info(TAG, "event stream of %s opened (%zu open)", s->who, ev->n);
 	evhttp_send_reply_start(r->req, 200, "OK");
+	/*
+	 * The client sends nothing more: no read timeout ([admin] timeout would cut the stream),
+	 * a write timeout still (a reader that stopped, and the buffer's bound, drop it).
+	 */
+	{
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+
+		if (bev)
+			bufferevent_set_timeouts(
+				bev, NULL, &(struct timeval){ .tv_sec = EVENTS_KEEPALIVE_S * 4 });
+	}
 	/* the first bytes at once: the client knows the stream is open */
 	{
 		struct evbuffer *hello = evbuffer_new();

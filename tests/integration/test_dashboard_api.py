@@ -23,7 +23,7 @@ def dash_site(tmp_path, extra=""):
     (site.root / "templates").mkdir()
     (site.root / "templates" / "{mac}.cfg").write_text(TEMPLATE)
     site.conf("[auth]\nuser = admin:s3cret-pw\nfailure_delay = 100\nmax_failure_delay = 200\n"
-              + extra)
+              "[admin]\ntimeout = 2\n" + extra)
     run([BIN, "device", "--site", site.root, "group", "set", "lobby", "--var", "tz=UTC"])
     run([BIN, "device", "--site", site.root, "group", "set", "desks", "--var", "tz=CET"])
     for mac, name, group in (("0022ee000001", "zulu", "lobby"), ("0022ee000002", "alpha", "desks"),
@@ -256,6 +256,9 @@ def test_events_stream(dash):
         fleet = read_events(resp, lambda e, d: e == "fleet")
         assert fleet == dash.w.json("GET", "/api/v1/device-states")["states"]
         assert read_events(one_resp, lambda e, d: e == "fleet") == fleet
+        # a stream outlives [admin] timeout (2 s here): the client sends nothing, it is no idle
+        # connection (this waits on purpose, past the timeout)
+        time.sleep(3)
         assert curl_get(dash.server.port, "0022ee000003.cfg").returncode == 0
         assert curl_get(dash.server.port, "0022ee000001.cfg").returncode == 0
         # the stream of one device: its rows only
