@@ -260,8 +260,8 @@ static void approve(struct admin_request *r)
 	}
 	e = fleet_approve(admin_site(r), macs, group, &n, err, sizeof(err));
 	json_decref(body);
-	if (e == -EINVAL || e == -ENOENT) {
-		admin_problem(r, 422, NULL, NULL, "%s", err);
+	if (e == -EINVAL || e == -ENOENT || e == -EEXIST) {
+		admin_problem(r, e == -EEXIST ? 409 : 422, NULL, NULL, "%s", err);
 		return;
 	}
 	if (e < 0) {

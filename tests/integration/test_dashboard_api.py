@@ -187,6 +187,8 @@ def test_unknown_devices_approved_then_served(dash):
                         body={"macs": ["0022ee0000aa", "zz"], "group": "lobby"}), 422)
     problem(dash.anon.call("POST", "/api/v1/unknown-devices/approve",
                            body={"macs": ["0022ee0000aa"], "group": "lobby"}), 401)
+    problem(dash.w.call("POST", "/api/v1/unknown-devices/approve",
+                        body={"macs": ["0022ee0000aa", "0022ee000001"], "group": "desks"}), 409)
     assert dash.w.get("/api/v1/devices/0022ee0000aa").status == 404  # nothing half-done
     assert dash.w.json("POST", "/api/v1/unknown-devices/approve",
                        body={"macs": ["00:22:ee:00:00:aa", "0021F20000BB"],
