@@ -78,6 +78,7 @@ struct admin_server {
 	struct admin_jobs *jobs; /* resync jobs (api_resync.c) */
 	struct admin_sessions *sessions; /* the dashboard's sessions (api_session.c) */
 	struct admin_events *events;	 /* the live streams (api_events.c) */
+	struct admin_fleet *fleet;	 /* the fleet's overview, kept (api_fleet.c) */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -188,6 +189,11 @@ struct admin_jobs **admin_jobs(struct admin_request *r)
 	return &r->srv->jobs;
 }
 
+struct admin_fleet **admin_fleet_slot(struct admin_request *r)
+{
+	return &r->srv->fleet;
+}
+
 struct admin_events **admin_events(struct admin_request *r)
 {
 	return &r->srv->events;
@@ -196,6 +202,11 @@ struct admin_events **admin_events(struct admin_request *r)
 struct admin_sessions **admin_sessions(struct admin_request *r)
 {
 	return &r->srv->sessions;
+}
+
+int64_t admin_mono_ms(void)
+{
+	return mono_ms();
 }
 
 bool admin_is_tls(struct admin_request *r)
@@ -752,6 +763,7 @@ void admin_server_free(struct admin_server *srv)
 	/* their events and sockets are the loop's: before the loop goes */
 	admin_jobs_free(srv->jobs);
 	admin_sessions_free(srv->sessions);
+	admin_fleet_free(srv->fleet);
 	if (srv->ev_stop)
 		event_free(srv->ev_stop);
 	if (srv->ev_count)

@@ -100,6 +100,8 @@ void admin_sessions_free(struct admin_sessions *t);
 struct admin_session *admin_session_of(struct admin_request *r);
 /* Whether header (X-CSRF-Token) is s's CSRF token (constant time). */
 bool admin_session_csrf_ok(const struct admin_session *s, const char *header);
+/* CLOCK_MONOTONIC in milliseconds (the admin thread's timers). */
+int64_t admin_mono_ms(void);
 /* Whether the listener is HTTPS (cookies are then Secure). */
 bool admin_is_tls(struct admin_request *r);
 /*
@@ -116,6 +118,16 @@ void admin_auth_succeeded(struct admin_request *r, const char *principal);
  */
 bool admin_inventory_devices(struct admin_request *r, uint64_t *ret, uint64_t *ret_seen_24h);
 
+/*
+ * The fleet's overview kept by the admin thread (admin/api_fleet.c), made on first use (NULL:
+ * out of memory), freed with the server: admin_fleet_overview() is the last one counted (or
+ * counts it the first time; NULL when it cannot), and keeps it counted for a minute.
+ */
+struct admin_fleet;
+struct admin_fleet **admin_fleet_slot(struct admin_request *r);
+struct admin_fleet *admin_fleet(struct admin_request *r);
+const json_t *admin_fleet_overview(struct admin_fleet *f);
+void admin_fleet_free(struct admin_fleet *f);
 /* The live streams (admin/api_events.c), made on first use, freed with the server. */
 struct admin_events;
 struct admin_events **admin_events(struct admin_request *r);

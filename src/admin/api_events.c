@@ -5,10 +5,10 @@
  * what is new every EVENTS_POLL_MS through the admin side's own connection: the journal's
  * rows after the last id sent (event "journal", the row as GET /api/v1/journal shows it),
  * the devices they name and those the inventory's change log names (event "device"), and,
- * at most once a second when something moved, the counts by state (event "fleet", when
- * they differ from the last sent). A comment every EVENTS_KEEPALIVE_S keeps proxies from
- * closing an idle stream. Nothing here touches the serving loop: it writes the journal,
- * this reads it.
+ * once a second, the counts by state of the overview the admin thread keeps (api_fleet.c;
+ * event "fleet", when they differ from the last sent). A comment every EVENTS_KEEPALIVE_S keeps
+ * proxies from closing an idle stream. Nothing here touches the serving loop: it writes the
+ * journal, this reads it.
  *
  * At most EVENTS_STREAMS_MAX streams (503 beyond). A reader that does not keep up, whose
  * connection holds more than EVENTS_BUFFER_MAX bytes unsent, is dropped: the admin loop
@@ -27,6 +27,7 @@
 #include "admin/admin.h"
 #include "admin/api.h"
 #include "core/log.h"
+#include "core/mac.h"
 #include "site/fleet.h"
 #include "site/inventory.h"
 
@@ -45,31 +46,24 @@ struct stream {
 	struct evhttp_connection *conn;
 	struct admin_events *ev;
 	char who[72];
+	char mac[MAC_LEN + 1]; /* ?mac=: only this device's journal and device events ("": all) */
 };
 
 struct admin_events {
 	struct site *site;
+	struct admin_fleet *fleet; /* the overview kept (api_fleet.c): the "fleet" events' */
 	struct event_base *base;
 	struct event *timer;
 	struct stream *streams[EVENTS_STREAMS_MAX];
 	size_t n;
 	int64_t last_id;		  /* the last journal row sent */
 	uint64_t last_seq;		  /* the last change of the inventory seen */
-	bool moved;			  /* rows or changes since the last "fleet" */
 	int64_t fleet_due, keepalive_due; /* CLOCK_MONOTONIC ms */
 	char *fleet_last;		  /* the last "fleet" data sent */
 	/* the MACs of this poll's "device" events */
 	char macs[EVENTS_DEVICES_MAX][18];
 	size_t nmacs;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void stream_remove(struct admin_events *ev, struct stream *s)
 {
@@ -111,14 +105,30 @@ static void stream_drop(struct admin_events *ev, struct stream *s, const char *w
 	evhttp_connection_free(conn);
 }
 
-/* Sends text to every stream; those that do not keep up are dropped. */
-static void broadcast(struct admin_events *ev, const char *text, size_t len)
+/* Whether a stream wants the events of mac (NULL: events of no device, for every stream). */
+static bool wants(const struct stream *s, const char *mac)
+{
+	return !mac || !s->mac[0] || strcmp(s->mac, mac) == 0;
+}
+
+static bool anyone_wants(const struct admin_events *ev, const char *mac)
+{
+	for (size_t i = 0; i < ev->n; i++)
+		if (wants(ev->streams[i], mac))
+			return true;
+	return false;
+}
+
+/* Sends text to every stream that wants mac's events; those that do not keep up are dropped. */
+static void broadcast(struct admin_events *ev, const char *mac, const char *text, size_t len)
 {
 	for (size_t i = ev->n; i-- > 0;) {
 		struct stream *s = ev->streams[i];
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(s->conn);
 		struct evbuffer *chunk;
 
+		if (!wants(s, mac))
+			continue;
 		if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > EVENTS_BUFFER_MAX) {
 			stream_drop(ev, s, "it does not read what is sent");
 			continue;
@@ -135,7 +145,7 @@ static void broadcast(struct admin_events *ev, const char *text, size_t len)
 }
 
 /* "event: NAME\ndata: JSON\n\n" to every stream (the reference is taken). */
-static void send_event(struct admin_events *ev, const char *name, json_t *data)
+static void send_event(struct admin_events *ev, const char *name, const char *mac, json_t *data)
 {
 	char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	char *msg = NULL;
@@ -147,7 +157,7 @@ static void send_event(struct admin_events *ev, const char *name, json_t *data)
 	n = asprintf(&msg, "event: %s\ndata: %s\n\n", name, text);
 	free(text);
 	if (n > 0)
-		broadcast(ev, msg, (size_t)n);
+		broadcast(ev, mac, msg, (size_t)n);
 	free(msg);
 }
 
@@ -168,15 +178,15 @@ static int on_row(void *arg, const struct journal_entry *e)
 {
 	struct admin_events *ev = arg;
 
-	send_event(ev, "journal", inventory_journal_json(e));
+	if (anyone_wants(ev, e->mac ? e->mac : ""))
+		send_event(ev, "journal", e->mac ? e->mac : "", inventory_journal_json(e));
 	ev->last_id = e->id;
-	ev->moved = true;
 	return note_device(ev, e->mac);
 }
 
 static void poll_once(struct admin_events *ev)
 {
-	int64_t now = mono_ms();
+	int64_t now = admin_mono_ms();
 	uint64_t seq = ev->last_seq;
 	int r;
 
@@ -190,33 +200,28 @@ static void poll_once(struct admin_events *ev)
 	if (r < 0)
 		log_debug(TAG, "events: the change log cannot be read: %s",
 			  fleet_strerror(ev->site));
-	if (seq != ev->last_seq)
-		ev->moved = true;
 	ev->last_seq = seq;
 	for (size_t i = 0; i < ev->nmacs && ev->n; i++)
-		send_event(ev, "device", json_pack("{s:s}", "mac", ev->macs[i]));
-	if (ev->moved && now >= ev->fleet_due && ev->n) {
-		json_t *states = NULL;
+		if (anyone_wants(ev, ev->macs[i]))
+			send_event(ev, "device", ev->macs[i],
+				   json_pack("{s:s}", "mac", ev->macs[i]));
+	if (now >= ev->fleet_due && ev->n) {
+		const json_t *o = admin_fleet_overview(ev->fleet);
+		json_t *states = json_object_get(o, "states");
+		char *text = states ? json_dumps(states, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 		ev->fleet_due = now + EVENTS_FLEET_MS;
-		ev->moved = false;
-		if (fleet_states(ev->site, &states) == 0) {
-			char *text = json_dumps(states, JSON_COMPACT | JSON_SORT_KEYS);
-
-			if (text && (!ev->fleet_last || strcmp(text, ev->fleet_last) != 0)) {
-				free(ev->fleet_last);
-				ev->fleet_last = text;
-				send_event(ev, "fleet", states);
-				states = NULL;
-				text = NULL;
-			}
-			free(text);
-			json_decref(states);
+		if (text && (!ev->fleet_last || strcmp(text, ev->fleet_last) != 0)) {
+			free(ev->fleet_last);
+			ev->fleet_last = text;
+			text = NULL;
+			send_event(ev, "fleet", NULL, json_incref(states));
 		}
+		free(text);
 	}
 	if (now >= ev->keepalive_due && ev->n) {
 		ev->keepalive_due = now + EVENTS_KEEPALIVE_S * 1000;
-		broadcast(ev, ": keep-alive\n\n", 14);
+		broadcast(ev, NULL, ": keep-alive\n\n", 14);
 	}
 }
 
@@ -257,6 +262,13 @@ static void get_events(struct admin_request *r)
 		}
 		ev->site = admin_site(r);
 		ev->base = admin_base(r);
+		ev->fleet = admin_fleet(r);
+		if (!ev->fleet) {
+			event_free(ev->timer);
+			free(ev);
+			admin_problem(r, 500, NULL, NULL, "out of memory");
+			return;
+		}
 		*evp = ev;
 	}
 	if (ev->n == EVENTS_STREAMS_MAX) {
@@ -269,6 +281,16 @@ static void get_events(struct admin_request *r)
 		admin_problem(r, 500, NULL, NULL, "out of memory");
 		return;
 	}
+	if (admin_query(r, "mac")) {
+		const char *why;
+
+		if (mac_parse(admin_query(r, "mac"), s->mac, &why) < 0) {
+			free(s);
+			admin_problem(r, 400, NULL, NULL, "mac: '%s' is not a MAC address (%s)",
+				      admin_query(r, "mac"), why);
+			return;
+		}
+	}
 	if (ev->n == 0) {
 		/* the first stream: from now on */
 		if (fleet_journal_last(ev->site, &ev->last_id) < 0 ||
@@ -280,9 +302,8 @@ static void get_events(struct admin_request *r)
 		}
 		free(ev->fleet_last);
 		ev->fleet_last = NULL;
-		ev->moved = true;
 		ev->fleet_due = 0;
-		ev->keepalive_due = mono_ms() + EVENTS_KEEPALIVE_S * 1000;
+		ev->keepalive_due = admin_mono_ms() + EVENTS_KEEPALIVE_S * 1000;
 		evtimer_add(ev->timer, &(struct timeval){ .tv_usec = EVENTS_POLL_MS * 1000 });
 	}
 	s->req = r->req;
@@ -297,6 +318,17 @@ static void get_events(struct admin_request *r)
 	r->answered = true;
 	log_info(TAG, "event stream of %s opened (%zu open)", s->who, ev->n);
 	evhttp_send_reply_start(r->req, 200, "OK");
+	/*
+	 * The client sends nothing more: no read timeout ([admin] timeout would cut the stream),
+	 * a write timeout still (a reader that stopped, and the buffer's bound, drop it).
+	 */
+	{
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+
+		if (bev)
+			bufferevent_set_timeouts(
+				bev, NULL, &(struct timeval){ .tv_sec = EVENTS_KEEPALIVE_S * 4 });
+	}
 	/* the first bytes at once: the client knows the stream is open */
 	{
 		struct evbuffer *hello = evbuffer_new();

@@ -6,12 +6,15 @@
  * The data come from the site layer (site/fleet.h).
  */
 #include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "admin/admin.h"
 #include "admin/api.h"
+#include "core/log.h"
 #include "core/mac.h"
 #include "core/str.h"
 #include "site/fleet.h"
@@ -43,17 +46,147 @@ static struct site_metrics *serving_metrics(struct admin_request *r)
 	return serving ? site_metrics(serving) : NULL;
 }
 
-static void get_fleet(struct admin_request *r)
-{
-	json_t *body = NULL;
-	int e = fleet_overview(admin_site(r), serving_metrics(r), (int64_t)time(NULL), mode_of(r),
-			       &body);
+/*
+ * ---- the overview, kept ----
+ * Counting 100 000 devices by state, model and firmware takes a pass of the inventory (a
+ * few hundred milliseconds on a busy machine): the admin thread keeps the last overview and
+ * counts again on a timer, once a second at most, only when the journal or the inventory
+ * moved (or the overview is FLEET_MAX_AGE_MS old: its windows move with the clock), and
+ * after a count of t ms not before 20 t ms (at most 5 % of the admin thread), as the
+ * inventory's size for /metrics is kept (admin.c). GET /api/v1/fleet and the event
+ * streams' "fleet" answer from it, with the requests per minute read fresh. The timer
+ * stops a minute after the last one asked.
+ */
+#define FLEET_POLL_MS	 1000
+#define FLEET_DUTY	 20
+#define FLEET_MAX_AGE_MS 30000
+#define FLEET_WANTED_MS	 60000
 
+struct admin_fleet {
+	struct site *site;
+	struct site_metrics *serving;
+	enum unknown_devices_mode mode;
+	struct event *timer;
+	bool timer_on;
+	json_t *overview;
+	int64_t computed_ms, next_ms, wanted_until_ms, took_ms;
+	int64_t journal_id;
+	uint64_t seq;
+};
+
+/* Counts again now: 0, or the error (the last overview is kept). */
+static int fleet_count(struct admin_fleet *f, int64_t journal_id, uint64_t seq)
+{
+	int64_t t0 = admin_mono_ms();
+	json_t *o = NULL;
+	int e = fleet_overview(f->site, f->serving, (int64_t)time(NULL), f->mode, &o);
+
+	f->took_ms = admin_mono_ms() - t0;
+	f->next_ms = t0 + (f->took_ms * FLEET_DUTY > FLEET_POLL_MS ? f->took_ms * FLEET_DUTY
+								   : FLEET_POLL_MS);
 	if (e < 0) {
-		fleet_problem(r, e);
+		log_debug("admin", "the fleet cannot be counted: %s", fleet_strerror(f->site));
+		return e;
+	}
+	json_decref(f->overview);
+	f->overview = o;
+	f->computed_ms = t0;
+	f->journal_id = journal_id;
+	f->seq = seq;
+	return 0;
+}
+
+static void on_fleet_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_fleet *f = arg;
+	int64_t now = admin_mono_ms(), id = 0;
+	uint64_t seq = 0;
+
+	(void)fd;
+	(void)what;
+	if (now > f->wanted_until_ms) {
+		event_del(f->timer);
+		f->timer_on = false;
 		return;
 	}
-	admin_reply_json(r, 200, body);
+	if (now < f->next_ms || fleet_journal_last(f->site, &id) < 0 ||
+	    fleet_changes_last(f->site, &seq) < 0)
+		return;
+	if (id != f->journal_id || seq != f->seq || now - f->computed_ms >= FLEET_MAX_AGE_MS)
+		(void)fleet_count(f, id, seq);
+}
+
+struct admin_fleet *admin_fleet(struct admin_request *r)
+{
+	struct admin_fleet **fp = admin_fleet_slot(r), *f = *fp;
+
+	if (f)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->timer = event_new(admin_base(r), -1, EV_PERSIST, on_fleet_timer, f);
+	if (!f->timer) {
+		free(f);
+		return NULL;
+	}
+	f->site = admin_site(r);
+	f->serving = serving_metrics(r);
+	f->mode = mode_of(r);
+	*fp = f;
+	return f;
+}
+
+void admin_fleet_free(struct admin_fleet *f)
+{
+	if (!f)
+		return;
+	event_free(f->timer);
+	json_decref(f->overview);
+	free(f);
+}
+
+const json_t *admin_fleet_overview(struct admin_fleet *f)
+{
+	int64_t now = admin_mono_ms(), id = 0;
+	uint64_t seq = 0;
+
+	f->wanted_until_ms = now + FLEET_WANTED_MS;
+	if (!f->timer_on) {
+		f->timer_on = event_add(f->timer, &(struct timeval){ .tv_sec = FLEET_POLL_MS / 1000,
+								     .tv_usec = FLEET_POLL_MS %
+										1000 * 1000 }) == 0;
+	}
+	/* the first time, or after a failure: counted now */
+	if (!f->overview && fleet_journal_last(f->site, &id) == 0 &&
+	    fleet_changes_last(f->site, &seq) == 0)
+		(void)fleet_count(f, id, seq);
+	return f->overview;
+}
+
+static void get_fleet(struct admin_request *r)
+{
+	struct admin_fleet *f = admin_fleet(r);
+	const json_t *o = f ? admin_fleet_overview(f) : NULL;
+	json_t *body;
+	char age[32];
+
+	if (!f) {
+		admin_problem(r, 500, NULL, NULL, "out of memory");
+		return;
+	}
+	if (!o) {
+		fleet_problem(r, -EIO);
+		return;
+	}
+	body = json_deep_copy(o);
+	if (body)
+		json_object_set_new(body, "requests",
+				    fleet_requests(serving_metrics(r), (int64_t)time(NULL)));
+	/* how old the counts are, in seconds (RFC 9111's Age) */
+	snprintf(age, sizeof(age), "%lld", (long long)((admin_mono_ms() - f->computed_ms) / 1000));
+	admin_add_header(r, "Age", age);
+	admin_reply_json(r, body ? 200 : 500, body);
 }
 
 static void get_variables(struct admin_request *r)
@@ -127,8 +260,8 @@ static void approve(struct admin_request *r)
 	}
 	e = fleet_approve(admin_site(r), macs, group, &n, err, sizeof(err));
 	json_decref(body);
-	if (e == -EINVAL || e == -ENOENT) {
-		admin_problem(r, 422, NULL, NULL, "%s", err);
+	if (e == -EINVAL || e == -ENOENT || e == -EEXIST) {
+		admin_problem(r, e == -EEXIST ? 409 : 422, NULL, NULL, "%s", err);
 		return;
 	}
 	if (e < 0) {

@@ -432,6 +432,13 @@ int fleet_approve(struct site *site, const json_t *macs, const char *group, size
 		if (r == -ENOENT) {
 			d = device_new(mac);
 			r = d ? 0 : -ENOMEM;
+		} else if (r == 0 && strcmp(d->group, STORE_PENDING_GROUP) != 0) {
+			/* only the unknown and the pending: a device of the inventory is edited */
+			snprintf(err, errsz, "device %s is in the inventory already (group '%s')",
+				 mac, d->group);
+			device_free(d);
+			r = -EEXIST;
+			goto fail;
 		}
 		if (r == 0) {
 			free(d->group);

@@ -61,8 +61,9 @@ int fleet_unknown_page(struct site *site, const char *cursor, size_t limit, json
 
 /*
  * Adds each MAC of macs (strings, any form) to group, enabled, in one transaction: a new
- * device, or one of the inventory moved there (a pending one). *ret_n the number approved.
- * -EINVAL (a bad MAC), -ENOENT (no such group), or the store's error; err says which.
+ * device, or a pending one (group STORE_PENDING_GROUP) moved there. *ret_n the number
+ * approved. -EINVAL (a bad MAC), -ENOENT (no such group), -EEXIST (a MAC of the inventory
+ * in another group), or the store's error; err says which.
  */
 int fleet_approve(struct site *site, const json_t *macs, const char *group, size_t *ret_n,
 		  char *err, size_t errsz);

@@ -214,6 +214,7 @@ def walk_calls(ctx):
         ("approveUnknownDevices", "POST", "/api/v1/unknown-devices/approve", {"body": "x", "headers": {"Content-Type": "text/plain"}}),
         ("getEvents", "GET", "/api/v1/events", {"stream": True}),
         ("getEvents", "GET", "/api/v1/events", {"token": None}),
+        ("getEvents", "GET", "/api/v1/events?mac=nope", {}),
         ("getDashboard", "GET", "/", {"token": None}),
         ("getDashboardFile", "GET", "/ui/index.html", {"token": None}),
         ("getDashboardFile", "GET", "/ui/nothing.js", {"token": None}),

@@ -23,7 +23,7 @@ def dash_site(tmp_path, extra=""):
     (site.root / "templates").mkdir()
     (site.root / "templates" / "{mac}.cfg").write_text(TEMPLATE)
     site.conf("[auth]\nuser = admin:s3cret-pw\nfailure_delay = 100\nmax_failure_delay = 200\n"
-              + extra)
+              "[admin]\ntimeout = 2\n" + extra)
     run([BIN, "device", "--site", site.root, "group", "set", "lobby", "--var", "tz=UTC"])
     run([BIN, "device", "--site", site.root, "group", "set", "desks", "--var", "tz=CET"])
     for mac, name, group in (("0022ee000001", "zulu", "lobby"), ("0022ee000002", "alpha", "desks"),
@@ -187,6 +187,8 @@ def test_unknown_devices_approved_then_served(dash):
                         body={"macs": ["0022ee0000aa", "zz"], "group": "lobby"}), 422)
     problem(dash.anon.call("POST", "/api/v1/unknown-devices/approve",
                            body={"macs": ["0022ee0000aa"], "group": "lobby"}), 401)
+    problem(dash.w.call("POST", "/api/v1/unknown-devices/approve",
+                        body={"macs": ["0022ee0000aa", "0022ee000001"], "group": "desks"}), 409)
     assert dash.w.get("/api/v1/devices/0022ee0000aa").status == 404  # nothing half-done
     assert dash.w.json("POST", "/api/v1/unknown-devices/approve",
                        body={"macs": ["00:22:ee:00:00:aa", "0021F20000BB"],
@@ -247,18 +249,31 @@ def test_events_stream(dash):
     conn.request("GET", "/api/v1/events", headers={"Cookie": f"autoprov_session={value}"})
     resp = conn.getresponse()
     assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+    one = http.client.HTTPConnection("127.0.0.1", dash.port, timeout=15)
+    one.request("GET", "/api/v1/events?mac=00:22:ee:00:00:01",
+                headers={"Authorization": f"Bearer {dash.token}"})
+    one_resp = one.getresponse()
+    assert one_resp.status == 200
     try:
         fleet = read_events(resp, lambda e, d: e == "fleet")
         assert fleet == dash.w.json("GET", "/api/v1/device-states")["states"]
+        assert read_events(one_resp, lambda e, d: e == "fleet") == fleet
+        # a stream outlives [admin] timeout (2 s here): the client sends nothing, it is no idle
+        # connection (this waits on purpose, past the timeout)
+        time.sleep(3)
         assert curl_get(dash.server.port, "0022ee000003.cfg").returncode == 0
+        assert curl_get(dash.server.port, "0022ee000001.cfg").returncode == 0
+        # the stream of one device: its rows only
+        row = read_events(one_resp, lambda e, d: e in ("journal", "device"))
+        assert row["mac"] == "0022ee000001"
         row = read_events(resp, lambda e, d: e == "journal" and d["mac"] == "0022ee000003")
         assert row["proto"] == "tftp" and row["outcome"] == "sent" and row["id"] > 0
         read_events(resp, lambda e, d: e == "device" and d == {"mac": "0022ee000003"})
-        fleet = read_events(resp, lambda e, d: e == "fleet" and d["provisioned"] == 1)
-        assert fleet["never-seen"] == 2
+        fleet = read_events(resp, lambda e, d: e == "fleet" and d["provisioned"] == 2)
+        assert fleet["never-seen"] == 1
         # a bounded number of streams: 16 open, the 17th is refused
         more = []
-        for _ in range(15):
+        for _ in range(14):
             c = http.client.HTTPConnection("127.0.0.1", dash.port, timeout=15)
             c.request("GET", "/api/v1/events", headers={"Authorization": f"Bearer {dash.token}"})
             more.append(c)
@@ -268,7 +283,9 @@ def test_events_stream(dash):
             c.close()
     finally:
         conn.close()
+        one.close()
     problem(request(dash.port, "/api/v1/events"), 401)
+    problem(dash.w.get("/api/v1/events?mac=nope"), 400)
 
 
 def test_sorted_pages(dash):
