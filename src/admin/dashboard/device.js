@@ -322,11 +322,15 @@ AP.pages.device = function (root, params, mac) {
 			 e.peer ? h('span.peer', {text: ' ' + e.peer}) : null);
 	}
 	async function loadTimeline() {
-		// oldest first from the API: read on to the end (a device's rows are few), keep the newest 200
+		// the API pages oldest first: start a day before the device was last seen (its newest
+		// rows, however long its history), read on to the end, keep the newest 200
+		const seen = device && device.state && Date.parse(device.state.last_seen);
+		const since = seen ? new Date(seen - 86400e3).toISOString() : null;
 		let rows = [], cursor = null;
 		try {
 			for (let i = 0; i < 20; i++) {
-				const page = await AP.get('/api/v1/journal' + AP.qs({mac, limit: 1000, cursor}));
+				const page = await AP.get('/api/v1/journal' + AP.qs({mac, limit: 1000, cursor,
+										  since: cursor ? null : since}));
 				rows = rows.concat(page.entries || []).slice(-200);
 				cursor = page.next;
 				if (!page.more)
