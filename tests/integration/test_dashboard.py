@@ -439,8 +439,12 @@ def test_no_change_without_a_session_or_with_a_forged_csrf_token(fleet, browser)
     assert fleet.api.json("GET", f"/api/v1/devices/{mac}") == before
     assert request(fleet.admin, f"/api/v1/devices/{UNKNOWN[1]}",
                    headers={"Authorization": f"Bearer {fleet.api.token}"}).status == 404
-    # the page itself sends the right one (the edits above went through); no CSP violation
+    # the page itself sends the right one (the edits above went through); no CSP violation,
+    # and nothing was fetched from anywhere but the admin listener (no CDN, no fonts)
     assert csp_errors(d) == []
+    fetched = d.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert fetched and all(u.startswith(d.base) for u in fetched), fetched
 
 
 # every control a screen reader can name: a label, aria-label, or its own text
