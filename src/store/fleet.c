@@ -9,12 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* The state of a device row d joined with its state s and group g (store/state.c's rule). */
-#define FLEET_STATE_SQL                                                                            \
-	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND max(d.rev, coalesce(g.rev, 0),"      \
-	" (SELECT rev FROM defaults WHERE id = 1)) > s.config_rev THEN 4"                          \
-	" WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1 END"
-
 int store_unknown_record(struct store *st, const struct journal_entry *e, int64_t usec)
 {
 	sqlite3_stmt *stmt;
@@ -57,7 +51,7 @@ int store_fleet_counts(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX],
 
 	memset(counts, 0, _DEVICE_STATUS_MAX * sizeof(counts[0]));
 	rc = sqlite3_prepare_v2(st->db,
-				"SELECT " FLEET_STATE_SQL " AS state, d.model, s.firmware, count(*)"
+				"SELECT " STORE_STATE_SQL " AS state, d.model, s.firmware, count(*)"
 				" FROM devices d LEFT JOIN device_state s ON s.mac = d.mac"
 				" LEFT JOIN groups g ON g.name = d.group_name"
 				" GROUP BY state, d.model, s.firmware",
