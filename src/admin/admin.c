@@ -48,6 +48,10 @@ static const struct admin_route *const route_tables[] = {
 	admin_routes_journal,
 	admin_routes_openapi,
 	admin_routes_resync,
+	admin_routes_session,
+	admin_routes_dashboard,
+	admin_routes_fleet,
+	admin_routes_events,
 };
 
 struct admin_server {
@@ -72,6 +76,9 @@ struct admin_server {
 	/* copies of info's prefixes: the loop's configuration changes on SIGHUP */
 	char *tftp_prefix, *http_prefix;
 	struct admin_jobs *jobs; /* resync jobs (api_resync.c) */
+	struct admin_sessions *sessions; /* the dashboard's sessions (api_session.c) */
+	struct admin_events *events;	 /* the live streams (api_events.c) */
+	struct admin_fleet *fleet;	 /* the fleet's overview, kept (api_fleet.c) */
 };
 
 void admin_config_default(struct admin_config *cfg)
@@ -182,6 +189,31 @@ struct admin_jobs **admin_jobs(struct admin_request *r)
 	return &r->srv->jobs;
 }
 
+struct admin_fleet **admin_fleet_slot(struct admin_request *r)
+{
+	return &r->srv->fleet;
+}
+
+struct admin_events **admin_events(struct admin_request *r)
+{
+	return &r->srv->events;
+}
+
+struct admin_sessions **admin_sessions(struct admin_request *r)
+{
+	return &r->srv->sessions;
+}
+
+int64_t admin_mono_ms(void)
+{
+	return mono_ms();
+}
+
+bool admin_is_tls(struct admin_request *r)
+{
+	return r->srv->tls != NULL;
+}
+
 const char *admin_query(struct admin_request *r, const char *name)
 {
 	return evhttp_find_header(&r->query, name);
@@ -279,7 +311,8 @@ void admin_reply(struct admin_request *r, int status, const char *type, const vo
 	r->answered = true;
 	if (type)
 		admin_add_header(r, "Content-Type", type);
-	admin_add_header(r, "Cache-Control", "no-store");
+	if (!evhttp_find_header(evhttp_request_get_output_headers(r->req), "Cache-Control"))
+		admin_add_header(r, "Cache-Control", "no-store");
 	if (out && len && r->method != EVHTTP_REQ_HEAD)
 		evbuffer_add(out, data, len);
 	log_answer(r, status, len);
@@ -385,14 +418,14 @@ static void on_delayed_close(struct evhttp_connection *conn, void *arg)
 }
 
 /*
- * A failed token: 401 after the delay site_auth_failed() gives (the peer's address, its
- * prefix and the principal "token" each slow down), never a sleep.
+ * A failed login: 401 after the delay site_auth_failed() gives (the peer's address, its
+ * prefix and the principal each slow down), never a sleep.
  */
-static void token_failed(struct admin_request *r, const char *why)
+void admin_unauthorized(struct admin_request *r, const char *principal, const char *why)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
 	const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
-	unsigned ms = peer ? site_auth_failed(r->srv->site, peer, "admin token") : 0;
+	unsigned ms = peer ? site_auth_failed(r->srv->site, peer, principal) : 0;
 	struct delayed *d;
 	json_t *p;
 
@@ -402,7 +435,9 @@ static void token_failed(struct admin_request *r, const char *why)
 	admin_add_header(r, "Content-Type", "application/problem+json");
 	admin_add_header(r, "Cache-Control", "no-store");
 	p = json_pack("{s:s, s:i, s:s, s:s}", "title", "Unauthorized", "status", 401, "detail",
-		      "the token is not valid", "instance", r->path);
+		      strcmp(principal, "admin token") == 0 ? "the token is not valid"
+							     : "wrong user or password",
+		      "instance", r->path);
 	d = calloc(1, sizeof(*d));
 	if (d) {
 		d->body = p ? json_dumps(p, JSON_COMPACT) : NULL;
@@ -428,6 +463,35 @@ static void token_failed(struct admin_request *r, const char *why)
 	evtimer_add(d->ev, &tv);
 }
 
+void admin_auth_succeeded(struct admin_request *r, const char *principal)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
+
+	if (peer)
+		site_auth_succeeded(r->srv->site, peer, principal);
+}
+
+/* A request with the session's cookie: a change must carry its CSRF token (else 403). */
+static bool session_allows(struct admin_request *r, struct admin_session *s, enum admin_need need)
+{
+	r->session = s;
+	str_copy(r->token.name, sizeof(r->token.name), s->user);
+	r->token.scope = s->scope;
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
+	    !admin_session_csrf_ok(s, admin_header(r, "X-CSRF-Token"))) {
+		admin_problem(r, 403, NULL, NULL,
+			      "a change made with a session needs its CSRF token in X-CSRF-Token");
+		return false;
+	}
+	if (need == ADMIN_WRITE && s->scope != TOKEN_WRITE) {
+		admin_problem(r, 403, NULL, NULL, "'%s' has read scope: this needs write",
+			      s->user);
+		return false;
+	}
+	return true;
+}
+
 /* Whether the request may go on: its token suffices for need (else it is answered). */
 static bool authorize(struct admin_request *r, enum admin_need need)
 {
@@ -436,6 +500,14 @@ static bool authorize(struct admin_request *r, enum admin_need need)
 
 	if (need == ADMIN_OPEN)
 		return true;
+	if (need == ADMIN_SESSION || !h) {
+		struct admin_session *s = admin_session_of(r);
+
+		if (s)
+			return session_allows(r, s, need);
+		if (need == ADMIN_SESSION)
+			return true;
+	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
 		admin_add_header(r, "WWW-Authenticate", "Bearer realm=\"autoprov\"");
 		admin_problem(r, 401, NULL, NULL,
@@ -445,8 +517,9 @@ static bool authorize(struct admin_request *r, enum admin_need need)
 	r_check = inventory_token_check(admin_site(r), h + 7, (int64_t)time(NULL), &r->token);
 	if (r_check == -ENOENT || r_check == -EKEYEXPIRED) {
 		memset(&r->token, 0, sizeof(r->token));
-		token_failed(r, r_check == -ENOENT ? "unknown token"
-						   : inventory_strerror(admin_site(r)));
+		admin_unauthorized(r, "admin token",
+				   r_check == -ENOENT ? "unknown token"
+						      : inventory_strerror(admin_site(r)));
 		return false;
 	}
 	if (r_check < 0) {
@@ -683,10 +756,14 @@ void admin_server_free(struct admin_server *srv)
 		(void)!write(srv->stop_fd[1], "", 1);
 		pthread_join(srv->thread, NULL);
 	}
+	/* the streams first: their connections are the server's */
+	admin_events_free(srv->events);
 	if (srv->http)
 		evhttp_free(srv->http);
 	/* their events and sockets are the loop's: before the loop goes */
 	admin_jobs_free(srv->jobs);
+	admin_sessions_free(srv->sessions);
+	admin_fleet_free(srv->fleet);
 	if (srv->ev_stop)
 		event_free(srv->ev_stop);
 	if (srv->ev_count)

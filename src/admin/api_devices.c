@@ -122,7 +122,12 @@ static void reply_device(struct admin_request *r, int status, json_t *dev, uint6
 	admin_reply_json(r, status, dev);
 }
 
-/* ---- cursors: opaque to the client, "d" + the last MAC of the page ---- */
+/*
+ * ---- cursors: opaque to the client ----
+ * In MAC order "d" + the last MAC of the page; in another order (or descending) "k", the
+ * order's number, "a" or "d", "-", the last MAC, "-", and its sort key (a decimal number,
+ * or the text in hex), so a cursor only continues the order it came from.
+ */
 
 static int cursor_parse(const char *s, char mac[MAC_LEN + 1])
 {
@@ -130,6 +135,60 @@ static int cursor_parse(const char *s, char mac[MAC_LEN + 1])
 	    strcmp(mac, s + 1) != 0)
 		return -EINVAL;
 	return 0;
+}
+
+static int keyed_cursor_parse(const char *s, struct device_filter *f, char mac[MAC_LEN + 1],
+			      char *text, size_t size)
+{
+	const char *k;
+	size_t n;
+
+	if (strlen(s) < 5 + MAC_LEN || s[0] != 'k' || s[1] != (char)('0' + f->sort) ||
+	    s[2] != (f->desc ? 'd' : 'a') || s[3] != '-' || s[4 + MAC_LEN] != '-')
+		return -EINVAL;
+	memcpy(mac, s + 4, MAC_LEN);
+	mac[MAC_LEN] = '\0';
+	if (mac_parse(mac, text, NULL) < 0 || strcmp(mac, text) != 0)
+		return -EINVAL;
+	k = s + 5 + MAC_LEN;
+	f->keyed = true;
+	if (f->sort == DEVICE_SORT_STATE || f->sort == DEVICE_SORT_LAST_SEEN) {
+		uint64_t v;
+
+		if (str_to_u64(k, 0, INT64_MAX, &v) < 0)
+			return -EINVAL;
+		f->after_num = (int64_t)v;
+		return 0;
+	}
+	n = strlen(k);
+	if (n % 2 || n / 2 >= size)
+		return -EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned c;
+
+		if (sscanf(k + 2 * i, "%2x", &c) != 1 || !c)
+			return -EINVAL;
+		text[i] = (char)c;
+	}
+	text[n / 2] = '\0';
+	f->after_key = text;
+	return 0;
+}
+
+static void keyed_cursor_make(const struct device_filter *f, const char *mac,
+			      const struct device_sort_key *key, char *buf, size_t size)
+{
+	size_t o =
+		(size_t)snprintf(buf, size, "k%c%c-%s-", '0' + f->sort, f->desc ? 'd' : 'a', mac);
+
+	if (f->sort == DEVICE_SORT_MAC)
+		return;
+	if (key->numeric) {
+		snprintf(buf + o, size - o, "%lld", (long long)key->num);
+		return;
+	}
+	for (const char *p = key->text; *p && o + 3 < size; p++)
+		o += (size_t)snprintf(buf + o, size - o, "%02x", (unsigned char)*p);
 }
 
 /* ---- GET /devices ---- */
@@ -156,16 +215,32 @@ static void list_devices(struct admin_request *r)
 		.model = admin_query(r, "model"),
 		.text = admin_query(r, "q"),
 	};
-	const char *cursor = admin_query(r, "cursor");
-	char after[MAC_LEN + 1] = "", last[MAC_LEN + 1], next[MAC_LEN + 2];
+	const char *cursor = admin_query(r, "cursor"), *sort = admin_query(r, "sort");
+	const char *order = admin_query(r, "order");
+	char after[MAC_LEN + 1] = "", last[MAC_LEN + 1], next[1024], keytext[256];
+	struct device_sort_key key = { 0 };
+	enum device_sort by = DEVICE_SORT_MAC;
 	json_t *items, *body;
 	size_t limit;
-	bool more;
+	bool more, keyed;
 	int e;
 
 	if (!page_limit(r, &limit))
 		return;
-	if (cursor && cursor_parse(cursor, after) < 0) {
+	if (sort && device_sort_parse(sort, &by) < 0) {
+		admin_problem(r, 400, NULL, NULL,
+			      "sort: mac, name, model, group, state or last_seen expected");
+		return;
+	}
+	if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+		admin_problem(r, 400, NULL, NULL, "order: asc or desc expected");
+		return;
+	}
+	f.sort = (int)by;
+	f.desc = order && strcmp(order, "desc") == 0;
+	keyed = by != DEVICE_SORT_MAC || f.desc;
+	if (cursor && (keyed ? keyed_cursor_parse(cursor, &f, after, keytext, sizeof(keytext))
+			     : cursor_parse(cursor, after)) < 0) {
 		admin_problem(r, 400, NULL, NULL, "cursor: not one this server gave");
 		return;
 	}
@@ -188,13 +263,16 @@ static void list_devices(struct admin_request *r)
 		admin_problem(r, 500, NULL, NULL, "out of memory");
 		return;
 	}
-	e = inventory_device_page(admin_site(r), &f, after, limit, items, last, &more);
+	e = inventory_device_page(admin_site(r), &f, after, limit, items, last, &more, &key);
 	if (e < 0) {
 		json_decref(items);
 		admin_inventory_problem(r, e);
 		return;
 	}
-	snprintf(next, sizeof(next), "d%s", last);
+	if (keyed)
+		keyed_cursor_make(&f, last, &key, next, sizeof(next));
+	else
+		snprintf(next, sizeof(next), "d%s", last);
 	body = json_pack("{s:o, s:o}", "devices", items, "next",
 			 more ? json_string(next) : json_null());
 	admin_reply_json(r, body ? 200 : 500, body);

@@ -90,6 +90,15 @@ static int parse_http_listen(void *field, const char *value, char *err, size_t e
 	return 0;
 }
 
+static int parse_unknown_devices(void *field, const char *value, char *err, size_t errsz)
+{
+	if (unknown_devices_mode_parse(value, field) < 0) {
+		snprintf(err, errsz, "'%s': ignore, record or register expected", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_prefix(void *field, const char *value, char *err, size_t errsz)
 {
 	char norm[sizeof(((struct tftp_config *)0)->prefix)];
@@ -347,6 +356,8 @@ static const struct conf_key config_keys[] = {
 	  NULL },
 	{ "server", "md5_extensions", CONF_STRING, SITE(md5_extensions),
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
+	{ "server", "unknown_devices", CONF_CUSTOM, SITE(unknown_devices), 0, 0, 0,
+	  parse_unknown_devices },
 	{ "server", "user", CONF_CUSTOM, offsetof(struct server_config, user), 0, 0, 0,
 	  parse_user },
 	{ "server", "workers", CONF_CUSTOM, offsetof(struct server_config, workers), 0, 0, 0,

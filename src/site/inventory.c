@@ -58,6 +58,8 @@ struct page {
 	size_t limit, n;
 	char *last;
 	bool more;
+	const struct device_sort_key *key; /* the store's key of the device handed to page_add */
+	struct device_sort_key *last_key;  /* the page's last device's, or NULL */
 };
 
 static int page_add(const struct device *d, void *arg)
@@ -73,17 +75,29 @@ static int page_add(const struct device *d, void *arg)
 	if (!obj || json_array_append_new(p->items, obj) < 0)
 		return -ENOMEM;
 	str_copy(p->last, MAC_LEN + 1, d->mac);
+	if (p->key && p->last_key)
+		*p->last_key = *p->key;
 	p->n++;
 	return 0;
 }
 
 int inventory_device_page(struct site *s, const struct device_filter *f, const char *after,
-			  size_t limit, json_t *items, char last[MAC_LEN + 1], bool *more)
+			  size_t limit, json_t *items, char last[MAC_LEN + 1], bool *more,
+			  struct device_sort_key *last_key)
 {
-	struct page p = { .site = s, .items = items, .limit = limit, .last = last };
+	struct device_sort_key key = { 0 };
+	struct device_filter sorted = *f;
+	struct page p = { .site = s,
+			  .items = items,
+			  .limit = limit,
+			  .last = last,
+			  .key = &key,
+			  .last_key = last_key };
 	char from[MAC_LEN + 1];
 	int e;
 
+	sorted.key = &key;
+	f = &sorted;
 	str_copy(from, sizeof(from), after); /* after may be last */
 	last[0] = '\0';
 	/* one more than the page: whether there is a next one */

@@ -53,10 +53,12 @@ int inventory_device_get(struct site *s, const char *mac, json_t **ret, uint64_t
 
 /*
  * A page of the devices matching f, after the MAC `after` ("" from the start): up to limit
- * devices appended to items; *more says whether more follow and last is the page's last MAC.
+ * devices appended to items; *more says whether more follow and last is the page's last MAC,
+ * *last_key (unless NULL) its sort key (f->sort, f->desc: store.h's struct device_filter).
  */
 int inventory_device_page(struct site *s, const struct device_filter *f, const char *after,
-			  size_t limit, json_t *items, char last[MAC_LEN + 1], bool *more);
+			  size_t limit, json_t *items, char last[MAC_LEN + 1], bool *more,
+			  struct device_sort_key *last_key);
 
 enum inventory_write {
 	INVENTORY_CREATE, /* body is a whole device; -EEXIST when it exists */

@@ -3,6 +3,7 @@
 #include "site/metrics.h"
 
 #include <string.h>
+#include <time.h>
 
 static const char *const proto_names[_METRICS_PROTO_MAX] = {
 	[METRICS_TFTP] = "tftp", [METRICS_HTTP] = "http", [METRICS_HTTPS] = "https",
@@ -29,6 +30,21 @@ const char *metrics_proto_name(enum metrics_proto p)
 	return (unsigned)p < _METRICS_PROTO_MAX ? proto_names[p] : "other";
 }
 
+/* The slot of minute, emptied first when it counted an older minute (only the loop writes). */
+static struct metrics_minute *metrics_minute_of(struct site_metrics *m, uint64_t minute)
+{
+	struct metrics_minute *mm = &m->minutes[minute % METRICS_MINUTES];
+
+	if (metrics_get(&mm->minute) != minute) {
+		metrics_set(&mm->minute, 0); /* a reader skips the slot while it is emptied */
+		for (unsigned p = 0; p < _METRICS_PROTO_MAX; p++)
+			for (unsigned o = 0; o < _OUTCOME_MAX; o++)
+				metrics_set(&mm->requests[p][o], 0);
+		__atomic_store_n(&mm->minute, minute, __ATOMIC_RELEASE);
+	}
+	return mm;
+}
+
 void metrics_request(struct site_metrics *m, enum metrics_proto proto, enum outcome o,
 		     uint64_t bytes, uint64_t us)
 {
@@ -39,6 +55,7 @@ void metrics_request(struct site_metrics *m, enum metrics_proto proto, enum outc
 	while (b < METRICS_DURATION_BUCKETS - 1 && us > duration_bounds[b])
 		b++;
 	metrics_add(&m->requests[proto][o], 1);
+	metrics_add(&metrics_minute_of(m, (uint64_t)time(NULL) / 60)->requests[proto][o], 1);
 	if (bytes)
 		metrics_add(&m->bytes[proto], bytes);
 	metrics_add(&m->duration_bucket[proto][b], 1);

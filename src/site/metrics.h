@@ -35,7 +35,21 @@ enum metrics_proto {
 	}
 #define METRICS_DURATION_BUCKETS 16 /* the bounds and +Inf */
 
+/*
+ * Requests per minute by protocol and outcome over the last METRICS_MINUTES minutes (the
+ * dashboard's chart): a ring of minutes, slot (minute % METRICS_MINUTES), each saying which
+ * minute since the epoch it counts; exchange_close() empties a slot when its minute comes
+ * round again. A reader takes a slot whose minute is the one it wants.
+ */
+#define METRICS_MINUTES 60
+
+struct metrics_minute {
+	uint64_t minute; /* minutes since the epoch (CLOCK_REALTIME) */
+	uint64_t requests[_METRICS_PROTO_MAX][_OUTCOME_MAX];
+};
+
 struct site_metrics {
+	struct metrics_minute minutes[METRICS_MINUTES];
 	/* exchange_close() */
 	uint64_t requests[_METRICS_PROTO_MAX][_OUTCOME_MAX];
 	uint64_t bytes[_METRICS_PROTO_MAX];

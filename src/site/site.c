@@ -501,6 +501,11 @@ void site_changes_poll(struct site *site)
 	site_unlock(site);
 }
 
+const struct site_options *site_get_options(const struct site *site)
+{
+	return &site->opts;
+}
+
 struct store *site_store(struct site *site)
 {
 	return site->store;
@@ -693,6 +698,13 @@ static void note_unknown_mac(struct site *site, const char *path, struct site_re
 		memcpy(req->mac, mac, sizeof(req->mac));
 	}
 	req->unknown_mac = renderer_device_known(site->renderer, req->mac) == 0;
+	/*
+	 * [server] unknown_devices = register: the writer adds it, disabled, to the pending group
+	 * (a full queue drops the registration: its next request queues it again)
+	 */
+	if (req->unknown_mac && site->opts.unknown_devices == UNKNOWN_DEVICES_REGISTER &&
+	    site->writer)
+		(void)journal_writer_register(site->writer, req->mac);
 }
 
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,

@@ -20,6 +20,7 @@
 #include "core/md5.h"
 #include "site/auth.h"
 #include "site/defence.h"
+#include "site/fleet.h"
 
 /* The journal's limits ([journal] in the configuration). */
 struct site_journal_options {
@@ -49,6 +50,7 @@ struct site_options {
 	struct defence_config defence; /* the enumeration defence (site/defence.h) */
 	/* [store] url: a PostgreSQL connection URI, or "" for the site's autoprov.db */
 	char store_url[1024];
+	enum unknown_devices_mode unknown_devices; /* [server] unknown_devices (site/fleet.h) */
 };
 
 /* Who asks, over what: the built-ins of templates, and what the journal records. */
@@ -184,6 +186,8 @@ void site_watch_close(struct site *site);
 void site_changes_poll(struct site *site);
 /* How often the caller polls (site_changes_poll) while the watch is open, in seconds. */
 #define SITE_POLL_S 5
+/* The options the site was opened with (or last set). */
+const struct site_options *site_get_options(const struct site *site);
 /* The device directory (site/directory.h), owned by the site: where device data comes from. */
 struct directory;
 struct directory *site_directory(struct site *site);

@@ -29,6 +29,7 @@
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
 
+/* A write about one device: a certificate binding, or a registration (fingerprint ""). */
 struct binding {
 	char mac[MAC_LEN + 1];
 	char fingerprint[72];
@@ -356,6 +357,11 @@ int journal_writer_bind(struct journal_writer *w, const char *mac, const char *f
 	return r;
 }
 
+int journal_writer_register(struct journal_writer *w, const char *mac)
+{
+	return journal_writer_bind(w, mac, "");
+}
+
 void journal_writer_limits(struct journal_writer *w, uint64_t max_age, uint64_t max_rows)
 {
 	pthread_mutex_lock(&w->q.lock);
@@ -440,9 +446,19 @@ static void bindings_write(struct journal_writer *w, bool final)
 	for (; done < in->n; done++) {
 		const struct binding *b = &in->a[done];
 		char err[256];
-		int r = store_device_set_var_once(writer_store(w), b->mac, DIRECTORY_CERT_VAR,
-						  b->fingerprint, err, sizeof(err));
+		int r;
 
+		if (!b->fingerprint[0]) {
+			r = store_device_register_pending(writer_store(w), b->mac);
+			if (r == -EBUSY || journal_writer_unreachable(r, true))
+				break;
+			if (r < 0)
+				log_warnx("journal", "device %s is not registered as pending: %s",
+					  b->mac, store_strerror(writer_store(w)));
+			continue;
+		}
+		r = store_device_set_var_once(writer_store(w), b->mac, DIRECTORY_CERT_VAR,
+					      b->fingerprint, err, sizeof(err));
 		if (r == -EBUSY || journal_writer_unreachable(r, true))
 			break;
 		if (r < 0)

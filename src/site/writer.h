@@ -130,6 +130,12 @@ void journal_writer_push(struct journal_writer *w, const struct journal_entry *e
  */
 #define BINDING_QUEUE_MAX 1024
 int journal_writer_bind(struct journal_writer *w, const char *mac, const char *fingerprint);
+/*
+ * Queues the registration of the device of canonical MAC mac, disabled, in the pending group
+ * ([server] unknown_devices = register: store_device_register_pending), written by the next
+ * round with the bindings and in the same bounded queue. 0, or -ENOBUFS.
+ */
+int journal_writer_register(struct journal_writer *w, const char *mac);
 /* New pruning limits (SIGHUP), taken by the writer at its next round. */
 void journal_writer_limits(struct journal_writer *w, uint64_t max_age, uint64_t max_rows);
 /*

@@ -168,6 +168,35 @@ static const char *const pg_migrations[] = {
 	/* 5 -> 6: the node that served each request ([server] node), as SQLite's 5 -> 6 */
 	"ALTER TABLE journal ADD COLUMN node TEXT;"
 	"UPDATE meta SET value = 6 WHERE key = 'schema_version';",
+	/* 6 -> 7: the unknown devices, as SQLite's 6 -> 7 (store.c) */
+	"CREATE TABLE unknown_devices ("
+	"  mac TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
+	"  first_seen BIGINT NOT NULL,"
+	"  last_seen BIGINT NOT NULL,"
+	"  requests BIGINT NOT NULL DEFAULT 0,"
+	"  files TEXT NOT NULL DEFAULT '[]',"
+	"  last_peer TEXT"
+	");"
+	"CREATE INDEX unknown_devices_seen ON unknown_devices (last_seen, mac);"
+	"CREATE FUNCTION autoprov_unknown_known() RETURNS trigger LANGUAGE plpgsql AS $$"
+	"BEGIN"
+	"  IF NEW.group_name IS DISTINCT FROM 'pending' THEN"
+	"    DELETE FROM unknown_devices WHERE mac = NEW.mac;"
+	"  END IF;"
+	"  RETURN NULL;"
+	"END $$;"
+	"CREATE TRIGGER unknown_devices_added AFTER INSERT ON devices"
+	"  FOR EACH ROW EXECUTE FUNCTION autoprov_unknown_known();"
+	"CREATE TRIGGER unknown_devices_moved AFTER UPDATE OF group_name ON devices"
+	"  FOR EACH ROW EXECUTE FUNCTION autoprov_unknown_known();"
+	"INSERT INTO unknown_devices (mac, first_seen, last_seen, requests, files)"
+	"  SELECT j.mac, min(j.time), max(j.time), count(*),"
+	"  coalesce(jsonb_agg(DISTINCT j.path) FILTER (WHERE j.path IS NOT NULL), '[]')::text"
+	"  FROM journal j WHERE j.mac IS NOT NULL AND j.mac NOT IN (SELECT mac FROM devices)"
+	"  GROUP BY j.mac;"
+	"UPDATE unknown_devices SET last_peer = (SELECT peer FROM journal j"
+	"  WHERE j.mac = unknown_devices.mac ORDER BY j.time DESC LIMIT 1);"
+	"UPDATE meta SET value = 7 WHERE key = 'schema_version';",
 	NULL, /* the end: the step from STORE_SCHEMA_VERSION is the next to write */
 };
 

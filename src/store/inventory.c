@@ -22,6 +22,7 @@ static const char *const profiles[] = { "algo", "fip", "spa", "audiocodes", "pan
 static const char *const device_columns[] = { "mac", "model", "profile", "group", "enabled" };
 
 #define DEVICE_COLUMNS "mac, model, profile, coalesce(group_name, ''), enabled, vars, rev"
+#define DEVICE_NCOLUMNS 7 /* the key of a sorted page follows */
 
 struct device *device_new(const char *mac)
 {
@@ -1434,10 +1435,45 @@ static bool has_control(const char *s)
 	return false;
 }
 
+static const char *const sort_names[_DEVICE_SORT_MAX] = {
+	[DEVICE_SORT_MAC] = "mac",     [DEVICE_SORT_NAME] = "name",
+	[DEVICE_SORT_MODEL] = "model", [DEVICE_SORT_GROUP] = "group",
+	[DEVICE_SORT_STATE] = "state", [DEVICE_SORT_LAST_SEEN] = "last_seen",
+};
+
+/* The key of each order as SQL over a row of devices (NULL: the MAC alone). */
+static const char *const sort_sql[_DEVICE_SORT_MAX] = {
+	[DEVICE_SORT_MAC] = NULL,
+	[DEVICE_SORT_NAME] = "(CASE json_type(vars, '$.name') WHEN 'text' THEN"
+			     " json_extract(vars, '$.name') ELSE '' END)",
+	[DEVICE_SORT_MODEL] = "model",
+	[DEVICE_SORT_GROUP] = "coalesce(group_name, '')",
+	[DEVICE_SORT_STATE] = STORE_STATE_OF_DEVICES_ROW,
+	[DEVICE_SORT_LAST_SEEN] = "coalesce((SELECT last_seen FROM device_state s"
+				  " WHERE s.mac = devices.mac), 0)",
+};
+
+/* PostgreSQL's of DEVICE_SORT_NAME (vars is JSON text there too) */
+#define SORT_NAME_PG                                                                               \
+	"(CASE jsonb_typeof(vars::jsonb -> 'name') WHEN 'string' THEN vars::jsonb ->> 'name'"     \
+	" ELSE '' END)"
+
+int device_sort_parse(const char *name, enum device_sort *ret)
+{
+	for (int i = 0; i < _DEVICE_SORT_MAX; i++)
+		if (strcmp(name, sort_names[i]) == 0) {
+			*ret = (enum device_sort)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int store_device_page(struct store *st, const struct device_filter *f, const char *after,
 		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg)
 {
-	char sql[1024], pattern[3 * 130 + 3], macq[MAC_LEN + 1];
+	char sql[2048], pattern[3 * 130 + 3], macq[MAC_LEN + 1], keyset[512], order[512];
+	const char *key = NULL;
+	bool numeric = false, desc;
 	struct stmt *stmt = NULL;
 	int rc, r = 0, small = 0;
 	size_t len;
@@ -1453,9 +1489,26 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		if (small < 0)
 			return small;
 	}
+	if (f && f->sort > DEVICE_SORT_MAC && f->sort < _DEVICE_SORT_MAX) {
+		key = st->pg && f->sort == DEVICE_SORT_NAME ? SORT_NAME_PG : sort_sql[f->sort];
+		numeric = f->sort == DEVICE_SORT_STATE || f->sort == DEVICE_SORT_LAST_SEEN;
+	}
+	desc = f && f->desc;
+	if (key && f->keyed)
+		snprintf(keyset, sizeof(keyset), "(%s, mac) %s (?10, ?5)", key, desc ? "<" : ">");
+	else if (key)
+		snprintf(keyset, sizeof(keyset), "1 = 1");
+	else
+		snprintf(keyset, sizeof(keyset),
+			 desc && (!after || !after[0]) ? "1 = 1"
+			 : desc			       ? "mac < ?5"
+						       : "mac > ?5");
+	snprintf(order, sizeof(order), "%s%s%smac%s", key ? key : "", key && desc ? " DESC" : "",
+		 key ? ", " : "", desc ? " DESC" : "");
 	snprintf(sql, sizeof(sql),
-		 "SELECT " DEVICE_COLUMNS " FROM devices WHERE mac > ?5%s%s%s%s%s ORDER BY mac"
+		 "SELECT " DEVICE_COLUMNS "%s%s FROM devices WHERE %s%s%s%s%s%s ORDER BY %s"
 		 " LIMIT ?6",
+		 key ? ", " : "", key ? key : "", keyset,
 		 !f || !f->group ? ""
 		 : f->group[0]
 			 ? (small || st->pg ? " AND group_name = ?1" : " AND +group_name = ?1")
@@ -1472,7 +1525,7 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 				  " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
 				  " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
 				  " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))",
-		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "");
+		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "", order);
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
@@ -1534,12 +1587,25 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 	stmt_bind_int64(stmt, 6, (int64_t)limit);
 	if (f && f->by_state)
 		stmt_bind_int64(stmt, 9, f->state);
+	if (key && f->keyed) {
+		if (numeric)
+			stmt_bind_int64(stmt, 10, f->after_num);
+		else
+			stmt_bind_text(stmt, 10, f->after_key ? f->after_key : "");
+	}
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		struct device d;
 
 		r = device_from_row(st, stmt, &d);
 		if (r < 0)
 			break;
+		if (key && f->key) {
+			const char *t = stmt_text(stmt, DEVICE_NCOLUMNS);
+
+			f->key->numeric = numeric;
+			f->key->num = numeric ? stmt_int64(stmt, DEVICE_NCOLUMNS) : 0;
+			snprintf(f->key->text, sizeof(f->key->text), "%s", t ? t : "");
+		}
 		r = fn(&d, arg);
 		json_decref(d.vars);
 		if (r != 0)

@@ -83,6 +83,8 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		if (j->mac) {
 			r = store_state_record(st, j, ids ? ids[i] : stmt_int64(stmt, 0), usec,
 					       rev);
+			if (r == 0)
+				r = store_unknown_record(st, j, usec);
 			if (r < 0) {
 				stmt_reset(stmt);
 				goto fail;
@@ -246,6 +248,16 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	clock_gettime(CLOCK_REALTIME, &now);
 	cutoff = (int64_t)now.tv_sec -
 		 (int64_t)(p->max_age > (uint64_t)now.tv_sec ? (uint64_t)now.tv_sec : p->max_age);
+	/* the unknown devices not seen since, a batch at a time (the index on last_seen) */
+	int64_t forgotten, r;
+
+	r = run_with(st,
+		     "DELETE FROM unknown_devices WHERE mac IN (SELECT mac FROM unknown_devices"
+		     " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
+		     (int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2,
+		     &forgotten);
+	if (r < 0)
+		return (int)r;
 	/* entries are appended in time order: the old ones are the lowest ids */
 	return run_with(st,
 			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"

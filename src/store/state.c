@@ -268,8 +268,7 @@ int store_state_record(struct store *st, const struct journal_entry *e, int64_t 
 	" s.config_rev, s.fail_time, s.fail_id, s.fail_path, s.fail_outcome, s.fail_detail,"       \
 	" s.firmware, s.status"
 
-/* The revision a device's files are made from now: its own, its group's, the defaults'. */
-#define CURRENT_REV "max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
+#define CURRENT_REV STORE_CURRENT_REV_SQL
 
 static void text_col(struct stmt *stmt, int col, char *buf, size_t size)
 {
@@ -351,9 +350,7 @@ int store_device_state_get(struct store *st, const char *mac, struct device_stat
 }
 
 /* The state as SQL, for counting and filtering (the rule of state_from_row). */
-#define STATE_SQL                                                                                  \
-	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND " CURRENT_REV " > s.config_rev"      \
-	" THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1 END"
+#define STATE_SQL STORE_STATE_SQL
 
 int store_device_state_count(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX])
 {

@@ -251,6 +251,37 @@ static const char *const migrations[] = {
 	 * filter read the rows they look through anyway, and an index costs every append.
 	 */
 	"ALTER TABLE journal ADD COLUMN node TEXT;",
+
+	/*
+	 * 6 -> 7: the MACs that asked and are not in the inventory (or wait in the group
+	 * "pending", [server] unknown_devices = register), kept by the journal's writer as the
+	 * devices' state is (store_state_record): the dashboard lists them without reading the
+	 * journal. A device entering the inventory elsewhere than "pending" leaves the list.
+	 * Seeded from the journal already there.
+	 */
+	"CREATE TABLE unknown_devices ("
+	"  mac TEXT PRIMARY KEY NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  files TEXT NOT NULL DEFAULT '[]',"
+	"  last_peer TEXT"
+	") WITHOUT ROWID;"
+	"CREATE INDEX unknown_devices_seen ON unknown_devices (last_seen, mac);"
+	"CREATE TRIGGER unknown_devices_added AFTER INSERT ON devices"
+	" WHEN NEW.group_name IS NOT 'pending' BEGIN"
+	"  DELETE FROM unknown_devices WHERE mac = NEW.mac;"
+	"END;"
+	"CREATE TRIGGER unknown_devices_moved AFTER UPDATE OF group_name ON devices"
+	" WHEN NEW.group_name IS NOT 'pending' BEGIN"
+	"  DELETE FROM unknown_devices WHERE mac = NEW.mac;"
+	"END;"
+	"INSERT INTO unknown_devices (mac, first_seen, last_seen, requests, files)"
+	"  SELECT j.mac, min(j.time), max(j.time), count(*), json_group_array(DISTINCT j.path)"
+	"  FROM journal j WHERE j.mac IS NOT NULL AND j.mac NOT IN (SELECT mac FROM devices)"
+	"  GROUP BY j.mac;"
+	"UPDATE unknown_devices SET last_peer = (SELECT peer FROM journal j"
+	"  WHERE j.mac = unknown_devices.mac ORDER BY j.time DESC LIMIT 1);",
 };
 
 

@@ -60,7 +60,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  6
+#define STORE_SCHEMA_VERSION  7
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -185,7 +185,40 @@ struct device_filter {
 	 */
 	bool by_state;
 	int state;
+	/*
+	 * The order (DEVICE_SORT_MAC by default), descending with desc; ties go by MAC. With
+	 * another order than the MAC's, a page after the first starts after the keyset
+	 * (after_key or after_num, and the MAC given as after) of the previous page's last
+	 * device, which store_device_page writes into *key before it hands each device to fn.
+	 */
+	int sort; /* enum device_sort */
+	bool desc;
+	bool keyed; /* after_key / after_num are given (else: from the first) */
+	const char *after_key;
+	int64_t after_num;
+	struct device_sort_key *key; /* out, or NULL */
 };
+
+/* The orders of a page: by MAC, the variable "name", model, group, state or last seen. */
+enum device_sort {
+	DEVICE_SORT_MAC,
+	DEVICE_SORT_NAME,
+	DEVICE_SORT_MODEL,
+	DEVICE_SORT_GROUP,
+	DEVICE_SORT_STATE,
+	DEVICE_SORT_LAST_SEEN,
+	_DEVICE_SORT_MAX,
+};
+
+/* A device's sort key: text (name, model, group) or a number (state, last seen). */
+struct device_sort_key {
+	bool numeric;
+	char text[256];
+	int64_t num;
+};
+
+/* "mac", "name", "model", "group", "state", "last_seen": 0 or -EINVAL. */
+int device_sort_parse(const char *name, enum device_sort *ret);
 
 /*
  * Calls fn for at most limit devices matching f with a MAC after after (canonical; NULL or
@@ -517,6 +550,57 @@ json_t *store_device_state_json(const struct device_state *s);
 const char *store_time_text(int64_t usec, char *buf, size_t size);
 /* Devices of the inventory seen at or after since (seconds since the epoch): one index range. */
 int store_device_state_seen_since(struct store *st, int64_t since, uint64_t *ret);
+/* ---- the fleet, for the dashboard (store/fleet.c) ---- */
+
+/*
+ * The devices of the inventory by state (counts[s], as store_device_state_count) and, in
+ * the same pass, by model and firmware: firmware(arg, model, version, n) for each pair
+ * with a known firmware ("" model for none); a non-zero return stops and is returned.
+ */
+int store_fleet_counts(struct store *st, uint64_t counts[_DEVICE_STATUS_MAX],
+		       int (*firmware)(void *arg, const char *model, const char *version,
+				       uint64_t n),
+		       void *arg);
+
+/*
+ * Unknown devices: MACs journal rows named that the inventory does not hold, or holds in
+ * the group STORE_PENDING_GROUP ([server] unknown_devices = register), recorded by the
+ * journal's writer (store_unknown_record, called by store_journal_append for each row with
+ * a MAC) with the first STORE_UNKNOWN_FILES names they asked for. A device entering the
+ * inventory in another group leaves the list; pruning by age forgets the old ones.
+ */
+#define STORE_PENDING_GROUP   "pending"
+#define STORE_UNKNOWN_FILES   16
+#define STORE_UNKNOWN_FILES_S "16"
+
+struct unknown_device {
+	const char *mac;
+	int64_t first_seen, last_seen; /* microseconds since the epoch */
+	uint64_t requests;
+	const char *files;     /* a JSON array of names, as stored */
+	const char *last_peer; /* or NULL */
+	bool pending;	       /* in the inventory, in the pending group */
+};
+
+int store_unknown_record(struct store *st, const struct journal_entry *e, int64_t usec);
+/* Unknown devices seen at or after since_usec: one index range. */
+int store_unknown_count_since(struct store *st, int64_t since_usec, uint64_t *ret);
+/*
+ * Calls fn for at most limit unknown devices, the most recently seen first, after the
+ * keyset (before_seen, before_mac) of the last one of the previous page (before_seen 0:
+ * from the first). u lives only during the call; fn returns 0 to go on, else that is
+ * returned (1: stop).
+ */
+int store_unknown_page(struct store *st, int64_t before_seen, const char *before_mac, size_t limit,
+		       int (*fn)(void *arg, const struct unknown_device *u), void *arg);
+/* Forgets the unknown device of canonical MAC mac (none: 0). */
+int store_unknown_forget(struct store *st, const char *mac);
+/*
+ * Adds the device of canonical MAC mac, disabled, to the group STORE_PENDING_GROUP (made if
+ * missing), in a transaction of its own; nothing when the MAC is already in the inventory.
+ */
+int store_device_register_pending(struct store *st, const char *mac);
+
 /* What a page of the journal is filtered by (NULL, 0: no filter). */
 struct journal_filter {
 	const char *mac;     /* any form */

@@ -30,6 +30,7 @@ enum store_stmt {
 	STMT_TOKEN_CHECK,
 	STMT_TOKEN_USED,
 	STMT_STATE_UPSERT,
+	STMT_UNKNOWN_UPSERT,
 	STMT__MAX,
 };
 
@@ -162,6 +163,16 @@ int store_stmt(struct store *st, enum store_stmt which, const char *sql, struct 
 	" FROM groups g WHERE g.name = devices.group_name), 0), (SELECT rev FROM defaults"        \
 	" WHERE id = 1)) > s.config_rev THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1"   \
 	" END FROM device_state s WHERE s.mac = devices.mac), 0)"
+
+/*
+ * Over a device row d with its state s and group g (LEFT JOINs): the revision its files are
+ * made from now (its own, its group's, the defaults'), and its state (enum device_status).
+ */
+#define STORE_CURRENT_REV_SQL                                                                      \
+	"max(d.rev, coalesce(g.rev, 0), (SELECT rev FROM defaults WHERE id = 1))"
+#define STORE_STATE_SQL                                                                            \
+	"CASE WHEN s.mac IS NULL THEN 0 WHEN s.status = 2 AND " STORE_CURRENT_REV_SQL              \
+	" > s.config_rev THEN 4 WHEN s.status IN (1, 2, 3) THEN s.status ELSE 1 END"
 
 /* rc (a SQLite result code) as a negative errno. */
 int store_errno(int rc);

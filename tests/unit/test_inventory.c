@@ -181,11 +181,11 @@ static void test_pages_and_groups(void **state)
 	json_decref(g);
 
 	items = json_array();
-	assert_int_equal(inventory_device_page(f->site, &filter, "", 2, items, last, &more), 0);
+	assert_int_equal(inventory_device_page(f->site, &filter, "", 2, items, last, &more, NULL), 0);
 	assert_int_equal(json_array_size(items), 2);
 	assert_true(more);
 	assert_string_equal(last, "0022ee000001");
-	assert_int_equal(inventory_device_page(f->site, &filter, last, 2, items, last, &more), 0);
+	assert_int_equal(inventory_device_page(f->site, &filter, last, 2, items, last, &more, NULL), 0);
 	assert_int_equal(json_array_size(items), 3);
 	assert_false(more);
 	json_decref(items);
