@@ -638,6 +638,12 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 
 	if (!ssl)
 		return NULL;
+	/*
+	 * The site's context reads ahead (crypto/tls.c, for the devices' server); libevent's
+	 * OpenSSL bufferevent waits for the socket to be readable, so a record read ahead into
+	 * the SSL object would wait there unseen: not on this connection.
+	 */
+	SSL_set_read_ahead(ssl, 0);
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					      BEV_OPT_CLOSE_ON_FREE);
 }
