@@ -436,7 +436,7 @@ void admin_unauthorized(struct admin_request *r, const char *principal, const ch
 	admin_add_header(r, "Cache-Control", "no-store");
 	p = json_pack("{s:s, s:i, s:s, s:s}", "title", "Unauthorized", "status", 401, "detail",
 		      strcmp(principal, "admin token") == 0 ? "the token is not valid"
-							     : "wrong user or password",
+							    : "wrong user or password",
 		      "instance", r->path);
 	d = calloc(1, sizeof(*d));
 	if (d) {
@@ -485,8 +485,7 @@ static bool session_allows(struct admin_request *r, struct admin_session *s, enu
 		return false;
 	}
 	if (need == ADMIN_WRITE && s->scope != TOKEN_WRITE) {
-		admin_problem(r, 403, NULL, NULL, "'%s' has read scope: this needs write",
-			      s->user);
+		admin_problem(r, 403, NULL, NULL, "'%s' has read scope: this needs write", s->user);
 		return false;
 	}
 	return true;

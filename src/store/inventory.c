@@ -21,7 +21,7 @@ static const char *const profiles[] = { "algo", "fip", "spa", "audiocodes", "pan
 /* The CSV's own columns: fields of every device, so never variable names. */
 static const char *const device_columns[] = { "mac", "model", "profile", "group", "enabled" };
 
-#define DEVICE_COLUMNS "mac, model, profile, ifnull(group_name, ''), enabled, vars, rev"
+#define DEVICE_COLUMNS	"mac, model, profile, ifnull(group_name, ''), enabled, vars, rev"
 #define DEVICE_NCOLUMNS 7 /* the key of a sorted page follows */
 
 struct device *device_new(const char *mac)
