@@ -436,7 +436,7 @@ void admin_unauthorized(struct admin_request *r, const char *principal, const ch
 	admin_add_header(r, "Cache-Control", "no-store");
 	p = json_pack("{s:s, s:i, s:s, s:s}", "title", "Unauthorized", "status", 401, "detail",
 		      strcmp(principal, "admin token") == 0 ? "the token is not valid"
-							     : "wrong user or password",
+							    : "wrong user or password",
 		      "instance", r->path);
 	d = calloc(1, sizeof(*d));
 	if (d) {
@@ -485,8 +485,7 @@ static bool session_allows(struct admin_request *r, struct admin_session *s, enu
 		return false;
 	}
 	if (need == ADMIN_WRITE && s->scope != TOKEN_WRITE) {
-		admin_problem(r, 403, NULL, NULL, "'%s' has read scope: this needs write",
-			      s->user);
+		admin_problem(r, 403, NULL, NULL, "'%s' has read scope: this needs write", s->user);
 		return false;
 	}
 	return true;
@@ -638,6 +637,12 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 
 	if (!ssl)
 		return NULL;
+	/*
+	 * The site's context reads ahead (crypto/tls.c, for the devices' server); libevent's
+	 * OpenSSL bufferevent waits for the socket to be readable, so a record read ahead into
+	 * the SSL object would wait there unseen: not on this connection.
+	 */
+	SSL_set_read_ahead(ssl, 0);
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					      BEV_OPT_CLOSE_ON_FREE);
 }

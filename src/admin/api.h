@@ -24,9 +24,9 @@ struct site;
 #define ADMIN_PARAM_MAX	  1024
 
 enum admin_need {
-	ADMIN_OPEN,  /* no token (the OpenAPI document) */
-	ADMIN_READ,  /* a read or write token */
-	ADMIN_WRITE, /* a write token */
+	ADMIN_OPEN,    /* no token (the OpenAPI document) */
+	ADMIN_READ,    /* a read or write token */
+	ADMIN_WRITE,   /* a write token */
 	ADMIN_METRICS, /* a read token, or none with [admin] metrics = open */
 	ADMIN_SESSION, /* none; the session of the cookie if any (CSRF checked for a change) */
 };

@@ -30,17 +30,30 @@ const char *metrics_proto_name(enum metrics_proto p)
 	return (unsigned)p < _METRICS_PROTO_MAX ? proto_names[p] : "other";
 }
 
-/* The slot of minute, emptied first when it counted an older minute (only the loop writes). */
+/*
+ * The slot of minute, emptied first when it counted an older minute. Several threads may
+ * count: the one that claims the slot (compare and swap of its minute, 0 while it empties
+ * it: a reader skips the slot) empties it; a request another thread counts in that instant
+ * may be lost, never counted in the wrong minute for long.
+ */
 static struct metrics_minute *metrics_minute_of(struct site_metrics *m, uint64_t minute)
 {
 	struct metrics_minute *mm = &m->minutes[minute % METRICS_MINUTES];
+	uint64_t seen = metrics_get(&mm->minute);
 
-	if (metrics_get(&mm->minute) != minute) {
-		metrics_set(&mm->minute, 0); /* a reader skips the slot while it is emptied */
+	if (seen != minute && seen != 0 &&
+	    __atomic_compare_exchange_n(&mm->minute, &seen, 0, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED)) {
 		for (unsigned p = 0; p < _METRICS_PROTO_MAX; p++)
 			for (unsigned o = 0; o < _OUTCOME_MAX; o++)
 				metrics_set(&mm->requests[p][o], 0);
 		__atomic_store_n(&mm->minute, minute, __ATOMIC_RELEASE);
+	} else if (seen == 0) {
+		/* never used (or being emptied): claimed for minute if still unused */
+		uint64_t zero = 0;
+
+		(void)__atomic_compare_exchange_n(&mm->minute, &zero, minute, false,
+						  __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
 	return mm;
 }

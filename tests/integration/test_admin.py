@@ -146,3 +146,9 @@ def test_admin_over_tls(tmp_path, start_server, pki):
     assert json.loads(proc.stdout)["inventory"]["devices"] == 0
     # plain HTTP is not answered on a TLS listener
     assert run(["curl", "-s", "-S", url.replace("https", "http")]).returncode != 0
+    # the dashboard's session cookie is Secure over TLS
+    login = run(["curl", "-s", "-S", "-i", "--cacert", pki.ca, "-H", "Content-Type: application/json",
+                 "--data", json.dumps({"token": token}), url.replace("/status", "/session")])
+    assert login.returncode == 0, login.stderr
+    cookie = [h for h in login.stdout.decode().splitlines() if h.lower().startswith("set-cookie:")]
+    assert cookie and "; Secure" in cookie[0] and "HttpOnly" in cookie[0], login.stdout
