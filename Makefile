@@ -10,6 +10,9 @@ FUZZ_SECONDS ?= 10
 # Debian's interpreter, where python3-pytest is installed (a pyenv one may come first on PATH).
 PYTHON     ?= /usr/bin/python3
 
+# what `make test` runs again with two workers: every protocol's own suite
+WORKERS_SUITES = test_http.py test_https.py test_ftp.py test_tftp_protocol.py test_sip.py
+
 .PHONY: all deps run test unit integration fuzz bench deb format clean
 
 # The default build needs only `scripts/deps build`; scripts/check-build-deps keeps it so.
@@ -34,6 +37,10 @@ test:
 	AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov AUTOPROV_FETCH_TOOL=$(CURDIR)/$(TESTBUILD)/tests/tools/fetch_tool \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(PYTHON) -m pytest -q tests/integration
+	# the protocol suites once more with two workers ([server] workers, tests/integration/harness.py)
+	AUTOPROV_TEST_WORKERS=2 AUTOPROV_BIN=$(CURDIR)/$(TESTBUILD)/autoprov AUTOPROV_FETCH_TOOL=$(CURDIR)/$(TESTBUILD)/tests/tools/fetch_tool \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(PYTHON) -m pytest -q $(addprefix tests/integration/,$(WORKERS_SUITES))
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 fuzz:

@@ -34,6 +34,8 @@ static void serve_usage(FILE *out)
 		"  --user USER        started as root: once listening, run as USER with no\n"
 		"                     capabilities, confined to the site (overrides [server] user;\n"
 		"                     default autoprov, else nobody; 'root' keeps every privilege)\n"
+		"  --workers N|auto   event loops serving the listeners, each on its own thread\n"
+		"                     (overrides [server] workers; default 1; auto: one per CPU)\n"
 		"  --check            validate the configuration and the site, then exit 0 or 1\n"
 		"  -v, --verbose      log debug messages too\n"
 		"  -q, --quiet        log warnings and errors only\n"
@@ -62,7 +64,8 @@ int cmd_serve(int argc, char **argv)
 		OPT_SIP,
 		OPT_CONFIG,
 		OPT_USER,
-		OPT_ADMIN
+		OPT_ADMIN,
+		OPT_WORKERS
 	};
 	static const struct option longopts[] = {
 		{ "site", required_argument, NULL, 's' },
@@ -75,6 +78,7 @@ int cmd_serve(int argc, char **argv)
 		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -98,6 +102,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_ADMIN: opts.admin_listen = optarg; break;
 		case OPT_PORT_FILE: opts.port_file = optarg; break;
 		case OPT_USER: opts.user = optarg; break;
+		case OPT_WORKERS: opts.workers = optarg; break;
 		case OPT_CHECK: opts.check = true; break;
 		case 'v': opts.log_level = LOG_LEVEL_DEBUG; break;
 		case 'q': opts.log_level = LOG_LEVEL_WARN; break;

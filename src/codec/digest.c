@@ -7,6 +7,7 @@
 #include "codec/digest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,10 +624,11 @@ struct nonce_slot {
 
 struct digest_nonces {
 	unsigned char secret[SECRET_LEN];
-	uint64_t counter; /* of the last nonce issued */
+	uint64_t counter; /* of the last nonce issued (atomic: workers share one table) */
 	bool single_use;
 	unsigned nslots;
 	struct nonce_slot *slots;
+	pthread_mutex_t lock; /* of the slots */
 };
 
 int digest_nonces_new(unsigned slots, bool single_use, struct digest_nonces **ret)
@@ -642,6 +644,7 @@ int digest_nonces_new(unsigned slots, bool single_use, struct digest_nonces **re
 		free(n);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&n->lock, NULL);
 	if (RAND_bytes(n->secret, sizeof(n->secret)) != 1) {
 		digest_nonces_free(n);
 		return -EIO;
@@ -655,6 +658,7 @@ void digest_nonces_free(struct digest_nonces *nonces)
 	if (!nonces)
 		return;
 	OPENSSL_cleanse(nonces->secret, sizeof(nonces->secret));
+	pthread_mutex_destroy(&nonces->lock);
 	free(nonces->slots);
 	free(nonces);
 }
@@ -700,7 +704,7 @@ int digest_nonce_make(struct digest_nonces *nonces, uint64_t now_ms, char *out, 
 	if (outsz < DIGEST_NONCE_LEN + 1)
 		return -ENOSPC;
 	put_be64(raw, now_ms);
-	put_be64(raw + 8, ++nonces->counter);
+	put_be64(raw + 8, __atomic_add_fetch(&nonces->counter, 1, __ATOMIC_RELAXED));
 	if (!nonce_tag(nonces, raw, raw + PAYLOAD_LEN))
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++) {
@@ -717,6 +721,7 @@ int digest_nonce_check(struct digest_nonces *nonces, const char *nonce, uint32_t
 	unsigned char raw[PAYLOAD_LEN + TAG_LEN], tag[TAG_LEN];
 	uint64_t issued, counter;
 	struct nonce_slot *slot;
+	int r = 0;
 
 	/* exactly what digest_nonce_make writes: 64 lower-case hex digits */
 	if (strnlen(nonce, DIGEST_NONCE_LEN + 1) != DIGEST_NONCE_LEN)
@@ -732,19 +737,24 @@ int digest_nonce_check(struct digest_nonces *nonces, const char *nonce, uint32_t
 		return -EINVAL;
 	issued = get_be64(raw);
 	counter = get_be64(raw + 8);
-	if (issued > now_ms || counter == 0 || counter > nonces->counter)
+	if (issued > now_ms || counter == 0 ||
+	    counter > __atomic_load_n(&nonces->counter, __ATOMIC_RELAXED))
 		return -EINVAL;
 	if (now_ms - issued > (uint64_t)lifetime_s * 1000)
 		return -ESTALE;
 
+	pthread_mutex_lock(&nonces->lock);
 	slot = &nonces->slots[counter % nonces->nslots];
 	if (slot->counter > counter)
-		return -ESTALE; /* perhaps recorded, then evicted: never fresh again */
-	if (slot->counter == counter && (nonces->single_use || nc <= slot->nc))
-		return -EALREADY;
-	if (slot->counter < counter && nc == 0)
-		return -EALREADY; /* counts start at 1 */
-	slot->counter = counter;
-	slot->nc = nc;
-	return 0;
+		r = -ESTALE; /* perhaps recorded, then evicted: never fresh again */
+	else if (slot->counter == counter && (nonces->single_use || nc <= slot->nc))
+		r = -EALREADY;
+	else if (slot->counter < counter && nc == 0)
+		r = -EALREADY; /* counts start at 1 */
+	if (r == 0) {
+		slot->counter = counter;
+		slot->nc = nc;
+	}
+	pthread_mutex_unlock(&nonces->lock);
+	return r;
 }

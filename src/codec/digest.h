@@ -42,7 +42,8 @@
  *   slot counter >  c  -> c may have been recorded and evicted by a newer nonce: -ESTALE.
  * So an evicted nonce is stale, never fresh, and a replay cannot succeed after an
  * eviction; memory is fixed whatever peers do. The price is a spurious stale=true for a
- * client whose nonce shares a slot with a newer nonce used before it. Not thread-safe.
+ * client whose nonce shares a slot with a newer nonce used before it. Thread-safe: the
+ * workers of a daemon share one (the issue counter is atomic, the replay table locked).
  */
 #ifndef AUTOPROV_CODEC_DIGEST_H
 #define AUTOPROV_CODEC_DIGEST_H

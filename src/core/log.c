@@ -19,7 +19,8 @@ enum log_level log_level_current = LOG_LEVEL_INFO;
 static bool log_to_syslog;
 static _Thread_local bool thread_direct; /* log_set_thread_direct */
 
-static struct {
+/* each worker's loop batches its own lines (a thread without batching writes them at once) */
+static _Thread_local struct {
 	void (*kick)(void *arg);
 	void *arg;
 	size_t len;

@@ -27,7 +27,9 @@ void log_set_level(enum log_level level);
  * Batching for a busy daemon: with a kick function set, stderr lines are kept in a buffer
  * and kick(arg) is called when the buffer stops being empty; the caller then calls
  * log_flush() soon (the daemon does it once per loop iteration). A full buffer is
- * written at once. kick == NULL writes every line as it comes (the default).
+ * written at once. kick == NULL writes every line as it comes (the default). Both are the
+ * calling thread's: each worker's loop batches its own lines (a line is whole in one
+ * write(2) either way).
  */
 void log_set_batching(void (*kick)(void *arg), void *arg);
 void log_flush(void);
@@ -62,6 +64,16 @@ void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt
 			log_emit(LOG_LEVEL_DEBUG, tag, 0, __VA_ARGS__);                            \
 	} while (0)
 #define log_err(tag, ...) log_emit(LOG_LEVEL_ERR, tag, 0, __VA_ARGS__)
+/*
+ * A state machine's transition, traced at debug level by its one *_set_state():
+ * "WHO: MACHINE FROM -> TO", the states named by names[] (nothing when from == to).
+ */
+#define log_transition(tag, who, machine, names, from, to)                                         \
+	do {                                                                                       \
+		if (log_level_current >= LOG_LEVEL_DEBUG && (from) != (to))                        \
+			log_emit(LOG_LEVEL_DEBUG, tag, 0, "%s: %s %s -> %s", who, machine,         \
+				 (names)[from], (names)[to]);                                      \
+	} while (0)
 
 /* Start-up failures only: a request never takes the daemon down. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

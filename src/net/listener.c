@@ -15,6 +15,24 @@
 #include "core/log.h"
 #include "core/loglimit.h"
 
+/* the daemon's workers (net_set_workers), fixed before any listener is made */
+static unsigned net_workers = 1;
+
+void net_set_workers(unsigned n)
+{
+	net_workers = n ? n : 1;
+}
+
+int net_reuseport(int fd)
+{
+	int one = 1;
+
+	/* errno stays set for a caller that reports it */
+	if (net_workers > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 struct net_listener {
 	const char *proto;
 	int fd;
@@ -44,8 +62,8 @@ void net_addr_unmap(struct addr *a)
 	a->len = sizeof(s4);
 }
 
-int net_listen_socket(const char *proto, const struct addr *a, struct addr *local, char *err,
-		      size_t errsz)
+static int listen_socket(const char *proto, const struct addr *a, bool reuseport,
+			 struct addr *local, char *err, size_t errsz)
 {
 	char la[ADDR_STRLEN];
 	int one = 1, fd, e;
@@ -53,6 +71,7 @@ int net_listen_socket(const char *proto, const struct addr *a, struct addr *loca
 	addr_format((const struct sockaddr *)&a->ss, la, sizeof(la));
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (reuseport && net_reuseport(fd) < 0) ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, SOMAXCONN) < 0) {
 		e = errno;
 		snprintf(err, errsz, "%s: cannot listen on %s: %s", proto, la, strerror(e));
@@ -69,6 +88,12 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -e;
+}
+
+int net_listen_socket(const char *proto, const struct addr *a, struct addr *local, char *err,
+		      size_t errsz)
+{
+	return listen_socket(proto, a, false, local, err, errsz);
 }
 
 static void pause_accepting(struct net_listener *l)
@@ -110,6 +135,15 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 
 		if (!l->ops->room(l->arg)) {
 			pause_accepting(l);
+			/*
+			 * The room may be made on another worker (limits are shared), which
+			 * does not know this listener: ask again after a while.
+			 */
+			if (net_workers > 1 && !evtimer_pending(l->resume_ev, NULL)) {
+				struct timeval tv = { 0, NET_ACCEPT_PAUSE_MS * 1000 };
+
+				evtimer_add(l->resume_ev, &tv);
+			}
 			return;
 		}
 		fd = accept4(lfd, (struct sockaddr *)&peer.ss, &peer.len,
@@ -152,7 +186,7 @@ int net_listener_new(struct event_base *base, const char *proto, const struct ad
 	l->proto = proto;
 	l->ops = ops;
 	l->arg = arg;
-	l->fd = net_listen_socket(proto, a, &l->local, err, errsz);
+	l->fd = listen_socket(proto, a, true, &l->local, err, errsz);
 	if (l->fd < 0) {
 		int r = l->fd;
 

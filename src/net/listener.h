@@ -9,7 +9,13 @@
  *
  * Before each accept the protocol is asked whether it has room (room): when it has none,
  * accepting pauses until it calls net_listener_resume() (a connection ended, a reload
- * raised a limit); new connections wait in the kernel's backlog meanwhile.
+ * raised a limit); new connections wait in the kernel's backlog meanwhile. With several
+ * workers it asks again every NET_ACCEPT_PAUSE_MS too: the room may be made on another.
+ *
+ * Workers (docs/architecture.md, "Threads"): with net_set_workers(N > 1) every listener
+ * socket, TCP here and the UDP ones the protocols make (net_reuseport), is bound with
+ * SO_REUSEPORT, so that each worker has its own socket on the same port and the kernel
+ * spreads connections (datagrams by their addresses) over them.
  */
 #ifndef AUTOPROV_NET_LISTENER_H
 #define AUTOPROV_NET_LISTENER_H
@@ -55,6 +61,14 @@ void net_listener_resume(struct net_listener *l);
 const struct addr *net_listener_local(const struct net_listener *l);
 bool net_listener_wildcard(const struct net_listener *l);
 uint16_t net_listener_port(const struct net_listener *l);
+
+/*
+ * The number of workers that will bind the same addresses (1: none share; the default).
+ * Set once at start, before any listener is made.
+ */
+void net_set_workers(unsigned n);
+/* SO_REUSEPORT on fd when there are several workers; 0 or a negative errno. */
+int net_reuseport(int fd);
 
 /* a as the IPv4 address when it is an IPv4-mapped IPv6 one. */
 void net_addr_unmap(struct addr *a);

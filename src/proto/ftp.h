@@ -74,6 +74,12 @@ void ftp_server_set_config(struct ftp_server *srv, const struct ftp_config *cfg,
  * *ret_code. Every outcome has one; NULL only for a value out of range.
  */
 const char *ftp_outcome_reply(enum outcome o, unsigned *ret_code);
+/*
+ * Another worker's server for the same listener (docs/architecture.md, "Threads"): srv
+ * counts its sessions in first's tables, so max_sessions and the limits per address and
+ * network hold across workers. Before srv's loop runs; first is freed last.
+ */
+void ftp_server_share(struct ftp_server *srv, struct ftp_server *first);
 uint16_t ftp_server_port(const struct ftp_server *srv);
 
 #endif

@@ -96,6 +96,13 @@ void http_server_set_config(struct http_server *srv, const struct http_config *c
  * (when not NULL) the short text of an error's body. -EINVAL for a value out of range.
  */
 int http_outcome_status(enum outcome o, const char **ret_text);
+/*
+ * Another worker's server for the same listener (docs/architecture.md, "Threads"): srv
+ * counts its connections in first's tables (max_connections and the limits per address
+ * and network hold across workers) and checks Digest nonces first issued. Before srv's
+ * loop runs; first is freed last.
+ */
+void http_server_share(struct http_server *srv, struct http_server *first);
 uint16_t http_server_port(const struct http_server *srv);
 
 #endif

@@ -867,8 +867,11 @@ static json_t *url_context(struct sip_server *srv, const char *mac, const char *
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
 		if (sip_param_get(event_params, params[i], v, sizeof(v)) == 0)
 			r |= set_str(ctx, i == 3 ? "profile_type" : params[i], v);
-	if (srv->site && r == 0)
+	if (srv->site && r == 0) {
+		site_lock(srv->site); /* the directory is the workers' (site.h) */
 		r = directory_merge_mac(site_directory(srv->site), mac, ctx);
+		site_unlock(srv->site);
+	}
 	if (r) {
 		*ret_err = r == DIRECTORY_UNAVAILABLE ? r : -ENOMEM;
 		json_decref(ctx);
@@ -892,8 +895,11 @@ static int render_url(struct sip_server *srv, const char *mac, const char *event
 
 	(void)sip_param_get(event_params, "vendor", vendor, sizeof(vendor));
 	(void)sip_param_get(event_params, "model", model, sizeof(model));
-	if (!model[0] && mac[0] && srv->site)
+	if (!model[0] && mac[0] && srv->site) {
+		site_lock(srv->site);
 		(void)directory_model(site_directory(srv->site), mac, model, sizeof(model));
+		site_unlock(srv->site);
+	}
 	src = sip_config_url(&srv->cfg, vendor, model);
 	r = -ENOMEM;
 	ctx = url_context(srv, mac, event_params, server_host, peer, &r);
@@ -1121,7 +1127,9 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	}
 
 	if (mac[0] && srv->site) {
+		site_lock(srv->site);
 		known = directory_enabled(site_directory(srv->site), mac);
+		site_unlock(srv->site);
 		if (known == DIRECTORY_UNAVAILABLE && srv->cfg.answer == SIP_ANSWER_KNOWN) {
 			/* cannot tell whether it is known: "try later", never a miss */
 			outcome_response(srv, m, peer, plen, OUTCOME_UNAVAILABLE, "Retry-After",

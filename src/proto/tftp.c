@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/peers.h"
+#include "net/listener.h"
 #include "proto/tftp_parse.h"
 #include "site/exchange.h"
 #include "site/metrics.h"
@@ -800,7 +801,8 @@ static void handle_request(struct tftp_server *srv, const uint8_t *pkt, size_t l
 		log_debug(TAG, "duplicate request for \"%s\" ignored", name);
 		return;
 	}
-	if (srv->ntransfers >= srv->cfg.max_transfers) {
+	/* every worker's transfers (tftp_server_share) */
+	if (peer_table_total(&srv->peers) >= srv->cfg.max_transfers) {
 		refuse(srv, &x, peer->len, OUTCOME_BUSY,
 		       "server busy: too many transfers, retry later", req.mode);
 		return;
@@ -1010,7 +1012,8 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 		(void)setsockopt(srv->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	else
 		(void)setsockopt(srv->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-	if (bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0) {
+	if (net_reuseport(srv->fd) < 0 ||
+	    bind(srv->fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0) {
 		r = -errno;
 		snprintf(err, errsz, "tftp: cannot listen on %s: %s", la, strerror(errno));
 		goto fail;
@@ -1083,4 +1086,10 @@ void tftp_server_set_config(struct tftp_server *srv, const struct tftp_config *c
 uint16_t tftp_server_port(const struct tftp_server *srv)
 {
 	return addr_port((const struct sockaddr *)&srv->local.ss);
+}
+
+void tftp_server_share(struct tftp_server *srv, struct tftp_server *first)
+{
+	peer_table_share(&srv->peers, &first->peers);
+	peer_table_share(&srv->prefixes, &first->prefixes);
 }

@@ -55,6 +55,12 @@ int tftp_server_new(struct event_base *base, struct site *site, const struct tft
 void tftp_server_free(struct tftp_server *srv);
 /* New limits and timers for transfers that start from now on (the address stays). */
 void tftp_server_set_config(struct tftp_server *srv, const struct tftp_config *cfg);
+/*
+ * Another worker's server on the same port (docs/architecture.md, "Threads"): srv counts
+ * its transfers in first's tables, so max_transfers and the limits per address and
+ * network hold across workers. Before srv's loop runs; first is freed last.
+ */
+void tftp_server_share(struct tftp_server *srv, struct tftp_server *first);
 uint16_t tftp_server_port(const struct tftp_server *srv);
 
 /*

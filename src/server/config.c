@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/conf.h"
 #include "core/path.h"
@@ -21,6 +23,36 @@ void server_config_default(struct server_config *cfg)
 	sip_config_default(&cfg->sip);
 	admin_config_default(&cfg->admin);
 	str_copy(cfg->user, sizeof(cfg->user), "autoprov");
+	cfg->workers = 1;
+}
+
+int server_config_parse_workers(const char *value, unsigned *ret)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcmp(value, "auto") == 0) {
+		*ret = 0;
+		return 0;
+	}
+	if (value[0] < '0' || value[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno || *end || n < 1 || n > SERVER_WORKERS_MAX)
+		return -EINVAL;
+	*ret = (unsigned)n;
+	return 0;
+}
+
+unsigned server_config_workers(const struct server_config *cfg)
+{
+	long n;
+
+	if (cfg->workers)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > SERVER_WORKERS_MAX ? SERVER_WORKERS_MAX : (unsigned)n;
 }
 
 int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret)
@@ -275,6 +307,15 @@ static int parse_user(void *field, const char *value, char *err, size_t errsz)
 	return 0;
 }
 
+static int parse_workers(void *field, const char *value, char *err, size_t errsz)
+{
+	if (server_config_parse_workers(value, field) == 0)
+		return 0;
+	snprintf(err, errsz, "'%s' is not a number of workers (1 to %d) or auto", value,
+		 SERVER_WORKERS_MAX);
+	return -EINVAL;
+}
+
 /* Each line adds ranges: the field is the whole defence_config. */
 static int parse_defence_trusted(void *field, const char *value, char *err, size_t errsz)
 {
@@ -308,6 +349,8 @@ static const struct conf_key config_keys[] = {
 	  sizeof(((struct site_options *)0)->md5_extensions), 0, 0, NULL },
 	{ "server", "user", CONF_CUSTOM, offsetof(struct server_config, user), 0, 0, 0,
 	  parse_user },
+	{ "server", "workers", CONF_CUSTOM, offsetof(struct server_config, workers), 0, 0, 0,
+	  parse_workers },
 	{ "server", "node", CONF_CUSTOM, SITE(node), 0, 0, 0, parse_node },
 	{ "templates", "escape_html", CONF_BOOL, SITE(escape_html), sizeof(bool), 0, 0, NULL },
 	{ "auth", "user", CONF_CUSTOM, SITE(auth), 0, 0, 0, parse_auth_user },

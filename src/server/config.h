@@ -22,7 +22,10 @@ struct server_config {
 	struct admin_config admin;
 	/* [journal] is site.journal */
 	char user[64]; /* [server] user: who the daemon runs as when started as root */
+	unsigned workers; /* [server] workers: event loops (threads); 0: auto, one per CPU */
 };
+
+#define SERVER_WORKERS_MAX 256
 
 void server_config_default(struct server_config *cfg);
 /*
@@ -31,6 +34,10 @@ void server_config_default(struct server_config *cfg);
  */
 int server_config_load(struct server_config *cfg, const char *path, bool optional, char *err,
 		       size_t errsz);
+/* Parses a workers value: "auto" (0) or 1 to SERVER_WORKERS_MAX. 0 or -EINVAL. */
+int server_config_parse_workers(const char *value, unsigned *ret);
+/* The workers cfg asks for: "auto" is the CPUs online. */
+unsigned server_config_workers(const struct server_config *cfg);
 /* Parses a listener flag value: "ADDR:PORT" or "off". */
 int server_config_parse_listen(const char *value, bool *ret_enabled, struct addr *ret);
 

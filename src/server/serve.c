@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The daemon: configuration (file, then command-line overrides), the site, one libevent
- * loop with every listener on it, the port file, and signals (TERM / INT stop, HUP
- * re-reads the configuration and forgets cached files).
+ * The daemon: configuration (file, then command-line overrides), the site, its workers
+ * (server/workers.h: one libevent loop per thread, each with every listener), the port
+ * file, and signals (TERM / INT stop, HUP re-reads the configuration and forgets cached
+ * files), which the main thread's loop (worker 0's) hears and takes to every worker.
  */
 #include "server/serve.h"
 
@@ -30,6 +31,8 @@
 #include "server/config.h"
 #include "server/notify.h"
 #include "server/privs.h"
+#include "server/workers.h"
+#include "net/listener.h"
 #include "site/metrics.h"
 #include "site/site.h"
 
@@ -38,8 +41,11 @@ struct server {
 	char config_path[PATH_MAX];
 	bool config_optional;
 	struct server_config cfg;
-	struct event_base *base;
+	struct event_base *base; /* the main thread's loop: worker 0's */
 	struct site *site;
+	unsigned nworkers;
+	struct worker *workers; /* [0] runs on the main thread */
+	/* worker 0's servers: the ports bound, what is exposed */
 	struct tftp_server *tftp;
 	struct http_server *http;
 	struct http_server *https;
@@ -49,14 +55,18 @@ struct server {
 	char node[256];
 	char listeners[1024]; /* what /api/v1/status says is served */
 	struct event *ev_term, *ev_int, *ev_hup;
-	struct event *ev_log;	  /* writes the lines logged during one loop iteration */
 	struct event *ev_journal; /* the journal's tick, every JOURNAL_FLUSH_MS */
 	struct event *ev_metrics; /* samples for /metrics, every second */
-	struct event *ev_tick;	  /* ends the site's loop iteration (see site_set_tick) */
 	/* a shared store (PostgreSQL): its notifications, and the poll every second */
 	struct event *ev_watch, *ev_watch_poll;
 	unsigned watch_ticks;
 	struct notifier *notifier; /* systemd's NOTIFY_SOCKET, or NULL */
+};
+
+/* What a reload hands to each worker's servers. */
+struct reload {
+	const struct server_config *cfg;
+	SSL_CTX *https_tls, *ftp_tls;
 };
 
 static void notify_serving(struct server *s, const char *prefix);
@@ -117,6 +127,11 @@ static int server_load_config(struct server *s, struct server_config *cfg, char 
 	    server_config_parse_listen(s->opts->sip_listen, &cfg->sip.enabled, &cfg->sip.listen) <
 		    0) {
 		snprintf(err, errsz, "--sip: '%s' is not ADDR:PORT or off", s->opts->sip_listen);
+		return -EINVAL;
+	}
+	if (s->opts->workers && server_config_parse_workers(s->opts->workers, &cfg->workers) < 0) {
+		snprintf(err, errsz, "--workers: '%s' is not a number (1 to %d) or auto",
+			 s->opts->workers, SERVER_WORKERS_MAX);
 		return -EINVAL;
 	}
 	if (s->opts->admin_listen &&
@@ -196,11 +211,18 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(s->base);
 }
 
+static void reload_worker(struct worker *w, void *arg)
+{
+	const struct reload *r = arg;
+
+	worker_set_config(w, r->cfg, r->https_tls, r->ftp_tls);
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 	struct server_config cfg;
-	SSL_CTX *tls = NULL;
+	SSL_CTX *tls = NULL, *ftp_tls = NULL;
 	char err[512];
 
 	notifier_reloading(s->notifier);
@@ -231,31 +253,27 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	    cfg.sip.multicast != s->cfg.sip.multicast ||
 	    strcmp(cfg.sip.interfaces, s->cfg.sip.interfaces) != 0)
 		log_warnx(NULL, "the SIP listener's address and groups change only at restart");
+	if (server_config_workers(&cfg) != s->nworkers)
+		log_warnx(NULL, "the number of workers changes only at restart");
 	cfg.sip.tftp = s->cfg.sip.tftp; /* the listener stays */
+	cfg.workers = s->cfg.workers;
 	s->cfg = cfg;
 	site_reload(s->site, &cfg.site);
-	if (s->tftp)
-		tftp_server_set_config(s->tftp, &cfg.tftp);
-	if (s->http)
-		http_server_set_config(s->http, &cfg.http, NULL);
-	if (s->https)
-		http_server_set_config(s->https, &cfg.http, tls);
-	if (s->ftp) {
-		SSL_CTX *ftp_tls = NULL;
-
-		if (cfg.ftp.tls != FTP_TLS_OFF &&
-		    plain_tls_ctx(&cfg, s->opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err,
-				  sizeof(err)) < 0)
-			log_warnx(NULL, "%s: FTPS keeps its certificate", err);
-		ftp_server_set_config(s->ftp, &cfg.ftp, ftp_tls);
-		if (ftp_tls)
-			SSL_CTX_free(ftp_tls);
-	}
-	if (s->sip)
-		sip_server_set_config(s->sip, &cfg.sip);
+	if (s->ftp && cfg.ftp.tls != FTP_TLS_OFF &&
+	    plain_tls_ctx(&cfg, s->opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err, sizeof(err)) <
+		    0)
+		log_warnx(NULL, "%s: FTPS keeps its certificate", err);
+	/* each worker on its own thread, one after the other; all have it when this returns */
+	for (unsigned i = 0; i < s->nworkers; i++)
+		worker_call(
+			&s->workers[i], reload_worker,
+			&(struct reload){ .cfg = &s->cfg, .https_tls = tls, .ftp_tls = ftp_tls });
+	if (ftp_tls)
+		SSL_CTX_free(ftp_tls);
 	if (tls)
 		SSL_CTX_free(tls);
-	log_info(NULL, "configuration re-read, file cache cleared");
+	log_info(NULL, "configuration re-read, file cache cleared%s",
+		 s->nworkers > 1 ? " (every worker)" : "");
 	notify_serving(s, "");
 }
 
@@ -280,18 +298,6 @@ static void on_metrics_tick(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 
 	site_metrics_sample(s->site);
-}
-
-static void on_log_flush(evutil_socket_t fd, short what, void *arg)
-{
-	log_flush();
-}
-
-static void on_site_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *s = arg;
-
-	site_tick(s->site);
 }
 
 /* The change log is read every SITE_POLL_S anyway: a notification lost is late, not lost. */
@@ -337,21 +343,6 @@ static void on_store_poll(evutil_socket_t fd, short what, void *arg)
 		site_changes_poll(s->site);
 }
 
-static void site_kick(void *arg)
-{
-	struct server *s = arg;
-
-	event_active(s->ev_tick, 0, 0);
-}
-
-/* A line was logged: flush once the events of this loop iteration have run. */
-static void log_kick(void *arg)
-{
-	struct server *s = arg;
-
-	event_active(s->ev_log, 0, 0);
-}
-
 static void server_done(struct server *s)
 {
 	if (s->ev_watch)
@@ -362,20 +353,13 @@ static void server_done(struct server *s)
 		event_free(s->ev_journal);
 	if (s->ev_metrics)
 		event_free(s->ev_metrics);
-	if (s->ev_tick) {
-		site_set_tick(s->site, NULL, NULL);
-		event_free(s->ev_tick);
-	}
-	if (s->ev_log) {
-		log_set_batching(NULL, NULL);
-		event_free(s->ev_log);
-	}
 	notifier_free(s->notifier);
-	tftp_server_free(s->tftp);
-	http_server_free(s->http);
-	http_server_free(s->https);
-	ftp_server_free(s->ftp);
-	sip_server_free(s->sip);
+	/* the others first: their servers count in worker 0's tables */
+	for (unsigned i = s->nworkers; i-- > 0;)
+		worker_stop(&s->workers[i]);
+	for (unsigned i = s->nworkers; i-- > 0;)
+		worker_done(&s->workers[i]);
+	free(s->workers);
 	admin_server_free(s->admin);
 	if (s->ev_term)
 		event_free(s->ev_term);
@@ -383,6 +367,14 @@ static void server_done(struct server *s)
 		event_free(s->ev_int);
 	if (s->ev_hup)
 		event_free(s->ev_hup);
+	/*
+	 * Stopping already: a second TERM (a supervisor repeating itself) must not kill the
+	 * process before the journal's last rows are written (freeing the events gave the
+	 * signals their default action back).
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	site_free(s->site);
 	if (s->base)
 		event_base_free(s->base);
@@ -515,6 +507,63 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * The workers and their servers, bound now (before the privileges drop); worker 0's loop
+ * is s->base. Their threads start later (worker_start). 0, or -errno with err.
+ */
+static int start_workers(struct server *s, char *err, size_t errsz)
+{
+	bool batching = !s->opts->syslog && !s->opts->daemon;
+	SSL_CTX *https_tls = NULL, *ftp_tls = NULL;
+	int r = 0;
+
+	s->workers = calloc(server_config_workers(&s->cfg), sizeof(*s->workers));
+	if (!s->workers) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	net_set_workers(server_config_workers(&s->cfg));
+	if (s->cfg.http.https_enabled)
+		r = tls_server_ctx_new(&s->cfg.http.tls, s->opts->site_dir, &https_tls, err, errsz);
+	if (r == 0 && s->cfg.ftp.enabled && s->cfg.ftp.tls != FTP_TLS_OFF)
+		r = plain_tls_ctx(&s->cfg, s->opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err,
+				  errsz);
+	for (unsigned i = 0; r == 0 && i < server_config_workers(&s->cfg); i++) {
+		struct worker *w = &s->workers[i];
+
+		r = worker_init(w, i, s->site, i == 0 ? s->base : NULL, batching, err, errsz);
+		s->nworkers = i + 1; /* worker_done() undoes what init did */
+		if (r == 0)
+			r = worker_listen(w, i == 0 ? NULL : &s->workers[0], &s->cfg,
+					  s->opts->site_dir, https_tls, ftp_tls, err, errsz);
+		if (r == 0 && i == 0) {
+			s->tftp = w->tftp;
+			s->http = w->http;
+			s->https = w->https;
+			s->ftp = w->ftp;
+			/* the PnP URL names the TFTP listener as bound (port 0 resolved) */
+			if (s->tftp) {
+				s->cfg.sip.tftp = s->cfg.tftp.listen;
+				addr_set_port(&s->cfg.sip.tftp, tftp_server_port(s->tftp));
+			}
+		}
+	}
+	/*
+	 * SIP on worker 0 only: a phone's SUBSCRIBE and the answer to our NOTIFY must meet
+	 * the same transaction, and every socket on the port would get its own copy of a
+	 * multicast SUBSCRIBE. One SUBSCRIBE per phone boot is no load to spread.
+	 */
+	if (r == 0 && s->cfg.sip.enabled) {
+		r = sip_server_new(s->base, s->site, &s->cfg.sip, &s->workers[0].sip, err, errsz);
+		s->sip = s->workers[0].sip;
+	}
+	if (https_tls)
+		SSL_CTX_free(https_tls);
+	if (ftp_tls)
+		SSL_CTX_free(ftp_tls);
+	return r;
+}
+
 int serve_main(const struct serve_options *opts)
 {
 	struct server s = { .opts = opts };
@@ -596,62 +645,10 @@ int serve_main(const struct serve_options *opts)
 		startup_error(opts, "cannot create the event loop");
 		goto out;
 	}
-	if (s.cfg.tftp.enabled) {
-		r = tftp_server_new(s.base, s.site, &s.cfg.tftp, &s.tftp, err, sizeof(err));
-		if (r < 0) {
-			startup_error(opts, "%s", err);
-			goto out;
-		}
-	}
-	if (s.cfg.http.enabled) {
-		r = http_server_new(s.base, s.site, &s.cfg.http, NULL, &s.http, err, sizeof(err));
-		if (r < 0) {
-			startup_error(opts, "%s", err);
-			goto out;
-		}
-	}
-	if (s.cfg.http.https_enabled) {
-		SSL_CTX *tls;
-
-		r = tls_server_ctx_new(&s.cfg.http.tls, opts->site_dir, &tls, err, sizeof(err));
-		if (r == 0) {
-			r = http_server_new(s.base, s.site, &s.cfg.http, tls, &s.https, err,
-					    sizeof(err));
-			SSL_CTX_free(tls);
-		}
-		if (r < 0) {
-			startup_error(opts, "%s", err);
-			goto out;
-		}
-	}
-	if (s.cfg.ftp.enabled) {
-		SSL_CTX *ftp_tls = NULL;
-
-		r = s.cfg.ftp.tls != FTP_TLS_OFF
-			    ? plain_tls_ctx(&s.cfg, opts->site_dir, "ftp: [ftp] tls", &ftp_tls, err,
-					    sizeof(err))
-			    : 0;
-		if (r == 0)
-			r = ftp_server_new(s.base, s.site, opts->site_dir, &s.cfg.ftp, ftp_tls,
-					   &s.ftp, err, sizeof(err));
-		if (ftp_tls)
-			SSL_CTX_free(ftp_tls);
-		if (r < 0) {
-			startup_error(opts, "%s", err);
-			goto out;
-		}
-	}
-	if (s.cfg.sip.enabled) {
-		/* the PnP URL names the TFTP listener as bound (port 0 resolved) */
-		if (s.tftp) {
-			s.cfg.sip.tftp = s.cfg.tftp.listen;
-			addr_set_port(&s.cfg.sip.tftp, tftp_server_port(s.tftp));
-		}
-		r = sip_server_new(s.base, s.site, &s.cfg.sip, &s.sip, err, sizeof(err));
-		if (r < 0) {
-			startup_error(opts, "%s", err);
-			goto out;
-		}
+	r = start_workers(&s, err, sizeof(err));
+	if (r < 0) {
+		startup_error(opts, "%s", err);
+		goto out;
 	}
 	if (s.cfg.admin.enabled) {
 		SSL_CTX *tls = NULL;
@@ -711,12 +708,6 @@ int serve_main(const struct serve_options *opts)
 		startup_error(opts, "cannot schedule the metrics' samples");
 		goto out;
 	}
-	s.ev_tick = event_new(s.base, -1, 0, on_site_tick, &s);
-	if (!s.ev_tick) {
-		startup_error(opts, "cannot create the event loop's events");
-		goto out;
-	}
-	site_set_tick(s.site, site_kick, &s);
 	/* a shared store: changes other nodes make are announced (SQLite: none needed) */
 	if (store_watch_start(&s) >= 0) {
 		s.ev_watch_poll = event_new(s.base, -1, EV_PERSIST, on_store_poll, &s);
@@ -725,11 +716,6 @@ int serve_main(const struct serve_options *opts)
 			startup_error(opts, "cannot schedule the store's poll");
 			goto out;
 		}
-	}
-	if (!opts->syslog && !opts->daemon) {
-		s.ev_log = event_new(s.base, -1, 0, on_log_flush, &s);
-		if (s.ev_log)
-			log_set_batching(log_kick, &s);
 	}
 	/* before the port file, which tells a supervisor (and the tests) that start-up is done */
 	log_exposure(&s);
@@ -765,8 +751,17 @@ int serve_main(const struct serve_options *opts)
 	if (r < 0)
 		log_warnx("journal", "cannot start the journal's thread (%s): the loop writes it",
 			  strerror(-r));
-	log_info(NULL, "autoprov %s serving %s (%zu templates)", AUTOPROV_VERSION, opts->site_dir,
-		 site_nroutes(s.site));
+	/* after the drop, as the writer: a thread is confined as the one that creates it */
+	for (unsigned i = 1; i < s.nworkers; i++) {
+		r = worker_start(&s.workers[i]);
+		if (r < 0) {
+			startup_error(opts, "worker %u: cannot start its thread: %s", i,
+				      strerror(-r));
+			goto out;
+		}
+	}
+	log_info(NULL, "autoprov %s serving %s (%zu templates, %u worker%s)", AUTOPROV_VERSION,
+		 opts->site_dir, site_nroutes(s.site), s.nworkers, s.nworkers == 1 ? "" : "s");
 	notify_serving(&s, "");
 	if (notifier_start_watchdog(s.notifier, s.base) < 0) {
 		startup_error(opts, "cannot schedule the watchdog's keep-alives");

@@ -18,6 +18,7 @@ struct serve_options {
 	const char *admin_listen; /* NULL: from the configuration */
 	const char *port_file;	  /* NULL: none */
 	const char *user;	  /* NULL: [server] user */
+	const char *workers;	  /* NULL: [server] workers */
 	bool check;
 	enum log_level log_level;
 	bool syslog;

@@ -74,7 +74,19 @@ int auth_config_add_user(struct auth_config *cfg, const char *value, char *err, 
 	return 0;
 }
 
+static int lookup_locked(struct site *site, const char *user, struct auth_principal *ret);
+
 int site_auth_lookup(struct site *site, const char *user, struct auth_principal *ret)
+{
+	int r;
+
+	site_lock(site);
+	r = lookup_locked(site, user, ret);
+	site_unlock(site);
+	return r;
+}
+
+static int lookup_locked(struct site *site, const char *user, struct auth_principal *ret)
 {
 	const struct auth_config *cfg = &site_options(site)->auth;
 	int r;
@@ -213,7 +225,19 @@ static unsigned count(struct auth_failure *f, uint64_t now_s)
 	return before;
 }
 
+static unsigned failed_locked(struct site *site, const struct sockaddr *peer, const char *user);
+
 unsigned site_auth_failed(struct site *site, const struct sockaddr *peer, const char *user)
+{
+	unsigned delay;
+
+	site_lock(site);
+	delay = failed_locked(site, peer, user);
+	site_unlock(site);
+	return delay;
+}
+
+static unsigned failed_locked(struct site *site, const struct sockaddr *peer, const char *user)
 {
 	const struct auth_config *cfg = &site_options(site)->auth;
 	struct auth_failures *t = site_auth_failures(site);
@@ -258,9 +282,11 @@ void site_auth_succeeded(struct site *site, const struct sockaddr *peer, const c
 	if (!user || !user[0])
 		return;
 	/* the principal proved its password: its own count restarts, its pacing stays */
+	site_lock(site);
 	f = user_slot(site_auth_failures(site), user, false);
 	if (f) {
 		f->failures = 0;
 		f->last_s = 0;
 	}
+	site_unlock(site);
 }

@@ -158,8 +158,23 @@ void exchange_begin(struct exchange *x, struct site *site, const char *proto,
 	clock_gettime(CLOCK_MONOTONIC, &x->started);
 }
 
+static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw, size_t len,
+				const struct principal *who);
+
+/* Under the site's lock: the defence's count and its answer are one step for every worker. */
 enum outcome exchange_open(struct exchange *x, const char *prefix, const char *raw, size_t len,
 			   const struct principal *who)
+{
+	enum outcome o;
+
+	site_lock(x->site);
+	o = open_locked(x, prefix, raw, len, who);
+	site_unlock(x->site);
+	return o;
+}
+
+static enum outcome open_locked(struct exchange *x, const char *prefix, const char *raw, size_t len,
+				const struct principal *who)
 {
 	const char *why = NULL;
 	unsigned blocked;
@@ -276,9 +291,11 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 			.md5 = o == OUTCOME_SENT ? md5 : NULL,
 			.user_agent = x->user_agent && x->user_agent[0] ? x->user_agent : NULL,
 			.detail = detail,
-			.rev = directory_revision(site_directory(x->site)),
 		};
 
+		site_lock(x->site);
+		e.rev = directory_revision(site_directory(x->site));
+		site_unlock(x->site);
 		clock_gettime(CLOCK_REALTIME, &e.time);
 		site_journal(x->site, &e);
 	}

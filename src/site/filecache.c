@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -36,6 +37,13 @@ struct filecache {
 	struct site_file *lru_head, *lru_tail;
 	uint64_t lru_bytes;
 };
+
+/*
+ * Every snapshot's reference count and the caches' lists of unreferenced files: the
+ * workers of a daemon (docs/architecture.md, "Threads") share the site's snapshots, and a
+ * transfer drops its reference on its own worker, outside the site's lock.
+ */
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void site_file_free(struct site_file *f)
 {
@@ -79,7 +87,7 @@ static void table_remove(struct filecache *c, struct site_file *f)
 	f->cache = NULL;
 }
 
-/* Takes f out of the cache; frees it unless a transfer still holds it. */
+/* Takes f out of the cache; frees it unless a transfer still holds it. files_lock held. */
 static void filecache_drop(struct filecache *c, struct site_file *f)
 {
 	lru_remove(c, f);
@@ -88,10 +96,28 @@ static void filecache_drop(struct filecache *c, struct site_file *f)
 		site_file_free(f);
 }
 
+/* files_lock held. */
 static void filecache_trim(struct filecache *c)
 {
 	while (c->lru_tail && c->lru_bytes > c->cache_size)
 		filecache_drop(c, c->lru_tail);
+}
+
+void site_file_ref(struct site_file *f)
+{
+	pthread_mutex_lock(&files_lock);
+	f->refs++;
+	pthread_mutex_unlock(&files_lock);
+}
+
+void site_file_lock(void)
+{
+	pthread_mutex_lock(&files_lock);
+}
+
+void site_file_unlock(void)
+{
+	pthread_mutex_unlock(&files_lock);
 }
 
 static int table_grow(struct filecache *c)
@@ -136,9 +162,11 @@ int filecache_new(uint64_t cache_size, uint64_t max_file_size, struct filecache 
 
 void filecache_flush(struct filecache *c)
 {
+	pthread_mutex_lock(&files_lock);
 	for (size_t i = 0; i < c->nbuckets; i++)
 		while (c->buckets[i])
 			filecache_drop(c, c->buckets[i]);
+	pthread_mutex_unlock(&files_lock);
 }
 
 void filecache_free(struct filecache *c)
@@ -154,7 +182,9 @@ void filecache_set_limits(struct filecache *c, uint64_t cache_size, uint64_t max
 {
 	c->cache_size = cache_size;
 	c->max_file_size = max_file_size;
+	pthread_mutex_lock(&files_lock);
 	filecache_trim(c);
+	pthread_mutex_unlock(&files_lock);
 }
 
 static bool same_identity(const struct site_file *f, const struct stat *st)
@@ -284,6 +314,17 @@ static void filecache_insert(struct filecache *c, struct site_file *f, uint32_t 
 	log_debug("site", "loaded %s (%zu bytes)", f->name, f->size);
 }
 
+/* The cached snapshot of name, or NULL. files_lock held. */
+static struct site_file *lookup(struct filecache *c, const char *name, uint32_t hash)
+{
+	struct site_file *f = c->buckets[hash & (c->nbuckets - 1)];
+
+	for (; f; f = f->hnext)
+		if (f->hash == hash && strcmp(f->name, name) == 0)
+			break;
+	return f;
+}
+
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
 	uint32_t hash = hash_str(name);
@@ -301,32 +342,49 @@ int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_
 	if (S_ISDIR(st.st_mode))
 		return -ENOENT;
 
-	for (f = c->buckets[hash & (c->nbuckets - 1)]; f; f = f->hnext)
-		if (f->hash == hash && strcmp(f->name, name) == 0)
-			break;
+	pthread_mutex_lock(&files_lock);
+	f = lookup(c, name, hash);
 	if (f && same_identity(f, &st) && !is_racy(f))
 		goto reuse;
+	/* read without the lock: another worker may drop its references meanwhile */
+	pthread_mutex_unlock(&files_lock);
 	r = read_file(c, dirfd, name, &fresh);
-	if (f && r == 0 && fresh->size == f->size && memcmp(fresh->data, f->data, f->size) == 0) {
-		/* same bytes: keep sharing the snapshot transfers already hold */
-		f->dev = fresh->dev;
-		f->ino = fresh->ino;
-		f->mtime = fresh->mtime;
-		f->ctime = fresh->ctime;
+	pthread_mutex_lock(&files_lock);
+	f = lookup(c, name, hash);
+	/*
+	 * Same bytes: keep sharing the snapshot transfers already hold, with the new
+	 * identity. A transfer on another worker may be reading its times (Last-Modified,
+	 * MDTM): while one holds it only read_at (read under the site's lock) may change; a
+	 * file touched meanwhile gets a new snapshot.
+	 */
+	if (f && r == 0 && fresh->size == f->size && memcmp(fresh->data, f->data, f->size) == 0 &&
+	    (f->refs == 0 || (f->dev == fresh->dev && f->ino == fresh->ino &&
+			      !memcmp(&f->mtime, &fresh->mtime, sizeof(f->mtime)) &&
+			      !memcmp(&f->ctime, &fresh->ctime, sizeof(f->ctime))))) {
+		if (f->refs == 0) {
+			f->dev = fresh->dev;
+			f->ino = fresh->ino;
+			f->mtime = fresh->mtime;
+			f->ctime = fresh->ctime;
+		}
 		f->read_at = fresh->read_at;
 		site_file_free(fresh);
 		goto reuse;
 	}
 	if (f)
 		filecache_drop(c, f); /* changed on disk: the next reader gets the new one */
-	if (r < 0)
+	if (r < 0) {
+		pthread_mutex_unlock(&files_lock);
 		return r;
+	}
 	filecache_insert(c, fresh, hash);
+	pthread_mutex_unlock(&files_lock);
 	*ret = fresh;
 	return 0;
 reuse:
 	lru_remove(c, f);
 	f->refs++;
+	pthread_mutex_unlock(&files_lock);
 	*ret = f;
 	return 0;
 }
@@ -335,10 +393,16 @@ void site_file_unref(struct site_file *f)
 {
 	struct filecache *c;
 
-	if (!f || --f->refs > 0)
+	if (!f)
 		return;
+	pthread_mutex_lock(&files_lock);
+	if (--f->refs > 0) {
+		pthread_mutex_unlock(&files_lock);
+		return;
+	}
 	c = f->cache;
 	if (!c) {
+		pthread_mutex_unlock(&files_lock);
 		site_file_free(f);
 		return;
 	}
@@ -352,4 +416,5 @@ void site_file_unref(struct site_file *f)
 	f->in_lru = true;
 	c->lru_bytes += f->size;
 	filecache_trim(c);
+	pthread_mutex_unlock(&files_lock);
 }

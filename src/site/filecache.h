@@ -21,5 +21,13 @@ void filecache_flush(struct filecache *c);
  * Never follows a path out of dirfd. Errors as site_resolve().
  */
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret);
+/*
+ * One more reference to f (the renderer's cache hands out what it holds). Every count is
+ * changed under one process-wide lock, which site_file_lock() takes too: workers share
+ * snapshots (docs/architecture.md, "Threads").
+ */
+void site_file_ref(struct site_file *f);
+void site_file_lock(void);
+void site_file_unlock(void);
 
 #endif

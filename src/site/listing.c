@@ -439,8 +439,22 @@ out:
 	return r;
 }
 
+static int list_locked(struct site *site, struct site_tree *tree, const char *path, const char *mac,
+		       const struct site_request *req, struct site_dirent **ret, size_t *ret_n);
+
 int site_list(struct site *site, struct site_tree *tree, const char *path, const char *mac,
 	      const struct site_request *req, struct site_dirent **ret, size_t *ret_n)
+{
+	int r;
+
+	site_lock(site);
+	r = list_locked(site, tree, path, mac, req, ret, ret_n);
+	site_unlock(site);
+	return r;
+}
+
+static int list_locked(struct site *site, struct site_tree *tree, const char *path, const char *mac,
+		       const struct site_request *req, struct site_dirent **ret, size_t *ret_n)
 {
 	struct listing l = { 0 };
 	bool any;
@@ -487,7 +501,9 @@ int site_dir_check(struct site *site, struct site_tree *tree, const char *path, 
 		if (fd == -ENOTDIR)
 			return -ENOTDIR;
 	}
+	site_lock(site);
 	r = list_routes(site, tree, path, mac, NULL, NULL, &any);
+	site_unlock(site);
 	if (r < 0)
 		return r;
 	return any ? 0 : -ENOENT;

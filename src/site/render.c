@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/md5.h"
 #include "crypto/enc.h"
+#include "site/filecache.h"
 #include "site/metrics.h"
 #include "site/route.h"
 #include "template/mustache.h"
@@ -967,7 +968,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 		cache_grow(rd);
 		rd->cache_bytes += e->file->size;
 		cache_gauges(rd);
-		e->file->refs++;
+		site_file_ref(e->file);
 		*ret = e->file;
 		json_decref(ctx);
 		return 0;
@@ -982,7 +983,7 @@ int renderer_resolve(struct renderer *rd, const char *path, struct site_request 
 	return 0;
 hit:
 	metrics_add(&rd->metrics->render_hits, 1);
-	e->file->refs++;
+	site_file_ref(e->file);
 	*ret = e->file;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct site {
 	struct auth_failures auth_failures;
 	struct defence *defence;
 	struct site_metrics metrics; /* relaxed atomics only: another thread reads them */
+	pthread_mutex_t lock;	     /* recursive: the workers share the site (site_lock) */
 	struct outage outage;	     /* the store's, for the directory and the writer */
 	bool outage_ready;
 };
@@ -140,6 +142,14 @@ int site_open(const char *dir, const struct site_options *opts, struct site **re
 		return -ENOMEM;
 	site->files_fd = -1;
 	site->opts = *opts;
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&site->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	site->dir = strdup(dir);
 	if (!site->dir) {
 		r = -ENOMEM;
@@ -234,13 +244,25 @@ void site_free(struct site *site)
 	if (site->outage_ready)
 		outage_destroy(&site->outage);
 	free(site->dir);
+	pthread_mutex_destroy(&site->lock);
 	free(site);
+}
+
+void site_lock(struct site *site)
+{
+	pthread_mutex_lock(&site->lock);
+}
+
+void site_unlock(struct site *site)
+{
+	pthread_mutex_unlock(&site->lock);
 }
 
 void site_reload(struct site *site, const struct site_options *opts)
 {
 	char url[sizeof(site->opts.store_url)];
 
+	site_lock(site);
 	/* the store in use stays the one the site was opened with */
 	memcpy(url, site->opts.store_url, sizeof(url));
 	if (strcmp(url, opts->store_url) != 0)
@@ -254,16 +276,21 @@ void site_reload(struct site *site, const struct site_options *opts)
 	journal_writer_limits(site->writer, journal_max_age(opts), opts->journal.max_rows);
 	directory_set_cache_size(site->directory, opts->device_cache);
 	defence_set_config(site->defence, &opts->defence);
+	site_unlock(site);
 }
 
 void site_journal(struct site *site, const struct journal_entry *e)
 {
+	bool admit;
+
 	/* a scanner's misses: the first of each window as rows, the rest as one count */
-	if (journal_is_miss(e->outcome) &&
-	    !journal_sampler_admit(site->sampler, e, site->opts.journal.miss_rows,
-				   mono_ms() / 1000))
-		return;
-	journal_writer_push(site->writer, e);
+	site_lock(site);
+	admit = !journal_is_miss(e->outcome) ||
+		journal_sampler_admit(site->sampler, e, site->opts.journal.miss_rows,
+				      mono_ms() / 1000);
+	site_unlock(site);
+	if (admit)
+		journal_writer_push(site->writer, e);
 }
 
 /* One window's misses not written one by one: "N more misses", first ... last name. */
@@ -289,11 +316,17 @@ static void journal_aggregate(void *arg, const struct journal_aggregate *a)
 
 int site_journal_flush(struct site *site)
 {
+	int r;
+
+	/* without the writer's thread the round runs on the site's connection: the workers' */
+	site_lock(site);
 	journal_sampler_expire(site->sampler, mono_ms() / 1000, site->opts.journal.miss_window,
 			       false, journal_aggregate, site);
 	/* an outage ends when the store answers again, requests or not */
 	directory_retry(site->directory);
-	return journal_writer_flush(site->writer);
+	r = journal_writer_flush(site->writer);
+	site_unlock(site);
+	return r;
 }
 
 int site_journal_open(struct site *site, char *err, size_t errsz)
@@ -336,10 +369,27 @@ struct defence *site_defence(struct site *site)
 
 unsigned site_blocked(struct site *site, const struct sockaddr *peer)
 {
-	return defence_check(site->defence, peer, monotonic_s());
+	unsigned s;
+
+	site_lock(site);
+	s = defence_check(site->defence, peer, monotonic_s());
+	site_unlock(site);
+	return s;
 }
 
+static unsigned miss_locked(struct site *site, const struct site_request *req, const char *mac);
+
 unsigned site_miss(struct site *site, const struct site_request *req, const char *mac)
+{
+	unsigned s;
+
+	site_lock(site);
+	s = miss_locked(site, req, mac);
+	site_unlock(site);
+	return s;
+}
+
+static unsigned miss_locked(struct site *site, const struct site_request *req, const char *mac)
 {
 	struct defence_event ev;
 	char pa[ADDR_STRLEN], what[ADDR_STRLEN + 32], detail[ADDR_STRLEN + 128];
@@ -391,8 +441,10 @@ void site_metrics_sample(struct site *site)
 	struct defence_stats st;
 	unsigned blocked[3];
 
+	site_lock(site);
 	defence_get_stats(site->defence, &st);
 	defence_count_blocked(site->defence, monotonic_s(), blocked);
+	site_unlock(site);
 	metrics_set(&m->defence_misses, st.misses);
 	metrics_set(&m->defence_blocks, st.blocks);
 	metrics_set(&m->defence_refused, st.refused);
@@ -402,11 +454,15 @@ void site_metrics_sample(struct site *site)
 
 int site_watch_open(struct site *site)
 {
-	int fd = store_watch_open(site->store);
+	int fd;
 
+	site_lock(site); /* the store's connection and the directory are the workers' */
+	fd = store_watch_open(site->store);
+	if (fd >= 0)
+		directory_set_watched(site->directory, true); /* and catches up */
+	site_unlock(site);
 	if (fd < 0)
 		return fd;
-	directory_set_watched(site->directory, true); /* and catches up */
 	log_info("store",
 		 "%s: changes made by other nodes are announced (LISTEN), the change log is read "
 		 "when they are and every %d s",
@@ -416,10 +472,13 @@ int site_watch_open(struct site *site)
 
 int site_watch_read(struct site *site)
 {
-	int r = store_watch_read(site->store);
+	int r;
 
+	site_lock(site);
+	r = store_watch_read(site->store);
 	if (r != 0)
 		directory_changed(site->directory);
+	site_unlock(site);
 	if (r < 0)
 		log_warnx("store",
 			  "%s: the notifications are lost (%s): the change log is read every "
@@ -430,12 +489,16 @@ int site_watch_read(struct site *site)
 
 void site_watch_close(struct site *site)
 {
+	site_lock(site);
 	store_watch_close(site->store);
+	site_unlock(site);
 }
 
 void site_changes_poll(struct site *site)
 {
+	site_lock(site);
 	directory_changed(site->directory);
+	site_unlock(site);
 }
 
 struct store *site_store(struct site *site)
@@ -456,13 +519,22 @@ void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg)
 
 void site_tick(struct site *site)
 {
+	site_lock(site);
 	renderer_tick(site->renderer);
 	directory_tick(site->directory);
+	site_unlock(site);
 }
 
 size_t site_nroutes(const struct site *site)
 {
-	return renderer_nroutes(site->renderer);
+	/* the templates are scanned again on whichever worker notices a change */
+	pthread_mutex_t *lock = (pthread_mutex_t *)&site->lock;
+	size_t n;
+
+	pthread_mutex_lock(lock);
+	n = renderer_nroutes(site->renderer);
+	pthread_mutex_unlock(lock);
+	return n;
 }
 
 static bool is_hex(char c)
@@ -632,29 +704,41 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 
 	req->mac[0] = '\0';
 	req->unknown_mac = false;
+	site_lock(site);
 	r = path_normalise(name, len, req->prefix, site->opts.max_name_length, path, sizeof(path));
 	if (r == -ENAMETOOLONG)
-		return -EACCES;
+		r = -EACCES;
 	if (r < 0)
-		return r;
+		goto out;
 	r = resolve_plain(site, path, req, ret);
 	pl = strlen(path);
 	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
 		r = resolve_md5(site, path, req, ret);
 	if (r == -ENOENT && req->peer)
 		note_unknown_mac(site, path, req);
+out:
+	site_unlock(site);
 	return r;
 }
 
+/*
+ * A snapshot's netascii form and MD5 are computed once, on the first worker that asks,
+ * outside the snapshots' lock (a firmware image takes a while), and kept by the first to
+ * finish; once set they never change.
+ */
 const uint8_t *site_file_netascii(struct site_file *f, size_t *ret_size)
 {
 	size_t n = f->size;
 	uint8_t *out;
 	size_t o = 0;
 
-	if (f->netascii) {
-		*ret_size = f->netascii_size;
-		return f->netascii;
+	site_file_lock();
+	out = f->netascii;
+	o = f->netascii_size;
+	site_file_unlock();
+	if (out) {
+		*ret_size = o;
+		return out;
 	}
 	for (size_t i = 0; i < f->size; i++)
 		if (f->data[i] == '\n' || f->data[i] == '\r')
@@ -675,15 +759,34 @@ const uint8_t *site_file_netascii(struct site_file *f, size_t *ret_size)
 			out[o++] = c;
 		}
 	}
-	f->netascii = out;
-	f->netascii_size = o;
-	*ret_size = o;
+	site_file_lock();
+	if (f->netascii) {
+		free(out);
+	} else {
+		f->netascii = out;
+		f->netascii_size = o;
+	}
+	out = f->netascii;
+	*ret_size = f->netascii_size;
+	site_file_unlock();
 	return out;
 }
 
 const char *site_file_md5(struct site_file *f)
 {
-	if (!f->md5[0] && md5_hex(f->data, f->size, f->md5) < 0)
+	char hex[MD5_HEX_LEN + 1];
+	bool known;
+
+	site_file_lock();
+	known = f->md5[0] != '\0';
+	site_file_unlock();
+	if (known)
+		return f->md5;
+	if (md5_hex(f->data, f->size, hex) < 0)
 		return NULL;
+	site_file_lock();
+	if (!f->md5[0])
+		memcpy(f->md5, hex, sizeof(f->md5));
+	site_file_unlock();
 	return f->md5;
 }

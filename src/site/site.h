@@ -195,6 +195,16 @@ struct directory *site_directory(struct site *site);
 void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg);
 void site_tick(struct site *site);
 
+/*
+ * The site is shared by the daemon's workers (docs/architecture.md, "Threads"): every
+ * function here takes the site's lock (recursive) for what it does, and snapshots have a
+ * lock of their own (site_file_unref and the lazy MD5 / netascii may be called anywhere).
+ * A protocol that asks the directory (site/directory.h) directly holds site_lock() around
+ * the calls and what it keeps of their answers.
+ */
+void site_lock(struct site *site);
+void site_unlock(struct site *site);
+
 /* Templates found under DIR/templates/. */
 size_t site_nroutes(const struct site *site);
 

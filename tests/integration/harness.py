@@ -97,6 +97,10 @@ class Server:
             cmd += ["--user", user]
         if verbose:
             cmd.append("-v")
+        # AUTOPROV_TEST_WORKERS=N runs every daemon with N workers (a test's own --workers,
+        # later on the line, wins): `make test` runs the protocol suites so once more
+        if os.environ.get("AUTOPROV_TEST_WORKERS"):
+            cmd += ["--workers", os.environ["AUTOPROV_TEST_WORKERS"]]
         cmd += list(args)
         self.cmd = cmd
         self.port = None
