@@ -29,9 +29,10 @@ struct server_config;
 int cli_site_config(const char *prog, const char *site_dir, const char *config,
 		    struct server_config *cfg, char *path, size_t pathsz);
 /*
- * The site's store: the one its configuration (config, NULL: SITE/autoprov.conf) names in
- * [store] url, else SITE/autoprov.db. A bad configuration is printed (-1); a store that
- * does not open returns its error with the reason in err (no password in it).
+ * The site's store: the one its configuration (config, NULL: SITE/autoprov.conf, which may
+ * be missing) names in [store] url, else SITE/autoprov.db. Only that key is read (the rest
+ * is serve's to check); a file that is not INI or a URL that is not PostgreSQL's is an
+ * error. A negative errno with the reason in err (no password in it).
  */
 struct store;
 int cli_open_store(const char *prog, const char *site_dir, const char *config, struct store **ret,

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* What several subcommands share (cli/cli.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <ini.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
 #include "server/config.h"
+#include "site/site.h"
 #include "store/store.h"
 
 int cli_site_config(const char *prog, const char *site_dir, const char *config,
@@ -26,17 +31,53 @@ int cli_site_config(const char *prog, const char *site_dir, const char *config,
 	return 0;
 }
 
+/* [store] url of a configuration file, for cli_open_store */
+struct store_url_scan {
+	char url[1024];
+	bool too_long;
+};
+
+static int scan_store_url(void *arg, const char *section, const char *name, const char *value)
+{
+	struct store_url_scan *u = arg;
+
+	if (strcmp(section, "store") == 0 && strcmp(name, "url") == 0) {
+		if (strlen(value) >= sizeof(u->url))
+			u->too_long = true;
+		else
+			snprintf(u->url, sizeof(u->url), "%s", value);
+	}
+	return 1; /* the rest is serve's to check (serve --check) */
+}
+
 int cli_open_store(const char *prog, const char *site_dir, const char *config, struct store **ret,
 		   char *err, size_t errsz)
 {
-	struct server_config cfg;
-	char path[4096];
-	int r;
+	struct store_url_scan u = { .url = "" };
+	char path[4096], shown[256];
+	int line;
 
-	if (cli_site_config(prog, site_dir, config, &cfg, path, sizeof(path)) < 0) {
-		snprintf(err, errsz, "%s: the configuration is not valid", path);
+	/*
+	 * Only [store] url is read: a command on the inventory needs nothing else, and a key
+	 * serve would refuse elsewhere in the file does not stop it. Which store it is, though,
+	 * is never guessed: a file that is not INI, or a URL that is not PostgreSQL's, is an
+	 * error.
+	 */
+	(void)prog;
+	if (config)
+		snprintf(path, sizeof(path), "%s", config);
+	else
+		snprintf(path, sizeof(path), "%s/autoprov.conf", site_dir);
+	line = ini_parse(path, scan_store_url, &u);
+	if (line > 0 || (line < 0 && config)) {
+		snprintf(err, errsz, line > 0 ? "%s:%d: not an INI line" : "%s: cannot be read", path,
+			 line);
 		return -EINVAL;
 	}
-	r = store_open_url(cfg.site.store_url, site_dir, ret, err, errsz);
-	return r;
+	if (u.too_long || (u.url[0] && !site_store_url_is_pg(u.url))) {
+		snprintf(err, errsz, "%s: [store] url '%s' is not a PostgreSQL URI", path,
+			 site_redact_store_url(u.url, shown, sizeof(shown)));
+		return -EINVAL;
+	}
+	return store_open_url(u.url, site_dir, ret, err, errsz);
 }
