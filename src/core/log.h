@@ -62,6 +62,16 @@ void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt
 			log_emit(LOG_LEVEL_DEBUG, tag, 0, __VA_ARGS__);                            \
 	} while (0)
 #define log_err(tag, ...) log_emit(LOG_LEVEL_ERR, tag, 0, __VA_ARGS__)
+/*
+ * A state machine's transition, traced at debug level by its one *_set_state():
+ * "WHO: MACHINE FROM -> TO", the states named by names[] (nothing when from == to).
+ */
+#define log_transition(tag, who, machine, names, from, to)                                         \
+	do {                                                                                       \
+		if (log_level_current >= LOG_LEVEL_DEBUG && (from) != (to))                        \
+			log_emit(LOG_LEVEL_DEBUG, tag, 0, "%s: %s %s -> %s", who, machine,         \
+				 (names)[from], (names)[to]);                                      \
+	} while (0)
 
 /* Start-up failures only: a request never takes the daemon down. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

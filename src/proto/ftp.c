@@ -9,9 +9,9 @@
  * listener on the configured port range, or (when allowed) a connection to the control
  * peer's own address, with a timer of its own; a transfer sends a snapshot from the site's
  * resolver (or a listing built in memory) with non-blocking send(), converting LF to CR LF
- * on the way for TYPE A. Explicit FTPS (RFC 4217): after AUTH TLS the control connection,
- * and after PROT P each data connection, go through OpenSSL (non-blocking, driven by the
- * same events). Callbacks never free a session in the middle of their work: they mark it,
+ * on the way for TYPE A. Both connections are net/streams: explicit FTPS (RFC 4217) is the
+ * stream's TLS, on the control connection after AUTH TLS and on each data connection after
+ * PROT P (the control connection's TLS context, so that its session resumes there). Callbacks never free a session in the middle of their work: they mark it,
  * and session_settle() at their end frees it or updates its events.
  *
  * Sessions are limited per peer address, per prefix (/24, /64) and overall; sessions not
@@ -28,7 +28,6 @@
 #include <event2/event.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "core/peers.h"
 #include "core/str.h"
 #include "net/listener.h"
+#include "net/stream.h"
 #include "proto/ftp_parse.h"
 #include "site/directory.h"
 #include "site/exchange.h"
@@ -60,8 +60,8 @@
 #define PEER_BUCKETS  1024 /* a power of two */
 /* An over-long command line is skipped to its end; beyond this, the session is closed. */
 #define ABSURD_LINE 65536
-#define PREFIX_V4	24 /* the prefix of max_sessions_per_prefix */
-#define PREFIX_V6	64
+#define PREFIX_V4   24 /* the prefix of max_sessions_per_prefix */
+#define PREFIX_V6   64
 
 void ftp_config_default(struct ftp_config *cfg)
 {
@@ -170,13 +170,13 @@ struct transfer {
 struct session {
 	struct ftp_server *srv;
 	enum session_state state;
-	int fd;
-	struct event *ev_read, *ev_write, *ev_timer;
-	bool reading, writing;
+	struct net_stream *ctl; /* the control connection, plain or TLS */
+	struct event *ev_timer;
+	bool read_wants_write, write_wants_read; /* TLS waits for the other direction */
 	struct addr peer, local;
 	char peer_str[ADDR_STRLEN];
 	struct peer_count *peer_entry, *prefix_entry;
-	struct wait_queue *waitq;		 /* &srv->silent, &srv->talking, or NULL */
+	struct wait_queue *waitq;	       /* &srv->silent, &srv->talking, or NULL */
 	struct session *wait_prev, *wait_next; /* on it */
 
 	uint8_t rbuf[READ_BUF];
@@ -201,16 +201,16 @@ struct session {
 	uint64_t rest;
 
 	enum data_state dstate;
-	int dfd;
-	struct event *ev_data, *ev_data_timer;
+	int dfd;		 /* the passive listener, or the socket connecting to PORT's */
+	struct event *ev_data;	 /* its event */
+	struct net_stream *data; /* the data connection once made, plain or TLS */
+	struct event *ev_data_timer;
 	struct addr active_to;
 	struct transfer xfer;
 
-	SSL *ssl;		/* the control connection after AUTH TLS */
-	bool handshake;		/* its TLS handshake is in progress */
-	bool hs_read, hs_write; /* what the handshake waits for */
-	bool prot_private;	/* PROT P: data connections in TLS too */
-	SSL *dssl;		/* the data connection's */
+	bool tls;	   /* AUTH TLS: the control connection is TLS */
+	bool handshake;	   /* its TLS handshake is in progress */
+	bool prot_private; /* PROT P: data connections in TLS too */
 
 	bool dead; /* to be freed by session_settle() */
 	struct session *prev, *next;
@@ -228,7 +228,7 @@ struct ftp_server {
 	SSL_CTX *tls;			    /* NULL: no FTPS */
 	unsigned passive_min, passive_span; /* passive_range() */
 	unsigned next_passive;		    /* where the next search starts, 0..span-1 */
-	struct peer_table prefixes; /* sessions per /24 or /64 */
+	struct peer_table prefixes;	    /* sessions per /24 or /64 */
 	/*
 	 * Sessions not logged in, oldest first: those that sent no command yet, then those
 	 * that did (a client logging in sends USER at once); dropped in this order.
@@ -297,9 +297,7 @@ static void set_port(struct sockaddr_storage *ss, uint16_t port)
 
 static void session_set_state(struct session *s, enum session_state state)
 {
-	if (s->state != state)
-		log_debug(TAG, "%s: session %s -> %s", s->peer_str, session_state_names[s->state],
-			  session_state_names[state]);
+	log_transition(TAG, s->peer_str, "session", session_state_names, s->state, state);
 	s->state = state;
 	if (state == SESSION_READY)
 		wait_leave(s); /* logged in: never dropped for a newcomer */
@@ -307,9 +305,7 @@ static void session_set_state(struct session *s, enum session_state state)
 
 static void data_set_state(struct session *s, enum data_state state)
 {
-	if (s->dstate != state)
-		log_debug(TAG, "%s: data %s -> %s", s->peer_str, data_state_names[s->dstate],
-			  data_state_names[state]);
+	log_transition(TAG, s->peer_str, "data", data_state_names, s->dstate, state);
 	s->dstate = state;
 }
 
@@ -364,94 +360,19 @@ __attribute__((format(printf, 3, 4))) static void reply(struct session *s, unsig
 	send_raw(s, line, n);
 }
 
-/* ---- connections, plain or TLS ---- */
-
-/* Bytes sent, -EAGAIN (try when the socket says so), or another negative errno. */
-static ssize_t conn_send(int fd, SSL *ssl, const void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (ssl) {
-		int r;
-
-		ERR_clear_error();
-		r = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(ssl, r)) {
-		case SSL_ERROR_WANT_WRITE:
-		case SSL_ERROR_WANT_READ: return -EAGAIN;
-		default: return -EPIPE;
-		}
-	}
-	n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-}
-
-/* Bytes read, 0 at the end, -EAGAIN, or another negative errno. */
-static ssize_t conn_recv(int fd, SSL *ssl, void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (ssl) {
-		int r;
-
-		ERR_clear_error();
-		r = SSL_read(ssl, buf, (int)len);
-		if (r > 0)
-			return r;
-		switch (SSL_get_error(ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE: return -EAGAIN;
-		case SSL_ERROR_ZERO_RETURN: return 0;
-		default: return -ECONNRESET;
-		}
-	}
-	n = recv(fd, buf, len, MSG_DONTWAIT);
-	if (n >= 0)
-		return n;
-	return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-}
-
-/* A new TLS connection on fd, as the server. NULL when out of memory. */
-static SSL *tls_new(SSL_CTX *ctx, int fd)
-{
-	SSL *ssl = SSL_new(ctx);
-
-	if (!ssl)
-		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_set_accept_state(ssl);
-	return ssl;
-}
-
-/* OpenSSL's reason for the last failure, for the log. */
-static const char *tls_error(char *buf, size_t sz)
-{
-	unsigned long e = ERR_get_error();
-
-	if (!e)
-		return "connection closed";
-	ERR_error_string_n(e, buf, sz);
-	return buf;
-}
-
 /* Writes what is queued; false when the connection failed. */
 static bool flush_out(struct session *s)
 {
 	if (s->handshake)
 		return true;
+	s->write_wants_read = false;
 	while (s->outoff < s->outlen) {
-		ssize_t n = conn_send(s->fd, s->ssl, s->out + s->outoff, s->outlen - s->outoff);
+		ssize_t n = net_stream_write(s->ctl, s->out + s->outoff, s->outlen - s->outoff);
 
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			s->write_wants_read = net_stream_wants(s->ctl) == NET_READABLE;
 			return true;
+		}
 		if (n < 0)
 			return false;
 		s->outoff += (size_t)n;
@@ -575,10 +496,8 @@ static void transfer_done(struct transfer *x)
 /* Closes the data connection or listener (the transfer stays). */
 static void data_close(struct session *s)
 {
-	if (s->dssl) {
-		SSL_free(s->dssl);
-		s->dssl = NULL;
-	}
+	net_stream_close(s->data); /* safe from inside its own callback */
+	s->data = NULL;
 	if (s->ev_data) {
 		event_free(s->ev_data);
 		s->ev_data = NULL;
@@ -653,9 +572,11 @@ static void data_send(struct session *s)
 		}
 		if (len > budget)
 			len = budget;
-		n = conn_send(s->dfd, s->dssl, p, len);
-		if (n == -EAGAIN)
+		n = net_stream_write(s->data, p, len);
+		if (n == -EAGAIN) {
+			net_stream_watch_wants(s->data);
 			break;
+		}
 		if (n < 0) {
 			data_fail(s, 426, "Connection closed; transfer aborted.", OUTCOME_ABORTED,
 				  strerror((int)-n));
@@ -669,9 +590,7 @@ static void data_send(struct session *s)
 		budget -= (size_t)n;
 	}
 	if (x->off == x->size && (!x->ascii || x->aoff == x->alen)) {
-		if (s->dssl)
-			(void)SSL_shutdown(
-				s->dssl); /* close_notify: the end is the end of the file */
+		net_stream_close_notify(s->data); /* TLS: the end is the end of the file */
 		data_close(s);
 		reply(s, 226, "%s", x->owned ? "Directory send OK." : "Transfer complete.");
 		transfer_end(s, OUTCOME_SENT, NULL);
@@ -680,65 +599,58 @@ static void data_send(struct session *s)
 	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s); /* progress: the stall timer again */
 }
 
-static void on_data_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	data_send(s);
-	session_settle(s);
-}
-
-static int data_watch(struct session *s, short what, event_callback_fn cb);
 static void data_handshake(struct session *s);
 
-static void on_data_handshake(evutil_socket_t fd, short what, void *arg)
+/* The data connection's events: its TLS handshake, then the transfer's sending. */
+static void on_data_event(struct net_stream *st, unsigned what, void *arg)
 {
 	struct session *s = arg;
 
-	data_handshake(s);
+	(void)st;
+	if (s->dstate == DATA_HANDSHAKE)
+		data_handshake(s);
+	else if (s->dstate == DATA_SENDING)
+		data_send(s);
 	session_settle(s);
 }
+
+static const struct net_stream_ops data_stream_ops = { .event = on_data_event };
 
 static void data_open(struct session *s);
 
 /* A step of the data connection's TLS handshake (PROT P). */
 static void data_handshake(struct session *s)
 {
-	char why[160];
-	int r, e;
+	int r = net_stream_handshake(s->data);
 
-	ERR_clear_error();
-	r = SSL_do_handshake(s->dssl);
-	if (r == 1) {
+	if (r == 0) {
 		data_open(s);
 		return;
 	}
-	e = SSL_get_error(s->dssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		if (data_watch(s, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
-			       on_data_handshake) < 0)
-			data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR,
-				  "out of memory");
+	if (r == -EAGAIN) {
+		net_stream_watch_wants(s->data);
 		return;
 	}
 	log_info(TAG, "%s: TLS on the data connection failed: %s", s->peer_str,
-		 tls_error(why, sizeof(why)));
+		 net_stream_tls_error(s->data));
 	data_fail(s, 425, "TLS negotiation on the data connection failed.", OUTCOME_ERROR,
 		  "data connection TLS");
 }
 
-/* The data connection is up: with PROT P, TLS first. */
-static void data_ready(struct session *s)
+/* The data connection is up on fd (now the stream's): with PROT P, TLS first. */
+static void data_ready(struct session *s, int fd)
 {
+	if (net_stream_new(s->srv->base, fd, &data_stream_ops, s, &s->data) < 0) {
+		close(fd);
+		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
+		return;
+	}
 	if (!s->prot_private) {
 		data_open(s);
 		return;
 	}
-	s->dssl = tls_new(SSL_get_SSL_CTX(s->ssl), s->dfd); /* PROT P comes after AUTH */
-	if (!s->dssl) {
-		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
-		return;
-	}
+	/* the control connection's context: its sessions resume on the data connection */
+	net_stream_tls_accept(s->data, SSL_get_SSL_CTX(net_stream_ssl(s->ctl)));
 	data_set_state(s, DATA_HANDSHAKE);
 	arm(s->ev_data_timer, s->srv->cfg.data_timeout_s);
 	data_handshake(s);
@@ -747,10 +659,7 @@ static void data_ready(struct session *s)
 /* The data connection is ready for bytes: a transfer waiting for it starts. */
 static void data_open(struct session *s)
 {
-	if (s->ev_data) {
-		event_free(s->ev_data);
-		s->ev_data = NULL;
-	}
+	net_stream_watch(s->data, 0);
 	data_set_state(s, DATA_OPEN);
 	if (s->xfer.active)
 		data_start(s);
@@ -771,10 +680,7 @@ static int data_watch(struct session *s, short what, event_callback_fn cb)
 static void data_start(struct session *s)
 {
 	data_set_state(s, DATA_SENDING);
-	if (data_watch(s, EV_WRITE | EV_PERSIST, on_data_write) < 0) {
-		data_fail(s, 425, "Cannot open data connection.", OUTCOME_ERROR, "out of memory");
-		return;
-	}
+	net_stream_watch(s->data, NET_WRITABLE);
 	data_send(s);
 }
 
@@ -798,8 +704,8 @@ static void on_data_accept(evutil_socket_t fd, short what, void *arg)
 	event_free(s->ev_data);
 	s->ev_data = NULL;
 	close(s->dfd);
-	s->dfd = cfd;
-	data_ready(s);
+	s->dfd = -1;
+	data_ready(s, cfd);
 out:
 	session_settle(s);
 }
@@ -817,7 +723,8 @@ static void on_data_connected(evutil_socket_t fd, short what, void *arg)
 	} else {
 		event_free(s->ev_data);
 		s->ev_data = NULL;
-		data_ready(s);
+		s->dfd = -1;
+		data_ready(s, fd);
 	}
 	session_settle(s);
 }
@@ -1649,7 +1556,7 @@ static void cmd_auth(struct session *s, const struct ftp_command *c)
 		reply(s, 502, "TLS is not available on this server.");
 		return;
 	}
-	if (s->ssl) {
+	if (s->tls) {
 		reply(s, 503, "TLS is already in use.");
 		return;
 	}
@@ -1669,11 +1576,11 @@ static void cmd_auth(struct session *s, const struct ftp_command *c)
 		s->dead = true;
 		return;
 	}
-	s->ssl = tls_new(s->srv->tls, s->fd);
-	if (!s->ssl) {
+	if (net_stream_tls_accept(s->ctl, s->srv->tls) < 0) {
 		s->dead = true;
 		return;
 	}
+	s->tls = true;
 	/* commands sent in clear behind AUTH are dropped, never run as if protected */
 	s->roff = s->rlen;
 	ftp_line_init(&s->lines, s->line, s->lines.cap, ABSURD_LINE);
@@ -1685,7 +1592,7 @@ static void cmd_prot(struct session *s, const struct ftp_command *c)
 {
 	char level = c->arg_len == 1 ? (char)(c->arg[0] & ~0x20) : '?';
 
-	if (!s->ssl) {
+	if (!s->tls) {
 		reply(s, 503, "PROT needs AUTH TLS first.");
 		return;
 	}
@@ -1713,7 +1620,7 @@ static bool tls_policy_refuses(struct session *s, enum ftp_verb v)
 {
 	if (s->srv->cfg.tls != FTP_TLS_REQUIRED || !s->srv->tls)
 		return false;
-	if ((v == FTP_CMD_USER || v == FTP_CMD_PASS) && !s->ssl) {
+	if ((v == FTP_CMD_USER || v == FTP_CMD_PASS) && !s->tls) {
 		reply(s, 530, "TLS is required here: use AUTH TLS first.");
 		return true;
 	}
@@ -1785,7 +1692,8 @@ static void cmd_refused_write(struct session *s, const struct ftp_command *c)
 		char path[PATH_LOG_MAX];
 
 		log_escape(path, sizeof(path), c->arg, c->arg_len);
-		log_request(s, OUTCOME_DENIED, c->name, path, 0, NULL, NULL, NULL, "read-only server");
+		log_request(s, OUTCOME_DENIED, c->name, path, 0, NULL, NULL, NULL,
+			    "read-only server");
 	}
 	reply(s, 550, "Permission denied: this server is read-only.");
 }
@@ -1833,7 +1741,7 @@ static void handle_command(struct session *s, const struct ftp_command *c)
 	case FTP_CMD_STAT: cmd_stat(s); break;
 	case FTP_CMD_AUTH: cmd_auth(s, c); break;
 	case FTP_CMD_PBSZ:
-		if (!s->ssl)
+		if (!s->tls)
 			reply(s, 503, "PBSZ needs AUTH TLS first.");
 		else
 			reply(s, 200, "PBSZ=0");
@@ -1999,40 +1907,35 @@ static void session_process(struct session *s)
 /* A step of the control connection's TLS handshake, after AUTH TLS. */
 static void control_handshake(struct session *s)
 {
-	char why[160];
-	int r, e;
+	int r = net_stream_handshake(s->ctl);
 
-	ERR_clear_error();
-	r = SSL_do_handshake(s->ssl);
-	s->hs_read = s->hs_write = false;
-	if (r == 1) {
+	if (r == 0) {
+		SSL *ssl = net_stream_ssl(s->ctl);
+
 		s->handshake = false;
-		log_debug(TAG, "%s: TLS %s, %s", s->peer_str, SSL_get_version(s->ssl),
-			  SSL_get_cipher_name(s->ssl));
+		log_debug(TAG, "%s: TLS %s, %s", s->peer_str, SSL_get_version(ssl),
+			  SSL_get_cipher_name(ssl));
 		return;
 	}
-	e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		s->hs_read = true;
-		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		s->hs_write = true;
-		return;
-	}
-	log_info(TAG, "%s: TLS handshake failed: %s", s->peer_str, tls_error(why, sizeof(why)));
+	if (r == -EAGAIN)
+		return; /* session_settle() watches what it waits for */
+	log_info(TAG, "%s: TLS handshake failed: %s", s->peer_str, net_stream_tls_error(s->ctl));
 	s->dead = true;
 }
 
-static void on_read(evutil_socket_t fd, short what, void *arg)
+/* The control connection's events: its TLS handshake, or input to read. */
+static void on_control_event(struct net_stream *st, unsigned what, void *arg)
 {
 	struct session *s = arg;
 
+	(void)st;
 	if (s->handshake) {
 		control_handshake(s);
-	} else if (s->roff == s->rlen) {
-		ssize_t n = conn_recv(fd, s->ssl, s->rbuf, sizeof(s->rbuf));
+	} else if (s->roff == s->rlen &&
+		   ((what & NET_READABLE) || (s->read_wants_write && (what & NET_WRITABLE)))) {
+		ssize_t n = net_stream_read(s->ctl, s->rbuf, sizeof(s->rbuf));
 
+		s->read_wants_write = n == -EAGAIN && net_stream_wants(s->ctl) == NET_WRITABLE;
 		if (n == 0 || (n < 0 && n != -EAGAIN)) {
 			log_debug(TAG, "%s: control connection closed by the client", s->peer_str);
 			if (s->xfer.active) {
@@ -2048,15 +1951,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	session_settle(s);
 }
 
-static void on_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	if (s->handshake)
-		control_handshake(s);
-	session_settle(s);
-}
-
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -2069,7 +1963,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		unsigned held;
 
 		if (log_limit_ok(&s->srv->log_login_timeout, &held))
-			log_info(TAG, "%s: no login within %u s, closing (%u more since the last line)",
+			log_info(TAG,
+				 "%s: no login within %u s, closing (%u more since the last line)",
 				 s->peer_str, s->srv->cfg.login_timeout_s, held);
 		reply(s, 421, "Login timeout, closing control connection.");
 		session_close_after(s);
@@ -2107,29 +2002,29 @@ static void session_settle(struct session *s)
 			net_listener_resume(srv->listener);
 		return;
 	}
+	if (s->handshake) {
+		net_stream_watch_wants(s->ctl);
+		return;
+	}
 	want_write = s->outoff < s->outlen;
 	want_read = !session_paused(s) && s->roff == s->rlen;
-	if (s->handshake) {
-		want_read = s->hs_read;
-		want_write = s->hs_write;
-	} else if (want_read && s->ssl && SSL_pending(s->ssl) > 0) {
-		/* decrypted input OpenSSL holds: the socket will not say so */
-		event_active(s->ev_read, EV_READ, 0);
-	}
-	if (want_read != s->reading) {
-		if (want_read)
-			event_add(s->ev_read, NULL);
-		else
-			event_del(s->ev_read);
-		s->reading = want_read;
-	}
-	if (want_write != s->writing) {
-		if (want_write)
-			event_add(s->ev_write, NULL);
-		else
-			event_del(s->ev_write);
-		s->writing = want_write;
-	}
+	if (want_read && net_stream_pending(s->ctl))
+		net_stream_wake(s->ctl, NET_READABLE); /* input TLS holds: the socket won't say */
+	net_stream_watch(
+		s->ctl,
+		(want_read || (want_write && s->write_wants_read) ? NET_READABLE : 0) |
+			(want_write || (want_read && s->read_wants_write) ? NET_WRITABLE : 0));
+}
+
+/* The control stream is gone: the session's memory goes. */
+static void session_mem_free(void *arg)
+{
+	struct session *s = arg;
+
+	if (s->line)
+		OPENSSL_cleanse(s->line, s->lines.cap);
+	free(s->line);
+	free(s);
 }
 
 static void session_free(struct session *s)
@@ -2145,19 +2040,8 @@ static void session_free(struct session *s)
 	data_close(s);
 	if (s->ev_data_timer)
 		event_free(s->ev_data_timer);
-	if (s->ev_read)
-		event_free(s->ev_read);
-	if (s->ev_write)
-		event_free(s->ev_write);
 	if (s->ev_timer)
 		event_free(s->ev_timer);
-	if (s->ssl) {
-		if (!s->handshake)
-			(void)SSL_shutdown(s->ssl);
-		SSL_free(s->ssl);
-	}
-	if (s->fd >= 0)
-		close(s->fd);
 	if (s->prev || srv->sessions == s) {
 		if (s->prev)
 			s->prev->next = s->next;
@@ -2171,10 +2055,13 @@ static void session_free(struct session *s)
 	wait_leave(s);
 	peer_table_release(&srv->peers, s->peer_entry);
 	peer_table_release(&srv->prefixes, s->prefix_entry);
-	if (s->line)
-		OPENSSL_cleanse(s->line, s->lines.cap);
-	free(s->line);
-	free(s);
+	if (!s->ctl) {
+		session_mem_free(s); /* half built */
+		return;
+	}
+	if (!s->handshake)
+		net_stream_close_notify(s->ctl);
+	net_stream_close(s->ctl); /* the memory goes once no callback of it runs */
 }
 
 /* Answers 421 on a connection that gets no session, and closes it. */
@@ -2218,8 +2105,8 @@ static bool drop_waiting(struct ftp_server *srv, const struct sockaddr *prefix, 
 			  "%s: a session not logged in dropped for a new one (%s full)"
 			  " (%u more dropped since the last line)",
 			  s->peer_str, why, held);
-	if (!s->ssl && s->outoff == s->outlen)
-		(void)send(s->fd, bye, sizeof(bye) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!s->tls && s->outoff == s->outlen)
+		(void)net_stream_write(s->ctl, bye, sizeof(bye) - 1);
 	session_free(s);
 	return true;
 }
@@ -2239,6 +2126,11 @@ static void refuse(struct ftp_server *srv, int fd, const struct addr *peer, cons
 			  held);
 	turn_away(fd, "Too many connections from your address, try again later.");
 }
+
+static const struct net_stream_ops control_stream_ops = {
+	.event = on_control_event,
+	.closed = session_mem_free,
+};
 
 static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 {
@@ -2273,7 +2165,6 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	if (!s)
 		goto fail;
 	s->srv = srv;
-	s->fd = fd;
 	s->dfd = -1;
 	s->peer = *peer;
 	addr_format((const struct sockaddr *)&peer->ss, s->peer_str, sizeof(s->peer_str));
@@ -2282,11 +2173,9 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 		goto fail;
 	net_addr_unmap(&s->local);
 	s->line = malloc(srv->cfg.max_command_length + 1);
-	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_read, s);
-	s->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_write, s);
 	s->ev_timer = evtimer_new(srv->base, on_timer, s);
 	s->ev_data_timer = evtimer_new(srv->base, on_data_timeout, s);
-	if (!s->line || !s->ev_read || !s->ev_write || !s->ev_timer || !s->ev_data_timer)
+	if (!s->line || !s->ev_timer || !s->ev_data_timer)
 		goto fail;
 	ftp_line_init(&s->lines, s->line, srv->cfg.max_command_length + 1, ABSURD_LINE);
 	if (peer_table_take(&srv->peers, (const struct sockaddr *)&peer->ss,
@@ -2295,6 +2184,8 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	if (has_prefix && peer_table_take(&srv->prefixes, (const struct sockaddr *)&prefix,
 					  per_prefix, &s->prefix_entry) < 0)
 		goto fail;
+	if (net_stream_new(srv->base, fd, &control_stream_ops, s, &s->ctl) < 0)
+		goto fail; /* the last step that may fail: the stream owns fd from here */
 	wait_enter(s, &srv->silent);
 	s->next = srv->sessions;
 	if (srv->sessions)
@@ -2310,10 +2201,7 @@ static void session_new(struct ftp_server *srv, int fd, const struct addr *peer)
 	session_settle(s);
 	return;
 fail:
-	if (s) {
-		s->fd = -1;
-		session_free(s);
-	}
+	session_free(s); /* half built: fd is still ours */
 	turn_away(fd, "Server error, try again later.");
 }
 

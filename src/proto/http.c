@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * HTTP/1.1 and HTTPS server. Each connection is a non-blocking socket with a read event,
- * a write event (added only while an answer does not fit in the socket) and one timer; a
- * read parses every complete request in the buffer (pipelining), each is answered through
- * the site's resolver, and the answers leave in one writev (or SSL_write per piece): the
+ * HTTP/1.1 and HTTPS server. Each connection is a net/stream (plain or TLS, a read event,
+ * a write event watched only while an answer does not fit in the socket, one timer) and an
+ * explicit state (enum http_state); a read parses every complete request in the buffer
+ * (pipelining), each is answered through the site's resolver, and the answers leave in one
+ * write (over TLS, small pieces gathered into one record): the
  * header lines from a small per-connection arena, the body the file's snapshot itself,
  * referenced until sent. Limits: the head's size and the target's length, connections
  * per peer address and per prefix (/24, /64), and overall, a header timeout running from the
@@ -24,8 +25,6 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 #include "core/peers.h"
 #include "core/str.h"
 #include "net/listener.h"
+#include "net/stream.h"
 #include "proto/useragent.h"
 #include "site/auth.h"
 #include "site/exchange.h"
@@ -49,17 +49,17 @@
 
 #define TAG "http"
 
-#define NAME_LOG_MAX	512
-#define UA_MAX		256
-#define OUT_PIECES	32
-#define OUT_ARENA	4096
-#define HEAD_MAX	1536 /* one answer's status line, header fields and short text */
-#define PEER_BUCKETS	1024
-#define LINGER_S	2
-#define IN_FIRST	1024 /* the input buffer's first size; it doubles up to the limit */
-#define PREFIX_V4	24   /* the prefix of max_connections_per_prefix */
+#define NAME_LOG_MAX 512
+#define UA_MAX	     256
+#define OUT_PIECES   32
+#define OUT_ARENA    4096
+#define HEAD_MAX     1536 /* one answer's status line, header fields and short text */
+#define PEER_BUCKETS 1024
+#define LINGER_S     2
+#define IN_FIRST     1024 /* the input buffer's first size; it doubles up to the limit */
+#define PREFIX_V4    24	  /* the prefix of max_connections_per_prefix */
+#define PREFIX_V6    64
 #define HTTP_UNAVAILABLE_RETRY_S 10 /* Retry-After of "unavailable": the store cannot be reached */
-#define PREFIX_V6	64
 
 void http_config_default(struct http_config *cfg)
 {
@@ -201,22 +201,37 @@ struct out_piece {
 	struct site_file *file; /* released once sent, or NULL */
 };
 
+/*
+ * A connection's state: every change goes through conn_set_state(), which traces it, and
+ * every event of the connection goes to conn_event(), which acts on the state.
+ */
+enum http_state {
+	HTTP_HANDSHAKE, /* TLS: waiting for the ClientHello, then handshaking */
+	HTTP_WAITING,	/* waiting for a request, or for the rest of its head */
+	HTTP_SENDING,	/* answers queued that the socket has not taken yet */
+	HTTP_DELAYED,	/* a failed login's answer waits for the timer; nothing is read */
+	HTTP_LINGERING, /* all sent, the write side shut: reading what the peer sends until EOF */
+	HTTP_CLOSED,	/* closed; the memory goes when the stream's callback returns */
+	_HTTP_STATE_MAX,
+};
+
+static const char *const http_state_names[_HTTP_STATE_MAX] = {
+	[HTTP_HANDSHAKE] = "handshake", [HTTP_WAITING] = "waiting",	[HTTP_SENDING] = "sending",
+	[HTTP_DELAYED] = "delayed",	[HTTP_LINGERING] = "lingering", [HTTP_CLOSED] = "closed",
+};
+
 struct http_conn {
 	struct http_server *srv;
 	struct http_conn *prev, *next;
-	int fd;
-	SSL *ssl;
-	bool handshaking;
-	struct event *rev, *wev, *timer;
+	struct net_stream *stream; /* the socket, plain or TLS, its events and timer */
+	enum http_state state;
 	enum timer_kind timer_kind;
-	bool reading, writing; /* whether rev / wev are added */
 	struct sockaddr_storage peer, local;
 	struct peer_count *peer_entry, *prefix_entry;
 	struct wait_queue *waitq;		 /* &srv->fresh, &srv->idle, or NULL */
 	struct http_conn *wait_prev, *wait_next; /* on waitq */
-	bool served;				 /* a whole request came: not fresh any more */
-	bool in_hs;				 /* on the server's handshake list */
-	struct http_conn *hs_prev, *hs_next;
+	unsigned requests;			 /* whole requests read: fresh while 0 */
+	struct http_conn *hs_prev, *hs_next;	 /* on the server's handshake list */
 	char peer_text[ADDR_STRLEN];
 	char *in; /* the unparsed input, cap bytes; NULL while there is none */
 	size_t in_len, in_cap;
@@ -225,17 +240,20 @@ struct http_conn {
 	size_t arena_used;
 	bool close_after;	/* close once everything queued is sent */
 	bool unread;		/* the peer sent what was not read (a body, garbage) */
-	bool delaying;		/* a failed login's answer waits for the timer */
 	bool nodelay;		/* TCP_NODELAY set (once the connection is kept alive) */
-	bool tls_failed;	/* a fatal TLS error: no close_notify may follow */
-	bool lingering;		/* sent everything, reading what the peer still sends until EOF */
 	struct tls_identity id; /* the verified client certificate, if any */
 	char arena[OUT_ARENA];	/* the answers' heads; last: not zeroed */
 };
 
 static void conn_close(struct http_conn *c);
-static void conn_flush(struct http_conn *c);
 static void conn_process(struct http_conn *c);
+
+static void conn_set_state(struct http_conn *c, enum http_state state)
+{
+	log_transition(c->srv->proto, c->peer_text, "connection", http_state_names, c->state,
+		       state);
+	c->state = state;
+}
 
 /* At most one line a second about limits being hit; true when this one may be logged. */
 static bool limit_log_ok(struct http_server *srv)
@@ -271,7 +289,7 @@ static void wait_leave(struct http_conn *c)
 /* The connection waits for a request (again): to the tail of its queue, unless on it. */
 static void wait_enter(struct http_conn *c)
 {
-	struct wait_queue *q = c->served ? &c->srv->idle : &c->srv->fresh;
+	struct wait_queue *q = c->requests ? &c->srv->idle : &c->srv->fresh;
 
 	if (c->waitq == q)
 		return;
@@ -300,15 +318,17 @@ static bool drop_waiting(struct http_server *srv, const struct sockaddr *prefix,
 		for (; c; c = c->wait_next) {
 			unsigned held;
 
-			if (prefix && (!c->prefix_entry ||
-				       !addr_same_host((const struct sockaddr *)&c->prefix_entry->host,
-						       prefix)))
+			if (prefix &&
+			    (!c->prefix_entry ||
+			     !addr_same_host((const struct sockaddr *)&c->prefix_entry->host,
+					     prefix)))
 				continue;
 			if (log_limit_ok(&srv->log_dropped, &held))
 				log_warnx(srv->proto,
 					  "%s: %s connection dropped for a new one (%s full)"
 					  " (%u more dropped since the last line)",
-					  c->peer_text, i == 0 ? "a waiting" : "an idle", why, held);
+					  c->peer_text, i == 0 ? "a waiting" : "an idle", why,
+					  held);
 			conn_close(c);
 			return true;
 		}
@@ -316,11 +336,16 @@ static bool drop_waiting(struct http_server *srv, const struct sockaddr *prefix,
 	return false;
 }
 
+static bool hs_on(const struct http_conn *c)
+{
+	return c->hs_prev || c->hs_next || c->srv->hs_head == c;
+}
+
 static void hs_leave(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	if (!c->in_hs)
+	if (!hs_on(c))
 		return;
 	if (c->hs_prev)
 		c->hs_prev->hs_next = c->hs_next;
@@ -331,7 +356,6 @@ static void hs_leave(struct http_conn *c)
 	else
 		srv->hs_tail = c->hs_prev;
 	c->hs_prev = c->hs_next = NULL;
-	c->in_hs = false;
 	srv->nhandshakes--;
 }
 
@@ -353,7 +377,6 @@ static void hs_enter(struct http_conn *c)
 				  srv->hs_head->peer_text, srv->nhandshakes, held);
 		conn_close(srv->hs_head);
 	}
-	c->in_hs = true;
 	c->hs_prev = srv->hs_tail;
 	if (srv->hs_tail)
 		srv->hs_tail->hs_next = c;
@@ -363,32 +386,10 @@ static void hs_enter(struct http_conn *c)
 	srv->nhandshakes++;
 }
 
-/* ---- events ---- */
-
-static void conn_want(struct http_conn *c, bool read, bool write)
-{
-	if (read != c->reading) {
-		if (read)
-			event_add(c->rev, NULL);
-		else
-			event_del(c->rev);
-		c->reading = read;
-	}
-	if (write != c->writing) {
-		if (write)
-			event_add(c->wev, NULL);
-		else
-			event_del(c->wev);
-		c->writing = write;
-	}
-}
-
 static void conn_timer(struct http_conn *c, enum timer_kind kind, unsigned seconds)
 {
-	struct timeval tv = { .tv_sec = seconds };
-
 	c->timer_kind = kind;
-	event_add(c->timer, &tv);
+	net_stream_timer(c->stream, seconds * 1000);
 }
 
 /* ---- output ---- */
@@ -769,12 +770,11 @@ static void challenge(struct http_exchange *x, bool stale, bool failed, const ch
 		/* a failed login: the defence's miss */
 		(void)site_miss(srv->site, &x->ex.req, NULL);
 		unsigned ms = site_auth_failed(srv->site, (struct sockaddr *)&c->peer, user);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		if (ms > 0) {
-			c->delaying = true;
+			conn_set_state(c, HTTP_DELAYED);
 			c->timer_kind = T_DELAY;
-			event_add(c->timer, &tv);
+			net_stream_timer(c->stream, ms);
 		}
 	}
 }
@@ -810,9 +810,8 @@ static int check_login(struct http_exchange *x, char who[MAC_LEN + 1])
 		challenge(x, false, false, NULL, "scheme not offered");
 		return 0;
 	}
-	if (a.scheme == HTTP_AUTH_DIGEST &&
-	    (strcmp(a.digest.realm, srv->cfg.realm) != 0 ||
-	     strcmp(a.digest.uri, req->target) != 0)) {
+	if (a.scheme == HTTP_AUTH_DIGEST && (strcmp(a.digest.realm, srv->cfg.realm) != 0 ||
+					     strcmp(a.digest.uri, req->target) != 0)) {
 		challenge(x, false, true, a.username, "Digest realm or uri not this request's");
 		return 0;
 	}
@@ -966,8 +965,7 @@ static int check_binding(struct http_conn *c, const char *mac, const char **why)
 			r = 0;
 		else
 			*why = "the certificate is not the one bound to the device";
-	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE &&
-		   strcmp(c->id.mac, mac) != 0) {
+	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE && strcmp(c->id.mac, mac) != 0) {
 		/* a certificate of no device, of two, or of another is never recorded */
 		*why = "first-use binds only a certificate naming the device's MAC";
 	} else if (c->srv->cfg.cert_binding == HTTP_BIND_FIRST_USE) {
@@ -1055,8 +1053,7 @@ static void handle_request(struct http_conn *c, struct http_request *req)
 		respond_outcome(&x, OUTCOME_BLOCKED, 0, NULL);
 		return;
 	}
-	if (c->id.has_cert && c->id.macs != 1 &&
-	    srv->cfg.tls.client_certs == TLS_CLIENT_REQUIRED) {
+	if (c->id.has_cert && c->id.macs != 1 && srv->cfg.tls.client_certs == TLS_CLIENT_REQUIRED) {
 		/* required certificates are device certificates: one naming no device is refused */
 		x.ex.detail = cert_names_nobody(c);
 		respond_outcome(&x, OUTCOME_DENIED, 0, NULL);
@@ -1124,10 +1121,10 @@ static void conn_process(struct http_conn *c)
 			break;
 		}
 		off += (size_t)r;
-		c->served = true;
+		c->requests++;
 		wait_leave(c);
 		handle_request(c, &req);
-		if (c->delaying)
+		if (c->state == HTTP_DELAYED)
 			break; /* the next requests wait for the delayed answer */
 		/* a new request's header time starts now */
 		conn_timer(c, T_HEADER, srv->cfg.header_timeout_s);
@@ -1140,21 +1137,6 @@ static void conn_process(struct http_conn *c)
 		free(c->in);
 		c->in = NULL;
 	}
-}
-
-/*
- * Once OpenSSL consumed the bytes read before it came (conn_tls_start), it reads the socket:
- * true when it was switched over now (the read that wanted more may be tried again).
- */
-static bool tls_read_socket(struct http_conn *c)
-{
-	BIO *rbio = SSL_get_rbio(c->ssl), *wbio = SSL_get_wbio(c->ssl);
-
-	if (rbio == wbio || BIO_ctrl_pending(rbio) > 0)
-		return false;
-	BIO_up_ref(wbio);
-	SSL_set0_rbio(c->ssl, wbio);
-	return true;
 }
 
 /* The input buffer's limit: a head over max_header_size is seen before it fills. */
@@ -1189,122 +1171,33 @@ static int conn_read(struct http_conn *c)
 	}
 	if (c->in_len == c->in_cap)
 		return 0;
-	if (c->ssl) {
-		int r;
-
-		ERR_clear_error();
-		r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
-		if (r > 0) {
-			c->in_len += (size_t)r;
-			return 1;
-		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_READ: return tls_read_socket(c) ? conn_read(c) : 0;
-		case SSL_ERROR_WANT_WRITE: return 0; /* a key update: the next write event helps */
-		case SSL_ERROR_ZERO_RETURN: return -1; /* close_notify: a clean end */
-		default: c->tls_failed = true; return -1;
-		}
-	}
-	n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+	n = net_stream_read(c->stream, c->in + c->in_len, c->in_cap - c->in_len);
 	if (n > 0) {
 		c->in_len += (size_t)n;
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	return -1;
+	return n == -EAGAIN ? 0 : -1; /* 0: the end (FIN or close_notify) */
 }
 
-static void conn_after_flush(struct http_conn *c)
+/* Writes as much of the queue as the socket takes: 0, or -1 when the connection failed. */
+static int conn_flush(struct http_conn *c)
 {
-	struct http_server *srv = c->srv;
-
-	if (c->out_n > 0) {
-		conn_want(c, false, true);
-		conn_timer(c, T_SEND, srv->cfg.timeout_s);
-		return;
-	}
-	c->arena_used = 0;
-	if (c->close_after) {
-		/* what the peer still sends would make the close a reset that loses the answer */
-		if (c->ssl)
-			(void)SSL_shutdown(c->ssl);
-		if (c->in_len == 0 && !c->unread) {
-			conn_close(c);
-			return;
-		}
-		shutdown(c->fd, SHUT_WR);
-		c->lingering = true;
-		c->in_len = 0;
-		conn_want(c, true, false);
-		conn_timer(c, T_LINGER, LINGER_S);
-		return;
-	}
-	if (c->in_len > 0) {
-		/* answers were held back by a full queue: go on with the requests waiting */
-		conn_process(c);
-		if (c->out_n > 0) {
-			conn_flush(c);
-			return;
-		}
-	}
-	if (!c->nodelay) {
-		int one = 1;
-
-		/* kept alive: the next answer's last segment must not wait for an ACK */
-		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->nodelay = true;
-	}
-	conn_want(c, true, false);
-	wait_enter(c);
-	if (c->in_len == 0)
-		conn_timer(c, T_IDLE, srv->cfg.timeout_s);
-}
-
-/* Writes as much of the queue as the socket takes, then waits for whatever is next. */
-static void conn_flush(struct http_conn *c)
-{
-	if (c->delaying) {
-		conn_want(c, false, false); /* the timer sends it */
-		return;
-	}
 	while (c->out_n > 0) {
 		struct iovec iov[OUT_PIECES];
-		unsigned n = 0;
+		unsigned n;
 		ssize_t w;
 
-		if (c->ssl) {
-			struct out_piece *p = &c->out[c->out_first];
-			int r;
+		for (n = 0; n < c->out_n; n++) {
+			struct out_piece *p = &c->out[(c->out_first + n) % OUT_PIECES];
 
-			ERR_clear_error();
-			r = SSL_write(c->ssl, p->data,
-				      (int)(p->len > INT32_MAX ? INT32_MAX : p->len));
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-					break;
-				c->tls_failed = true;
-				conn_close(c);
-				return;
-			}
-			w = r;
-		} else {
-			for (; n < c->out_n; n++) {
-				struct out_piece *p = &c->out[(c->out_first + n) % OUT_PIECES];
-
-				iov[n].iov_base = (void *)p->data;
-				iov[n].iov_len = p->len;
-			}
-			w = writev(c->fd, iov, (int)n);
-			if (w < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				conn_close(c);
-				return;
-			}
+			iov[n].iov_base = (void *)p->data;
+			iov[n].iov_len = p->len;
 		}
+		w = net_stream_writev(c->stream, iov, (int)n);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0)
+			return -1;
 		while (w > 0 && c->out_n > 0) {
 			struct out_piece *p = &c->out[c->out_first];
 
@@ -1324,181 +1217,150 @@ static void conn_flush(struct http_conn *c)
 	}
 	if (c->out_n == 0)
 		c->out_first = 0;
-	conn_after_flush(c);
-}
-
-static void conn_identify(struct http_conn *c)
-{
-	tls_peer_identity(c->ssl, c->srv->cfg.tls.mac_from, &c->id);
-}
-
-/*
- * Whether the input holds the client's whole first TLS record (its ClientHello), or what is
- * no TLS record at all (OpenSSL will say what is wrong with it).
- */
-static bool first_record_read(const struct http_conn *c)
-{
-	const uint8_t *in = (const uint8_t *)c->in;
-	size_t len;
-
-	if (c->in_len < 1)
-		return false;
-	if (in[0] != 0x16) /* not a handshake record */
-		return true;
-	if (c->in_len < 5)
-		return false;
-	len = 5 + ((size_t)in[3] << 8 | in[4]);
-	return c->in_len >= len || len > in_max(c);
-}
-
-/*
- * OpenSSL's connection, created only once the ClientHello is all here (its state and
- * buffers take some 50 KiB, a connection trickling its hello a byte at a time nothing but
- * the input buffer): it reads what was read so far from memory, then the socket. 0 or -1.
- */
-static int conn_tls_start(struct http_conn *c)
-{
-	BIO *mem = BIO_new(BIO_s_mem()), *sock = BIO_new_socket(c->fd, BIO_NOCLOSE);
-
-	c->ssl = SSL_new(c->srv->tls);
-	if (!mem || !sock || !c->ssl || BIO_write(mem, c->in, (int)c->in_len) != (int)c->in_len) {
-		BIO_free(mem);
-		BIO_free(sock);
-		return -1;
-	}
-	BIO_set_mem_eof_return(mem, -1); /* drained: "retry", not end of file */
-	SSL_set_bio(c->ssl, mem, sock);
-	SSL_set_accept_state(c->ssl);
-	free(c->in);
-	c->in = NULL;
-	c->in_len = c->in_cap = 0;
 	return 0;
 }
 
-/* TLS handshake steps; then the connection reads requests. */
-static void conn_handshake(struct http_conn *c)
+/*
+ * Everything was sent and the connection is to end: closed at once (-1) when the peer
+ * sent nothing more, else the write side is shut and what the peer still sends is read
+ * until it closes (a close with unread input would be a reset that loses the answer).
+ */
+static int conn_end(struct http_conn *c)
 {
-	int r, e;
-
-	if (!c->ssl) {
-		r = conn_read(c);
-		if (r < 0) {
-			conn_close(c);
-			return;
-		}
-		if (!first_record_read(c)) {
-			conn_want(c, true, false);
-			return;
-		}
-		if (conn_tls_start(c) < 0) {
-			conn_close(c);
-			return;
-		}
-		hs_enter(c);
-	}
-	ERR_clear_error();
-	r = SSL_accept(c->ssl);
-	if (r != 1 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ && tls_read_socket(c)) {
-		ERR_clear_error();
-		r = SSL_accept(c->ssl);
-	}
-	if (r == 1) {
-		c->handshaking = false;
-		hs_leave(c);
-		conn_identify(c);
-		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s);
-		conn_want(c, true, false);
-		return;
-	}
-	e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		conn_want(c, true, false);
-		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		conn_want(c, false, true);
-		return;
-	}
-	{
-		unsigned long err = ERR_peek_error();
-		char why[160];
-		unsigned held;
-
-		if (err)
-			ERR_error_string_n(err, why, sizeof(why));
-		else
-			str_copy(why, sizeof(why),
-				 e == SSL_ERROR_SYSCALL ? "connection closed" : "?");
-		if (log_limit_ok(&c->srv->log_tls_failed, &held))
-			log_info(c->srv->proto,
-				 "%s: TLS handshake failed: %s (%u more since the last line)",
-				 c->peer_text, why, held);
-	}
-	conn_close(c);
+	if (c->in_len == 0 && !c->unread)
+		return -1;
+	net_stream_shutdown_write(c->stream);
+	conn_set_state(c, HTTP_LINGERING);
+	c->in_len = 0;
+	net_stream_watch(c->stream, NET_READABLE);
+	conn_timer(c, T_LINGER, LINGER_S);
+	return 0;
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/*
+ * Sends what is queued and answers the requests read, in turn, until the connection must
+ * wait: for the socket (SENDING), the login delay's timer (DELAYED), the next request
+ * (WAITING), or the peer's close (LINGERING). 0, or -1 to close it.
+ */
+static int conn_run(struct http_conn *c)
 {
-	struct http_conn *c = arg;
+	struct http_server *srv = c->srv;
+	bool answered = false;
+
+	for (;;) {
+		if (c->state == HTTP_DELAYED) {
+			net_stream_watch(c->stream, 0); /* the timer sends the answer */
+			return 0;
+		}
+		if (c->out_n > 0) {
+			if (conn_flush(c) < 0)
+				return -1;
+			if (c->out_n > 0) {
+				conn_set_state(c, HTTP_SENDING);
+				net_stream_watch_wants(c->stream);
+				conn_timer(c, T_SEND, srv->cfg.timeout_s);
+				return 0;
+			}
+			answered = true;
+		}
+		c->arena_used = 0;
+		if (c->close_after)
+			return conn_end(c);
+		if (c->in_len == 0)
+			break;
+		conn_process(c);
+		if (c->out_n == 0 && !c->close_after && c->state != HTTP_DELAYED)
+			break; /* no whole request in the input */
+	}
+	conn_set_state(c, HTTP_WAITING);
+	{
+		unsigned wants = net_stream_wants(c->stream);
+
+		/* TLS may want the socket writable to read on */
+		net_stream_watch(c->stream, wants == NET_WRITABLE ? wants : NET_READABLE);
+	}
+	if (!answered) {
+		if (c->in_len == in_max(c))
+			return -1; /* cannot happen: a full buffer holds a head over max_header_size
+				    */
+		return 0;
+	}
+	if (!c->nodelay) {
+		int one = 1;
+
+		/* kept alive: the next answer's last segment must not wait for an ACK */
+		(void)setsockopt(net_stream_fd(c->stream), IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+		c->nodelay = true;
+	}
+	wait_enter(c);
+	if (c->in_len == 0)
+		conn_timer(c, T_IDLE, srv->cfg.timeout_s);
+	return 0;
+}
+
+/* The socket has input (or TLS wants it read): read, then answer. 0, or -1 to close. */
+static int conn_input(struct http_conn *c)
+{
 	int r;
 
-	if (c->handshaking) {
-		conn_handshake(c);
-		return;
-	}
-	if (c->lingering) {
-		char sink[4096];
-		ssize_t n;
-
-		while ((n = recv(c->fd, sink, sizeof(sink), 0)) > 0)
-			;
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			conn_close(c);
-		return;
-	}
 	if (c->timer_kind == T_IDLE)
 		conn_timer(c, T_HEADER, c->srv->cfg.header_timeout_s); /* a new request begins */
 	do {
 		r = conn_read(c);
 	} while (r > 0 && c->in_len < in_max(c) &&
-		 (c->in_len == c->in_cap || (c->ssl && SSL_pending(c->ssl) > 0)));
-	if (r < 0 && c->in_len == 0) {
-		conn_close(c);
-		return;
-	}
+		 (c->in_len == c->in_cap || net_stream_pending(c->stream)));
+	if (r < 0 && c->in_len == 0)
+		return -1;
 	if (r < 0)
 		c->close_after = true; /* the peer closed its half: answer what came, then close */
-	conn_process(c);
-	if (c->out_n > 0) {
-		conn_flush(c);
-		return;
-	}
-	if (c->close_after) {
-		conn_after_flush(c);
-		return;
-	}
-	if (c->in_len == in_max(c)) {
-		conn_close(c); /* cannot happen: a full buffer holds a head over max_header_size */
-		return;
-	}
-	conn_want(c, true, false);
+	return conn_run(c);
 }
 
-static void on_writable(evutil_socket_t fd, short what, void *arg)
+/* A TLS handshake step; then the connection reads requests. 0, or -1 to close. */
+static int conn_handshake(struct http_conn *c)
 {
-	struct http_conn *c = arg;
-
-	if (c->handshaking) {
-		conn_handshake(c);
-		return;
-	}
-	conn_flush(c);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_conn *c = arg;
 	struct http_server *srv = c->srv;
+	bool started = net_stream_tls_started(c->stream);
+	int r = net_stream_handshake(c->stream);
+	unsigned held;
+
+	if (!started && net_stream_tls_started(c->stream))
+		hs_enter(c); /* OpenSSL came in with the ClientHello */
+	if (r == -EAGAIN) {
+		net_stream_watch_wants(c->stream);
+		return 0;
+	}
+	if (r < 0) {
+		if (log_limit_ok(&srv->log_tls_failed, &held))
+			log_info(srv->proto,
+				 "%s: TLS handshake failed: %s (%u more since the last line)",
+				 c->peer_text, net_stream_tls_error(c->stream), held);
+		return -1;
+	}
+	hs_leave(c);
+	tls_peer_identity(net_stream_ssl(c->stream), srv->cfg.tls.mac_from, &c->id);
+	conn_set_state(c, HTTP_WAITING);
+	conn_timer(c, T_HEADER, srv->cfg.header_timeout_s);
+	/* the request may have come with the client's Finished, read with it */
+	return conn_input(c);
+}
+
+/* Reads and drops what the peer sends after the answer, until it closes. */
+static int conn_linger(struct http_conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while ((n = recv(net_stream_fd(c->stream), sink, sizeof(sink), 0)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
+}
+
+static int conn_timeout(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	unsigned held;
 
 	switch (c->timer_kind) {
 	case T_HEADER:
@@ -1506,59 +1368,78 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			c->in_len = 0;
 			respond_bad(c, OUTCOME_TIMED_OUT, 408, NULL,
 				    "no complete request within header_timeout");
-			conn_flush(c);
-			return;
+			return conn_run(c);
 		}
 		break;
-	case T_HANDSHAKE: {
-		unsigned held;
-
+	case T_HANDSHAKE:
 		if (log_limit_ok(&srv->log_handshake, &held))
 			log_info(srv->proto,
 				 "%s: TLS handshake not done within %u s: closed"
 				 " (%u more since the last line)",
 				 c->peer_text, srv->cfg.header_timeout_s, held);
 		break;
-	}
 	case T_SEND:
 		if (limit_log_ok(srv))
 			log_info(srv->proto, "%s: the peer took nothing for %u s: closed",
 				 c->peer_text, srv->cfg.timeout_s);
 		break;
-	case T_DELAY:
-		c->delaying = false;
-		conn_flush(c);
-		return;
+	case T_DELAY: conn_set_state(c, HTTP_SENDING); return conn_run(c);
 	case T_IDLE:
 	case T_LINGER: break;
 	}
-	conn_close(c);
+	return -1;
 }
 
+/* Every event of a connection comes here; the one place it is closed from its own events. */
+static void conn_event(struct net_stream *s, unsigned what, void *arg)
+{
+	struct http_conn *c = arg;
+	int r = 0;
+
+	(void)s;
+	if (what & NET_TIMEOUT) {
+		r = conn_timeout(c);
+	} else {
+		switch (c->state) {
+		case HTTP_HANDSHAKE: r = conn_handshake(c); break;
+		case HTTP_WAITING: r = conn_input(c); break;
+		case HTTP_SENDING: r = conn_run(c); break;
+		case HTTP_LINGERING: r = conn_linger(c); break;
+		case HTTP_DELAYED:
+		case HTTP_CLOSED:
+		case _HTTP_STATE_MAX: break;
+		}
+	}
+	if (r < 0)
+		conn_close(c);
+}
+
+/* The stream is gone and none of its callbacks runs: the connection's memory goes. */
+static void conn_free(void *arg)
+{
+	struct http_conn *c = arg;
+
+	free(c->in);
+	free(c);
+}
+
+static const struct net_stream_ops conn_stream_ops = {
+	.event = conn_event,
+	.closed = conn_free,
+};
+
+/*
+ * Ends a connection: its answers, lists and counts at once; its memory once its stream's
+ * callback (if one is running) returns. Closing twice does nothing.
+ */
 static void conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
+	if (c->state == HTTP_CLOSED)
+		return;
+	conn_set_state(c, HTTP_CLOSED);
 	out_release(c);
-	/* a connection half built (an event that could not be made) is closed here too */
-	if (c->rev)
-		event_free(c->rev);
-	if (c->wev)
-		event_free(c->wev);
-	if (c->timer)
-		event_free(c->timer);
-	if (c->ssl) {
-		/*
-		 * A session is kept in the server's cache for resumption by id only when the
-		 * connection ended with close_notify; sent once, without waiting for the peer's.
-		 */
-		if (!c->tls_failed && SSL_is_init_finished(c->ssl) &&
-		    !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN))
-			(void)SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	close(c->fd);
-	free(c->in);
 	wait_leave(c);
 	hs_leave(c);
 	peer_table_release(&srv->peers, c->peer_entry);
@@ -1571,7 +1452,12 @@ static void conn_close(struct http_conn *c)
 		c->next->prev = c->prev;
 	srv->nconns--;
 	metrics_sub(srv->m_connections, 1);
-	free(c);
+	/*
+	 * A session is kept in the server's cache for resumption by id only when the
+	 * connection ended with close_notify; sent once, without waiting for the peer's.
+	 */
+	net_stream_close_notify(c->stream);
+	net_stream_close(c->stream); /* frees c, now or when its callback returns */
 	if (srv->nconns < srv->cfg.max_connections && srv->listener)
 		net_listener_resume(srv->listener);
 }
@@ -1587,9 +1473,8 @@ static void refuse_busy(struct http_server *srv, int fd, const char *peer, const
 	unsigned held;
 
 	if (log_limit_ok(&srv->log_refused, &held))
-		log_warnx(srv->proto,
-			  "%s: over %s (%u): 503 (%u more refused since the last line)", peer,
-			  why, max, held);
+		log_warnx(srv->proto, "%s: over %s (%u): 503 (%u more refused since the last line)",
+			  peer, why, max, held);
 	if (!srv->tls)
 		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -1604,9 +1489,10 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 	socklen_t len = sizeof(struct sockaddr_storage);
 	struct sockaddr_storage prefix;
 	/* a network may always hold what one of its addresses may (a NAT raised the latter) */
-	unsigned per_prefix = srv->cfg.max_connections_per_prefix > srv->cfg.max_connections_per_peer
-				      ? srv->cfg.max_connections_per_prefix
-				      : srv->cfg.max_connections_per_peer;
+	unsigned per_prefix =
+		srv->cfg.max_connections_per_prefix > srv->cfg.max_connections_per_peer
+			? srv->cfg.max_connections_per_prefix
+			: srv->cfg.max_connections_per_peer;
 
 	if (!c) {
 		close(fd);
@@ -1614,7 +1500,6 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 	}
 	memset(c, 0, offsetof(struct http_conn, arena));
 	c->srv = srv;
-	c->fd = fd;
 	c->peer = *peer;
 	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
 	if (peer_table_take(&srv->peers, (const struct sockaddr *)peer,
@@ -1639,10 +1524,20 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 	if (!net_listener_wildcard(srv->listener) ||
 	    getsockname(fd, (struct sockaddr *)&c->local, &len) < 0)
 		memcpy(&c->local, &net_listener_local(srv->listener)->ss, sizeof(c->local));
-	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-	c->wev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-	c->timer = evtimer_new(srv->base, on_timer, c);
-	c->handshaking = srv->tls != NULL; /* OpenSSL comes in with the ClientHello */
+	if (net_stream_new(srv->base, fd, &conn_stream_ops, c, &c->stream) < 0 ||
+	    (srv->tls && net_stream_tls_accept(c->stream, srv->tls) < 0)) {
+		/* half built: nothing but the counts is taken yet */
+		peer_table_release(&srv->peers, c->peer_entry);
+		peer_table_release(&srv->prefixes, c->prefix_entry);
+		if (c->stream)
+			net_stream_close(c->stream); /* frees c */
+		else {
+			close(fd);
+			free(c);
+		}
+		return;
+	}
+	c->state = srv->tls ? HTTP_HANDSHAKE : HTTP_WAITING; /* OpenSSL comes with the hello */
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -1650,16 +1545,12 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 	srv->nconns++;
 	metrics_add(srv->m_connections, 1);
 	wait_enter(c);
-	if (!c->rev || !c->wev || !c->timer) {
-		conn_close(c);
-		return;
-	}
-	conn_timer(c, c->handshaking ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
+	conn_timer(c, srv->tls ? T_HANDSHAKE : T_HEADER, srv->cfg.header_timeout_s);
 	/*
 	 * The listener defers accepting until data came (TCP_DEFER_ACCEPT): read at once, and
 	 * a connection answered and closed in one go never enters the epoll set.
 	 */
-	on_readable(fd, EV_READ, c);
+	net_stream_dispatch(c->stream, NET_READABLE);
 }
 
 /* The listener asks before each accept: room, or a waiting connection dropped for it. */
