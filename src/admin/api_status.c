@@ -22,9 +22,9 @@ static void get_status(struct admin_request *r)
 	body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s, s:i}, s:{s:I}}", "version",
 			 info->version, "node", info->node, "uptime_s",
 			 (json_int_t)(time(NULL) - info->started), "site", info->site_dir,
-			 "listeners", info->listeners, "store", "kind", "sqlite", "path",
-			 "autoprov.db", "schema", schema, "inventory", "devices",
-			 (json_int_t)devices);
+			 "listeners", info->listeners, "store", "kind", inventory_store_kind(site),
+			 "path", inventory_store_path(site), "schema", schema, "inventory",
+			 "devices", (json_int_t)devices);
 	admin_reply_json(r, body ? 200 : 500, body);
 }
 

@@ -472,6 +472,17 @@ int inventory_schema(struct site *s, int *ret)
 	return store_schema_version(site_store(s), ret);
 }
 
+const char *inventory_store_kind(struct site *s)
+{
+	return store_is_pg(site_store(s)) ? "postgresql" : "sqlite";
+}
+
+const char *inventory_store_path(struct site *s)
+{
+	/* SQLite: the site's file, named as the site sees it; PostgreSQL: the URI, no password */
+	return store_is_pg(site_store(s)) ? store_name(site_store(s)) : "autoprov.db";
+}
+
 int inventory_state_counts(struct site *s, uint64_t *counts, int64_t since, uint64_t *seen)
 {
 	int e = store_device_state_count(site_store(s), counts);

@@ -116,6 +116,9 @@ int inventory_journal_page(struct site *s, const struct journal_filter *f, int64
 int inventory_device_count(struct site *s, uint64_t *ret);
 /* The store's schema version. */
 int inventory_schema(struct site *s, int *ret);
+/* The store's backend ("sqlite", "postgresql") and where it is (a URI without its password). */
+const char *inventory_store_kind(struct site *s);
+const char *inventory_store_path(struct site *s);
 /* Devices by state (counts[_DEVICE_STATUS_MAX]); with since >= 0, *seen those seen since. */
 int inventory_state_counts(struct site *s, uint64_t *counts, int64_t since, uint64_t *seen);
 /* Devices of the inventory that made a request since `since` (seconds since the epoch). */

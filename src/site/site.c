@@ -239,7 +239,15 @@ void site_free(struct site *site)
 
 void site_reload(struct site *site, const struct site_options *opts)
 {
+	char url[sizeof(site->opts.store_url)];
+
+	/* the store in use stays the one the site was opened with */
+	memcpy(url, site->opts.store_url, sizeof(url));
+	if (strcmp(url, opts->store_url) != 0)
+		log_warnx("store", "[store] url changed: it applies at the next start; %s stays in use",
+			  store_name(site->store));
 	site->opts = *opts;
+	memcpy(site->opts.store_url, url, sizeof(url));
 	filecache_set_limits(site->cache, opts->cache_size, opts->max_file_size);
 	filecache_flush(site->cache);
 	renderer_reload(site->renderer, opts);

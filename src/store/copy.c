@@ -125,8 +125,8 @@ static int copy_journal(struct copy *c)
 	if (!b)
 		return -ENOMEM;
 	r = stmt_prepare(c->from,
-			 "SELECT id, time, proto, peer, mac, path, outcome, bytes, md5, user_agent,"
-			 " detail, node FROM journal WHERE id > ?1 ORDER BY id LIMIT ?2",
+			 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE id > ?1 ORDER BY id"
+			 " LIMIT ?2",
 			 &rd);
 	if (r < 0) {
 		free(b);
@@ -138,22 +138,20 @@ static int copy_journal(struct copy *c)
 		stmt_bind_int64(rd, 1, after);
 		stmt_bind_int64(rd, 2, COPY_JOURNAL_BATCH);
 		while ((rc = stmt_step(rd)) == STMT_ROW) {
-			struct journal_entry *e = &b[n++];
-			int64_t usec = stmt_int64(rd, 1);
+			struct journal_entry *e = &b[n++], row;
 
-			after = stmt_int64(rd, 0);
-			e->time.tv_sec = usec / 1000000;
-			e->time.tv_nsec = (long)(usec % 1000000) * 1000;
-			e->proto = dup_or_null(stmt_text(rd, 2));
-			e->peer = dup_or_null(stmt_text(rd, 3));
-			e->mac = dup_or_null(stmt_text(rd, 4));
-			e->path = dup_or_null(stmt_text(rd, 5));
-			e->outcome = dup_or_null(stmt_text(rd, 6));
-			e->bytes = (uint64_t)stmt_int64(rd, 7);
-			e->md5 = dup_or_null(stmt_text(rd, 8));
-			e->user_agent = dup_or_null(stmt_text(rd, 9));
-			e->detail = dup_or_null(stmt_text(rd, 10));
-			e->node = dup_or_null(stmt_text(rd, 11));
+			store_journal_row(rd, &row);
+			after = row.id;
+			*e = row;
+			e->proto = dup_or_null(row.proto);
+			e->peer = dup_or_null(row.peer);
+			e->mac = dup_or_null(row.mac);
+			e->path = dup_or_null(row.path);
+			e->outcome = dup_or_null(row.outcome);
+			e->md5 = dup_or_null(row.md5);
+			e->user_agent = dup_or_null(row.user_agent);
+			e->detail = dup_or_null(row.detail);
+			e->node = dup_or_null(row.node);
 		}
 		if (rc != STMT_DONE) {
 			r = copy_fail(c, c->from, store_failed(c->from, rc), "reading the journal");

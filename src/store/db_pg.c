@@ -212,7 +212,7 @@ static void pg_notice_ignore(void *arg, const char *message)
 }
 
 /* A message of libpq as one line, without its newline; the URI's secret never is in it. */
-static void pg_message(struct store *st, const char *msg)
+void pg_message(struct store *st, const char *msg)
 {
 	size_t n;
 
@@ -349,10 +349,7 @@ static int pg_migrate(struct store *st)
 	if (r < 0)
 		goto fail;
 	if (version > STORE_SCHEMA_VERSION || version < PG_SCHEMA_FIRST) {
-		r = store_fail(st, -EPROTO,
-			       "schema version %d is not one this autoprov knows (%d): the "
-			       "database was written by a newer version",
-			       version, STORE_SCHEMA_VERSION);
+		r = store_fail_schema(st, version);
 		goto fail;
 	}
 	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
@@ -366,12 +363,27 @@ fail:
 	return r;
 }
 
+/*
+ * A connection to url, given up after PG_CONNECT_TIMEOUT seconds unless the URI says
+ * otherwise (its connect_timeout comes after ours): a daemon's loop connects again after an
+ * outage and must not hang on a host that drops packets.
+ */
+#define PG_CONNECT_TIMEOUT "3"
+
+static PGconn *pg_connectdb(const char *url)
+{
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const values[] = { PG_CONNECT_TIMEOUT, url, NULL };
+
+	return PQconnectdbParams(keys, values, 1);
+}
+
 int pg_connect(struct store *st, const char *url)
 {
 	char sql[64];
 	int r;
 
-	st->pg = PQconnectdb(url);
+	st->pg = pg_connectdb(url);
 	if (!st->pg)
 		return store_fail(st, -ENOMEM, "out of memory");
 	if (PQstatus(st->pg) != CONNECTION_OK) {
@@ -436,7 +448,7 @@ int store_watch_open(struct store *st)
 		return -ENOTSUP;
 	if (st->listen)
 		return PQsocket(st->listen);
-	st->listen = PQconnectdb(st->url);
+	st->listen = pg_connectdb(st->url);
 	if (!st->listen)
 		return -ENOMEM;
 	if (PQstatus(st->listen) != CONNECTION_OK) {
@@ -483,4 +495,39 @@ void store_watch_close(struct store *st)
 {
 	PQfinish(st->listen);
 	st->listen = NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int pg_journal_ids(struct store *st, size_t n, int64_t **ret)
+{
+	char sql[96];
+	PGresult *res;
+	int64_t *ids;
+	int r = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT nextval('journal_id_seq') FROM generate_series(1, %zu)",
+		 n);
+	res = PQexec(st->pg, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t)PQntuples(res) != n) {
+		r = pg_fail(st, res);
+		PQclear(res);
+		return r;
+	}
+	ids = malloc(n * sizeof(*ids));
+	if (!ids) {
+		PQclear(res);
+		return store_fail(st, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+	PQclear(res);
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	*ret = ids;
+	return 0;
 }

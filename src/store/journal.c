@@ -10,6 +10,7 @@
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define USEC_PER_SEC 1000000ll
@@ -17,6 +18,7 @@
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
 	struct stmt *stmt;
+	int64_t *ids = NULL;
 	uint64_t rev = 0;
 	int rc, r;
 
@@ -25,15 +27,32 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 	r = store_begin(st, true);
 	if (r < 0)
 		return r;
-	r = store_stmt(st, STMT_JOURNAL_INSERT,
-		       "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes, md5,"
-		       " user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		       " ?10, ?11) RETURNING id",
-		       &stmt);
+	/*
+	 * PostgreSQL: the batch in one round trip (a pipeline), so its ids are taken first
+	 * (they follow the order the rows are appended in, the write lock held).
+	 */
+	if (st->pg) {
+		r = pg_journal_ids(st, n, &ids);
+		if (r < 0)
+			goto fail;
+	}
+	r = store_stmt(
+		st, STMT_JOURNAL_INSERT,
+		store_sql(st,
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			  " ?7, ?8, ?9, ?10, ?11) RETURNING id",
+			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
+			  " md5, user_agent, detail, node, id) VALUES (?1, ?2, ?3, ?4, ?5,"
+			  " ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+		&stmt);
 	if (r < 0)
 		goto fail;
 	/* the devices' state follows their rows, in the same transaction (store/state.c) */
 	r = store_state_begin(st, &rev);
+	if (r < 0)
+		goto fail;
+	r = store_pipeline_begin(st);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -53,25 +72,35 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		stmt_bind_text(stmt, 9, j->user_agent);
 		stmt_bind_text(stmt, 10, j->detail);
 		stmt_bind_text(stmt, 11, j->node);
+		if (ids)
+			stmt_bind_int64(stmt, 12, ids[i]);
 		rc = stmt_step(stmt);
-		if (rc != STMT_ROW) {
+		if (rc != (ids ? STMT_DONE : STMT_ROW)) {
 			r = store_failed(st, rc);
 			stmt_reset(stmt);
 			goto fail;
 		}
 		if (j->mac) {
-			r = store_state_record(st, j, stmt_int64(stmt, 0), usec, rev);
+			r = store_state_record(st, j, ids ? ids[i] : stmt_int64(stmt, 0), usec,
+					       rev);
 			if (r < 0) {
 				stmt_reset(stmt);
 				goto fail;
 			}
 		}
 	}
+	r = store_pipeline_end(st);
 	/* no pointer into the caller's entries may outlive the call */
 	stmt_reset(stmt);
+	free(ids);
+	ids = NULL;
+	if (r < 0)
+		goto fail;
 	return store_commit(st);
 
 fail:
+	(void)store_pipeline_end(st);
+	free(ids);
 	store_rollback(st);
 	return r;
 }
@@ -342,6 +371,27 @@ static void print_time(FILE *out, int64_t usec)
 	fprintf(out, "%s.%03ldZ", buf, msec);
 }
 
+void store_journal_row(struct stmt *stmt, struct journal_entry *e)
+{
+	int64_t usec = stmt_int64(stmt, 0);
+
+	*e = (struct journal_entry){
+		.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+			  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
+		.proto = stmt_text(stmt, 1),
+		.peer = stmt_text(stmt, 2),
+		.mac = stmt_text(stmt, 3),
+		.path = stmt_text(stmt, 4),
+		.outcome = stmt_text(stmt, 5),
+		.bytes = (uint64_t)stmt_int64(stmt, 6),
+		.md5 = stmt_text(stmt, 7),
+		.id = stmt_int64(stmt, 8),
+		.detail = stmt_text(stmt, 9),
+		.user_agent = stmt_text(stmt, 10),
+		.node = stmt_text(stmt, 11),
+	};
+}
+
 /* store_journal_foreach, of the rows node wrote (NULL: any). */
 static int journal_foreach(struct store *st, const char *mac, const char *node, int64_t since_usec,
 			   bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
@@ -359,8 +409,7 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 	 * the time, in id order (entries are appended in time order).
 	 */
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent,"
-		 " node FROM journal WHERE %s%s ORDER BY %s",
+		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE %s%s ORDER BY %s",
 		 mac ? "mac = ?1 AND time >= ?2"
 		 : newest_first
 			 ? "time >= ?2"
@@ -378,22 +427,9 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 		stmt_bind_text(stmt, 1, canon);
 	stmt_bind_int64(stmt, 2, since_usec > 0 ? (int64_t)since_usec : 0);
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
-		int64_t usec = stmt_int64(stmt, 0);
-		struct journal_entry e = {
-			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
-				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
-			.proto = stmt_text(stmt, 1),
-			.peer = stmt_text(stmt, 2),
-			.mac = stmt_text(stmt, 3),
-			.path = stmt_text(stmt, 4),
-			.outcome = stmt_text(stmt, 5),
-			.bytes = (uint64_t)stmt_int64(stmt, 6),
-			.md5 = stmt_text(stmt, 7),
-			.id = stmt_int64(stmt, 8),
-			.detail = stmt_text(stmt, 9),
-			.user_agent = stmt_text(stmt, 10),
-			.node = stmt_text(stmt, 11),
-		};
+		struct journal_entry e;
+
+		store_journal_row(stmt, &e);
 		r = fn(arg, &e);
 		if (r != 0)
 			break;
@@ -540,8 +576,7 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 			return r;
 	}
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, proto, peer, mac, path, outcome, bytes, md5, user_agent, id, node"
-		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
+		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
 		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
 		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "");
 	rc = stmt_prepare(st, sql, &stmt);
@@ -559,21 +594,9 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 	if (f->node)
 		stmt_bind_text(stmt, 7, f->node);
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
-		int64_t usec = stmt_int64(stmt, 0);
-		struct journal_entry e = {
-			.time = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
-				  .tv_nsec = (long)(usec % USEC_PER_SEC) * 1000 },
-			.proto = stmt_text(stmt, 1),
-			.peer = stmt_text(stmt, 2),
-			.mac = stmt_text(stmt, 3),
-			.path = stmt_text(stmt, 4),
-			.outcome = stmt_text(stmt, 5),
-			.bytes = (uint64_t)stmt_int64(stmt, 6),
-			.md5 = stmt_text(stmt, 7),
-			.user_agent = stmt_text(stmt, 8),
-			.id = stmt_int64(stmt, 9),
-			.node = stmt_text(stmt, 10),
-		};
+		struct journal_entry e;
+
+		store_journal_row(stmt, &e);
 		r = fn(arg, &e);
 		if (r != 0)
 			break;

@@ -18,7 +18,7 @@
 static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 {
 	size_t n = strlen(sql);
-	char *out = malloc(n * 2 + 1), *o = out;
+	char *out = malloc(n * 3 + 1), *o = out; /* "?" becomes at most "$32" */
 	int next = 1, max = 0;
 	uint32_t used = 0;
 
@@ -46,11 +46,16 @@ static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 			} else {
 				num = next;
 			}
+			if (num < 1 || num > 32) {
+				/* more than struct stmt holds, and more than "$32" in the buffer */
+				free(out);
+				*ret_nparams = -1;
+				return NULL;
+			}
 			next = num + 1;
 			if (num > max)
 				max = num;
-			if (num >= 1 && num <= 32)
-				used |= 1u << (num - 1);
+			used |= 1u << (num - 1);
 			o += sprintf(o, "$%d", num);
 			continue;
 		}
@@ -84,8 +89,11 @@ int stmt_prepare(struct store *st, const char *sql, struct stmt **ret)
 	s->sql = pg_translate(sql, &s->nparams, &used);
 	s->unused = ~used;
 	if (!s->sql) {
+		bool too_many = s->nparams < 0;
+
 		free(s);
-		return store_fail(st, -ENOMEM, "out of memory");
+		return too_many ? store_fail(st, -E2BIG, "too many parameters")
+				: store_fail(st, -ENOMEM, "out of memory");
 	}
 	if (s->nparams > (int)(sizeof(s->params) / sizeof(s->params[0]))) {
 		stmt_finalize(s);
@@ -147,6 +155,96 @@ void stmt_bind_null(struct stmt *s, int i)
 		pg_param(s, i, NULL, 0);
 }
 
+/* pg_run in a pipeline: the query sent, nothing read (store_pipeline_end reads). */
+static int pg_send(struct stmt *s)
+{
+	struct store *st = s->st;
+	int ok;
+
+	if (s->name[0] && !s->prepared) {
+		if (st->pipe_nprep >= STMT__MAX ||
+		    !PQsendPrepare(st->pg, s->name, s->sql, s->nparams, s->types)) {
+			pg_message(st, PQerrorMessage(st->pg));
+			return -EIO;
+		}
+		st->pipe_prep[st->pipe_nprep].at = st->pipe_sent++;
+		st->pipe_prep[st->pipe_nprep++].stmt = s;
+		s->prepared = true; /* unless its answer says otherwise */
+	}
+	if (s->name[0])
+		ok = PQsendQueryPrepared(st->pg, s->name, s->nparams,
+					 (const char *const *)s->params, NULL, NULL, 0);
+	else
+		ok = PQsendQueryParams(st->pg, s->sql, s->nparams, s->types,
+				       (const char *const *)s->params, NULL, NULL, 0);
+	if (!ok) {
+		pg_message(st, PQerrorMessage(st->pg));
+		return -EIO;
+	}
+	st->pipe_sent++;
+	s->ran = true;
+	s->res = NULL;
+	s->nrows = 0;
+	s->row = -1;
+	return 0;
+}
+
+int store_pipeline_begin(struct store *st)
+{
+	if (!st->pg)
+		return 0;
+	if (pg_ensure(st) < 0)
+		return -ENOTCONN;
+	if (!PQenterPipelineMode(st->pg))
+		return store_fail(st, -EIO, "cannot enter the pipeline mode");
+	st->pipeline = true;
+	st->pipe_sent = st->pipe_nprep = 0;
+	return 1;
+}
+
+int store_pipeline_end(struct store *st)
+{
+	unsigned at = 0, nulls = 0;
+	PGresult *res;
+	int r = 0;
+
+	if (!st->pg || !st->pipeline)
+		return 0;
+	st->pipeline = false;
+	if (!PQpipelineSync(st->pg)) {
+		pg_message(st, PQerrorMessage(st->pg));
+		r = -EIO;
+	}
+	/* one result (and a NULL) per query sent, then the sync's */
+	while (r == 0 || PQstatus(st->pg) == CONNECTION_OK) {
+		ExecStatusType status;
+
+		res = PQgetResult(st->pg);
+		if (!res) {
+			if (++nulls > 1 && at >= st->pipe_sent)
+				break;
+			if (nulls > 2)
+				break;
+			continue;
+		}
+		nulls = 0;
+		status = PQresultStatus(res);
+		if (status == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		for (unsigned i = 0; i < st->pipe_nprep; i++)
+			if (st->pipe_prep[i].at == at && status != PGRES_COMMAND_OK)
+				st->pipe_prep[i].stmt->prepared = false;
+		if (r == 0 && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+			r = status == PGRES_PIPELINE_ABORTED ? -EIO : pg_fail(st, res);
+		PQclear(res);
+		at++;
+	}
+	PQexitPipelineMode(st->pg);
+	return r;
+}
+
 static int pg_run(struct stmt *s)
 {
 	struct store *st = s->st;
@@ -159,6 +257,8 @@ static int pg_run(struct stmt *s)
 	for (int i = 0; i < s->nparams; i++)
 		if (s->unused & (1u << i))
 			s->types[i] = OID_TEXT;
+	if (st->pipeline)
+		return pg_send(s);
 	if (s->name[0] && !s->prepared) {
 		/* typed by the first binding: the statement's slots bind the same types */
 		PGresult *res = PQprepare(st->pg, s->name, s->sql, s->nparams, s->types);

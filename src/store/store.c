@@ -325,6 +325,14 @@ int store_fail_sqlite(struct store *st, int rc)
 	return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
 }
 
+int store_fail_schema(struct store *st, int version)
+{
+	return store_fail(st, -EPROTO,
+			  "schema version %d is not one this autoprov knows (%d): the database was "
+			  "written by a newer version",
+			  version, STORE_SCHEMA_VERSION);
+}
+
 int store_fail(struct store *st, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -443,10 +451,7 @@ static int store_migrate(struct store *st)
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	if (version > STORE_SCHEMA_VERSION || version < 0)
-		return store_fail(st, -EPROTO,
-				  "schema version %d is not one this autoprov knows (%d): the "
-				  "database was written by a newer version",
-				  version, STORE_SCHEMA_VERSION);
+		return store_fail_schema(st, version);
 
 	r = store_begin(st, true);
 	if (r < 0)
@@ -1270,4 +1275,9 @@ const char *store_name(const struct store *st)
 int store_open_like(const struct store *st, struct store **ret, char *err, size_t errsz)
 {
 	return store_open_url(st->url ? st->url : st->path, NULL, ret, err, errsz);
+}
+
+bool store_is_pg(const struct store *st)
+{
+	return st->url != NULL;
 }

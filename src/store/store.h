@@ -39,6 +39,8 @@ int store_open_url(const char *url, const char *site_dir, struct store **ret, ch
 int store_open_like(const struct store *st, struct store **ret, char *err, size_t errsz);
 /* url with its password (in the authority or a password= parameter) as "***", into buf. */
 const char *store_redact_url(const char *url, char *buf, size_t size);
+/* Whether st is a PostgreSQL database. */
+bool store_is_pg(const struct store *st);
 /* Whether url names a PostgreSQL database. */
 bool store_url_is_pg(const char *url);
 /* What st is, for messages: the SQLite file, or the URI without its password. */

@@ -70,6 +70,16 @@ bool stmt_is_null(struct stmt *s, int i);
 /* Ready to run again, with no parameters bound. */
 void stmt_reset(struct stmt *s);
 void stmt_finalize(struct stmt *s); /* accepts NULL */
+/*
+ * PostgreSQL: statements stepped between these are sent without waiting for their answers
+ * (libpq's pipeline mode: one round trip for a batch); each step is STMT_DONE at once, no
+ * rows are read, and store_pipeline_end() reads the answers: 0, or the first failure (the
+ * caller rolls back). begin is 1 when pipelining, 0 on SQLite (which has no round trips:
+ * steps run as usual), or a negative errno.
+ */
+int store_pipeline_begin(struct store *st);
+int store_pipeline_end(struct store *st);
+
 /* Rows the last INSERT, UPDATE or DELETE run on st changed. */
 int64_t store_changes(struct store *st);
 
@@ -81,9 +91,13 @@ int pg_connect(struct store *st, const char *url);
 void pg_disconnect(struct store *st);
 int pg_exec(struct store *st, const char *sql);
 int pg_fail(struct store *st, const PGresult *res);
+/* libpq's message msg as st's reason, on one line */
+void pg_message(struct store *st, const char *msg);
 int pg_schema_version(struct store *st, int *ret);
 int pg_begin_write(struct store *st);
 int pg_ensure(struct store *st);
+/* n new journal ids, in increasing order (store_journal_append's batch) */
+int pg_journal_ids(struct store *st, size_t n, int64_t **ret);
 
 /* A rendered-file version that could not be written yet (store_version). */
 struct pending_version {
@@ -102,6 +116,15 @@ struct store {
 	unsigned wait_ms;     /* store_set_wait */
 	int64_t last_changes; /* PostgreSQL: rows the last statement changed */
 	unsigned stmt_serial; /* PostgreSQL: names of prepared statements */
+	/* PostgreSQL: store_pipeline_begin; queries sent and not yet read, and the
+	 * preparations among them (which query, which statement) */
+	bool pipeline;
+	unsigned pipe_sent;
+	unsigned pipe_nprep;
+	struct {
+		unsigned at;
+		struct stmt *stmt;
+	} pipe_prep[STMT__MAX];
 	bool exclusive;	     /* opened in the exclusive locking mode (store_exclusive) */
 	/*
 	 * Versions kept in memory until they can be written, under pending_lock: another
@@ -153,8 +176,16 @@ int store_failed(struct store *st, int rc);
 int store_fail(struct store *st, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A schema version this autoprov does not know: -EPROTO with the reason. */
+int store_fail_schema(struct store *st, int version);
+
 /* Runs one statement without results (bound to nothing). 0 or store_fail_sqlite. */
 int store_exec(struct store *st, const char *sql);
+
+/* A journal row read as STORE_JOURNAL_COLUMNS, into e (its texts are the statement's). */
+#define STORE_JOURNAL_COLUMNS                                                                      \
+	"time, proto, peer, mac, path, outcome, bytes, md5, id, detail, user_agent, node"
+void store_journal_row(struct stmt *stmt, struct journal_entry *e);
 
 /* vars (NULL: {}) as stored: compact JSON with sorted keys; NULL if out of memory. */
 char *store_vars_dump(const json_t *vars);

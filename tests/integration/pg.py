@@ -19,7 +19,6 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -137,14 +136,3 @@ def pg_fixtures(pytest):
 
     return pg, pg_url
 
-
-def wait_until(predicate, timeout=5.0, step=0.01):
-    """Polls predicate until it returns a true value (returned) or timeout (None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(step)

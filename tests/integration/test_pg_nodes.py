@@ -78,6 +78,9 @@ def test_two_nodes_one_database(tmp_path, pg, pg_url, start_server):
     # node A's admin API: node B serves it
     token = make_token(a_site.root, "ops", scope="write")
     api = Api(a.ports["admin"], token)
+    status = api.json("GET", "/api/v1/status")
+    assert status["store"]["kind"] == "postgresql", status
+    assert "***" in status["store"]["path"] and "s3cret" not in status["store"]["path"]
     api.json("PATCH", "/api/v1/devices/0022ee010203", body={"vars": {"line": "300"}})
     via_b = until(lambda: fetch(b), b"line=300", 1.0)
     assert until(lambda: fetch(a), b"line=300", 1.0) == via_b

@@ -250,6 +250,29 @@ static void test_open_wal_and_foreign_keys(void **state)
 	sqlite3_close(db);
 }
 
+static void test_redact_url(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "postgresql://u:pw@db/site", "postgresql://u:***@db/site" },
+		{ "postgres://u:p%40w@db:5433/site?sslmode=require",
+		  "postgres://u:***@db:5433/site?sslmode=require" },
+		{ "postgresql://u@db/site?password=pw&sslmode=require",
+		  "postgresql://u@db/site?password=***&sslmode=require" },
+		{ "postgresql:///site?host=/run/pg&password=pw",
+		  "postgresql:///site?host=/run/pg&password=***" },
+		{ "postgresql://db/site", "postgresql://db/site" },
+		{ "postgresql://u@%2Frun%2Fpg/site", "postgresql://u@%2Frun%2Fpg/site" },
+	};
+	char buf[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(store_redact_url(cases[i][0], buf, sizeof(buf)), cases[i][1]);
+	assert_true(store_url_is_pg("postgres://db/x") && store_url_is_pg("postgresql://db/x"));
+	assert_false(store_url_is_pg("/srv/site") || store_url_is_pg("sqlite:/srv/x.db") ||
+		     store_url_is_pg(NULL));
+}
+
 static void test_open_missing_dir(void **state)
 {
 	struct store *st = NULL;
@@ -1317,8 +1340,7 @@ static void test_journal_batch_speed(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	print_message("10 batches of 1000 journal entries: %.1f ms\n", ms);
-	/* PostgreSQL: two round trips a row (the row, the device's state) */
-	assert_true(ms < (pg_url ? 30000 : 5000));
+	assert_true(ms < 5000); /* PostgreSQL too: one round trip a batch (a pipeline) */
 }
 
 /* ---- versions ---- */
@@ -1345,6 +1367,68 @@ static void test_versions(void **state)
 	assert_int_equal(store_version(again, "spa/0022ee010203.xml", "aaa", &v), 0);
 	assert_int_equal(v, 3);
 	store_close(again);
+}
+
+/*
+ * Two daemons (nodes) rendering the same change: each keeps the new number in memory
+ * (deferred, as the serving loop does) and its writer writes it; both serve the same number,
+ * and the database ends with it, once.
+ */
+static void test_versions_two_nodes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *b = open_second(f), *wa = open_second(f), *wb = open_second(f);
+	uint64_t va = 0, vb = 0;
+
+	assert_int_equal(store_version(f->st, "k", "aaa", &va), 0);
+	assert_int_equal(store_version(b, "k", "aaa", &vb), 0);
+	assert_int_equal(va, 1);
+	assert_int_equal(vb, 1);
+	store_set_versions_deferred(f->st, true);
+	store_set_versions_deferred(b, true);
+	assert_int_equal(store_version(f->st, "k", "bbb", &va), 0);
+	assert_int_equal(store_version(b, "k", "bbb", &vb), 0);
+	assert_int_equal(va, 2);
+	assert_int_equal(vb, 2);
+	assert_int_equal(store_versions_sync_to(f->st, wa), 0);
+	assert_int_equal(store_versions_sync_to(b, wb), 0);
+	assert_int_equal(store_versions_pending(f->st) + store_versions_pending(b), 0);
+	store_set_versions_deferred(f->st, false);
+	assert_int_equal(store_version(f->st, "k", "bbb", &va), 0);
+	assert_int_equal(store_version(wb, "k", "bbb", &vb), 0);
+	assert_int_equal(va, 2);
+	assert_int_equal(vb, 2);
+	store_close(wb);
+	store_close(wa);
+	store_close(b);
+}
+
+/* A first-use binding (store_device_set_var_once) is decided once, whichever connection asks. */
+static void test_binding_decided_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store *b = open_second(f);
+	struct device *d = device_new("0022ee010203");
+	char err[256];
+
+	assert_non_null(d);
+	assert_int_equal(store_device_put(f->st, d, false, err, sizeof(err)), 0);
+	device_free(d);
+	assert_int_equal(
+		store_device_set_var_once(f->st, "0022ee010203", "cert", "fp-a", err, sizeof(err)),
+		0);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010203", "cert", "fp-b", err, sizeof(err)),
+		-EEXIST);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010203", "cert", "fp-a", err, sizeof(err)), 0);
+	assert_int_equal(
+		store_device_set_var_once(b, "0022ee010299", "cert", "fp-a", err, sizeof(err)),
+		-ENOENT);
+	assert_int_equal(store_device_get(b, "0022ee010203", &d), 0);
+	assert_string_equal(json_string_value(json_object_get(d->vars, "cert")), "fp-a");
+	device_free(d);
+	store_close(b);
 }
 
 static void test_versions_kept_in_memory(void **state)
@@ -1665,6 +1749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_wal_and_foreign_keys, setup, teardown),
 		cmocka_unit_test(test_open_missing_dir),
+		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test_setup_teardown(test_device_count_follows_the_revision, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
@@ -1704,6 +1789,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_batch_speed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_kept_in_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_two_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_decided_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_versions_kept_in_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_write, setup, teardown),
 	};
