@@ -95,15 +95,16 @@ void outage_ok(struct outage *o, unsigned part, struct outage_backoff *b)
 		int64_t ms = mono_ms() - o->since_ms;
 
 		metrics_set(&o->metrics->store_down, 0);
-		log_info(TAG,
-			 "%s is back after %lld.%01lld s: %llu requests were answered \"try later\", "
-			 "%llu journal rows held were written, %llu dropped",
-			 o->name, (long long)(ms / 1000), (long long)(ms % 1000 / 100),
-			 (unsigned long long)(unavailable_total(o->metrics) -
-					      o->unavailable_at_start),
-			 (unsigned long long)o->held_written,
-			 (unsigned long long)(metrics_get(&o->metrics->journal_dropped_outage) -
-					      o->dropped_at_start));
+		log_info(
+			TAG,
+			"%s is back after %lld.%01lld s: %llu requests were answered \"try later\", "
+			"%llu journal rows held were written, %llu dropped",
+			o->name, (long long)(ms / 1000), (long long)(ms % 1000 / 100),
+			(unsigned long long)(unavailable_total(o->metrics) -
+					     o->unavailable_at_start),
+			(unsigned long long)o->held_written,
+			(unsigned long long)(metrics_get(&o->metrics->journal_dropped_outage) -
+					     o->dropped_at_start));
 	}
 	pthread_mutex_unlock(&o->lock);
 }

@@ -40,8 +40,8 @@ struct outage_backoff {
 
 struct outage {
 	pthread_mutex_t lock;
-	unsigned down; /* atomic: the parts in an outage */
-	char name[128];	 /* what the lines call the store */
+	unsigned down;	/* atomic: the parts in an outage */
+	char name[128]; /* what the lines call the store */
 	struct site_metrics *metrics;
 	/* under lock, while down */
 	int64_t since_ms;

@@ -636,9 +636,8 @@ static void server_url(const struct site_request *req, char *buf, size_t bufsz)
  * The context of a render: the request's built-ins, then what the directory adds (the
  * device's built-ins, the defaults, its group's and its own variables).
  */
-static int build_context(struct renderer *rd, const struct template *t,
-			 const struct route_match *m, const struct device *d,
-			 const struct site_request *req, json_t **ret)
+static int build_context(struct renderer *rd, const struct template *t, const struct route_match *m,
+			 const struct device *d, const struct site_request *req, json_t **ret)
 {
 	json_t *ctx = json_object();
 	char buf[256];

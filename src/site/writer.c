@@ -2,11 +2,11 @@
 /*
  * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
  * rounds that write it. One round: take what is queued (unless the last batch is still
- * waiting for a busy database), write it in transactions of at most 1 000 rows, write the file versions the
- * loop keeps in memory, take one bounded pruning step. A database that refuses writes makes
- * the journal read-only: one warning, entries dropped and counted, a write tried again
- * every second, a line when it resumes. A thread runs rounds ten times a second on its own
- * connection; without one, journal_writer_flush() runs a round on the loop's connection.
+ * waiting for a busy database), write it in transactions of at most 1 000 rows, write the file
+ * versions the loop keeps in memory, take one bounded pruning step. A database that refuses writes
+ * makes the journal read-only: one warning, entries dropped and counted, a write tried again every
+ * second, a line when it resumes. A thread runs rounds ten times a second on its own connection;
+ * without one, journal_writer_flush() runs a round on the loop's connection.
  */
 #include "site/writer.h"
 
@@ -133,8 +133,7 @@ static const char *pack(char **pos, const char *s)
 static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
 {
 	const char *strs[] = {
-		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail,
-		e->node,
+		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail, e->node
 	};
 	size_t total = 0;
 	char *pos;
