@@ -110,7 +110,9 @@ def test_store_outage_serves_what_is_held(tmp_path, start_server):
     held = request(http, f"/{DEV_A}.cfg")
     assert held.status == 200 and held.body == b"sip=1 tz=UTC v=1\n"
     assert server.get(f"{DEV_A}.cfg").data == held.body
-    before = len(journal(site))
+    # the journal's writer has its own pace: poll it
+    before = len(wait_for(lambda: rows if len(rows := journal(site)) >= 2 else None, 10,
+                          "the first two journal rows"))
     assert before == 2
 
     holder = Holder(site.root / "autoprov.db")
@@ -191,7 +193,8 @@ def test_two_nodes_when_postgresql_stops(tmp_path, start_server, pg, pg_url):
     for server in servers:
         assert request(server.ports["http"], f"/{DEV_A}.cfg").body == held
         assert server.get(f"{DEV_A}.cfg").data == held
-    before = len(journal(sites[0]))
+    before = len(wait_for(lambda: rows if len(rows := journal(sites[0])) >= 4 else None, 10,
+                          "the first four journal rows"))
     assert before == 4
 
     pg.stop()
