@@ -534,9 +534,8 @@ static void test_device_foreach_10000(void **state)
 	assert_int_equal(count_devices(f->st), 10000);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* a figure to read, not a check: tests check behaviour, bench/ measures */
 	print_message("foreach over 10000 devices: %.1f ms\n", ms);
-	/* generous for a sanitizer build on a slow machine; tens of ms is typical */
-	assert_true(ms < 3000);
 
 	/* a callback may keep the variables past the call */
 	assert_int_equal(store_device_foreach(f->st, keep_one, &k), 0);
@@ -1339,8 +1338,8 @@ static void test_journal_batch_speed(void **state)
 		assert_int_equal(store_journal_append(f->st, e, 1000), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* a figure to read, not a check (PostgreSQL: one round trip a batch, a pipeline) */
 	print_message("10 batches of 1000 journal entries: %.1f ms\n", ms);
-	assert_true(ms < 5000); /* PostgreSQL too: one round trip a batch (a pipeline) */
 }
 
 /* ---- versions ---- */
