@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -304,19 +305,29 @@ static int sink_create(BIO *b)
 	return 1;
 }
 
+static BIO_METHOD *sink_meth; /* one for the process, read-only once made */
+static pthread_once_t sink_once = PTHREAD_ONCE_INIT;
+
+static void sink_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "net_stream");
+
+	if (m && (!BIO_meth_set_write(m, sink_write) || !BIO_meth_set_ctrl(m, sink_ctrl) ||
+		  !BIO_meth_set_create(m, sink_create))) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	sink_meth = m;
+}
+
+/*
+ * The output sink's method, shared by every worker thread (a thread's own would be lost
+ * when the thread ends); NULL when it could not be made.
+ */
 static BIO_METHOD *sink_method(void)
 {
-	static _Thread_local BIO_METHOD *m; /* one per thread: no lock */
-
-	if (!m) {
-		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "net_stream");
-		if (m && (!BIO_meth_set_write(m, sink_write) || !BIO_meth_set_ctrl(m, sink_ctrl) ||
-			  !BIO_meth_set_create(m, sink_create))) {
-			BIO_meth_free(m);
-			m = NULL;
-		}
-	}
-	return m;
+	pthread_once(&sink_once, sink_make);
+	return sink_meth;
 }
 
 /* ---- TLS ---- */
