@@ -30,7 +30,7 @@ from test_agent import LiveAgent
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -192,7 +192,9 @@ def browser(fleet):
 
 def wait(driver, cond, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+        # a live page redraws: an element read between its lookup and a redraw is asked again
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
     except TimeoutException:
         driver.shot("failed")
         logs = [e["message"] for e in driver.get_log("browser")]
