@@ -16,9 +16,11 @@
  * keeps SQLite's meaning across nodes. The inventory's triggers update one meta row
  * first, so change-log sequence numbers are given in commit order.
  */
+#include "core/str.h"
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,14 +341,18 @@ int pg_begin_write(struct store *st)
 int pg_schema_version(struct store *st, int *ret)
 {
 	PGresult *res = PQexec(st->pg, "SELECT value FROM meta WHERE key = 'schema_version'");
+	uint64_t v;
 	int r = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		r = pg_fail(st, res);
 	else if (PQntuples(res) != 1)
 		r = store_fail(st, -EBADMSG, "the database has no schema version");
+	else if (str_to_u64(PQgetvalue(res, 0, 0), 0, INT_MAX, &v) < 0)
+		r = store_fail(st, -EBADMSG, "the database's schema version '%s' is not a number",
+			       PQgetvalue(res, 0, 0));
 	else
-		*ret = atoi(PQgetvalue(res, 0, 0));
+		*ret = (int)v;
 	PQclear(res);
 	return r;
 }

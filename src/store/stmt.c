@@ -56,7 +56,8 @@ static char *pg_translate(const char *sql, int *ret_nparams, uint32_t *ret_used)
 			if (num > max)
 				max = num;
 			used |= 1u << (num - 1);
-			o += sprintf(o, "$%d", num);
+			/* "$" and at most two digits: the room the buffer keeps for a "?" */
+			o += snprintf(o, 4, "$%d", num);
 			continue;
 		}
 		*o++ = *p++;
