@@ -146,17 +146,33 @@ json_t *fleet_requests(struct site_metrics *m, int64_t now)
 }
 
 static int add_alert(json_t *alerts, const char *kind, int64_t usec, const char *mac,
-		     const char *peer, const char *detail)
+		     const char *peer, const char *path, const char *detail)
 {
 	char when[32];
 	json_t *o;
 
 	if (json_array_size(alerts) >= ALERTS_MAX)
 		return 1;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", kind, "at",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", kind, "at",
 		      store_time_text(usec, when, sizeof(when)), "mac", mac ? mac : "", "peer",
-		      peer ? peer : "", "detail", detail ? detail : "");
+		      peer ? peer : "", "path", path ? path : "", "detail", detail ? detail : "");
 	return o && json_array_append_new(alerts, o) == 0 ? 0 : -ENOMEM;
+}
+
+/* Whether alerts holds one of kind for mac and path already (the newest is kept). */
+static bool alert_known(const json_t *alerts, const char *kind, const char *mac, const char *path)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(alerts, i, a)
+	{
+		if (strcmp(json_string_value(json_object_get(a, "kind")), kind) == 0 &&
+		    strcmp(json_string_value(json_object_get(a, "mac")), mac ? mac : "") == 0 &&
+		    strcmp(json_string_value(json_object_get(a, "path")), path ? path : "") == 0)
+			return true;
+	}
+	return false;
 }
 
 struct scan {
@@ -165,8 +181,13 @@ struct scan {
 	unsigned rows;
 };
 
-/* The peers the enumeration defence blocked in the last hour (journal rows "blocked"). */
-static int scan_blocked(void *arg, const struct journal_entry *e)
+/*
+ * In the journal's rows of the last hour, newest first: the peers the enumeration defence
+ * blocked (rows "blocked"), and the hand-placed .md5 files a device was sent that do not
+ * match their sibling (rows "sent" whose detail the serving side wrote: site.c, md5_check),
+ * one alert per device and file.
+ */
+static int scan_journal(void *arg, const struct journal_entry *e)
 {
 	struct scan *s = arg;
 	int64_t usec = (int64_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000;
@@ -174,7 +195,13 @@ static int scan_blocked(void *arg, const struct journal_entry *e)
 	if (usec < s->since_usec || ++s->rows > ALERT_SCAN_ROWS)
 		return 1;
 	if (e->outcome && strcmp(e->outcome, "blocked") == 0)
-		return add_alert(s->alerts, "blocked-peer", usec, e->mac, e->peer, e->detail);
+		return add_alert(s->alerts, "blocked-peer", usec, e->mac, e->peer, e->path,
+				 e->detail);
+	if (e->outcome && strcmp(e->outcome, "sent") == 0 && e->detail &&
+	    strncmp(e->detail, SITE_MD5_MISMATCH, strlen(SITE_MD5_MISMATCH)) == 0 &&
+	    !alert_known(s->alerts, "md5-mismatch", e->mac, e->path))
+		return add_alert(s->alerts, "md5-mismatch", usec, e->mac, e->peer, e->path,
+				 e->detail);
 	return 0;
 }
 
@@ -184,7 +211,8 @@ static int add_failing(void *arg, const struct device_state *d)
 
 	snprintf(detail, sizeof(detail), "%s: %s%s%s", d->fail_path, d->fail_outcome,
 		 d->fail_detail[0] ? ", " : "", d->fail_detail);
-	return add_alert(arg, "device-failing", d->fail_time, d->mac, d->last_peer, detail);
+	return add_alert(arg, "device-failing", d->fail_time, d->mac, d->last_peer, d->fail_path,
+			 detail);
 }
 
 static int alerts_of(struct site *site, struct site_metrics *m, int64_t now, json_t *alerts)
@@ -204,13 +232,14 @@ static int alerts_of(struct site *site, struct site_metrics *m, int64_t now, jso
 			snprintf(detail, sizeof(detail),
 				 "%" PRIu64 " database errors since the start (see /metrics)",
 				 errors);
-			r = add_alert(alerts, "store-error", now * 1000000, NULL, NULL, detail);
+			r = add_alert(alerts, "store-error", now * 1000000, NULL, NULL, NULL,
+				      detail);
 			if (r < 0)
 				return r;
 		}
 	}
 	/* since 0: the scan stops at the first row older than the window, never reads on */
-	r = store_journal_foreach(st, NULL, 0, true, scan_blocked, &s);
+	r = store_journal_foreach(st, NULL, 0, true, scan_journal, &s);
 	if (r < 0)
 		return r;
 	r = store_device_state_list(st, DEVICE_FAILING, false, "", ALERTS_MAX, add_failing, alerts);

@@ -428,14 +428,14 @@ json_t *inventory_journal_json(const struct journal_entry *e)
 	gmtime_r(&t, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when, sizeof(when), "%s.%03ldZ", day, e->time.tv_nsec / 1000000);
-	return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "id",
+	return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "id",
 			 (json_int_t)e->id, "time", when, "time_us",
 			 (json_int_t)e->time.tv_sec * 1000000 + e->time.tv_nsec / 1000, "proto",
 			 str_or_null(e->proto), "peer", str_or_null(e->peer), "mac",
 			 str_or_null(e->mac), "path", str_or_null(e->path), "outcome",
 			 str_or_null(e->outcome), "bytes", (json_int_t)e->bytes, "md5",
 			 str_or_null(e->md5), "user_agent", str_or_null(e->user_agent), "node",
-			 str_or_null(e->node));
+			 str_or_null(e->node), "detail", str_or_null(e->detail));
 }
 
 struct journal_page {

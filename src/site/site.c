@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -49,9 +49,13 @@ struct site {
 	pthread_mutex_t lock;	     /* recursive: the workers share the site (site_lock) */
 	struct outage outage;	     /* the store's, for the directory and the writer */
 	bool outage_ready;
+	/* hand-placed .md5 files found wrong for a device, for their journal rows (md5_note) */
+	struct md5_note md5_notes[MD5_NOTES];
+	unsigned md5_notes_next;
 };
 
 static void journal_aggregate(void *arg, const struct journal_aggregate *a);
+static const char *md5_note_find(struct site *site, const char *mac, const char *md5);
 
 bool site_store_url_is_pg(const char *url)
 {
@@ -281,6 +285,10 @@ void site_reload(struct site *site, const struct site_options *opts)
 
 void site_journal(struct site *site, const struct journal_entry *e)
 {
+	struct journal_entry copy;
+	char detail[MD5_NOTE_MAX];
+	const char *note = NULL;
+	size_t pl = e->path ? strlen(e->path) : 0;
 	bool admit;
 
 	/* a scanner's misses: the first of each window as rows, the rest as one count */
@@ -288,7 +296,16 @@ void site_journal(struct site *site, const struct journal_entry *e)
 	admit = !journal_is_miss(e->outcome) ||
 		journal_sampler_admit(site->sampler, e, site->opts.journal.miss_rows,
 				      mono_ms() / 1000);
+	/* a wrong .md5 sent: its row says so (whichever protocol's exchange ends it) */
+	if (admit && e->md5 && !e->detail && pl > 4 && strcmp(e->path + pl - 4, ".md5") == 0 &&
+	    (note = md5_note_find(site, e->mac ? e->mac : "", e->md5)) != NULL)
+		str_copy(detail, sizeof(detail), note);
 	site_unlock(site);
+	if (note) {
+		copy = *e;
+		copy.detail = detail;
+		e = &copy;
+	}
 	if (admit)
 		journal_writer_push(site->writer, e);
 }
@@ -606,13 +623,18 @@ static int static_file_owner(struct site *site, const char *path, struct site_re
 	return 0;
 }
 
-/* files/PATH, else a route: what a request for PATH gets, .md5 aside. */
+/*
+ * files/PATH, else a route: what a request for PATH gets, .md5 aside. *ret_placed (if not
+ * NULL): whether it is a file of files/.
+ */
 static int resolve_plain(struct site *site, const char *path, struct site_request *req,
-			 struct site_file **ret)
+			 struct site_file **ret, bool *ret_placed)
 {
 	int r = site->files_fd >= 0 ? filecache_get(site->cache, site->files_fd, path, ret)
 				    : -ENOENT;
 
+	if (ret_placed)
+		*ret_placed = r == 0;
 	if (r == 0) {
 		int e = static_file_owner(site, path, req);
 
@@ -627,17 +649,18 @@ static int resolve_plain(struct site *site, const char *path, struct site_reques
 	return r;
 }
 
-/* "STEM.md5" with no such file: "<md5>  <sibling>\n", the md5sum(1) format (docs/md5.md). */
-static int resolve_md5(struct site *site, const char *path, struct site_request *req,
-		       struct site_file **ret)
+/*
+ * The sibling of "STEM.md5": the first STEM.EXT the site serves, EXT in [server]
+ * md5_extensions in order (docs/md5.md). 0 with *ret referenced, -ENOENT, or an error.
+ */
+static int resolve_sibling(struct site *site, const char *path, struct site_request *req,
+			   struct site_file **ret)
 {
 	size_t stem_len = strlen(path) - 4;
 	const char *ext = site->opts.md5_extensions;
 
 	while (*ext) {
 		char sibling[PATH_MAX];
-		struct site_file *f, *md5;
-		const char *base, *hex;
 		size_t el = strcspn(ext, " \t,");
 		int n, r;
 
@@ -650,37 +673,122 @@ static int resolve_md5(struct site *site, const char *path, struct site_request 
 		ext += el;
 		if (n < 0 || n >= (int)sizeof(sibling))
 			continue;
-		r = resolve_plain(site, sibling, req, &f);
+		r = resolve_plain(site, sibling, req, ret, NULL);
 		if (r == -ENOENT || r == -EACCES || r == -EIO)
 			continue;
-		if (r < 0)
-			return r;
-		hex = site_file_md5(f);
-		base = strrchr(f->name, '/');
-		base = base ? base + 1 : f->name;
-		md5 = calloc(1, sizeof(*md5));
-		if (!md5 || !hex) {
-			free(md5);
-			site_file_unref(f);
-			return -ENOMEM;
-		}
-		md5->refs = 1;
-		md5->name = strdup(path);
-		md5->size = MD5_HEX_LEN + 2 + strlen(base) + 1;
-		md5->data = malloc(md5->size + 1);
-		if (!md5->name || !md5->data) {
-			free(md5->name);
-			free(md5->data);
-			free(md5);
-			site_file_unref(f);
-			return -ENOMEM;
-		}
-		snprintf((char *)md5->data, md5->size + 1, "%s  %s\n", hex, base);
-		site_file_unref(f);
-		*ret = md5;
-		return 0;
+		return r;
 	}
 	return -ENOENT;
+}
+
+/* "STEM.md5" with no such file: "<md5>  <sibling>\n", the md5sum(1) format (docs/md5.md). */
+static int resolve_md5(struct site *site, const char *path, struct site_request *req,
+		       struct site_file **ret)
+{
+	struct site_file *f, *md5;
+	const char *base, *hex;
+	int r = resolve_sibling(site, path, req, &f);
+
+	if (r < 0)
+		return r;
+	hex = site_file_md5(f);
+	base = strrchr(f->name, '/');
+	base = base ? base + 1 : f->name;
+	md5 = calloc(1, sizeof(*md5));
+	if (!md5 || !hex) {
+		free(md5);
+		site_file_unref(f);
+		return -ENOMEM;
+	}
+	md5->refs = 1;
+	md5->name = strdup(path);
+	md5->size = MD5_HEX_LEN + 2 + strlen(base) + 1;
+	md5->data = malloc(md5->size + 1);
+	if (!md5->name || !md5->data) {
+		free(md5->name);
+		free(md5->data);
+		free(md5);
+		site_file_unref(f);
+		return -ENOMEM;
+	}
+	snprintf((char *)md5->data, md5->size + 1, "%s  %s\n", hex, base);
+	site_file_unref(f);
+	*ret = md5;
+	return 0;
+}
+
+/*
+ * The notes of wrong .md5 files: one per (device, MD5 of the .md5's bytes), the newest
+ * MD5_NOTES kept. Resolving writes them (md5_check); the journal row of the transfer that
+ * sent those bytes to that device takes its note as its detail (site_journal), whichever
+ * protocol ends it. Under the site's lock.
+ */
+static struct md5_note *md5_note_slot(struct site *site, const char *mac, const char *md5)
+{
+	for (unsigned i = 0; i < MD5_NOTES; i++) {
+		struct md5_note *n = &site->md5_notes[i];
+
+		if (n->detail[0] && strcmp(n->md5, md5) == 0 && strcmp(n->mac, mac) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+/* The note of mac's, else of a file of no device (the row may name the device that asked). */
+static const char *md5_note_find(struct site *site, const char *mac, const char *md5)
+{
+	struct md5_note *n = md5_note_slot(site, mac, md5);
+
+	if (!n && mac[0])
+		n = md5_note_slot(site, "", md5);
+
+	return n ? n->detail : NULL;
+}
+
+/*
+ * files/STEM.md5 is served as it is (docs/md5.md): a device that checks it against STEM.EXT
+ * ignores the file when they disagree (the doctor's md5-mismatch). Compares its first 32
+ * characters with the MD5 of what the sibling serves this same request; a disagreement is
+ * logged and noted for the journal row, an agreement clears the note.
+ */
+static void md5_check(struct site *site, const char *path, const struct site_request *req,
+		      struct site_file *f)
+{
+	struct site_request sreq = *req; /* the sibling's resolution changes nothing of req */
+	struct site_file *sib = NULL;
+	const char *hex, *mine = site_file_md5(f), *base;
+	struct md5_note *n;
+	char says[MD5_HEX_LEN + 1] = "";
+	bool ok;
+
+	if (!mine || resolve_sibling(site, path, &sreq, &sib) < 0)
+		return;
+	hex = site_file_md5(sib);
+	ok = !hex ||
+	     (f->size >= MD5_HEX_LEN && strncasecmp((const char *)f->data, hex, MD5_HEX_LEN) == 0);
+	n = md5_note_slot(site, req->mac, mine);
+	if (ok) {
+		if (n)
+			n->detail[0] = '\0';
+		site_file_unref(sib);
+		return;
+	}
+	if (!n) {
+		n = &site->md5_notes[site->md5_notes_next++ % MD5_NOTES];
+		str_copy(n->mac, sizeof(n->mac), req->mac);
+		memcpy(n->md5, mine, sizeof(n->md5));
+	}
+	for (size_t i = 0; i < MD5_HEX_LEN && i < f->size && is_hex((char)f->data[i]); i++)
+		says[i] = (char)f->data[i];
+	if (strlen(says) != MD5_HEX_LEN)
+		snprintf(says, sizeof(says), "no MD5");
+	base = strrchr(sib->name, '/');
+	base = base ? base + 1 : sib->name;
+	snprintf(n->detail, sizeof(n->detail), SITE_MD5_MISMATCH "it says %s, %s has MD5 %s", says,
+		 base, hex);
+	log_warnx("md5", "files/%s%s%s does not match %s: %s", path, req->mac[0] ? " for " : "",
+		  req->mac, sib->name, n->detail);
+	site_file_unref(sib);
 }
 
 /*
@@ -711,6 +819,7 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 		 struct site_file **ret)
 {
 	char path[PATH_MAX];
+	bool placed;
 	size_t pl;
 	int r;
 
@@ -722,8 +831,10 @@ int site_resolve(struct site *site, const char *name, size_t len, struct site_re
 		r = -EACCES;
 	if (r < 0)
 		goto out;
-	r = resolve_plain(site, path, req, ret);
+	r = resolve_plain(site, path, req, ret, &placed);
 	pl = strlen(path);
+	if (r == 0 && placed && req->peer && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
+		md5_check(site, path, req, *ret); /* files/STEM.md5, placed by hand */
 	if (r == -ENOENT && pl > 4 && strcmp(path + pl - 4, ".md5") == 0)
 		r = resolve_md5(site, path, req, ret);
 	if (r == -ENOENT && req->peer)

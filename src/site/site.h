@@ -126,6 +126,12 @@ void site_reload(struct site *site, const struct site_options *opts);
 int site_resolve(struct site *site, const char *name, size_t len, struct site_request *req,
 		 struct site_file **ret);
 /*
+ * The start of a journal row's detail when a files/STEM.md5 placed by hand was sent to a
+ * device and does not carry the MD5 of what its sibling serves that device (docs/md5.md):
+ * "md5 mismatch: it says HEX, STEM.EXT has MD5 HEX". The request's log line warns of it.
+ */
+#define SITE_MD5_MISMATCH "md5 mismatch: "
+/*
  * Records a request in the journal: a copy goes to the journal's bounded queue
  * (site/writer.h; beyond JOURNAL_QUEUE_MAX entries waiting they are counted as dropped and
  * logged at most once a second), never waiting for the database. A miss (no success:

@@ -32,6 +32,19 @@ struct auth_failures {
 	uint64_t seed; /* of the principals' hash, random, set on first use */
 };
 
+/*
+ * A hand-placed .md5 found wrong for a device (site.c, md5_check): the device's MAC ("" none),
+ * the MD5 of the .md5's bytes, and the journal row's detail ("" a free slot).
+ */
+#define MD5_NOTES    64
+#define MD5_NOTE_MAX 160
+
+struct md5_note {
+	char mac[MAC_LEN + 1];
+	char md5[MD5_HEX_LEN + 1];
+	char detail[MD5_NOTE_MAX];
+};
+
 const struct site_options *site_options(const struct site *site);
 /* The site's failed-login tables, zeroed at site_open. */
 struct auth_failures *site_auth_failures(struct site *site);

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from admin import Api, make_token, problem
-from harness import BIN, Site, curl_get, request, run
+from harness import BIN, Site, curl_get, md5, request, run
 
 TEMPLATE = "sip={{sip}} tz={{tz}} name={{name}}\n"
 
@@ -221,6 +221,39 @@ def test_register_mode(tmp_path, start_server):
         curl_get(server.port, "0022ee0000cc.cfg")), "the approved device served")
     assert got.stdout == b"sip= tz=CET name=\n"
     assert api.json("GET", "/api/v1/unknown-devices")["items"] == []
+
+
+def test_md5_mismatch_alerts(dash):
+    """A .md5 placed by hand in files/ that does not match what its sibling serves the device
+    (a rendered file here) is noted on its journal row and alerted; right ones are not."""
+    right = md5(b"sip=2001 tz=UTC name=zulu\n")  # 0022ee000001.cfg as rendered
+    dash.site.write("0022ee000001.md5", right + "  0022ee000001.cfg\n")
+    dash.site.write("tones.zip", b"tones\n")
+    dash.site.write("tones.md5", md5(b"tones\n").upper() + "\n")
+    dash.site.write("0022ee000002.md5", right + "  0022ee000002.cfg\n")  # the other device's
+    for name in ("0022ee000001.md5", "tones.md5", "0022ee000002.md5"):
+        assert curl_get(dash.server.port, name).returncode == 0  # served as placed
+    alerts = until(lambda: [a for a in dash.w.json("GET", "/api/v1/fleet")["alerts"]
+                            if a["kind"] == "md5-mismatch"], "the md5-mismatch alert")
+    assert len(alerts) == 1, alerts  # the rows before it were written first: no other
+    own = md5(b"sip=2002 tz=CET name=alpha\n")
+    assert alerts[0]["mac"] == "0022ee000002" and alerts[0]["path"] == "0022ee000002.md5"
+    assert alerts[0]["detail"] == (f"md5 mismatch: it says {right}, 0022ee000002.cfg has MD5 "
+                                   f"{own}")
+    assert alerts[0]["peer"].startswith("127.0.0.1:")
+    rows = dash.w.json("GET", "/api/v1/journal?mac=0022ee000002")["entries"]
+    assert [r["outcome"] for r in rows] == ["sent"] and rows[0]["detail"] == alerts[0]["detail"]
+    rows = dash.w.json("GET", "/api/v1/journal?mac=0022ee000001")["entries"]
+    assert [r["outcome"] for r in rows] == ["sent"] and not rows[0].get("detail")
+    # mended: the next transfer's row has no note, and one alert per device and file
+    dash.site.write("0022ee000002.md5", own + "  0022ee000002.cfg\n")
+    assert curl_get(dash.server.port, "0022ee000002.md5").returncode == 0
+    until(lambda: len(dash.w.json("GET", "/api/v1/journal?mac=0022ee000002")["entries"]) == 2,
+          "the second row")
+    rows = dash.w.json("GET", "/api/v1/journal?mac=0022ee000002")["entries"]
+    assert not rows[1].get("detail")
+    assert len([a for a in dash.w.json("GET", "/api/v1/fleet")["alerts"]
+                if a["kind"] == "md5-mismatch"]) == 1
 
 
 def read_events(resp, want, timeout=15.0):

@@ -319,7 +319,8 @@ AP.pages.device = function (root, params, mac) {
 			 h('span.path', {text: e.path || ''}), ' ',
 			 h('span.outcome', {text: e.outcome || ''}),
 			 e.bytes ? h('span.bytes', {text: ` ${e.bytes} B`}) : null,
-			 e.peer ? h('span.peer', {text: ' ' + e.peer}) : null);
+			 e.peer ? h('span.peer', {text: ' ' + e.peer}) : null,
+			 e.detail ? h('span.detail', {text: ': ' + e.detail}) : null);
 	}
 	async function loadTimeline() {
 		// the API pages oldest first: start a day before the device was last seen (its newest

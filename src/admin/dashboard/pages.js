@@ -62,6 +62,7 @@ AP.pages.fleet = function (root) {
 				h('time', {datetime: a.at, text: AP.when(a.at)}), ' ',
 				a.mac ? h('a', {href: '#/device/' + a.mac, text: AP.macPretty(a.mac)}) : null, ' ',
 				a.peer ? h('span.peer', {text: a.peer}) : null, ' ',
+				a.path ? h('code.path', {text: a.path}) : null, ' ',
 				h('span.detail', {text: a.detail || ''}))));
 	}
 	load();
