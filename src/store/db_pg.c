@@ -199,6 +199,12 @@ static const char *const pg_migrations[] = {
 	"UPDATE unknown_devices SET last_peer = (SELECT peer FROM journal j"
 	"  WHERE j.mac = unknown_devices.mac ORDER BY j.time DESC LIMIT 1);"
 	"UPDATE meta SET value = 7 WHERE key = 'schema_version';",
+	/* 7 -> 8: the indexes a page sorted by state walks, as SQLite's 7 -> 8 (store.c) */
+	"DROP INDEX device_state_status;"
+	"CREATE INDEX device_state_status ON device_state (status, mac, config_rev);"
+	"CREATE INDEX devices_revs ON devices (mac, rev, group_name);"
+	"CREATE INDEX groups_revs ON groups (name, rev);"
+	"UPDATE meta SET value = 8 WHERE key = 'schema_version';",
 	NULL, /* the end: the step from STORE_SCHEMA_VERSION is the next to write */
 };
 

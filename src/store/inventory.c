@@ -1468,11 +1468,93 @@ int device_sort_parse(const char *name, enum device_sort *ret)
 	return -EINVAL;
 }
 
+/*
+ * A page sorted by state reads the states one after the other, each in MAC order through
+ * the index of the stored status (schema 8): the devices of the page, not every device's
+ * state computed and the inventory sorted. "Never seen" is the devices without a state row;
+ * provisioned and change pending share the status 2, told apart by the revisions (as
+ * STORE_STATE_OF_DEVICES_ROW does). Stored statuses are 1, 2 and 3.
+ */
+struct state_pass {
+	int state;     /* enum device_status */
+	bool after;    /* after the MAC given (the cursor's state), else from its first */
+	size_t *ret_n; /* out: the devices the pass gave */
+};
+
+#define PASS_STATUS(n, join)                                                                       \
+	"(SELECT mac AS smac, config_rev AS screv FROM device_state WHERE status = " n             \
+	") AS ds " join " devices ON devices.mac = ds.smac"
+#define PASS_PENDING                                                                                \
+	"max(devices.rev, coalesce((SELECT g.rev FROM groups g WHERE g.name = devices.group_name)," \
+	" 0), (SELECT rev FROM defaults WHERE id = 1)) > ds.screv"
+
+static void state_pass_sql(const struct store *st, int state, const char **ret_from,
+			   const char **ret_cond, const char **ret_mac)
+{
+	static const char *const lite[] = { PASS_STATUS("1", "CROSS JOIN"),
+					    PASS_STATUS("2", "CROSS JOIN"),
+					    PASS_STATUS("3", "CROSS JOIN") };
+	static const char *const pg[] = { PASS_STATUS("1", "JOIN"), PASS_STATUS("2", "JOIN"),
+					  PASS_STATUS("3", "JOIN") };
+	const char *const *from = st->pg ? pg : lite;
+
+	*ret_cond = "";
+	*ret_mac = "ds.smac";
+	switch (state) {
+	case DEVICE_NEVER_SEEN:
+		*ret_from = "devices";
+		*ret_cond =
+			" AND NOT EXISTS (SELECT 1 FROM device_state s WHERE s.mac = devices.mac)";
+		*ret_mac = "mac";
+		break;
+	case DEVICE_PROVISIONING: *ret_from = from[0]; break;
+	case DEVICE_PROVISIONED:
+		*ret_from = from[1];
+		*ret_cond = " AND NOT (" PASS_PENDING ")";
+		break;
+	case DEVICE_FAILING: *ret_from = from[2]; break;
+	default:
+		*ret_from = from[1];
+		*ret_cond = " AND (" PASS_PENDING ")";
+		break;
+	}
+}
+
+static int device_page(struct store *st, const struct device_filter *f, const char *after,
+		       size_t limit, int (*fn)(const struct device *d, void *arg), void *arg,
+		       const struct state_pass *pass);
+
 int store_device_page(struct store *st, const struct device_filter *f, const char *after,
 		      size_t limit, int (*fn)(const struct device *d, void *arg), void *arg)
 {
+	size_t got = 0, n;
+	int first, r = 0;
+
+	if (!f || f->sort != DEVICE_SORT_STATE)
+		return device_page(st, f, after, limit, fn, arg, NULL);
+	/* the states in order from the cursor's; with by_state, that state only */
+	first = f->keyed ? (int)f->after_num : f->desc ? _DEVICE_STATUS_MAX - 1 : 0;
+	for (int s = first; r == 0 && got < limit && s >= 0 && s < _DEVICE_STATUS_MAX;
+	     s += f->desc ? -1 : 1) {
+		struct state_pass pass = { .state = s, .ret_n = &n };
+
+		if (f->by_state && s != f->state)
+			continue;
+		pass.after = f->keyed && f->after_num == s;
+		n = 0;
+		r = device_page(st, f, after, limit - got, fn, arg, &pass);
+		got += n;
+	}
+	return r;
+}
+
+static int device_page(struct store *st, const struct device_filter *f, const char *after,
+		       size_t limit, int (*fn)(const struct device *d, void *arg), void *arg,
+		       const struct state_pass *pass)
+{
 	char sql[2048], pattern[3 * 130 + 3], macq[MAC_LEN + 1], keyset[512], order[512];
-	const char *key = NULL;
+	char state_key[8];
+	const char *key = NULL, *from = "devices", *cond = "", *pass_mac = "mac";
 	bool numeric = false, desc;
 	struct stmt *stmt = NULL;
 	int rc, r = 0, small = 0;
@@ -1494,7 +1576,17 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 		numeric = f->sort == DEVICE_SORT_STATE || f->sort == DEVICE_SORT_LAST_SEEN;
 	}
 	desc = f && f->desc;
-	if (key && f->keyed)
+	if (pass) {
+		/* one state: its number as the key, its devices in MAC order */
+		state_pass_sql(st, pass->state, &from, &cond, &pass_mac);
+		snprintf(state_key, sizeof(state_key), "%d", pass->state);
+		key = state_key;
+	}
+	if (pass && pass->after)
+		snprintf(keyset, sizeof(keyset), "%s %s ?5", pass_mac, desc ? "<" : ">");
+	else if (pass)
+		snprintf(keyset, sizeof(keyset), "1 = 1");
+	else if (key && f->keyed)
 		snprintf(keyset, sizeof(keyset), "(%s, mac) %s (?10, ?5)", key, desc ? "<" : ">");
 	else if (key)
 		snprintf(keyset, sizeof(keyset), "1 = 1");
@@ -1503,12 +1595,15 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 			 desc && (!after || !after[0]) ? "1 = 1"
 			 : desc			       ? "mac < ?5"
 						       : "mac > ?5");
-	snprintf(order, sizeof(order), "%s%s%smac%s", key ? key : "", key && desc ? " DESC" : "",
-		 key ? ", " : "", desc ? " DESC" : "");
+	if (pass)
+		snprintf(order, sizeof(order), "%s%s", pass_mac, desc ? " DESC" : "");
+	else
+		snprintf(order, sizeof(order), "%s%s%smac%s", key ? key : "",
+			 key && desc ? " DESC" : "", key ? ", " : "", desc ? " DESC" : "");
 	snprintf(sql, sizeof(sql),
-		 "SELECT " DEVICE_COLUMNS "%s%s FROM devices WHERE %s%s%s%s%s%s ORDER BY %s"
+		 "SELECT " DEVICE_COLUMNS "%s%s FROM %s WHERE %s%s%s%s%s%s%s ORDER BY %s"
 		 " LIMIT ?6",
-		 key ? ", " : "", key ? key : "", keyset,
+		 key ? ", " : "", key ? key : "", from, keyset, cond,
 		 !f || !f->group ? ""
 		 : f->group[0]
 			 ? (small || st->pg ? " AND group_name = ?1" : " AND +group_name = ?1")
@@ -1525,7 +1620,7 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 				  " OR (instr(lower(vars), lower(?8)) > 0 AND EXISTS (SELECT 1 FROM"
 				  " json_tree(devices.vars) AS j WHERE j.type IN ('text', 'integer',"
 				  " 'real') AND j.atom LIKE ?4 ESCAPE '\\')))",
-		 f && f->by_state ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "", order);
+		 f && f->by_state && !pass ? " AND " STORE_STATE_OF_DEVICES_ROW " = ?9" : "", order);
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
@@ -1585,9 +1680,9 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 	}
 	stmt_bind_text(stmt, 5, after ? after : "");
 	stmt_bind_int64(stmt, 6, (int64_t)limit);
-	if (f && f->by_state)
+	if (f && f->by_state && !pass)
 		stmt_bind_int64(stmt, 9, f->state);
-	if (key && f->keyed) {
+	if (key && f->keyed && !pass) {
 		if (numeric)
 			stmt_bind_int64(stmt, 10, f->after_num);
 		else
@@ -1606,6 +1701,8 @@ int store_device_page(struct store *st, const struct device_filter *f, const cha
 			f->key->num = numeric ? stmt_int64(stmt, DEVICE_NCOLUMNS) : 0;
 			snprintf(f->key->text, sizeof(f->key->text), "%s", t ? t : "");
 		}
+		if (pass)
+			(*pass->ret_n)++;
 		r = fn(&d, arg);
 		json_decref(d.vars);
 		if (r != 0)

@@ -282,6 +282,17 @@ static const char *const migrations[] = {
 	"  GROUP BY j.mac;"
 	"UPDATE unknown_devices SET last_peer = (SELECT peer FROM journal j"
 	"  WHERE j.mac = unknown_devices.mac ORDER BY j.time DESC LIMIT 1);",
+
+	/*
+	 * 7 -> 8: a page of devices sorted by state walks the states one by one (store_device_page):
+	 * the stored status by its index, with the revision a change pending is told by in it,
+	 * and the device's and its group's revisions each read from an index of their own (no
+	 * row of devices, with its variables, read for a device that is not on the page).
+	 */
+	"DROP INDEX device_state_status;"
+	"CREATE INDEX device_state_status ON device_state (status, mac, config_rev);"
+	"CREATE INDEX devices_revs ON devices (mac, rev, group_name);"
+	"CREATE INDEX groups_revs ON groups (name, rev);",
 };
 
 

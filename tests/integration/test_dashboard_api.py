@@ -341,5 +341,18 @@ def test_sorted_pages(dash):
           == "provisioned", "the device provisioned")
     assert macs("sort=state&order=desc")[0] == "0022ee000002"
     assert macs("sort=last_seen&order=desc")[0] == "0022ee000002"
+    # by state, one page of one device each, across the states: never seen (3), provisioned
+    # (2), change pending (1: provisioned, then edited)
+    assert curl_get(dash.server.port, "0022ee000001.cfg").returncode == 0
+    until(lambda: dash.w.json("GET", "/api/v1/devices/0022ee000001")["state"]["status"]
+          == "provisioned", "the device provisioned")
+    assert dash.w.call("PATCH", "/api/v1/devices/0022ee000001", body={"vars": {"sip": "7"}},
+                       headers={"Content-Type": "application/merge-patch+json"}).status == 200
+    assert dash.w.json("GET", "/api/v1/devices/0022ee000001")["state"]["status"] == \
+        "change-pending"
+    assert macs("sort=state") == ["0022ee000003", "0022ee000002", "0022ee000001"]
+    assert macs("sort=state&order=desc") == ["0022ee000001", "0022ee000002", "0022ee000003"]
+    assert macs("sort=state&state=provisioned") == ["0022ee000002"]
+    assert macs("sort=state&order=desc&q=alpha") == ["0022ee000002"]
     problem(dash.w.get("/api/v1/devices?sort=colour"), 400)
     problem(dash.w.get("/api/v1/devices?sort=name&cursor=d0022ee000001"), 400)

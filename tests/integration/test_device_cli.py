@@ -446,13 +446,16 @@ def test_schema_1_database_is_upgraded(tmp_path):
     db.execute("DROP TRIGGER unknown_devices_added")
     db.execute("DROP TRIGGER unknown_devices_moved")
     db.execute("DROP TABLE unknown_devices")
+    # and the indexes of schema 8
+    db.execute("DROP INDEX devices_revs")
+    db.execute("DROP INDEX groups_revs")
     db.execute("PRAGMA user_version = 1")
     db.close()
 
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     # schema 5 seeds the devices' state from the journal kept
     assert db.execute("SELECT mac, first_seen, status FROM device_state").fetchall() == [
         ("0022ee010203", 1, 2)]
