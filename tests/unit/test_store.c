@@ -1694,6 +1694,98 @@ static int journal_id_one(void *arg, const struct journal_entry *e)
 	return 0;
 }
 
+/* A page sorted by state, walked with the keyset store_device_page gives, into macs. */
+static size_t state_walk(struct store *st, bool desc, size_t limit, char macs[][MAC_LEN + 1])
+{
+	struct device_sort_key key = { 0 };
+	struct device_filter flt = { .sort = DEVICE_SORT_STATE, .desc = desc, .key = &key };
+	char after[MAC_LEN + 1] = "";
+	size_t n = 0;
+
+	for (int pages = 0; pages < 10; pages++) {
+		struct collect c = { 0 };
+
+		assert_int_equal(store_device_page(st, &flt, after, limit, collect_one, &c), 0);
+		assert_true(c.n <= limit);
+		for (size_t i = 0; i < c.n; i++)
+			memcpy(macs[n++], c.macs[i], MAC_LEN + 1);
+		if (c.n < limit)
+			return n;
+		memcpy(after, c.macs[c.n - 1], MAC_LEN + 1);
+		flt.keyed = true;
+		flt.after_num = key.num;
+	}
+	fail();
+	return n;
+}
+
+static void test_device_page_by_state(void **state)
+{
+	struct fixture *f = *state;
+	/* one device of each state (two never seen), rows giving them their state */
+	struct journal_entry e[] = {
+		{ .time = { 1000, 0 },
+		  .proto = "tftp",
+		  .peer = "192.0.2.1:69",
+		  .mac = "0022ee000002",
+		  .path = "0022ee000002.cfg",
+		  .outcome = "not found" },
+		{ .time = { 1001, 0 },
+		  .proto = "tftp",
+		  .peer = "192.0.2.1:69",
+		  .mac = "0022ee000003",
+		  .path = "0022ee000003.cfg",
+		  .outcome = "sent" },
+		{ .time = { 1002, 0 },
+		  .proto = "tftp",
+		  .peer = "192.0.2.1:69",
+		  .mac = "0022ee000004",
+		  .path = "0022ee000004.cfg",
+		  .outcome = "sent" },
+		{ .time = { 1003, 0 },
+		  .proto = "tftp",
+		  .peer = "192.0.2.1:69",
+		  .mac = "0022ee000005",
+		  .path = "0022ee000005.cfg",
+		  .outcome = "denied" },
+	};
+	/* never seen (MAC order), provisioning, provisioned, failing, change pending */
+	static const char *const order[] = { "0004f2000006", "0022ee000001", "0022ee000002",
+					     "0022ee000003", "0022ee000005", "0022ee000004" };
+	static const enum device_status states[] = { DEVICE_NEVER_SEEN,	  DEVICE_NEVER_SEEN,
+						     DEVICE_PROVISIONING, DEVICE_PROVISIONED,
+						     DEVICE_FAILING,	  DEVICE_CHANGE_PENDING };
+	char macs[16][MAC_LEN + 1];
+	size_t n;
+
+	group(f->st, "lobby", "{}");
+	add(f->st, "0022ee000001", "8180", "lobby", NULL);
+	add(f->st, "0022ee000002", "8180", "lobby", NULL);
+	add(f->st, "0022ee000003", "8180", "", NULL);
+	add(f->st, "0022ee000004", "8180", "lobby", NULL);
+	add(f->st, "0022ee000005", "8180", "", NULL);
+	add(f->st, "0004f2000006", "VVX", "", NULL);
+	assert_int_equal(store_journal_append(f->st, e, 4), 0);
+	/* provisioned, then its group changed: pending (the others of the group were not sent) */
+	group(f->st, "lobby", "{\"tz\":\"UTC\"}");
+	for (size_t i = 0; i < 6; i++) {
+		struct device_state ds;
+
+		assert_int_equal(store_device_state_get(f->st, order[i], &ds), 0);
+		assert_int_equal(ds.status, states[i]);
+	}
+	for (size_t limit = 1; limit <= 7; limit += 2) {
+		n = state_walk(f->st, false, limit, macs);
+		assert_int_equal(n, 6);
+		for (size_t i = 0; i < 6; i++)
+			assert_string_equal(macs[i], order[i]);
+		n = state_walk(f->st, true, limit, macs);
+		assert_int_equal(n, 6);
+		for (size_t i = 0; i < 6; i++)
+			assert_string_equal(macs[i], order[5 - i]);
+	}
+}
+
 static void test_journal_page(void **state)
 {
 	struct fixture *f = *state;
@@ -1760,6 +1852,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_page_by_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_json_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
