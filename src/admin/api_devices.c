@@ -215,11 +215,14 @@ static void list_devices(struct admin_request *r)
 		.model = admin_query(r, "model"),
 		.text = admin_query(r, "q"),
 	};
-	const char *cursor = admin_query(r, "cursor"), *sort = admin_query(r, "sort");
-	const char *order = admin_query(r, "order");
-	char after[MAC_LEN + 1] = "", last[MAC_LEN + 1], next[1024], keytext[256];
 	struct device_sort_key key = { 0 };
 	enum device_sort by = DEVICE_SORT_MAC;
+	const char *cursor = admin_query(r, "cursor"), *sort = admin_query(r, "sort");
+	const char *order = admin_query(r, "order");
+	/* a cursor: "k" sort order "-" MAC "-" the key in hex */
+	char after[MAC_LEN + 1] = "", last[MAC_LEN + 1], next[MAC_LEN + 8 + 2 * sizeof(key.text)];
+	char keytext[sizeof(key.text)];
+
 	json_t *items, *body;
 	size_t limit;
 	bool more, keyed;

@@ -11,8 +11,9 @@
  * journal, this reads it.
  *
  * At most EVENTS_STREAMS_MAX streams (503 beyond). A reader that does not keep up, whose
- * connection holds more than EVENTS_BUFFER_MAX bytes unsent, is dropped: the admin loop
- * never waits for a client, and memory stays bounded. A new stream starts from now.
+ * connection holds more than EVENTS_BUFFER_MAX bytes unsent (beyond the socket's own
+ * EVENTS_SOCKET_BUFFER), is dropped: the admin loop never waits for a client, and memory
+ * stays bounded. A new stream starts from now.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "admin/admin.h"
@@ -33,13 +35,14 @@
 
 #define TAG "admin"
 
-#define EVENTS_STREAMS_MAX 16
-#define EVENTS_BUFFER_MAX  (1u << 20)
-#define EVENTS_POLL_MS	   250
-#define EVENTS_FLEET_MS	   1000
-#define EVENTS_KEEPALIVE_S 15
-#define EVENTS_ROWS_MAX	   500 /* journal rows sent per poll; the rest at the next one */
-#define EVENTS_DEVICES_MAX 256 /* "device" events per poll (distinct MACs) */
+#define EVENTS_STREAMS_MAX   16
+#define EVENTS_BUFFER_MAX    (1u << 20)
+#define EVENTS_SOCKET_BUFFER (64 * 1024) /* SO_SNDBUF of a stream (the kernel doubles it) */
+#define EVENTS_POLL_MS	     250
+#define EVENTS_FLEET_MS	     1000
+#define EVENTS_KEEPALIVE_S   15
+#define EVENTS_ROWS_MAX	     500 /* journal rows sent per poll; the rest at the next one */
+#define EVENTS_DEVICES_MAX   256 /* "device" events per poll (distinct MACs) */
 
 struct stream {
 	struct evhttp_request *req;
@@ -324,10 +327,19 @@ static void get_events(struct admin_request *r)
 	 */
 	{
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+		int sndbuf = EVENTS_SOCKET_BUFFER;
 
 		if (bev)
 			bufferevent_set_timeouts(
 				bev, NULL, &(struct timeval){ .tv_sec = EVENTS_KEEPALIVE_S * 4 });
+		/*
+		 * the kernel's share of what a reader may owe, fixed: autotuned, the socket's
+		 * buffer would hold megabytes more than EVENTS_BUFFER_MAX before the bound sees any
+		 */
+		if (bev && bufferevent_getfd(bev) >= 0 &&
+		    setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			       sizeof(sndbuf)) < 0)
+			log_debug(TAG, "event stream: SO_SNDBUF: %s", strerror(errno));
 	}
 	/* the first bytes at once: the client knows the stream is open */
 	{

@@ -1442,11 +1442,12 @@ static const char *const sort_names[_DEVICE_SORT_MAX] = {
 };
 
 /* The key of each order as SQL over a row of devices (NULL: the MAC alone). */
+/* Text keys: their first DEVICE_SORT_KEY_CHARS (120) characters (struct device_sort_key). */
 static const char *const sort_sql[_DEVICE_SORT_MAX] = {
 	[DEVICE_SORT_MAC] = NULL,
-	[DEVICE_SORT_NAME] = "(CASE json_type(vars, '$.name') WHEN 'text' THEN"
-			     " json_extract(vars, '$.name') ELSE '' END)",
-	[DEVICE_SORT_MODEL] = "model",
+	[DEVICE_SORT_NAME] = "substr(CASE json_type(vars, '$.name') WHEN 'text' THEN"
+			     " json_extract(vars, '$.name') ELSE '' END, 1, 120)",
+	[DEVICE_SORT_MODEL] = "substr(model, 1, 120)",
 	[DEVICE_SORT_GROUP] = "coalesce(group_name, '')",
 	[DEVICE_SORT_STATE] = STORE_STATE_OF_DEVICES_ROW,
 	[DEVICE_SORT_LAST_SEEN] = "coalesce((SELECT last_seen FROM device_state s"
@@ -1455,8 +1456,9 @@ static const char *const sort_sql[_DEVICE_SORT_MAX] = {
 
 /* PostgreSQL's of DEVICE_SORT_NAME (vars is JSON text there too) */
 #define SORT_NAME_PG                                                                               \
-	"(CASE jsonb_typeof(vars::jsonb -> 'name') WHEN 'string' THEN vars::jsonb ->> 'name'"     \
-	" ELSE '' END)"
+	"substr(CASE jsonb_typeof(vars::jsonb -> 'name') WHEN 'string' THEN vars::jsonb ->> 'name'" \
+	" ELSE '' END, 1, 120)"
+_Static_assert(DEVICE_SORT_KEY_CHARS == 120, "the text keys' SQL says 120");
 
 int device_sort_parse(const char *name, enum device_sort *ret)
 {

@@ -210,10 +210,15 @@ enum device_sort {
 	_DEVICE_SORT_MAX,
 };
 
-/* A device's sort key: text (name, model, group) or a number (state, last seen). */
+/*
+ * A device's sort key: text (name, model, group) or a number (state, last seen). A text key
+ * is the value's first DEVICE_SORT_KEY_CHARS characters (UTF-8: up to 4 bytes each), so that
+ * it fits here and in a cursor whole; values alike that far go by MAC.
+ */
+#define DEVICE_SORT_KEY_CHARS 120
 struct device_sort_key {
 	bool numeric;
-	char text[256];
+	char text[DEVICE_SORT_KEY_CHARS * 4 + 1];
 	int64_t num;
 };
 

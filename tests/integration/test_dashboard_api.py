@@ -7,6 +7,8 @@ origins, unknown devices from real TFTP requests approved into a group and then 
 
 import http.client
 import json
+import socket
+import threading
 import time
 
 import pytest
@@ -321,16 +323,86 @@ def test_events_stream(dash):
     problem(dash.w.get("/api/v1/events?mac=nope"), 400)
 
 
+def test_events_slow_reader_dropped(tmp_path, start_server):
+    """A stream whose reader falls more than 1 MiB behind is dropped; the others go on."""
+    site = dash_site(tmp_path, "[server]\nmax_name_length = 4000\n[http]\nmax_uri_length = 4000\n")
+    deep = "/".join(["d" * 200] * 19) + "/f.cfg"  # ~3.8 kB of path: a journal event each
+    site.write(deep, "x\n")
+    token = make_token(site.root, "dash", "read")
+    server = start_server(site, args=("--admin", "127.0.0.1:0", "--http", "127.0.0.1:0"))
+    admin, port = server.ports["admin"], server.ports["http"]
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    slow.connect(("127.0.0.1", admin))
+    slow.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+                 "\r\n\r\n".encode())
+    live = http.client.HTTPConnection("127.0.0.1", admin, timeout=30)
+    live.request("GET", "/api/v1/events", headers={"Authorization": f"Bearer {token}"})
+    live_resp = live.getresponse()
+    assert live_resp.status == 200
+    journal_events = []
+
+    def keep_up():  # the live reader reads all along
+        try:
+            read_events(live_resp, lambda e, d: journal_events.append(d) if e == "journal"
+                        else False, timeout=120)
+        except (AssertionError, AttributeError, OSError, ValueError):  # closed at the end
+            pass
+    reader = threading.Thread(target=keep_up, daemon=True)
+    reader.start()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        # the slow one reads nothing while MiBs of events are written for it (beyond 1 MiB
+        # held by the server, the kernel's buffers hold some)
+        for i in range(2000):
+            conn.request("GET", "/" + deep, headers={"User-Agent": "x" * 200})
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read() == b"x\n"
+            if i % 50 == 49 and "dropped: it does not read" in server.log():
+                break
+        server.wait_log(r"event stream of \S+ dropped: it does not read what is sent",
+                        timeout=15)
+        assert server.log().count("dropped: it does not read") == 1  # not the live one
+        # the dropped one ends (after what the kernel held); the live one had every row
+        slow.settimeout(15)
+        while slow.recv(65536):
+            pass
+        until(lambda: len(journal_events) >= i + 1, "every row on the live stream", timeout=60)
+    finally:
+        slow.close()
+        live.close()
+        conn.close()
+
+
+def test_unknown_devices_ignored(tmp_path, start_server):
+    """unknown_devices = ignore: unknown MACs are neither listed nor counted (nor registered)."""
+    site = dash_site(tmp_path, "[server]\nunknown_devices = ignore\n")
+    token = make_token(site.root, "dash", "read")
+    server = start_server(site, args=("--admin", "127.0.0.1:0", "--tftp", "127.0.0.1:0"))
+    api = Api(server.ports["admin"], token)
+    assert curl_get(server.port, "0022ee0000dd.cfg").returncode != 0
+    # the request is journaled (the journal is the record), after it a known device's
+    assert curl_get(server.port, "0022ee000001.cfg").returncode == 0
+    until(lambda: api.json("GET", "/api/v1/devices/0022ee000001")["state"]["status"]
+          == "provisioned", "the known device provisioned")
+    assert [e["outcome"] for e in
+            api.json("GET", "/api/v1/journal?mac=0022ee0000dd")["entries"]] == ["not found"]
+    assert api.json("GET", "/api/v1/unknown-devices")["items"] == []
+    assert api.json("GET", "/api/v1/fleet")["unknown"] == 0
+    problem(api.get("/api/v1/devices/0022ee0000dd"), 404)
+
+
 def test_sorted_pages(dash):
     def macs(query):
         out, cursor = [], None
-        while True:
+        for _ in range(20):
             page = dash.w.json("GET", "/api/v1/devices?limit=1&" + query
                                + (f"&cursor={cursor}" if cursor else ""))
             out += [d["mac"] for d in page["devices"]]
             cursor = page["next"]
             if not cursor:
                 return out
+        raise AssertionError(f"{query}: pages without end: {out}")
     assert macs("sort=name") == ["0022ee000002", "0022ee000003", "0022ee000001"]
     assert macs("sort=name&order=desc") == ["0022ee000001", "0022ee000003", "0022ee000002"]
     assert macs("sort=group") == ["0022ee000002", "0022ee000001", "0022ee000003"]
@@ -354,5 +426,14 @@ def test_sorted_pages(dash):
     assert macs("sort=state&order=desc") == ["0022ee000001", "0022ee000002", "0022ee000003"]
     assert macs("sort=state&state=provisioned") == ["0022ee000002"]
     assert macs("sort=state&order=desc&q=alpha") == ["0022ee000002"]
+    # names longer than a sort key (120 characters, multi-byte ones too): each device once,
+    # those alike that far by MAC
+    long = "\u00e9" * 150
+    for mac, name in (("0022ee0000b2", long + "b"), ("0022ee0000b1", long + "a"),
+                      ("0022ee0000b0", long[:100] + "z")):
+        assert dash.w.call("POST", "/api/v1/devices",
+                           body={"mac": mac, "vars": {"name": name}}).status == 201
+    assert macs("sort=name")[-3:] == ["0022ee0000b0", "0022ee0000b1", "0022ee0000b2"]
+    assert macs("sort=name&order=desc")[:3] == ["0022ee0000b2", "0022ee0000b1", "0022ee0000b0"]
     problem(dash.w.get("/api/v1/devices?sort=colour"), 400)
     problem(dash.w.get("/api/v1/devices?sort=name&cursor=d0022ee000001"), 400)

@@ -89,7 +89,12 @@
 		if (!window.EventSource)
 			return;
 		events = new EventSource(url);
-		events.onopen = () => setLive(true);
+		events.onopen = () => {
+			setLive(true);
+			// a page that read before the stream opened reads again what it may have missed
+			if (page && page.opened)
+				page.opened();
+		};
 		// EventSource reconnects by itself; a session gone shows as errors until login
 		events.onerror = () => setLive(false);
 		for (const type of ['journal', 'device', 'fleet']) {

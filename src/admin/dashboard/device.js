@@ -351,17 +351,33 @@ AP.pages.device = function (root, params, mac) {
 			timeline.append(h('li.empty#timeline-empty', {text: 'No journal row names it.'}));
 	}
 
-	async function refreshAll() {
-		await loadDevice();
-		await Promise.all([loadVars(), loadTimeline(), loadDoctor()]);
+	// The timeline is read once the page's stream is open (opened() below, again at each
+	// reconnection): a row written between the read and the stream's start would be missed
+	// otherwise. A row both read and streamed is skipped by its id.
+	async function readTimeline() {
+		if (first)
+			await first; // since when: the device's last_seen
+		await loadTimeline();
 		loadFiles();
 	}
+	let first = loadDevice();
+	async function refreshAll() {
+		await (first || loadDevice());
+		first = null;
+		await Promise.all([loadVars(), loadDoctor(),
+				   window.EventSource && !reread ? null : readTimeline()]);
+		reread = true;
+	}
+	let reread = false; // refreshAll after an action reads the timeline again
 	refreshAll();
 
 	const doctorLater = AP.debounce(loadDoctor, 1000);
 	const deviceLater = AP.debounce(async () => { await loadDevice(); loadVars(true); }, 500);
 	return {
 		stream: '/api/v1/events?mac=' + enc,
+		opened() {
+			readTimeline();
+		},
 		event(type, data) {
 			if (type === 'journal' && data && data.mac === mac && data.id > lastId) {
 				const empty = timeline.querySelector('#timeline-empty');
