@@ -18,6 +18,7 @@
 #include "core/addr.h"
 #include "core/mac.h"
 #include "core/str.h"
+#include "site/exchange.h"
 #include "site/inventory.h"
 #include "site/site.h"
 
@@ -480,6 +481,8 @@ static void get_file(struct admin_request *r)
 	struct addr local, peer_addr;
 	struct site_request req;
 	struct site_file *f = NULL;
+	struct principal who;
+	const char *why = NULL;
 	char mac[MAC_LEN + 1], host[ADDR_STRLEN], hdr[64];
 	int e;
 
@@ -525,9 +528,12 @@ static void get_file(struct admin_request *r)
 		.prefix = prefix,
 	};
 	e = site_resolve(admin_site(r), path, strlen(path), &req, &f);
-	if (e == 0 && req.mac[0] && strcmp(req.mac, mac) != 0) {
-		admin_problem(r, 404, NULL, NULL, "%s is device %s's file, not %s's", path, req.mac,
-			      mac);
+	/* what the device gets: serving's access rule, for the device as if it logged in */
+	who = (struct principal){ .kind = PRINCIPAL_DEVICE, .how = "login" };
+	memcpy(who.mac, mac, sizeof(who.mac));
+	if (e == 0 && exchange_access(&who, req.mac, &why) < 0) {
+		admin_problem(r, 404, NULL, NULL, "%s is device %s's file, not %s's (%s)", path,
+			      req.mac, mac, why);
 		goto out;
 	}
 	switch (e) {
