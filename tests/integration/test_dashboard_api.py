@@ -201,11 +201,16 @@ def test_unknown_devices_approved_then_served(dash):
     assert got.stdout == b"sip= tz=UTC name=\n"
 
 
-def test_register_mode(tmp_path, start_server):
-    site = dash_site(tmp_path, "[server]\nunknown_devices = register\n")
+def mode_server(tmp_path, start_server, mode):
+    """A daemon (TFTP, admin) of the dashboard's site with [server] unknown_devices = mode."""
+    site = dash_site(tmp_path, f"[server]\nunknown_devices = {mode}\n")
     token = make_token(site.root, "dash", "write")
     server = start_server(site, args=("--admin", "127.0.0.1:0", "--tftp", "127.0.0.1:0"))
-    api = Api(server.ports["admin"], token)
+    return server, Api(server.ports["admin"], token)
+
+
+def test_register_mode(tmp_path, start_server):
+    server, api = mode_server(tmp_path, start_server, "register")
     assert curl_get(server.port, "0022ee0000cc.cfg").returncode != 0
     device = until(lambda: (lambda r: r.status == 200 and json.loads(r.body))(
         api.get("/api/v1/devices/0022ee0000cc")), "the device registered")
@@ -376,10 +381,7 @@ def test_events_slow_reader_dropped(tmp_path, start_server):
 
 def test_unknown_devices_ignored(tmp_path, start_server):
     """unknown_devices = ignore: unknown MACs are neither listed nor counted (nor registered)."""
-    site = dash_site(tmp_path, "[server]\nunknown_devices = ignore\n")
-    token = make_token(site.root, "dash", "read")
-    server = start_server(site, args=("--admin", "127.0.0.1:0", "--tftp", "127.0.0.1:0"))
-    api = Api(server.ports["admin"], token)
+    server, api = mode_server(tmp_path, start_server, "ignore")
     assert curl_get(server.port, "0022ee0000dd.cfg").returncode != 0
     # the request is journaled (the journal is the record), after it a known device's
     assert curl_get(server.port, "0022ee000001.cfg").returncode == 0
