@@ -1483,21 +1483,30 @@ struct state_pass {
 	size_t *ret_n; /* out: the devices the pass gave */
 };
 
+/*
+ * SQLite is told the indexes (INDEXED BY): without statistics it would read each device's
+ * row, and its group's, by their primary keys, variables and all, for the revisions alone.
+ */
 #define PASS_STATUS(n, join)                                                                       \
 	"(SELECT mac AS smac, config_rev AS screv FROM device_state WHERE status = " n             \
-	") AS ds " join " devices ON devices.mac = ds.smac"
-#define PASS_PENDING                                                                                \
-	"max(devices.rev, coalesce((SELECT g.rev FROM groups g WHERE g.name = devices.group_name)," \
-	" 0), (SELECT rev FROM defaults WHERE id = 1)) > ds.screv"
+	") AS ds " join " ON devices.mac = ds.smac"
+#define PASS_PENDING(idx)                                                                          \
+	"max(devices.rev, coalesce((SELECT g.rev FROM groups g " idx                               \
+	" WHERE g.name = devices.group_name), 0), (SELECT rev FROM defaults WHERE id = 1))"        \
+	" > ds.screv"
+#define LITE_JOIN    "CROSS JOIN devices INDEXED BY devices_revs"
+#define LITE_PENDING PASS_PENDING("INDEXED BY groups_revs")
+#define PG_PENDING   PASS_PENDING("")
 
 static void state_pass_sql(const struct store *st, int state, const char **ret_from,
 			   const char **ret_cond, const char **ret_mac)
 {
-	static const char *const lite[] = { PASS_STATUS("1", "CROSS JOIN"),
-					    PASS_STATUS("2", "CROSS JOIN"),
-					    PASS_STATUS("3", "CROSS JOIN") };
-	static const char *const pg[] = { PASS_STATUS("1", "JOIN"), PASS_STATUS("2", "JOIN"),
-					  PASS_STATUS("3", "JOIN") };
+	static const char *const lite[] = { PASS_STATUS("1", LITE_JOIN),
+					    PASS_STATUS("2", LITE_JOIN),
+					    PASS_STATUS("3", LITE_JOIN) };
+	static const char *const pg[] = { PASS_STATUS("1", "JOIN devices"),
+					  PASS_STATUS("2", "JOIN devices"),
+					  PASS_STATUS("3", "JOIN devices") };
 	const char *const *from = st->pg ? pg : lite;
 
 	*ret_cond = "";
@@ -1512,12 +1521,13 @@ static void state_pass_sql(const struct store *st, int state, const char **ret_f
 	case DEVICE_PROVISIONING: *ret_from = from[0]; break;
 	case DEVICE_PROVISIONED:
 		*ret_from = from[1];
-		*ret_cond = " AND NOT (" PASS_PENDING ")";
+		*ret_cond =
+			store_sql(st, " AND NOT (" LITE_PENDING ")", " AND NOT (" PG_PENDING ")");
 		break;
 	case DEVICE_FAILING: *ret_from = from[2]; break;
 	default:
 		*ret_from = from[1];
-		*ret_cond = " AND (" PASS_PENDING ")";
+		*ret_cond = store_sql(st, " AND (" LITE_PENDING ")", " AND (" PG_PENDING ")");
 		break;
 	}
 }
@@ -1554,7 +1564,7 @@ static int device_page(struct store *st, const struct device_filter *f, const ch
 		       size_t limit, int (*fn)(const struct device *d, void *arg), void *arg,
 		       const struct state_pass *pass)
 {
-	char sql[2048], pattern[3 * 130 + 3], macq[MAC_LEN + 1], keyset[512], order[512];
+	char sql[4096], pattern[3 * 130 + 3], macq[MAC_LEN + 1], keyset[512], order[512];
 	char state_key[8];
 	const char *key = NULL, *from = "devices", *cond = "", *pass_mac = "mac";
 	bool numeric = false, desc;
