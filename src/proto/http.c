@@ -60,6 +60,8 @@
 #define PREFIX_V4    24	  /* the prefix of max_connections_per_prefix */
 #define PREFIX_V6    64
 #define HTTP_UNAVAILABLE_RETRY_S 10 /* Retry-After of "unavailable": the store cannot be reached */
+#define HTTP_BUSY_RETRY                                                                            \
+	"5" /* Retry-After of "busy" (s): out of descriptors, too many connections */
 
 void http_config_default(struct http_config *cfg)
 {
@@ -633,6 +635,8 @@ static void respond_outcome(struct http_exchange *x, enum outcome o, int status,
 	} else if (o == OUTCOME_UNAVAILABLE) {
 		/* the store cannot be reached: the device's own retry comes back later */
 		add_header(x, "Retry-After: %u", HTTP_UNAVAILABLE_RETRY_S);
+	} else if (o == OUTCOME_BUSY) {
+		add_header(x, "Retry-After: " HTTP_BUSY_RETRY);
 	}
 	add_header(x, "Content-Type: text/plain; charset=utf-8");
 	respond(x, st, strlen(t), t, strlen(t), NULL);
@@ -1489,7 +1493,7 @@ static void refuse_busy(struct http_server *srv, int fd, const char *peer, const
 			unsigned max)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 22\r\n"
-				   "Connection: close\r\nRetry-After: 5\r\n\r\n"
+				   "Connection: close\r\nRetry-After: " HTTP_BUSY_RETRY "\r\n\r\n"
 				   "too many connections\r\n";
 
 	unsigned held;
