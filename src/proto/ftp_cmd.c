@@ -229,7 +229,8 @@ static bool password_matches(const struct auth_principal *p, const char *passwor
 static void cmd_pass(struct session *s, const struct ftp_command *c)
 {
 	struct auth_principal who;
-	char user[AUTH_NAME_MAX * 4 + 8];
+	char user[AUTH_NAME_MAX * 4 + 8], detail[AUTH_NAME_MAX * 4 + 96], claimed[MAC_LEN + 1];
+	const char *why;
 	bool ok = false;
 	int r = 0;
 
@@ -279,8 +280,16 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 	}
 	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
-	log_warnx(TAG, "%s: login failed for user \"%s\" (%u in this session), answered in %u ms",
-		  s->peer_str, user, s->failures, s->delay_ms);
+	snprintf(detail, sizeof(detail),
+		 "login failed for user \"%s\" (%u in this session), answered in %u ms", user,
+		 s->failures, s->delay_ms);
+	/*
+	 * The journal row and log line of the failed login, as HTTP's 401: a name that is a MAC
+	 * is the device it claimed to be, so the doctor finds the row by its MAC.
+	 */
+	ftp_log_request(s, OUTCOME_AUTH_FAILED, "PASS", NULL, 0, NULL,
+			!s->user_bad && mac_parse(s->user, claimed, &why) == 0 ? claimed : NULL,
+			NULL, detail);
 	ftp_session_set_state(s, SESSION_DELAYED);
 	ftp_arm_ms(s->ev_timer, s->delay_ms);
 }

@@ -1060,6 +1060,24 @@ def test_journal_of_a_device(example):
                      log), log
 
 
+def test_failed_logins_are_journaled(tmp_path, start_ftp):
+    """curl with a wrong password: a journal row (denied, no file), under the MAC when the
+    name tried is one (the doctor finds the device's failed logins), and one log line."""
+    site = static_site(tmp_path / "site")
+    server = start_ftp(site)
+    assert curl_ftp(server, "good.bin", user=(ADMIN[0], "wrong")).returncode == 67
+    assert curl_ftp(server, "good.bin", user=("0022ee010203", "wrong")).returncode == 67
+    log = wait_journal(site.root, "denied", mac="00:22:ee:01:02:03")
+    assert re.search(r' ftp 127\.0\.0\.1:\d+ 00:22:ee:01:02:03 "-" denied 0 ', log), log
+    log = wait_journal(site.root, '- "-" denied')
+    assert re.search(r' ftp 127\.0\.0\.1:\d+ - "-" denied 0 ', log), log
+    assert "good.bin" not in log  # never asked for: the login failed first
+    # one line per failed login, the exchange's, with why
+    server.wait_log(r'PASS "-" denied, .*login failed for user "0022ee010203"')
+    lines = re.findall(r"^.*login failed.*$", server.log(), re.M)
+    assert len(lines) == 2 and all('PASS "-" denied' in x for x in lines), lines
+
+
 @pytest.mark.parametrize("mac,name", VENDOR_FILES, ids=[n for _, n in VENDOR_FILES])
 def test_vendor_file_over_ftps(example, tmp_path_factory, mac, name):
     """ftplib over TLS (AUTH TLS, PBSZ 0, PROT P), the device's own login: the same bytes
