@@ -203,4 +203,7 @@ char *store_vars_dump(const json_t *vars);
 /* A stored vars text back as an object; -EBADMSG (with a reason) if it is not one. */
 int store_vars_load(struct store *st, const char *text, json_t **ret);
 
+/* Drops the versions kept in memory and their index (store/versions.c; at close). */
+void store_pending_clear(struct store *st);
+
 #endif
