@@ -272,12 +272,6 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 		return;
 	}
 	s->failures++;
-	{
-		struct site_request req;
-
-		ftp_request_of(s, &req);
-		(void)site_miss(s->srv->site, &req, NULL);
-	}
 	s->delay_ms = site_auth_failed(s->srv->site, (struct sockaddr *)&s->peer.ss, s->user);
 	log_escape(user, sizeof(user), s->user, strlen(s->user));
 	snprintf(detail, sizeof(detail),
@@ -290,6 +284,13 @@ static void cmd_pass(struct session *s, const struct ftp_command *c)
 	ftp_log_request(s, OUTCOME_AUTH_FAILED, "PASS", NULL, 0, NULL,
 			!s->user_bad && mac_parse(s->user, claimed, &why) == 0 ? claimed : NULL,
 			NULL, detail);
+	{
+		/* then the defence's miss (a block it starts is journaled after the failure) */
+		struct site_request req;
+
+		ftp_request_of(s, &req);
+		(void)site_miss(s->srv->site, &req, NULL);
+	}
 	ftp_session_set_state(s, SESSION_DELAYED);
 	ftp_arm_ms(s->ev_timer, s->delay_ms);
 }
