@@ -168,18 +168,22 @@ struct ftp_server {
 
 /* To the tail of q. */
 void ftp_wait_enter(struct session *s, struct wait_queue *q);
+/* The session's and the data connection's state changes, traced. */
 void ftp_session_set_state(struct session *s, enum session_state state);
 void ftp_data_set_state(struct session *s, enum data_state state);
+/* (Re)starts a timer. */
 void ftp_arm(struct event *ev, unsigned seconds);
 void ftp_arm_ms(struct event *ev, unsigned ms);
 /* Queues raw reply bytes; a client that lets replies pile up is dropped. */
 void ftp_send_raw(struct session *s, const char *text, size_t len);
+/* Queues one reply line: code and the formatted text. */
 __attribute__((format(printf, 3, 4))) void ftp_reply(struct session *s, unsigned code,
 						     const char *fmt, ...);
 /* Writes what is queued; false when the connection failed. */
 bool ftp_flush_out(struct session *s);
 /* The reply goes out, then the connection closes. */
 void ftp_session_close_after(struct session *s);
+/* The login's name escaped for the log, "-" before a login. */
 const char *ftp_login_name(const struct session *s, char *buf, size_t sz);
 /*
  * The log line and journal row of a request (exchange_close): RETR (or a refused write) with
@@ -201,11 +205,13 @@ void ftp_session_settle(struct session *s);
 
 /* ---- ftp_data.c: the data connection ---- */
 
+/* Frees what the transfer holds and clears it. */
 void ftp_transfer_done(struct transfer *x);
 /* Closes the data connection or listener (the transfer stays). */
 void ftp_data_close(struct session *s);
 /* Ends the transfer in progress with its journal entry and log line (no reply). */
 void ftp_transfer_end(struct session *s, enum outcome o, const char *detail);
+/* The data connection's timer: not made, not used, or stalled. */
 void ftp_on_data_timeout(evutil_socket_t fd, short what, void *arg);
 /*
  * The ports passive listeners take: the configured range, else the kernel's ephemeral range.
@@ -214,6 +220,7 @@ void ftp_on_data_timeout(evutil_socket_t fd, short what, void *arg);
  * connections first), the kernel's own search for a free port costs milliseconds a bind.
  */
 void ftp_passive_range(const struct ftp_config *cfg, unsigned *ret_min, unsigned *ret_span);
+/* PASV and EPSV (extended), PORT and EPRT: the data connection of the next transfer. */
 void ftp_cmd_pasv(struct session *s, bool extended, const struct ftp_command *c);
 void ftp_cmd_port(struct session *s, bool extended, const struct ftp_command *c);
 /*
@@ -225,6 +232,7 @@ void ftp_transfer_begin(struct session *s, const char *what);
 
 /* ---- ftp_cmd.c: the commands ---- */
 
+/* The request as the site sees it (the defence's miss, listings). */
 void ftp_request_of(const struct session *s, struct site_request *req);
 /*
  * Opens the exchange of a command's file name, from the working directory, with the access
@@ -236,6 +244,7 @@ enum outcome ftp_session_resolve(struct session *s, const char *arg, size_t len,
 				 size_t pathsz, struct exchange *x);
 /* Replies to a command whose file did not open: the table's reply, and a block closes. */
 void ftp_resolve_failed(struct session *s, enum outcome o, const char *path);
+/* Whether PASV / PORT prepared a data connection (else 425 is answered). */
 bool ftp_data_prepared(struct session *s);
 /* The delay of a failed login is over: 530, and another try or the end. */
 void ftp_login_delay_over(struct session *s);
@@ -247,6 +256,7 @@ bool ftp_handle_line(struct session *s);
 
 /* ---- ftp_list.c: the listings ---- */
 
+/* LIST, NLST and MLSD on the data connection; MLST on the control connection. */
 void ftp_cmd_list(struct session *s, const struct ftp_command *c);
 void ftp_cmd_mlst(struct session *s, const struct ftp_command *c);
 

@@ -107,16 +107,23 @@ struct sip_server {
 
 /* Random lower-case hex, n digits (n even), NUL-terminated. */
 void sip_random_hex(char *out, size_t n);
+/* One datagram to `to` from the SIP socket (a failure is logged). */
 void sip_send_to(struct sip_server *srv, const struct sockaddr *to, socklen_t tolen,
 		 const void *msg, size_t len);
 /* 0.0.0.0 or :: */
 bool sip_is_wildcard(const struct sockaddr_storage *ss);
+/*
+ * "host:port" of this server as the peer reaches it (the address a wildcard listener sends
+ * from towards peer) into out, and the host alone into host (NULL: not wanted).
+ */
 void sip_local_hostport(struct sip_server *srv, const struct sockaddr *peer, char *out,
 			size_t outsz, char *host, size_t hostsz);
 
 /* ---- sip_notify.c: client transactions ---- */
 
+/* Frees a transaction (its timer, its copies; accepts NULL); unlink it first. */
 void sip_tx_free(struct client_tx *tx);
+/* Takes a transaction off the server's list. */
 void sip_tx_unlink(struct client_tx *tx);
 /* Starts a NOTIFY transaction from its parts (copied). */
 int sip_tx_start(struct sip_server *srv, const struct addr *to, const char *uri, const char *from,
@@ -124,6 +131,7 @@ int sip_tx_start(struct sip_server *srv, const struct addr *to, const char *uri,
 		 const char *content_type, const char *body, const char *user, const char *password,
 		 void (*done)(void *, const struct sip_notify_result *), void *arg,
 		 struct client_tx **ret);
+/* A response: to the transaction its branch names, or dropped. */
 void sip_on_response(struct sip_server *srv, const struct sip_msg *m);
 
 /* ---- sip_url.c: the provisioning URL ---- */
