@@ -738,11 +738,29 @@ def test_passive_listener_never_connected(tmp_path, start_ftp):
     assert re.search(r' ftp 127\.0\.0\.1:\d+ - "/good\.bin" timed out 0 ', log), log
 
 
+def free_port_range(n):
+    """The first of n consecutive TCP ports that are all free now (each bound once to see)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            low = min(probe.getsockname()[1], 60000)
+        taken = []
+        try:
+            for port in range(low, low + n):
+                s = socket.socket()
+                taken.append(s)
+                s.bind(("127.0.0.1", port))
+            return low
+        except OSError:
+            continue
+        finally:
+            for s in taken:
+                s.close()
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 def test_passive_port_range_and_address(tmp_path, start_ftp):
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    low = min(probe.getsockname()[1], 60000)
-    probe.close()
+    low = free_port_range(4)
     site = static_site(tmp_path / "site")
     site.conf(STATIC_CONF + f"[ftp]\npassive_ports = {low}-{low + 3}\n"
               "passive_address = 192.0.2.7\n")
