@@ -660,12 +660,13 @@ bool store_threadsafe(void);
 /* ---- copying a site's data between stores (store/copy.c) ---- */
 
 struct store_copy_counts {
-	uint64_t devices, groups, versions, tokens, journal;
+	uint64_t devices, groups, versions, tokens, journal, unknown;
 };
 
 /*
  * Copies the defaults, groups, devices (their variables: the certificate bindings too),
- * rendered-file versions and tokens of from, and with journal its journal, into to, which
+ * rendered-file versions, tokens and unknown devices of from, and with journal its journal,
+ * into to, which
  * must hold no device, group, token or version (-EEXIST). All or nothing: one write
  * transaction on to, reading one snapshot of from. The backends may differ (SQLite to
  * PostgreSQL and back). 0 with the counts, or a negative errno with the reason in err.
