@@ -1908,6 +1908,67 @@ static void test_journal_page(void **state)
 	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), -EINVAL);
 }
 
+/* Rows that cover [since, until) seconds; their times' range as [min, max]. */
+struct journal_times {
+	size_t n;
+	int64_t min, max;
+};
+
+static int journal_time_one(void *arg, const struct journal_entry *e)
+{
+	struct journal_times *t = arg;
+
+	if (t->n == 0 || e->time.tv_sec < t->min)
+		t->min = e->time.tv_sec;
+	if (t->n == 0 || e->time.tv_sec > t->max)
+		t->max = e->time.tv_sec;
+	t->n++;
+	return 0;
+}
+
+/*
+ * Rows written late (a writer's rows held during an outage, with their own times, after
+ * newer ones): a time range finds them, and nothing outside it.
+ */
+static void test_journal_late_rows(void **state)
+{
+	static const int starts[] = { 100, 300, 200 }; /* the third batch is written late */
+	struct fixture *f = *state;
+	struct journal_entry e[100];
+	struct journal_filter flt = { .since_usec = 250 * 1000000ll,
+				      .until_usec = 350 * 1000000ll };
+	struct journal_times t = { 0 };
+
+	for (int b = 0; b < 3; b++) {
+		for (int i = 0; i < 100; i++)
+			e[i] = (struct journal_entry){ .time = { .tv_sec = starts[b] + i },
+						       .proto = "tftp",
+						       .peer = "192.0.2.1:69",
+						       .path = "x",
+						       .outcome = "sent" };
+		assert_int_equal(store_journal_append(f->st, e, 100), 0);
+	}
+	/* ids 1..100: 100 s.., 101..200: 300 s.., 201..300: 200 s.. */
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 1000, journal_time_one, &t), 0);
+	assert_int_equal(t.n, 100); /* 250..299 written late, 300..349 */
+	assert_int_equal(t.min, 250);
+	assert_int_equal(t.max, 349);
+	/* by pages: the late rows come after the others */
+	memset(&t, 0, sizeof(t));
+	flt.until_usec = 0;
+	assert_int_equal(store_journal_page(f->st, &flt, 200, 1000, journal_time_one, &t), 0);
+	assert_int_equal(t.n, 50);
+	assert_int_equal(t.min, 250);
+	/* the command line's --since: from the first row at or after it, none before it */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(store_journal_foreach(f->st, NULL, 250 * 1000000ll, false,
+					       journal_time_one, &t),
+			 0);
+	assert_int_equal(t.n, 150);
+	assert_int_equal(t.min, 250);
+	assert_int_equal(t.max, 399);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1929,6 +1990,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_json_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_late_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert_is_one_revision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach_streams, setup, teardown),
