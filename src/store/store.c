@@ -42,6 +42,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,11 +515,23 @@ fail:
  */
 static void pending_clear(struct store *st);
 
+/*
+ * SQLite counts every allocation it makes under one process-wide mutex unless told not to
+ * (before its first use): nothing here reads those counts, and the journal's writer and
+ * the loops would contend for that mutex on every row.
+ */
+static void sqlite_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int store_connect(struct store *st, const char *path, bool exclusive)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct stmt *stmt = NULL;
 	int rc, r;
 
+	(void)pthread_once(&configured, sqlite_configure);
 	/* one connection per thread at a time: SQLite's own mutexes would only cost */
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
