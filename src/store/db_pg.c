@@ -509,7 +509,7 @@ void pg_disconnect(struct store *st)
 	if (st->streaming) {
 		/* its next step fails: the rows of another connection are not its */
 		st->streaming->live = false;
-		st->streaming->lost = true;
+		st->streaming->failed = -ENOTCONN;
 		st->streaming = NULL;
 	}
 	PQfinish(st->pg);

@@ -295,12 +295,13 @@ void pg_settle(struct store *st)
 			PGresult **h = realloc(s->held, (s->nheld + 64) * sizeof(*h));
 
 			if (!h) {
-				/* the rows cannot be kept: the statement ends with a failure */
+				/* the rows cannot be kept: the statement's next step fails */
 				PQclear(res);
 				pg_drain(st);
+				for (size_t i = s->held_next; i < s->nheld; i++)
+					PQclear(s->held[i]);
 				s->nheld = s->held_next = 0;
-				free(s->held);
-				s->held = NULL;
+				s->failed = -ENOMEM;
 				break;
 			}
 			s->held = h;
@@ -381,9 +382,12 @@ static int pg_step(struct stmt *s)
 	s->row = -1;
 	res = pg_next(s);
 	if (!res) {
-		if (s->lost) {
-			s->lost = false;
-			return store_fail(st, -ENOTCONN, "the connection to PostgreSQL is lost");
+		if (s->failed) {
+			r = s->failed;
+			s->failed = 0;
+			return r == -ENOMEM
+				       ? store_fail(st, r, "out of memory")
+				       : store_fail(st, r, "the connection to PostgreSQL is lost");
 		}
 		if (!s->live)
 			return STMT_DONE; /* pipelined, or its end already read */
@@ -513,7 +517,7 @@ void stmt_reset(struct stmt *s)
 	s->held = NULL;
 	s->nheld = s->held_next = 0;
 	s->ran = false;
-	s->lost = false;
+	s->failed = 0;
 	s->row = -1;
 	s->nrows = 0;
 	for (int i = 0; i < s->nparams; i++) {

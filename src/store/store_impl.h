@@ -62,7 +62,7 @@ struct stmt {
 	 * held by pg_settle because another query needed the connection.
 	 */
 	bool live;
-	bool lost; /* its connection was closed while it was live */
+	int failed; /* -ENOTCONN: its connection closed while it was live; -ENOMEM */
 	PGresult **held;
 	size_t nheld, held_next;
 };
