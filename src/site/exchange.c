@@ -101,6 +101,9 @@ enum outcome exchange_outcome_of(int r)
 	case -EPERM: return OUTCOME_DENIED;
 	case -EFBIG: return OUTCOME_TOO_LARGE;
 	case DIRECTORY_UNAVAILABLE: return OUTCOME_UNAVAILABLE;
+	/* out of descriptors for the file: nothing wrong with it, a retry gets it */
+	case -EMFILE:
+	case -ENFILE: return OUTCOME_BUSY;
 	default: return OUTCOME_ERROR; /* -EIO (a template that fails), -EAGAIN, -ENOMEM, ... */
 	}
 }

@@ -82,37 +82,91 @@ static int64_t mono_ms(void)
 
 /* ---- the batch and the queue ---- */
 
+/* A batch's text block: the size of most; what a batch keeps at least once written. */
+#define TEXT_BLOCK 65536
+#define TEXT_KEEP  (16 * TEXT_BLOCK)
+
 void journal_batch_clear(struct journal_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		free(b->slots[i].strings);
+	struct journal_text **at = &b->text;
+	size_t used = 0, kept = 0;
+
+	for (struct journal_text *t = b->text; t; t = t->next)
+		used += t->used;
 	b->n = 0;
+	b->fill = NULL;
+	/*
+	 * The blocks stay for the next entries, as many as this batch filled (the queue's
+	 * bound bounds them) or TEXT_KEEP bytes: a load that lasts allocates nothing, and
+	 * what a burst took goes with the next smaller batch.
+	 */
+	while (*at) {
+		struct journal_text *t = *at;
+
+		if (t->size == TEXT_BLOCK && (kept < used || kept + t->size <= TEXT_KEEP)) {
+			t->used = 0;
+			kept += t->size;
+			at = &t->next;
+		} else {
+			*at = t->next;
+			free(t);
+		}
+	}
 }
 
 void journal_batch_free(struct journal_batch *b)
 {
-	journal_batch_clear(b);
-	free(b->slots);
-	b->slots = NULL;
-	b->cap = 0;
+	while (b->text) {
+		struct journal_text *t = b->text;
+
+		b->text = t->next;
+		free(t);
+	}
+	free(b->e);
+	b->e = NULL;
+	b->fill = NULL;
+	b->n = b->cap = 0;
 }
 
-/* Room for n more slots in b: 0 or -ENOMEM. */
+/* Room for n more entries in b: 0 or -ENOMEM. */
 static int batch_reserve(struct journal_batch *b, size_t n)
 {
-	struct journal_slot *a;
+	struct journal_entry *a;
 	size_t cap = b->cap ? b->cap : 256;
 
 	if (b->n + n <= b->cap)
 		return 0;
 	while (cap < b->n + n)
 		cap *= 2;
-	a = realloc(b->slots, cap * sizeof(*a));
+	a = realloc(b->e, cap * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	b->slots = a;
+	b->e = a;
 	b->cap = cap;
 	return 0;
+}
+
+/* A block of b with room for n bytes of text, or NULL (no memory). */
+static struct journal_text *text_reserve(struct journal_batch *b, size_t n)
+{
+	struct journal_text *t, **at;
+
+	if (!b->fill)
+		b->fill = b->text;
+	for (; b->fill; b->fill = b->fill->next)
+		if (b->fill->size - b->fill->used >= n)
+			return b->fill;
+	for (at = &b->text; *at; at = &(*at)->next)
+		;
+	t = malloc(sizeof(*t) + (n > TEXT_BLOCK ? n : TEXT_BLOCK));
+	if (!t)
+		return NULL;
+	t->used = 0;
+	t->size = n > TEXT_BLOCK ? n : TEXT_BLOCK;
+	t->next = NULL;
+	*at = t;
+	b->fill = t;
+	return t;
 }
 
 /* Copies s into *pos (advancing it) and returns the copy; NULL stays NULL. */
@@ -129,31 +183,34 @@ static const char *pack(char **pos, const char *s)
 	return at;
 }
 
-/* e with its strings copied into one allocation: 0 or -ENOMEM. */
-static int slot_fill(struct journal_slot *slot, const struct journal_entry *e)
+/* Appends a copy of e (its strings in b's text): 0 or -ENOMEM. */
+static int batch_append(struct journal_batch *b, const struct journal_entry *e)
 {
 	const char *strs[] = {
 		e->proto, e->peer, e->mac, e->path, e->outcome, e->md5, e->user_agent, e->detail, e->node
 	};
+	struct journal_text *t;
+	struct journal_entry *c;
 	size_t total = 0;
 	char *pos;
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		total += strs[i] ? strlen(strs[i]) + 1 : 0;
-	slot->strings = malloc(total ? total : 1);
-	if (!slot->strings)
+	if (batch_reserve(b, 1) < 0 || !(t = text_reserve(b, total)))
 		return -ENOMEM;
-	pos = slot->strings;
-	slot->e = *e;
-	slot->e.proto = pack(&pos, e->proto);
-	slot->e.peer = pack(&pos, e->peer);
-	slot->e.mac = pack(&pos, e->mac);
-	slot->e.path = pack(&pos, e->path);
-	slot->e.outcome = pack(&pos, e->outcome);
-	slot->e.md5 = pack(&pos, e->md5);
-	slot->e.user_agent = pack(&pos, e->user_agent);
-	slot->e.detail = pack(&pos, e->detail);
-	slot->e.node = pack(&pos, e->node);
+	pos = t->data + t->used;
+	t->used += total;
+	c = &b->e[b->n++];
+	*c = *e;
+	c->proto = pack(&pos, e->proto);
+	c->peer = pack(&pos, e->peer);
+	c->mac = pack(&pos, e->mac);
+	c->path = pack(&pos, e->path);
+	c->outcome = pack(&pos, e->outcome);
+	c->md5 = pack(&pos, e->md5);
+	c->user_agent = pack(&pos, e->user_agent);
+	c->detail = pack(&pos, e->detail);
+	c->node = pack(&pos, e->node);
 	return 0;
 }
 
@@ -184,16 +241,12 @@ void journal_queue_destroy(struct journal_queue *q)
 
 int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
 {
-	struct journal_slot slot = { .strings = NULL };
 	int r;
 
-	/* the copy is made outside the lock: the writer never waits for it */
-	r = slot_fill(&slot, e);
+	/* a copy of a few hundred bytes into memory the batch already has: the writer never
+	 * waits long for it */
 	pthread_mutex_lock(&q->lock);
-	if (r == 0 && q->queued.n >= q->max)
-		r = -ENOBUFS;
-	if (r == 0)
-		r = batch_reserve(&q->queued, 1);
+	r = q->queued.n >= q->max ? -ENOBUFS : batch_append(&q->queued, e);
 	if (r < 0) {
 		q->dropped++;
 		if (q->metrics)
@@ -202,10 +255,8 @@ int journal_queue_push(struct journal_queue *q, const struct journal_entry *e)
 					    : &q->metrics->journal_dropped_full,
 				    1);
 		pthread_mutex_unlock(&q->lock);
-		free(slot.strings); /* NULL when the copy failed */
 		return r;
 	}
-	q->queued.slots[q->queued.n++] = slot;
 	if (q->metrics)
 		metrics_set(&q->metrics->journal_queued, q->queued.n);
 	if (q->queued.n == q->wake_at)
@@ -227,8 +278,15 @@ size_t journal_queue_take(struct journal_queue *q, struct journal_batch *out)
 		*out = q->queued;
 		q->queued = b;
 	} else if (n > 0 && batch_reserve(out, n) == 0) {
-		memcpy(out->slots + out->n, q->queued.slots, n * sizeof(*out->slots));
+		struct journal_text **end = &out->text;
+
+		/* the entries, and the blocks holding their strings, go to the end of out */
+		memcpy(out->e + out->n, q->queued.e, n * sizeof(*out->e));
 		out->n += n;
+		while (*end)
+			end = &(*end)->next;
+		*end = q->queued.text;
+		q->queued.text = q->queued.fill = NULL;
 		q->queued.n = 0;
 	} else {
 		n = 0; /* no memory to move them now: they stay queued */
@@ -382,20 +440,15 @@ static struct store *writer_store(struct journal_writer *w)
  */
 static int batch_write(struct journal_writer *w)
 {
-	struct journal_entry *entries;
+	struct journal_entry *e = w->inflight.e;
 	size_t n = w->inflight.n, done = 0;
 	int r = 0;
 
 	if (n == 0)
 		return 0;
-	entries = malloc(n * sizeof(*entries));
-	if (!entries)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		entries[i] = w->inflight.slots[i].e;
-		if (!entries[i].node && w->node[0])
-			entries[i].node = w->node;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!e[i].node && w->node[0])
+			e[i].node = w->node;
 	/*
 	 * A transaction per JOURNAL_TX_MAX rows: the store's write lock (one for every node
 	 * on PostgreSQL) is never held for a whole backlog, so the CLI, the admin API and the
@@ -404,22 +457,19 @@ static int batch_write(struct journal_writer *w)
 	while (done < n) {
 		size_t k = n - done < JOURNAL_TX_MAX ? n - done : JOURNAL_TX_MAX;
 
-		r = store_journal_append(writer_store(w), entries + done, k);
+		r = store_journal_append(writer_store(w), e + done, k);
 		if (r < 0)
 			break;
 		store_journal_pruner_appended(&w->pruner, k);
 		done += k;
 	}
-	free(entries);
 	if (done == n) {
 		journal_batch_clear(&w->inflight);
 		return 0;
 	}
-	/* what was written leaves the batch; the rest is kept, in order */
-	for (size_t i = 0; i < done; i++)
-		free(w->inflight.slots[i].strings);
-	memmove(w->inflight.slots, w->inflight.slots + done,
-		(n - done) * sizeof(*w->inflight.slots));
+	/* what was written leaves the batch (its strings stay until it is cleared); the rest
+	 * is kept, in order */
+	memmove(e, e + done, (n - done) * sizeof(*e));
 	w->inflight.n = n - done;
 	return r;
 }

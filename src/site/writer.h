@@ -28,18 +28,25 @@ struct outage;
 /* Entries the queue holds (the writer may hold as many more, being written). */
 #define JOURNAL_QUEUE_MAX 65536
 
-/* A journal entry with its strings owned (one allocation for all of them). */
-struct journal_slot {
-	struct journal_entry e;
-	char *strings;
+/* A block of the strings of a batch's entries: filled, never moved, reused once written. */
+struct journal_text {
+	struct journal_text *next;
+	size_t used, size;
+	char data[];
 };
 
+/*
+ * Entries with their strings owned by the batch: copied into blocks the batch keeps from
+ * one round to the next, so appending allocates nothing once the blocks are there.
+ */
 struct journal_batch {
-	struct journal_slot *slots;
+	struct journal_entry *e;
 	size_t n, cap;
+	struct journal_text *text; /* the blocks, in the order they are filled */
+	struct journal_text *fill; /* the one being filled (those before it are full) */
 };
 
-void journal_batch_clear(struct journal_batch *b); /* frees the entries, keeps the array */
+void journal_batch_clear(struct journal_batch *b); /* empties it, keeps (some) memory */
 void journal_batch_free(struct journal_batch *b);
 
 /*

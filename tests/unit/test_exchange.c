@@ -91,6 +91,9 @@ static void test_journal_texts_unchanged(void **state)
 	assert_int_equal(exchange_outcome_of(-ENOENT), OUTCOME_NOT_FOUND);
 	assert_int_equal(exchange_outcome_of(-EACCES), OUTCOME_REFUSED);
 	assert_int_equal(exchange_outcome_of(-EFBIG), OUTCOME_TOO_LARGE);
+	/* out of descriptors: busy (HTTP 503, FTP 421, TFTP "retry later"), not an error */
+	assert_int_equal(exchange_outcome_of(-EMFILE), OUTCOME_BUSY);
+	assert_int_equal(exchange_outcome_of(-ENFILE), OUTCOME_BUSY);
 	/* a template that fails is the server's fault, on every protocol */
 	assert_int_equal(exchange_outcome_of(-EIO), OUTCOME_ERROR);
 	assert_int_equal(exchange_outcome_of(-ENOMEM), OUTCOME_ERROR);

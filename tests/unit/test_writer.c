@@ -64,9 +64,9 @@ static void test_queue_full_counts_drops_keeps_order(void **state)
 	assert_int_equal(b.n, 4);
 	for (size_t i = 0; i < b.n; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		assert_string_equal(b.slots[i].e.path, name);
-		assert_string_equal(b.slots[i].e.proto, "tftp");
-		assert_null(b.slots[i].e.mac);
+		assert_string_equal(b.e[i].path, name);
+		assert_string_equal(b.e[i].proto, "tftp");
+		assert_null(b.e[i].mac);
 	}
 	/* taken: room again; a batch not yet written gets the next entries after its own */
 	for (int i = 4; i < 6; i++) {
@@ -80,9 +80,56 @@ static void test_queue_full_counts_drops_keeps_order(void **state)
 	assert_int_equal(b.n, 6);
 	for (size_t i = 0; i < b.n; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		assert_string_equal(b.slots[i].e.path, name);
+		assert_string_equal(b.e[i].path, name);
 	}
 	assert_int_equal(journal_queue_take(&q, &b), 0);
+	journal_batch_free(&b);
+	journal_queue_destroy(&q);
+}
+
+/*
+ * The strings of the entries go to blocks the batches keep: once the double buffer has
+ * turned, pushing allocates nothing (the same blocks are filled again), and a batch taken
+ * onto one not yet written keeps every string readable.
+ */
+static void test_queue_reuses_its_text_blocks(void **state)
+{
+	struct journal_queue q;
+	struct journal_batch b = { 0 };
+	struct journal_text *seen[2] = { NULL, NULL };
+	char name[32];
+
+	(void)state;
+	assert_int_equal(journal_queue_init(&q, 100000), 0);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 2000; i++) {
+			struct journal_entry e;
+
+			snprintf(name, sizeof(name), "r%d-%d", round, i);
+			e = entry(name);
+			assert_int_equal(journal_queue_push(&q, &e), 0);
+		}
+		assert_int_equal(journal_queue_take(&q, &b), 2000);
+		assert_string_equal(b.e[1999].path, name);
+		/* the two batches' blocks take turns: from the third round on, the same ones */
+		if (round >= 2)
+			assert_ptr_equal(b.text, seen[round % 2]);
+		seen[round % 2] = b.text;
+		journal_batch_clear(&b);
+	}
+	/* a batch not written yet gets the next entries and their blocks after its own */
+	for (int i = 0; i < 3; i++) {
+		struct journal_entry e = entry(i < 2 ? "first" : "second");
+
+		assert_int_equal(journal_queue_push(&q, &e), 0);
+		if (i == 1)
+			assert_int_equal(journal_queue_take(&q, &b), 2);
+	}
+	assert_int_equal(journal_queue_take(&q, &b), 1);
+	assert_int_equal(b.n, 3);
+	assert_string_equal(b.e[0].path, "first");
+	assert_string_equal(b.e[2].path, "second");
+	assert_string_equal(b.e[2].peer, "127.0.0.1:1000");
 	journal_batch_free(&b);
 	journal_queue_destroy(&q);
 }
@@ -198,6 +245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_full_counts_drops_keeps_order),
+		cmocka_unit_test(test_queue_reuses_its_text_blocks),
 		cmocka_unit_test(test_thread_writes_everything_before_free),
 		cmocka_unit_test(test_bindings_written_once),
 	};
