@@ -797,10 +797,12 @@ void store_rollback(struct store *st)
 		snprintf(sql, sizeof(sql), "ROLLBACK TO s%u; RELEASE s%u", st->tx_depth - 1,
 			 st->tx_depth - 1);
 	/* the reason already recorded is the one worth keeping: no store_exec here */
-	if (st->pg)
+	if (st->pg) {
+		pg_settle(st);
 		PQclear(PQexec(st->pg, sql));
-	else if (st->db)
+	} else if (st->db) {
 		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
 	st->tx_depth--;
 }
 
