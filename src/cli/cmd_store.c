@@ -20,8 +20,9 @@ static void store_usage(FILE *out)
 		"usage: autoprov store copy --from STORE --to STORE [--journal]\n"
 		"\n"
 		"Copies a site's inventory (devices, groups, defaults, the certificates bound to\n"
-		"devices), rendered-file versions and admin tokens from one store into another,\n"
-		"all or nothing; the target must hold no device, group, token or version yet.\n"
+		"devices), rendered-file versions, admin tokens and unknown devices (the MACs\n"
+		"that asked and are not in the inventory) from one store into another, all or\n"
+		"nothing; the target must hold no device, group, token or version yet.\n"
 		"\n"
 		"  --from STORE       where the site's data is\n"
 		"  --to STORE         where it goes (created, with its schema, if need be)\n"
@@ -89,10 +90,11 @@ int cmd_store(int argc, char **argv)
 		else
 			fprintf(stderr,
 				PROG ": %s -> %s: %llu devices, %llu groups, %llu versions, %llu "
-				     "tokens, %llu journal rows\n",
+				     "tokens, %llu journal rows, %llu unknown devices\n",
 				store_name(from), store_name(to), (unsigned long long)n.devices,
 				(unsigned long long)n.groups, (unsigned long long)n.versions,
-				(unsigned long long)n.tokens, (unsigned long long)n.journal);
+				(unsigned long long)n.tokens, (unsigned long long)n.journal,
+				(unsigned long long)n.unknown);
 	}
 	store_close(to);
 	store_close(from);

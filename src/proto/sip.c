@@ -25,11 +25,14 @@
  *
  * Responses to requests go back to the source address and port (RFC 3581 rport
  * behaviour, whatever the Via says): phones behind NAT and test tools both get them.
+ *
+ * This file holds the PnP responder and the server; beside it: the configuration
+ * (sip_config.c), the client transactions (sip_notify.c) and the provisioning URL
+ * (sip_url.c), sharing proto/sip_internal.h.
  */
-#include "proto/sip.h"
+#include "proto/sip_internal.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <net/if.h>
@@ -43,226 +46,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec/digest.h"
-#include "codec/sip_parse.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "site/directory.h"
 #include "site/exchange.h"
 #include "site/metrics.h"
-#include "site/directory.h"
-#include "site/site.h"
-#include "template/mustache.h"
-
-#define TAG "sip"
-
-#define SIP_MSG_MAX 8192 /* what we build: headers and a URL */
 
 /* bytes sent to a PnP peer that has not answered, per byte it sent */
 #define REFLECTION_FACTOR 3
 /* the least time between two log lines about SUBSCRIBEs refused in a flood */
 #define FLOOD_LOG_MS 1000
 
-/* ---- configuration ---- */
-
-void sip_config_default(struct sip_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	addr_parse("0.0.0.0:5060", &cfg->listen);
-	cfg->answer = SIP_ANSWER_ALL;
-	str_copy(cfg->url, sizeof(cfg->url), "{{tftp_url}}");
-	cfg->t1_ms = 500;
-	cfg->t2_ms = 4000;
-	cfg->max_subscriptions = 4096;
-	cfg->max_per_source = 8;
-}
-
-int sip_parse_answer(const char *value, enum sip_answer *ret)
-{
-	if (strcmp(value, "all") == 0)
-		*ret = SIP_ANSWER_ALL;
-	else if (strcmp(value, "known") == 0)
-		*ret = SIP_ANSWER_KNOWN;
-	else if (strcmp(value, "oui") == 0)
-		*ret = SIP_ANSWER_OUI;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-int sip_config_add_oui(struct sip_config *cfg, const char *value)
-{
-	const char *p = value;
-
-	while (*p) {
-		uint32_t oui = 0;
-		unsigned n = 0;
-
-		while (isspace((unsigned char)*p) || *p == ',')
-			p++;
-		if (!*p)
-			break;
-		while (*p && !isspace((unsigned char)*p) && *p != ',') {
-			if (isxdigit((unsigned char)*p)) {
-				int d = isdigit((unsigned char)*p)
-						? *p - '0'
-						: tolower((unsigned char)*p) - 'a' + 10;
-
-				if (++n > 6)
-					return -EINVAL;
-				oui = oui << 4 | (uint32_t)d;
-			} else if (*p != ':' && *p != '-' && *p != '.') {
-				return -EINVAL;
-			}
-			p++;
-		}
-		if (n != 6)
-			return -EINVAL;
-		if (cfg->noui == SIP_OUI_MAX)
-			return -E2BIG;
-		cfg->oui[cfg->noui++] = oui;
-	}
-	return 0;
-}
-
-int sip_config_add_url_rule(struct sip_config *cfg, const char *value)
-{
-	struct sip_url_rule rule;
-	const char *sp = value, *slash, *url;
-
-	memset(&rule, 0, sizeof(rule));
-	while (*sp && !isspace((unsigned char)*sp))
-		sp++;
-	url = sp;
-	while (isspace((unsigned char)*url))
-		url++;
-	if (sp == value || !*url)
-		return -EINVAL;
-	slash = memchr(value, '/', (size_t)(sp - value));
-	if (slash == value)
-		return -EINVAL;
-	if (slash) {
-		if ((size_t)(slash - value) >= sizeof(rule.vendor) ||
-		    (size_t)(sp - slash - 1) >= sizeof(rule.model) || sp == slash + 1)
-			return -EINVAL;
-		memcpy(rule.vendor, value, (size_t)(slash - value));
-		memcpy(rule.model, slash + 1, (size_t)(sp - slash - 1));
-	} else {
-		if ((size_t)(sp - value) >= sizeof(rule.vendor))
-			return -EINVAL;
-		memcpy(rule.vendor, value, (size_t)(sp - value));
-	}
-	if (str_copy(rule.url, sizeof(rule.url), url) < 0)
-		return -EINVAL;
-	if (cfg->nrules == SIP_URL_RULES_MAX)
-		return -E2BIG;
-	cfg->rules[cfg->nrules++] = rule;
-	return 0;
-}
-
-const char *sip_config_url(const struct sip_config *cfg, const char *vendor, const char *model)
-{
-	const char *best = cfg->url;
-
-	for (size_t i = 0; i < cfg->nrules; i++) {
-		const struct sip_url_rule *r = &cfg->rules[i];
-
-		if (strcasecmp(r->vendor, vendor) != 0)
-			continue;
-		if (r->model[0] && strcasecmp(r->model, model) == 0)
-			return r->url;
-		if (!r->model[0] && best == cfg->url)
-			best = r->url;
-	}
-	return best;
-}
-
-/* ---- state ---- */
-
-enum tx_state {
-	TX_TRYING,     /* sent; Timer E doubles from T1 */
-	TX_PROCEEDING, /* a provisional response came; Timer E at T2 */
-	TX__MAX,
-};
-
-struct client_tx {
-	struct sip_server *srv;
-	struct client_tx *prev, *next;
-	enum tx_state state;
-	struct event *timer;
-	unsigned interval_ms, elapsed_ms;
-	struct addr to;
-	char branch[40];
-	/* what the request is rebuilt from after a challenge */
-	char *uri, *from, *to_hdr, *call_id, *event, *extra, *content_type, *body;
-	char *user, *password;
-	uint32_t cseq;
-	bool authenticated;
-	char *msg; /* the datagram as sent (retransmissions) */
-	size_t msg_len;
-	/* whether a retransmission of len bytes may go (NULL: always); a response confirms */
-	bool (*may_resend)(void *arg, size_t len);
-	bool confirmed; /* the peer answered something */
-	void (*done)(void *arg, const struct sip_notify_result *res);
-	void *arg;
-};
-
-enum pnp_state {
-	PNP_NOTIFYING, /* 200 sent, NOTIFY in flight */
-	PNP_DONE,      /* NOTIFY answered or given up; kept to absorb repeats */
-	PNP__MAX,
-};
-
-struct pnp {
-	struct sip_server *srv;
-	struct pnp *prev, *next;
-	enum pnp_state state;
-	struct event *expiry;
-	struct addr peer;
-	char mac[MAC_LEN + 1]; /* "" when none was found */
-	char call_id[256];
-	char to_tag[24];
-	char branch[128]; /* of the last SUBSCRIBE answered */
-	uint32_t cseq;
-	char *ok; /* the last 200 sent */
-	size_t ok_len;
-	struct client_tx *notify;
-	char notify_uri[256];
-	uint64_t rx_bytes, tx_bytes; /* from and to the peer: the reflection budget */
-};
-
-/* SUBSCRIBEs refused since the last log line about them */
-struct flood_count {
-	uint64_t last_log_ms;
-	unsigned per_source, busy;
-	char last_peer[ADDR_STRLEN];
-};
-
-struct sip_server {
-	struct event_base *base;
-	struct site *site;
-	struct sip_config cfg;
-	int fd, mfd;
-	struct event *ev, *mev;
-	struct addr local;
-	uint16_t port;
-	struct client_tx *txs;
-	size_t ntx;
-	struct pnp *pnps;
-	size_t npnp;
-	struct flood_count flood;
-	struct event *flood_timer; /* the line of the counts after the last one */
-	char *rbuf; /* one datagram */
-};
-
-static const char *const tx_state_names[TX__MAX] = { "trying", "proceeding" };
 static const char *const pnp_state_names[PNP__MAX] = { "notifying", "done" };
-
-static void tx_set_state(struct client_tx *tx, enum tx_state state)
-{
-	log_debug(TAG, "NOTIFY %s: %s -> %s", tx->branch, tx_state_names[tx->state],
-		  tx_state_names[state]);
-	tx->state = state;
-}
 
 static void pnp_set_state(struct pnp *p, enum pnp_state state)
 {
@@ -272,7 +67,7 @@ static void pnp_set_state(struct pnp *p, enum pnp_state state)
 }
 
 /* Random lower-case hex, n digits (n even), NUL-terminated. */
-static void random_hex(char *out, size_t n)
+void sip_random_hex(char *out, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char raw[32];
@@ -290,8 +85,8 @@ static void random_hex(char *out, size_t n)
 	out[n] = '\0';
 }
 
-static void send_to(struct sip_server *srv, const struct sockaddr *to, socklen_t tolen,
-		    const void *msg, size_t len)
+void sip_send_to(struct sip_server *srv, const struct sockaddr *to, socklen_t tolen,
+		 const void *msg, size_t len)
 {
 	if (sendto(srv->fd, msg, len, 0, to, tolen) < 0) {
 		char a[ADDR_STRLEN];
@@ -310,7 +105,7 @@ static socklen_t sa_len(const struct sockaddr *sa)
  * the kernel picks towards peer when we listen on a wildcard).
  */
 /* 0.0.0.0 or :: */
-static bool is_wildcard(const struct sockaddr_storage *ss)
+bool sip_is_wildcard(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
@@ -319,13 +114,13 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
 	return false;
 }
 
-static void local_hostport(struct sip_server *srv, const struct sockaddr *peer, char *out,
-			   size_t outsz, char *host, size_t hostsz)
+void sip_local_hostport(struct sip_server *srv, const struct sockaddr *peer, char *out,
+			size_t outsz, char *host, size_t hostsz)
 {
 	struct sockaddr_storage ss = srv->local.ss;
 	socklen_t len = sizeof(ss);
 	char h[ADDR_STRLEN];
-	bool any = is_wildcard(&ss);
+	bool any = sip_is_wildcard(&ss);
 
 	if (any && peer) {
 		int fd = socket(peer->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -410,288 +205,6 @@ static void journal(struct sip_server *srv, const struct sockaddr *peer, const c
 	exchange_close_code(&x, o, code, NULL, bytes, NULL, NULL);
 }
 
-/* ---- client transactions ---- */
-
-static void tx_free(struct client_tx *tx)
-{
-	if (!tx)
-		return;
-	if (tx->timer)
-		event_free(tx->timer);
-	free(tx->uri);
-	free(tx->from);
-	free(tx->to_hdr);
-	free(tx->call_id);
-	free(tx->event);
-	free(tx->extra);
-	free(tx->content_type);
-	free(tx->body);
-	free(tx->user);
-	free(tx->password);
-	free(tx->msg);
-	free(tx);
-}
-
-static void tx_unlink(struct client_tx *tx)
-{
-	struct sip_server *srv = tx->srv;
-
-	if (tx->prev)
-		tx->prev->next = tx->next;
-	else if (srv->txs == tx)
-		srv->txs = tx->next;
-	if (tx->next)
-		tx->next->prev = tx->prev;
-	tx->prev = tx->next = NULL;
-	srv->ntx--;
-}
-
-/* (Re)builds tx->msg with a new branch; auth is an Authorization-like header line or NULL. */
-static int tx_build(struct client_tx *tx, const char *auth_name, const char *auth_value)
-{
-	char *buf = malloc(SIP_MSG_MAX), local[ADDR_STRLEN + 8];
-	struct sip_builder b;
-	int n;
-
-	if (!buf)
-		return -ENOMEM;
-	random_hex(tx->branch, 24);
-	memmove(tx->branch + 7, tx->branch, 25);
-	memcpy(tx->branch, "z9hG4bK", 7);
-	local_hostport(tx->srv, (struct sockaddr *)&tx->to.ss, local, sizeof(local), NULL, 0);
-	sip_builder_init(&b, buf, SIP_MSG_MAX);
-	sip_build_request_line(&b, "NOTIFY", tx->uri);
-	sip_build_header(&b, "Via", "SIP/2.0/UDP %s;branch=%s;rport", local, tx->branch);
-	sip_build_header(&b, "Max-Forwards", "70");
-	sip_build_header(&b, "From", "%s", tx->from);
-	sip_build_header(&b, "To", "%s", tx->to_hdr);
-	sip_build_header(&b, "Call-ID", "%s", tx->call_id);
-	sip_build_header(&b, "CSeq", "%u NOTIFY", tx->cseq);
-	sip_build_header(&b, "Contact", "<sip:autoprov@%s>", local);
-	sip_build_header(&b, "Event", "%s", tx->event);
-	if (auth_name)
-		sip_build_header(&b, auth_name, "%s", auth_value);
-	if (tx->extra && b.error == 0) {
-		size_t el = strlen(tx->extra);
-
-		if (b.len + el < b.size) {
-			memcpy(b.buf + b.len, tx->extra, el + 1);
-			b.len += el;
-		} else {
-			b.error = -ENOSPC;
-		}
-	}
-	sip_build_header(&b, "User-Agent", "autoprov/%s", AUTOPROV_VERSION);
-	n = sip_build_finish(&b, tx->content_type, tx->body, tx->body ? strlen(tx->body) : 0);
-	if (n < 0) {
-		free(buf);
-		return n;
-	}
-	free(tx->msg);
-	tx->msg = buf;
-	tx->msg_len = (size_t)n;
-	return 0;
-}
-
-static void tx_arm(struct client_tx *tx)
-{
-	unsigned limit = 64 * tx->srv->cfg.t1_ms, next = tx->interval_ms;
-
-	if (tx->elapsed_ms + next > limit)
-		next = limit - tx->elapsed_ms;
-	event_add(tx->timer,
-		  &(struct timeval){ .tv_sec = next / 1000, .tv_usec = (next % 1000) * 1000 });
-}
-
-static void tx_finish(struct client_tx *tx, unsigned status, const char *reason)
-{
-	struct sip_notify_result res = { .status = status, .authenticated = tx->authenticated };
-
-	snprintf(res.reason, sizeof(res.reason), "%s", reason);
-	event_del(tx->timer);
-	tx_unlink(tx);
-	if (tx->done)
-		tx->done(tx->arg, &res);
-	tx_free(tx);
-}
-
-static void tx_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct client_tx *tx = arg;
-	unsigned t1 = tx->srv->cfg.t1_ms, t2 = tx->srv->cfg.t2_ms;
-	unsigned limit = 64 * t1, step = tx->interval_ms;
-
-	if (tx->elapsed_ms + step > limit)
-		step = limit - tx->elapsed_ms;
-	tx->elapsed_ms += step;
-	if (tx->elapsed_ms >= limit) {
-		tx_finish(tx, 0, "timeout");
-		return;
-	}
-	if (tx->confirmed || !tx->may_resend || tx->may_resend(tx->arg, tx->msg_len)) {
-		log_debug(TAG, "NOTIFY %s: retransmission after %u ms", tx->branch,
-			  tx->elapsed_ms);
-		send_to(tx->srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
-	} else {
-		log_debug(TAG, "NOTIFY %s: not resent after %u ms (unconfirmed peer's budget)",
-			  tx->branch, tx->elapsed_ms);
-	}
-	if (tx->state == TX_TRYING)
-		tx->interval_ms = tx->interval_ms * 2 < t2 ? tx->interval_ms * 2 : t2;
-	else
-		tx->interval_ms = t2;
-	tx_arm(tx);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-/* Starts a NOTIFY transaction from its parts (copied). */
-static int tx_start(struct sip_server *srv, const struct addr *to, const char *uri,
-		    const char *from, const char *to_hdr, const char *call_id, const char *event,
-		    const char *extra, const char *content_type, const char *body, const char *user,
-		    const char *password, void (*done)(void *, const struct sip_notify_result *),
-		    void *arg, struct client_tx **ret)
-{
-	struct client_tx *tx = calloc(1, sizeof(*tx));
-	int r = -ENOMEM;
-
-	if (!tx)
-		return -ENOMEM;
-	tx->srv = srv;
-	tx->to = *to;
-	tx->cseq = 1;
-	tx->interval_ms = srv->cfg.t1_ms;
-	tx->done = done;
-	tx->arg = arg;
-	tx->uri = strdup(uri);
-	tx->from = strdup(from);
-	tx->to_hdr = strdup(to_hdr);
-	tx->call_id = strdup(call_id);
-	tx->event = strdup(event);
-	tx->extra = dup_or_null(extra);
-	tx->content_type = dup_or_null(content_type);
-	tx->body = dup_or_null(body);
-	tx->user = dup_or_null(user);
-	tx->password = dup_or_null(password);
-	tx->timer = event_new(srv->base, -1, 0, tx_on_timer, tx);
-	if (!tx->uri || !tx->from || !tx->to_hdr || !tx->call_id || !tx->event ||
-	    (extra && !tx->extra) || (content_type && !tx->content_type) || (body && !tx->body) ||
-	    (user && !tx->user) || (password && !tx->password) || !tx->timer)
-		goto fail;
-	r = tx_build(tx, NULL, NULL);
-	if (r < 0)
-		goto fail;
-	tx->next = srv->txs;
-	if (srv->txs)
-		srv->txs->prev = tx;
-	srv->txs = tx;
-	srv->ntx++;
-	send_to(srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg, tx->msg_len);
-	tx_arm(tx);
-	if (ret)
-		*ret = tx;
-	return 0;
-fail:
-	tx_free(tx);
-	return r;
-}
-
-int sip_notify_start(struct sip_server *srv, const struct sip_notify *n,
-		     void (*done)(void *arg, const struct sip_notify_result *res), void *arg)
-{
-	char from[128], call_id[64], tag[17], local[ADDR_STRLEN + 8], host[ADDR_STRLEN], to[600];
-
-	local_hostport(srv, (struct sockaddr *)&n->to.ss, local, sizeof(local), host, sizeof(host));
-	random_hex(tag, 16);
-	snprintf(from, sizeof(from), "<sip:autoprov@%s>;tag=%s", local, tag);
-	random_hex(call_id, 32);
-	snprintf(call_id + 32, sizeof(call_id) - 32, "@autoprov");
-	if (snprintf(to, sizeof(to), "<%s>", n->uri) >= (int)sizeof(to))
-		return -ENAMETOOLONG;
-	return tx_start(srv, &n->to, n->uri, from, to, call_id, n->event,
-			"Subscription-State: terminated\r\n", NULL, NULL, n->user, n->password,
-			done, arg, NULL);
-}
-
-size_t sip_notify_pending(const struct sip_server *srv)
-{
-	return srv->ntx;
-}
-
-static struct client_tx *tx_find(struct sip_server *srv, const struct sip_msg *m)
-{
-	struct sip_via via;
-	char branch[128];
-
-	if (m->nvia == 0 || sip_via_parse(m->via[0].p, m->via[0].len, &via) < 0 ||
-	    sip_param_get(via.params, "branch", branch, sizeof(branch)) < 0)
-		return NULL;
-	for (struct client_tx *tx = srv->txs; tx; tx = tx->next)
-		if (strcmp(tx->branch, branch) == 0 && m->cseq_method &&
-		    strcmp(m->cseq_method, "NOTIFY") == 0 && m->cseq_num == tx->cseq)
-			return tx;
-	return NULL;
-}
-
-static void on_response(struct sip_server *srv, const struct sip_msg *m)
-{
-	struct client_tx *tx = tx_find(srv, m);
-
-	if (!tx) {
-		log_debug(TAG, "response %u matches no transaction: dropped", m->status);
-		return;
-	}
-	tx->confirmed = true;
-	if (m->status < 200) {
-		if (tx->state == TX_TRYING) {
-			tx_set_state(tx, TX_PROCEEDING);
-			tx->interval_ms = tx->srv->cfg.t2_ms;
-		}
-		return;
-	}
-	if ((m->status == 401 || m->status == 407) && tx->user && !tx->authenticated) {
-		const char *hname = m->status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
-		struct digest_challenge c;
-		char cnonce[17], auth[2048];
-		const char *value = NULL;
-		int r = -ENOENT;
-
-		/* the first challenge we can answer */
-		for (size_t i = 0; i < m->nheaders && r < 0; i++)
-			if (strcasecmp(m->headers[i].name, hname) == 0) {
-				value = m->headers[i].value;
-				r = digest_challenge_parse(value, &c);
-			}
-		if (r == 0) {
-			random_hex(cnonce, 16);
-			r = digest_authorization(&c, "NOTIFY", tx->uri, tx->user,
-						 tx->password ? tx->password : "", cnonce, 1, auth,
-						 sizeof(auth));
-		}
-		if (r == 0) {
-			tx->authenticated = true;
-			tx->cseq++;
-			r = tx_build(tx, m->status == 401 ? "Authorization" : "Proxy-Authorization",
-				     auth);
-		}
-		if (r == 0) {
-			event_del(tx->timer);
-			tx->state = TX_TRYING;
-			tx->interval_ms = tx->srv->cfg.t1_ms;
-			tx->elapsed_ms = 0;
-			send_to(srv, (struct sockaddr *)&tx->to.ss, tx->to.len, tx->msg,
-				tx->msg_len);
-			tx_arm(tx);
-			return;
-		}
-		log_warnx(TAG, "cannot answer the %u challenge: %s", m->status, strerror(-r));
-	}
-	tx_finish(tx, m->status, m->reason);
-}
-
 /* ---- PnP ---- */
 
 static void pnp_free(struct pnp *p)
@@ -703,8 +216,8 @@ static void pnp_free(struct pnp *p)
 	srv = p->srv;
 	if (p->notify) {
 		event_del(p->notify->timer);
-		tx_unlink(p->notify);
-		tx_free(p->notify);
+		sip_tx_unlink(p->notify);
+		sip_tx_free(p->notify);
 	}
 	if (p->expiry)
 		event_free(p->expiry);
@@ -744,7 +257,7 @@ static void respond(struct sip_server *srv, const struct sockaddr *peer, socklen
 		log_warnx(TAG, "a response did not fit in %zu bytes: not sent", b->size);
 		return;
 	}
-	send_to(srv, peer, peerlen, b->buf, b->len);
+	sip_send_to(srv, peer, peerlen, b->buf, b->len);
 	if (p) {
 		char *copy = malloc(b->len);
 
@@ -766,7 +279,7 @@ static void simple_response(struct sip_server *srv, const struct sip_msg *m,
 	char buf[SIP_MSG_MAX], tag[17];
 	struct sip_builder b;
 
-	random_hex(tag, 16);
+	sip_random_hex(tag, 16);
 	sip_builder_init(&b, buf, sizeof(buf));
 	sip_build_response_start(&b, m, code, reason, tag);
 	if (extra_name)
@@ -793,7 +306,7 @@ static void build_ok(struct sip_server *srv, const struct sip_msg *m, const stru
 {
 	char local[ADDR_STRLEN + 8];
 
-	local_hostport(srv, peer, local, sizeof(local), NULL, 0);
+	sip_local_hostport(srv, peer, local, sizeof(local), NULL, 0);
 	sip_builder_init(b, buf, size);
 	sip_build_response_start(b, m, 200, "OK", to_tag);
 	sip_build_header(b, "Expires", "0");
@@ -813,115 +326,6 @@ static bool oui_listed(const struct sip_config *cfg, const char *mac)
 		if (cfg->oui[i] == oui)
 			return true;
 	return false;
-}
-
-static int set_str(json_t *ctx, const char *key, const char *value)
-{
-	return json_object_set_new(ctx, key, json_string(value)) < 0 ? -ENOMEM : 0;
-}
-
-/*
- * "tftp://10.0.0.1/", "tftp://10.0.0.1:6969/", "tftp://[2001:db8::1]/": this daemon's TFTP
- * listener as the phone reaches it, its port written when it is not 69. A listener on a
- * wildcard address is reached where the phone reached SIP (server_host).
- */
-static void tftp_url(const struct sip_server *srv, const char *server_host, char *buf, size_t size)
-{
-	const struct addr *t = &srv->cfg.tftp;
-	char h[ADDR_STRLEN];
-	const char *host = server_host;
-	unsigned port = t->len ? addr_port((const struct sockaddr *)&t->ss) : 69;
-	bool v6;
-
-	if (t->len && !is_wildcard(&t->ss))
-		host = addr_format_host((const struct sockaddr *)&t->ss, h, sizeof(h));
-	v6 = strchr(host, ':') != NULL;
-	if (port == 69)
-		snprintf(buf, size, v6 ? "tftp://[%s]/" : "tftp://%s/", host);
-	else
-		snprintf(buf, size, v6 ? "tftp://[%s]:%u/" : "tftp://%s:%u/", host, port);
-}
-
-/*
- * The context of the URL template: the request's built-ins, then what the directory adds
- * (the MAC's forms, the device's model, profile and group, the defaults', its group's and
- * its own variables, SN for serial), as for rendered files.
- */
-static json_t *url_context(struct sip_server *srv, const char *mac, const char *event_params,
-			   const char *server_host, const struct sockaddr *peer, int *ret_err)
-{
-	json_t *ctx = json_object();
-	char v[128], port[8];
-	static const char *const params[] = { "vendor", "model", "version", "profile-type" };
-	int r = 0;
-
-	if (!ctx)
-		return NULL;
-	r |= set_str(ctx, "proto", "sip");
-	r |= set_str(ctx, "server", server_host);
-	snprintf(port, sizeof(port), "%u", srv->port);
-	r |= set_str(ctx, "sip_port", port);
-	tftp_url(srv, server_host, v, sizeof(v));
-	r |= set_str(ctx, "tftp_url", v);
-	r |= set_str(ctx, "peer", addr_format_host(peer, v, sizeof(v)));
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
-		if (sip_param_get(event_params, params[i], v, sizeof(v)) == 0)
-			r |= set_str(ctx, i == 3 ? "profile_type" : params[i], v);
-	if (srv->site && r == 0) {
-		site_lock(srv->site); /* the directory is the workers' (site.h) */
-		r = directory_merge_mac(site_directory(srv->site), mac, ctx);
-		site_unlock(srv->site);
-	}
-	if (r) {
-		*ret_err = r == DIRECTORY_UNAVAILABLE ? r : -ENOMEM;
-		json_decref(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-/* The provisioning URL for this SUBSCRIBE into *ret (malloc'd). 0 or -errno (logged). */
-static int render_url(struct sip_server *srv, const char *mac, const char *event_params,
-		      const char *server_host, const struct sockaddr *peer, char **ret)
-{
-	char vendor[64] = "", model[64] = "", *out = NULL;
-	const char *src;
-	struct tpl *t = NULL;
-	struct tpl_error err;
-	struct tpl_options opts = { .max_output = SIP_URL_MAX * 4 };
-	json_t *ctx;
-	size_t len;
-	int r;
-
-	(void)sip_param_get(event_params, "vendor", vendor, sizeof(vendor));
-	(void)sip_param_get(event_params, "model", model, sizeof(model));
-	if (!model[0] && mac[0] && srv->site) {
-		site_lock(srv->site);
-		(void)directory_model(site_directory(srv->site), mac, model, sizeof(model));
-		site_unlock(srv->site);
-	}
-	src = sip_config_url(&srv->cfg, vendor, model);
-	r = -ENOMEM;
-	ctx = url_context(srv, mac, event_params, server_host, peer, &r);
-	if (!ctx)
-		return r;
-	r = tpl_compile("[sip] url", src, strlen(src), &t, &err);
-	if (r == 0)
-		r = tpl_render(t, ctx, NULL, &opts, &out, &len, &err);
-	tpl_free(t);
-	json_decref(ctx);
-	if (r < 0) {
-		log_warnx(TAG, "the URL template '%s' fails: %s", src, err.message);
-		return r;
-	}
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)out[i] < ' ' || out[i] == 0x7f) {
-			log_warnx(TAG, "the URL rendered from '%s' has control characters", src);
-			free(out);
-			return -EINVAL;
-		}
-	*ret = out;
-	return 0;
 }
 
 static struct pnp *pnp_find(struct sip_server *srv, const struct sip_msg *m, const char *mac,
@@ -1096,7 +500,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		p->rx_bytes += len;
 		if (strcmp(p->call_id, m->call_id) == 0 && strcmp(p->branch, branch) == 0 &&
 		    p->cseq == m->cseq_num && p->ok) {
-			send_to(srv, peer, plen, p->ok, p->ok_len);
+			sip_send_to(srv, peer, plen, p->ok, p->ok_len);
 			p->tx_bytes += p->ok_len;
 			log_debug(TAG, "retransmitted SUBSCRIBE %s: the same 200 again",
 				  m->call_id);
@@ -1112,10 +516,9 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		if (strcmp(p->call_id, m->call_id) != 0)
 			p->tx_bytes += b.len;
 		/* the NOTIFY still unanswered: the repeat may be the phone's retry after a loss */
-		if (p->notify && !p->notify->confirmed &&
-		    pnp_may_resend(p, p->notify->msg_len))
-			send_to(srv, (struct sockaddr *)&p->notify->to.ss, p->notify->to.len,
-				p->notify->msg, p->notify->msg_len);
+		if (p->notify && !p->notify->confirmed && pnp_may_resend(p, p->notify->msg_len))
+			sip_send_to(srv, (struct sockaddr *)&p->notify->to.ss, p->notify->to.len,
+				    p->notify->msg, p->notify->msg_len);
 		journal(srv, peer, mac, m->uri, OUTCOME_SUBSCRIBE_REPEAT, 0, 0,
 			"answered, no second NOTIFY");
 		return;
@@ -1162,8 +565,8 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 		journal(srv, peer, mac, m->uri, OUTCOME_BUSY, 0, 0, "max_subscriptions");
 		return;
 	}
-	local_hostport(srv, peer, local, sizeof(local), host, sizeof(host));
-	r = render_url(srv, mac, params, host, peer, &url);
+	sip_local_hostport(srv, peer, local, sizeof(local), host, sizeof(host));
+	r = sip_render_url(srv, mac, params, host, peer, &url);
 	if (r == DIRECTORY_UNAVAILABLE) {
 		outcome_response(srv, m, peer, plen, OUTCOME_UNAVAILABLE, "Retry-After", "10");
 		journal(srv, peer, mac, m->uri, OUTCOME_UNAVAILABLE, 0, 0,
@@ -1188,7 +591,7 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 	str_copy(p->branch, sizeof(p->branch), branch);
 	p->cseq = m->cseq_num;
 	p->rx_bytes = len;
-	random_hex(p->to_tag, 16);
+	sip_random_hex(p->to_tag, 16);
 	p->expiry = event_new(srv->base, -1, 0, pnp_on_expiry, p);
 	p->next = srv->pnps;
 	if (srv->pnps)
@@ -1223,8 +626,9 @@ static void on_subscribe(struct sip_server *srv, const struct sip_msg *m,
 			snprintf(from_hdr, sizeof(from_hdr), "%s", m->to);
 		snprintf(to_hdr, sizeof(to_hdr), "%s", m->from);
 		snprintf(extra, sizeof(extra), "Subscription-State: terminated;reason=timeout\r\n");
-		r = tx_start(srv, &to, p->notify_uri, from_hdr, to_hdr, m->call_id, m->event, extra,
-			     "application/url", url, NULL, NULL, pnp_notify_done, p, &p->notify);
+		r = sip_tx_start(srv, &to, p->notify_uri, from_hdr, to_hdr, m->call_id, m->event,
+				 extra, "application/url", url, NULL, NULL, pnp_notify_done, p,
+				 &p->notify);
 		if (r == 0) {
 			p->tx_bytes += p->notify->msg_len;
 			p->notify->may_resend = pnp_may_resend;
@@ -1293,7 +697,7 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 		if (m->is_request)
 			on_request(srv, m, (struct sockaddr *)&peer, plen, (size_t)n);
 		else if (!m->error)
-			on_response(srv, m);
+			sip_on_response(srv, m);
 		sip_msg_free(m);
 	}
 }
@@ -1450,8 +854,8 @@ void sip_server_free(struct sip_server *srv)
 		struct client_tx *tx = srv->txs;
 
 		event_del(tx->timer);
-		tx_unlink(tx);
-		tx_free(tx);
+		sip_tx_unlink(tx);
+		sip_tx_free(tx);
 	}
 	if (srv->ev)
 		event_free(srv->ev);

@@ -4,8 +4,10 @@
  * in one write transaction on the target read from one snapshot of the source. What has a
  * public call goes through it (groups, defaults, devices, the journal, so the target checks
  * and records them as it would any write: revisions, the change log, the devices' state);
- * the rows nothing else writes verbatim (rendered-file versions, tokens' hashes) are copied
- * as rows.
+ * the rows nothing else writes verbatim (rendered-file versions, tokens' hashes, the unknown
+ * devices' counts) are copied as rows. Rows are read as they are written: the source's
+ * statements are streamed (store_impl.h), so a large inventory or journal is never whole in
+ * memory, and nothing else runs on the source while one is being read.
  */
 #include "store/store_impl.h"
 
@@ -91,6 +93,20 @@ out:
 	stmt_finalize(rd);
 	stmt_finalize(wr);
 	return r;
+}
+
+/* sql (no parameters, no rows) run on the target */
+static int exec_to(struct copy *c, const char *sql)
+{
+	struct stmt *s = NULL;
+	int rc, r;
+
+	r = stmt_prepare(c->to, sql, &s);
+	if (r < 0)
+		return copy_fail(c, c->to, r, "writing");
+	rc = stmt_step(s);
+	stmt_finalize(s);
+	return rc == STMT_DONE ? 0 : copy_fail(c, c->to, store_failed(c->to, rc), "writing");
 }
 
 static char *dup_or_null(const char *s)
@@ -247,6 +263,19 @@ int store_copy(struct store *from, struct store *to, bool journal,
 			      6, (1 << 3) | (1 << 4) | (1 << 5), &counts.tokens);
 	if (r == 0 && journal)
 		r = copy_journal(&c);
+	/*
+	 * The unknown devices always (one small row per MAC, what the dashboard offers to
+	 * register), as they are: after the journal, whose rows the target counts again as it
+	 * appends them, so the list is the source's (its counts and first sightings outlive
+	 * the journal's pruning).
+	 */
+	if (r == 0 && (r = exec_to(&c, "DELETE FROM unknown_devices")) == 0)
+		r = copy_rows(&c,
+			      "SELECT mac, first_seen, last_seen, requests, files, last_peer"
+			      " FROM unknown_devices ORDER BY mac",
+			      "INSERT INTO unknown_devices (mac, first_seen, last_seen, requests,"
+			      " files, last_peer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			      6, (1 << 1) | (1 << 2) | (1 << 3), &counts.unknown);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errsz, "%s", strerror(-r));

@@ -29,6 +29,62 @@
 #define PG_SCHEMA_FIRST	  5
 #define PG_WRITE_LOCK_KEY 0x6175746f70 /* "autop" */
 
+/*
+ * The bodies of the devices' and groups' trigger functions. An upsert (INSERT ... ON
+ * CONFLICT DO UPDATE) of a row that exists runs PostgreSQL's BEFORE INSERT trigger and then
+ * its BEFORE UPDATE trigger, where SQLite's runs only its update triggers: the insert's
+ * leaves such a row to the update's (a plain INSERT of it fails anyway), so a change is one
+ * revision on both backends, one change-log row. They are replaced in a database whose
+ * functions differ (pg_functions_current): not a schema version, since the tables are the
+ * same and older binaries run with them as they did.
+ */
+#define PG_DEVICES_CHANGE                                                                          \
+	"BEGIN"                                                                                    \
+	"  IF TG_OP = 'DELETE' THEN"                                                               \
+	"    PERFORM autoprov_bump();"                                                             \
+	"    INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"                                 \
+	"    DELETE FROM device_state WHERE mac = OLD.mac;"                                        \
+	"    PERFORM pg_notify('autoprov_changes', '');"                                           \
+	"    RETURN OLD;"                                                                          \
+	"  END IF;"                                                                                \
+	"  IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM devices WHERE mac = NEW.mac) THEN"        \
+	"    RETURN NEW;"                                                                          \
+	"  END IF;"                                                                                \
+	"  NEW.rev := autoprov_bump();"                                                            \
+	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"                                   \
+	"  IF TG_OP = 'UPDATE' AND OLD.mac <> NEW.mac THEN"                                        \
+	"    INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"                                 \
+	"  END IF;"                                                                                \
+	"  PERFORM pg_notify('autoprov_changes', '');"                                             \
+	"  RETURN NEW;"                                                                            \
+	"END "
+#define PG_GROUPS_CHANGE                                                                           \
+	"BEGIN"                                                                                    \
+	"  IF TG_OP = 'DELETE' THEN"                                                               \
+	"    PERFORM autoprov_bump();"                                                             \
+	"    INSERT INTO changes (kind, key) VALUES (2, OLD.name);"                                \
+	"    PERFORM pg_notify('autoprov_changes', '');"                                           \
+	"    RETURN OLD;"                                                                          \
+	"  END IF;"                                                                                \
+	"  IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM groups WHERE name = NEW.name) THEN"       \
+	"    RETURN NEW;"                                                                          \
+	"  END IF;"                                                                                \
+	"  NEW.rev := autoprov_bump();"                                                            \
+	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"                                  \
+	"  IF TG_OP = 'UPDATE' AND OLD.name <> NEW.name THEN"                                      \
+	"    INSERT INTO changes (kind, key) VALUES (2, OLD.name);"                                \
+	"  END IF;"                                                                                \
+	"  PERFORM pg_notify('autoprov_changes', '');"                                             \
+	"  RETURN NEW;"                                                                            \
+	"END "
+
+/* The trigger functions of this autoprov, for a database whose own differ. */
+static const char pg_functions[] =
+	"CREATE OR REPLACE FUNCTION autoprov_devices_change() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$" PG_DEVICES_CHANGE "$$;"
+	"CREATE OR REPLACE FUNCTION autoprov_groups_change() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$" PG_GROUPS_CHANGE "$$;";
+
 static const char pg_schema[] =
 	"CREATE TABLE meta ("
 	"  key TEXT COLLATE \"C\" PRIMARY KEY NOT NULL,"
@@ -115,41 +171,12 @@ static const char pg_schema[] =
 	/* the next inventory revision: the meta row's lock orders writers until they commit */
 	"CREATE FUNCTION autoprov_bump() RETURNS BIGINT LANGUAGE sql AS"
 	"  $$UPDATE meta SET value = value + 1 WHERE key = 'inventory_rev' RETURNING value$$;"
-	"CREATE FUNCTION autoprov_devices_change() RETURNS trigger LANGUAGE plpgsql AS $$"
-	"BEGIN"
-	"  IF TG_OP = 'DELETE' THEN"
-	"    PERFORM autoprov_bump();"
-	"    INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"
-	"    DELETE FROM device_state WHERE mac = OLD.mac;"
-	"    PERFORM pg_notify('autoprov_changes', '');"
-	"    RETURN OLD;"
-	"  END IF;"
-	"  NEW.rev := autoprov_bump();"
-	"  INSERT INTO changes (kind, key) VALUES (1, NEW.mac);"
-	"  IF TG_OP = 'UPDATE' AND OLD.mac <> NEW.mac THEN"
-	"    INSERT INTO changes (kind, key) VALUES (1, OLD.mac);"
-	"  END IF;"
-	"  PERFORM pg_notify('autoprov_changes', '');"
-	"  RETURN NEW;"
-	"END $$;"
+	"CREATE FUNCTION autoprov_devices_change() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$" PG_DEVICES_CHANGE "$$;"
 	"CREATE TRIGGER devices_change BEFORE INSERT OR UPDATE OR DELETE ON devices"
 	"  FOR EACH ROW EXECUTE FUNCTION autoprov_devices_change();"
-	"CREATE FUNCTION autoprov_groups_change() RETURNS trigger LANGUAGE plpgsql AS $$"
-	"BEGIN"
-	"  IF TG_OP = 'DELETE' THEN"
-	"    PERFORM autoprov_bump();"
-	"    INSERT INTO changes (kind, key) VALUES (2, OLD.name);"
-	"    PERFORM pg_notify('autoprov_changes', '');"
-	"    RETURN OLD;"
-	"  END IF;"
-	"  NEW.rev := autoprov_bump();"
-	"  INSERT INTO changes (kind, key) VALUES (2, NEW.name);"
-	"  IF TG_OP = 'UPDATE' AND OLD.name <> NEW.name THEN"
-	"    INSERT INTO changes (kind, key) VALUES (2, OLD.name);"
-	"  END IF;"
-	"  PERFORM pg_notify('autoprov_changes', '');"
-	"  RETURN NEW;"
-	"END $$;"
+	"CREATE FUNCTION autoprov_groups_change() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$" PG_GROUPS_CHANGE "$$;"
 	"CREATE TRIGGER groups_change BEFORE INSERT OR UPDATE OR DELETE ON groups"
 	"  FOR EACH ROW EXECUTE FUNCTION autoprov_groups_change();"
 	"CREATE FUNCTION autoprov_defaults_change() RETURNS trigger LANGUAGE plpgsql AS $$"
@@ -308,6 +335,7 @@ int pg_exec(struct store *st, const char *sql)
 	ExecStatusType status;
 	int r = 0;
 
+	pg_settle(st);
 	if (pg_ensure(st) < 0)
 		return -ENOTCONN;
 	res = PQexec(st->pg, sql);
@@ -324,6 +352,7 @@ int pg_begin_write(struct store *st)
 	PGresult *res;
 	int r = 0;
 
+	pg_settle(st);
 	if (st->wait_ms == 0) {
 		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_xact_lock(%lld)",
 			 (long long)PG_WRITE_LOCK_KEY);
@@ -346,10 +375,12 @@ int pg_begin_write(struct store *st)
 
 int pg_schema_version(struct store *st, int *ret)
 {
-	PGresult *res = PQexec(st->pg, "SELECT value FROM meta WHERE key = 'schema_version'");
+	PGresult *res;
 	uint64_t v;
 	int r = 0;
 
+	pg_settle(st);
+	res = PQexec(st->pg, "SELECT value FROM meta WHERE key = 'schema_version'");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		r = pg_fail(st, res);
 	else if (PQntuples(res) != 1)
@@ -363,38 +394,75 @@ int pg_schema_version(struct store *st, int *ret)
 	return r;
 }
 
-/* Creates or migrates the schema, under the write lock (nodes may start together). */
-static int pg_migrate(struct store *st)
+/*
+ * Whether st's database needs anything of pg_migrate: *ret_empty when it has no schema,
+ * *ret_version its schema version, *ret_functions whether its trigger functions are this
+ * autoprov's. A newer schema than ours is an error.
+ */
+static int pg_inspect(struct store *st, bool *ret_empty, int *ret_version, bool *ret_functions)
 {
+	static const char sql[] = "SELECT to_regclass('meta') IS NULL,"
+				  " coalesce((SELECT prosrc = $1 FROM pg_proc"
+				  " WHERE oid = to_regproc('autoprov_devices_change')), false)"
+				  " AND coalesce((SELECT prosrc = $2 FROM pg_proc"
+				  " WHERE oid = to_regproc('autoprov_groups_change')), false)";
+	const char *const params[] = { PG_DEVICES_CHANGE, PG_GROUPS_CHANGE };
 	PGresult *res;
-	int version = 0, r;
-	bool empty;
+	int r = 0;
 
-	r = store_begin(st, true);
-	if (r < 0)
-		return r;
-	res = PQexec(st->pg, "SELECT to_regclass('meta') IS NULL");
+	pg_settle(st);
+	res = PQexecParams(st->pg, sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		r = pg_fail(st, res);
 		PQclear(res);
-		goto fail;
+		return r;
 	}
-	empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	*ret_empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	*ret_functions = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
+	*ret_version = 0;
+	if (*ret_empty)
+		return 0;
+	r = pg_schema_version(st, ret_version);
+	if (r == 0 && (*ret_version > STORE_SCHEMA_VERSION || *ret_version < PG_SCHEMA_FIRST))
+		r = store_fail_schema(st, *ret_version);
+	return r;
+}
+
+/*
+ * Creates or migrates the schema. A database that is current is only read: the write lock
+ * is taken when there is something to do (nodes may start together), and what to do is
+ * read again under it.
+ */
+static int pg_migrate(struct store *st)
+{
+	bool empty, functions;
+	int version, r;
+
+	r = pg_inspect(st, &empty, &version, &functions);
+	if (r < 0)
+		return r;
+	if (!empty && version == STORE_SCHEMA_VERSION && functions)
+		return 0;
+	r = store_begin(st, true);
+	if (r < 0)
+		return r;
+	r = pg_inspect(st, &empty, &version, &functions);
+	if (r < 0)
+		goto fail;
 	if (empty) {
 		r = pg_exec(st, pg_schema);
 		if (r < 0)
 			goto fail;
-	}
-	r = pg_schema_version(st, &version);
-	if (r < 0)
-		goto fail;
-	if (version > STORE_SCHEMA_VERSION || version < PG_SCHEMA_FIRST) {
-		r = store_fail_schema(st, version);
-		goto fail;
+		version = PG_SCHEMA_FIRST;
 	}
 	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
 		r = pg_exec(st, pg_migrations[v - PG_SCHEMA_FIRST]);
+		if (r < 0)
+			goto fail;
+	}
+	if (!functions && !empty) {
+		r = pg_exec(st, pg_functions);
 		if (r < 0)
 			goto fail;
 	}
@@ -444,6 +512,12 @@ int pg_connect(struct store *st, const char *url)
 
 void pg_disconnect(struct store *st)
 {
+	if (st->streaming) {
+		/* its next step fails: the rows of another connection are not its */
+		st->streaming->live = false;
+		st->streaming->failed = -ENOTCONN;
+		st->streaming = NULL;
+	}
 	PQfinish(st->pg);
 	st->pg = NULL;
 }
@@ -554,6 +628,7 @@ int pg_journal_ids(struct store *st, size_t n, int64_t **ret)
 
 	snprintf(sql, sizeof(sql), "SELECT nextval('journal_id_seq') FROM generate_series(1, %zu)",
 		 n);
+	pg_settle(st);
 	res = PQexec(st->pg, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || (size_t)PQntuples(res) != n) {
 		r = pg_fail(st, res);

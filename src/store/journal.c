@@ -418,7 +418,9 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", mac, why);
 	/*
 	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
-	 * the time, in id order (entries are appended in time order).
+	 * the time, in id order (entries are appended in time order, but for rows written late,
+	 * after an outage: those before the time are left out, those after it have larger
+	 * ids than the first one and are in).
 	 */
 	snprintf(sql, sizeof(sql),
 		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE %s%s ORDER BY %s",
@@ -426,7 +428,7 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 		 : newest_first
 			 ? "time >= ?2"
 			 : "id >= coalesce((SELECT id FROM journal WHERE time >= ?2 ORDER BY id"
-			   " LIMIT 1), (SELECT max(id) + 1 FROM journal))",
+			   " LIMIT 1), (SELECT max(id) + 1 FROM journal)) AND time >= ?2",
 		 node ? " AND node = ?3" : "",
 		 mac ? (newest_first ? "time DESC, id DESC" : "time, id")
 		     : (newest_first ? "id DESC" : "id"));
@@ -511,8 +513,20 @@ int store_journal_print(struct store *st, const char *mac, const char *node, tim
 }
 
 /*
+ * How far from its place in time order a journal row's id may be: rows held by a node's
+ * writer during an outage are written after it with their own times (up to 65 536 held, and
+ * a batch), behind the rows other nodes wrote meanwhile. A binary search over ids whose
+ * times are that much out of order lands that far from the edge, and the rows it must find
+ * are that much further: a time range is read over its ids widened by twice this, its rows
+ * kept by their times. Rows later than this (a longer outage under several busy nodes, a
+ * node's clock off) may be missed at a range's edges (docs/scale-out.md).
+ */
+#define JOURNAL_LATE_IDS 70000
+
+/*
  * The smallest id whose time is at or after usec (max(id) + 1 when none is): a binary
- * search over ids, since entries are appended in time order. 0 or an error.
+ * search over ids, since entries are appended in time order (but for JOURNAL_LATE_IDS).
+ * 0 or an error.
  */
 static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
 {
@@ -579,18 +593,24 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 		r = journal_id_at(st, f->since_usec, &id);
 		if (r < 0)
 			return r;
-		if (id > lo)
-			lo = id;
+		if (id - 2 * JOURNAL_LATE_IDS > lo)
+			lo = id - 2 * JOURNAL_LATE_IDS;
 	}
 	if (f->until_usec > 0) {
 		r = journal_id_at(st, f->until_usec, &hi);
 		if (r < 0)
 			return r;
+		hi += 2 * JOURNAL_LATE_IDS;
 	}
+	/* the ids narrow the range; the times decide (rows written late are out of id order) */
 	snprintf(sql, sizeof(sql),
-		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s ORDER BY id LIMIT ?6",
+		 "SELECT " STORE_JOURNAL_COLUMNS
+		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s%s%s"
+		 " ORDER BY id LIMIT ?6",
 		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
-		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "");
+		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "",
+		 f->since_usec > 0 ? " AND time >= ?8" : "",
+		 f->until_usec > 0 ? " AND time < ?9" : "");
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
@@ -605,6 +625,10 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 	stmt_bind_int64(stmt, 6, (int64_t)limit);
 	if (f->node)
 		stmt_bind_text(stmt, 7, f->node);
+	if (f->since_usec > 0)
+		stmt_bind_int64(stmt, 8, f->since_usec);
+	if (f->until_usec > 0)
+		stmt_bind_int64(stmt, 9, f->until_usec);
 	while ((rc = stmt_step(stmt)) == STMT_ROW) {
 		struct journal_entry e;
 

@@ -3,8 +3,10 @@
  * Statements of either backend (store_impl.h): the store's files run SQL through these, so
  * what they do with the rows is written once. SQLite's statements are its own; a
  * PostgreSQL statement is its SQL with ?N turned into $N, its parameters kept as text, and
- * the whole result of one round trip, read row by row (the store's queries are bounded:
- * pages, one device, a batch).
+ * its rows read from the connection one at a time as it is stepped (libpq's single-row
+ * mode: one round trip, and one row in memory however many the query gives). The rule that
+ * comes with streaming (a statement being stepped owns the connection) is in store_impl.h,
+ * at pg_settle.
  */
 #include "store/store_impl.h"
 
@@ -194,6 +196,7 @@ int store_pipeline_begin(struct store *st)
 {
 	if (!st->pg)
 		return 0;
+	pg_settle(st);
 	if (pg_ensure(st) < 0)
 		return -ENOTCONN;
 	if (!PQenterPipelineMode(st->pg))
@@ -246,13 +249,79 @@ int store_pipeline_end(struct store *st)
 	return r;
 }
 
+/* Reads and drops what remains of the connection's current query (up to its NULL). */
+static void pg_drain(struct store *st)
+{
+	PGresult *res;
+
+	while ((res = PQgetResult(st->pg)) != NULL)
+		PQclear(res);
+}
+
+/* The next result of s: a row read ahead, else the connection's (NULL when it has none). */
+static PGresult *pg_next(struct stmt *s)
+{
+	if (s->held_next < s->nheld) {
+		PGresult *res = s->held[s->held_next];
+
+		s->held[s->held_next++] = NULL;
+		return res;
+	}
+	return s->live ? PQgetResult(s->st->pg) : NULL;
+}
+
+/* s has had its last result: the connection is free (its NULL read) */
+static void pg_end(struct stmt *s)
+{
+	if (s->live) {
+		pg_drain(s->st);
+		s->live = false;
+		if (s->st->streaming == s)
+			s->st->streaming = NULL;
+	}
+}
+
+void pg_settle(struct store *st)
+{
+	struct stmt *s = st->streaming;
+	PGresult *res;
+
+	if (!s)
+		return;
+	st->streaming = NULL;
+	s->live = false;
+	while ((res = PQgetResult(st->pg)) != NULL) {
+		if (s->nheld == 0 || s->nheld % 64 == 0) {
+			PGresult **h = realloc(s->held, (s->nheld + 64) * sizeof(*h));
+
+			if (!h) {
+				/* the rows cannot be kept: the statement's next step fails */
+				PQclear(res);
+				pg_drain(st);
+				for (size_t i = s->held_next; i < s->nheld; i++)
+					PQclear(s->held[i]);
+				s->nheld = s->held_next = 0;
+				s->failed = -ENOMEM;
+				break;
+			}
+			s->held = h;
+		}
+		s->held[s->nheld++] = res;
+	}
+}
+
+/*
+ * s sent, out of a pipeline: its rows are read one at a time by stmt_step, which is where
+ * its answer (a failure too) is read.
+ */
 static int pg_run(struct stmt *s)
 {
 	struct store *st = s->st;
-	ExecStatusType status;
+	int ok;
 
 	if (!st->pg)
 		return store_fail(st, -ENOTCONN, "not connected to the database");
+	pg_settle(st);
 	if (pg_ensure(st) < 0)
 		return -ENOTCONN;
 	for (int i = 0; i < s->nparams; i++)
@@ -273,28 +342,89 @@ static int pg_run(struct stmt *s)
 		s->prepared = true;
 	}
 	if (s->name[0])
-		s->res = PQexecPrepared(st->pg, s->name, s->nparams, (const char *const *)s->params,
-					NULL, NULL, 0);
+		ok = PQsendQueryPrepared(st->pg, s->name, s->nparams,
+					 (const char *const *)s->params, NULL, NULL, 0);
 	else
-		s->res = PQexecParams(st->pg, s->sql, s->nparams, s->types,
-				      (const char *const *)s->params, NULL, NULL, 0);
+		ok = PQsendQueryParams(st->pg, s->sql, s->nparams, s->types,
+				       (const char *const *)s->params, NULL, NULL, 0);
+	if (!ok) {
+		pg_message(st, PQerrorMessage(st->pg));
+		if (st->error_counters && PQstatus(st->pg) == CONNECTION_BAD)
+			__atomic_fetch_add(&st->error_counters[STORE_ERROR_IO], 1,
+					   __ATOMIC_RELAXED);
+		return PQstatus(st->pg) == CONNECTION_BAD ? -ENOTCONN : -EIO;
+	}
+	/* fails only if called at the wrong time, when rows come whole: still right */
+	(void)PQsetSingleRowMode(st->pg);
 	s->ran = true;
-	status = PQresultStatus(s->res);
-	if (status == PGRES_TUPLES_OK) {
-		s->nrows = PQntuples(s->res);
-		s->row = -1;
-		st->last_changes = s->nrows;
-		return 0;
-	}
-	if (status == PGRES_COMMAND_OK) {
-		const char *n = PQcmdTuples(s->res);
+	s->live = true;
+	st->streaming = s;
+	s->nrows = 0;
+	return 0;
+}
 
-		st->last_changes = n && *n ? strtoll(n, NULL, 10) : 0;
-		s->nrows = 0;
-		s->row = -1;
-		return 0;
+/* The next row of a PostgreSQL statement: STMT_ROW with s->res on it, STMT_DONE, or errno. */
+static int pg_step(struct stmt *s)
+{
+	struct store *st = s->st;
+	PGresult *res;
+	const char *n;
+	int r;
+
+	if (s->res && s->row + 1 < PQntuples(s->res)) {
+		/* rows that came whole (a result read before single-row mode was set) */
+		s->row++;
+		s->nrows++;
+		return STMT_ROW;
 	}
-	return pg_fail(st, s->res);
+	PQclear(s->res);
+	s->res = NULL;
+	s->row = -1;
+	res = pg_next(s);
+	if (!res) {
+		if (s->failed) {
+			r = s->failed;
+			s->failed = 0;
+			return r == -ENOMEM
+				       ? store_fail(st, r, "out of memory")
+				       : store_fail(st, r, "the connection to PostgreSQL is lost");
+		}
+		if (!s->live)
+			return STMT_DONE; /* pipelined, or its end already read */
+		/* a query without an answer: the connection is gone */
+		pg_end(s);
+		return pg_fail(st, NULL);
+	}
+	switch (PQresultStatus(res)) {
+	case PGRES_SINGLE_TUPLE:
+	case PGRES_TUPLES_OK:
+		if (PQntuples(res) > 0) {
+			/* a row (single-row mode), or rows that came whole: then the last result */
+			s->res = res;
+			s->row = 0;
+			s->nrows++;
+			if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+				st->last_changes = PQntuples(res);
+				pg_end(s);
+			}
+			return STMT_ROW;
+		}
+		PQclear(res);
+		st->last_changes = s->nrows;
+		pg_end(s);
+		return STMT_DONE;
+	case PGRES_COMMAND_OK:
+		n = PQcmdTuples(res);
+		st->last_changes = n && *n ? strtoll(n, NULL, 10) : 0;
+		PQclear(res);
+		pg_end(s);
+		return STMT_DONE;
+	default:
+		r = pg_fail(st, res);
+		PQclear(res);
+		pg_end(s);
+		return r;
+	}
 }
 
 int stmt_step(struct stmt *s)
@@ -316,10 +446,7 @@ int stmt_step(struct stmt *s)
 		if (r < 0)
 			return r;
 	}
-	if (!s->res || s->row + 1 >= s->nrows)
-		return STMT_DONE;
-	s->row++;
-	return STMT_ROW;
+	return pg_step(s);
 }
 
 const char *stmt_text(struct stmt *s, int i)
@@ -352,6 +479,27 @@ int64_t stmt_int64(struct stmt *s, int i)
 	return strtoll(v, NULL, 10);
 }
 
+/*
+ * s's query stopped before its last row: outside a transaction it is cancelled (the rows
+ * left, a whole journal perhaps, are not sent); inside one a cancellation would abort the
+ * transaction, so they are read and dropped.
+ */
+static void pg_abandon(struct stmt *s)
+{
+	struct store *st = s->st;
+
+	if (st->tx_depth == 0 && PQstatus(st->pg) == CONNECTION_OK) {
+		PGcancel *c = PQgetCancel(st->pg);
+		char err[256];
+
+		if (c) {
+			(void)PQcancel(c, err, sizeof(err));
+			PQfreeCancel(c);
+		}
+	}
+	pg_end(s);
+}
+
 void stmt_reset(struct stmt *s)
 {
 	if (s->lite) {
@@ -359,9 +507,17 @@ void stmt_reset(struct stmt *s)
 		sqlite3_clear_bindings(s->lite);
 		return;
 	}
+	if (s->live)
+		pg_abandon(s);
 	PQclear(s->res);
 	s->res = NULL;
+	for (size_t i = s->held_next; i < s->nheld; i++)
+		PQclear(s->held[i]);
+	free(s->held);
+	s->held = NULL;
+	s->nheld = s->held_next = 0;
 	s->ran = false;
+	s->failed = 0;
 	s->row = -1;
 	s->nrows = 0;
 	for (int i = 0; i < s->nparams; i++) {
@@ -382,6 +538,7 @@ void stmt_finalize(struct stmt *s)
 		if (s->prepared && s->st->pg) {
 			char sql[40];
 
+			pg_settle(s->st);
 			snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
 			PQclear(PQexec(s->st->pg, sql));
 		}

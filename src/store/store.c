@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The site database: opening, the schema and its migrations, transactions, the inventory
- * revision and the rendered-file versions. Inventory and journal are in inventory.c and
- * journal.c.
+ * The site database: opening, the schema and its migrations, errors, transactions. The
+ * change log and the inventory revision are in changes.c, the rendered-file versions in
+ * versions.c, inventory and journal in inventory.c and journal.c.
  *
  * Concurrency: the daemon keeps one connection open for its whole life while the CLI opens
  * its own to write. WAL lets readers go on while one writer writes; the busy timeout makes a
@@ -48,8 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "core/hash.h"
 
 /*
  * Forward migrations, applied in order inside one transaction. Never edit a step that
@@ -296,7 +294,6 @@ static const char *const migrations[] = {
 	"CREATE INDEX groups_revs ON groups (name, rev);",
 };
 
-
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
 
@@ -520,13 +517,6 @@ fail:
 }
 
 /*
- * Opens path on st->db and makes it ready: WAL, the schema. exclusive: the locking mode is
- * EXCLUSIVE from the first read, which keeps WAL's index in the heap instead of the -shm
- * file (the one way to read a WAL database on a disk with no room to grow that file).
- */
-static void pending_clear(struct store *st);
-
-/*
  * SQLite counts every allocation it makes under one process-wide mutex unless told not to
  * (before its first use): nothing here reads those counts, and the journal's writer and
  * the loops would contend for that mutex on every row.
@@ -536,6 +526,11 @@ static void sqlite_configure(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/*
+ * Opens path on st->db and makes it ready: WAL, the schema. exclusive: the locking mode is
+ * EXCLUSIVE from the first read, which keeps WAL's index in the heap instead of the -shm
+ * file (the one way to read a WAL database on a disk with no room to grow that file).
+ */
 static int store_connect(struct store *st, const char *path, bool exclusive)
 {
 	static pthread_once_t configured = PTHREAD_ONCE_INIT;
@@ -738,7 +733,7 @@ void store_close(struct store *st)
 		store_set_wait(st, 0);
 		(void)store_changes_prune(st);
 	}
-	pending_clear(st);
+	store_pending_clear(st);
 	free(st->pending);
 	store_watch_close(st);
 	store_disconnect(st);
@@ -813,513 +808,13 @@ void store_rollback(struct store *st)
 		snprintf(sql, sizeof(sql), "ROLLBACK TO s%u; RELEASE s%u", st->tx_depth - 1,
 			 st->tx_depth - 1);
 	/* the reason already recorded is the one worth keeping: no store_exec here */
-	if (st->pg)
+	if (st->pg) {
+		pg_settle(st);
 		PQclear(PQexec(st->pg, sql));
-	else if (st->db)
+	} else if (st->db) {
 		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
 	st->tx_depth--;
-}
-
-int store_changes_last(struct store *st, uint64_t *ret)
-{
-	struct stmt *stmt;
-	int rc, r;
-
-	/* PostgreSQL: seqs are given in commit order (db_pg.c), the newest row is the last */
-	r = store_stmt(st, STMT_CHANGES_LAST,
-		       store_sql(st,
-				 "SELECT coalesce((SELECT seq FROM sqlite_sequence"
-				 " WHERE name = 'changes'), 0)",
-				 "SELECT max(coalesce((SELECT max(seq) FROM changes), 0),"
-				 " (SELECT value FROM meta WHERE key = 'changes_pruned'))"),
-		       &stmt);
-	if (r < 0)
-		return r;
-	rc = stmt_step(stmt);
-	if (rc != STMT_ROW) {
-		r = store_failed(st, rc);
-		stmt_reset(stmt);
-		return r;
-	}
-	*ret = (uint64_t)stmt_int64(stmt, 0);
-	stmt_reset(stmt);
-	return 0;
-}
-
-int store_changes_prune(struct store *st)
-{
-	struct stmt *stmt = NULL;
-	uint64_t last = 0, pruned = 0;
-	char sql[160];
-	int rc, r;
-
-	r = store_changes_last(st, &last);
-	if (r < 0)
-		return r;
-	rc = stmt_prepare(st, "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
-	if (rc == 0 && (rc = stmt_step(stmt)) == STMT_ROW)
-		pruned = (uint64_t)stmt_int64(stmt, 0);
-	stmt_finalize(stmt);
-	if (rc != STMT_ROW && rc != STMT_DONE)
-		return store_failed(st, rc);
-	if (last < pruned + STORE_CHANGES_KEEP + STORE_CHANGES_PRUNE_EVERY)
-		return 0;
-	r = store_begin(st, true);
-	if (r < 0)
-		return r;
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM changes WHERE seq <= %llu;"
-		 "UPDATE meta SET value = max(value, %llu) WHERE key = 'changes_pruned'",
-		 (unsigned long long)(last - STORE_CHANGES_KEEP),
-		 (unsigned long long)(last - STORE_CHANGES_KEEP));
-	r = store_exec(st, sql);
-	if (r < 0) {
-		store_rollback(st);
-		return r;
-	}
-	return store_commit(st);
-}
-
-int store_changes_since(struct store *st, uint64_t seq,
-			int (*fn)(void *arg, uint64_t seq, enum store_change kind, const char *key),
-			void *arg)
-{
-	struct stmt *stmt;
-	uint64_t pruned = 0;
-	bool any = false;
-	int rc, r;
-
-	/*
-	 * No transaction (this runs once per loop iteration of the daemon): the rows first,
-	 * then how far pruning went. Pruning only grows and always keeps the newest rows, so
-	 * when it is still at or below seq once the rows are read, none that was wanted had
-	 * gone; and no row after seq means nothing changed.
-	 */
-	r = store_stmt(st, STMT_CHANGES_SINCE,
-		       "SELECT seq, kind, key FROM changes WHERE seq > ?1 ORDER BY seq", &stmt);
-	if (r < 0)
-		return r;
-	stmt_bind_int64(stmt, 1, (int64_t)seq);
-	while ((rc = stmt_step(stmt)) == STMT_ROW) {
-		int kind = (int)stmt_int64(stmt, 1);
-
-		any = true;
-		if (kind < STORE_CHANGE_DEVICE || kind > STORE_CHANGE_DEFAULTS)
-			continue;
-		r = fn(arg, (uint64_t)stmt_int64(stmt, 0), (enum store_change)kind,
-		       stmt_text(stmt, 2));
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && rc != STMT_DONE)
-		r = store_failed(st, rc);
-	stmt_reset(stmt);
-	if (r != 0 || !any)
-		return r;
-
-	r = store_stmt(st, STMT_CHANGES_PRUNED,
-		       "SELECT value FROM meta WHERE key = 'changes_pruned'", &stmt);
-	if (r < 0)
-		return r;
-	rc = stmt_step(stmt);
-	if (rc == STMT_ROW)
-		pruned = (uint64_t)stmt_int64(stmt, 0);
-	stmt_reset(stmt);
-	if (rc != STMT_ROW && rc != STMT_DONE)
-		return store_failed(st, rc);
-	if (seq < pruned)
-		return store_fail(st, -ESTALE, "changes after %llu are pruned",
-				  (unsigned long long)seq);
-	return 0;
-}
-
-int store_inventory_revision(struct store *st, uint64_t *ret)
-{
-	struct stmt *stmt;
-	int rc, r;
-
-	r = store_stmt(st, STMT_INVENTORY_REV, "SELECT value FROM meta WHERE key = 'inventory_rev'",
-		       &stmt);
-	if (r < 0)
-		return r;
-	rc = stmt_step(stmt);
-	if (rc != STMT_ROW) {
-		r = rc == STMT_DONE ? store_fail(st, -EBADMSG, "no inventory revision")
-				    : store_failed(st, rc);
-		stmt_reset(stmt);
-		return r;
-	}
-	*ret = (uint64_t)stmt_int64(stmt, 0);
-	/* reset now: a statement left on a row would hold a read snapshot open */
-	stmt_reset(stmt);
-	return 0;
-}
-
-/* 0 with the stored version and whether content_md5 matches, -ENOENT if key has none. */
-static int version_get(struct store *st, const char *key, const char *content_md5,
-		       uint64_t *ret_version, bool *ret_same)
-{
-	struct stmt *stmt;
-	int rc, r;
-
-	r = store_stmt(st, STMT_VERSION_GET,
-		       "SELECT content_md5, version FROM versions WHERE key = ?1", &stmt);
-	if (r < 0)
-		return r;
-	stmt_bind_text(stmt, 1, key);
-	rc = stmt_step(stmt);
-	if (rc == STMT_ROW) {
-		*ret_same = strcmp(stmt_text(stmt, 0), content_md5) == 0;
-		*ret_version = (uint64_t)stmt_int64(stmt, 1);
-		r = 0;
-	} else {
-		r = rc == STMT_DONE ? -ENOENT : store_failed(st, rc);
-	}
-	stmt_reset(stmt);
-	return r;
-}
-
-static int version_put(struct store *st, const char *key, const char *content_md5, uint64_t version)
-{
-	struct stmt *stmt;
-	int rc, r;
-
-	r = store_stmt(st, STMT_VERSION_PUT,
-		       "INSERT INTO versions (key, content_md5, version) VALUES (?1, ?2, ?3)"
-		       " ON CONFLICT (key) DO UPDATE SET content_md5 = excluded.content_md5,"
-		       " version = excluded.version",
-		       &stmt);
-	if (r < 0)
-		return r;
-	stmt_bind_text(stmt, 1, key);
-	stmt_bind_text(stmt, 2, content_md5);
-	stmt_bind_int64(stmt, 3, (int64_t)version);
-	rc = stmt_step(stmt);
-	r = rc == STMT_DONE ? 0 : store_failed(st, rc);
-	stmt_reset(stmt);
-	return r;
-}
-
-/*
- * The index of the pending versions by key (store_impl.h), so a site whose database takes
- * no writes (65 536 versions kept) still finds one in a few probes.
- */
-#define PENDING_GONE UINT32_MAX
-
-/* The index slot holding key, or the empty slot where it would go. */
-static uint32_t *pending_slot(struct store *st, const char *key)
-{
-	size_t mask = st->pending_slots - 1, i = hash_str(key) & mask;
-	uint32_t *s;
-
-	for (;; i = (i + 1) & mask) {
-		s = &st->pending_index[i];
-		if (*s == 0 || (*s != PENDING_GONE && strcmp(st->pending[*s - 1].key, key) == 0))
-			return s;
-	}
-}
-
-/* Rebuilds the index for room for n versions: 0 or -ENOMEM. */
-static int pending_reindex(struct store *st, size_t n)
-{
-	size_t slots = 16;
-	uint32_t *idx;
-
-	while (slots < 4 * n)
-		slots *= 2;
-	idx = calloc(slots, sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	free(st->pending_index);
-	st->pending_index = idx;
-	st->pending_slots = slots;
-	st->pending_gone = 0;
-	for (size_t i = 0; i < st->npending; i++)
-		*pending_slot(st, st->pending[i].key) = (uint32_t)(i + 1);
-	return 0;
-}
-
-static struct pending_version *pending_find(struct store *st, const char *key)
-{
-	uint32_t *s;
-
-	if (st->npending == 0)
-		return NULL;
-	s = pending_slot(st, key);
-	return *s ? &st->pending[*s - 1] : NULL;
-}
-
-/* Removes p, moving the last version into its place. */
-static void pending_remove(struct store *st, struct pending_version *p)
-{
-	size_t at = (size_t)(p - st->pending), last = st->npending - 1;
-
-	*pending_slot(st, p->key) = PENDING_GONE;
-	st->pending_gone++;
-	free(p->key);
-	free(p->content_md5);
-	if (at != last) {
-		st->pending[at] = st->pending[last];
-		*pending_slot(st, st->pending[at].key) = (uint32_t)(at + 1);
-	}
-	st->npending--;
-}
-
-/* Keeps version of key in memory: 0, or -ENOMEM / -ENOSPC (too many waiting). */
-static int pending_keep(struct store *st, const char *key, const char *content_md5,
-			uint64_t version)
-{
-	struct pending_version *p = pending_find(st, key);
-	char *md5 = strdup(content_md5);
-
-	if (!md5)
-		return -ENOMEM;
-	if (p) {
-		free(p->content_md5);
-		p->content_md5 = md5;
-		p->version = version;
-		return 0;
-	}
-	if (st->npending >= STORE_VERSIONS_PENDING_MAX) {
-		free(md5);
-		return -ENOSPC;
-	}
-	if (st->npending == st->pending_cap) {
-		size_t cap = st->pending_cap ? st->pending_cap * 2 : 16;
-		struct pending_version *a = realloc(st->pending, cap * sizeof(*a));
-
-		if (!a) {
-			free(md5);
-			return -ENOMEM;
-		}
-		st->pending = a;
-		st->pending_cap = cap;
-	}
-	if ((st->npending + st->pending_gone + 1) * 2 > st->pending_slots &&
-	    pending_reindex(st, st->npending + 1) < 0) {
-		free(md5);
-		return -ENOMEM;
-	}
-	p = &st->pending[st->npending];
-	p->key = strdup(key);
-	if (!p->key) {
-		free(md5);
-		return -ENOMEM;
-	}
-	p->content_md5 = md5;
-	p->version = version;
-	*pending_slot(st, key) = (uint32_t)(++st->npending);
-	return 0;
-}
-
-static void pending_clear(struct store *st)
-{
-	for (size_t i = 0; i < st->npending; i++) {
-		free(st->pending[i].key);
-		free(st->pending[i].content_md5);
-	}
-	st->npending = 0;
-	free(st->pending_index);
-	st->pending_index = NULL;
-	st->pending_slots = st->pending_gone = 0;
-}
-
-size_t store_versions_pending(struct store *st)
-{
-	size_t n;
-
-	pthread_mutex_lock(&st->pending_lock);
-	n = st->npending;
-	pthread_mutex_unlock(&st->pending_lock);
-	return n;
-}
-
-void store_set_versions_deferred(struct store *st, bool on)
-{
-	pthread_mutex_lock(&st->pending_lock);
-	st->versions_deferred = on;
-	pthread_mutex_unlock(&st->pending_lock);
-}
-
-bool store_threadsafe(void)
-{
-	return sqlite3_threadsafe() != 0;
-}
-
-static void pending_free(struct pending_version *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(p[i].key);
-		free(p[i].content_md5);
-	}
-	free(p);
-}
-
-/* A copy of st's pending versions (under its lock): 0 or -ENOMEM. */
-static int pending_copy(struct store *st, struct pending_version **ret, size_t *ret_n)
-{
-	struct pending_version *c = NULL;
-	size_t n;
-	int r = 0;
-
-	pthread_mutex_lock(&st->pending_lock);
-	n = st->npending;
-	if (n > 0) {
-		c = calloc(n, sizeof(*c));
-		r = c ? 0 : -ENOMEM;
-	}
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		c[i].key = strdup(st->pending[i].key);
-		c[i].content_md5 = strdup(st->pending[i].content_md5);
-		c[i].version = st->pending[i].version;
-		if (!c[i].key || !c[i].content_md5)
-			r = -ENOMEM;
-	}
-	pthread_mutex_unlock(&st->pending_lock);
-	if (r < 0) {
-		pending_free(c, n);
-		return r;
-	}
-	*ret = c;
-	*ret_n = n;
-	return 0;
-}
-
-/* Forgets the pending versions of st that are still the ones written (w, n of them). */
-static void pending_forget(struct store *st, const struct pending_version *w, size_t n)
-{
-	pthread_mutex_lock(&st->pending_lock);
-	for (size_t i = 0; i < n; i++) {
-		struct pending_version *p = pending_find(st, w[i].key);
-
-		/* a newer content of the same file came meanwhile: it waits for the next sync */
-		if (!p || p->version != w[i].version || strcmp(p->content_md5, w[i].content_md5))
-			continue;
-		pending_remove(st, p);
-	}
-	pthread_mutex_unlock(&st->pending_lock);
-}
-
-int store_versions_sync_to(struct store *st, struct store *to)
-{
-	struct pending_version *w = NULL;
-	size_t n = 0;
-	int r;
-
-	r = pending_copy(st, &w, &n);
-	if (r < 0 || n == 0)
-		return r;
-	r = store_begin(to, true);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct pending_version *p = &w[i];
-		uint64_t stored = 0;
-		bool same = false;
-
-		r = version_get(to, p->key, p->content_md5, &stored, &same);
-		if (r < 0 && r != -ENOENT)
-			goto fail;
-		if (r == 0 && same)
-			continue; /* another process stored this very content meanwhile */
-		/* never a number the database already gave other content */
-		r = version_put(to, p->key, p->content_md5,
-				r == 0 && stored >= p->version ? stored + 1 : p->version);
-		if (r < 0)
-			goto fail;
-	}
-	r = store_commit(to);
-	if (r == 0)
-		pending_forget(st, w, n);
-	goto out;
-fail:
-	store_rollback(to);
-out:
-	pending_free(w, n);
-	return r;
-}
-
-int store_versions_sync(struct store *st)
-{
-	return store_versions_sync_to(st, st);
-}
-
-int store_version(struct store *st, const char *key, const char *content_md5, uint64_t *ret_version)
-{
-	struct pending_version *p;
-	uint64_t version = 0, next;
-	bool same = false, deferred;
-	int r, r_write;
-
-	/* a version only in memory is newer than the database's */
-	pthread_mutex_lock(&st->pending_lock);
-	p = pending_find(st, key);
-	if (p) {
-		r = 0;
-		if (strcmp(p->content_md5, content_md5) != 0)
-			r = pending_keep(st, key, content_md5, p->version + 1);
-		if (r == 0)
-			*ret_version = pending_find(st, key)->version;
-		pthread_mutex_unlock(&st->pending_lock);
-		return r;
-	}
-	deferred = st->versions_deferred;
-	pthread_mutex_unlock(&st->pending_lock);
-	/* the usual case, an unchanged file, needs no write lock */
-	r = version_get(st, key, content_md5, &version, &same);
-	if (r == 0 && same) {
-		*ret_version = version;
-		return 0;
-	}
-	if (r < 0 && r != -ENOENT)
-		return r;
-	next = r == -ENOENT ? 1 : version + 1;
-	if (deferred) {
-		/* the writer's thread writes it: this thread never waits for the lock */
-		r_write = -ENOSPC;
-		goto keep;
-	}
-
-	r_write = store_begin(st, true);
-	if (r_write < 0)
-		goto keep;
-	/* again under the lock: another process may have stored this very content */
-	r = version_get(st, key, content_md5, &version, &same);
-	if (r < 0 && r != -ENOENT) {
-		store_rollback(st);
-		return r;
-	}
-	if (r == 0 && same) {
-		r_write = store_commit(st);
-		if (r_write < 0)
-			goto keep_same;
-		*ret_version = version;
-		return 0;
-	}
-	next = r == -ENOENT ? 1 : version + 1;
-	r_write = version_put(st, key, content_md5, next);
-	if (r_write < 0) {
-		store_rollback(st);
-		goto keep;
-	}
-	r_write = store_commit(st); /* rolls back itself on failure */
-	if (r_write < 0)
-		goto keep;
-	*ret_version = next;
-	return 0;
-
-keep_same:
-	*ret_version = version;
-	return 0;
-keep:
-	/* the database cannot take it now (or the writer takes it): serve it, write it later */
-	pthread_mutex_lock(&st->pending_lock);
-	r = pending_keep(st, key, content_md5, next);
-	pthread_mutex_unlock(&st->pending_lock);
-	if (r < 0)
-		return r_write;
-	*ret_version = next;
-	return 0;
 }
 
 const char *store_name(const struct store *st)

@@ -619,8 +619,10 @@ struct journal_filter {
 /*
  * Calls fn for at most limit entries matching f with an id above after_id, in id order
  * (the order they were appended, that is time order), as store_journal_foreach does; each
- * entry has its id. Keyset paging by id; a time range is turned into ids by a binary
- * search (ids grow with time), so no time index is needed. -EINVAL for a bad MAC.
+ * entry has its id. Keyset paging by id; rows are kept by their times, a time range
+ * narrowed to ids by a binary search (ids grow with time, but for rows written late after
+ * an outage: journal.c's JOURNAL_LATE_IDS), so no time index is needed. -EINVAL for a bad
+ * MAC.
  */
 int store_journal_page(struct store *st, const struct journal_filter *f, int64_t after_id,
 		       size_t limit, int (*fn)(void *arg, const struct journal_entry *e),
@@ -665,12 +667,13 @@ bool store_threadsafe(void);
 /* ---- copying a site's data between stores (store/copy.c) ---- */
 
 struct store_copy_counts {
-	uint64_t devices, groups, versions, tokens, journal;
+	uint64_t devices, groups, versions, tokens, journal, unknown;
 };
 
 /*
  * Copies the defaults, groups, devices (their variables: the certificate bindings too),
- * rendered-file versions and tokens of from, and with journal its journal, into to, which
+ * rendered-file versions, tokens and unknown devices of from, and with journal its journal,
+ * into to, which
  * must hold no device, group, token or version (-EEXIST). All or nothing: one write
  * transaction on to, reading one snapshot of from. The backends may differ (SQLite to
  * PostgreSQL and back). 0 with the counts, or a negative errno with the reason in err.

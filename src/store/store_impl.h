@@ -53,9 +53,18 @@ struct stmt {
 	char *params[32];
 	Oid types[32];	 /* bigint for what was bound as an integer, else inferred */
 	uint32_t unused; /* parameters the SQL does not name (given a type: text) */
-	PGresult *res;
-	int row, nrows;
+	PGresult *res;	 /* the current row (one row: libpq's single-row mode), or NULL */
+	int row;	 /* the row of res being read, -1 for none */
+	int64_t nrows;	 /* rows read so far */
 	bool ran;
+	/*
+	 * Rows still to come from the connection (this is st->streaming), or read ahead into
+	 * held by pg_settle because another query needed the connection.
+	 */
+	bool live;
+	int failed; /* -ENOTCONN: its connection closed while it was live; -ENOMEM */
+	PGresult **held;
+	size_t nheld, held_next;
 };
 
 int stmt_prepare(struct store *st, const char *sql, struct stmt **ret);
@@ -71,6 +80,19 @@ bool stmt_is_null(struct stmt *s, int i);
 /* Ready to run again, with no parameters bound. */
 void stmt_reset(struct stmt *s);
 void stmt_finalize(struct stmt *s); /* accepts NULL */
+/*
+ * PostgreSQL's rows are streamed: a statement's step reads one row from the connection
+ * (libpq's single-row mode), so a loop over the whole journal or inventory holds one row in
+ * memory, not the result. The rule that comes with it: a statement being stepped owns its
+ * connection until it returns STMT_DONE (or fails, or is reset or finalized), so the body of
+ * a loop over many rows must not run another query on the same store. Every query of the
+ * store calls pg_settle() first, which reads the rows still to come into the statement
+ * (correct, and not streamed: what a loop over a few rows, such as the groups, may do). A
+ * statement reset before its last row reads the rest and drops it, or, outside a
+ * transaction, cancels the query.
+ */
+void pg_settle(struct store *st);
+
 /*
  * PostgreSQL: statements stepped between these are sent without waiting for their answers
  * (libpq's pipeline mode: one round trip for a batch); each step is STMT_DONE at once, no
@@ -120,6 +142,7 @@ struct store {
 	/* PostgreSQL: store_pipeline_begin; queries sent and not yet read, and the
 	 * preparations among them (which query, which statement) */
 	bool pipeline;
+	struct stmt *streaming; /* PostgreSQL: the statement whose rows are being read */
 	unsigned pipe_sent;
 	unsigned pipe_nprep;
 	struct {
@@ -202,5 +225,8 @@ void store_journal_row(struct stmt *stmt, struct journal_entry *e);
 char *store_vars_dump(const json_t *vars);
 /* A stored vars text back as an object; -EBADMSG (with a reason) if it is not one. */
 int store_vars_load(struct store *st, const char *text, json_t **ret);
+
+/* Drops the versions kept in memory and their index (store/versions.c; at close). */
+void store_pending_clear(struct store *st);
 
 #endif

@@ -738,11 +738,29 @@ def test_passive_listener_never_connected(tmp_path, start_ftp):
     assert re.search(r' ftp 127\.0\.0\.1:\d+ - "/good\.bin" timed out 0 ', log), log
 
 
+def free_port_range(n):
+    """The first of n consecutive TCP ports that are all free now (each bound once to see)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            low = min(probe.getsockname()[1], 60000)
+        taken = []
+        try:
+            for port in range(low, low + n):
+                s = socket.socket()
+                taken.append(s)
+                s.bind(("127.0.0.1", port))
+            return low
+        except OSError:
+            continue
+        finally:
+            for s in taken:
+                s.close()
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 def test_passive_port_range_and_address(tmp_path, start_ftp):
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    low = min(probe.getsockname()[1], 60000)
-    probe.close()
+    low = free_port_range(4)
     site = static_site(tmp_path / "site")
     site.conf(STATIC_CONF + f"[ftp]\npassive_ports = {low}-{low + 3}\n"
               "passive_address = 192.0.2.7\n")
@@ -1058,6 +1076,24 @@ def test_journal_of_a_device(example):
     # a generic file fetched by a device login is recorded under the device too
     assert re.search(r' ftp 127\.0\.0\.1:\d+ 00:22:ee:0a:0b:0c "/fip/phonebook\.xml" sent ',
                      log), log
+
+
+def test_failed_logins_are_journaled(tmp_path, start_ftp):
+    """curl with a wrong password: a journal row (denied, no file), under the MAC when the
+    name tried is one (the doctor finds the device's failed logins), and one log line."""
+    site = static_site(tmp_path / "site")
+    server = start_ftp(site)
+    assert curl_ftp(server, "good.bin", user=(ADMIN[0], "wrong")).returncode == 67
+    assert curl_ftp(server, "good.bin", user=("0022ee010203", "wrong")).returncode == 67
+    log = wait_journal(site.root, "denied", mac="00:22:ee:01:02:03")
+    assert re.search(r' ftp 127\.0\.0\.1:\d+ 00:22:ee:01:02:03 "-" denied 0 ', log), log
+    log = wait_journal(site.root, '- "-" denied')
+    assert re.search(r' ftp 127\.0\.0\.1:\d+ - "-" denied 0 ', log), log
+    assert "good.bin" not in log  # never asked for: the login failed first
+    # one line per failed login, the exchange's, with why
+    server.wait_log(r'PASS "-" denied, .*login failed for user "0022ee010203"')
+    lines = re.findall(r"^.*login failed.*$", server.log(), re.M)
+    assert len(lines) == 2 and all('PASS "-" denied' in x for x in lines), lines
 
 
 @pytest.mark.parametrize("mac,name", VENDOR_FILES, ids=[n for _, n in VENDOR_FILES])

@@ -87,6 +87,18 @@ class Sipp:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
 
+    def bound(self, port):
+        """Waits until sipp has bound its UDP port (a bind of ours fails), or it exited."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    return self
+            time.sleep(0.02)
+        raise AssertionError(f"sipp did not bind 127.0.0.1:{port}: {' '.join(self.cmd)}")
+
     def wait(self, status=0):
         try:
             _, err = self.proc.communicate(timeout=40)
@@ -412,8 +424,7 @@ def resync(site, *args, status=0):
 ])
 def test_resync_events(tmp_path, site, profile, reboot, event):
     port = free_udp_port()
-    phone = Sipp(tmp_path, "uas_notify.xml", port=port)
-    time.sleep(0.3)  # sipp binds its socket
+    phone = Sipp(tmp_path, "uas_notify.xml", port=port).bound(port)
     add_phone(site, "0021f2000001", profile, port)
     rows = resync(site, "0021f2000001", *(["--reboot"] if reboot else []))
     phone.wait()
@@ -425,8 +436,7 @@ def test_resync_events(tmp_path, site, profile, reboot, event):
 
 def test_resync_digest_challenge(tmp_path, site):
     port = free_udp_port()
-    phone = Sipp(tmp_path, "uas_notify_auth.xml", port=port)
-    time.sleep(0.3)
+    phone = Sipp(tmp_path, "uas_notify_auth.xml", port=port).bound(port)
     add_phone(site, "0022ee000001", "algo", port, sip_user="admin", sip_password="s3cret")
     rows = resync(site, "00:22:ee:00:00:01")
     phone.wait()
@@ -449,8 +459,7 @@ def test_resync_digest_challenge(tmp_path, site):
 
 def test_resync_without_credentials_reports_401(tmp_path, site):
     port = free_udp_port()
-    phone = Sipp(tmp_path, "uas_notify_auth.xml", port=port, timeout=3)
-    time.sleep(0.3)
+    phone = Sipp(tmp_path, "uas_notify_auth.xml", port=port).bound(port)
     add_phone(site, "0022ee000002", "algo", port)
     rows = resync(site, "0022ee000002", status=1)
     assert rows[0]["status"] == 401, rows

@@ -10,6 +10,10 @@ import os
 import subprocess
 
 from harness import BIN
+from pg import PG_BIN
+
+# db_pg.c's PG_WRITE_LOCK_KEY: "autop"
+WRITE_LOCK_KEY = 0x6175746f70
 
 UNIT = BIN.parent / "tests" / "unit" / "test_store"
 
@@ -52,12 +56,16 @@ def test_store_copy_round_trip(tmp_path, pg_url):
                    " VALUES (?, 'tftp', '127.0.0.1:1', ?, 'x.cfg', 'sent', 10)",
                    [(1714564800000000 + i, f"0022ee0100{i:02x}") for i in range(5)])
     db.execute("INSERT INTO versions (key, content_md5, version) VALUES ('k', 'abc', 7)")
+    unknown = ("0022eeaa0001", 1714564700000000, 1714564800000000, 3, '["a.cfg"]', "10.0.0.9:1")
+    db.execute("INSERT INTO unknown_devices (mac, first_seen, last_seen, requests, files,"
+               " last_peer) VALUES (?, ?, ?, ?, ?, ?)", unknown)
     db.commit()
     db.close()
 
     out = cli("store", "copy", "--from", src, "--to", pg_url, "--journal")
     err = out.stderr.decode()
-    assert "40 devices, 1 groups, 1 versions, 1 tokens, 5 journal rows" in err, err
+    assert ("40 devices, 1 groups, 1 versions, 1 tokens, 5 journal rows, 1 unknown devices"
+            in err), err
     assert "s3cret" not in err and "***" in err, err
     # all or nothing: into a store that is not empty, nothing
     again = cli("store", "copy", "--from", src, "--to", pg_url, ok=False)
@@ -69,6 +77,10 @@ def test_store_copy_round_trip(tmp_path, pg_url):
     dst.mkdir()
     os.rename(back, dst / "autoprov.db")
     (dst / "autoprov.conf").write_text("")
+    db = sqlite3.connect(dst / "autoprov.db")
+    assert db.execute("SELECT mac, first_seen, last_seen, requests, files, last_peer"
+                      " FROM unknown_devices").fetchall() == [unknown]
+    db.close()
     for args in (("export",), ("defaults", "show", "--json"), ("group", "list", "--json")):
         a = cli("device", "--site", src, *args).stdout
         b = cli("device", "--site", dst, *args).stdout
@@ -81,3 +93,51 @@ def test_store_copy_round_trip(tmp_path, pg_url):
     (pg_site / "autoprov.conf").write_text(f"[store]\nurl = {pg_url}\n")
     assert cli("device", "--site", pg_site, "export").stdout == \
         cli("device", "--site", src, "export").stdout
+
+
+def say(psql, sql, answer):
+    """sql run by the psql session kept open; waits for its answer."""
+    psql.stdin.write(sql + ";\n")
+    psql.stdin.flush()
+    assert psql.stdout.readline().strip() == answer
+
+
+def test_current_schema_opened_without_the_write_lock(tmp_path, pg, pg_url):
+    """A current database is only read when opened; one with an older trigger function gets
+    this autoprov's (an upsert is one revision), under the write lock."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "autoprov.conf").write_text(f"[store]\nurl = {pg_url}\n")
+    cli("device", "--site", site, "add", "0022ee000001", "--model", "T46")
+    dbname = pg_url.rsplit("/", 1)[1]
+    # the function as the first schema 7 wrote it: an upsert counted twice
+    src = pg.psql("SELECT prosrc FROM pg_proc WHERE proname = 'autoprov_devices_change'",
+                  dbname).strip()
+    old = src.replace("  IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM devices WHERE mac ="
+                      " NEW.mac) THEN    RETURN NEW;  END IF;", "")
+    assert old != src
+    pg.psql("CREATE OR REPLACE FUNCTION autoprov_devices_change() RETURNS trigger"
+            f" LANGUAGE plpgsql AS $${old}$$", dbname)
+
+    # another session holds the write lock: reading a current database does not wait for it
+    holder = subprocess.Popen([str(PG_BIN / "psql"),
+                               "-X", "-q", "-A", "-t", "-d", pg.url(dbname)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        say(holder, f"SELECT 'held' FROM (SELECT pg_advisory_lock({WRITE_LOCK_KEY})) l", "held")
+        # the function differs: the migration needs the lock, and waits for it in vain
+        slow = cli("device", "--site", site, "list", ok=False)
+        assert slow.returncode != 0
+        say(holder, f"SELECT 'free' FROM (SELECT pg_advisory_unlock({WRITE_LOCK_KEY})) l", "free")
+        cli("device", "--site", site, "list")  # replaces the function
+        say(holder, f"SELECT 'held' FROM (SELECT pg_advisory_lock({WRITE_LOCK_KEY})) l", "held")
+        out = cli("device", "--site", site, "list").stdout.decode()
+        assert "00:22:ee:00:00:01" in out
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert pg.psql("SELECT prosrc FROM pg_proc WHERE proname = 'autoprov_devices_change'",
+                   dbname).strip() == src
+    rev = int(pg.psql("SELECT rev FROM devices", dbname))
+    cli("device", "--site", site, "set", "0022ee000001", "--var", "a=1")
+    assert int(pg.psql("SELECT rev FROM devices", dbname)) == rev + 1

@@ -543,6 +543,172 @@ static void test_device_foreach_10000(void **state)
 	json_decref(k.kept);
 }
 
+/* A device's revision: what store_device_get reads. */
+static uint64_t device_rev(struct store *st, const char *mac)
+{
+	struct device *d = NULL;
+	uint64_t rev;
+
+	assert_int_equal(store_device_get(st, mac, &d), 0);
+	rev = d->rev;
+	device_free(d);
+	return rev;
+}
+
+static int count_change(void *arg, uint64_t seq, enum store_change kind, const char *key)
+{
+	(void)seq;
+	(void)kind;
+	(void)key;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* One change is one revision and one change-log row on both backends, an upsert too. */
+static void test_upsert_is_one_revision(void **state)
+{
+	struct fixture *f = *state;
+	struct device *d = device_new("0022ee000001");
+	uint64_t rev, seq;
+	size_t changes = 0;
+	char err[256];
+
+	add(f->st, "0022ee000001", "T46", "", NULL);
+	rev = revision(f->st);
+	assert_int_equal(device_rev(f->st, "0022ee000001"), rev);
+	assert_int_equal(store_changes_last(f->st, &seq), 0);
+
+	/* the upsert of a device that exists (set, import --replace) */
+	assert_non_null(d);
+	assert_int_equal(store_device_put(f->st, d, true, err, sizeof(err)), 0);
+	assert_int_equal(revision(f->st), rev + 1);
+	assert_int_equal(device_rev(f->st, "0022ee000001"), rev + 1);
+	/* and of one that does not */
+	device_free(d);
+	d = device_new("0022ee000002");
+	assert_non_null(d);
+	assert_int_equal(store_device_put(f->st, d, true, err, sizeof(err)), 0);
+	device_free(d);
+	assert_int_equal(revision(f->st), rev + 2);
+	assert_int_equal(device_rev(f->st, "0022ee000002"), rev + 2);
+	assert_int_equal(store_changes_since(f->st, seq, count_change, &changes), 0);
+	assert_int_equal(changes, 2);
+
+	/* a group set twice: its update is one revision */
+	group(f->st, "lobby", "{}");
+	rev = revision(f->st);
+	group(f->st, "lobby", "{\"a\":\"1\"}");
+	assert_int_equal(revision(f->st), rev + 1);
+}
+
+struct interleave {
+	struct store *st;
+	size_t n, looked_up;
+	size_t stop_at; /* 0: never */
+};
+
+/* A loop's body that runs another query on the store being read (the rule's exception). */
+static int look_up_one(const struct device *d, void *arg)
+{
+	struct interleave *il = arg;
+	struct device *again = NULL;
+
+	il->n++;
+	if (il->n % 997 == 1) {
+		assert_int_equal(store_device_get(il->st, d->mac, &again), 0);
+		assert_string_equal(again->mac, d->mac);
+		device_free(again);
+		il->looked_up++;
+	}
+	return il->stop_at && il->n == il->stop_at ? 1 : 0;
+}
+
+/*
+ * Loops over many rows (PostgreSQL streams them): whole, with another query in the body,
+ * stopped early outside and inside a transaction, and the connection usable after each.
+ */
+static void test_foreach_streams(void **state)
+{
+	struct fixture *f = *state;
+	struct interleave il = { f->st, 0, 0, 0 };
+	size_t len = 0;
+	char *csv = NULL, err[256];
+	FILE *out = open_memstream(&csv, &len);
+
+	fputs("mac,model\n", out);
+	for (unsigned i = 0; i < 5000; i++)
+		fprintf(out, "0022ee%06x,8180\n", i);
+	fclose(out);
+	assert_int_equal(import_text(f->st, csv, false, err, sizeof(err)), 5000);
+	free(csv);
+
+	assert_int_equal(store_device_foreach(f->st, look_up_one, &il), 0);
+	assert_int_equal(il.n, 5000);
+	assert_int_equal(il.looked_up, 6);
+
+	/* stopped after 10 rows, outside a transaction: the store answers the next query */
+	il = (struct interleave){ f->st, 0, 0, 10 };
+	assert_int_equal(store_device_foreach(f->st, look_up_one, &il), 1);
+	assert_int_equal(il.n, 10);
+	assert_int_equal(count_devices(f->st), 5000);
+	add(f->st, "0022eeffff01", "T46", "", NULL);
+
+	/* and inside one, which goes on */
+	assert_int_equal(store_begin(f->st, false), 0);
+	il = (struct interleave){ f->st, 0, 0, 10 };
+	assert_int_equal(store_device_foreach(f->st, look_up_one, &il), 1);
+	assert_int_equal(count_devices(f->st), 5001);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(count_devices(f->st), 5001);
+}
+
+static int count_entry(void *arg, const struct journal_entry *e)
+{
+	(void)e;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* A journal of 50 000 rows read whole and copied into another store. */
+static void test_copy_large_journal(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_entry *e = calloc(1000, sizeof(*e));
+	struct store_copy_counts counts;
+	struct store *to = NULL;
+	char dir[64], err[256];
+	size_t n = 0;
+
+	assert_non_null(e);
+	for (int b = 0; b < 50; b++) {
+		for (int i = 0; i < 1000; i++)
+			e[i] = (struct journal_entry){ .time = { 1714564800 + b * 1000 + i, 0 },
+						       .proto = "tftp",
+						       .peer = "127.0.0.1:1",
+						       .mac = i % 2 ? "0022ee010203" : NULL,
+						       .path = "f",
+						       .outcome = "sent",
+						       .bytes = i };
+		assert_int_equal(store_journal_append(f->st, e, 1000), 0);
+	}
+	free(e);
+	assert_int_equal(store_journal_foreach(f->st, NULL, 0, false, count_entry, &n), 0);
+	assert_int_equal(n, 50000);
+
+	/* into SQLite (from PostgreSQL when the test runs on it) */
+	snprintf(dir, sizeof(dir), "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open_url(NULL, dir, &to, err, sizeof(err)), 0);
+	if (store_copy(f->st, to, true, &counts, err, sizeof(err)) != 0)
+		fail_msg("copy: %s", err);
+	assert_int_equal(counts.journal, 50000);
+	n = 0;
+	assert_int_equal(store_journal_foreach(to, NULL, 0, false, count_entry, &n), 0);
+	assert_int_equal(n, 50000);
+	store_close(to);
+	remove_site(dir);
+}
+
 /* ---- revision across connections ---- */
 
 static void test_revision_seen_by_other_connection(void **state)
@@ -1834,6 +2000,67 @@ static void test_journal_page(void **state)
 	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), -EINVAL);
 }
 
+/* Rows that cover [since, until) seconds; their times' range as [min, max]. */
+struct journal_times {
+	size_t n;
+	int64_t min, max;
+};
+
+static int journal_time_one(void *arg, const struct journal_entry *e)
+{
+	struct journal_times *t = arg;
+
+	if (t->n == 0 || e->time.tv_sec < t->min)
+		t->min = e->time.tv_sec;
+	if (t->n == 0 || e->time.tv_sec > t->max)
+		t->max = e->time.tv_sec;
+	t->n++;
+	return 0;
+}
+
+/*
+ * Rows written late (a writer's rows held during an outage, with their own times, after
+ * newer ones): a time range finds them, and nothing outside it.
+ */
+static void test_journal_late_rows(void **state)
+{
+	static const int starts[] = { 100, 300, 200 }; /* the third batch is written late */
+	struct fixture *f = *state;
+	struct journal_entry e[100];
+	struct journal_filter flt = { .since_usec = 250 * 1000000ll,
+				      .until_usec = 350 * 1000000ll };
+	struct journal_times t = { 0 };
+
+	for (int b = 0; b < 3; b++) {
+		for (int i = 0; i < 100; i++)
+			e[i] = (struct journal_entry){ .time = { .tv_sec = starts[b] + i },
+						       .proto = "tftp",
+						       .peer = "192.0.2.1:69",
+						       .path = "x",
+						       .outcome = "sent" };
+		assert_int_equal(store_journal_append(f->st, e, 100), 0);
+	}
+	/* ids 1..100: 100 s.., 101..200: 300 s.., 201..300: 200 s.. */
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 1000, journal_time_one, &t), 0);
+	assert_int_equal(t.n, 100); /* 250..299 written late, 300..349 */
+	assert_int_equal(t.min, 250);
+	assert_int_equal(t.max, 349);
+	/* by pages: the late rows come after the others */
+	memset(&t, 0, sizeof(t));
+	flt.until_usec = 0;
+	assert_int_equal(store_journal_page(f->st, &flt, 200, 1000, journal_time_one, &t), 0);
+	assert_int_equal(t.n, 50);
+	assert_int_equal(t.min, 250);
+	/* the command line's --since: from the first row at or after it, none before it */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(store_journal_foreach(f->st, NULL, 250 * 1000000ll, false,
+					       journal_time_one, &t),
+			 0);
+	assert_int_equal(t.n, 150);
+	assert_int_equal(t.min, 250);
+	assert_int_equal(t.max, 399);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1856,7 +2083,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_json_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_late_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upsert_is_one_revision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreach_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_large_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revision_seen_by_other_connection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_waits_for_writer, setup, teardown),
