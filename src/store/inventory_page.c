@@ -67,7 +67,7 @@ static const char *const sort_sql[_DEVICE_SORT_MAX] = {
 };
 
 /* PostgreSQL's of DEVICE_SORT_NAME (vars is JSON text there too) */
-#define SORT_NAME_PG                                                                               \
+#define SORT_NAME_PG                                                                                \
 	"substr(CASE jsonb_typeof(vars::jsonb -> 'name') WHEN 'string' THEN vars::jsonb ->> 'name'" \
 	" ELSE '' END, 1, 120)"
 _Static_assert(DEVICE_SORT_KEY_CHARS == 120, "the text keys' SQL says 120");
