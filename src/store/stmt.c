@@ -158,6 +158,16 @@ void stmt_bind_null(struct stmt *s, int i)
 		pg_param(s, i, NULL, 0);
 }
 
+/* Sends s's query with its parameters (prepared when it has a name): libpq's 1 or 0. */
+static int pg_send_query(struct stmt *s)
+{
+	if (s->name[0])
+		return PQsendQueryPrepared(s->st->pg, s->name, s->nparams,
+					   (const char *const *)s->params, NULL, NULL, 0);
+	return PQsendQueryParams(s->st->pg, s->sql, s->nparams, s->types,
+				 (const char *const *)s->params, NULL, NULL, 0);
+}
+
 /* pg_run in a pipeline: the query sent, nothing read (store_pipeline_end reads). */
 static int pg_send(struct stmt *s)
 {
@@ -174,12 +184,7 @@ static int pg_send(struct stmt *s)
 		st->pipe_prep[st->pipe_nprep++].stmt = s;
 		s->prepared = true; /* unless its answer says otherwise */
 	}
-	if (s->name[0])
-		ok = PQsendQueryPrepared(st->pg, s->name, s->nparams,
-					 (const char *const *)s->params, NULL, NULL, 0);
-	else
-		ok = PQsendQueryParams(st->pg, s->sql, s->nparams, s->types,
-				       (const char *const *)s->params, NULL, NULL, 0);
+	ok = pg_send_query(s);
 	if (!ok) {
 		pg_message(st, PQerrorMessage(st->pg));
 		return -EIO;
@@ -341,12 +346,7 @@ static int pg_run(struct stmt *s)
 			return r;
 		s->prepared = true;
 	}
-	if (s->name[0])
-		ok = PQsendQueryPrepared(st->pg, s->name, s->nparams,
-					 (const char *const *)s->params, NULL, NULL, 0);
-	else
-		ok = PQsendQueryParams(st->pg, s->sql, s->nparams, s->types,
-				       (const char *const *)s->params, NULL, NULL, 0);
+	ok = pg_send_query(s);
 	if (!ok) {
 		pg_message(st, PQerrorMessage(st->pg));
 		if (st->error_counters && PQstatus(st->pg) == CONNECTION_BAD)
