@@ -29,7 +29,9 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		return r;
 	/*
 	 * PostgreSQL: the batch in one round trip (a pipeline), so its ids are taken first
-	 * (they follow the order the rows are appended in, the write lock held).
+	 * (they follow the order the rows are appended in, the write lock held). SQLite: the
+	 * row's id is the connection's last rowid (RETURNING would build a temporary table
+	 * for each row).
 	 */
 	if (st->pg) {
 		r = pg_journal_ids(st, n, &ids);
@@ -41,7 +43,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		store_sql(st,
 			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
 			  " md5, user_agent, detail, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-			  " ?7, ?8, ?9, ?10, ?11) RETURNING id",
+			  " ?7, ?8, ?9, ?10, ?11)",
 			  "INSERT INTO journal (time, proto, peer, mac, path, outcome, bytes,"
 			  " md5, user_agent, detail, node, id) VALUES (?1, ?2, ?3, ?4, ?5,"
 			  " ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
@@ -75,13 +77,13 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		if (ids)
 			stmt_bind_int64(stmt, 12, ids[i]);
 		rc = stmt_step(stmt);
-		if (rc != (ids ? STMT_DONE : STMT_ROW)) {
+		if (rc != STMT_DONE) {
 			r = store_failed(st, rc);
 			stmt_reset(stmt);
 			goto fail;
 		}
 		if (j->mac) {
-			r = store_state_record(st, j, ids ? ids[i] : stmt_int64(stmt, 0), usec,
+			r = store_state_record(st, j, ids ? ids[i] : store_last_rowid(st), usec,
 					       rev);
 			if (r == 0)
 				r = store_unknown_record(st, j, usec);

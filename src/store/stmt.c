@@ -552,6 +552,11 @@ int64_t store_changes(struct store *st)
 	return st->last_changes;
 }
 
+int64_t store_last_rowid(struct store *st)
+{
+	return st->db ? sqlite3_last_insert_rowid(st->db) : 0;
+}
+
 int store_failed(struct store *st, int rc)
 {
 	if (rc < 0)

@@ -105,6 +105,8 @@ int store_pipeline_end(struct store *st);
 
 /* Rows the last INSERT, UPDATE or DELETE run on st changed. */
 int64_t store_changes(struct store *st);
+/* SQLite: the rowid of the last row st inserted (PostgreSQL's callers take ids first). */
+int64_t store_last_rowid(struct store *st);
 
 /* The SQL of the store's backend: sqlite's or pg's. */
 #define store_sql(st, lite_sql, pg_sql) ((st)->pg ? (pg_sql) : (lite_sql))
