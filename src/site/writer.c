@@ -25,6 +25,12 @@
 #include "site/site.h"
 
 #define ROUND_MS     100 /* the thread's round, at the latest */
+/*
+ * The thread's connection's page cache: a row updates a page of the journal, of its
+ * per-device index and of the devices' state and its indexes, at random for a fleet
+ * (measured in docs/architecture.md, "The journal's writer").
+ */
+#define WRITER_CACHE_MIB 64
 #define JOURNAL_TX_MAX 1000 /* rows written in one transaction at most */
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
@@ -751,10 +757,12 @@ int journal_writer_open(struct journal_writer *w, char *err, size_t errsz)
 		return -EBUSY;
 	}
 	r = store_open_like(w->loop_st, &w->own, err, errsz);
-	if (r < 0)
+	if (r < 0) {
 		w->own = NULL;
-	else
+	} else {
 		store_count_errors(w->own, w->metrics->store_errors);
+		store_set_cache(w->own, WRITER_CACHE_MIB);
+	}
 	return r;
 }
 

@@ -15,18 +15,83 @@
 
 #define USEC_PER_SEC 1000000ll
 
+static int run_with(struct store *st, const char *sql, const int64_t *v, int n, int64_t *ret);
+
+/* rows of a batch in MAC order, each device's in the order they came (qsort is not stable) */
+struct by_mac {
+	const struct journal_entry *e;
+	int64_t id;
+	size_t i;
+};
+
+static int by_mac_cmp(const void *a, const void *b)
+{
+	const struct by_mac *x = a, *y = b;
+	int c = strcmp(x->e->mac, y->e->mac);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * The devices' state and the unknown devices that n rows with a MAC give, in MAC order:
+ * the rows of a batch come from devices all over the fleet, and visiting the pages of the
+ * state and its indexes in key order touches each once per batch, not once per row.
+ */
+static int record_devices(struct store *st, struct by_mac *rows, size_t n, uint64_t rev)
+{
+	bool pending = true;
+	int r;
+
+	qsort(rows, n, sizeof(*rows), by_mac_cmp);
+	/*
+	 * A device of the inventory is an unknown device only while pending: without pending
+	 * devices (one indexed count), a row the state took needs no second upsert. SQLite
+	 * only: in PostgreSQL's pipeline a statement's changes are not known yet.
+	 */
+	if (!st->pg) {
+		int64_t count;
+
+		r = run_with(
+			st,
+			"SELECT count(*) FROM (SELECT 1 FROM devices WHERE group_name = '" STORE_PENDING_GROUP
+			"' LIMIT 1)",
+			NULL, 0, &count);
+		if (r < 0)
+			return r;
+		pending = count > 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct journal_entry *j = rows[i].e;
+		int64_t usec = (int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
+
+		r = store_state_record(st, j, rows[i].id, usec, rev);
+		if (r == 0 && (pending || store_changes(st) == 0))
+			r = store_unknown_record(st, j, usec);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
 	struct stmt *stmt;
+	struct by_mac *rows = NULL;
 	int64_t *ids = NULL;
 	uint64_t rev = 0;
+	size_t nrows = 0;
 	int rc, r;
 
 	if (n == 0)
 		return 0;
+	rows = malloc(n * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
 	r = store_begin(st, true);
-	if (r < 0)
+	if (r < 0) {
+		free(rows);
 		return r;
+	}
 	/*
 	 * PostgreSQL: the batch in one round trip (a pipeline), so its ids are taken first
 	 * (they follow the order the rows are appended in, the write lock held). SQLite: the
@@ -82,29 +147,26 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 			stmt_reset(stmt);
 			goto fail;
 		}
-		if (j->mac) {
-			r = store_state_record(st, j, ids ? ids[i] : store_last_rowid(st), usec,
-					       rev);
-			if (r == 0)
-				r = store_unknown_record(st, j, usec);
-			if (r < 0) {
-				stmt_reset(stmt);
-				goto fail;
-			}
-		}
+		if (j->mac)
+			rows[nrows++] =
+				(struct by_mac){ j, ids ? ids[i] : store_last_rowid(st), i };
 	}
-	r = store_pipeline_end(st);
-	/* no pointer into the caller's entries may outlive the call */
 	stmt_reset(stmt);
+	r = record_devices(st, rows, nrows, rev);
+	if (r == 0)
+		r = store_pipeline_end(st);
+	/* no pointer into the caller's entries may outlive the call */
 	free(ids);
 	ids = NULL;
 	if (r < 0)
 		goto fail;
+	free(rows);
 	return store_commit(st);
 
 fail:
 	(void)store_pipeline_end(st);
 	free(ids);
+	free(rows);
 	store_rollback(st);
 	return r;
 }

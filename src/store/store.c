@@ -311,6 +311,24 @@ void store_set_wait(struct store *st, unsigned ms)
 	}
 }
 
+/* PRAGMA cache_size for st->cache_mib, on a SQLite connection */
+static int apply_cache(struct store *st)
+{
+	char sql[64];
+
+	if (!st->db || st->cache_mib == 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu",
+		 (unsigned long long)st->cache_mib * 1024);
+	return store_exec(st, sql);
+}
+
+void store_set_cache(struct store *st, unsigned mib)
+{
+	st->cache_mib = mib;
+	(void)apply_cache(st);
+}
+
 int store_errno(int rc)
 {
 	switch (rc & 0xff) {
@@ -573,6 +591,8 @@ static int store_connect(struct store *st, const char *path, bool exclusive)
 	stmt = NULL;
 	/* with WAL, NORMAL loses at most the last commits on power loss, never consistency */
 	r = store_exec(st, "PRAGMA synchronous = NORMAL");
+	if (r == 0)
+		r = apply_cache(st);
 	if (r < 0)
 		goto out;
 	r = store_migrate(st);

@@ -379,6 +379,12 @@ struct journal_entry {
  * 0 makes a busy database an immediate -EBUSY, for callers that must not block.
  */
 void store_set_wait(struct store *st, unsigned ms);
+/*
+ * SQLite: this connection's page cache, at most mib MiB (SQLite's default is 2 MiB), kept
+ * across reconnections; nothing on PostgreSQL (its server caches). For the journal's writer,
+ * whose every row touches a page of each index it updates.
+ */
+void store_set_cache(struct store *st, unsigned mib);
 
 /* Appends n entries in one transaction. */
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n);

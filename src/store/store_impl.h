@@ -139,6 +139,7 @@ struct store {
 	char *url;	      /* PostgreSQL: the connection URI (with its secret: never shown) */
 	char path[PATH_MAX];  /* DIR/autoprov.db, or the URI without its password */
 	unsigned wait_ms;     /* store_set_wait */
+	unsigned cache_mib;   /* store_set_cache, 0: SQLite's default */
 	int64_t last_changes; /* PostgreSQL: rows the last statement changed */
 	unsigned stmt_serial; /* PostgreSQL: names of prepared statements */
 	/* PostgreSQL: store_pipeline_begin; queries sent and not yet read, and the
