@@ -232,6 +232,8 @@ static const char *const pg_migrations[] = {
 	"CREATE INDEX devices_revs ON devices (mac, rev, group_name);"
 	"CREATE INDEX groups_revs ON groups (name, rev);"
 	"UPDATE meta SET value = 8 WHERE key = 'schema_version';",
+	/* 8 -> 9: SQLite's journal_macs; PostgreSQL keeps its index journal_mac (journal.c) */
+	"UPDATE meta SET value = 9 WHERE key = 'schema_version';",
 	NULL, /* the end: the step from STORE_SCHEMA_VERSION is the next to write */
 };
 

@@ -15,6 +15,21 @@
 
 #define USEC_PER_SEC 1000000ll
 
+/*
+ * A device's rows, on SQLite (schema 9): not an index on journal (mac, time), which puts
+ * every appended row on a page of its own device, a page written (and checkpointed) per
+ * row once the journal is larger than a few rows per device, but journal_macs (mac, time,
+ * id), filled a few ten thousand rows at a time in key order (merge_macs), so that a page
+ * takes many of a device's rows at once. The rows after meta's journal_macs_upto (the tail,
+ * fewer than STORE_JOURNAL_MERGE_ROWS) are read from the journal itself; a deletion takes
+ * the rows' entries with them. PostgreSQL keeps its index journal_mac.
+ */
+#define MACS_UPTO "(SELECT value FROM meta WHERE key = 'journal_macs_upto')"
+/* STORE_JOURNAL_COLUMNS, of journal_macs m joined to journal j */
+#define MACS_COLUMNS                                                                               \
+	"m.time, j.proto, j.peer, m.mac, j.path, j.outcome, j.bytes, j.md5, m.id, j.detail,"       \
+	" j.user_agent, j.node"
+
 static int run_with(struct store *st, const char *sql, const int64_t *v, int n, int64_t *ret);
 
 /* rows of a batch in MAC order, each device's in the order they came (qsort is not stable) */
@@ -73,6 +88,30 @@ static int record_devices(struct store *st, struct by_mac *rows, size_t n, uint6
 	return 0;
 }
 
+/*
+ * SQLite: the tail into journal_macs once it holds st->journal_merge_rows rows, in key order
+ * (last_id: the newest row).
+ */
+static int merge_macs(struct store *st, int64_t last_id)
+{
+	int64_t upto, n;
+	int r;
+
+	if (st->pg)
+		return 0;
+	r = run_with(st, "SELECT value FROM meta WHERE key = 'journal_macs_upto'", NULL, 0, &upto);
+	if (r < 0 || last_id - upto < (int64_t)st->journal_merge_rows)
+		return r;
+	r = run_with(st,
+		     "INSERT INTO journal_macs SELECT mac, time, id FROM journal WHERE id > ?1"
+		     " AND id <= ?2 AND mac IS NOT NULL ORDER BY mac, time, id",
+		     (int64_t[]){ upto, last_id }, 2, &n);
+	if (r == 0)
+		r = run_with(st, "UPDATE meta SET value = ?1 WHERE key = 'journal_macs_upto'",
+			     (int64_t[]){ last_id }, 1, &n);
+	return r;
+}
+
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n)
 {
 	struct stmt *stmt;
@@ -80,6 +119,7 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 	int64_t *ids = NULL;
 	uint64_t rev = 0;
 	size_t nrows = 0;
+	int64_t id = 0;
 	int rc, r;
 
 	if (n == 0)
@@ -147,14 +187,16 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 			stmt_reset(stmt);
 			goto fail;
 		}
+		id = ids ? ids[i] : store_last_rowid(st);
 		if (j->mac)
-			rows[nrows++] =
-				(struct by_mac){ j, ids ? ids[i] : store_last_rowid(st), i };
+			rows[nrows++] = (struct by_mac){ j, id, i };
 	}
 	stmt_reset(stmt);
 	r = record_devices(st, rows, nrows, rev);
 	if (r == 0)
 		r = store_pipeline_end(st);
+	if (r == 0 && !st->pg)
+		r = merge_macs(st, id);
 	/* no pointer into the caller's entries may outlive the call */
 	free(ids);
 	ids = NULL;
@@ -262,6 +304,37 @@ static int prune_count(struct store *st, struct journal_pruner *p)
 	return 0;
 }
 
+/*
+ * Deletes the rows whose ids sel (a SELECT, ?1.. bound to the n values of v) gives, and on
+ * SQLite their entries in journal_macs first; their count goes to *ret.
+ */
+static int delete_rows(struct store *st, const char *sel, const int64_t *v, int n, int64_t *ret)
+{
+	char sql[512];
+	int64_t gone;
+	int r;
+
+	if (!st->pg) {
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM journal_macs WHERE (mac, time, id) IN (SELECT mac, time, id"
+			 " FROM journal WHERE id IN (%s) AND mac IS NOT NULL)",
+			 sel);
+		r = run_with(st, sql, v, n, &gone);
+		if (r < 0)
+			return r;
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM journal WHERE id IN (%s)", sel);
+	r = run_with(st, sql, v, n, ret);
+	/* the newest rows gone, their ids come again: the tail starts at the newest row left */
+	if (r == 0 && !st->pg && *ret > 0)
+		r = run_with(st,
+			     "UPDATE meta SET value = (SELECT coalesce(max(id), 0) FROM journal)"
+			     " WHERE key = 'journal_macs_upto' AND value >"
+			     " (SELECT coalesce(max(id), 0) FROM journal)",
+			     NULL, 0, &gone);
+	return r;
+}
+
 /* Deletes up to limit rows beyond max_rows: the oldest misses, else the oldest rows. */
 static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit, int64_t *ret)
 {
@@ -278,10 +351,10 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 	if (p->miss_cursor <= max_id) {
 		int64_t from = p->miss_cursor;
 
-		r = run_with(
+		r = delete_rows(
 			st,
-			"DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id >= ?1"
-			" AND id < ?2 AND " STORE_JOURNAL_MISS_SQL " ORDER BY id LIMIT ?3)",
+			"SELECT id FROM journal WHERE id >= ?1 AND id < ?2 AND " STORE_JOURNAL_MISS_SQL
+			" ORDER BY id LIMIT ?3",
 			(int64_t[]){ from, from + STORE_JOURNAL_SCAN_IDS, (int64_t)limit }, 3,
 			&deleted);
 		if (r < 0)
@@ -290,10 +363,8 @@ static int prune_rows(struct store *st, struct journal_pruner *p, uint64_t limit
 		if ((uint64_t)deleted < limit)
 			p->miss_cursor = from + STORE_JOURNAL_SCAN_IDS;
 	} else {
-		r = run_with(st,
-			     "DELETE FROM journal WHERE id IN (SELECT id FROM journal ORDER BY id"
-			     " LIMIT ?1)",
-			     (int64_t[]){ (int64_t)limit }, 1, &deleted);
+		r = delete_rows(st, "SELECT id FROM journal ORDER BY id LIMIT ?1",
+				(int64_t[]){ (int64_t)limit }, 1, &deleted);
 		if (r < 0)
 			return r;
 		if (deleted == 0)
@@ -323,10 +394,10 @@ static int prune_age(struct store *st, struct journal_pruner *p, int64_t *ret)
 	if (r < 0)
 		return (int)r;
 	/* entries are appended in time order: the old ones are the lowest ids */
-	return run_with(st,
-			"DELETE FROM journal WHERE id IN (SELECT id FROM (SELECT id, time FROM"
-			" journal ORDER BY id LIMIT ?2) AS oldest WHERE time < ?1)",
-			(int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2, ret);
+	return delete_rows(st,
+			   "SELECT id FROM (SELECT id, time FROM journal ORDER BY id LIMIT ?2)"
+			   " AS oldest WHERE time < ?1",
+			   (int64_t[]){ cutoff * USEC_PER_SEC, STORE_JOURNAL_PRUNE_BATCH }, 2, ret);
 }
 
 int store_journal_prune_step(struct store *st, struct journal_pruner *p, bool *ret_more)
@@ -473,7 +544,7 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 			   bool newest_first, int (*fn)(void *arg, const struct journal_entry *e),
 			   void *arg)
 {
-	char canon[MAC_LEN + 1], sql[512];
+	char canon[MAC_LEN + 1], sql[1024];
 	struct stmt *stmt = NULL;
 	const char *why;
 	int rc, r = 0;
@@ -481,21 +552,33 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 	if (mac && mac_parse(mac, canon, &why) < 0)
 		return store_fail(st, -EINVAL, "'%s': not a MAC address (%s)", mac, why);
 	/*
-	 * With a MAC, the partial (mac, time) index; without, from the first entry at or after
-	 * the time, in id order (entries are appended in time order, but for rows written late,
-	 * after an outage: those before the time are left out, those after it have larger
-	 * ids than the first one and are in).
+	 * With a MAC, its rows in journal_macs and the tail (SQLite), or the partial (mac, time)
+	 * index (PostgreSQL); without, from the first entry at or after the time, in id order
+	 * (entries are appended in time order, but for rows written late, after an outage: those
+	 * before the time are left out, those after it have larger ids than the first one and
+	 * are in).
 	 */
-	snprintf(sql, sizeof(sql),
-		 "SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE %s%s ORDER BY %s",
-		 mac ? "mac = ?1 AND time >= ?2"
-		 : newest_first
-			 ? "time >= ?2"
-			 : "id >= coalesce((SELECT id FROM journal WHERE time >= ?2 ORDER BY id"
-			   " LIMIT 1), (SELECT max(id) + 1 FROM journal)) AND time >= ?2",
-		 node ? " AND node = ?3" : "",
-		 mac ? (newest_first ? "time DESC, id DESC" : "time, id")
-		     : (newest_first ? "id DESC" : "id"));
+	if (mac && !st->pg)
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT " MACS_COLUMNS " FROM journal_macs m JOIN journal j ON j.id = m.id"
+			" WHERE m.mac = ?1 AND m.time >= ?2%s UNION ALL SELECT " STORE_JOURNAL_COLUMNS
+			" FROM journal WHERE id > " MACS_UPTO
+			" AND mac = ?1 AND time >= ?2%s ORDER BY %s",
+			node ? " AND j.node = ?3" : "", node ? " AND node = ?3" : "",
+			newest_first ? "time DESC, id DESC" : "time, id");
+	else
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT " STORE_JOURNAL_COLUMNS " FROM journal WHERE %s%s ORDER BY %s",
+			mac ? "mac = ?1 AND time >= ?2"
+			: newest_first
+				? "time >= ?2"
+				: "id >= coalesce((SELECT id FROM journal WHERE time >= ?2 ORDER BY"
+				  " id LIMIT 1), (SELECT max(id) + 1 FROM journal)) AND time >= ?2",
+			node ? " AND node = ?3" : "",
+			mac ? (newest_first ? "time DESC, id DESC" : "time, id")
+			    : (newest_first ? "id DESC" : "id"));
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)
 		return store_failed(st, rc);
@@ -643,7 +726,7 @@ static int journal_id_at(struct store *st, int64_t usec, int64_t *ret)
 int store_journal_page(struct store *st, const struct journal_filter *f, int64_t after_id,
 		       size_t limit, int (*fn)(void *arg, const struct journal_entry *e), void *arg)
 {
-	char canon[MAC_LEN + 1], sql[512];
+	char canon[MAC_LEN + 1], sql[1024];
 	int64_t lo = after_id + 1, hi = INT64_MAX;
 	struct stmt *stmt = NULL;
 	const char *why;
@@ -671,9 +754,13 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 		 "SELECT " STORE_JOURNAL_COLUMNS
 		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s%s%s"
 		 " ORDER BY id LIMIT ?6",
-		 f->mac ? " AND mac = ?3" : "", f->outcome ? " AND outcome = ?4" : "",
-		 f->proto ? " AND proto = ?5" : "", f->node ? " AND node = ?7" : "",
-		 f->since_usec > 0 ? " AND time >= ?8" : "",
+		 !f->mac ? ""
+		 : st->pg
+			 ? " AND mac = ?3"
+			 : " AND id IN (SELECT id FROM journal_macs WHERE mac = ?3 UNION ALL SELECT"
+			   " id FROM journal WHERE id > " MACS_UPTO " AND mac = ?3)",
+		 f->outcome ? " AND outcome = ?4" : "", f->proto ? " AND proto = ?5" : "",
+		 f->node ? " AND node = ?7" : "", f->since_usec > 0 ? " AND time >= ?8" : "",
 		 f->until_usec > 0 ? " AND time < ?9" : "");
 	rc = stmt_prepare(st, sql, &stmt);
 	if (rc < 0)

@@ -283,15 +283,33 @@ static const char *const migrations[] = {
 	"  WHERE j.mac = unknown_devices.mac ORDER BY j.time DESC LIMIT 1);",
 
 	/*
-	 * 7 -> 8: a page of devices sorted by state walks the states one by one (store_device_page):
-	 * the stored status by its index, with the revision a change pending is told by in it,
-	 * and the device's and its group's revisions each read from an index of their own (no
-	 * row of devices, with its variables, read for a device that is not on the page).
+	 * 7 -> 8: a page of devices sorted by state walks the states one by one
+	 * (store_device_page): the stored status by its index, with the revision a change pending
+	 * is told by in it, and the device's and its group's revisions each read from an index of
+	 * their own (no row of devices, with its variables, read for a device that is not on the
+	 * page).
 	 */
 	"DROP INDEX device_state_status;"
 	"CREATE INDEX device_state_status ON device_state (status, mac, config_rev);"
 	"CREATE INDEX devices_revs ON devices (mac, rev, group_name);"
 	"CREATE INDEX groups_revs ON groups (name, rev);",
+
+	/*
+	 * 8 -> 9: a device's rows through journal_macs, filled in sorted batches by the appends,
+	 * not an index on the journal written at one page per row (store/journal.c, "A
+	 * device's rows").
+	 */
+	"CREATE TABLE journal_macs ("
+	"  mac TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  id INTEGER NOT NULL,"
+	"  PRIMARY KEY (mac, time, id)"
+	") WITHOUT ROWID;"
+	"INSERT INTO journal_macs SELECT mac, time, id FROM journal WHERE mac IS NOT NULL"
+	"  ORDER BY mac, time, id;"
+	"INSERT INTO meta (key, value)"
+	"  VALUES ('journal_macs_upto', (SELECT coalesce(max(id), 0) FROM journal));"
+	"DROP INDEX journal_mac;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -321,6 +339,11 @@ static int apply_cache(struct store *st)
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu",
 		 (unsigned long long)st->cache_mib * 1024);
 	return store_exec(st, sql);
+}
+
+void store_set_journal_merge(struct store *st, unsigned rows)
+{
+	st->journal_merge_rows = rows ? rows : 1;
 }
 
 void store_set_cache(struct store *st, unsigned mib)
@@ -666,6 +689,7 @@ int store_open_url(const char *url, const char *site_dir, struct store **ret, ch
 		return -ENOMEM;
 	}
 	st->wait_ms = STORE_BUSY_TIMEOUT_MS;
+	st->journal_merge_rows = STORE_JOURNAL_MERGE_ROWS;
 	if (store_url_is_pg(url)) {
 		st->url = strdup(url);
 		store_redact_url(url, st->path, sizeof(st->path));

@@ -60,7 +60,7 @@ int store_reconnect(struct store *st);
 int store_probe_write(struct store *st);
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_SCHEMA_VERSION  8
+#define STORE_SCHEMA_VERSION  9
 
 /* The reason for the last failure on st (a message of ours or of SQLite). */
 const char *store_strerror(struct store *st);
@@ -385,6 +385,12 @@ void store_set_wait(struct store *st, unsigned ms);
  * whose every row touches a page of each index it updates.
  */
 void store_set_cache(struct store *st, unsigned mib);
+/*
+ * SQLite: a device's rows are found through a table filled this many rows at a time
+ * (store/journal.c, "A device's rows"); for tests. Default STORE_JOURNAL_MERGE_ROWS.
+ */
+#define STORE_JOURNAL_MERGE_ROWS 32768
+void store_set_journal_merge(struct store *st, unsigned rows);
 
 /* Appends n entries in one transaction. */
 int store_journal_append(struct store *st, const struct journal_entry *e, size_t n);

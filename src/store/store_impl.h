@@ -140,6 +140,7 @@ struct store {
 	char path[PATH_MAX];  /* DIR/autoprov.db, or the URI without its password */
 	unsigned wait_ms;     /* store_set_wait */
 	unsigned cache_mib;   /* store_set_cache, 0: SQLite's default */
+	unsigned journal_merge_rows; /* store_set_journal_merge */
 	int64_t last_changes; /* PostgreSQL: rows the last statement changed */
 	unsigned stmt_serial; /* PostgreSQL: names of prepared statements */
 	/* PostgreSQL: store_pipeline_begin; queries sent and not yet read, and the

@@ -2022,6 +2022,86 @@ static int journal_time_one(void *arg, const struct journal_entry *e)
  * Rows written late (a writer's rows held during an outage, with their own times, after
  * newer ones): a time range finds them, and nothing outside it.
  */
+/* SQLite's journal_macs rows in the database file, or -1 (PostgreSQL). */
+static int64_t macs_entries(struct fixture *f)
+{
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	int64_t n;
+
+	if (pg_url)
+		return -1;
+	snprintf(path, sizeof(path), "%s/autoprov.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db, "SELECT count(*) FROM journal_macs", -1, &stmt, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * A device's rows are the same whether the appends moved them to journal_macs or they are
+ * still in the tail (SQLite, merging every 4 rows here), in time order and in id order,
+ * and a pruned row takes its entry with it.
+ */
+static void test_journal_macs_merged(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_filter flt = { .mac = "0022ee0000aa" };
+	struct journal_ids j = { 0 };
+	struct journal_entry e[11];
+	char *text;
+	int n;
+
+	store_set_journal_merge(f->st, 4);
+	for (int i = 0; i < 11; i++)
+		e[i] = (struct journal_entry){ .time = { .tv_sec = time(NULL) - 100 + i },
+					       .proto = "tftp",
+					       .peer = "192.0.2.1:69",
+					       .mac = i % 3 == 2 ? NULL
+						      : i % 3	 ? "0022ee0000bb"
+								 : "0022ee0000aa",
+					       .path = "x",
+					       .outcome = "sent" };
+	/* batches of 3, 5 and 3 rows: merged after the second (8 >= 4), not after the third */
+	assert_int_equal(store_journal_append(f->st, e, 3), 0);
+	assert_int_equal(store_journal_append(f->st, e + 3, 5), 0);
+	if (!pg_url)
+		assert_int_equal(macs_entries(f), 6); /* rows 0..7 less the two without MAC */
+	assert_int_equal(store_journal_append(f->st, e + 8, 3), 0);
+	if (!pg_url)
+		assert_int_equal(macs_entries(f), 6); /* rows 8..10: the tail */
+	/* aa: rows 0, 3, 6 (merged) and 9 (the tail) */
+	text = journal_text(f->st, "0022ee0000aa", 0, &n);
+	assert_int_equal(n, 4);
+	free(text);
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 4);
+	for (size_t i = 1; i < j.n; i++)
+		assert_true(j.ids[i] > j.ids[i - 1]);
+	/* a page ending in the merged rows, the next one going on into the tail */
+	j.n = 0;
+	assert_int_equal(store_journal_page(f->st, &flt, 0, 2, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 2);
+	assert_int_equal(store_journal_page(f->st, &flt, j.ids[1], 10, journal_id_one, &j), 0);
+	assert_int_equal(j.n, 4);
+	/* the oldest 5 rows go, and their entries (rows 0, 1, 3, 4) */
+	assert_int_equal(store_journal_prune(f->st, 0, 6), 5);
+	if (!pg_url)
+		assert_int_equal(macs_entries(f), 2);
+	text = journal_text(f->st, "0022ee0000aa", 0, &n);
+	assert_int_equal(n, 2);
+	free(text);
+	text = journal_text(f->st, "0022ee0000bb", 0, &n);
+	assert_int_equal(n, 2); /* 7 (merged) and 10 (the tail) */
+	free(text);
+}
+
 static void test_journal_late_rows(void **state)
 {
 	static const int starts[] = { 100, 300, 200 }; /* the third batch is written late */
@@ -2083,6 +2163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_json_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_macs_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_late_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert_is_one_revision, setup, teardown),
