@@ -344,24 +344,30 @@ static int sync_now(struct directory *dir)
 	}
 	/*
 	 * Read before the changes: what is served after this sync is made from this revision
-	 * or a later one (the devices' state compares it, store/state.c).
+	 * or a later one (the devices' state compares it, store/state.c). Every change to the
+	 * inventory raises it in its own transaction (the triggers of both backends): the
+	 * revision of the last sync that read the change log means nothing new to read (one
+	 * statement per loop iteration, not two).
 	 */
 	r = store_inventory_revision(dir->store, &rev);
 	if (r < 0)
 		goto failed;
-	dir->rev = rev;
-	r = store_changes_since(dir->store, dir->seq, apply_change, dir);
-	if (r == -ESTALE) {
-		/* too far behind (or back from a long outage): start again, nothing cached */
-		r = store_changes_last(dir->store, &last);
-		if (r < 0)
+	if (rev != dir->rev || rev == 0) {
+		r = store_changes_since(dir->store, dir->seq, apply_change, dir);
+		if (r == -ESTALE) {
+			/* too far behind (or back from a long outage): start again, nothing cached
+			 */
+			r = store_changes_last(dir->store, &last);
+			if (r < 0)
+				goto failed;
+			log_debug(TAG, "change log pruned past %llu: forgetting what is cached",
+				  (unsigned long long)dir->seq);
+			forget_all(dir);
+			dir->seq = last;
+		} else if (r < 0) {
 			goto failed;
-		log_debug(TAG, "change log pruned past %llu: forgetting what is cached",
-			  (unsigned long long)dir->seq);
-		forget_all(dir);
-		dir->seq = last;
-	} else if (r < 0) {
-		goto failed;
+		}
+		dir->rev = rev;
 	}
 	if (dir->outage)
 		outage_ok(dir->outage, OUTAGE_READS, &dir->backoff);
