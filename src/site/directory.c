@@ -347,12 +347,13 @@ static int sync_now(struct directory *dir)
 	 * or a later one (the devices' state compares it, store/state.c). Every change to the
 	 * inventory raises it in its own transaction (the triggers of both backends): the
 	 * revision of the last sync that read the change log means nothing new to read (one
-	 * statement per loop iteration, not two).
+	 * statement per loop iteration, not two). In an outage the log is read all the same:
+	 * reading it is what says the store answers again.
 	 */
 	r = store_inventory_revision(dir->store, &rev);
 	if (r < 0)
 		goto failed;
-	if (rev != dir->rev || rev == 0) {
+	if (rev != dir->rev || rev == 0 || down(dir)) {
 		r = store_changes_since(dir->store, dir->seq, apply_change, dir);
 		if (r == -ESTALE) {
 			/* too far behind (or back from a long outage): start again, nothing cached
