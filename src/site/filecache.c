@@ -749,7 +749,7 @@ int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_
 {
 	uint32_t hash = hash_str(name);
 	struct site_file *f, *fresh = NULL;
-	struct absent_mark mark;
+	struct absent_mark mark = { NULL, 0 };
 	struct stat st;
 	bool known;
 	int r;
