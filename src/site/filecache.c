@@ -21,6 +21,7 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "site/file_id.h"
 
 #define FILECACHE_READ_TRIES 3
 /*
@@ -30,14 +31,6 @@
  */
 #define FILECACHE_RACY_NS  (100 * 1000000LL)
 #define ABSENT_DIR_BUCKETS 256 /* a power of two */
-
-/* What a directory's stat says of its entries: a change gives another identity. */
-struct dir_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
 
 /*
  * Names known absent from files/. Each entry depends on one directory: the deepest one
@@ -54,7 +47,7 @@ struct absent_dir {
 	uint32_t hash;
 	struct absent_dir *hnext;
 	unsigned refs;	       /* entries depending on it */
-	struct dir_id id;      /* at its last read */
+	struct file_id id;     /* at its last read */
 	bool trusted;	       /* a directory whose times were not racy when read */
 	unsigned long checked; /* the iteration it was last read in */
 	unsigned long gen;     /* bumped whenever a read finds it changed */
@@ -401,23 +394,6 @@ static bool dir_is_racy(const struct stat *st, const struct timespec *now)
 	       ns_between(&st->st_ctim, now) < FILECACHE_RACY_NS;
 }
 
-static void dir_id_of(const struct stat *st, struct dir_id *id)
-{
-	memset(id, 0, sizeof(*id));
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtime = st->st_mtim;
-	id->ctime = st->st_ctim;
-}
-
-static bool dir_id_same(const struct dir_id *a, const struct dir_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* The directory record for the first len bytes of path, or NULL. files_lock held. */
 static struct absent_dir *absent_dir_find(struct filecache *c, const char *path, size_t len)
 {
@@ -474,7 +450,7 @@ static void absent_dir_check(struct filecache *c, int dirfd, struct absent_dir *
 {
 	struct stat st;
 	struct timespec now;
-	struct dir_id id = { 0 };
+	struct file_id id = { 0 };
 	bool is_dir;
 
 	if (d->checked == c->iter)
@@ -485,8 +461,8 @@ static void absent_dir_check(struct filecache *c, int dirfd, struct absent_dir *
 	is_dir = (d->path[0] ? fstatat(dirfd, d->path, &st, 0) : fstat(dirfd, &st)) == 0 &&
 		 S_ISDIR(st.st_mode);
 	if (is_dir)
-		dir_id_of(&st, &id);
-	if (!is_dir || !d->trusted || !dir_id_same(&id, &d->id))
+		file_id_of(&st, &id);
+	if (!is_dir || !d->trusted || !file_id_same(&id, &d->id))
 		d->gen = ++c->gens;
 	d->id = id;
 	d->trusted = is_dir && !dir_is_racy(&st, &now);
@@ -668,7 +644,7 @@ static void absent_add(struct filecache *c, int dirfd, const char *name, uint32_
 	struct absent_dir *d;
 	struct timespec now;
 	struct stat st;
-	struct dir_id id;
+	struct file_id id;
 
 	if (!absent_cacheable(name))
 		return;
@@ -687,13 +663,13 @@ static void absent_add(struct filecache *c, int dirfd, const char *name, uint32_
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (deepest_dir(dirfd, name, &len, &st) < 0 || dir_is_racy(&st, &now))
 		return;
-	dir_id_of(&st, &id);
+	file_id_of(&st, &id);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
 	    (errno != ENOENT && errno != ENOTDIR))
 		return;
 	pthread_mutex_lock(&files_lock);
 	if (c->kick && (d = absent_dir_get(c, name, len))) {
-		if (!d->trusted || !dir_id_same(&id, &d->id)) {
+		if (!d->trusted || !file_id_same(&id, &d->id)) {
 			d->id = id;
 			d->gen = ++c->gens;
 		}
