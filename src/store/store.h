@@ -389,7 +389,7 @@ void store_set_cache(struct store *st, unsigned mib);
  * SQLite: a device's rows are found through a table filled this many rows at a time
  * (store/journal.c, "A device's rows"); for tests. Default STORE_JOURNAL_MERGE_ROWS.
  */
-#define STORE_JOURNAL_MERGE_ROWS 32768
+#define STORE_JOURNAL_MERGE_ROWS 65536
 void store_set_journal_merge(struct store *st, unsigned rows);
 
 /* Appends n entries in one transaction. */
