@@ -9,16 +9,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "site/file_id.h"
 
 #define FILECACHE_READ_TRIES 3
 /*
@@ -26,7 +29,44 @@
  * in place with the same size within one tick of the read that cached it keeps its
  * identity. A snapshot read that soon after the file's last change is not trusted again.
  */
-#define FILECACHE_RACY_NS (100 * 1000000LL)
+#define FILECACHE_RACY_NS  (100 * 1000000LL)
+#define ABSENT_DIR_BUCKETS 256 /* a power of two */
+
+/*
+ * Names known absent from files/. Each entry depends on one directory: the deepest one
+ * that exists on the name's path, whose entries decide the answer (a name created,
+ * renamed or removed in it changes its mtime and ctime; a missing intermediate directory
+ * appearing changes its parent's). A directory is read at most once per loop iteration,
+ * by the first lookup that needs it; an entry found absent after its directory was read,
+ * the directory unchanged since, is absent still. A change committed while an iteration
+ * runs is concurrent with the requests it serves and the next iteration sees it, as the
+ * renderer does for templates (render.c, check_due()).
+ */
+struct absent_dir {
+	char *path; /* below files/, "" for files/ itself */
+	uint32_t hash;
+	struct absent_dir *hnext;
+	unsigned refs;	       /* entries depending on it */
+	struct file_id id;     /* at its last read */
+	bool trusted;	       /* a directory whose times were not racy when read */
+	unsigned long checked; /* the iteration it was last read in */
+	unsigned long gen;     /* bumped whenever a read finds it changed */
+};
+
+struct absent_entry {
+	char *name;
+	uint32_t hash;
+	struct absent_entry *hnext;
+	struct absent_entry *lru_prev, *lru_next; /* most recently used first */
+	struct absent_dir *dir;
+	unsigned long gen; /* the generation of dir it was found absent in */
+};
+
+/* A lookup's note, before its stat, of the directory that would decide its absence. */
+struct absent_mark {
+	struct absent_dir *dir;
+	unsigned long gen;
+};
 
 struct filecache {
 	struct site_file **buckets;
@@ -36,6 +76,16 @@ struct filecache {
 	/* unreferenced files, most recently used first */
 	struct site_file *lru_head, *lru_tail;
 	uint64_t lru_bytes;
+
+	/* names known absent (FILECACHE_ABSENT_MAX at most), only with a kick */
+	void (*kick)(void *arg);
+	void *kick_arg;
+	unsigned long iter;
+	struct absent_entry **absent; /* FILECACHE_ABSENT_MAX / 4 buckets, or NULL */
+	size_t nabsent;
+	struct absent_entry *absent_head, *absent_tail;
+	struct absent_dir *absent_dirs[ABSENT_DIR_BUCKETS];
+	unsigned long gens; /* the last generation given to a directory */
 };
 
 /*
@@ -44,6 +94,8 @@ struct filecache {
  * transfer drops its reference on its own worker, outside the site's lock.
  */
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void absent_clear(struct filecache *c);
 
 static void site_file_free(struct site_file *f)
 {
@@ -166,6 +218,7 @@ void filecache_flush(struct filecache *c)
 	for (size_t i = 0; i < c->nbuckets; i++)
 		while (c->buckets[i])
 			filecache_drop(c, c->buckets[i]);
+	absent_clear(c);
 	pthread_mutex_unlock(&files_lock);
 }
 
@@ -175,6 +228,7 @@ void filecache_free(struct filecache *c)
 		return;
 	filecache_flush(c);
 	free(c->buckets);
+	free(c->absent);
 	free(c);
 }
 
@@ -325,20 +379,372 @@ static struct site_file *lookup(struct filecache *c, const char *name, uint32_t 
 	return f;
 }
 
+/* ---- names known absent (see struct absent_dir) ---- */
+
+static long long ns_between(const struct timespec *from, const struct timespec *to)
+{
+	return (long long)(to->tv_sec - from->tv_sec) * 1000000000LL +
+	       (to->tv_nsec - from->tv_nsec);
+}
+
+/* A directory changed too recently (or dated ahead) for its times to tell the next change. */
+static bool dir_is_racy(const struct stat *st, const struct timespec *now)
+{
+	return ns_between(&st->st_mtim, now) < FILECACHE_RACY_NS ||
+	       ns_between(&st->st_ctim, now) < FILECACHE_RACY_NS;
+}
+
+/* The directory record for the first len bytes of path, or NULL. files_lock held. */
+static struct absent_dir *absent_dir_find(struct filecache *c, const char *path, size_t len)
+{
+	uint32_t hash = hash_bytes(HASH_INIT, path, len);
+	struct absent_dir *d = c->absent_dirs[hash & (ABSENT_DIR_BUCKETS - 1)];
+
+	for (; d; d = d->hnext)
+		if (d->hash == hash && strlen(d->path) == len && memcmp(d->path, path, len) == 0)
+			break;
+	return d;
+}
+
+/* The record found or a new one, untrusted; NULL when out of memory. files_lock held. */
+static struct absent_dir *absent_dir_get(struct filecache *c, const char *path, size_t len)
+{
+	struct absent_dir *d = absent_dir_find(c, path, len);
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->path = strndup(path, len))) {
+		free(d);
+		return NULL;
+	}
+	d->hash = hash_bytes(HASH_INIT, path, len);
+	d->gen = ++c->gens;
+	d->hnext = c->absent_dirs[d->hash & (ABSENT_DIR_BUCKETS - 1)];
+	c->absent_dirs[d->hash & (ABSENT_DIR_BUCKETS - 1)] = d;
+	return d;
+}
+
+/* Frees d once no entry depends on it. files_lock held. */
+static void absent_dir_put(struct filecache *c, struct absent_dir *d)
+{
+	struct absent_dir **p = &c->absent_dirs[d->hash & (ABSENT_DIR_BUCKETS - 1)];
+
+	if (d->refs > 0)
+		return;
+	for (; *p; p = &(*p)->hnext) {
+		if (*p == d) {
+			*p = d->hnext;
+			break;
+		}
+	}
+	free(d->path);
+	free(d);
+}
+
+/*
+ * Reads d again, once per iteration: a directory changed (or gone) since its last read
+ * takes a new generation, and every entry found absent in it goes. files_lock held.
+ */
+static void absent_dir_check(struct filecache *c, int dirfd, struct absent_dir *d)
+{
+	struct stat st;
+	struct timespec now;
+	struct file_id id = { 0 };
+	bool is_dir;
+
+	if (d->checked == c->iter)
+		return;
+	d->checked = c->iter;
+	c->kick(c->kick_arg);
+	clock_gettime(CLOCK_REALTIME, &now);
+	is_dir = (d->path[0] ? fstatat(dirfd, d->path, &st, 0) : fstat(dirfd, &st)) == 0 &&
+		 S_ISDIR(st.st_mode);
+	if (is_dir)
+		file_id_of(&st, &id);
+	if (!is_dir || !d->trusted || !file_id_same(&id, &d->id))
+		d->gen = ++c->gens;
+	d->id = id;
+	d->trusted = is_dir && !dir_is_racy(&st, &now);
+}
+
+static void absent_unlink(struct filecache *c, struct absent_entry *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		c->absent_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		c->absent_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void absent_push(struct filecache *c, struct absent_entry *e)
+{
+	e->lru_next = c->absent_head;
+	if (c->absent_head)
+		c->absent_head->lru_prev = e;
+	else
+		c->absent_tail = e;
+	c->absent_head = e;
+}
+
+static struct absent_entry **absent_slot(struct filecache *c, const char *name, uint32_t hash)
+{
+	struct absent_entry **p = &c->absent[hash & (FILECACHE_ABSENT_MAX / 4 - 1)];
+
+	for (; *p; p = &(*p)->hnext)
+		if ((*p)->hash == hash && strcmp((*p)->name, name) == 0)
+			break;
+	return p;
+}
+
+/* files_lock held. */
+static void absent_drop(struct filecache *c, struct absent_entry *e)
+{
+	struct absent_entry **p = absent_slot(c, e->name, e->hash);
+
+	*p = e->hnext;
+	absent_unlink(c, e);
+	c->nabsent--;
+	e->dir->refs--;
+	absent_dir_put(c, e->dir);
+	free(e->name);
+	free(e);
+}
+
+/* files_lock held. */
+static void absent_clear(struct filecache *c)
+{
+	while (c->absent_head)
+		absent_drop(c, c->absent_head);
+}
+
+/* name is absent below d as d's generation gen says; the least used entry goes if full. */
+static void absent_insert(struct filecache *c, const char *name, uint32_t hash,
+			  struct absent_dir *d)
+{
+	struct absent_entry **p, *e;
+
+	if (!c->absent && !(c->absent = calloc(FILECACHE_ABSENT_MAX / 4, sizeof(*c->absent))))
+		return;
+	d->refs++; /* the new entry's, taken first: the drops below may release d's last */
+	p = absent_slot(c, name, hash);
+	if (*p)
+		absent_drop(c, *p); /* another worker's, just before */
+	if (c->nabsent >= FILECACHE_ABSENT_MAX)
+		absent_drop(c, c->absent_tail);
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->name = strdup(name))) {
+		free(e);
+		d->refs--;
+		absent_dir_put(c, d);
+		return;
+	}
+	e->hash = hash;
+	e->dir = d;
+	e->gen = d->gen;
+	p = absent_slot(c, name, hash); /* the drops above may have emptied the bucket */
+	e->hnext = *p;
+	*p = e;
+	absent_push(c, e);
+	c->nabsent++;
+}
+
+/*
+ * Whether name is known absent: without a syscall, but for its directory's first read in
+ * this iteration. Otherwise *mark notes the directory that would decide it, if read in
+ * this iteration already (so before the caller's stat). files_lock held.
+ */
+static bool absent_known(struct filecache *c, int dirfd, const char *name, uint32_t hash,
+			 struct absent_mark *mark)
+{
+	const char *slash = strrchr(name, '/');
+	struct absent_entry *e;
+	struct absent_dir *d;
+
+	mark->dir = NULL;
+	if (!c->kick || !c->absent)
+		return false;
+	e = *absent_slot(c, name, hash);
+	if (e) {
+		absent_dir_check(c, dirfd, e->dir);
+		if (e->gen == e->dir->gen && e->dir->trusted) {
+			absent_unlink(c, e);
+			absent_push(c, e);
+			return true;
+		}
+		absent_drop(c, e);
+	}
+	d = absent_dir_find(c, name, slash ? (size_t)(slash - name) : 0);
+	if (d && d->checked == c->iter && d->trusted) {
+		mark->dir = d;
+		mark->gen = d->gen;
+	}
+	return false;
+}
+
+/* A path of plain components: no "", "." or ".." (which a directory's times do not cover). */
+static bool absent_cacheable(const char *name)
+{
+	const char *p = name;
+
+	if (strlen(name) >= PATH_MAX)
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
+/*
+ * The deepest directory on name's path that exists ("" for dirfd itself), read now: the
+ * length of its path in *len, its stat in *st. -1 when the answer also depends on a
+ * symbolic link (a dangling one may come to point somewhere) or cannot be read.
+ */
+static int deepest_dir(int dirfd, const char *name, size_t *len, struct stat *st)
+{
+	char path[PATH_MAX];
+	struct stat p;
+
+	if (fstat(dirfd, st) < 0)
+		return -1;
+	*len = 0;
+	for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
+		size_t n = (size_t)(s - name);
+
+		memcpy(path, name, n);
+		path[n] = '\0';
+		if (fstatat(dirfd, path, &p, 0) == 0 && S_ISDIR(p.st_mode)) {
+			*st = p;
+			*len = n;
+			continue;
+		}
+		/* missing or a file: the directory above decides, unless it is a link */
+		if (fstatat(dirfd, path, &p, AT_SYMLINK_NOFOLLOW) == 0)
+			return S_ISLNK(p.st_mode) ? -1 : 0;
+		return errno == ENOENT ? 0 : -1;
+	}
+	return 0;
+}
+
+/* name was just not found: remember it, against the directory that decides it. */
+static void absent_add(struct filecache *c, int dirfd, const char *name, uint32_t hash,
+		       const struct absent_mark *mark)
+{
+	const char *slash = strrchr(name, '/');
+	size_t len = slash ? (size_t)(slash - name) : 0;
+	struct absent_dir *d;
+	struct timespec now;
+	struct stat st;
+	struct file_id id;
+
+	if (!absent_cacheable(name))
+		return;
+	pthread_mutex_lock(&files_lock);
+	if (c->kick && mark->dir) {
+		/* its directory, read before the stat that missed, and unchanged since */
+		d = absent_dir_find(c, name, len);
+		if (d == mark->dir && d->gen == mark->gen) {
+			absent_insert(c, name, hash, d);
+			pthread_mutex_unlock(&files_lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&files_lock);
+	/* read the directory that decides, then look for the name again */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (deepest_dir(dirfd, name, &len, &st) < 0 || dir_is_racy(&st, &now))
+		return;
+	file_id_of(&st, &id);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return;
+	pthread_mutex_lock(&files_lock);
+	if (c->kick && (d = absent_dir_get(c, name, len))) {
+		if (!d->trusted || !file_id_same(&id, &d->id)) {
+			d->id = id;
+			d->gen = ++c->gens;
+		}
+		d->trusted = true;
+		if (d->checked != c->iter) {
+			d->checked = c->iter;
+			c->kick(c->kick_arg);
+		}
+		absent_insert(c, name, hash, d);
+		absent_dir_put(c, d); /* freed if nothing depends on it */
+	}
+	pthread_mutex_unlock(&files_lock);
+}
+
+void filecache_set_tick(struct filecache *c, void (*kick)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&files_lock);
+	absent_clear(c);
+	c->kick = kick;
+	c->kick_arg = arg;
+	c->iter = 1;
+	pthread_mutex_unlock(&files_lock);
+}
+
+void filecache_tick(struct filecache *c)
+{
+	pthread_mutex_lock(&files_lock);
+	c->iter++;
+	pthread_mutex_unlock(&files_lock);
+}
+
+size_t filecache_nabsent(struct filecache *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&files_lock);
+	n = c->nabsent;
+	pthread_mutex_unlock(&files_lock);
+	return n;
+}
+
+/* errno of a failed stat of a name, as site_resolve() says it */
+static int stat_error(int e)
+{
+	if (e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG)
+		return -ENOENT;
+	if (e == ELOOP)
+		return -EACCES;
+	return -e;
+}
+
 int filecache_get(struct filecache *c, int dirfd, const char *name, struct site_file **ret)
 {
 	uint32_t hash = hash_str(name);
 	struct site_file *f, *fresh = NULL;
+	struct absent_mark mark = { NULL, 0 };
 	struct stat st;
+	bool known;
 	int r;
 
-	if (fstatat(dirfd, name, &st, 0) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
+	pthread_mutex_lock(&files_lock);
+	known = absent_known(c, dirfd, name, hash, &mark);
+	pthread_mutex_unlock(&files_lock);
+	if (known)
+		return -ENOENT;
+	/* not following a last link, so a missing name is one no link may come to reach */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			absent_add(c, dirfd, name, hash, &mark);
 			return -ENOENT;
-		if (errno == ELOOP)
-			return -EACCES;
-		return -errno;
+		}
+		return stat_error(errno);
 	}
+	if (S_ISLNK(st.st_mode) && fstatat(dirfd, name, &st, 0) < 0)
+		return stat_error(errno);
 	if (S_ISDIR(st.st_mode))
 		return -ENOENT;
 

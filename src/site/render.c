@@ -33,6 +33,7 @@
 #include "core/md5.h"
 #include "crypto/enc.h"
 #include "site/filecache.h"
+#include "site/file_id.h"
 #include "site/metrics.h"
 #include "site/route.h"
 #include "template/mustache.h"
@@ -44,13 +45,6 @@
 #define MAX_SCAN_DEPTH	  8
 /* Stands for the version number while the content is hashed; replaced afterwards. */
 #define VERSION_SENTINEL "\x1e\x1f@autoprov-version@\x1f\x1e"
-
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
 
 /* One template: its route, its options and its compiled form. */
 struct template
@@ -113,22 +107,6 @@ struct renderer {
 	uint64_t cache_bytes;
 	struct site_metrics *metrics; /* hits, misses, and the two above as gauges */
 };
-
-static void file_id_of(const struct stat *st, struct file_id *id)
-{
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtime = st->st_mtim;
-	id->ctime = st->st_ctim;
-}
-
-static bool file_id_same(const struct file_id *a, const struct file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
 
 /* ---- templates ---- */
 

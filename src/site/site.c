@@ -537,6 +537,7 @@ void site_set_tick(struct site *site, void (*kick)(void *arg), void *arg)
 {
 	renderer_set_tick(site->renderer, kick, arg);
 	directory_set_tick(site->directory, kick, arg);
+	filecache_set_tick(site->cache, kick, arg);
 }
 
 void site_tick(struct site *site)
@@ -544,6 +545,7 @@ void site_tick(struct site *site)
 	site_lock(site);
 	renderer_tick(site->renderer);
 	directory_tick(site->directory);
+	filecache_tick(site->cache);
 	site_unlock(site);
 }
 

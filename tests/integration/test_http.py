@@ -745,6 +745,32 @@ def test_rendered_file_with_curl(example):
                                    server.http_port)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_file_placed_after_a_rendered_request_wins(tmp_path, start_http, workers):
+    """files/NAME takes precedence over a rendering: one placed after NAME was served
+    rendered (its absence from files/ remembered) is served from the next loop iteration,
+    and the rendering again once it is removed."""
+    root = example_site(tmp_path)
+    server = start_http(Site(root), args=("--http", "127.0.0.1:0", "--workers", workers))
+    name = "algom0022EE010203.conf"
+
+    def served():
+        result = curl_http(server.http_port, "/" + name, "-f")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    rendered = served()
+    assert b"sip.u1.auth = 2001" in rendered and served() == rendered
+    placed = root / "files" / name
+    placed.write_bytes(b"placed by hand\n")
+    deadline = time.monotonic() + HANG_GUARD
+    while served() != b"placed by hand\n":
+        assert time.monotonic() < deadline, "the placed file was never served"
+        time.sleep(0.05)
+    placed.unlink()
+    assert served() == rendered
+
+
 def test_http_and_tftp_each_get_their_own_server_url(example):
     """The cache must not hand one protocol's rendering (or its .md5) to the other."""
     _, server = example
