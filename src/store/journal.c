@@ -22,7 +22,9 @@
  * id), filled a few ten thousand rows at a time in key order (merge_macs), so that a page
  * takes many of a device's rows at once. The rows after meta's journal_macs_upto (the tail,
  * fewer than STORE_JOURNAL_MERGE_ROWS) are read from the journal itself; a deletion takes
- * the rows' entries with them. PostgreSQL keeps its index journal_mac.
+ * the rows' entries with them (and a read joins on the MAC too, so that an entry left by a
+ * deletion made by hand never names another device's row that took its id). PostgreSQL
+ * keeps its index journal_mac.
  */
 #define MACS_UPTO "(SELECT value FROM meta WHERE key = 'journal_macs_upto')"
 /* STORE_JOURNAL_COLUMNS, of journal_macs m joined to journal j */
@@ -561,7 +563,8 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 	if (mac && !st->pg)
 		snprintf(
 			sql, sizeof(sql),
-			"SELECT " MACS_COLUMNS " FROM journal_macs m JOIN journal j ON j.id = m.id"
+			"SELECT " MACS_COLUMNS
+			" FROM journal_macs m JOIN journal j ON j.id = m.id AND j.mac = m.mac"
 			" WHERE m.mac = ?1 AND m.time >= ?2%s UNION ALL SELECT " STORE_JOURNAL_COLUMNS
 			" FROM journal WHERE id > " MACS_UPTO
 			" AND mac = ?1 AND time >= ?2%s ORDER BY %s",
@@ -754,11 +757,11 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 		 "SELECT " STORE_JOURNAL_COLUMNS
 		 " FROM journal WHERE id >= ?1 AND id < ?2%s%s%s%s%s%s"
 		 " ORDER BY id LIMIT ?6",
-		 !f->mac ? ""
-		 : st->pg
-			 ? " AND mac = ?3"
-			 : " AND id IN (SELECT id FROM journal_macs WHERE mac = ?3 UNION ALL SELECT"
-			   " id FROM journal WHERE id > " MACS_UPTO " AND mac = ?3)",
+		 !f->mac  ? ""
+		 : st->pg ? " AND mac = ?3"
+			  : " AND mac = ?3 AND id IN (SELECT id FROM journal_macs WHERE mac = ?3"
+			    " UNION ALL SELECT id FROM journal WHERE id > " MACS_UPTO
+			    " AND mac = ?3)",
 		 f->outcome ? " AND outcome = ?4" : "", f->proto ? " AND proto = ?5" : "",
 		 f->node ? " AND node = ?7" : "", f->since_usec > 0 ? " AND time >= ?8" : "",
 		 f->until_usec > 0 ? " AND time < ?9" : "");
