@@ -258,6 +258,7 @@ def test_control_characters_are_refused_and_escaped_in_the_log(srv):
             assert pkt.code == 2, (name, pkt)
     srv.wait_log(r'"[^"\n]*FAKE-CR[^"\n]*" denied')
     srv.wait_log(r'"[^"\n]*red\.cfg" denied')
+    srv.wait_log(r'"del\\x7f\.cfg" denied')  # the last: the log is written in batches
     log = srv.log_bytes()[before:]
     raw = sorted({chr(c) for c in log if (c < 0x20 and c != 0x0A) or c == 0x7F})
     assert raw == [], f"raw control bytes {raw!r} in the log:\n{log!r}"
