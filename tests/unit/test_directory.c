@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "site/directory.h"
 #include "store/store.h"
 
@@ -61,18 +63,6 @@ static void reset_dropped(struct fixture *f)
 	f->ndropped = 0;
 }
 
-static void remove_site(const char *dir)
-{
-	static const char *const files[] = { "autoprov.db", "autoprov.db-wal", "autoprov.db-shm" };
-	char path[128];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 static int setup_size(void **state, size_t cache)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -109,7 +99,7 @@ static int teardown(void **state)
 	directory_free(f->d);
 	store_close(f->cli);
 	store_close(f->st);
-	remove_site(f->dir);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,17 +287,12 @@ fail:
 	return -1;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct site_test *t = *state;
 
 	site_free(t->site);
-	nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(t->dir);
 	free(t);
 	return 0;
 }

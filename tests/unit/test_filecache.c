@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "site/filecache.h"
 
@@ -54,21 +55,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fc_test *t = *state;
 
 	filecache_free(t->cache);
 	close(t->dirfd);
-	nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(t->dir);
 	free(t);
 	return 0;
 }

@@ -12,11 +12,12 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -97,11 +98,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -112,7 +108,7 @@ static int teardown(void **state)
 	http_server_free(f->srv);
 	event_base_free(f->base);
 	site_free(f->site);
-	nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -5,7 +5,6 @@
  * temporary site.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +16,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "site/inventory.h"
 #include "site/site.h"
@@ -50,20 +51,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	site_free(f->site);
-	nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "crypto/enc.h"
 #include "site/site.h"
 #include "store/store.h"
@@ -65,11 +67,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	site_free(f->site);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

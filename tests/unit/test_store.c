@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -71,18 +73,6 @@ static int pg_reset(void)
 			skip();                                                                    \
 	} while (0)
 
-static void remove_site(const char *dir)
-{
-	static const char *const files[] = { "autoprov.db", "autoprov.db-wal", "autoprov.db-shm" };
-	char path[128];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -106,7 +96,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
-	remove_site(f->dir);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -317,7 +307,7 @@ static void test_open_not_a_database(void **state)
 	assert_true(store_open(dir, &st, err, sizeof(err)) < 0);
 	assert_null(st);
 	assert_true(err[0] != '\0');
-	remove_site(dir);
+	tmpdir_remove(dir);
 }
 
 /* ---- devices ---- */
@@ -706,7 +696,7 @@ static void test_copy_large_journal(void **state)
 	assert_int_equal(store_journal_foreach(to, NULL, 0, false, count_entry, &n), 0);
 	assert_int_equal(n, 50000);
 	store_close(to);
-	remove_site(dir);
+	tmpdir_remove(dir);
 }
 
 /* ---- revision across connections ---- */
@@ -1260,7 +1250,7 @@ static void test_export_round_trip(void **state)
 	free(first);
 	free(second);
 	store_close(g.st);
-	remove_site(g.dir);
+	tmpdir_remove(g.dir);
 }
 
 static void test_export_empty(void **state)
