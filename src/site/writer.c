@@ -2,7 +2,7 @@
 /*
  * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
  * rounds that write it. One round: take what is queued (unless the last batch is still
- * waiting for a busy database), write it in transactions of at most 1 000 rows, write the file
+ * waiting for a busy database), write it in transactions of at most 8 192 rows, write the file
  * versions the loop keeps in memory, take one bounded pruning step. A database that refuses writes
  * makes the journal read-only: one warning, entries dropped and counted, a write tried again every
  * second, a line when it resumes. A thread runs rounds ten times a second on its own connection;
@@ -31,7 +31,12 @@
  * (measured in docs/architecture.md, "The journal's writer").
  */
 #define WRITER_CACHE_MIB 64
-#define JOURNAL_TX_MAX 1000 /* rows written in one transaction at most */
+/*
+ * Rows written in one transaction at most: a batch of a fleet's rows revisits the pages of the
+ * devices' state, so a larger transaction writes fewer pages per row (bench/journal: 16 -> 10 µs
+ * a row from 1 000 to 8 192, 10 000 devices); the write lock is held ~0.1 s at most.
+ */
+#define JOURNAL_TX_MAX 8192
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
 
