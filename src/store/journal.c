@@ -41,6 +41,11 @@ struct by_mac {
 	size_t i;
 };
 
+static int64_t usec_of(const struct journal_entry *e)
+{
+	return (int64_t)e->time.tv_sec * USEC_PER_SEC + e->time.tv_nsec / 1000;
+}
+
 static int by_mac_cmp(const void *a, const void *b)
 {
 	const struct by_mac *x = a, *y = b;
@@ -77,13 +82,18 @@ static int record_devices(struct store *st, struct by_mac *rows, size_t n, uint6
 			return r;
 		pending = count > 0;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct journal_entry *j = rows[i].e;
-		int64_t usec = (int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
+	for (size_t i = 0, end; i < n; i = end) {
+		struct state_fold fold;
+		bool taken;
 
-		r = store_state_record(st, j, rows[i].id, usec, rev);
-		if (r == 0 && (pending || store_changes(st) == 0))
-			r = store_unknown_record(st, j, usec);
+		/* a device's rows of the batch: one write of its state */
+		store_state_fold_start(&fold);
+		for (end = i; end < n && strcmp(rows[end].e->mac, rows[i].e->mac) == 0; end++)
+			store_state_fold_add(&fold, rows[end].e, rows[end].id, usec_of(rows[end].e),
+					     rev);
+		r = store_state_write(st, &fold, &taken);
+		for (size_t k = i; r == 0 && (pending || !taken) && k < end; k++)
+			r = store_unknown_record(st, rows[k].e, usec_of(rows[k].e));
 		if (r < 0)
 			return r;
 	}
@@ -166,10 +176,9 @@ int store_journal_append(struct store *st, const struct journal_entry *e, size_t
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		const struct journal_entry *j = &e[i];
-		int64_t usec = (int64_t)j->time.tv_sec * USEC_PER_SEC + j->time.tv_nsec / 1000;
 
 		stmt_reset(stmt);
-		stmt_bind_int64(stmt, 1, usec);
+		stmt_bind_int64(stmt, 1, usec_of(j));
 		/* bind_text with NULL binds SQL NULL: unknown stays unknown */
 		stmt_bind_text(stmt, 2, j->proto);
 		stmt_bind_text(stmt, 3, j->peer);

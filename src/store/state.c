@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The devices' state (store.h, "the devices' state"): what each device of the inventory is
- * doing, kept by the journal's writer from the rows it appends, in the same transaction (one
- * upsert by primary key per row with a MAC), so the serving loop pays nothing and a list of
- * a million devices is filtered by state without reading the journal or rendering anything.
+ * doing, kept by the journal's writer from the rows it appends, in the same transaction (a
+ * device's rows of a batch folded into one write by primary key), so the serving loop pays
+ * nothing and a list of a million devices is filtered by state without reading the journal or
+ * rendering anything.
  *
  * The rules (docs/admin.md, "Device state"): a row is classified (store_journal_kind); a
  * configuration sent makes the device provisioned and records the inventory revision of
@@ -178,85 +179,187 @@ int store_state_begin(struct store *st, uint64_t *ret_rev)
 	return store_inventory_revision(st, ret_rev);
 }
 
-int store_state_record(struct store *st, const struct journal_entry *e, int64_t id, int64_t usec,
-		       uint64_t rev)
+void store_state_fold_start(struct state_fold *f)
 {
-	enum journal_kind kind = store_journal_kind(e);
-	bool sent = e->outcome && strcmp(e->outcome, "sent") == 0;
-	char firmware[64];
+	memset(f, 0, sizeof(*f));
+}
+
+void store_state_fold_add(struct state_fold *f, const struct journal_entry *e, int64_t id,
+			  int64_t usec, uint64_t rev)
+{
+	struct state_row row = { e, id, usec };
+	char firmware[sizeof(f->firmware)];
+
+	if (!f->first.e)
+		f->first = row;
+	f->last = row;
+	if (e->user_agent)
+		f->user_agent = e->user_agent;
+	if (e->outcome && strcmp(e->outcome, "sent") == 0)
+		f->sent = row;
+	if (store_firmware_of(e, firmware, sizeof(firmware)) == 0)
+		memcpy(f->firmware, firmware, sizeof(firmware));
+	switch (store_journal_kind(e)) {
+	case JOURNAL_CONFIG:
+		f->config = row;
+		/* the loop's revision when it served, else the one of this transaction */
+		f->config_rev = e->rev && e->rev < rev ? e->rev : rev;
+		f->settled = DEVICE_PROVISIONED;
+		f->ok_after = false;
+		break;
+	case JOURNAL_FAIL:
+		f->fail = row;
+		f->settled = DEVICE_FAILING;
+		f->ok_after = false;
+		break;
+	case JOURNAL_OK: f->ok_after = true; break;
+	case JOURNAL_STEP:
+	case JOURNAL_NEUTRAL: break;
+	}
+}
+
+/*
+ * The parameters of a fold: ?1 mac; ?2, ?3 the first row's time and id; ?4..?10 the last
+ * row's time, id, proto, peer, user agent (the last one given), path, outcome; ?11 a file
+ * was sent, ?12..?15 its time, id, path, md5; ?16 a configuration was sent, ?17..?22 its
+ * time, id, path, md5, proto, revision; ?23 a failure, ?24..?28 its time, id, path, outcome,
+ * detail; ?29 the firmware; ?30 the status the last configuration or failure settles (0:
+ * none); ?31 another success came after it.
+ *
+ * The status: what ?30 settles, then a success takes a failing device back to provisioned
+ * if it ever had a configuration, else provisioning (what the rows one by one would do: a
+ * success changes only a failing device, and a configuration or failure settles it whatever
+ * it was).
+ */
+/* an existing row changed by the fold: each kind's columns only if a row of the kind came */
+#define FOLD_SET                                                                                   \
+	"last_seen = ?4, last_id = ?5, last_proto = ?6, last_peer = ?7,"                           \
+	" last_user_agent = coalesce(?8, device_state.last_user_agent),"                           \
+	" last_path = ?9, last_outcome = ?10,"                                                     \
+	" sent_time = CASE WHEN ?11 <> 0 THEN ?12 ELSE device_state.sent_time END,"                \
+	" sent_id = CASE WHEN ?11 <> 0 THEN ?13 ELSE device_state.sent_id END,"                    \
+	" sent_path = CASE WHEN ?11 <> 0 THEN ?14 ELSE device_state.sent_path END,"                \
+	" sent_md5 = CASE WHEN ?11 <> 0 THEN ?15 ELSE device_state.sent_md5 END,"                  \
+	" config_time = CASE WHEN ?16 <> 0 THEN ?17 ELSE device_state.config_time END,"            \
+	" config_id = CASE WHEN ?16 <> 0 THEN ?18 ELSE device_state.config_id END,"                \
+	" config_path = CASE WHEN ?16 <> 0 THEN ?19 ELSE device_state.config_path END,"            \
+	" config_md5 = CASE WHEN ?16 <> 0 THEN ?20 ELSE device_state.config_md5 END,"              \
+	" config_proto = CASE WHEN ?16 <> 0 THEN ?21 ELSE device_state.config_proto END,"          \
+	" config_rev = CASE WHEN ?16 <> 0 THEN ?22 ELSE device_state.config_rev END,"              \
+	" fail_time = CASE WHEN ?23 <> 0 THEN ?24 ELSE device_state.fail_time END,"                \
+	" fail_id = CASE WHEN ?23 <> 0 THEN ?25 ELSE device_state.fail_id END,"                    \
+	" fail_path = CASE WHEN ?23 <> 0 THEN ?26 ELSE device_state.fail_path END,"                \
+	" fail_outcome = CASE WHEN ?23 <> 0 THEN ?27 ELSE device_state.fail_outcome END,"          \
+	" fail_detail = CASE WHEN ?23 <> 0 THEN ?28 ELSE device_state.fail_detail END,"            \
+	" firmware = coalesce(?29, device_state.firmware),"                                        \
+	" status = CASE WHEN ?31 <> 0"                                                             \
+	"  AND (CASE WHEN ?30 <> 0 THEN ?30 ELSE device_state.status END) = 3"                     \
+	"  THEN (CASE WHEN (CASE WHEN ?16 <> 0 THEN ?17 ELSE device_state.config_time END) > 0"    \
+	"   THEN 2 ELSE 1 END)"                                                                    \
+	"  ELSE (CASE WHEN ?30 <> 0 THEN ?30 ELSE device_state.status END) END"
+/* a new row: what the fold makes of no state (status 1, no configuration) */
+#define FOLD_INSERT                                                                                \
+	"INSERT INTO device_state (mac, first_seen, first_id, last_seen, last_id, last_proto,"     \
+	" last_peer, last_user_agent, last_path, last_outcome, sent_time, sent_id, sent_path,"     \
+	" sent_md5, config_time, config_id, config_path, config_md5, config_proto, config_rev,"    \
+	" fail_time, fail_id, fail_path, fail_outcome, fail_detail, firmware, status)"             \
+	" SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"                                         \
+	"  CASE WHEN ?11 <> 0 THEN ?12 ELSE 0 END,"                                                \
+	"  CASE WHEN ?11 <> 0 THEN ?13 ELSE 0 END,"                                                \
+	"  CASE WHEN ?11 <> 0 THEN ?14 ELSE NULL END,"                                             \
+	"  CASE WHEN ?11 <> 0 THEN ?15 ELSE NULL END,"                                             \
+	"  CASE WHEN ?16 <> 0 THEN ?17 ELSE 0 END,"                                                \
+	"  CASE WHEN ?16 <> 0 THEN ?18 ELSE 0 END,"                                                \
+	"  CASE WHEN ?16 <> 0 THEN ?19 ELSE NULL END,"                                             \
+	"  CASE WHEN ?16 <> 0 THEN ?20 ELSE NULL END,"                                             \
+	"  CASE WHEN ?16 <> 0 THEN ?21 ELSE NULL END,"                                             \
+	"  CASE WHEN ?16 <> 0 THEN ?22 ELSE 0 END,"                                                \
+	"  CASE WHEN ?23 <> 0 THEN ?24 ELSE 0 END,"                                                \
+	"  CASE WHEN ?23 <> 0 THEN ?25 ELSE 0 END,"                                                \
+	"  CASE WHEN ?23 <> 0 THEN ?26 ELSE NULL END,"                                             \
+	"  CASE WHEN ?23 <> 0 THEN ?27 ELSE NULL END,"                                             \
+	"  CASE WHEN ?23 <> 0 THEN ?28 ELSE NULL END,"                                             \
+	"  ?29,"                                                                                   \
+	"  CASE WHEN ?31 <> 0 AND (CASE WHEN ?30 <> 0 THEN ?30 ELSE 1 END) = 3"                    \
+	"   THEN (CASE WHEN ?16 <> 0 THEN 2 ELSE 1 END)"                                           \
+	"   ELSE (CASE WHEN ?30 <> 0 THEN ?30 ELSE 1 END) END"                                     \
+	" WHERE EXISTS (SELECT 1 FROM devices WHERE mac = ?1)"
+
+/* Binds f's ?2..?31 (above) to stmt. */
+static void fold_bind(struct stmt *stmt, const struct state_fold *f)
+{
+	const struct state_row *sent = &f->sent, *config = &f->config, *fail = &f->fail;
+
+	stmt_bind_text(stmt, 1, f->last.e->mac);
+	stmt_bind_int64(stmt, 2, f->first.usec);
+	stmt_bind_int64(stmt, 3, f->first.id);
+	stmt_bind_int64(stmt, 4, f->last.usec);
+	stmt_bind_int64(stmt, 5, f->last.id);
+	stmt_bind_text(stmt, 6, f->last.e->proto);
+	stmt_bind_text(stmt, 7, f->last.e->peer);
+	stmt_bind_text(stmt, 8, f->user_agent);
+	stmt_bind_text(stmt, 9, f->last.e->path);
+	stmt_bind_text(stmt, 10, f->last.e->outcome);
+	stmt_bind_int64(stmt, 11, sent->e != NULL);
+	stmt_bind_int64(stmt, 12, sent->e ? sent->usec : 0);
+	stmt_bind_int64(stmt, 13, sent->e ? sent->id : 0);
+	stmt_bind_text(stmt, 14, sent->e ? sent->e->path : NULL);
+	stmt_bind_text(stmt, 15, sent->e ? sent->e->md5 : NULL);
+	stmt_bind_int64(stmt, 16, config->e != NULL);
+	stmt_bind_int64(stmt, 17, config->e ? config->usec : 0);
+	stmt_bind_int64(stmt, 18, config->e ? config->id : 0);
+	stmt_bind_text(stmt, 19, config->e ? config->e->path : NULL);
+	stmt_bind_text(stmt, 20, config->e ? config->e->md5 : NULL);
+	stmt_bind_text(stmt, 21, config->e ? config->e->proto : NULL);
+	stmt_bind_int64(stmt, 22, (int64_t)f->config_rev);
+	stmt_bind_int64(stmt, 23, fail->e != NULL);
+	stmt_bind_int64(stmt, 24, fail->e ? fail->usec : 0);
+	stmt_bind_int64(stmt, 25, fail->e ? fail->id : 0);
+	stmt_bind_text(stmt, 26, fail->e ? fail->e->path : NULL);
+	stmt_bind_text(stmt, 27, fail->e ? fail->e->outcome : NULL);
+	stmt_bind_text(stmt, 28, fail->e ? fail->e->detail : NULL);
+	stmt_bind_text(stmt, 29, f->firmware[0] ? f->firmware : NULL);
+	stmt_bind_int64(stmt, 30, f->settled);
+	stmt_bind_int64(stmt, 31, f->ok_after);
+}
+
+/* Runs the statement in slot which (sql) with f bound; its changes go to *changes. */
+static int fold_run(struct store *st, enum store_stmt which, const char *sql,
+		    const struct state_fold *f, int64_t *changes)
+{
 	struct stmt *stmt;
 	int rc, r;
 
-	/*
-	 * ?1 mac, ?2 time, ?3 id, ?4..?8 proto, peer, user agent, path, outcome; ?9 sent,
-	 * ?10 md5, ?11 a configuration, ?12 the revision, ?13 a failure, ?14 firmware,
-	 * ?15 the kind, ?16 detail. Only for a device of the inventory.
-	 */
-	r = store_stmt(
-		st, STMT_STATE_UPSERT,
-		"INSERT INTO device_state (mac, first_seen, first_id, last_seen, last_id,"
-		" last_proto, last_peer, last_user_agent, last_path, last_outcome,"
-		" sent_time, sent_id, sent_path, sent_md5,"
-		" config_time, config_id, config_path, config_md5, config_proto, config_rev,"
-		" fail_time, fail_id, fail_path, fail_outcome, fail_detail, firmware, status)"
-		" SELECT ?1, ?2, ?3, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		"  CASE WHEN ?9 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?9 <> 0 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?9 <> 0 THEN ?7 END, CASE WHEN ?9 <> 0 THEN ?10 END,"
-		"  CASE WHEN ?11 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?11 <> 0 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?11 <> 0 THEN ?7 END, CASE WHEN ?11 <> 0 THEN ?10 END,"
-		"  CASE WHEN ?11 <> 0 THEN ?4 END, CASE WHEN ?11 <> 0 THEN ?12 ELSE 0 END,"
-		"  CASE WHEN ?13 <> 0 THEN ?2 ELSE 0 END, CASE WHEN ?13 <> 0 THEN ?3 ELSE 0 END,"
-		"  CASE WHEN ?13 <> 0 THEN ?7 END, CASE WHEN ?13 <> 0 THEN ?8 END, CASE WHEN ?13 <> 0 THEN ?16 END,"
-		"  ?14, CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3 ELSE 1 END"
-		" WHERE EXISTS (SELECT 1 FROM devices WHERE mac = ?1)"
-		" ON CONFLICT (mac) DO UPDATE SET last_seen = excluded.last_seen,"
-		"  last_id = excluded.last_id, last_proto = excluded.last_proto,"
-		"  last_peer = excluded.last_peer,"
-		"  last_user_agent = coalesce(excluded.last_user_agent, device_state.last_user_agent),"
-		"  last_path = excluded.last_path, last_outcome = excluded.last_outcome,"
-		"  sent_time = CASE WHEN ?9 <> 0 THEN excluded.sent_time ELSE device_state.sent_time END,"
-		"  sent_id = CASE WHEN ?9 <> 0 THEN excluded.sent_id ELSE device_state.sent_id END,"
-		"  sent_path = CASE WHEN ?9 <> 0 THEN excluded.sent_path ELSE device_state.sent_path END,"
-		"  sent_md5 = CASE WHEN ?9 <> 0 THEN excluded.sent_md5 ELSE device_state.sent_md5 END,"
-		"  config_time = CASE WHEN ?11 <> 0 THEN excluded.config_time ELSE device_state.config_time END,"
-		"  config_id = CASE WHEN ?11 <> 0 THEN excluded.config_id ELSE device_state.config_id END,"
-		"  config_path = CASE WHEN ?11 <> 0 THEN excluded.config_path ELSE device_state.config_path END,"
-		"  config_md5 = CASE WHEN ?11 <> 0 THEN excluded.config_md5 ELSE device_state.config_md5 END,"
-		"  config_proto = CASE WHEN ?11 <> 0 THEN excluded.config_proto ELSE device_state.config_proto END,"
-		"  config_rev = CASE WHEN ?11 <> 0 THEN excluded.config_rev ELSE device_state.config_rev END,"
-		"  fail_time = CASE WHEN ?13 <> 0 THEN excluded.fail_time ELSE device_state.fail_time END,"
-		"  fail_id = CASE WHEN ?13 <> 0 THEN excluded.fail_id ELSE device_state.fail_id END,"
-		"  fail_path = CASE WHEN ?13 <> 0 THEN excluded.fail_path ELSE device_state.fail_path END,"
-		"  fail_outcome = CASE WHEN ?13 <> 0 THEN excluded.fail_outcome ELSE device_state.fail_outcome END,"
-		"  fail_detail = CASE WHEN ?13 <> 0 THEN excluded.fail_detail ELSE device_state.fail_detail END,"
-		"  firmware = coalesce(excluded.firmware, device_state.firmware),"
-		"  status = CASE ?15 WHEN 0 THEN 2 WHEN 3 THEN 3"
-		"   WHEN 1 THEN (CASE WHEN device_state.status = 3 THEN (CASE WHEN device_state.config_time > 0 THEN 2"
-		"    ELSE 1 END) ELSE device_state.status END) ELSE device_state.status END",
-		&stmt);
+	r = store_stmt(st, which, sql, &stmt);
 	if (r < 0)
 		return r;
-	stmt_bind_text(stmt, 1, e->mac);
-	stmt_bind_int64(stmt, 2, usec);
-	stmt_bind_int64(stmt, 3, id);
-	stmt_bind_text(stmt, 4, e->proto);
-	stmt_bind_text(stmt, 5, e->peer);
-	stmt_bind_text(stmt, 6, e->user_agent);
-	stmt_bind_text(stmt, 7, e->path);
-	stmt_bind_text(stmt, 8, e->outcome);
-	stmt_bind_int64(stmt, 9, sent);
-	stmt_bind_text(stmt, 10, e->md5);
-	stmt_bind_int64(stmt, 11, kind == JOURNAL_CONFIG);
-	/* the loop's revision when it served, else the one of this transaction */
-	stmt_bind_int64(stmt, 12, (int64_t)(e->rev && e->rev < rev ? e->rev : rev));
-	stmt_bind_int64(stmt, 13, kind == JOURNAL_FAIL);
-	if (store_firmware_of(e, firmware, sizeof(firmware)) == 0)
-		stmt_bind_text(stmt, 14, firmware);
-	stmt_bind_int64(stmt, 15, (int)kind);
-	stmt_bind_text(stmt, 16, e->detail);
+	fold_bind(stmt, f);
 	rc = stmt_step(stmt);
 	r = rc == STMT_DONE ? 0 : store_failed(st, rc);
 	stmt_reset(stmt);
+	if (r == 0 && changes)
+		*changes = store_changes(st);
+	return r;
+}
+
+int store_state_write(struct store *st, const struct state_fold *f, bool *ret_taken)
+{
+	int64_t n = 0;
+	int r;
+
+	*ret_taken = true; /* PostgreSQL: not known in its pipeline */
+	if (st->pg)
+		return fold_run(st, STMT_STATE_UPSERT,
+				FOLD_INSERT " ON CONFLICT (mac) DO UPDATE SET " FOLD_SET, f, NULL);
+	/*
+	 * SQLite: the row is there but for a device's first request, so an UPDATE by primary
+	 * key first (an upsert would look the device up and try an insert each time).
+	 */
+	r = fold_run(st, STMT_STATE_UPDATE, "UPDATE device_state SET " FOLD_SET " WHERE mac = ?1",
+		     f, &n);
+	if (r == 0 && n == 0)
+		r = fold_run(st, STMT_STATE_INSERT, FOLD_INSERT, f, &n);
+	*ret_taken = n > 0;
 	return r;
 }
 

@@ -532,14 +532,6 @@ struct device_state {
 };
 
 /*
- * Records the state a row appended in this transaction gives (store_journal_append calls
- * them: store_state_begin once per batch, store_state_record for each row with a MAC).
- */
-int store_state_begin(struct store *st, uint64_t *ret_rev);
-int store_state_record(struct store *st, const struct journal_entry *e, int64_t id,
-		       int64_t usec, uint64_t rev);
-
-/*
  * The state of the device of canonical MAC mac: 0 with *ret (status NEVER_SEEN and known
  * false when nothing recorded it), -ENOENT when it is not in the inventory and has no state.
  */

@@ -30,6 +30,8 @@ enum store_stmt {
 	STMT_TOKEN_CHECK,
 	STMT_TOKEN_USED,
 	STMT_STATE_UPSERT,
+	STMT_STATE_UPDATE,
+	STMT_STATE_INSERT,
 	STMT_UNKNOWN_UPSERT,
 	STMT__MAX,
 };
@@ -110,6 +112,36 @@ int64_t store_last_rowid(struct store *st);
 
 /* The SQL of the store's backend: sqlite's or pg's. */
 #define store_sql(st, lite_sql, pg_sql) ((st)->pg ? (pg_sql) : (lite_sql))
+
+/*
+ * The devices' state (store/state.c), kept by store_journal_append: a device's rows of a
+ * batch (in their order) folded into one write, the state they would make one by one.
+ */
+struct state_row {
+	const struct journal_entry *e; /* NULL: none */
+	int64_t id, usec;
+};
+
+struct state_fold {
+	struct state_row first, last;
+	struct state_row sent, config, fail; /* the last of each kind, if any */
+	const char *user_agent;		     /* the last one a row gave, or NULL */
+	char firmware[64];		     /* the last one a row showed, or "" */
+	uint64_t config_rev;		     /* the inventory revision config was made at */
+	int settled;			     /* DEVICE_PROVISIONED or _FAILING, or 0 */
+	bool ok_after;			     /* another success came after what settled it */
+};
+
+int store_state_begin(struct store *st, uint64_t *ret_rev);
+void store_state_fold_start(struct state_fold *f);
+/* Adds a row of the device (all the rows of a fold name one MAC); rev: store_state_begin's. */
+void store_state_fold_add(struct state_fold *f, const struct journal_entry *e, int64_t id,
+			  int64_t usec, uint64_t rev);
+/*
+ * Writes what f makes of the device's state, if it is in the inventory: *taken is false
+ * when it is not (SQLite; always true on PostgreSQL, whose pipeline does not tell).
+ */
+int store_state_write(struct store *st, const struct state_fold *f, bool *taken);
 
 /* PostgreSQL (store/db_pg.c) */
 int pg_connect(struct store *st, const char *url);

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The store's unit tests (tests/unit/test_store.c) on PostgreSQL.
+"""The store's unit tests (tests/unit/test_store.c, test_state.c) on PostgreSQL.
 
 The same cmocka binary meson runs on SQLite, given a database of the harness's PostgreSQL
 (pg.py) in AUTOPROV_TEST_PG_URL: the inventory, journal, version, binding and token tests
@@ -9,19 +9,23 @@ run on both backends from one source.
 import os
 import subprocess
 
+import pytest
+
 from harness import BIN
 from pg import PG_BIN
 
 # db_pg.c's PG_WRITE_LOCK_KEY: "autop"
 WRITE_LOCK_KEY = 0x6175746f70
 
-UNIT = BIN.parent / "tests" / "unit" / "test_store"
+UNITS = BIN.parent / "tests" / "unit"
 
 
-def test_store_unit_tests_on_postgresql(pg_url):
-    assert UNIT.exists(), f"{UNIT} is not built (meson setup -Dtests=true)"
+@pytest.mark.parametrize("suite", ["test_store", "test_state"])
+def test_store_unit_tests_on_postgresql(pg_url, suite):
+    unit = UNITS / suite
+    assert unit.exists(), f"{unit} is not built (meson setup -Dtests=true)"
     env = dict(os.environ, AUTOPROV_TEST_PG_URL=pg_url)
-    out = subprocess.run([str(UNIT)], env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([str(unit)], env=env, capture_output=True, text=True, timeout=600)
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-6000:]
     assert "[  PASSED  ]" in report
