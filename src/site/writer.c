@@ -2,10 +2,10 @@
 /*
  * The journal's writer (site/writer.h): the bounded queue the loop appends to, and the
  * rounds that write it. One round: take what is queued (unless the last batch is still
- * waiting for a busy database), write it in transactions of at most 16 384 rows, write the file
+ * waiting for a busy database), write it in transactions of at most 32 768 rows, write the file
  * versions the loop keeps in memory, take one bounded pruning step. A database that refuses writes
  * makes the journal read-only: one warning, entries dropped and counted, a write tried again every
- * second, a line when it resumes. A thread runs rounds four times a second on its own connection;
+ * second, a line when it resumes. A thread runs a round every second on its own connection;
  * without one, journal_writer_flush() runs a round on the loop's connection.
  */
 #include "site/writer.h"
@@ -26,11 +26,12 @@
 
 /*
  * The thread's round, at the latest: a round's batch is one transaction, in which a device's
- * rows make one write of its state (store/state.c), so a longer round writes less per row
- * (bench/journal, 10 000 devices at ~60 000 requests/s: 7.4 -> 6.1 µs a row from 100 to 250
- * ms); what a request changes is seen in the database that much later.
+ * rows make one write of its state (store/state.c) and the pages of the state and its indexes
+ * are written once, so a longer round writes less per row (10 000 devices asking at random:
+ * 7.4 -> 6.1 µs a row from 100 to 250 ms at ~60 000 requests/s; 15 -> 10 µs from 250 to 1 000
+ * ms at ~20 000); what a request changes is seen in the database that much later.
  */
-#define ROUND_MS 250
+#define ROUND_MS 1000
 /*
  * The thread's connection's page cache: a row updates a page of the journal, of its
  * per-device index and of the devices' state and its indexes, at random for a fleet
@@ -38,12 +39,12 @@
  */
 #define WRITER_CACHE_MIB 64
 /*
- * Rows written in one transaction at most (a quarter of the queue, which wakes the thread):
+ * Rows written in one transaction at most (half the queue, which wakes the thread):
  * a batch of a fleet's rows revisits the pages of the devices' state, so a larger transaction
  * writes fewer pages per row (bench/journal: 16 -> 10 µs a row from 1 000 to 8 192, 10 000
  * devices); the write lock is held ~0.1 s at most.
  */
-#define JOURNAL_TX_MAX (JOURNAL_QUEUE_MAX / 4)
+#define JOURNAL_TX_MAX (JOURNAL_QUEUE_MAX / 2)
 #define DROP_SAY_MS  1000
 #define RO_RETRY_MS  1000
 
@@ -238,7 +239,7 @@ int journal_queue_init(struct journal_queue *q, size_t max)
 
 	memset(q, 0, sizeof(*q));
 	q->max = max ? max : 1;
-	q->wake_at = q->max / 4 ? q->max / 4 : 1;
+	q->wake_at = q->max / 2 ? q->max / 2 : 1;
 	r = pthread_mutex_init(&q->lock, NULL);
 	if (r != 0)
 		return -r;

@@ -4,8 +4,8 @@
  * versions from the loop thread to the database. The loop only appends a copy of each entry to a bounded queue (a
  * mutex-protected double buffer: the loop fills one array while the writer writes the
  * other); a full queue counts the entry as dropped, and the drops are logged at most once a
- * second. In a daemon a thread of its own, with its own SQLite connection, wakes four times
- * a second (or sooner when the queue fills up), writes the batch in transactions of at most 16 384 rows, writes
+ * second. In a daemon a thread of its own, with its own SQLite connection, wakes every
+ * second (or sooner when the queue is half full), writes the batch in transactions of at most 32 768 rows, writes
  * the file versions the loop keeps in memory (store_set_versions_deferred), takes one
  * bounded step of pruning, and handles a database that refuses writes (a full disk). So the
  * loop never waits for the database. Without a thread (the command-line tools, or a daemon
