@@ -234,6 +234,8 @@ static const char *const pg_migrations[] = {
 	"UPDATE meta SET value = 8 WHERE key = 'schema_version';",
 	/* 8 -> 9: SQLite's journal_macs; PostgreSQL keeps its index journal_mac (journal.c) */
 	"UPDATE meta SET value = 9 WHERE key = 'schema_version';",
+	/* 9 -> 10: SQLite's journal_macs in runs; nothing here */
+	"UPDATE meta SET value = 10 WHERE key = 'schema_version';",
 	NULL, /* the end: the step from STORE_SCHEMA_VERSION is the next to write */
 };
 

@@ -16,17 +16,22 @@
 #define USEC_PER_SEC 1000000ll
 
 /*
- * A device's rows, on SQLite (schema 9): not an index on journal (mac, time), which puts
- * every appended row on a page of its own device, a page written (and checkpointed) per
- * row once the journal is larger than a few rows per device, but journal_macs (mac, time,
- * id), filled a few ten thousand rows at a time in key order (merge_macs), so that a page
- * takes many of a device's rows at once. The rows after meta's journal_macs_upto (the tail,
- * fewer than STORE_JOURNAL_MERGE_ROWS) are read from the journal itself; a deletion takes
- * the rows' entries with them (and a read joins on the MAC too, so that an entry left by a
- * deletion made by hand never names another device's row that took its id). PostgreSQL
- * keeps its index journal_mac.
+ * A device's rows, on SQLite (schemas 9 and 10): not an index on journal (mac, time), which
+ * puts every appended row on a page of its own device, a page written (and checkpointed) per
+ * row once the journal is larger than a few rows per device, but journal_macs (run, mac,
+ * time, id), filled a few ten thousand rows at a time (merge_macs): each merge is a run of
+ * its own (run: the first id it covers, listed in journal_runs), in (mac, time, id) order
+ * after every run before it, so that it writes new pages only, not a page of each device's
+ * range (which a merge of a fleet's rows would touch nearly all of). A device's rows are a
+ * look-up per run. The rows after meta's journal_macs_upto (the tail, fewer than
+ * STORE_JOURNAL_MERGE_ROWS) are read from the journal itself; a deletion takes the rows'
+ * entries with them (and a read joins on the MAC too, so that an entry left by a deletion
+ * made by hand never names another device's row that took its id). PostgreSQL keeps its
+ * index journal_mac.
  */
 #define MACS_UPTO "(SELECT value FROM meta WHERE key = 'journal_macs_upto')"
+/* journal_macs m's entries of the MAC ?1 (a look-up per run) */
+#define MACS_OF(mac) "m.run IN (SELECT run FROM journal_runs) AND m.mac = " mac
 /* STORE_JOURNAL_COLUMNS, of journal_macs m joined to journal j */
 #define MACS_COLUMNS                                                                               \
 	"m.time, j.proto, j.peer, m.mac, j.path, j.outcome, j.bytes, j.md5, m.id, j.detail,"       \
@@ -101,8 +106,8 @@ static int record_devices(struct store *st, struct by_mac *rows, size_t n, uint6
 }
 
 /*
- * SQLite: the tail into journal_macs once it holds st->journal_merge_rows rows, in key order
- * (last_id: the newest row).
+ * SQLite: the tail into journal_macs once it holds st->journal_merge_rows rows, a run of
+ * its own in key order (last_id: the newest row).
  */
 static int merge_macs(struct store *st, int64_t last_id)
 {
@@ -115,9 +120,12 @@ static int merge_macs(struct store *st, int64_t last_id)
 	if (r < 0 || last_id - upto < (int64_t)st->journal_merge_rows)
 		return r;
 	r = run_with(st,
-		     "INSERT INTO journal_macs SELECT mac, time, id FROM journal WHERE id > ?1"
-		     " AND id <= ?2 AND mac IS NOT NULL ORDER BY mac, time, id",
+		     "INSERT INTO journal_macs SELECT ?1 + 1, mac, time, id FROM journal WHERE"
+		     " id > ?1 AND id <= ?2 AND mac IS NOT NULL ORDER BY mac, time, id",
 		     (int64_t[]){ upto, last_id }, 2, &n);
+	if (r == 0)
+		r = run_with(st, "INSERT INTO journal_runs (run) VALUES (?1 + 1)",
+			     (int64_t[]){ upto }, 1, &n);
 	if (r == 0)
 		r = run_with(st, "UPDATE meta SET value = ?1 WHERE key = 'journal_macs_upto'",
 			     (int64_t[]){ last_id }, 1, &n);
@@ -326,9 +334,11 @@ static int delete_rows(struct store *st, const char *sel, const int64_t *v, int 
 	int r;
 
 	if (!st->pg) {
+		/* an entry is in the run that starts at or before its id */
 		snprintf(sql, sizeof(sql),
-			 "DELETE FROM journal_macs WHERE (mac, time, id) IN (SELECT mac, time, id"
-			 " FROM journal WHERE id IN (%s) AND mac IS NOT NULL)",
+			 "DELETE FROM journal_macs WHERE (run, mac, time, id) IN (SELECT (SELECT"
+			 " max(run) FROM journal_runs WHERE run <= j.id), mac, time, id FROM journal"
+			 " j WHERE id IN (%s) AND mac IS NOT NULL)",
 			 sel);
 		r = run_with(st, sql, v, n, &gone);
 		if (r < 0)
@@ -336,12 +346,21 @@ static int delete_rows(struct store *st, const char *sel, const int64_t *v, int 
 	}
 	snprintf(sql, sizeof(sql), "DELETE FROM journal WHERE id IN (%s)", sel);
 	r = run_with(st, sql, v, n, ret);
-	/* the newest rows gone, their ids come again: the tail starts at the newest row left */
+	/*
+	 * The newest rows gone, their ids come again: the tail starts at the newest row left,
+	 * and the runs after it (emptied) go. So do the emptied runs before the oldest row.
+	 */
 	if (r == 0 && !st->pg && *ret > 0)
 		r = run_with(st,
 			     "UPDATE meta SET value = (SELECT coalesce(max(id), 0) FROM journal)"
 			     " WHERE key = 'journal_macs_upto' AND value >"
 			     " (SELECT coalesce(max(id), 0) FROM journal)",
+			     NULL, 0, &gone);
+	if (r == 0 && !st->pg && *ret > 0)
+		r = run_with(st,
+			     "DELETE FROM journal_runs WHERE run > " MACS_UPTO " OR (run <"
+			     " (SELECT coalesce(min(id), 0) FROM journal) AND NOT EXISTS (SELECT 1"
+			     " FROM journal_macs m WHERE m.run = journal_runs.run))",
 			     NULL, 0, &gone);
 	return r;
 }
@@ -574,7 +593,7 @@ static int journal_foreach(struct store *st, const char *mac, const char *node, 
 			sql, sizeof(sql),
 			"SELECT " MACS_COLUMNS
 			" FROM journal_macs m JOIN journal j ON j.id = m.id AND j.mac = m.mac"
-			" WHERE m.mac = ?1 AND m.time >= ?2%s UNION ALL SELECT " STORE_JOURNAL_COLUMNS
+			" WHERE " MACS_OF("?1") " AND m.time >= ?2%s UNION ALL SELECT " STORE_JOURNAL_COLUMNS
 			" FROM journal WHERE id > " MACS_UPTO
 			" AND mac = ?1 AND time >= ?2%s ORDER BY %s",
 			node ? " AND j.node = ?3" : "", node ? " AND node = ?3" : "",
@@ -768,7 +787,7 @@ int store_journal_page(struct store *st, const struct journal_filter *f, int64_t
 		 " ORDER BY id LIMIT ?6",
 		 !f->mac  ? ""
 		 : st->pg ? " AND mac = ?3"
-			  : " AND mac = ?3 AND id IN (SELECT id FROM journal_macs WHERE mac = ?3"
+			  : " AND mac = ?3 AND id IN (SELECT m.id FROM journal_macs m WHERE " MACS_OF("?3")
 			    " UNION ALL SELECT id FROM journal WHERE id > " MACS_UPTO
 			    " AND mac = ?3)",
 		 f->outcome ? " AND outcome = ?4" : "", f->proto ? " AND proto = ?5" : "",

@@ -310,6 +310,25 @@ static const char *const migrations[] = {
 	"INSERT INTO meta (key, value)"
 	"  VALUES ('journal_macs_upto', (SELECT coalesce(max(id), 0) FROM journal));"
 	"DROP INDEX journal_mac;",
+
+	/*
+	 * 9 -> 10: journal_macs in runs: each merge appends its rows after the runs before it,
+	 * writing new pages only, rather than a page in each device's range (store/journal.c,
+	 * "A device's rows"); what was merged before is run 0.
+	 */
+	"CREATE TABLE journal_runs (run INTEGER PRIMARY KEY);"
+	"ALTER TABLE journal_macs RENAME TO journal_macs_9;"
+	"CREATE TABLE journal_macs ("
+	"  run INTEGER NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  id INTEGER NOT NULL,"
+	"  PRIMARY KEY (run, mac, time, id)"
+	") WITHOUT ROWID;"
+	"INSERT INTO journal_macs SELECT 0, mac, time, id FROM journal_macs_9"
+	"  ORDER BY mac, time, id;"
+	"INSERT INTO journal_runs SELECT 0 WHERE EXISTS (SELECT 1 FROM journal_macs);"
+	"DROP TABLE journal_macs_9;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

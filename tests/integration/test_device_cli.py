@@ -426,6 +426,7 @@ def test_schema_1_database_is_upgraded(tmp_path):
     db = sqlite3.connect(site / "autoprov.db", isolation_level=None)
     # back to what schema 1 had
     db.execute("DROP TABLE journal_macs")
+    db.execute("DROP TABLE journal_runs")
     db.execute("DELETE FROM meta WHERE key = 'journal_macs_upto'")
     db.execute("CREATE INDEX journal_mac_time ON journal (mac, time)")
     db.execute("CREATE INDEX journal_time ON journal (time)")
@@ -456,7 +457,7 @@ def test_schema_1_database_is_upgraded(tmp_path):
     listed = run([BIN, "device", "list", "--site", site])
     assert listed.returncode == 0 and b"00:22:ee:01:02:03" in listed.stdout
     db = sqlite3.connect(site / "autoprov.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     # schema 5 seeds the devices' state from the journal kept
     assert db.execute("SELECT mac, first_seen, status FROM device_state").fetchall() == [
         ("0022ee010203", 1, 2)]
@@ -467,7 +468,10 @@ def test_schema_1_database_is_upgraded(tmp_path):
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                         " AND tbl_name = 'journal'")}
     assert indexes == set()  # schema 9: a device's rows through journal_macs, filled here
-    assert db.execute("SELECT mac, time FROM journal_macs").fetchall() == [("0022ee010203", 1)]
+    # schema 10: what schema 9 merged is run 0
+    assert db.execute("SELECT run, mac, time FROM journal_macs").fetchall() == [
+        (0, "0022ee010203", 1)]
+    assert db.execute("SELECT run FROM journal_runs").fetchall() == [(0,)]
     db.close()
     log = run([BIN, "log", "--site", site, "--mac", "0022ee010203"])
     assert log.returncode == 0 and b"x.cfg" in log.stdout

@@ -1920,8 +1920,8 @@ static int journal_time_one(void *arg, const struct journal_entry *e)
  * Rows written late (a writer's rows held during an outage, with their own times, after
  * newer ones): a time range finds them, and nothing outside it.
  */
-/* SQLite's journal_macs rows in the database file, or -1 (PostgreSQL). */
-static int64_t macs_entries(struct fixture *f)
+/* SQLite: the count sql (SELECT count(*) ...) gives in the database file; -1 on PostgreSQL. */
+static int64_t sqlite_count(struct fixture *f, const char *sql)
 {
 	char path[128];
 	sqlite3 *db;
@@ -1932,14 +1932,18 @@ static int64_t macs_entries(struct fixture *f)
 		return -1;
 	snprintf(path, sizeof(path), "%s/autoprov.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(
-		sqlite3_prepare_v2(db, "SELECT count(*) FROM journal_macs", -1, &stmt, NULL),
-		SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	n = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return n;
+}
+
+/* SQLite's journal_macs rows in the database file, or -1 (PostgreSQL). */
+static int64_t macs_entries(struct fixture *f)
+{
+	return sqlite_count(f, "SELECT count(*) FROM journal_macs");
 }
 
 /*
@@ -1998,6 +2002,66 @@ static void test_journal_macs_merged(void **state)
 	text = journal_text(f->st, "0022ee0000bb", 0, &n);
 	assert_int_equal(n, 2); /* 7 (merged) and 10 (the tail) */
 	free(text);
+}
+
+/* The times of up to 8 rows, in the order they came. */
+struct row_times {
+	size_t n;
+	time_t times[8];
+};
+
+static int row_time(void *arg, const struct journal_entry *e)
+{
+	struct row_times *t = arg;
+
+	if (t->n < 8)
+		t->times[t->n] = e->time.tv_sec;
+	t->n++;
+	return 0;
+}
+
+/*
+ * Each merge is a run of its own (SQLite): a device's rows come from every run and the tail
+ * in time order, also rows written late; pruning empties the oldest run, which goes.
+ */
+static void test_journal_runs(void **state)
+{
+	static const int secs[] = { 10, 20, 30, 40, 5, 50, 60 }; /* the fifth is written late */
+	struct fixture *f = *state;
+	struct journal_entry e[7];
+	struct row_times t = { 0 };
+
+	store_set_journal_merge(f->st, 2);
+	for (int i = 0; i < 7; i++)
+		e[i] = (struct journal_entry){ .time = { .tv_sec = time(NULL) - 100 + secs[i] },
+					       .proto = "http",
+					       .peer = "192.0.2.1:80",
+					       .mac = "0022ee0000aa",
+					       .path = "x",
+					       .outcome = "sent" };
+	/* three batches of 2 rows, three runs; the last row, the tail */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_journal_append(f->st, e + 2 * i, 2), 0);
+	assert_int_equal(store_journal_append(f->st, e + 6, 1), 0);
+	if (!pg_url) {
+		assert_int_equal(sqlite_count(f, "SELECT count(*) FROM journal_runs"), 3);
+		assert_int_equal(macs_entries(f), 6);
+	}
+	assert_int_equal(store_journal_foreach(f->st, "0022ee0000aa", 0, false, row_time, &t), 0);
+	assert_int_equal(t.n, 7);
+	for (size_t i = 1; i < t.n; i++)
+		assert_true(t.times[i] > t.times[i - 1]);
+	/* the oldest 3 rows go: the first run is empty, the second keeps a row */
+	assert_int_equal(store_journal_prune(f->st, 0, 4), 3);
+	if (!pg_url) {
+		assert_int_equal(sqlite_count(f, "SELECT count(*) FROM journal_runs"), 2);
+		assert_int_equal(macs_entries(f), 3);
+	}
+	t.n = 0;
+	assert_int_equal(store_journal_foreach(f->st, "0022ee0000aa", 0, true, row_time, &t), 0);
+	assert_int_equal(t.n, 4);
+	for (size_t i = 1; i < t.n; i++)
+		assert_true(t.times[i] < t.times[i - 1]);
 }
 
 static void test_journal_late_rows(void **state)
@@ -2062,6 +2126,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_macs_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_late_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_foreach_10000, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert_is_one_revision, setup, teardown),
