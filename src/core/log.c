@@ -80,45 +80,32 @@ void log_set_batching(void (*kick)(void *arg), void *arg)
 	batch.arg = arg;
 }
 
-__attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level, const char *tag,
-							    int errnum, const char *fmt, va_list ap)
+/*
+ * The time prefix "2024-05-01T12:00:00" of this thread's last line, made again only when the
+ * second changes (a loop logs a line per request).
+ */
+static _Thread_local struct {
+	time_t sec;
+	size_t len;
+	char text[32];
+} stamp = { .sec = -1 };
+
+static size_t add(char *line, size_t n, size_t size, const char *s, size_t len)
 {
-	char line[2048];
-	size_t n = 0;
-	int r;
+	if (len > size - 1 - n)
+		len = size - 1 - n;
+	memcpy(line + n, s, len);
+	return n + len;
+}
 
-	if (!log_to_syslog) {
-		struct timespec ts;
-		struct tm tm;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		r = snprintf(line + n, sizeof(line) - n, ".%03ld %s ", ts.tv_nsec / 1000000,
-			     level_names[level]);
-		if (r > 0)
-			n += (size_t)r;
-	}
-	if (tag) {
-		r = snprintf(line + n, sizeof(line) - n, "%s: ", tag);
-		if (r > 0)
-			n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
-	}
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r > 0)
-		n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
-	if (errnum) {
-		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
-		if (r > 0)
-			n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
-	}
-
+/* Writes a line (without its newline, n < LINE_MAX bytes, with room for one more) out. */
+static void line_out(enum log_level level, char *line, size_t n)
+{
 	if (log_to_syslog) {
+		line[n] = '\0';
 		syslog(level_priorities[level], "%s", line);
 		return;
 	}
-	if (n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	if (!thread_direct && batch.kick) {
 		if (batch.len + n > sizeof(batch.buf))
@@ -132,6 +119,71 @@ __attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level
 	/* A log line that cannot be written is dropped: there is nowhere to report it. */
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
+}
+
+#define LINE_MAX_LEN 2048
+
+/* The line's start: time and level (not for syslog, which has its own), then the tag. */
+static size_t line_start(char line[LINE_MAX_LEN], enum log_level level, const char *tag)
+{
+	size_t n = 0;
+
+	if (!log_to_syslog) {
+		struct timespec ts;
+		long ms;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (ts.tv_sec != stamp.sec) {
+			struct tm tm;
+
+			gmtime_r(&ts.tv_sec, &tm);
+			stamp.len = strftime(stamp.text, sizeof(stamp.text), "%Y-%m-%dT%H:%M:%S", &tm);
+			stamp.sec = ts.tv_sec;
+		}
+		n = add(line, n, LINE_MAX_LEN, stamp.text, stamp.len);
+		ms = ts.tv_nsec / 1000000;
+		line[n++] = '.';
+		line[n++] = (char)('0' + ms / 100);
+		line[n++] = (char)('0' + ms / 10 % 10);
+		line[n++] = (char)('0' + ms % 10);
+		line[n++] = ' ';
+		n = add(line, n, LINE_MAX_LEN, level_names[level], strlen(level_names[level]));
+		line[n++] = ' ';
+	}
+	if (tag) {
+		n = add(line, n, LINE_MAX_LEN, tag, strlen(tag));
+		n = add(line, n, LINE_MAX_LEN, ": ", 2);
+	}
+	return n;
+}
+
+__attribute__((format(printf, 4, 0))) static void log_vemit(enum log_level level, const char *tag,
+							    int errnum, const char *fmt, va_list ap)
+{
+	char line[LINE_MAX_LEN];
+	size_t n = line_start(line, level, tag);
+	int r;
+
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
+	if (errnum) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+		if (r > 0)
+			n = n + (size_t)r < sizeof(line) ? n + (size_t)r : sizeof(line) - 1;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line_out(level, line, n);
+}
+
+void log_text(enum log_level level, const char *tag, const char *text, size_t len)
+{
+	char line[LINE_MAX_LEN];
+	size_t n = line_start(line, level, tag);
+
+	n = add(line, n, sizeof(line) - 1, text, len);
+	line_out(level, line, n);
 }
 
 void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt, ...)

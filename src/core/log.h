@@ -39,6 +39,8 @@ void log_flush(void);
  */
 void log_set_thread_direct(void);
 
+/* A line whose message is len bytes of text, as they are (no format): what log_emit writes. */
+void log_text(enum log_level level, const char *tag, const char *text, size_t len);
 void log_emit(enum log_level level, const char *tag, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

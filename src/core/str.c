@@ -107,3 +107,38 @@ char *str_dup_n(const char *s, size_t n)
 	p[n] = '\0';
 	return p;
 }
+
+void str_buf_init(struct str_buf *b, char *s, size_t size)
+{
+	b->s = s;
+	b->size = size;
+	b->len = 0;
+	s[0] = '\0';
+}
+
+static void buf_add_n(struct str_buf *b, const char *s, size_t n)
+{
+	if (n > b->size - 1 - b->len)
+		n = b->size - 1 - b->len;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void str_buf_add(struct str_buf *b, const char *s)
+{
+	if (s)
+		buf_add_n(b, s, strlen(s));
+}
+
+void str_buf_add_u64(struct str_buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_add_n(b, digits + i, sizeof(digits) - i);
+}

@@ -24,4 +24,19 @@ int str_copy(char *dst, size_t dstsz, const char *src);
 /* The n bytes at s (NULs included) as a new NUL-terminated string; NULL on no memory. */
 char *str_dup_n(const char *s, size_t n);
 
+/*
+ * A string made by appending into a caller's buffer of size bytes (> 0): what does not fit
+ * is cut, the string always NUL-terminated. For a line built per request, without printf.
+ */
+struct str_buf {
+	char *s;
+	size_t size, len;
+};
+
+void str_buf_init(struct str_buf *b, char *s, size_t size);
+/* Appends s (NULL: nothing). */
+void str_buf_add(struct str_buf *b, const char *s);
+/* Appends v in decimal. */
+void str_buf_add_u64(struct str_buf *b, uint64_t v);
+
 #endif

@@ -451,7 +451,7 @@ static int conn_run(struct http_conn *c)
 			}
 			answered = true;
 		}
-		c->arena_used = 0;
+		http_arena_put(c);
 		if (c->close_after)
 			return conn_end(c);
 		if (c->in_len == 0)
@@ -608,6 +608,7 @@ static void conn_free(void *arg)
 	struct http_conn *c = arg;
 
 	free(c->in);
+	free(c->arena); /* NULL: conn_close gave it back */
 	free(c);
 }
 
@@ -672,8 +673,7 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 {
 	struct http_server *srv = arg;
 	const struct sockaddr_storage *peer = &peer_addr->ss;
-	/* everything but the output arena starts zeroed */
-	struct http_conn *c = malloc(sizeof(*c));
+	struct http_conn *c = calloc(1, sizeof(*c));
 	socklen_t len = sizeof(struct sockaddr_storage);
 	struct sockaddr_storage prefix;
 	/* a network may always hold what one of its addresses may (a NAT raised the latter) */
@@ -686,7 +686,6 @@ static void conn_new(void *arg, int fd, const struct addr *peer_addr)
 		close(fd);
 		return;
 	}
-	memset(c, 0, offsetof(struct http_conn, arena));
 	c->srv = srv;
 	c->peer = *peer;
 	addr_format((const struct sockaddr *)peer, c->peer_text, sizeof(c->peer_text));
@@ -825,6 +824,12 @@ void http_server_free(struct http_server *srv)
 		digest_nonces_free(srv->nonces);
 	peer_table_destroy(&srv->peers);
 	peer_table_destroy(&srv->prefixes);
+	while (srv->arenas) {
+		void *next = *(void **)srv->arenas;
+
+		free(srv->arenas);
+		srv->arenas = next;
+	}
 	free(srv);
 }
 

@@ -20,6 +20,42 @@
 
 /* ---- output ---- */
 
+#define ARENAS_KEPT 1024 /* arenas a server keeps for reuse at most (4 MiB) */
+
+void http_arena_put(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	c->arena_used = 0;
+	if (!c->arena)
+		return;
+	if (srv->narenas < ARENAS_KEPT) {
+		*(void **)(void *)c->arena = srv->arenas;
+		srv->arenas = c->arena;
+		srv->narenas++;
+	} else {
+		free(c->arena);
+	}
+	c->arena = NULL;
+}
+
+/* Where the next head goes (HEAD_MAX bytes): c's arena, taken when it has none; or NULL. */
+static char *head_room(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->arena) {
+		if (srv->arenas) {
+			c->arena = srv->arenas;
+			srv->arenas = *(void **)srv->arenas;
+			srv->narenas--;
+		} else if (!(c->arena = malloc(OUT_ARENA))) {
+			return NULL;
+		}
+	}
+	return c->arena + c->arena_used;
+}
+
 void http_out_release(struct http_conn *c)
 {
 	for (unsigned i = 0; i < c->out_n; i++) {
@@ -31,7 +67,7 @@ void http_out_release(struct http_conn *c)
 		}
 	}
 	c->out_first = c->out_n = 0;
-	c->arena_used = 0;
+	http_arena_put(c);
 }
 
 /* Whether another answer fits in the queue (pieces and arena). */
@@ -183,12 +219,19 @@ void http_respond(struct http_exchange *x, int status, uint64_t length, const ch
 		  size_t len, struct site_file *file)
 {
 	struct http_conn *c = x->c;
-	char *head = c->arena + c->arena_used;
+	char *head = head_room(c);
 	bool head_only = x->req && x->req->method == HTTP_HEAD;
 	int n;
 
 	if (x->req && !x->req->keep_alive)
 		c->close_after = true;
+	if (!head) {
+		/* no memory for the head: the connection ends without an answer */
+		c->close_after = true;
+		if (file)
+			site_file_unref(file);
+		return;
+	}
 	n = snprintf(head, HEAD_MAX,
 		     "HTTP/1.1 %d %s\r\nServer: autoprov\r\nDate: %s\r\nContent-Length: %llu\r\n"
 		     "%s%s\r\n",
@@ -296,17 +339,21 @@ void http_serve_file(struct http_exchange *x, struct site_file *f)
 			/* a 304 has no Content-Length of its own: the field would describe the body
 			 */
 			struct http_conn *c = x->c;
-			int n;
+			char *head = head_room(c);
+			int n = -1;
 
 			if (!req->keep_alive)
 				c->close_after = true;
-			n = snprintf(c->arena + c->arena_used, HEAD_MAX,
-				     "HTTP/1.1 304 Not Modified\r\nServer: autoprov\r\nDate: %s\r\n"
-				     "%s%s\r\n",
-				     http_date_now(c->srv), x->extra,
-				     c->close_after ? "Connection: close\r\n" : "");
+			if (head)
+				n = snprintf(head, HEAD_MAX,
+					     "HTTP/1.1 304 Not Modified\r\nServer: autoprov\r\nDate: "
+					     "%s\r\n%s%s\r\n",
+					     http_date_now(c->srv), x->extra,
+					     c->close_after ? "Connection: close\r\n" : "");
+			else
+				c->close_after = true;
 			if (n > 0 && n < HEAD_MAX) {
-				out_add(c, c->arena + c->arena_used, (size_t)n, NULL);
+				out_add(c, head, (size_t)n, NULL);
 				c->arena_used += (size_t)n;
 			}
 			http_finish(x, OUTCOME_NOT_MODIFIED, 304, 0, NULL);

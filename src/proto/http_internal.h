@@ -70,6 +70,13 @@ struct http_server {
 	struct log_limit log_refused, log_full, log_dropped, log_handshake, log_tls_failed;
 	time_t date_second;
 	char date[40]; /* the Date header's value for date_second */
+	/*
+	 * Arenas (OUT_ARENA bytes) given back by connections whose answers were sent, for the
+	 * next to answer: a boot storm's thousands of connections waiting for their peers'
+	 * next request hold none, and fresh memory is not touched for each.
+	 */
+	void *arenas;
+	unsigned narenas;
 };
 
 enum timer_kind { T_HEADER, T_IDLE, T_SEND, T_LINGER, T_HANDSHAKE, T_DELAY };
@@ -116,7 +123,8 @@ struct http_conn {
 	bool unread;		/* the peer sent what was not read (a body, garbage) */
 	bool nodelay;		/* TCP_NODELAY set (once the connection is kept alive) */
 	struct tls_identity id; /* the verified client certificate, if any */
-	char arena[OUT_ARENA];	/* the answers' heads; last: not zeroed */
+	/* the answers' heads: OUT_ARENA bytes from the server's pool while any is queued */
+	char *arena;
 };
 
 /* One request on a connection: the site's exchange and what its answer is built from. */
@@ -142,7 +150,9 @@ void http_conn_set_state(struct http_conn *c, enum http_state state);
 
 /* ---- http_answer.c ---- */
 
-/* Releases every answer queued on c (the files they hold), the arena emptied. */
+/* Gives c's arena back to its server's pool (nothing queued may point into it). */
+void http_arena_put(struct http_conn *c);
+/* Releases every answer queued on c (the files they hold), the arena given back. */
 void http_out_release(struct http_conn *c);
 /* Whether another answer fits in c's queue (pieces and arena). */
 bool http_out_room(const struct http_conn *c);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "core/str.h"
 #include "site/metrics.h"
 #include "site/directory.h"
 #include "store/store.h"
@@ -303,19 +305,30 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		site_journal(x->site, &e);
 	}
 	if (log_level_current >= level) {
-		const char *v = x->verb ? x->verb : "";
-		const char *sp = x->verb ? " " : "";
+		/* PEER "VERB NAME" ANSWER, N bytes[TAIL][: DETAIL], or PEER VERB "NAME" ... */
+		char line[1536];
+		struct str_buf b;
 
-		if (x->verb_quoted)
-			log_emit(level, x->req.proto, 0, "%s \"%s%s%s\" %s, %llu bytes%s%s%s",
-				 x->peer_text, v, sp, x->name, answer ? answer : text,
-				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
-				 x->detail ? x->detail : "");
-		else
-			log_emit(level, x->req.proto, 0, "%s %s%s\"%s\" %s, %llu bytes%s%s%s",
-				 x->peer_text, v, sp, x->name, answer ? answer : text,
-				 (unsigned long long)bytes, tail ? tail : "", x->detail ? ": " : "",
-				 x->detail ? x->detail : "");
+		str_buf_init(&b, line, sizeof(line));
+		str_buf_add(&b, x->peer_text);
+		str_buf_add(&b, x->verb_quoted ? " \"" : " ");
+		if (x->verb) {
+			str_buf_add(&b, x->verb);
+			str_buf_add(&b, " ");
+		}
+		str_buf_add(&b, x->verb_quoted ? "" : "\"");
+		str_buf_add(&b, x->name);
+		str_buf_add(&b, "\" ");
+		str_buf_add(&b, answer ? answer : text);
+		str_buf_add(&b, ", ");
+		str_buf_add_u64(&b, bytes);
+		str_buf_add(&b, " bytes");
+		str_buf_add(&b, tail);
+		if (x->detail) {
+			str_buf_add(&b, ": ");
+			str_buf_add(&b, x->detail);
+		}
+		log_text(level, x->req.proto, b.s, b.len);
 	}
 	site_file_unref(x->file);
 	x->file = NULL;

@@ -181,6 +181,32 @@ static void test_copy_truncates(void **state)
 	assert_int_equal(buf[0], 'X');
 }
 
+/* Appends, numbers, and what does not fit cut, always terminated. */
+static void test_buf(void **state)
+{
+	char small[8], big[64];
+	struct str_buf b;
+
+	(void)state;
+	str_buf_init(&b, big, sizeof(big));
+	assert_string_equal(big, "");
+	str_buf_add(&b, "peer ");
+	str_buf_add(&b, NULL);
+	str_buf_add_u64(&b, 0);
+	str_buf_add(&b, " ");
+	str_buf_add_u64(&b, UINT64_MAX);
+	assert_string_equal(big, "peer 0 18446744073709551615");
+	assert_int_equal(b.len, strlen(big));
+
+	str_buf_init(&b, small, sizeof(small));
+	str_buf_add(&b, "abcd");
+	str_buf_add_u64(&b, 123456);
+	assert_string_equal(small, "abcd123");
+	str_buf_add(&b, "x");
+	assert_string_equal(small, "abcd123");
+	assert_int_equal(b.len, 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_copy_truncates),
+		cmocka_unit_test(test_buf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
