@@ -113,13 +113,16 @@ void str_buf_init(struct str_buf *b, char *s, size_t size)
 	b->s = s;
 	b->size = size;
 	b->len = 0;
+	b->cut = false;
 	s[0] = '\0';
 }
 
 static void buf_add_n(struct str_buf *b, const char *s, size_t n)
 {
-	if (n > b->size - 1 - b->len)
+	if (n > b->size - 1 - b->len) {
 		n = b->size - 1 - b->len;
+		b->cut = true;
+	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';

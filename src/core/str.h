@@ -31,6 +31,7 @@ char *str_dup_n(const char *s, size_t n);
 struct str_buf {
 	char *s;
 	size_t size, len;
+	bool cut; /* something did not fit */
 };
 
 void str_buf_init(struct str_buf *b, char *s, size_t size);

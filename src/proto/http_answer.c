@@ -109,6 +109,20 @@ void http_add_header(struct http_exchange *x, const char *fmt, ...)
 	x->extra_len += 2;
 }
 
+void http_add_field(struct http_exchange *x, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	/* "name: value\r\n" and the NUL */
+	if (x->extra_len + nl + vl + 5 > sizeof(x->extra))
+		return;
+	memcpy(x->extra + x->extra_len, name, nl);
+	memcpy(x->extra + x->extra_len + nl, ": ", 2);
+	memcpy(x->extra + x->extra_len + nl + 2, value, vl);
+	memcpy(x->extra + x->extra_len + nl + 2 + vl, "\r\n", 3);
+	x->extra_len += nl + vl + 4;
+}
+
 static const char *reason_phrase(int status)
 {
 	switch (status) {
@@ -199,9 +213,11 @@ int http_outcome_status(enum outcome o, const char **ret_text)
 void http_finish(struct http_exchange *x, enum outcome o, int status, uint64_t bytes,
 		 const char *md5)
 {
-	char answer[16];
+	char answer[24];
+	struct str_buf b;
 
-	snprintf(answer, sizeof(answer), "%d", status);
+	str_buf_init(&b, answer, sizeof(answer));
+	str_buf_add_u64(&b, (uint64_t)status);
 	x->ex.verb = x->req && x->req->method_name ? x->req->method_name : "-";
 	x->ex.verb_quoted = true;
 	x->ex.user_agent = x->ua;
@@ -221,6 +237,7 @@ void http_respond(struct http_exchange *x, int status, uint64_t length, const ch
 	struct http_conn *c = x->c;
 	char *head = head_room(c);
 	bool head_only = x->req && x->req->method == HTTP_HEAD;
+	struct str_buf b;
 	int n;
 
 	if (x->req && !x->req->keep_alive)
@@ -232,13 +249,20 @@ void http_respond(struct http_exchange *x, int status, uint64_t length, const ch
 			site_file_unref(file);
 		return;
 	}
-	n = snprintf(head, HEAD_MAX,
-		     "HTTP/1.1 %d %s\r\nServer: autoprov\r\nDate: %s\r\nContent-Length: %llu\r\n"
-		     "%s%s\r\n",
-		     status, reason_phrase(status), http_date_now(c->srv),
-		     (unsigned long long)length, x->extra,
-		     c->close_after ? "Connection: close\r\n" : "");
-	if (n < 0 || n >= HEAD_MAX) {
+	str_buf_init(&b, head, HEAD_MAX);
+	str_buf_add(&b, "HTTP/1.1 ");
+	str_buf_add_u64(&b, (uint64_t)status);
+	str_buf_add(&b, " ");
+	str_buf_add(&b, reason_phrase(status));
+	str_buf_add(&b, "\r\nServer: autoprov\r\nDate: ");
+	str_buf_add(&b, http_date_now(c->srv));
+	str_buf_add(&b, "\r\nContent-Length: ");
+	str_buf_add_u64(&b, length);
+	str_buf_add(&b, "\r\n");
+	str_buf_add(&b, x->extra);
+	str_buf_add(&b, c->close_after ? "Connection: close\r\n\r\n" : "\r\n");
+	n = (int)b.len;
+	if (b.cut) {
 		/* the fields did not fit (a very long Location): answer without them */
 		n = snprintf(head, HEAD_MAX,
 			     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
@@ -317,16 +341,18 @@ void http_serve_file(struct http_exchange *x, struct site_file *f)
 	uint64_t first = 0, last = f->size ? f->size - 1 : 0, len = f->size;
 	int status = 200, r;
 
-	snprintf(etag, sizeof(etag), "\"%s\"", md5 ? md5 : "");
+	etag[0] = '"';
+	memcpy(etag + 1, md5 ? md5 : "", md5 ? MD5_HEX_LEN : 0);
+	memcpy(etag + 1 + (md5 ? MD5_HEX_LEN : 0), "\"", 2);
 	if (md5)
-		http_add_header(x, "ETag: %s", etag);
+		http_add_field(x, "ETag", etag);
 	if (has_mtime) {
 		char date[64];
 		struct tm tm;
 
 		gmtime_r(&f->mtime.tv_sec, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		http_add_header(x, "Last-Modified: %s", date);
+		http_add_field(x, "Last-Modified", date);
 	}
 	if ((req->if_none_match && md5 && http_etag_matches(req->if_none_match, etag)) ||
 	    (!req->if_none_match && req->if_modified_since && has_mtime)) {
@@ -361,7 +387,7 @@ void http_serve_file(struct http_exchange *x, struct site_file *f)
 			return;
 		}
 	}
-	http_add_header(x, "Accept-Ranges: bytes");
+	http_add_field(x, "Accept-Ranges", "bytes");
 	r = http_parse_range(req->range, f->size, &first, &last);
 	if (r < 0) {
 		http_add_header(x, "Content-Range: bytes */%zu", f->size);
@@ -375,7 +401,7 @@ void http_serve_file(struct http_exchange *x, struct site_file *f)
 		http_add_header(x, "Content-Range: bytes %llu-%llu/%zu", (unsigned long long)first,
 				(unsigned long long)last, f->size);
 	}
-	http_add_header(x, "Content-Type: %s", http_content_type(f->name));
+	http_add_field(x, "Content-Type", http_content_type(f->name));
 	http_respond(x, status, len, (const char *)f->data + first, (size_t)len, f);
 	http_finish(x, status == 206 ? OUTCOME_PARTIAL : OUTCOME_SENT, status,
 		    req->method == HTTP_HEAD ? 0 : len,

@@ -139,6 +139,8 @@ struct http_exchange {
 	size_t extra_len;
 };
 
+/* Adds the header field "name: value" to x's answer; one too long is dropped. */
+void http_add_field(struct http_exchange *x, const char *name, const char *value);
 /* Adds a header field (printf-style, without CRLF) to x's answer; one too long is dropped. */
 void http_add_header(struct http_exchange *x, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
