@@ -42,7 +42,7 @@
  * Rows written in one transaction at most (half the queue, which wakes the thread):
  * a batch of a fleet's rows revisits the pages of the devices' state, so a larger transaction
  * writes fewer pages per row (bench/journal: 16 -> 10 µs a row from 1 000 to 8 192, 10 000
- * devices); the write lock is held ~0.1 s at most.
+ * devices); the write lock is held ~0.2 s at most (4-5 µs a row).
  */
 #define JOURNAL_TX_MAX (JOURNAL_QUEUE_MAX / 2)
 #define DROP_SAY_MS  1000

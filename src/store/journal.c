@@ -30,7 +30,7 @@
  * index journal_mac.
  */
 #define MACS_UPTO "(SELECT value FROM meta WHERE key = 'journal_macs_upto')"
-/* journal_macs m's entries of the MAC ?1 (a look-up per run) */
+/* journal_macs m's entries of the MAC mac (an SQL parameter): a look-up per run */
 #define MACS_OF(mac) "m.run IN (SELECT run FROM journal_runs) AND m.mac = " mac
 /* STORE_JOURNAL_COLUMNS, of journal_macs m joined to journal j */
 #define MACS_COLUMNS                                                                               \
