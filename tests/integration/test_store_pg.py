@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The store's unit tests (tests/unit/test_store.c, test_state.c) on PostgreSQL.
+"""The store's unit tests (tests/unit/test_store.c, test_journal.c, test_state.c) on PostgreSQL.
 
 The same cmocka binary meson runs on SQLite, given a database of the harness's PostgreSQL
 (pg.py) in AUTOPROV_TEST_PG_URL: the inventory, journal, version, binding and token tests
@@ -20,7 +20,7 @@ WRITE_LOCK_KEY = 0x6175746f70
 UNITS = BIN.parent / "tests" / "unit"
 
 
-@pytest.mark.parametrize("suite", ["test_store", "test_state"])
+@pytest.mark.parametrize("suite", ["test_store", "test_journal", "test_state"])
 def test_store_unit_tests_on_postgresql(pg_url, suite):
     unit = UNITS / suite
     assert unit.exists(), f"{unit} is not built (meson setup -Dtests=true)"

@@ -87,7 +87,7 @@ static int teardown(void **state)
 }
 
 /* Adds a device; vars_json is a JSON object text or NULL. */
-static void add(struct store *st, const char *mac, const char *model, const char *group,
+static inline void add(struct store *st, const char *mac, const char *model, const char *group,
 		const char *vars_json)
 {
 	struct device *d = device_new(mac);
