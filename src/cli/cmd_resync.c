@@ -4,7 +4,7 @@
  * out-of-dialog SIP NOTIFY with the event its profile expects (check-sync for Algo, FIP,
  * Panasonic and AudioCodes, resync / reboot for SPA-style devices), paced, answering one
  * Digest challenge with the device's SIP credentials. It then watches the site's journal
- * (which the daemon writes every 100 ms) for a request from each device after its NOTIFY,
+ * (which the daemon writes every second) for a request from each device after its NOTIFY,
  * and reports per device: sent, the final response, and whether the device fetched.
  * The job itself is fleet/resync.c, which the admin API's POST /resync runs too.
  */
