@@ -251,7 +251,8 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 {
 	const struct outcome_info *oi = info_of(o);
 	enum log_level level = oi->level;
-	char text[32];
+	const char *text = oi->text;
+	char notify[32];
 	const char *mac = x->req.mac[0]			    ? x->req.mac
 			  : x->login_mac && x->login_mac[0] ? x->login_mac
 							    : NULL;
@@ -269,10 +270,10 @@ void exchange_close_code(struct exchange *x, enum outcome o, unsigned code, cons
 		metrics_request(site_metrics(x->site), metrics_proto_of(x->req.proto), o, bytes,
 				us > 0 ? (uint64_t)us : 0);
 	}
+	/* the outcome's word, or a NOTIFY's answer code made into one */
 	if (o == OUTCOME_NOTIFY_ANSWERED) {
-		snprintf(text, sizeof(text), "notify-%u", code);
-	} else {
-		snprintf(text, sizeof(text), "%s", oi->text);
+		snprintf(notify, sizeof(notify), "notify-%u", code);
+		text = notify;
 	}
 	if (oi->journaled && x->site) {
 		/*
