@@ -254,7 +254,7 @@ static const char *const migrations[] = {
 	/*
 	 * 6 -> 7: the MACs that asked and are not in the inventory (or wait in the group
 	 * "pending", [server] unknown_devices = register), kept by the journal's writer as the
-	 * devices' state is (store_state_record): the dashboard lists them without reading the
+	 * devices' state is (store/state.c): the dashboard lists them without reading the
 	 * journal. A device entering the inventory elsewhere than "pending" leaves the list.
 	 * Seeded from the journal already there.
 	 */
